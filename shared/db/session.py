@@ -1,0 +1,45 @@
+"""Engine and session factories; callers create them once per process."""
+
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from shared.settings import DatabaseSettings
+
+
+def psycopg_url(database_url: str) -> str:
+    """The URL with SQLAlchemy's psycopg 3 driver, whatever scheme it was given."""
+    scheme, _, rest = database_url.partition("://")
+    if scheme in {"postgres", "postgresql"}:
+        return f"postgresql+psycopg://{rest}"
+    return database_url
+
+
+def make_engine(settings: DatabaseSettings) -> Engine:
+    """A sync engine (workers, migrations, CLI)."""
+    return create_engine(
+        psycopg_url(settings.database_url),
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+        pool_pre_ping=True,
+    )
+
+
+def make_sessions(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def make_async_engine(settings: DatabaseSettings) -> AsyncEngine:
+    """An async engine (the API)."""
+    return create_async_engine(
+        psycopg_url(settings.database_url),
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+        pool_pre_ping=True,
+    )
+
+
+def make_async_sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)

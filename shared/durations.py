@@ -1,0 +1,22 @@
+"""Durations written the way operators write them: `60s`, `500ms`, `2m`, `1h`, `1.5`."""
+
+import re
+
+_DURATION = re.compile(r"^\s*(?P<value>\d+(?:\.\d+)?)\s*(?P<unit>ms|s|m|h|d)?\s*$")
+_UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+DURATION_HELP = "a duration such as 500ms, 60s, 2m, 1h, or a number of seconds"
+
+
+def parse_duration_s(text: str | float | int) -> float:
+    """Seconds in `text`; a bare number is seconds. Raises ValueError otherwise."""
+    if isinstance(text, int | float) and not isinstance(text, bool):
+        seconds = float(text)
+    else:
+        match = _DURATION.match(str(text))
+        if match is None:
+            raise ValueError(f"expected {DURATION_HELP}, got {text!r}")
+        seconds = float(match["value"]) * _UNIT_S[match["unit"] or "s"]
+    if seconds < 0:
+        raise ValueError(f"expected {DURATION_HELP}, got a negative value")
+    return seconds

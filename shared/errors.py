@@ -1,0 +1,74 @@
+"""Domain errors. Each knows its machine-readable code and nothing about HTTP.
+
+BrokerError
+├── NotFound
+│   ├── JobNotFound
+│   └── TenantNotFound
+├── Unauthenticated          missing, unknown, revoked or expired API key
+├── Forbidden                a valid credential that may not do this
+├── Conflict
+│   └── TenantExists
+├── InvalidRequest           well-formed but unacceptable input (with field details)
+└── SettingsError            a bad environment value; stops the process at start
+"""
+
+from typing import ClassVar
+from uuid import UUID
+
+
+class BrokerError(Exception):
+    """Base for every error this system raises on purpose."""
+
+    code: ClassVar[str] = "broker_error"
+
+    def __init__(self, message: str, *, details: dict[str, object] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+
+
+class NotFound(BrokerError):
+    code = "not_found"
+
+
+class JobNotFound(NotFound):
+    code = "job_not_found"
+
+    def __init__(self, job_id: UUID | str) -> None:
+        super().__init__(f"job {job_id} not found", details={"job_id": str(job_id)})
+        self.job_id = job_id
+
+
+class TenantNotFound(NotFound):
+    code = "tenant_not_found"
+
+    def __init__(self, slug: str) -> None:
+        super().__init__(f"tenant {slug!r} not found", details={"tenant": slug})
+        self.slug = slug
+
+
+class Unauthenticated(BrokerError):
+    code = "invalid_api_key"
+
+
+class Forbidden(BrokerError):
+    code = "forbidden"
+
+
+class Conflict(BrokerError):
+    code = "conflict"
+
+
+class TenantExists(Conflict):
+    code = "tenant_exists"
+
+    def __init__(self, slug: str) -> None:
+        super().__init__(f"tenant {slug!r} already exists", details={"tenant": slug})
+
+
+class InvalidRequest(BrokerError):
+    code = "invalid_request"
+
+
+class SettingsError(BrokerError):
+    code = "invalid_settings"

@@ -1,0 +1,48 @@
+"""Job and attempt states and the transitions a job may make (pure)."""
+
+from enum import StrEnum
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in TERMINAL_STATUSES
+
+
+TERMINAL_STATUSES = frozenset(
+    {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.EXPIRED}
+)
+
+ALLOWED_TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
+    JobStatus.QUEUED: frozenset(
+        {JobStatus.RUNNING, JobStatus.CANCELLED, JobStatus.EXPIRED, JobStatus.FAILED}
+    ),
+    # running → queued: released for a retry, or its lease expired and it is re-sent
+    JobStatus.RUNNING: frozenset(
+        {JobStatus.QUEUED, JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.EXPIRED}
+    ),
+    JobStatus.SUCCEEDED: frozenset(),
+    JobStatus.FAILED: frozenset(),
+    JobStatus.CANCELLED: frozenset(),
+    JobStatus.EXPIRED: frozenset(),
+}
+
+
+def can_transition(source: JobStatus, target: JobStatus) -> bool:
+    """Whether a job in `source` may move to `target`."""
+    return target in ALLOWED_TRANSITIONS[source]
+
+
+class AttemptOutcome(StrEnum):
+    """What one upstream call ended as."""
+
+    SUCCEEDED = "succeeded"
+    RETRYABLE = "retryable"  # another try (same or other model) may succeed
+    PERMANENT = "permanent"  # retrying cannot help

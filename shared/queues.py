@@ -1,0 +1,28 @@
+"""The API↔worker contract: queue names and stable task wire names."""
+
+from enum import StrEnum
+
+TENANT_QUEUE_PREFIX = "tenant."
+
+
+class Queue(StrEnum):
+    WEBHOOKS = "webhooks"
+    MAINTENANCE = "maintenance"
+
+
+class TaskName(StrEnum):
+    RUN_COMPLETION = "workers.run_completion"
+    REQUEUE_STALE_JOBS = "workers.requeue_stale_jobs"
+
+
+TASK_QUEUE: dict[TaskName, Queue] = {TaskName.REQUEUE_STALE_JOBS: Queue.MAINTENANCE}
+
+
+def tenant_queue(slug: str) -> str:
+    """The Celery queue that carries one tenant's completion jobs."""
+    return f"{TENANT_QUEUE_PREFIX}{slug}"
+
+
+def task_routes() -> dict[str, dict[str, str]]:
+    """Celery `task_routes` for the fixed queues; completions name their queue."""
+    return {name.value: {"queue": queue.value} for name, queue in TASK_QUEUE.items()}

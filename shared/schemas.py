@@ -1,0 +1,77 @@
+"""Pydantic models that cross a process boundary: what a client submits and what
+the worker reads back from the job row."""
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from shared.strategies import FallbackStrategy, RouteStrategy
+
+ModelId = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
+]
+
+
+class ChatMessage(BaseModel):
+    """One OpenAI-style message; unknown fields pass through to OpenRouter."""
+
+    model_config = ConfigDict(extra="allow")
+
+    role: Literal["system", "developer", "user", "assistant", "tool"]
+    content: str | list[dict[str, Any]] | None = None
+    name: str | None = Field(default=None, max_length=200)
+    tool_call_id: str | None = Field(default=None, max_length=200)
+
+
+class CompletionRequest(BaseModel):
+    """An OpenRouter chat-completion body. Fields OpenRouter knows and we do not
+    check are kept and sent on unchanged."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: ModelId | None = None
+    models: list[ModelId] | None = Field(default=None, min_length=1, max_length=10)
+    messages: list[ChatMessage] = Field(min_length=1, max_length=2000)
+    max_tokens: int | None = Field(default=None, ge=1, le=1_000_000)
+    max_completion_tokens: int | None = Field(default=None, ge=1, le=1_000_000)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, gt=0, le=1)
+    top_k: int | None = Field(default=None, ge=1)
+    frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
+    presence_penalty: float | None = Field(default=None, ge=-2, le=2)
+    repetition_penalty: float | None = Field(default=None, gt=0, le=2)
+    seed: int | None = None
+    stop: str | list[str] | None = None
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    response_format: dict[str, Any] | None = None
+    provider: dict[str, Any] | None = None
+    user: str | None = Field(default=None, max_length=256)
+
+
+class RouteSpec(BaseModel):
+    """A request's routing override; unset fields fall back to the tenant's."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    strategy: RouteStrategy | None = None
+    fallback: FallbackStrategy | None = None
+
+
+class JobCreate(CompletionRequest):
+    """`POST /v1/jobs`: a completion body plus the broker's own fields."""
+
+    route: RouteSpec | None = None
+    custom_id: str | None = Field(default=None, max_length=200)
+    metadata: dict[str, str] | None = Field(default=None, max_length=16)
+    stream: Literal[False] | None = Field(
+        default=None,
+        description="Jobs are not streamed; use /v1/chat/completions to stream.",
+    )
+
+    def completion_body(self) -> dict[str, Any]:
+        """The part sent to OpenRouter, without the broker's own fields."""
+        return self.model_dump(
+            exclude_none=True,
+            exclude={"route", "custom_id", "metadata", "stream"},
+        )

@@ -1,0 +1,143 @@
+"""Settings classes per concern; each process composes the ones it needs.
+
+Nothing here reads the environment at import: callers build settings once at their
+entry point (`load_settings(ApiSettings)`) and pass them down.
+"""
+
+import os
+import re
+from typing import Annotated, Any, TypeVar
+
+from pydantic import BaseModel, BeforeValidator, Field, SecretStr, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from shared.durations import DURATION_HELP, parse_duration_s
+from shared.errors import SettingsError
+from shared.strategies import FallbackStrategy, RouteStrategy
+
+DurationS = Annotated[float, BeforeValidator(parse_duration_s)]
+
+# `.helixq/stack.env` is written by `helixq up` so that every command run beside a
+# local stack finds its embedded servers; real environment variables win.
+ENV_FILES = (".env", ".helixq/stack.env")
+
+_CONFIG = SettingsConfigDict(env_file=ENV_FILES, extra="ignore")
+
+
+class DatabaseSettings(BaseSettings):
+    model_config = _CONFIG
+
+    database_url: str = Field(pattern=r"^postgres(ql)?(\+\w+)?://")
+    database_pool_size: int = Field(default=10, ge=1, le=500)
+    database_max_overflow: int = Field(default=20, ge=0, le=1000)
+
+
+class RedisSettings(BaseSettings):
+    model_config = _CONFIG
+
+    redis_url: str = Field(
+        default="redis://127.0.0.1:6379/0", pattern=r"^(redis|rediss|unix)://"
+    )
+
+
+class RoutingSettings(BaseSettings):
+    """Routing defaults every tenant inherits unless it sets its own."""
+
+    model_config = _CONFIG
+
+    openrouter_default_model: str = "openai/gpt-4o-mini"
+    openrouter_route_strategy: RouteStrategy = RouteStrategy.BASIC
+    openrouter_fallback_strategy: FallbackStrategy = FallbackStrategy.BASIC
+    openrouter_performance_cache: bool = True
+    openrouter_cost_optimized: bool = False
+
+    @property
+    def default_strategy(self) -> RouteStrategy:
+        """`OPENROUTER_COST_OPTIMIZED=true` means the cost_optimized strategy."""
+        if self.openrouter_cost_optimized:
+            return RouteStrategy.COST_OPTIMIZED
+        return self.openrouter_route_strategy
+
+
+class TenantSeed(BaseModel):
+    """A tenant named in the environment as `OPENROUTER_TENANT_<N>_*`."""
+
+    number: int
+    name: str
+    api_key: SecretStr | None = None
+    default_model: str | None = None
+    route_strategy: RouteStrategy | None = None
+    fallback_strategy: FallbackStrategy | None = None
+
+
+_TENANT_VAR = re.compile(r"^OPENROUTER_TENANT_(\d+)_([A-Z_]+)$")
+
+
+class _TenantVariablesSource(PydanticBaseSettingsSource):
+    """Collects `OPENROUTER_TENANT_<N>_<FIELD>` variables into a `tenants` list."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        found: dict[int, dict[str, str]] = {}
+        for name, value in os.environ.items():
+            match = _TENANT_VAR.match(name)
+            if match:
+                number = int(match[1])
+                found.setdefault(number, {})[match[2].lower()] = value
+        seeds = [
+            {"number": n, "name": fields.pop("name", f"tenant-{n}"), **fields}
+            for n, fields in sorted(found.items())
+        ]
+        return {"tenants": seeds} if seeds else {}
+
+
+class TenantSeedSettings(BaseSettings):
+    model_config = _CONFIG
+
+    tenants: list[TenantSeed] = Field(default_factory=list)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, _TenantVariablesSource(settings_cls))
+
+
+SettingsT = TypeVar("SettingsT", bound=BaseSettings)
+
+
+def load_settings(settings_cls: type[SettingsT], **overrides: Any) -> SettingsT:
+    """Build `settings_cls`; a bad value raises SettingsError naming the variable."""
+    try:
+        return settings_cls(**overrides)
+    except ValidationError as exc:
+        lines = [_describe(error) for error in exc.errors()]
+        raise SettingsError("; ".join(lines)) from None
+
+
+def _describe(error: Any) -> str:
+    variable = "_".join(str(part) for part in error["loc"]).upper() or "settings"
+    message = str(error["msg"])
+    if "duration" in message:
+        message = f"expected {DURATION_HELP}"
+    # Never echo the value of a secret back.
+    shown = "" if "KEY" in variable or "TOKEN" in variable else _value_of(error)
+    return f"invalid {variable}{shown}: {message}"
+
+
+def _value_of(error: Any) -> str:
+    value = error.get("input")
+    if isinstance(value, str | int | float) and len(str(value)) < 200:
+        return f"={value!r}"
+    return ""
