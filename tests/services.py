@@ -1,0 +1,58 @@
+"""Real Postgres and Redis for integration and end-to-end tests.
+
+From DATABASE_URL / REDIS_URL when set (CI points them at the machine's servers),
+otherwise embedded servers started for the run. A test database is created fresh on
+that server so a developer's own data is never touched.
+"""
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from sqlalchemy.engine import make_url
+
+from helixq.embedded import embedded_servers
+from shared.db.migrate import upgrade_to_head
+from shared.db.session import psycopg_url
+
+# Overridable so that two test runs on one machine do not share a database.
+TEST_DATABASE = os.environ.get("HELIXQ_TEST_DATABASE", "helixq_test")
+TEST_REDIS_DB = int(os.environ.get("HELIXQ_TEST_REDIS_DB", "15"))
+
+
+@dataclass(frozen=True)
+class Services:
+    database_url: str  # a freshly migrated database owned by the test run
+    redis_url: str  # a dedicated Redis database index
+
+
+@contextmanager
+def test_services() -> Iterator[Services]:
+    database_url = os.environ.get("DATABASE_URL")
+    redis_url = os.environ.get("REDIS_URL")
+    if database_url and redis_url:
+        yield _prepare(database_url, redis_url)
+        return
+    with embedded_servers(Path(tempfile.mkdtemp(prefix="helixq-test-"))) as urls:
+        yield _prepare(database_url or urls.database_url, redis_url or urls.redis_url)
+
+
+def _prepare(server_url: str, redis_url: str) -> Services:
+    url = make_url(psycopg_url(server_url))
+    admin_dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(admin_dsn, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{TEST_DATABASE}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{TEST_DATABASE}"')
+    database_url = url.set(database=TEST_DATABASE).render_as_string(hide_password=False)
+    upgrade_to_head(database_url)
+    redis_base = redis_url.rsplit("/", 1)[0] if _has_db_index(redis_url) else redis_url
+    return Services(database_url, f"{redis_base.rstrip('/')}/{TEST_REDIS_DB}")
+
+
+def _has_db_index(redis_url: str) -> bool:
+    tail = redis_url.rsplit("/", 1)[-1]
+    return tail.isdigit()
