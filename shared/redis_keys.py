@@ -1,4 +1,4 @@
-"""Every Redis key the broker uses, built in one place: `broker:<entity>:<id>[:<facet>]`."""
+"""Every Redis key the broker uses, built here: `broker:<entity>:<id>[:<facet>]`."""
 
 PREFIX = "broker"
 

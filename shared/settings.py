@@ -6,8 +6,10 @@ entry point (`load_settings(ApiSettings)`) and pass them down.
 
 import os
 import re
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
+from dotenv import dotenv_values
 from pydantic import BaseModel, BeforeValidator, Field, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
@@ -80,12 +82,16 @@ _TENANT_VAR = re.compile(r"^OPENROUTER_TENANT_(\d+)_([A-Z_]+)$")
 class _TenantVariablesSource(PydanticBaseSettingsSource):
     """Collects `OPENROUTER_TENANT_<N>_<FIELD>` variables into a `tenants` list."""
 
-    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+    def get_field_value(
+        self,
+        field: Any,  # noqa: ARG002  (signature imposed by pydantic-settings)
+        field_name: str,
+    ) -> tuple[Any, str, bool]:
         return None, field_name, False
 
     def __call__(self) -> dict[str, Any]:
         found: dict[int, dict[str, str]] = {}
-        for name, value in os.environ.items():
+        for name, value in _environment().items():
             match = _TENANT_VAR.match(name)
             if match:
                 number = int(match[1])
@@ -95,6 +101,18 @@ class _TenantVariablesSource(PydanticBaseSettingsSource):
             for n, fields in sorted(found.items())
         ]
         return {"tenants": seeds} if seeds else {}
+
+
+def _environment() -> dict[str, str]:
+    """The `.env` files overlaid by the real environment, which wins."""
+    merged: dict[str, str] = {}
+    for path in ENV_FILES:
+        if Path(path).is_file():
+            merged.update(
+                {k: v for k, v in dotenv_values(path).items() if v is not None}
+            )
+    merged.update(os.environ)
+    return merged
 
 
 class TenantSeedSettings(BaseSettings):
@@ -107,10 +125,11 @@ class TenantSeedSettings(BaseSettings):
         cls,
         settings_cls: type[BaseSettings],
         init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,  # noqa: ARG003
+        dotenv_settings: PydanticBaseSettingsSource,  # noqa: ARG003
+        file_secret_settings: PydanticBaseSettingsSource,  # noqa: ARG003
     ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Only the pattern-named variables matter here; the source reads env and .env.
         return (init_settings, _TenantVariablesSource(settings_cls))
 
 

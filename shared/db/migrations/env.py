@@ -18,9 +18,7 @@ def _url() -> str:
 
 
 def run_offline() -> None:
-    context.configure(
-        url=_url(), target_metadata=Base.metadata, literal_binds=True
-    )
+    context.configure(url=_url(), target_metadata=Base.metadata, literal_binds=True)
     with context.begin_transaction():
         context.run_migrations()
 

@@ -1,0 +1,68 @@
+"""The FastAPI application: `uvicorn broker_api.app:create_app --factory`."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from redis.asyncio import Redis
+
+from broker_api.admin.routes import router as admin_router
+from broker_api.body_limit import BodyLimitMiddleware
+from broker_api.enqueue import CeleryEnqueuer, Enqueuer
+from broker_api.errors import install_error_handlers
+from broker_api.health import router as health_router
+from broker_api.jobs.routes import router as jobs_router
+from broker_api.settings import ApiSettings
+from shared.db.session import make_async_engine, make_async_sessions
+from shared.settings import TenantSeedSettings, load_settings
+from shared.tenancy import upsert_tenant_seeds
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(
+    settings: ApiSettings | None = None, *, enqueuer: Enqueuer | None = None
+) -> FastAPI:
+    """Build the app; tests pass their own settings and a fake enqueuer."""
+    settings = settings or load_settings(ApiSettings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_async_engine(settings)
+        app.state.settings = settings
+        app.state.engine = engine
+        app.state.sessions = make_async_sessions(engine)
+        app.state.redis = Redis.from_url(settings.redis_url)
+        app.state.enqueuer = enqueuer or CeleryEnqueuer(settings.redis_url)
+        if settings.helixq_seed_tenants:
+            await _seed_tenants(app)
+        try:
+            yield
+        finally:
+            app.state.enqueuer.close()
+            await app.state.redis.aclose()
+            await engine.dispose()
+
+    app = FastAPI(
+        title="helixq",
+        summary="A durable job broker in front of OpenRouter.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(health_router)
+    app.include_router(jobs_router)
+    app.include_router(admin_router)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.helixq_max_body_bytes)
+    return app
+
+
+async def _seed_tenants(app: FastAPI) -> None:
+    """Upsert the tenants named in the environment (OPENROUTER_TENANT_<N>_*)."""
+    seeds = load_settings(TenantSeedSettings).tenants
+    if not seeds:
+        return
+    async with app.state.sessions() as session, session.begin():
+        tenants = await session.run_sync(upsert_tenant_seeds, seeds)
+    logger.info("tenants from the environment: %s", ", ".join(t.slug for t in tenants))

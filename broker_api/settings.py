@@ -1,0 +1,14 @@
+"""Settings of the API process."""
+
+from pydantic import Field, SecretStr
+
+from shared.settings import DatabaseSettings, RedisSettings, RoutingSettings
+
+
+class ApiSettings(DatabaseSettings, RedisSettings, RoutingSettings):
+    helixq_api_host: str = "127.0.0.1"
+    helixq_api_port: int = Field(default=8000, ge=1, le=65535)
+    helixq_admin_token: SecretStr | None = None
+    helixq_max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    helixq_long_poll_max_s: float = Field(default=60.0, ge=0, le=600)
+    helixq_seed_tenants: bool = True

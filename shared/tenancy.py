@@ -1,0 +1,156 @@
+"""Tenants and their keys: creation and the start-up upsert from the environment.
+
+Plain functions over a sync Session; the API calls them through
+`AsyncSession.run_sync`, the CLI directly, so there is one way to do each thing.
+"""
+
+import re
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from shared.api_keys import (
+    IssuedKey,
+    generate_api_key,
+    issued_from,
+    key_prefix,
+    matches,
+)
+from shared.db.models import ApiKey, Tenant
+from shared.errors import InvalidRequest, NotFound, TenantExists, TenantNotFound
+from shared.settings import TenantSeed
+
+_SLUG_INVALID = re.compile(r"[^a-z0-9-]+")
+
+
+def slugify(name: str) -> str:
+    """`Acme Corp` → `acme-corp`; the slug names the tenant's queue."""
+    slug = _SLUG_INVALID.sub("-", name.strip().lower()).strip("-")[:63]
+    if not slug:
+        raise InvalidRequest(
+            f"tenant name {name!r} has no letters or digits to build a slug from",
+            details={"field": "name"},
+        )
+    return slug
+
+
+def create_tenant(
+    session: Session,
+    name: str,
+    *,
+    default_model: str | None = None,
+    route_strategy: str | None = None,
+    fallback_strategy: str | None = None,
+) -> Tenant:
+    slug = slugify(name)
+    if session.scalar(select(Tenant.id).where(Tenant.slug == slug)) is not None:
+        raise TenantExists(slug)
+    tenant = Tenant(
+        slug=slug,
+        name=name.strip(),
+        default_model=default_model,
+        route_strategy=route_strategy,
+        fallback_strategy=fallback_strategy,
+    )
+    session.add(tenant)
+    session.flush()
+    return tenant
+
+
+def find_tenant(session: Session, slug: str) -> Tenant:
+    tenant = session.scalar(select(Tenant).where(Tenant.slug == slug))
+    if tenant is None:
+        raise TenantNotFound(slug)
+    return tenant
+
+
+def create_api_key(
+    session: Session,
+    tenant: Tenant,
+    *,
+    name: str = "default",
+    expires_at: datetime | None = None,
+    issued: IssuedKey | None = None,
+) -> IssuedKey:
+    """Store a new key for `tenant`; the returned key is the only copy in clear."""
+    issued = issued or generate_api_key()
+    session.add(
+        ApiKey(
+            tenant_id=tenant.id,
+            prefix=issued.prefix,
+            key_hash=issued.key_hash,
+            name=name,
+            expires_at=expires_at,
+        )
+    )
+    session.flush()
+    return issued
+
+
+def upsert_tenant_seeds(session: Session, seeds: list[TenantSeed]) -> list[Tenant]:
+    """Create or update the tenants named in the environment (idempotent)."""
+    tenants = []
+    for seed in seeds:
+        slug = slugify(seed.name)
+        tenant = session.scalar(select(Tenant).where(Tenant.slug == slug))
+        if tenant is None:
+            tenant = create_tenant(session, seed.name)
+        tenant.default_model = seed.default_model or tenant.default_model
+        tenant.route_strategy = seed.route_strategy or tenant.route_strategy
+        tenant.fallback_strategy = seed.fallback_strategy or tenant.fallback_strategy
+        if seed.api_key is not None:
+            _ensure_key(session, tenant, issued_from(seed.api_key.get_secret_value()))
+        tenants.append(tenant)
+    session.flush()
+    return tenants
+
+
+def _ensure_key(session: Session, tenant: Tenant, issued: IssuedKey) -> None:
+    existing = session.scalar(select(ApiKey).where(ApiKey.prefix == issued.prefix))
+    if existing is None:
+        create_api_key(session, tenant, name="environment", issued=issued)
+    elif existing.tenant_id != tenant.id or existing.key_hash != issued.key_hash:
+        raise InvalidRequest(
+            f"the API key of tenant {tenant.slug!r} starts like another stored key; "
+            "choose a key whose first 12 characters are unique"
+        )
+
+
+def list_tenants(session: Session) -> list[Tenant]:
+    return list(session.scalars(select(Tenant).order_by(Tenant.slug)))
+
+
+def list_api_keys(session: Session, tenant: Tenant) -> list[ApiKey]:
+    """The tenant's keys, oldest first (revoked and expired ones included)."""
+    query = (
+        select(ApiKey)
+        .where(ApiKey.tenant_id == tenant.id)
+        .order_by(ApiKey.created_at, ApiKey.prefix)
+    )
+    return list(session.scalars(query))
+
+
+def revoke_api_key(session: Session, prefix: str, *, now: datetime) -> ApiKey:
+    """Revoke the key stored under `prefix`; revoking twice keeps the first time."""
+    api_key = session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+    if api_key is None:
+        raise NotFound(f"no API key with prefix {prefix!r}", details={"prefix": prefix})
+    if api_key.revoked_at is None:
+        api_key.revoked_at = now
+        session.flush()
+    return api_key
+
+
+def is_active_key(session: Session, tenant: Tenant, key: str, *, now: datetime) -> bool:
+    """True when `key` is a stored, unrevoked, unexpired key of `tenant`."""
+    api_key = session.scalar(
+        select(ApiKey).where(
+            ApiKey.prefix == key_prefix(key), ApiKey.tenant_id == tenant.id
+        )
+    )
+    if api_key is None or api_key.revoked_at is not None:
+        return False
+    if api_key.expires_at is not None and api_key.expires_at <= now:
+        return False
+    return matches(key, api_key.key_hash)

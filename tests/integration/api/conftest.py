@@ -1,0 +1,91 @@
+"""The API in-process over ASGI, on the real test database, with a recording enqueuer."""
+
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from uuid import UUID
+
+import httpx
+import pytest
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from broker_api.app import create_app
+from broker_api.settings import ApiSettings
+from shared.tenancy import create_api_key, create_tenant
+from tests.factories import unique_name
+from tests.services import Services
+
+ADMIN_TOKEN = "admin-token-for-tests-0123456789"
+
+
+@dataclass
+class RecordingEnqueuer:
+    sent: list[tuple[UUID, str]] = field(default_factory=list)
+    fail: bool = False
+
+    async def enqueue_completion(self, job_id: UUID, tenant_slug: str) -> None:
+        if self.fail:
+            raise ConnectionError("redis is down")
+        self.sent.append((job_id, tenant_slug))
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class TenantCredentials:
+    slug: str
+    key: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}"}
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def enqueuer() -> RecordingEnqueuer:
+    return RecordingEnqueuer()
+
+
+@pytest.fixture
+def api_settings(services: Services) -> ApiSettings:
+    return ApiSettings(
+        database_url=services.database_url,
+        redis_url=services.redis_url,
+        helixq_admin_token=ADMIN_TOKEN,
+        helixq_seed_tenants=False,
+        helixq_max_body_bytes=64 * 1024,
+    )
+
+
+@pytest.fixture
+async def api(
+    api_settings: ApiSettings, enqueuer: RecordingEnqueuer
+) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(api_settings, enqueuer=enqueuer)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+            yield c
+
+
+def _new_tenant(engine: Engine) -> TenantCredentials:
+    with Session(engine) as session, session.begin():
+        tenant = create_tenant(session, unique_name())
+        issued = create_api_key(session, tenant)
+        return TenantCredentials(slug=tenant.slug, key=issued.key)
+
+
+@pytest.fixture
+def tenant(engine: Engine) -> Iterator[TenantCredentials]:
+    yield _new_tenant(engine)
+
+
+@pytest.fixture
+def other_tenant(engine: Engine) -> Iterator[TenantCredentials]:
+    yield _new_tenant(engine)

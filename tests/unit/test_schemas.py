@@ -1,0 +1,38 @@
+import pytest
+from pydantic import ValidationError
+
+from shared.schemas import JobCreate
+from tests.factories import make_job_body
+
+
+def test_completion_body_keeps_openrouter_fields_and_drops_ours() -> None:
+    job = JobCreate.model_validate(
+        make_job_body(
+            provider={"order": ["openai"]},
+            route={"strategy": "cost_optimized"},
+            custom_id="row-1",
+            metadata={"team": "a"},
+            plugins=[{"id": "web"}],
+        )
+    )
+    body = job.completion_body()
+    assert body["provider"] == {"order": ["openai"]}
+    assert body["plugins"] == [{"id": "web"}]  # unknown OpenRouter fields pass through
+    assert not {"route", "custom_id", "metadata"} & body.keys()
+
+
+@pytest.mark.parametrize(
+    ("override", "field"),
+    [
+        ({"messages": []}, "messages"),
+        ({"temperature": 3}, "temperature"),
+        ({"max_tokens": 0}, "max_tokens"),
+        ({"route": {"strategy": "cheapest"}}, "route"),
+        ({"stream": True}, "stream"),
+        ({"messages": [{"role": "robot", "content": "x"}]}, "messages"),
+    ],
+)
+def test_invalid_bodies_name_the_field(override: dict, field: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        JobCreate.model_validate(make_job_body(**override))
+    assert caught.value.errors()[0]["loc"][0] == field

@@ -1,0 +1,62 @@
+import pytest
+
+from broker_api.settings import ApiSettings
+from shared.errors import SettingsError
+from shared.settings import RoutingSettings, TenantSeedSettings, load_settings
+from shared.strategies import RouteStrategy
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    monkeypatch.chdir(tmp_path)  # no developer .env leaks into these tests
+    monkeypatch.setenv("DATABASE_URL", "postgresql://postgres@127.0.0.1/x")
+
+
+def test_bad_value_names_the_variable_and_what_it_accepts(monkeypatch) -> None:
+    monkeypatch.setenv("OPENROUTER_ROUTE_STRATEGY", "cheapest")
+    with pytest.raises(SettingsError) as caught:
+        load_settings(ApiSettings)
+    assert "OPENROUTER_ROUTE_STRATEGY='cheapest'" in str(caught.value)
+    assert "cost_optimized" in str(caught.value)
+
+
+def test_missing_database_url_is_reported(monkeypatch) -> None:
+    monkeypatch.delenv("DATABASE_URL")
+    with pytest.raises(SettingsError, match="invalid DATABASE_URL"):
+        load_settings(ApiSettings)
+
+
+def test_secret_values_are_never_echoed(monkeypatch) -> None:
+    monkeypatch.setenv("HELIXQ_ADMIN_TOKEN", "x" * 5000)
+    monkeypatch.setenv("HELIXQ_API_PORT", "not-a-port")
+    with pytest.raises(SettingsError) as caught:
+        load_settings(ApiSettings)
+    assert "xxxxx" not in str(caught.value)
+    assert "HELIXQ_API_PORT" in str(caught.value)
+
+
+def test_cost_optimized_flag_selects_the_cost_strategy(monkeypatch) -> None:
+    monkeypatch.setenv("OPENROUTER_COST_OPTIMIZED", "true")
+    assert (
+        load_settings(RoutingSettings).default_strategy is RouteStrategy.COST_OPTIMIZED
+    )
+
+
+def test_tenants_are_read_from_numbered_variables(monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("OPENROUTER_TENANT_2_NAME", "Beta")
+    monkeypatch.setenv("OPENROUTER_TENANT_1_NAME", "Acme")
+    monkeypatch.setenv("OPENROUTER_TENANT_1_API_KEY", "acme-secret-key-0123456789")
+    monkeypatch.setenv("OPENROUTER_TENANT_1_DEFAULT_MODEL", "openai/gpt-4o")
+    (tmp_path / ".env").write_text("OPENROUTER_TENANT_3_NAME=Gamma\n")
+    seeds = load_settings(TenantSeedSettings).tenants
+    assert [seed.name for seed in seeds] == ["Acme", "Beta", "Gamma"]
+    assert seeds[0].default_model == "openai/gpt-4o"
+    assert seeds[0].api_key is not None
+    assert "acme-secret" not in repr(seeds[0])
+
+
+def test_bad_tenant_strategy_is_reported(monkeypatch) -> None:
+    monkeypatch.setenv("OPENROUTER_TENANT_1_NAME", "Acme")
+    monkeypatch.setenv("OPENROUTER_TENANT_1_ROUTE_STRATEGY", "fastest")
+    with pytest.raises(SettingsError, match="TENANTS_0_ROUTE_STRATEGY"):
+        load_settings(TenantSeedSettings)
