@@ -49,17 +49,34 @@ def start_valkey(data_dir: Path, *, port: int | None = None) -> ValkeyServer:
 
 
 @contextmanager
-def embedded_servers(root: Path, *, redis_port: int | None = None) -> Iterator[EmbeddedUrls]:
-    """Both servers for the duration of the block, stopped on exit."""
-    postgres = start_postgres(root / "postgres")
-    valkey = start_valkey(root / "valkey", port=redis_port)
+def postgres_server(data_dir: Path) -> Iterator[str]:
+    """An embedded PostgreSQL for the block; yields the URL of its helixq database."""
+    server = start_postgres(data_dir)
     try:
-        yield EmbeddedUrls(
-            database_url=postgres.get_uri(database=DATABASE_NAME),
-            redis_url=f"{valkey.connection_url}/0",
-        )
+        yield server.get_uri(database=DATABASE_NAME)
     finally:
         with suppress(Exception):
-            valkey.stop()
+            server.cleanup()
+
+
+@contextmanager
+def valkey_server(data_dir: Path, *, port: int | None = None) -> Iterator[str]:
+    """An embedded Valkey for the block; yields its URL (database 0)."""
+    server = start_valkey(data_dir, port=port)
+    try:
+        yield f"{server.connection_url}/0"
+    finally:
         with suppress(Exception):
-            postgres.cleanup()
+            server.stop()
+
+
+@contextmanager
+def embedded_servers(
+    root: Path, *, redis_port: int | None = None
+) -> Iterator[EmbeddedUrls]:
+    """Both servers for the duration of the block, stopped on exit."""
+    with (
+        postgres_server(root / "postgres") as database_url,
+        valkey_server(root / "valkey", port=redis_port) as redis_url,
+    ):
+        yield EmbeddedUrls(database_url=database_url, redis_url=redis_url)

@@ -9,7 +9,8 @@ def test_generated_keys_are_unique_and_stored_only_as_prefix_and_hash() -> None:
     first, second = generate_api_key(), generate_api_key()
     assert first.key != second.key
     assert first.key.startswith(first.prefix)
-    assert first.prefix.startswith("hqk_") and len(first.prefix) == 12
+    assert first.prefix.startswith("hqk_")
+    assert len(first.prefix) == 12
     assert first.key_hash == hash_api_key(first.key)
     assert first.key not in first.key_hash
 

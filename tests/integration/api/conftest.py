@@ -1,6 +1,6 @@
-"""The API in-process over ASGI, on the real test database, with a recording enqueuer."""
+"""The API in-process over ASGI on the test database, with a recording enqueuer."""
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from uuid import UUID
 
@@ -82,10 +82,10 @@ def _new_tenant(engine: Engine) -> TenantCredentials:
 
 
 @pytest.fixture
-def tenant(engine: Engine) -> Iterator[TenantCredentials]:
-    yield _new_tenant(engine)
+def tenant(engine: Engine) -> TenantCredentials:
+    return _new_tenant(engine)
 
 
 @pytest.fixture
-def other_tenant(engine: Engine) -> Iterator[TenantCredentials]:
-    yield _new_tenant(engine)
+def other_tenant(engine: Engine) -> TenantCredentials:
+    return _new_tenant(engine)

@@ -43,7 +43,8 @@ async def test_get_job_returns_status_and_fields(
     assert view["id"] == job_id
     assert view["status"] == "queued"
     assert view["attempts"] == []
-    assert view["result"] is None and view["error"] is None
+    assert view["result"] is None
+    assert view["error"] is None
 
 
 async def test_another_tenants_job_answers_like_a_missing_one(
