@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     DateTime,
     ForeignKey,
@@ -39,9 +40,31 @@ class Tenant(Base):
     default_model: Mapped[str | None] = mapped_column(String(200))
     route_strategy: Mapped[str | None] = mapped_column(String(40))
     fallback_strategy: Mapped[str | None] = mapped_column(String(40))
+    # [{"model": id, "weight": int, "tier": str | None}]: the candidates routing picks from
+    model_pool: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
     created_at: Mapped[datetime] = _now_column()
 
     __table_args__ = (CheckConstraint("slug ~ '^[a-z0-9][a-z0-9-]*$'", name="slug"),)
+
+
+class CatalogModel(Base):
+    """One model of OpenRouter's `/api/v1/models`, prices exact (USD per token)."""
+
+    __tablename__ = "models"
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    context_length: Mapped[int | None] = mapped_column(Integer)
+    max_completion_tokens: Mapped[int | None] = mapped_column(Integer)
+    prompt_price: Mapped[Decimal] = mapped_column(Money)
+    completion_price: Mapped[Decimal] = mapped_column(Money)
+    request_price: Mapped[Decimal] = mapped_column(Money, server_default="0")
+    # Every price key as OpenRouter sent it (decimal strings), for the ones not above.
+    pricing: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    supported_parameters: Mapped[list[str] | None] = mapped_column(JSONB)
+    created: Mapped[int | None] = mapped_column(Integer)
+    is_listed: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    updated_at: Mapped[datetime] = _now_column()
 
 
 class ApiKey(Base):
