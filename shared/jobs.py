@@ -46,3 +46,22 @@ class AttemptOutcome(StrEnum):
     SUCCEEDED = "succeeded"
     RETRYABLE = "retryable"  # another try (same or other model) may succeed
     PERMANENT = "permanent"  # retrying cannot help
+
+
+class BatchStatus(StrEnum):
+    VALIDATING = "validating"
+    IN_PROGRESS = "in_progress"
+    FINALIZING = "finalizing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in {
+            BatchStatus.COMPLETED,
+            BatchStatus.FAILED,
+            BatchStatus.CANCELLED,
+            BatchStatus.EXPIRED,
+        }

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Numeric,
     String,
     Text,
+    UniqueConstraint,
     func,
     text,
 )
@@ -22,7 +23,7 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db.base import Base
-from shared.jobs import AttemptOutcome, JobStatus
+from shared.jobs import AttemptOutcome, BatchStatus, JobStatus
 
 Money = Numeric(20, 12)  # USD; prices are per token, so costs need many decimals
 
@@ -42,6 +43,7 @@ class Tenant(Base):
     fallback_strategy: Mapped[str | None] = mapped_column(String(40))
     # [{"model": id, "weight": int, "tier": str | None}]: the candidates routing picks from
     model_pool: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
+    webhook_url: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _now_column()
 
     __table_args__ = (CheckConstraint("slug ~ '^[a-z0-9][a-z0-9-]*$'", name="slug"),)
@@ -99,8 +101,14 @@ class Job(Base):
     request: Mapped[dict[str, Any]] = mapped_column(JSONB)
     route: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     routing: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    batch_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("batches.id", ondelete="CASCADE")
+    )
     custom_id: Mapped[str | None] = mapped_column(String(200))
     metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSONB)
+    webhook_url: Mapped[str | None] = mapped_column(Text)
+    priority: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    deadline_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     error_code: Mapped[str | None] = mapped_column(String(64))
     error_message: Mapped[str | None] = mapped_column(Text)
@@ -121,6 +129,7 @@ class Job(Base):
     __table_args__ = (
         CheckConstraint(f"status IN ({_STATUSES})", name="status"),
         Index("ix_jobs_tenant_created", "tenant_id", "created_at"),
+        Index("ix_jobs_batch_status", "batch_id", "status"),
         # The sweeper scans only unfinished jobs.
         Index(
             "ix_jobs_unfinished",
@@ -156,3 +165,118 @@ class Attempt(Base):
     created_at: Mapped[datetime] = _now_column()
 
     __table_args__ = (CheckConstraint(f"outcome IN ({_OUTCOMES})", name="outcome"),)
+
+
+_BATCH_STATUSES = ", ".join(f"'{status.value}'" for status in BatchStatus)
+
+
+class Batch(Base):
+    """A set of jobs submitted together, finished together, with partial results."""
+
+    __tablename__ = "batches"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True, default=uuid.uuid4)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE")
+    )
+    status: Mapped[str] = mapped_column(String(16))
+    route: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    webhook_url: Mapped[str | None] = mapped_column(Text)
+    metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSONB)
+    completion_window_s: Mapped[int] = mapped_column(Integer)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    # Final counts, frozen when the batch ends; live counts come from its jobs.
+    request_counts: Mapped[dict[str, int] | None] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = _now_column()
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    in_progress_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finalizing_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    failed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint(f"status IN ({_BATCH_STATUSES})", name="status"),
+        Index("ix_batches_tenant_created", "tenant_id", "created_at"),
+    )
+
+
+class IdempotencyRecord(Base):
+    """A tenant's `Idempotency-Key`: the same key and body answer the same response."""
+
+    __tablename__ = "idempotency_keys"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    response: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = _now_column()
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class WebhookSecret(Base):
+    """A tenant's signing secret; during a rotation the old one signs too until it expires."""
+
+    __tablename__ = "webhook_secrets"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True, default=uuid.uuid4)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), index=True
+    )
+    secret: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = _now_column()
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class WebhookEndpoint(Base):
+    """A destination URL of a tenant; a 410 answer disables it."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True, default=uuid.uuid4)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE")
+    )
+    url: Mapped[str] = mapped_column(Text)
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _now_column()
+
+    __table_args__ = (UniqueConstraint("tenant_id", "url"),)
+
+
+class WebhookDelivery(Base):
+    """The outbox: one event to deliver, its retries and its log."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True, default=uuid.uuid4)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE")
+    )
+    event_type: Mapped[str] = mapped_column(String(40))
+    resource_id: Mapped[uuid.UUID] = mapped_column(UUID)
+    url: Mapped[str] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempt_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # [{"at", "status_code", "error", "duration_ms"}], one entry per try
+    attempts_log: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSONB, server_default=text("'[]'::jsonb")
+    )
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = _now_column()
+
+    __table_args__ = (
+        Index("ix_webhook_deliveries_tenant_created", "tenant_id", "created_at"),
+        Index(
+            "ix_webhook_deliveries_due",
+            "next_attempt_at",
+            postgresql_where=text("status = 'pending'"),
+        ),
+    )
