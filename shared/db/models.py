@@ -41,7 +41,7 @@ class Tenant(Base):
     default_model: Mapped[str | None] = mapped_column(String(200))
     route_strategy: Mapped[str | None] = mapped_column(String(40))
     fallback_strategy: Mapped[str | None] = mapped_column(String(40))
-    # [{"model": id, "weight": int, "tier": str | None}]: the candidates routing picks from
+    # Candidates routing picks from: [{"model": id, "weight": int, "tier": str}]
     model_pool: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
     webhook_url: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _now_column()
@@ -219,7 +219,7 @@ class IdempotencyRecord(Base):
 
 
 class WebhookSecret(Base):
-    """A tenant's signing secret; during a rotation the old one signs too until it expires."""
+    """A signing secret; during a rotation the old one also signs until it expires."""
 
     __tablename__ = "webhook_secrets"
 
