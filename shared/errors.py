@@ -9,6 +9,7 @@ BrokerError
 ├── Conflict
 │   └── TenantExists
 ├── InvalidRequest           well-formed but unacceptable input (with field details)
+│   └── IdempotencyKeyReused  the same Idempotency-Key with a different body
 └── SettingsError            a bad environment value; stops the process at start
 """
 
@@ -68,6 +69,16 @@ class TenantExists(Conflict):
 
 class InvalidRequest(BrokerError):
     code = "invalid_request"
+
+
+class IdempotencyKeyReused(InvalidRequest):
+    code = "idempotency_key_reused"
+
+    def __init__(self, key: str) -> None:
+        super().__init__(
+            f"Idempotency-Key {key!r} was already used with a different request body",
+            details={"idempotency_key": key},
+        )
 
 
 class SettingsError(BrokerError):

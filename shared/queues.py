@@ -13,9 +13,15 @@ class Queue(StrEnum):
 class TaskName(StrEnum):
     RUN_COMPLETION = "workers.run_completion"
     REQUEUE_STALE_JOBS = "workers.requeue_stale_jobs"
+    DELIVER_WEBHOOK = "workers.deliver_webhook"
+    DELIVER_DUE_WEBHOOKS = "workers.deliver_due_webhooks"
 
 
-TASK_QUEUE: dict[TaskName, Queue] = {TaskName.REQUEUE_STALE_JOBS: Queue.MAINTENANCE}
+TASK_QUEUE: dict[TaskName, Queue] = {
+    TaskName.REQUEUE_STALE_JOBS: Queue.MAINTENANCE,
+    TaskName.DELIVER_WEBHOOK: Queue.WEBHOOKS,
+    TaskName.DELIVER_DUE_WEBHOOKS: Queue.MAINTENANCE,
+}
 
 
 def tenant_queue(slug: str) -> str:

@@ -10,14 +10,21 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 from dotenv import dotenv_values
-from pydantic import BaseModel, BeforeValidator, Field, SecretStr, ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
 
-from shared.durations import DURATION_HELP, parse_duration_s
+from shared.durations import DURATION_HELP, parse_duration_list, parse_duration_s
 from shared.errors import SettingsError
 from shared.strategies import FallbackStrategy, RouteStrategy
 
@@ -160,3 +167,26 @@ def _value_of(error: Any) -> str:
     if isinstance(value, str | int | float) and len(str(value)) < 200:
         return f"={value!r}"
     return ""
+
+
+class WebhookSettings(BaseSettings):
+    """Webhook delivery: the address policy, the timeout and the retry schedule."""
+
+    model_config = _CONFIG
+
+    # Lets webhooks reach loopback and private networks (development and tests).
+    helixq_webhook_allow_private: bool = False
+    helixq_webhook_timeout_s: DurationS = Field(default=15.0, gt=0, le=300)
+    # The delay before each retry; its length is the number of retries.
+    helixq_webhook_retry_schedule: str = "5s,5m,30m,2h,5h,10h,10h"
+
+    @field_validator("helixq_webhook_retry_schedule")
+    @classmethod
+    def _check_schedule(cls, value: str) -> str:
+        parse_duration_list(value)
+        return value
+
+    @property
+    def webhook_retry_delays_s(self) -> tuple[float, ...]:
+        """The retry schedule in seconds."""
+        return parse_duration_list(self.helixq_webhook_retry_schedule)

@@ -1,12 +1,20 @@
 """HTTP for jobs: parse, call the service, shape the answer."""
 
+from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Query, Response, status
 
-from broker_api.deps import CallerDep, EnqueuerDep, SessionDep
+from broker_api.deps import (
+    CallerDep,
+    EnqueuerDep,
+    IdempotencyKeyHeader,
+    SessionDep,
+    SettingsDep,
+    WaitersDep,
+)
 from broker_api.jobs import service
-from broker_api.jobs.views import JobAccepted, JobView, accepted_view
+from broker_api.jobs.views import JobAccepted, JobView
 from shared.errors import JobNotFound
 from shared.schemas import JobCreate
 
@@ -20,19 +28,40 @@ async def create_job(
     session: SessionDep,
     enqueuer: EnqueuerDep,
     caller: CallerDep,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> JobAccepted:
-    """Queue one chat-completion job; poll `GET /v1/jobs/{id}` for its result."""
-    job = await service.submit_job(session, enqueuer, caller, body)
-    response.headers["Location"] = f"/v1/jobs/{job.id}"
-    return accepted_view(job)
+    """Queue one chat-completion job; poll `GET /v1/jobs/{id}` for its result.
+
+    With an `Idempotency-Key` header, repeating the same request (within 24 h)
+    answers the same job instead of creating another.
+    """
+    accepted = await service.submit_job(
+        session, enqueuer, caller, body, idempotency_key=idempotency_key
+    )
+    response.headers["Location"] = f"/v1/jobs/{accepted.id}"
+    return accepted
 
 
 @router.get("/{job_id}")
-async def get_job(job_id: str, session: SessionDep, caller: CallerDep) -> JobView:
-    """The job's status, result or error, usage, cost, latency and attempts."""
+async def get_job(
+    job_id: str,
+    session: SessionDep,
+    caller: CallerDep,
+    waiters: WaitersDep,
+    settings: SettingsDep,
+    wait: Annotated[
+        float, Query(ge=0, description="Seconds to wait for a terminal state.")
+    ] = 0,
+) -> JobView:
+    """The job's status, result or error, usage, cost, latency and attempts.
+
+    With `?wait=N` the answer comes as soon as the job is terminal, or after N
+    seconds (capped by HELIXQ_LONG_POLL_MAX_S) with its current state.
+    """
     try:
         parsed = UUID(job_id)
     except ValueError:
         # A malformed id answers like a missing one: ids reveal nothing.
         raise JobNotFound(job_id) from None
-    return await service.read_job(session, caller, parsed)
+    wait_s = min(wait, settings.helixq_long_poll_max_s)
+    return await service.wait_for_job(session, waiters, caller, parsed, wait_s=wait_s)

@@ -1,14 +1,17 @@
 """Job use cases: submit and read. Each opens its own transaction."""
 
 import logging
+import time
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from broker_api import idempotency
 from broker_api.deps import Caller
 from broker_api.enqueue import Enqueuer
 from broker_api.jobs import queries
-from broker_api.jobs.views import JobView, job_view
+from broker_api.jobs.views import JobAccepted, JobView, accepted_view, job_view
+from broker_api.waiters import JobWaiters
 from shared.db.models import Job
 from shared.errors import JobNotFound
 from shared.jobs import JobStatus
@@ -18,31 +21,57 @@ logger = logging.getLogger(__name__)
 
 
 async def submit_job(
-    session: AsyncSession, enqueuer: Enqueuer, caller: Caller, request: JobCreate
-) -> Job:
+    session: AsyncSession,
+    enqueuer: Enqueuer,
+    caller: Caller,
+    request: JobCreate,
+    *,
+    idempotency_key: str | None = None,
+) -> JobAccepted:
     """Commit the job row, then publish its id. The row is the job: if publishing
     fails, the sweeper sends it later, so the client still gets its id."""
     async with session.begin():
-        job = Job(
-            tenant_id=caller.tenant_id,
-            status=JobStatus.QUEUED.value,
-            request=request.completion_body(),
-            route=request.route.model_dump(exclude_none=True)
-            if request.route
-            else None,
-            custom_id=request.custom_id,
-            metadata_=request.metadata,
-        )
+        if idempotency_key is not None:
+            body_hash = idempotency.request_hash(request.model_dump(mode="json"))
+            stored = await idempotency.reserve(
+                session, caller.tenant_id, idempotency_key, body_hash
+            )
+            if stored is not None:
+                return JobAccepted.model_validate(stored.body)
+        job = _new_job(caller, request)
         session.add(job)
+        await session.flush()
+        accepted = accepted_view(job)
+        if idempotency_key is not None:
+            answer = idempotency.StoredAnswer(202, accepted.model_dump(mode="json"))
+            await idempotency.remember(
+                session, caller.tenant_id, idempotency_key, answer
+            )
+    await publish(enqueuer, job.id, caller.slug)
+    return accepted
+
+
+def _new_job(caller: Caller, request: JobCreate) -> Job:
+    return Job(
+        tenant_id=caller.tenant_id,
+        status=JobStatus.QUEUED.value,
+        request=request.completion_body(),
+        route=request.route.model_dump(exclude_none=True) if request.route else None,
+        custom_id=request.custom_id,
+        metadata_=request.metadata,
+    )
+
+
+async def publish(enqueuer: Enqueuer, job_id: UUID, slug: str) -> None:
+    """Send a committed job to its tenant's queue; a failure is left to the sweeper."""
     try:
-        await enqueuer.enqueue_completion(job.id, caller.slug)
+        await enqueuer.enqueue_completion(job_id, slug)
     except Exception:
         logger.warning(
             "job %s committed but not published; the sweeper will send it",
-            job.id,
+            job_id,
             exc_info=True,
         )
-    return job
 
 
 async def read_job(session: AsyncSession, caller: Caller, job_id: UUID) -> JobView:
@@ -52,3 +81,21 @@ async def read_job(session: AsyncSession, caller: Caller, job_id: UUID) -> JobVi
             raise JobNotFound(job_id)
         attempts = await queries.list_attempts(session, job_id)
         return job_view(job, list(attempts))
+
+
+async def wait_for_job(
+    session: AsyncSession,
+    waiters: JobWaiters,
+    caller: Caller,
+    job_id: UUID,
+    *,
+    wait_s: float,
+) -> JobView:
+    """The job as soon as it is terminal, or as it stands after `wait_s` seconds."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        view = await read_job(session, caller, job_id)
+        remaining = deadline - time.monotonic()
+        if JobStatus(view.status).is_terminal or remaining <= 0:
+            return view
+        await waiters.wait(job_id, remaining)

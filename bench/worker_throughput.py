@@ -1,0 +1,289 @@
+"""Worker throughput at 500 ms upstream latency: `python -m bench.worker_throughput`.
+
+(a) a direct aiohttp client keeping IN_FLIGHT calls open for ~15 s;
+(b) one worker node (run_worker, threads pool) draining pre-inserted jobs with every
+    Postgres write; the clock runs from the first job's start to the last job's end.
+Prints both rates and their ratio. Uses DATABASE_URL's server (database helixq_bench,
+recreated) and REDIS_URL's server (db index HELIXQ_BENCH_REDIS_DB, flushed).
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import psycopg
+import redis
+from celery import Celery
+
+from shared.db.migrate import upgrade_to_head
+from shared.queues import TaskName, tenant_queue
+
+LATENCY_MS = 500
+BENCH_DATABASE = "helixq_bench"
+API_KEY = "sk-or-v1-bench"
+BODY = {
+    "model": "openai/gpt-4o-mini",
+    "messages": [{"role": "user", "content": "Say hello."}],
+    "max_tokens": 16,
+}
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Options:
+    in_flight: int
+    direct_s: float
+    jobs: int
+    processes: int
+    deadline_s: float
+
+
+def main() -> None:
+    """Run both measurements and print the figures."""
+    options = _parse_args()
+    deadline = time.monotonic() + options.deadline_s
+    database_url, redis_url = _prepare_services()
+    with _simulator() as base_url:
+        direct = asyncio.run(_direct_rate(base_url, options))
+        print(f"direct aiohttp, {options.in_flight} in flight: {direct:.0f} calls/s")
+        worker, cpu_ms = _worker_rate(
+            base_url, database_url, redis_url, options, deadline
+        )
+        calls = _sim_calls(base_url)
+    print(
+        f"worker node ({options.processes} process(es), {options.in_flight} threads): "
+        f"{worker:.0f} jobs/s, {cpu_ms:.2f} ms worker CPU per job"
+    )
+    print(f"simulator saw {calls['total']} calls for {len(calls['by_job'])} jobs")
+    print(f"ratio worker/direct: {worker / direct:.2f}")
+
+
+def _parse_args() -> Options:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--in-flight", type=int, default=400)
+    parser.add_argument("--direct-seconds", type=float, default=15.0)
+    parser.add_argument("--jobs", type=int, default=12000)
+    parser.add_argument("--processes", type=int, default=1)
+    parser.add_argument("--deadline-seconds", type=float, default=110.0)
+    args = parser.parse_args()
+    return Options(
+        args.in_flight,
+        args.direct_seconds,
+        args.jobs,
+        args.processes,
+        args.deadline_seconds,
+    )
+
+
+def _prepare_services() -> tuple[str, str]:
+    server = os.environ.get(
+        "DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+    )
+    base = server.rsplit("/", 1)[0]
+    with psycopg.connect(server, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{BENCH_DATABASE}"')
+    database_url = f"{base}/{BENCH_DATABASE}"
+    upgrade_to_head(database_url)
+    redis_server = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0").rsplit(
+        "/", 1
+    )
+    redis_url = f"{redis_server[0]}/{os.environ.get('HELIXQ_BENCH_REDIS_DB', '12')}"
+    redis.Redis.from_url(redis_url).flushdb()
+    return database_url, redis_url
+
+
+@contextmanager
+def _simulator() -> Iterator[str]:
+    port = _free_port()
+    env = {**os.environ, "HELIXQ_SIM_LATENCY_MS": str(LATENCY_MS)}
+    command = [
+        sys.executable,
+        "-m",
+        "simulator",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    process = subprocess.Popen(command, env=env, cwd=ROOT)
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(f"{base_url}/_sim/health")
+        yield base_url
+    finally:
+        _stop(process)
+
+
+async def _direct_rate(base_url: str, options: Options) -> float:
+    connector = aiohttp.TCPConnector(limit=options.in_flight)
+    headers = {"Authorization": f"Bearer {API_KEY}"}
+    url = f"{base_url}/api/v1/chat/completions"
+    done = 0
+    async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
+        stop_at = time.monotonic() + options.direct_s
+
+        async def loop() -> None:
+            nonlocal done
+            while time.monotonic() < stop_at:
+                async with session.post(url, json=BODY) as response:
+                    await response.read()
+                    done += response.status == 200
+
+        started = time.monotonic()
+        await asyncio.gather(*(loop() for _ in range(options.in_flight)))
+        return done / (time.monotonic() - started)
+
+
+def _worker_rate(
+    base_url: str, database_url: str, redis_url: str, options: Options, deadline: float
+) -> tuple[float, float]:
+    job_ids = _insert_jobs(database_url, options.jobs)
+    _publish(redis_url, job_ids)
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "OPENROUTER_API_KEY": API_KEY,
+        "OPENROUTER_BASE_URL": f"{base_url}/api/v1",
+        # Postgres allows 100 connections, shared with whatever else runs here.
+        "DATABASE_POOL_SIZE": str(max(4, 20 // options.processes)),
+        "DATABASE_MAX_OVERFLOW": str(max(2, 10 // options.processes)),
+    }
+    threads = options.in_flight // options.processes
+    code = (
+        "from workers.entrypoints import run_worker; "
+        f"run_worker(concurrency={threads}, loglevel='WARNING')"
+    )
+    workers = [
+        subprocess.Popen([sys.executable, "-c", code], env=env, cwd=ROOT)
+        for _ in range(options.processes)
+    ]
+    try:
+        _wait_for_jobs(database_url, len(job_ids), deadline)
+        cpu_s = sum(_cpu_s(worker.pid) for worker in workers)
+        system_s = sum(_cpu_s(worker.pid, system_only=True) for worker in workers)
+        print(f"worker CPU: {cpu_s:.1f}s, of which kernel {system_s:.1f}s")
+    finally:
+        for worker in workers:
+            _stop(worker)
+    return _drain_rate(database_url), cpu_s * 1000 / len(job_ids)
+
+
+def _insert_jobs(database_url: str, count: int) -> list[uuid.UUID]:
+    tenant_id = uuid.uuid4()
+    job_ids = [uuid.uuid4() for _ in range(count)]
+    request = json.dumps(BODY)
+    with psycopg.connect(database_url) as connection:
+        connection.execute(
+            "INSERT INTO tenants (id, slug, name) VALUES (%s, 'bench', 'bench')",
+            (tenant_id,),
+        )
+        with connection.cursor().copy(
+            "COPY jobs (id, tenant_id, status, request) FROM STDIN"
+        ) as copy:
+            for job_id in job_ids:
+                copy.write_row((job_id, tenant_id, "queued", request))
+    return job_ids
+
+
+def _publish(redis_url: str, job_ids: list[uuid.UUID]) -> None:
+    sender = Celery(broker=redis_url)
+    sender.conf.update(task_serializer="json", accept_content=["json"])
+    with sender.producer_or_acquire() as producer:
+        for job_id in job_ids:
+            sender.send_task(
+                TaskName.RUN_COMPLETION.value,
+                args=[str(job_id)],
+                task_id=str(job_id),
+                queue=tenant_queue("bench"),
+                producer=producer,
+            )
+
+
+def _wait_for_jobs(database_url: str, count: int, deadline: float) -> None:
+    with psycopg.connect(database_url, autocommit=True) as connection:
+        while time.monotonic() < deadline:
+            row = connection.execute(
+                "SELECT count(*) FROM jobs WHERE status IN ('succeeded', 'failed')"
+            ).fetchone()
+            if row is not None and row[0] >= count:
+                return
+            time.sleep(0.25)
+    raise SystemExit("the worker did not drain the jobs before the deadline")
+
+
+def _drain_rate(database_url: str) -> float:
+    with psycopg.connect(database_url) as connection:
+        row = connection.execute(
+            "SELECT count(*) FILTER (WHERE status = 'succeeded'),"
+            " extract(epoch FROM max(finished_at) - min(started_at)),"
+            " (SELECT count(*) FROM attempts) FROM jobs"
+        ).fetchone()
+    assert row is not None
+    succeeded, elapsed_s, attempts = row
+    print(f"worker: {succeeded} jobs succeeded, {attempts} attempts, {elapsed_s:.1f}s")
+    return float(succeeded) / float(elapsed_s)
+
+
+def _sim_calls(base_url: str) -> dict[str, Any]:
+    async def fetch() -> dict[str, Any]:
+        url = f"{base_url}/_sim/calls"
+        async with aiohttp.ClientSession() as session, session.get(url) as response:
+            return dict(await response.json())
+
+    return asyncio.run(fetch())
+
+
+def _cpu_s(pid: int, *, system_only: bool = False) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    user, system = int(fields[11]), int(fields[12])
+    return (system if system_only else user + system) / os.sysconf("SC_CLK_TCK")
+
+
+def _wait_until_up(url: str, timeout_s: float = 20.0) -> None:
+    async def probe() -> bool:
+        try:
+            async with aiohttp.ClientSession() as session, session.get(url) as response:
+                return response.status == 200
+        except aiohttp.ClientError:
+            return False
+
+    stop_at = time.monotonic() + timeout_s
+    while time.monotonic() < stop_at:
+        if asyncio.run(probe()):
+            return
+        time.sleep(0.2)
+    raise SystemExit(f"{url} did not come up")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+if __name__ == "__main__":
+    main()

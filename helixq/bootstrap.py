@@ -1,0 +1,50 @@
+"""Make a database ready for the local stack: schema, seeded tenants, the demo key."""
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from helixq.state import read_secret, write_secret
+from shared.db.migrate import upgrade_to_head
+from shared.db.models import Tenant
+from shared.db.session import make_engine, make_sessions
+from shared.settings import DatabaseSettings, TenantSeed, load_settings
+from shared.tenancy import (
+    create_api_key,
+    create_tenant,
+    is_active_key,
+    upsert_tenant_seeds,
+)
+
+DEMO_TENANT = "demo"
+DEMO_KEY_NAME = "helixq up"
+
+
+def prepare_database(
+    database_url: str, *, seeds: list[TenantSeed], demo_key_file: Path
+) -> None:
+    """Migrate, upsert the tenants named in the environment, ensure the demo key."""
+    upgrade_to_head(database_url)
+    settings = load_settings(DatabaseSettings, database_url=database_url)
+    engine = make_engine(settings)
+    try:
+        with make_sessions(engine).begin() as session:
+            upsert_tenant_seeds(session, seeds)
+            ensure_demo_key(session, demo_key_file, now=datetime.now(UTC))
+    finally:
+        engine.dispose()
+
+
+def ensure_demo_key(session: Session, key_file: Path, *, now: datetime) -> bool:
+    """Keep the key in `key_file` if it still works, else issue one. True if new."""
+    tenant = session.scalar(select(Tenant).where(Tenant.slug == DEMO_TENANT))
+    if tenant is None:
+        tenant = create_tenant(session, DEMO_TENANT)
+    stored = read_secret(key_file)
+    if stored is not None and is_active_key(session, tenant, stored, now=now):
+        return False
+    issued = create_api_key(session, tenant, name=DEMO_KEY_NAME)
+    write_secret(key_file, issued.key)
+    return True

@@ -1,0 +1,75 @@
+"""`helixq`: the one console script (the stack, its processes, tenant and key admin)."""
+
+import argparse
+from collections.abc import Callable, Sequence
+
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+from helixq import console
+from helixq.cli_admin import add_admin_commands
+from helixq.cli_services import add_service_commands
+from helixq.cli_webhooks import add_webhook_commands
+from shared.errors import BrokerError, InvalidRequest, SettingsError
+
+OK = 0
+FAILED = 1  # the operation failed: unknown tenant, unreachable database, ...
+USAGE = 2  # bad usage or settings; argparse uses it too
+INTERRUPTED = 130  # the shell's code for Ctrl-C
+
+EPILOG = """\
+exit codes:
+  0    success
+  1    the operation failed (unknown tenant or key, database unreachable,
+       a process of `helixq up` died)
+  2    bad usage or settings (unknown option, invalid environment variable)
+  130  interrupted
+
+Settings come from the environment and a .env file; beside a running
+`helixq up`, DATABASE_URL and REDIS_URL come from .helixq/stack.env.
+"""
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="helixq",
+        description="A durable job broker in front of OpenRouter.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_service_commands(commands)
+    add_admin_commands(commands)
+    add_webhook_commands(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; expected errors print one line and give an exit code."""
+    args = build_parser().parse_args(argv)  # exits 2 with usage on bad arguments
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except (SettingsError, InvalidRequest) as exc:
+        return _fail(exc.message, USAGE)
+    except BrokerError as exc:
+        return _fail(exc.message, FAILED)
+    except SQLAlchemyError as exc:
+        return _fail(f"database error: {describe_database_error(exc)}", FAILED)
+    except OSError as exc:
+        return _fail(str(exc), FAILED)
+    except KeyboardInterrupt:
+        return INTERRUPTED
+
+
+def _fail(message: str, code: int) -> int:
+    console.error(message)
+    return code
+
+
+def describe_database_error(exc: SQLAlchemyError) -> str:
+    """The driver's first line, without SQLAlchemy's statement and link."""
+    cause = exc.orig if isinstance(exc, DBAPIError) else exc
+    lines = str(cause).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__

@@ -1,0 +1,165 @@
+"""`helixq tenants ...` and `helixq keys ...`: tenant admin on the database."""
+
+import argparse
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from helixq.cli_services import SubParsers
+from helixq.console import format_table
+from shared.db.models import ApiKey, Tenant
+from shared.db.session import make_engine, make_sessions
+from shared.durations import parse_duration_s
+from shared.settings import DatabaseSettings, load_settings
+from shared.strategies import FallbackStrategy, RouteStrategy
+from shared.tenancy import (
+    create_api_key,
+    create_tenant,
+    find_tenant,
+    list_api_keys,
+    list_tenants,
+    revoke_api_key,
+)
+
+
+def add_admin_commands(commands: SubParsers) -> None:
+    tenants = commands.add_parser("tenants", help="create and list tenants")
+    tenant_commands = tenants.add_subparsers(dest="action", required=True)
+    create = tenant_commands.add_parser(
+        "create", help="create a tenant, print its slug"
+    )
+    create.add_argument("name", help="display name; the slug is derived from it")
+    create.add_argument("--default-model", help="e.g. openai/gpt-4o-mini")
+    create.add_argument("--strategy", choices=[s.value for s in RouteStrategy])
+    create.add_argument("--fallback", choices=[f.value for f in FallbackStrategy])
+    create.set_defaults(handler=create_tenant_command)
+    tenant_commands.add_parser("list", help="list tenants").set_defaults(
+        handler=list_tenants_command
+    )
+    _add_key_commands(commands)
+
+
+def _add_key_commands(commands: SubParsers) -> None:
+    keys = commands.add_parser("keys", help="create, list and revoke tenant API keys")
+    key_commands = keys.add_subparsers(dest="action", required=True)
+    create = key_commands.add_parser(
+        "create", help="create a key and print it alone on stdout (shown only once)"
+    )
+    create.add_argument("--tenant", required=True, metavar="SLUG")
+    create.add_argument("--name", default="default", help="a label for the key")
+    create.add_argument(
+        "--expires-in",
+        type=positive_duration_s,
+        metavar="DURATION",
+        help="how long the key works: 30d, 12h, 90m or seconds (default: forever)",
+    )
+    create.set_defaults(handler=create_key_command)
+    listing = key_commands.add_parser("list", help="list a tenant's keys (no secrets)")
+    listing.add_argument("--tenant", required=True, metavar="SLUG")
+    listing.set_defaults(handler=list_keys_command)
+    revoke = key_commands.add_parser("revoke", help="revoke the key with this prefix")
+    revoke.add_argument("prefix", help="the key's first 12 characters (see keys list)")
+    revoke.set_defaults(handler=revoke_key_command)
+
+
+def positive_duration_s(text: str) -> float:
+    """An argparse type: `30d`, `12h`, `90m` or seconds, more than zero."""
+    try:
+        seconds = parse_duration_s(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError("expected a duration longer than zero")
+    return seconds
+
+
+@contextmanager
+def database_session() -> Iterator[Session]:
+    """One transaction on DATABASE_URL, committed when the block succeeds."""
+    engine = make_engine(load_settings(DatabaseSettings))
+    try:
+        with make_sessions(engine).begin() as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+def create_tenant_command(args: argparse.Namespace) -> int:
+    with database_session() as session:
+        tenant = create_tenant(
+            session,
+            args.name,
+            default_model=args.default_model,
+            route_strategy=args.strategy,
+            fallback_strategy=args.fallback,
+        )
+        slug = tenant.slug
+    print(slug)  # after commit: a printed slug exists
+    return 0
+
+
+def list_tenants_command(_args: argparse.Namespace) -> int:
+    with database_session() as session:
+        rows = [_tenant_row(tenant) for tenant in list_tenants(session)]
+    headers = ("SLUG", "NAME", "DEFAULT MODEL", "STRATEGY", "FALLBACK", "CREATED")
+    print(format_table(headers, rows))
+    return 0
+
+
+def _tenant_row(tenant: Tenant) -> tuple[str, ...]:
+    return (
+        tenant.slug,
+        tenant.name,
+        tenant.default_model or "-",
+        tenant.route_strategy or "-",
+        tenant.fallback_strategy or "-",
+        format_time(tenant.created_at),
+    )
+
+
+def create_key_command(args: argparse.Namespace) -> int:
+    expires_at = None
+    if args.expires_in is not None:
+        expires_at = datetime.now(UTC) + timedelta(seconds=args.expires_in)
+    with database_session() as session:
+        tenant = find_tenant(session, args.tenant)
+        issued = create_api_key(session, tenant, name=args.name, expires_at=expires_at)
+    print(issued.key)  # alone, so that `KEY=$(helixq keys create ...)` works
+    return 0
+
+
+def list_keys_command(args: argparse.Namespace) -> int:
+    with database_session() as session:
+        tenant = find_tenant(session, args.tenant)
+        rows = [_key_row(api_key) for api_key in list_api_keys(session, tenant)]
+    headers = ("PREFIX", "NAME", "CREATED", "EXPIRES", "REVOKED")
+    print(format_table(headers, rows))
+    return 0
+
+
+def _key_row(api_key: ApiKey) -> tuple[str, ...]:
+    # Never the hash: the prefix is all an operator needs to act on a key.
+    return (
+        api_key.prefix,
+        api_key.name,
+        format_time(api_key.created_at),
+        format_time(api_key.expires_at, missing="never"),
+        format_time(api_key.revoked_at, missing="-"),
+    )
+
+
+def revoke_key_command(args: argparse.Namespace) -> int:
+    with database_session() as session:
+        api_key = revoke_api_key(session, args.prefix, now=datetime.now(UTC))
+        revoked_at = format_time(api_key.revoked_at)
+    print(f"revoked {args.prefix} at {revoked_at}")
+    return 0
+
+
+def format_time(moment: datetime | None, *, missing: str = "-") -> str:
+    """`2026-11-24 06:30 UTC`, or `missing` for no time."""
+    if moment is None:
+        return missing
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -1,0 +1,54 @@
+"""Settings of the `helixq` console script itself (the local stack and Flower)."""
+
+import os
+from collections.abc import Mapping
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.settings import DurationS
+
+
+class StackSettings(BaseSettings):
+    """What `helixq up` reads. Every server URL is optional: unset means embedded."""
+
+    # Not `.helixq/stack.env`: a file left by a crashed run must not look like a
+    # server the operator chose.
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    database_url: str | None = Field(default=None, pattern=r"^postgres(ql)?(\+\w+)?://")
+    redis_url: str | None = Field(default=None, pattern=r"^(redis|rediss|unix)://")
+    openrouter_api_key: SecretStr | None = None
+    helixq_admin_token: SecretStr | None = None
+
+    helixq_api_host: str = "127.0.0.1"
+    helixq_api_port: int = Field(default=8000, ge=1, le=65535)
+    helixq_flower_port: int = Field(default=5555, ge=1, le=65535)
+    helixq_sim_host: str = "127.0.0.1"
+    helixq_sim_port: int = Field(default=8090, ge=1, le=65535)
+    # Slow enough that queues, polling and Flower show something happening.
+    helixq_sim_latency_ms: int = Field(default=300, ge=0)
+    helixq_stack_redis_port: int = Field(default=6390, ge=0, le=65535)  # 0: any free
+    helixq_stack_worker_concurrency: int | None = Field(default=None, ge=1)
+    helixq_stack_grace_s: DurationS = 10.0
+    helixq_stack_ready_timeout_s: DurationS = 90.0
+
+    @field_validator(
+        "database_url",
+        "redis_url",
+        "openrouter_api_key",
+        "helixq_admin_token",
+        mode="before",
+    )
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        # `.env` files copied from env.example carry `NAME=` lines.
+        return None if isinstance(value, str) and not value.strip() else value
+
+
+def inherited_environment(overrides: Mapping[str, str]) -> dict[str, str]:
+    """This process's environment plus `overrides`, for a child process.
+
+    Passes the environment on unread; settings classes still do all the reading.
+    """
+    return {**os.environ, **overrides}

@@ -1,0 +1,48 @@
+"""The call log: every chat completion request, counted for tests and benchmarks."""
+
+from collections import Counter, deque
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One request to /chat/completions and how it was answered."""
+
+    ts: float  # unix seconds
+    model: str | None
+    provider: str | None
+    status: int
+    job_id: str | None
+    generation_id: str | None
+
+
+class CallLog:
+    """Counters since the last reset, plus a ring buffer of the latest calls."""
+
+    def __init__(self, capacity: int = 200_000) -> None:
+        self._recent: deque[Call] = deque(maxlen=capacity)
+        self._by_status: Counter[str] = Counter()
+        self._by_job: Counter[str] = Counter()
+        self._by_model: Counter[str] = Counter()
+
+    def record(self, call: Call) -> None:
+        """Add a call to the counters and the ring buffer."""
+        self._recent.append(call)
+        self._by_status[str(call.status)] += 1
+        if call.job_id is not None:
+            self._by_job[call.job_id] += 1
+        if call.model is not None:
+            self._by_model[call.model] += 1
+
+    def summary(self, *, with_calls: bool = False) -> dict[str, Any]:
+        """Summarise the log; with_calls adds the buffered calls, oldest first."""
+        summary: dict[str, Any] = {
+            "total": self._by_status.total(),
+            "by_status": dict(self._by_status),
+            "by_job": dict(self._by_job),
+            "by_model": dict(self._by_model),
+        }
+        if with_calls:
+            summary["calls"] = [asdict(call) for call in self._recent]
+        return summary

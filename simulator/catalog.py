@@ -1,0 +1,174 @@
+"""The model catalog: the real /models snapshot plus the scripted `sim/*` models."""
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from importlib import resources
+from typing import Any
+
+from simulator.providers import Provider, provider_for
+from simulator.scripts import LISTED_BEHAVIOURS, Behaviour, parse_behaviour
+
+SIM_AUTHOR = "sim"
+AUTO_ROUTER = "openrouter/auto"
+# Routing shortcuts that work on any slug and are not listed as models of their own.
+_SHORTCUT_VARIANTS = frozenset({"nitro", "floor", "online"})
+_SIM_CREATED = 1767225600  # 2026-01-01: a fixed date keeps the listing stable
+_SIM_PRICING = {"prompt": "0.000001", "completion": "0.000002"}
+_SIM_CONTEXT = 128_000
+_SIM_MAX_OUTPUT = 4_096
+_SUPPORTED_PARAMETERS = (
+    *("max_tokens", "max_completion_tokens", "temperature", "top_p", "stop"),
+    *("seed", "frequency_penalty", "presence_penalty", "response_format"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Prices:
+    """USD per prompt token, per completion token and per request."""
+
+    prompt: Decimal
+    completion: Decimal
+    request: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class ModelEntry:
+    """One model as served: its id, limits, prices, provider and listing JSON."""
+
+    id: str
+    name: str
+    context_length: int
+    max_completion_tokens: int | None
+    prices: Prices
+    provider: Provider
+    listing: Mapping[str, Any]
+    behaviour: Behaviour | None = None  # only `sim/*` models carry one
+
+    @property
+    def is_free(self) -> bool:
+        """Say whether the platform's free-model limits apply."""
+        return self.id.endswith(":free")
+
+    @property
+    def canonical_slug(self) -> str:
+        """Return the permanent slug, as `/models` lists it."""
+        return canonical_slug(self.id)
+
+
+def canonical_slug(model_id: str) -> str:
+    """Return a model's permanent slug; a `:free` variant shares its base slug."""
+    return model_id.removesuffix(":free")
+
+
+def _prices(pricing: Mapping[str, str]) -> Prices:
+    """Parse the string prices; a missing key means zero."""
+    return Prices(
+        prompt=Decimal(pricing.get("prompt", "0")),
+        completion=Decimal(pricing.get("completion", "0")),
+        request=Decimal(pricing.get("request", "0")),
+    )
+
+
+def _listing(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Fill the snapshot's entry out to the fields clients of /models expect."""
+    canonical = canonical_slug(raw["id"])
+    return {
+        "id": raw["id"],
+        "canonical_slug": canonical,
+        "hugging_face_id": None,
+        "name": raw["name"],
+        "created": raw["created"],
+        "description": raw.get("description", ""),
+        "context_length": raw["context_length"],
+        "architecture": {
+            "modality": "text->text",
+            "input_modalities": ["text"],
+            "output_modalities": ["text"],
+            "tokenizer": "Other",
+            "instruct_type": None,
+        },
+        "pricing": raw["pricing"],
+        "top_provider": raw["top_provider"],
+        "per_request_limits": None,
+        "supported_parameters": list(_SUPPORTED_PARAMETERS),
+        "default_parameters": {},
+        "links": {"details": f"/api/v1/models/{canonical}/endpoints"},
+    }
+
+
+def model_from_listing(raw: Mapping[str, Any]) -> ModelEntry:
+    """Build a catalog entry from one /models JSON object."""
+    listing = _listing(raw)
+    top = raw.get("top_provider") or {}
+    author = raw["id"].split("/", 1)[0]
+    behaviour = None
+    if author == SIM_AUTHOR:
+        behaviour = parse_behaviour(raw["id"].split("/", 1)[1])
+    return ModelEntry(
+        id=raw["id"],
+        name=raw["name"],
+        context_length=raw.get("context_length") or _SIM_CONTEXT,
+        max_completion_tokens=top.get("max_completion_tokens"),
+        prices=_prices(raw["pricing"]),
+        provider=provider_for(author),
+        listing=listing,
+        behaviour=behaviour,
+    )
+
+
+def sim_model(behaviour: Behaviour) -> ModelEntry:
+    """Build the `sim/<behaviour>` model entry."""
+    return model_from_listing(
+        {
+            "id": f"{SIM_AUTHOR}/{behaviour.name}",
+            "name": f"Simulator: {behaviour.name}",
+            "created": _SIM_CREATED,
+            "description": f"Scripted behaviour {behaviour.name!r} (helixq simulator).",
+            "context_length": _SIM_CONTEXT,
+            "pricing": dict(_SIM_PRICING),
+            "top_provider": {
+                "context_length": _SIM_CONTEXT,
+                "max_completion_tokens": _SIM_MAX_OUTPUT,
+                "is_moderated": False,
+            },
+        }
+    )
+
+
+class Catalog:
+    """Every model the simulator answers for, by id."""
+
+    def __init__(self, entries: list[ModelEntry]) -> None:
+        self._entries = {entry.id: entry for entry in entries}
+        # Built once: /models is hot in clients that validate ids before each call.
+        self.listing_body = json.dumps(
+            {"data": [entry.listing for entry in entries]}
+        ).encode()
+
+    @classmethod
+    def load(cls) -> "Catalog":
+        """Load the packaged snapshot and add the listed `sim/*` models."""
+        source = resources.files("simulator") / "data" / "openrouter-models.json"
+        snapshot = json.loads(source.read_text(encoding="utf-8"))
+        entries = [model_from_listing(raw) for raw in snapshot["data"]]
+        for name in LISTED_BEHAVIOURS:
+            behaviour = parse_behaviour(name)
+            if behaviour is not None:
+                entries.append(sim_model(behaviour))
+        return cls(entries)
+
+    def find(self, model_id: str) -> ModelEntry | None:
+        """Resolve an id as OpenRouter would: listed, scripted or a routing variant."""
+        entry = self._entries.get(model_id)
+        if entry is not None:
+            return entry
+        author, _, slug = model_id.partition("/")
+        if author == SIM_AUTHOR:
+            behaviour = parse_behaviour(slug)
+            return None if behaviour is None else sim_model(behaviour)
+        base, _, variant = model_id.rpartition(":")
+        if variant in _SHORTCUT_VARIANTS:
+            return self._entries.get(base)
+        return None

@@ -1,0 +1,61 @@
+"""SimulatorSettings: how the fake OpenRouter behaves, read from `HELIXQ_SIM_*`."""
+
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import BeforeValidator, Field
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def _items(raw: str) -> list[str]:
+    """Split a comma-separated env value, dropping blanks."""
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def _split_items(raw: object) -> object:
+    """Turn "a,b" into ["a", "b"]; other values go to pydantic untouched."""
+    return _items(raw) if isinstance(raw, str) else raw
+
+
+def _split_mapping(raw: object) -> object:
+    """Turn "model=value,model=value" into a dict; other values go untouched."""
+    if not isinstance(raw, str):
+        return raw
+    mapping: dict[str, str] = {}
+    for item in _items(raw):
+        name, separator, value = item.rpartition("=")
+        if not separator or not name.strip():
+            raise ValueError(f"expected model=value, got {item!r}")
+        mapping[name.strip()] = value.strip()
+    return mapping
+
+
+KeyList = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_split_items)]
+LatencyMap = Annotated[dict[str, int], NoDecode, BeforeValidator(_split_mapping)]
+RateMap = Annotated[dict[str, float], NoDecode, BeforeValidator(_split_mapping)]
+Rate = Annotated[float, Field(ge=0, le=1)]
+
+
+class SimulatorSettings(BaseSettings):
+    """Latency, faults, credits and limits of the simulated OpenRouter."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="HELIXQ_SIM_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    latency_ms: int = Field(default=50, ge=0)
+    latency_jitter_ms: int = Field(default=0, ge=0)
+    model_latency_ms: LatencyMap = Field(default_factory=dict)
+    failure_rate_429: Rate = 0.0
+    failure_rate_500: Rate = 0.0
+    model_failure_rate: RateMap = Field(default_factory=dict)
+    seed: int | None = None
+    credits_usd: Decimal = Decimal(1000)
+    credit_limit_usd: Decimal | None = None
+    completion_tokens: int = Field(default=32, ge=1)
+    api_keys: KeyList = ()
+    free_requests_per_minute: int = Field(default=20, ge=0)
+    free_requests_per_day: int = Field(default=1000, ge=0)
+    default_model: str = "openai/gpt-4o-mini"
+    auto_router_model: str = "openai/gpt-4o-mini"
+    generation_delay_ms: int = Field(default=0, ge=0)

@@ -1,0 +1,86 @@
+import stat
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from uuid import uuid4
+
+import pytest
+from sqlalchemy import Engine, delete, select
+from sqlalchemy.orm import Session
+
+from helixq.bootstrap import DEMO_TENANT, ensure_demo_key, prepare_database
+from shared.api_keys import key_prefix
+from shared.db.models import ApiKey, Tenant
+from shared.settings import TenantSeed
+from shared.tenancy import find_tenant, is_active_key, revoke_api_key
+
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+
+
+def test_the_demo_key_is_created_once_and_then_reused(
+    db_session: Session, tmp_path: Path
+) -> None:
+    key_file = tmp_path / "demo-api-key"
+    assert ensure_demo_key(db_session, key_file, now=NOW) is True
+    key = key_file.read_text().strip()
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert ensure_demo_key(db_session, key_file, now=NOW) is False
+    assert key_file.read_text().strip() == key
+    demo = find_tenant(db_session, DEMO_TENANT)
+    assert is_active_key(db_session, demo, key, now=NOW)
+
+
+def test_a_revoked_or_foreign_demo_key_is_replaced(
+    db_session: Session, tmp_path: Path
+) -> None:
+    key_file = tmp_path / "demo-api-key"
+    ensure_demo_key(db_session, key_file, now=NOW)
+    old = key_file.read_text().strip()
+    revoke_api_key(db_session, key_prefix(old), now=NOW)
+    assert ensure_demo_key(db_session, key_file, now=NOW) is True
+    assert key_file.read_text().strip() != old
+    key_file.write_text("hqk_from_another_database_entirely_0000\n")
+    assert ensure_demo_key(db_session, key_file, now=NOW) is True
+
+
+def test_an_expired_or_altered_key_is_not_active(
+    db_session: Session, tmp_path: Path
+) -> None:
+    key_file = tmp_path / "demo-api-key"
+    ensure_demo_key(db_session, key_file, now=NOW)
+    key = key_file.read_text().strip()
+    demo = find_tenant(db_session, DEMO_TENANT)
+    altered = key[:-1] + ("a" if key[-1] != "a" else "b")
+    assert not is_active_key(db_session, demo, altered, now=NOW)
+    stored = db_session.scalar(select(ApiKey).where(ApiKey.prefix == key_prefix(key)))
+    assert stored is not None
+    stored.expires_at = NOW - timedelta(seconds=1)
+    assert not is_active_key(db_session, demo, key, now=NOW)
+
+
+@pytest.fixture
+def seeded_name(engine: Engine) -> Iterator[str]:
+    """A tenant name for a seed; prepare_database commits, so clean up after."""
+    name = f"seeded-{uuid4().hex[:8]}"
+    yield name
+    with engine.begin() as connection:
+        slugs = (name, DEMO_TENANT)
+        connection.execute(delete(Tenant).where(Tenant.slug.in_(slugs)))
+
+
+def test_prepare_database_seeds_tenants_and_keeps_one_demo_key(
+    database_url: str, seeded_name: str, tmp_path: Path, engine: Engine
+) -> None:
+    key_file = tmp_path / "demo-api-key"
+    seeds = [TenantSeed(number=1, name=seeded_name, default_model="openai/gpt-4o")]
+    prepare_database(database_url, seeds=seeds, demo_key_file=key_file)
+    key = key_file.read_text().strip()
+    prepare_database(database_url, seeds=seeds, demo_key_file=key_file)
+    assert key_file.read_text().strip() == key
+    with Session(engine) as session:
+        seeded = find_tenant(session, seeded_name)
+        assert seeded.default_model == "openai/gpt-4o"
+        demo = find_tenant(session, DEMO_TENANT)
+        assert is_active_key(session, demo, key, now=datetime.now(UTC))
+        keys = session.scalars(select(ApiKey).where(ApiKey.tenant_id == demo.id))
+        assert len(list(keys)) == 1

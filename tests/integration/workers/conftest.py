@@ -1,0 +1,132 @@
+"""Worker integration fixtures: a real WorkerContext on the test Postgres and Redis,
+with OpenRouter replaced by respx routes, and committed rows cleaned up after."""
+
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+import respx
+from sqlalchemy import Engine, text
+
+from shared.settings import load_settings
+from tests.factories import make_job_body, unique_name
+from tests.services import Services
+from workers.context import WorkerContext, build_context
+from workers.settings import WorkerSettings
+
+BASE_URL = "https://openrouter.test/api/v1"
+
+
+@pytest.fixture
+def openrouter_mock() -> respx.MockRouter:
+    """Routes standing in for OpenRouter."""
+    return respx.MockRouter(base_url=BASE_URL, assert_all_called=False)
+
+
+@pytest.fixture
+def worker_settings(services: Services) -> WorkerSettings:
+    return load_settings(
+        WorkerSettings,
+        database_url=services.database_url,
+        redis_url=services.redis_url,
+        openrouter_api_key="sk-or-v1-integration",
+        openrouter_base_url=BASE_URL,
+        openrouter_max_retries=2,
+        database_pool_size=2,
+        database_max_overflow=2,
+    )
+
+
+@pytest.fixture
+def worker_context(
+    worker_settings: WorkerSettings, openrouter_mock: respx.MockRouter
+) -> Iterator[WorkerContext]:
+    """A real WorkerContext whose HTTP goes to `openrouter_mock`."""
+    transport = httpx.MockTransport(openrouter_mock.async_handler)
+    context = build_context(worker_settings, transport=transport)
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def make_tenant(engine: Engine) -> Iterator[Callable[[], dict[str, Any]]]:
+    """Insert committed tenants; deleting them at the end removes their jobs."""
+    created: list[uuid.UUID] = []
+
+    def insert() -> dict[str, Any]:
+        values = {
+            "id": uuid.uuid4(),
+            "slug": unique_name("w"),
+            "model": "openai/gpt-4o",
+        }
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO tenants (id, slug, name, default_model)"
+                    " VALUES (:id, :slug, :slug, :model)"
+                ),
+                values,
+            )
+        created.append(values["id"])
+        return values
+
+    yield insert
+    with engine.begin() as connection:
+        connection.execute(
+            text("DELETE FROM tenants WHERE id = ANY(:ids)"), {"ids": created}
+        )
+
+
+@pytest.fixture
+def tenant(make_tenant: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """One committed tenant."""
+    return make_tenant()
+
+
+@pytest.fixture
+def make_job(engine: Engine, tenant: dict[str, Any]) -> Callable[..., uuid.UUID]:
+    """Insert a committed job for `tenant`: `make_job(status=..., available_at=...)`."""
+
+    def insert(**columns: Any) -> uuid.UUID:
+        job_id = uuid.uuid4()
+        values = {
+            "id": job_id,
+            "tenant_id": tenant["id"],
+            "status": "queued",
+            "request": json.dumps(make_job_body()),
+            **columns,
+        }
+        names = ", ".join(values)
+        params = ", ".join(
+            "CAST(:request AS jsonb)" if name == "request" else f":{name}"
+            for name in values
+        )
+        with engine.begin() as connection:
+            connection.execute(
+                text(f"INSERT INTO jobs ({names}) VALUES ({params})"), values
+            )
+        return job_id
+
+    return insert
+
+
+def fetch_job(engine: Engine, job_id: uuid.UUID) -> Any:
+    """The job row as it is now."""
+    with engine.connect() as connection:
+        return connection.execute(
+            text("SELECT * FROM jobs WHERE id = :id"), {"id": job_id}
+        ).one()
+
+
+def fetch_attempts(engine: Engine, job_id: uuid.UUID) -> list[Any]:
+    """The job's attempts, in order."""
+    with engine.connect() as connection:
+        return list(
+            connection.execute(
+                text("SELECT * FROM attempts WHERE job_id = :id ORDER BY number"),
+                {"id": job_id},
+            )
+        )

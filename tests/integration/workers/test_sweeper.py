@@ -1,0 +1,54 @@
+"""The sweeper re-sends jobs whose message may be lost, to their tenant queue."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from shared.jobs import JobStatus
+from shared.queues import tenant_queue
+from tests.integration.workers.conftest import fetch_job
+from workers.sweeper import requeue_stale_jobs
+
+
+class ListSender:
+    def __init__(self) -> None:
+        self.sent: list[tuple[uuid.UUID, str]] = []
+
+    def send(self, job_id: uuid.UUID, queue: str) -> None:
+        self.sent.append((job_id, queue))
+
+
+def _sweep(worker_context, sender: ListSender) -> int:
+    return requeue_stale_jobs(
+        worker_context.sessions, sender, queued_stale_s=60, batch=100
+    )
+
+
+def test_stale_queued_and_expired_running_jobs_are_re_sent(
+    worker_context, make_job, tenant, engine
+):
+    now = datetime.now(UTC)
+    stale = make_job(available_at=now - timedelta(minutes=5))
+    expired = make_job(status="running", lease_expires_at=now - timedelta(seconds=5))
+    make_job()  # fresh: its message is presumably still on its way
+    make_job(status="running", lease_expires_at=now + timedelta(minutes=1))
+    make_job(status="succeeded", available_at=now - timedelta(hours=1))
+    sender = ListSender()
+
+    count = _sweep(worker_context, sender)
+
+    queue = tenant_queue(tenant["slug"])
+    assert count == 2
+    assert sorted(sender.sent) == sorted([(stale, queue), (expired, queue)])
+    job = fetch_job(engine, expired)
+    assert (job.status, job.claim_token) == (JobStatus.QUEUED, None)
+
+
+def test_a_re_sent_job_is_not_re_sent_again_within_the_stale_period(
+    worker_context, make_job
+):
+    make_job(available_at=datetime.now(UTC) - timedelta(minutes=5))
+    _sweep(worker_context, ListSender())
+    sender = ListSender()
+
+    assert _sweep(worker_context, sender) == 0
+    assert sender.sent == []

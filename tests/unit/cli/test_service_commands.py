@@ -1,0 +1,75 @@
+import sys
+from typing import Any
+
+import pytest
+
+from helixq.cli import main
+
+DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/helixq"
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+
+    def __call__(self, *args: Any, **kwargs: Any) -> None:
+        self.calls.append((args, kwargs))
+
+
+def test_api_serves_the_factory_on_the_configured_address(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    uvicorn_run = Recorder()
+    monkeypatch.setattr("uvicorn.run", uvicorn_run)
+    monkeypatch.setenv("DATABASE_URL", DATABASE_URL)
+    monkeypatch.setenv("HELIXQ_API_PORT", "8100")
+    assert main(["api", "--host", "0.0.0.0"]) == 0
+    [(args, kwargs)] = uvicorn_run.calls
+    assert args == ("broker_api.app:create_app",)
+    assert kwargs == {"factory": True, "host": "0.0.0.0", "port": 8100}
+
+
+def test_api_refuses_bad_settings_before_starting(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    uvicorn_run = Recorder()
+    monkeypatch.setattr("uvicorn.run", uvicorn_run)
+    assert main(["api"]) == 2
+    assert capsys.readouterr().err.startswith("helixq: invalid DATABASE_URL")
+    assert uvicorn_run.calls == []
+
+
+def test_worker_and_beat_pass_their_options_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    run_worker, run_beat = Recorder(), Recorder()
+    monkeypatch.setattr("workers.entrypoints.run_worker", run_worker)
+    monkeypatch.setattr("workers.entrypoints.run_beat", run_beat)
+    assert main(["worker", "-c", "16", "--loglevel", "debug"]) == 0
+    assert main(["beat"]) == 0
+    assert run_worker.calls == [((), {"concurrency": 16, "loglevel": "DEBUG"})]
+    assert run_beat.calls == [((), {"loglevel": "INFO"})]
+
+
+def test_flower_keeps_the_broker_url_out_of_its_command_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    execve = Recorder()
+    monkeypatch.setattr("os.execve", execve)
+    broker = "redis://:s3cret@redis:6379/0"
+    monkeypatch.setenv("REDIS_URL", broker)
+    main(["flower", "--port", "5600"])
+    [((path, argv, env), _)] = execve.calls
+    assert path == sys.executable
+    assert argv[1:] == ["-m", "celery", "flower", "--port=5600", "--address=127.0.0.1"]
+    assert env["BROKER_URL"] == broker
+    assert all("s3cret" not in part for part in argv)
+
+
+def test_simulator_runs_on_the_given_address(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    simulator_main = Recorder()
+    monkeypatch.setattr("simulator.server.main", simulator_main)
+    main(["simulator", "--port", "8091"])
+    assert simulator_main.calls == [((["--host", "127.0.0.1", "--port", "8091"],), {})]

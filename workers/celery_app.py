@@ -1,0 +1,88 @@
+"""The Celery app, its queues and reliability flags.
+
+The one module that builds an object at import, because the Celery CLI needs `app`
+(`celery -A workers.celery_app worker`). It reads only the broker URL and opens
+nothing; everything else is built lazily in the worker (WorkerContext).
+"""
+
+from typing import Any
+
+from celery import Celery, signals
+from kombu import Exchange
+from kombu import Queue as KombuQueue
+
+from shared.queues import Queue, TaskName, task_routes
+from shared.settings import load_settings
+from workers.context import ContextProvider
+from workers.logging_config import configure_logging
+from workers.settings import DEFAULT_CONCURRENCY, BrokerSettings
+from workers.tenant_queues import TenantQueuesStep
+
+# A worker holds a message unacknowledged while it waits out a retry countdown and
+# makes the call; Redis hands it to another worker after this long. The entry point
+# checks that the settings stay below it.
+VISIBILITY_TIMEOUT_S = 3600
+# Kombu's default of 10 Redis connections loses and repeats jobs at high concurrency
+# (baselines.md, pitfall 2): allow at least one per task thread.
+BROKER_MAX_CONNECTIONS = 2 * DEFAULT_CONCURRENCY
+# run_beat replaces it with HELIXQ_SWEEP_INTERVAL_S.
+DEFAULT_SWEEP_INTERVAL_S = 30.0
+SWEEP_SCHEDULE_NAME = "requeue-stale-jobs"
+
+
+class HelixqCelery(Celery):
+    """Celery carrying the process's lazily built WorkerContext."""
+
+    worker_contexts: ContextProvider
+
+
+def create_app() -> HelixqCelery:
+    """The worker-side Celery app, configured per STYLE §5."""
+    broker = load_settings(BrokerSettings)
+    app = HelixqCelery("helixq", broker=broker.redis_url, include=["workers.tasks"])
+    app.worker_contexts = ContextProvider()
+    app.conf.update(
+        task_queues=[
+            KombuQueue(queue.value, Exchange(queue.value), routing_key=queue.value)
+            for queue in Queue
+        ],
+        task_routes=task_routes(),
+        task_default_queue=Queue.MAINTENANCE.value,
+        task_acks_late=True,  # redeliver if a worker dies: tasks are idempotent
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,  # calls are long: do not hoard messages
+        task_ignore_result=True,  # job state lives in Postgres
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        broker_transport_options={
+            "visibility_timeout": VISIBILITY_TIMEOUT_S,
+            "max_connections": BROKER_MAX_CONNECTIONS,
+        },
+        broker_pool_limit=64,  # producers for retries, shared by the task threads
+        broker_connection_retry_on_startup=True,
+        worker_hijack_root_logger=False,  # configure_logging owns the root logger
+        beat_schedule={
+            SWEEP_SCHEDULE_NAME: {
+                "task": TaskName.REQUEUE_STALE_JOBS.value,
+                "schedule": DEFAULT_SWEEP_INTERVAL_S,
+            }
+        },
+    )
+    app.steps["consumer"].add(TenantQueuesStep)
+    return app
+
+
+app = create_app()
+
+
+@signals.setup_logging.connect
+def _setup_logging(loglevel: Any = "INFO", **_: Any) -> None:
+    # Connecting here also stops Celery from installing its own handlers.
+    configure_logging(loglevel or "INFO")
+
+
+@signals.worker_process_shutdown.connect
+@signals.worker_shutdown.connect
+def _close_context(**_: Any) -> None:
+    app.worker_contexts.close()

@@ -1,0 +1,258 @@
+"""Turn one HTTP answer from OpenRouter into a Completion or an UpstreamError (pure)."""
+
+import json
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from typing import cast
+
+from workers.openrouter.errors import (
+    UpstreamBadRequest,
+    UpstreamBadResponse,
+    UpstreamContextLength,
+    UpstreamError,
+    UpstreamForbidden,
+    UpstreamModelNotFound,
+    UpstreamPaymentRequired,
+    UpstreamRateLimited,
+    UpstreamRejected,
+    UpstreamTimeout,
+    UpstreamUnauthorized,
+    UpstreamUnavailable,
+)
+from workers.openrouter.schemas import (
+    Completion,
+    CompletionBody,
+    ErrorBody,
+    JsonObject,
+    UsageBody,
+)
+
+MAX_MESSAGE_CHARS = 2000
+PROVIDER_ERROR = "Provider returned error"  # OpenRouter's message when `raw` says more
+
+_BY_STATUS: dict[int, type[UpstreamError]] = {
+    400: UpstreamBadRequest,
+    401: UpstreamUnauthorized,
+    402: UpstreamPaymentRequired,
+    403: UpstreamForbidden,
+    404: UpstreamModelNotFound,
+    408: UpstreamTimeout,
+    413: UpstreamBadRequest,
+    422: UpstreamBadRequest,
+    429: UpstreamRateLimited,
+    524: UpstreamTimeout,
+}
+
+# `error.metadata.error_type` [current] and availability codes, when they say more
+# than the HTTP status does.
+_BY_ERROR_TYPE: dict[str, type[UpstreamError]] = {
+    "context_length_exceeded": UpstreamContextLength,
+    "max_tokens_exceeded": UpstreamContextLength,
+    "token_limit_exceeded": UpstreamContextLength,
+    "authentication": UpstreamUnauthorized,
+    "permission_denied": UpstreamForbidden,
+    "content_policy_violation": UpstreamForbidden,
+    "payment_required": UpstreamPaymentRequired,
+    "rate_limit_exceeded": UpstreamRateLimited,
+    "timeout": UpstreamTimeout,
+    "invalid_request": UpstreamBadRequest,
+    "not_found": UpstreamModelNotFound,
+    "model_not_found": UpstreamModelNotFound,
+}
+
+
+def read_reply(
+    status: int,
+    headers: Mapping[str, str],
+    content: bytes,
+    *,
+    latency_ms: int,
+    now_s: float,
+) -> Completion:
+    """The completion in a 2xx answer; raises the matching UpstreamError otherwise.
+
+    `headers` must look names up case-insensitively (httpx.Headers does);
+    `now_s` is the epoch time used to turn `X-RateLimit-Reset` into a delay.
+    """
+    body = _parse_object(content)
+    if body is None:
+        if 200 <= status < 300:
+            raise UpstreamBadResponse(
+                "the answer is not a JSON object", http_status=status
+            )
+        error_class = error_class_for_status(status)
+        raise error_class(_snippet(content, status), http_status=status)
+    typed = cast(CompletionBody, body)
+    error = _error_in(typed) if 200 <= status < 300 else typed.get("error", {})
+    if error is not None:
+        raise _error_from(status, error, headers, typed, now_s=now_s)
+    return _completion(typed, content, status, headers, latency_ms)
+
+
+def error_class_for_status(status: int) -> type[UpstreamError]:
+    """The error an HTTP status stands for when the body says nothing more."""
+    known = _BY_STATUS.get(status)
+    if known is not None:
+        return known
+    if status >= 500:
+        return UpstreamUnavailable
+    if status >= 400:
+        return UpstreamRejected
+    return UpstreamBadResponse
+
+
+def retry_after_s(
+    headers: Mapping[str, str], metadata: JsonObject, *, now_s: float
+) -> float | None:
+    """Seconds to wait from `Retry-After`, else from `X-RateLimit-Reset` (epoch ms)."""
+    seconds = _number(headers.get("retry-after"))
+    if seconds is not None:
+        return max(0.0, seconds)
+    embedded = metadata.get("headers")
+    reset_ms = _number(headers.get("x-ratelimit-reset"))
+    if reset_ms is None and isinstance(embedded, dict):
+        lowered = {str(name).lower(): value for name, value in embedded.items()}
+        reset_ms = _number(lowered.get("x-ratelimit-reset"))
+    if reset_ms is None:
+        return None
+    return max(0.0, reset_ms / 1000 - now_s)
+
+
+def _parse_object(content: bytes) -> JsonObject | None:
+    try:
+        # json.loads skips the leading whitespace OpenRouter may send as keep-alive.
+        body = json.loads(content)
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def _error_in(body: CompletionBody) -> ErrorBody | None:
+    """The error a 200 carries: top level, or a choice that finished with "error"."""
+    if "error" in body:
+        return body["error"]
+    for choice in body.get("choices") or []:
+        if isinstance(choice, dict) and choice.get("finish_reason") == "error":
+            fallback = ErrorBody(message="the provider failed mid-generation")
+            return choice.get("error", fallback)
+    return None
+
+
+def _error_from(
+    status: int,
+    error: ErrorBody,
+    headers: Mapping[str, str],
+    body: CompletionBody,
+    *,
+    now_s: float,
+) -> UpstreamError:
+    error = error if isinstance(error, dict) else {}
+    metadata = error.get("metadata")
+    metadata = metadata if isinstance(metadata, dict) else {}
+    message = _message(error, metadata, status)
+    error_class = _classify(status, error, metadata, message)
+    return error_class(
+        message,
+        http_status=status,
+        retry_after_s=retry_after_s(headers, metadata, now_s=now_s),
+        cost_usd=_cost(body.get("usage")),
+    )
+
+
+def _classify(
+    status: int, error: ErrorBody, metadata: JsonObject, message: str
+) -> type[UpstreamError]:
+    error_type = metadata.get("error_type") or _availability_code(error)
+    by_type = _BY_ERROR_TYPE.get(str(error_type)) if error_type else None
+    if by_type is not None:
+        return by_type
+    code = error.get("code")
+    if 200 <= status < 300:
+        # A failure after generation began: trust its code, else assume it heals.
+        return (
+            error_class_for_status(code)
+            if isinstance(code, int)
+            else UpstreamUnavailable
+        )
+    if status == 400:
+        return _refine_bad_request(message)
+    return error_class_for_status(status)
+
+
+def _refine_bad_request(message: str) -> type[UpstreamError]:
+    lowered = message.lower()
+    if "not a valid model" in lowered:
+        return UpstreamModelNotFound
+    if "context length" in lowered or "context_length" in lowered:
+        return UpstreamContextLength
+    return UpstreamBadRequest
+
+
+def _availability_code(error: ErrorBody) -> object:
+    availability = cast(JsonObject, error).get("availability")
+    return availability.get("code") if isinstance(availability, dict) else None
+
+
+def _message(error: ErrorBody, metadata: JsonObject, status: int) -> str:
+    message = str(error.get("message") or f"OpenRouter answered {status}")
+    raw = metadata.get("raw")
+    if raw and message.startswith(PROVIDER_ERROR):
+        message = f"{message}: {raw}"
+    return message[:MAX_MESSAGE_CHARS]
+
+
+def _snippet(content: bytes, status: int) -> str:
+    text = content.decode("utf-8", errors="replace").strip()[:200]
+    return f"OpenRouter answered {status}: {text or '(empty body)'}"
+
+
+def _completion(
+    body: CompletionBody,
+    content: bytes,
+    status: int,
+    headers: Mapping[str, str],
+    latency_ms: int,
+) -> Completion:
+    usage = body.get("usage")
+    usage = usage if isinstance(usage, dict) else {}
+    return Completion(
+        body=cast(JsonObject, body),
+        body_json=content.decode("utf-8").strip(),
+        http_status=status,
+        latency_ms=latency_ms,
+        generation_id=_text(body.get("id")) or _text(headers.get("x-generation-id")),
+        model=_text(body.get("model")),
+        provider=_text(body.get("provider")),
+        prompt_tokens=_whole(usage.get("prompt_tokens")),
+        completion_tokens=_whole(usage.get("completion_tokens")),
+        cost_usd=_cost(usage),
+    )
+
+
+def _cost(usage: UsageBody | None) -> Decimal | None:
+    if not isinstance(usage, dict):
+        return None
+    value = usage.get("cost")
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        return Decimal(str(value))  # str() keeps the decimal digits JSON carried
+    except InvalidOperation:
+        return None
+
+
+def _number(value: object) -> float | None:
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None  # e.g. an HTTP-date Retry-After, which OpenRouter does not send
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _whole(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

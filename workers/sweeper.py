@@ -1,0 +1,81 @@
+"""Re-send jobs whose message may be lost: `queued` too long, or `running` with an
+expired lease (its worker died). Re-sending is safe: the claim decides who works."""
+
+import logging
+from typing import Protocol
+from uuid import UUID
+
+from celery import Celery
+from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
+
+from shared.queues import TaskName, tenant_queue
+
+logger = logging.getLogger(__name__)
+
+# Expired leases go back to `queued` (a stale worker's writes are refused by the
+# claim token anyway), and re-sent jobs get a fresh `available_at`, so one job is
+# re-sent at most once per stale period however often the sweep runs.
+_TAKE_STALE = text("""
+WITH stale AS (
+    SELECT id FROM jobs
+    WHERE (status = 'queued' AND available_at < now() - make_interval(secs => :stale_s))
+       OR (status = 'running' AND lease_expires_at < now())
+    ORDER BY available_at
+    LIMIT :batch
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE jobs SET status = 'queued', claim_token = NULL, lease_expires_at = NULL,
+    available_at = now()
+FROM stale, tenants
+WHERE jobs.id = stale.id AND tenants.id = jobs.tenant_id
+RETURNING jobs.id, tenants.slug
+""")
+
+
+class JobSender(Protocol):
+    """Publishes a completion task (Celery in production, a list in tests)."""
+
+    def send(self, job_id: UUID, queue: str) -> None: ...
+
+
+class CeleryJobSender:
+    """Sends `run_completion` the way the API does: task id = job id."""
+
+    def __init__(self, app: Celery) -> None:
+        self._app = app
+
+    def send(self, job_id: UUID, queue: str) -> None:
+        """Publish one job to `queue`."""
+        self._app.send_task(
+            TaskName.RUN_COMPLETION.value,
+            args=[str(job_id)],
+            task_id=str(job_id),
+            queue=queue,
+        )
+
+
+def take_stale_jobs(
+    session: Session, *, queued_stale_s: float, batch: int
+) -> list[tuple[UUID, str]]:
+    """Mark up to `batch` stale jobs as freshly queued; (job id, tenant slug) each."""
+    rows = session.execute(_TAKE_STALE, {"stale_s": queued_stale_s, "batch": batch})
+    return [(row.id, row.slug) for row in rows]
+
+
+def requeue_stale_jobs(
+    sessions: sessionmaker[Session],
+    sender: JobSender,
+    *,
+    queued_stale_s: float,
+    batch: int,
+) -> int:
+    """Re-send stale jobs to their tenant queues, after the commit; how many."""
+    with sessions.begin() as session:
+        stale = take_stale_jobs(session, queued_stale_s=queued_stale_s, batch=batch)
+    for job_id, slug in stale:
+        sender.send(job_id, tenant_queue(slug))
+        logger.debug("job %s: re-sent to %s", job_id, tenant_queue(slug))
+    if stale:
+        logger.info("re-sent %d stale jobs", len(stale))
+    return len(stale)
