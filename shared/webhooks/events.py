@@ -1,0 +1,84 @@
+"""Webhook events and their payloads: summaries of a job or batch, never secrets."""
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from shared.db.models import Batch, Job
+from shared.jobs import BatchStatus, JobStatus
+
+
+class EventType(StrEnum):
+    JOB_SUCCEEDED = "job.succeeded"
+    JOB_FAILED = "job.failed"
+    BATCH_COMPLETED = "batch.completed"
+    BATCH_FAILED = "batch.failed"
+    BATCH_CANCELLED = "batch.cancelled"
+    BATCH_EXPIRED = "batch.expired"
+
+
+_JOB_EVENTS = {
+    JobStatus.SUCCEEDED: EventType.JOB_SUCCEEDED,
+    JobStatus.FAILED: EventType.JOB_FAILED,
+}
+_BATCH_EVENTS = {
+    BatchStatus.COMPLETED: EventType.BATCH_COMPLETED,
+    BatchStatus.FAILED: EventType.BATCH_FAILED,
+    BatchStatus.CANCELLED: EventType.BATCH_CANCELLED,
+    BatchStatus.EXPIRED: EventType.BATCH_EXPIRED,
+}
+
+
+def job_event_type(status: str) -> EventType | None:
+    """The event a job ending in `status` announces; None for no event."""
+    return _JOB_EVENTS.get(JobStatus(status))
+
+
+def batch_event_type(status: str) -> EventType | None:
+    """The event a batch ending in `status` announces; None for no event."""
+    return _BATCH_EVENTS.get(BatchStatus(status))
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat() if moment else None
+
+
+def event_payload(
+    event_type: EventType, data: dict[str, Any], *, now: datetime
+) -> dict[str, Any]:
+    """The envelope every webhook body has: type, timestamp and data."""
+    return {"type": event_type.value, "timestamp": _iso(now), "data": data}
+
+
+def job_data(job: Job) -> dict[str, Any]:
+    """What a job event tells: status, model, cost (a decimal string), error."""
+    error = None
+    if job.error_code:
+        error = {"code": job.error_code, "message": job.error_message or ""}
+    return {
+        "id": str(job.id),
+        "object": "job",
+        "status": job.status,
+        "custom_id": job.custom_id,
+        "model": job.model,
+        "cost_usd": None if job.cost_usd is None else str(job.cost_usd),
+        "error": error,
+        "batch_id": None if job.batch_id is None else str(job.batch_id),
+        "finished_at": _iso(job.finished_at),
+    }
+
+
+def batch_data(batch: Batch) -> dict[str, Any]:
+    """What a batch event tells: status, counts and when it ended."""
+    ended_at = (
+        batch.completed_at or batch.failed_at or batch.cancelled_at or batch.expired_at
+    )
+    return {
+        "id": str(batch.id),
+        "object": "batch",
+        "status": batch.status,
+        "total": batch.total,
+        "request_counts": batch.request_counts,
+        "created_at": _iso(batch.created_at),
+        "ended_at": _iso(ended_at),
+    }
