@@ -44,7 +44,7 @@ def create_app(
             yield
         finally:
             await app.state.waiters.stop()
-            app.state.enqueuer.close()
+            await app.state.enqueuer.close()
             await app.state.redis.aclose()
             await engine.dispose()
 

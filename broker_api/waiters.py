@@ -18,6 +18,7 @@ from shared.redis_keys import JOBS_FINISHED_CHANNEL
 logger = logging.getLogger(__name__)
 
 RECHECK_S = 2.0  # a lost notice delays a waiter by at most this much
+POLL_S = 0.5
 
 
 class JobWaiters:
@@ -25,15 +26,19 @@ class JobWaiters:
         self._redis = redis
         self._events: defaultdict[str, set[asyncio.Event]] = defaultdict(set)
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._listen(), name="job-waiters")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        if self._task is None:
+            return
+        # redis-py can swallow a cancellation that lands while it connects; the
+        # flag ends the loop at its next poll in that case.
+        self._stopping = True
+        self._task.cancel()
+        await asyncio.wait({self._task}, timeout=POLL_S * 4)
 
     async def wait(self, job_id: UUID, timeout_s: float) -> None:
         """Return when the job may have finished, or after `timeout_s`."""
@@ -53,12 +58,13 @@ class JobWaiters:
             event.set()
 
     async def _listen(self) -> None:
-        while True:
+        while not self._stopping:
             try:
-                async with self._redis.pubsub() as pubsub:
+                async with self._redis.pubsub(ignore_subscribe_messages=True) as pubsub:
                     await pubsub.subscribe(JOBS_FINISHED_CHANNEL)
-                    async for message in pubsub.listen():
-                        if message["type"] == "message":
+                    while not self._stopping:
+                        message = await pubsub.get_message(timeout=POLL_S)
+                        if message is not None:
                             self.notify(message["data"].decode())
             except asyncio.CancelledError:
                 raise

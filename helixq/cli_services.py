@@ -38,7 +38,12 @@ def add_service_commands(commands: SubParsers) -> None:
     api.set_defaults(handler=run_api)
 
     worker = commands.add_parser("worker", help="run a Celery worker")
-    worker.add_argument("-c", "--concurrency", type=int, help="parallel tasks")
+    worker.add_argument(
+        "-c", "--concurrency", type=int, help="claiming threads per process"
+    )
+    worker.add_argument(
+        "-p", "--processes", type=int, help="worker processes on this node"
+    )
     _add_loglevel(worker)
     worker.set_defaults(handler=run_worker)
 
@@ -108,7 +113,11 @@ def run_api(args: argparse.Namespace) -> int:
 def run_worker(args: argparse.Namespace) -> int:
     from workers.entrypoints import run_worker as start_worker
 
-    start_worker(concurrency=args.concurrency, loglevel=args.loglevel)
+    start_worker(
+        concurrency=args.concurrency,
+        processes=args.processes,
+        loglevel=args.loglevel,
+    )
     return 0
 
 

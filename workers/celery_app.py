@@ -13,14 +13,16 @@ from kombu import Queue as KombuQueue
 
 from shared.queues import Queue, TaskName, task_routes
 from shared.settings import load_settings
-from workers.context import ContextProvider
+from workers.context import ContextProvider, WorkerContext, build_context
+from workers.job_sender import CeleryJobSender
 from workers.logging_config import configure_logging
-from workers.settings import DEFAULT_CONCURRENCY, BrokerSettings
+from workers.settings import DEFAULT_CONCURRENCY, BrokerSettings, WorkerSettings
 from workers.tenant_queues import TenantQueuesStep
 
-# A worker holds a message unacknowledged while it waits out a retry countdown and
-# makes the call; Redis hands it to another worker after this long. The entry point
-# checks that the settings stay below it.
+# With HELIXQ_BROKER_ACK_EMULATION=true, a worker holds a message unacknowledged
+# while it waits out a retry countdown and until the job's claim is committed;
+# Redis hands it to another worker after this long. The entry point checks that the
+# settings stay below it. (Off by default: the sweeper re-sends instead.)
 VISIBILITY_TIMEOUT_S = 3600
 # Kombu's default of 10 Redis connections loses and repeats jobs at high concurrency
 # (baselines.md, pitfall 2): allow at least one per task thread.
@@ -40,7 +42,7 @@ def create_app() -> HelixqCelery:
     """The worker-side Celery app, configured per STYLE §5."""
     broker = load_settings(BrokerSettings)
     app = HelixqCelery("helixq", broker=broker.redis_url, include=["workers.tasks"])
-    app.worker_contexts = ContextProvider()
+    app.worker_contexts = ContextProvider(lambda: _context_from_environment(app))
     app.conf.update(
         task_queues=[
             KombuQueue(queue.value, Exchange(queue.value), routing_key=queue.value)
@@ -48,7 +50,7 @@ def create_app() -> HelixqCelery:
         ],
         task_routes=task_routes(),
         task_default_queue=Queue.MAINTENANCE.value,
-        task_acks_late=True,  # redeliver if a worker dies: tasks are idempotent
+        task_acks_late=True,  # ack after the claim (see workers.tasks.run_completion)
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,  # calls are long: do not hoard messages
         task_ignore_result=True,  # job state lives in Postgres
@@ -59,7 +61,7 @@ def create_app() -> HelixqCelery:
             "visibility_timeout": VISIBILITY_TIMEOUT_S,
             "max_connections": BROKER_MAX_CONNECTIONS,
         },
-        broker_pool_limit=64,  # producers for retries, shared by the task threads
+        broker_pool_limit=64,  # producers for retries and the sweeper's re-sends
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,  # configure_logging owns the root logger
         beat_schedule={
@@ -71,6 +73,10 @@ def create_app() -> HelixqCelery:
     )
     app.steps["consumer"].add(TenantQueuesStep)
     return app
+
+
+def _context_from_environment(app: Celery) -> WorkerContext:
+    return build_context(load_settings(WorkerSettings), sender=CeleryJobSender(app))
 
 
 app = create_app()

@@ -1,18 +1,28 @@
 """Run one completion job: claim → call OpenRouter → record → finish, fail or release.
 
+Everything runs on the worker's event loop. `start_in_flight` is what the Celery task
+calls: it returns once the claim is committed, and the rest of the job goes on on the
+loop (see workers.inflight and docs/benchmarks.md for why the message is acked then).
 Safe to run twice for the same job: the claim decides who works, and every write
-after it is guarded by the claim token. No transaction is held across the call.
+after it is guarded by the claim token. No statement is held across the call.
 """
 
+import asyncio
 import logging
 import random
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import partial
 from typing import NamedTuple
 from uuid import UUID
 
+import redis.exceptions
+
 from shared.jobs import AttemptOutcome
+from shared.queues import tenant_queue
+from shared.redis_keys import JOBS_FINISHED_CHANNEL
 from workers import jobs_store
 from workers.backoff import retry_delay_s
 from workers.context import WorkerContext
@@ -30,7 +40,7 @@ class OutcomeKind(StrEnum):
     NOT_CLAIMED = "not_claimed"  # finished, not yet due, or held elsewhere
     SUCCEEDED = "succeeded"
     FAILED = "failed"
-    RETRY = "retry"  # released; the task re-publishes itself after `retry_in_s`
+    RETRY = "retry"  # released and re-published to run after `retry_in_s`
     CLAIM_LOST = "claim_lost"  # another worker took the job over meanwhile
 
 
@@ -45,17 +55,46 @@ class Outcome:
     retry_in_s: float | None = None
 
 
-def run(job_id: UUID, ctx: WorkerContext) -> Outcome:
-    """Work the job once; the outcome tells the task whether to retry and when."""
-    with ctx.sessions.begin() as session:
-        job = jobs_store.claim_job(
-            session, job_id, lease_s=ctx.settings.helixq_job_lease_s
+def start_in_flight(job_id: UUID, ctx: WorkerContext) -> bool:
+    """Take an in-flight slot (blocking while all are taken), claim the job and
+    return once the claim is committed; the rest of the job runs on the loop. False
+    when there was nothing to claim (finished, not yet due, or held elsewhere)."""
+    return ctx.inflight.start(_claim_then_rest(job_id, ctx), name=f"job {job_id}")
+
+
+async def run(job_id: UUID, ctx: WorkerContext) -> Outcome:
+    """Claim and work the job, waiting for the end (on the loop)."""
+    rest = await _claim_then_rest(job_id, ctx)
+    return Outcome(OutcomeKind.NOT_CLAIMED) if rest is None else await rest
+
+
+async def _claim_then_rest(
+    job_id: UUID, ctx: WorkerContext
+) -> Coroutine[object, object, Outcome] | None:
+    async with ctx.db.connection() as conn:
+        job = await jobs_store.claim_job(
+            conn, job_id, lease_s=ctx.settings.helixq_job_lease_s
         )
     if job is None:
         logger.debug("job %s: not claimed", job_id)
-        return Outcome(OutcomeKind.NOT_CLAIMED)
+        return None
+    return work(job, ctx)
+
+
+async def work(job: ClaimedJob, ctx: WorkerContext) -> Outcome:
+    """Call the job's candidate models in turn and record how it ended; announce a
+    final state, re-publish a retry."""
+    outcome = await _call_and_record(job, ctx)
+    if outcome.kind in {OutcomeKind.SUCCEEDED, OutcomeKind.FAILED}:
+        await _announce_finished(ctx, job.id)
+    elif outcome.retry_in_s is not None:
+        await _publish_retry(ctx, job, outcome.retry_in_s)
+    return outcome
+
+
+async def _call_and_record(job: ClaimedJob, ctx: WorkerContext) -> Outcome:
     if not ctx.settings.openrouter_enabled:
-        return _fail(
+        return await _fail(
             ctx,
             job,
             attempt=None,
@@ -70,18 +109,20 @@ def run(job_id: UUID, ctx: WorkerContext) -> Outcome:
     for index, model in enumerate(models):
         started_at = datetime.now(UTC)
         try:
-            completion = ctx.openrouter.complete(
+            completion = await ctx.openrouter.complete(
                 job.id, upstream_body(job.request, model)
             )
         except UpstreamError as error:
             attempt = _failed_attempt(job, model, started_at, error)
             if error.is_retryable and index + 1 < len(models):
-                with ctx.sessions.begin() as session:
-                    jobs_store.record_attempt(session, attempt)
+                if not await _record_and_renew(ctx, job, attempt):
+                    return Outcome(OutcomeKind.CLAIM_LOST)
                 continue  # the next candidate may answer
-            return _settle_failure(ctx, job, attempt, error)
-        return _finish(ctx, job, _succeeded_attempt(job, model, started_at, completion))
-    raise ValueError(f"job {job_id}: no candidate model")
+            return await _settle_failure(ctx, job, attempt, error)
+        return await _finish(
+            ctx, job, _succeeded_attempt(job, model, started_at, completion)
+        )
+    raise ValueError(f"job {job.id}: no candidate model")
 
 
 def retry_delay_for(
@@ -101,10 +142,21 @@ def retry_delay_for(
     )
 
 
-def _finish(ctx: WorkerContext, job: ClaimedJob, attempt: _Succeeded) -> Outcome:
+async def _record_and_renew(
+    ctx: WorkerContext, job: ClaimedJob, attempt: AttemptRecord
+) -> bool:
+    async with ctx.db.connection() as conn:
+        return await jobs_store.record_attempt_and_renew(
+            conn, job, attempt, lease_s=ctx.settings.helixq_job_lease_s
+        )
+
+
+async def _finish(ctx: WorkerContext, job: ClaimedJob, attempt: _Succeeded) -> Outcome:
     record, result_json = attempt
-    with ctx.sessions.begin() as session:
-        finished = jobs_store.finish_job(session, job, record, result_json=result_json)
+    async with ctx.db.connection() as conn:
+        finished = await jobs_store.finish_job(
+            conn, job, record, result_json=result_json
+        )
     if not finished:
         logger.warning("job %s: claim lost before finishing; attempt kept", job.id)
         return Outcome(OutcomeKind.CLAIM_LOST)
@@ -112,7 +164,7 @@ def _finish(ctx: WorkerContext, job: ClaimedJob, attempt: _Succeeded) -> Outcome
     return Outcome(OutcomeKind.SUCCEEDED)
 
 
-def _settle_failure(
+async def _settle_failure(
     ctx: WorkerContext, job: ClaimedJob, attempt: AttemptRecord, error: UpstreamError
 ) -> Outcome:
     settings = ctx.settings
@@ -125,9 +177,11 @@ def _settle_failure(
         rng=ctx.rng,
     )
     if delay_s is None:
-        return _fail(ctx, job, attempt=attempt, code=error.code, message=error.message)
-    with ctx.sessions.begin() as session:
-        released = jobs_store.release_job(session, job, attempt, delay_s=delay_s)
+        return await _fail(
+            ctx, job, attempt=attempt, code=error.code, message=error.message
+        )
+    async with ctx.db.connection() as conn:
+        released = await jobs_store.release_job(conn, job, attempt, delay_s=delay_s)
     if not released:
         return Outcome(OutcomeKind.CLAIM_LOST)
     logger.info(
@@ -136,7 +190,7 @@ def _settle_failure(
     return Outcome(OutcomeKind.RETRY, retry_in_s=delay_s)
 
 
-def _fail(
+async def _fail(
     ctx: WorkerContext,
     job: ClaimedJob,
     *,
@@ -144,14 +198,35 @@ def _fail(
     code: str,
     message: str,
 ) -> Outcome:
-    with ctx.sessions.begin() as session:
-        failed = jobs_store.fail_job(
-            session, job, attempt=attempt, code=code, message=message
+    async with ctx.db.connection() as conn:
+        failed = await jobs_store.fail_job(
+            conn, job, attempt=attempt, code=code, message=message
         )
     if not failed:
         return Outcome(OutcomeKind.CLAIM_LOST)
     logger.info("job %s: failed: %s", job.id, code)
     return Outcome(OutcomeKind.FAILED)
+
+
+async def _announce_finished(ctx: WorkerContext, job_id: UUID) -> None:
+    # Wakes the API's long-poll waiters; they re-read Postgres anyway, so a lost
+    # notice only delays an answer.
+    try:
+        await ctx.notices.publish(JOBS_FINISHED_CHANNEL, str(job_id))
+    except (redis.exceptions.RedisError, OSError) as error:
+        logger.warning("job %s: finished notice not sent: %r", job_id, error)
+
+
+async def _publish_retry(ctx: WorkerContext, job: ClaimedJob, delay_s: float) -> None:
+    # The job is already `queued` again in Postgres: if this publish is lost, the
+    # sweeper re-sends the job once it has been due for HELIXQ_QUEUED_STALE_S.
+    send = partial(
+        ctx.sender.send, job.id, tenant_queue(job.tenant_slug), countdown_s=delay_s
+    )
+    try:
+        await asyncio.get_running_loop().run_in_executor(None, send)
+    except Exception as error:  # any broker error: the sweeper covers it
+        logger.warning("job %s: retry not published: %r", job.id, error)
 
 
 def _succeeded_attempt(

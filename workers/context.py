@@ -1,6 +1,9 @@
-"""WorkerContext: the resources one worker process shares across its task threads.
+"""WorkerContext: the resources one worker process shares across its threads.
 
-Built lazily on first use, after any fork, and closed on worker shutdown.
+Built lazily on first use, after any fork, and closed on worker shutdown. The hot
+path (workers.completion) runs on the event loop with the async resources (`db`,
+`notices`, `openrouter`); the sync engine serves the sweeper, the tenant-queue
+refresh and other low-rate tasks.
 """
 
 import logging
@@ -8,95 +11,148 @@ import random
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeAlias
 
 import httpx
 import redis
+from psycopg import AsyncConnection
+from psycopg.rows import TupleRow
+from psycopg_pool import AsyncConnectionPool
 from pydantic import SecretStr
+from redis.asyncio import Redis as AsyncRedis
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.db.session import make_sessions, psycopg_url
-from shared.settings import load_settings
 from workers.event_loop import EventLoopThread
+from workers.inflight import InflightJobs
+from workers.job_sender import JobSender
 from workers.openrouter.client import ClientConfig, OpenRouterClient
 from workers.settings import WorkerSettings, check_worker_settings
 
 logger = logging.getLogger(__name__)
 
+ConnectionPool: TypeAlias = AsyncConnectionPool[AsyncConnection[TupleRow]]
+
 # With OPENROUTER_ENABLED=false no call is made, so no key is needed.
 _NO_KEY = SecretStr("")
 
-# Beyond the task threads: the sweeper, the tenant refresh and pool pre-pings.
+# Beyond the in-flight jobs: connections being closed or re-opened.
 EXTRA_HTTP_CONNECTIONS = 16
 POOL_RECYCLE_S = 1800
+POOL_OPEN_TIMEOUT_S = 30.0
 
 
 @dataclass
 class WorkerContext:
-    """Per-process engine, sessions, Redis client and OpenRouter client."""
+    """Per-process database pools, Redis clients, OpenRouter client and loop."""
 
     settings: WorkerSettings
     engine: Engine
     sessions: sessionmaker[Session]
     redis: redis.Redis
-    openrouter: OpenRouterClient
     loop: EventLoopThread
+    db: ConnectionPool  # autocommit connections for workers.jobs_store, on `loop`
+    notices: AsyncRedis  # publishes "job finished", on `loop`
+    openrouter: OpenRouterClient  # on `loop`
+    sender: JobSender  # re-publishes retries (blocking: run it in a thread)
+    inflight: InflightJobs
     rng: random.Random = field(default_factory=random.Random)
 
     def close(self) -> None:
-        """Release connections and stop the event loop thread."""
-        self.openrouter.close()
+        """Let the jobs in flight end (up to one call timeout), then release
+        connections and stop the event loop thread."""
+        still_running = self.inflight.wait_idle(self.settings.openrouter_timeout)
+        if still_running:
+            logger.warning(
+                "%d jobs still in flight at shutdown: their leases will expire and "
+                "the sweeper re-sends them",
+                still_running,
+            )
+        self.loop.run(self._close_async())
         self.loop.stop()
         self.redis.close()
         self.engine.dispose()
 
+    async def _close_async(self) -> None:
+        await self.openrouter.aclose()
+        await self.notices.aclose()
+        await self.db.close()
+
 
 def build_context(
-    settings: WorkerSettings, *, transport: httpx.AsyncBaseTransport | None = None
+    settings: WorkerSettings,
+    *,
+    sender: JobSender,
+    transport: httpx.AsyncBaseTransport | None = None,
 ) -> WorkerContext:
     """A context for `settings`; `transport` replaces the network in tests."""
     check_worker_settings(settings)
-    # Transactions are short and never span a call, so a pool far smaller than the
-    # thread count serves every thread (threads queue briefly for a connection).
-    engine = _autocommit_engine(settings)
     loop = EventLoopThread()
     config = ClientConfig(
         base_url=settings.openrouter_base_url,
         api_key=settings.openrouter_api_key or _NO_KEY,
         timeout_s=settings.openrouter_timeout,
-        max_connections=settings.helixq_worker_concurrency + EXTRA_HTTP_CONNECTIONS,
+        max_connections=settings.helixq_worker_inflight + EXTRA_HTTP_CONNECTIONS,
         app_title=settings.openrouter_app_title,
         http_referer=settings.openrouter_http_referer,
     )
+    engine = _autocommit_engine(settings)
     return WorkerContext(
         settings=settings,
         engine=engine,
         sessions=make_sessions(engine),
         redis=redis.Redis.from_url(settings.redis_url),
-        openrouter=OpenRouterClient(config, loop, transport=transport),
         loop=loop,
+        db=loop.run(_open_pool(settings)),
+        notices=AsyncRedis.from_url(settings.redis_url),
+        openrouter=OpenRouterClient(config, transport=transport),
+        sender=sender,
+        inflight=InflightJobs(loop, settings.helixq_worker_inflight),
     )
 
 
+async def _open_pool(settings: WorkerSettings) -> ConnectionPool:
+    # Autocommit: every hot-path write is one statement (workers.jobs_store), so no
+    # BEGIN/COMMIT round trips. A job holds a connection only for one statement,
+    # never across the call, so a small pool serves hundreds of jobs in flight.
+    pool: ConnectionPool = AsyncConnectionPool(
+        libpq_url(settings.database_url),
+        min_size=settings.database_pool_size,
+        max_size=settings.database_pool_size + settings.database_max_overflow,
+        kwargs={"autocommit": True},
+        max_lifetime=POOL_RECYCLE_S,
+        open=False,
+        name="helixq-worker",
+    )
+    await pool.open(wait=True, timeout=POOL_OPEN_TIMEOUT_S)
+    return pool
+
+
 def _autocommit_engine(settings: WorkerSettings) -> Engine:
-    # Every worker write is a single statement (workers.jobs_store), so autocommit
-    # saves the BEGIN and COMMIT round trips; no pre-ping either (one more round
-    # trip per checkout): a dropped connection fails one task, whose job the
-    # sweeper re-sends, and the pool replaces the connection.
+    # The sync engine's users (sweeper, tenant refresh) run single statements or
+    # short reads: autocommit, and no pre-ping (a dropped connection fails one
+    # periodic run, and the pool replaces the connection).
     return create_engine(
         psycopg_url(settings.database_url),
-        pool_size=settings.database_pool_size,
+        pool_size=min(settings.database_pool_size, settings.helixq_worker_concurrency),
         max_overflow=settings.database_max_overflow,
         pool_recycle=POOL_RECYCLE_S,
         isolation_level="AUTOCOMMIT",
     )
 
 
+def libpq_url(database_url: str) -> str:
+    """The URL as libpq takes it: `postgresql+psycopg://` loses its driver part."""
+    scheme, separator, rest = database_url.partition("://")
+    return f"{scheme.split('+', 1)[0]}{separator}{rest}"
+
+
 class ContextProvider:
     """Builds the process's WorkerContext once, on first use from any thread."""
 
-    def __init__(self, factory: Callable[[], WorkerContext] | None = None) -> None:
-        self._factory = factory or _context_from_environment
+    def __init__(self, factory: Callable[[], WorkerContext]) -> None:
+        self._factory = factory
         self._context: WorkerContext | None = None
         self._lock = threading.Lock()
 
@@ -122,10 +178,6 @@ class ContextProvider:
         if context is not None:
             context.close()
             logger.debug("worker context closed")
-
-
-def _context_from_environment() -> WorkerContext:
-    return build_context(load_settings(WorkerSettings))
 
 
 def provider_of(app: object) -> ContextProvider:

@@ -1,22 +1,25 @@
 """SQL for a job's life in a worker: claim, record an attempt, finish, fail, release.
 
-Plain functions taking a Session; each is one statement, so the worker's engine runs
-them in autocommit mode: one round trip each, no BEGIN/COMMIT. Each write after the
-claim is guarded by the claim token, so a worker whose lease was taken over changes
-nothing. The claim reads everything the call needs in the same statement.
+Async functions taking a psycopg connection in autocommit mode (the worker's
+AsyncConnectionPool, see workers.context). Each is one statement, prepared on the
+server the first time a connection runs it: one round trip, no BEGIN/COMMIT. Each
+write after the claim is guarded by the claim token, so a worker whose lease was
+taken over changes nothing. The claim reads everything the call needs.
 """
 
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any, TypeAlias
 from uuid import UUID, uuid4
 
-from sqlalchemy import CursorResult, Result, text
-from sqlalchemy.orm import Session
+from psycopg import AsyncConnection
+from psycopg.rows import TupleRow
 
 from shared.jobs import AttemptOutcome
 from workers.openrouter.schemas import JsonObject
+
+Connection: TypeAlias = AsyncConnection[TupleRow]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +32,7 @@ class ClaimedJob:
     route: JsonObject | None
     retries: int
     tenant_default_model: str | None
+    tenant_slug: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,26 +54,26 @@ class AttemptRecord:
     cost_usd: Decimal | None = None
 
 
-_CLAIM = text("""
-UPDATE jobs SET status = 'running', claim_token = :token,
-    lease_expires_at = now() + make_interval(secs => :lease_s),
+_CLAIM = """
+UPDATE jobs SET status = 'running', claim_token = %(token)s,
+    lease_expires_at = now() + make_interval(secs => %(lease_s)s),
     started_at = coalesce(jobs.started_at, now())
 FROM tenants
-WHERE jobs.id = :job_id AND tenants.id = jobs.tenant_id
+WHERE jobs.id = %(job_id)s AND tenants.id = jobs.tenant_id
   AND ((jobs.status = 'queued' AND jobs.available_at <= now())
        OR (jobs.status = 'running' AND jobs.lease_expires_at < now()))
-RETURNING jobs.request, jobs.route, jobs.retries, tenants.default_model
-""")
+RETURNING jobs.request, jobs.route, jobs.retries, tenants.default_model, tenants.slug
+"""
 
 _INSERT_ATTEMPT = """
 INSERT INTO attempts (id, job_id, number, model, provider, generation_id, outcome,
     http_status, error_code, error_message, prompt_tokens, completion_tokens,
     cost_usd, latency_ms, started_at)
-VALUES (:attempt_id, :job_id,
-    (SELECT coalesce(max(number), 0) + 1 FROM attempts WHERE job_id = :job_id),
-    :model, :provider, :generation_id, :outcome, :http_status, :attempt_error_code,
-    :attempt_error_message, :prompt_tokens, :completion_tokens, :cost_usd,
-    :latency_ms, :started_at)
+VALUES (%(attempt_id)s, %(job_id)s,
+    (SELECT coalesce(max(number), 0) + 1 FROM attempts WHERE job_id = %(job_id)s),
+    %(model)s, %(provider)s, %(generation_id)s, %(outcome)s, %(http_status)s,
+    %(attempt_error_code)s, %(attempt_error_message)s, %(prompt_tokens)s,
+    %(completion_tokens)s, %(cost_usd)s, %(latency_ms)s, %(started_at)s)
 """
 # The attempt and the job's new state go in one statement: one round trip, atomic
 # without a transaction block, and the attempt is written even when the claim was
@@ -79,90 +83,109 @@ _WITH_ATTEMPT = f"WITH attempt AS ({_INSERT_ATTEMPT})"
 # The job's cost is the ledger's: every attempt, failed ones included. A statement
 # does not see rows its own CTE inserts, so this attempt's cost is added explicitly.
 _LEDGER_COST = """(SELECT sum(cost) FROM (
-    SELECT cost_usd FROM attempts WHERE job_id = :job_id
-    UNION ALL SELECT CAST(:cost_usd AS numeric)) AS ledger (cost))"""
-_HELD = "WHERE id = :job_id AND claim_token = :token AND status = 'running'"
+    SELECT cost_usd FROM attempts WHERE job_id = %(job_id)s
+    UNION ALL SELECT CAST(%(cost_usd)s AS numeric)) AS ledger (cost))"""
+_HELD = "WHERE id = %(job_id)s AND claim_token = %(token)s AND status = 'running'"
 
 _FINISH_SQL = f"""
-UPDATE jobs SET status = 'succeeded', result = CAST(:result AS jsonb),
-    model = :model, provider = :provider, prompt_tokens = :prompt_tokens,
-    completion_tokens = :completion_tokens, latency_ms = :latency_ms,
+UPDATE jobs SET status = 'succeeded', result = CAST(%(result)s AS jsonb),
+    model = %(model)s, provider = %(provider)s, prompt_tokens = %(prompt_tokens)s,
+    completion_tokens = %(completion_tokens)s, latency_ms = %(latency_ms)s,
     cost_usd = {_LEDGER_COST}, error_code = NULL, error_message = NULL,
     lease_expires_at = NULL, finished_at = now()
 {_HELD}"""
 
 _FAIL_SQL = f"""
-UPDATE jobs SET status = 'failed', error_code = :code, error_message = :message,
+UPDATE jobs SET status = 'failed', error_code = %(code)s, error_message = %(message)s,
     cost_usd = {_LEDGER_COST}, lease_expires_at = NULL, finished_at = now()
 {_HELD}"""
 
 _RELEASE_SQL = f"""
 UPDATE jobs SET status = 'queued', claim_token = NULL, lease_expires_at = NULL,
-    available_at = now() + make_interval(secs => :delay_s), retries = retries + 1,
-    error_code = :code, error_message = :message
+    available_at = now() + make_interval(secs => %(delay_s)s), retries = retries + 1,
+    error_code = %(code)s, error_message = %(message)s
 {_HELD}"""
 
-_RECORD_ATTEMPT = text(_INSERT_ATTEMPT)
-_FINISH = text(f"{_WITH_ATTEMPT} {_FINISH_SQL}")
-_FAIL = text(_FAIL_SQL)
-_FAIL_AFTER_CALL = text(f"{_WITH_ATTEMPT} {_FAIL_SQL}")
-_RELEASE = text(f"{_WITH_ATTEMPT} {_RELEASE_SQL}")
+# Between two candidate models the lease is renewed, so a job walking several
+# slow candidates is not handed to a second worker meanwhile.
+_RENEW_SQL = f"""
+UPDATE jobs SET lease_expires_at = now() + make_interval(secs => %(lease_s)s)
+{_HELD}"""
+
+_FINISH = f"{_WITH_ATTEMPT} {_FINISH_SQL}"
+_FAIL = _FAIL_SQL
+_FAIL_AFTER_CALL = f"{_WITH_ATTEMPT} {_FAIL_SQL}"
+_RELEASE = f"{_WITH_ATTEMPT} {_RELEASE_SQL}"
+_RECORD_AND_RENEW = f"{_WITH_ATTEMPT} {_RENEW_SQL}"
 
 
-def claim_job(session: Session, job_id: UUID, *, lease_s: float) -> ClaimedJob | None:
+async def claim_job(
+    conn: Connection, job_id: UUID, *, lease_s: float
+) -> ClaimedJob | None:
     """Take the job if it is due (queued and available, or its lease expired);
-    None when it is finished, not yet due, or held by another worker."""
+    None when it is finished, not yet due, or held by another worker. Committed
+    when this returns (autocommit)."""
     token = uuid4()
-    row = session.execute(
-        _CLAIM, {"job_id": job_id, "token": token, "lease_s": lease_s}
-    ).one_or_none()
+    params = {"job_id": job_id, "token": token, "lease_s": float(lease_s)}
+    cursor = await conn.execute(_CLAIM, params, prepare=True)
+    row = await cursor.fetchone()
     if row is None:
         return None
+    request, route, retries, default_model, slug = row
     return ClaimedJob(
         id=job_id,
         claim_token=token,
-        request=row.request,
-        route=row.route,
-        retries=row.retries,
-        tenant_default_model=row.default_model,
+        request=request,
+        route=route,
+        retries=retries,
+        tenant_default_model=default_model,
+        tenant_slug=slug,
     )
 
 
-def record_attempt(session: Session, attempt: AttemptRecord) -> None:
-    """Append one call to the job's ledger, numbered after the ones before it."""
-    session.execute(_RECORD_ATTEMPT, _attempt_params(attempt))
+async def record_attempt_and_renew(
+    conn: Connection, job: ClaimedJob, attempt: AttemptRecord, *, lease_s: float
+) -> bool:
+    """Append one call to the job's ledger and extend the lease by `lease_s`;
+    False if the claim was lost (the attempt is recorded anyway)."""
+    params = {
+        **_attempt_params(attempt),
+        "token": job.claim_token,
+        "lease_s": float(lease_s),
+    }
+    return await _changed(conn, _RECORD_AND_RENEW, params)
 
 
-def finish_job(
-    session: Session, job: ClaimedJob, attempt: AttemptRecord, *, result_json: str
+async def finish_job(
+    conn: Connection, job: ClaimedJob, attempt: AttemptRecord, *, result_json: str
 ) -> bool:
     """Record the successful attempt and mark the job succeeded with its result
     (JSON text); False if the claim was lost (the attempt is recorded anyway)."""
     params = {**_attempt_params(attempt), "token": job.claim_token}
-    return _changed(session.execute(_FINISH, {**params, "result": result_json}))
+    return await _changed(conn, _FINISH, {**params, "result": result_json})
 
 
-def fail_job(
-    session: Session,
+async def fail_job(
+    conn: Connection,
     job: ClaimedJob,
     *,
     attempt: AttemptRecord | None,
     code: str,
     message: str,
 ) -> bool:
-    """Record the last attempt (if a call was made) and mark the job failed for
+    """Record the failed attempt (if a call was made) and mark the job failed for
     good; False if the claim was lost."""
-    params: dict[str, object]
-    if attempt is None:
-        statement, params = _FAIL, {"job_id": job.id, "cost_usd": None}
-    else:
-        statement, params = _FAIL_AFTER_CALL, _attempt_params(attempt)
+    statement, params = (
+        (_FAIL, {"job_id": job.id, "cost_usd": None})
+        if attempt is None
+        else (_FAIL_AFTER_CALL, _attempt_params(attempt))
+    )
     outcome = {"token": job.claim_token, "code": code, "message": message}
-    return _changed(session.execute(statement, {**params, **outcome}))
+    return await _changed(conn, statement, {**params, **outcome})
 
 
-def release_job(
-    session: Session, job: ClaimedJob, attempt: AttemptRecord, *, delay_s: float
+async def release_job(
+    conn: Connection, job: ClaimedJob, attempt: AttemptRecord, *, delay_s: float
 ) -> bool:
     """Record the failed attempt and put the job back in the queue for a retry in
     `delay_s`, counting the retry and keeping the error for the curious; False if
@@ -170,14 +193,14 @@ def release_job(
     params = {
         **_attempt_params(attempt),
         "token": job.claim_token,
-        "delay_s": delay_s,
+        "delay_s": float(delay_s),
         "code": attempt.error_code,
         "message": attempt.error_message,
     }
-    return _changed(session.execute(_RELEASE, params))
+    return await _changed(conn, _RELEASE, params)
 
 
-def _attempt_params(attempt: AttemptRecord) -> dict[str, object]:
+def _attempt_params(attempt: AttemptRecord) -> dict[str, Any]:
     return {
         "attempt_id": uuid4(),
         "job_id": attempt.job_id,
@@ -196,6 +219,6 @@ def _attempt_params(attempt: AttemptRecord) -> dict[str, object]:
     }
 
 
-def _changed(result: Result[Any]) -> bool:
-    # An UPDATE's result is a CursorResult, which knows how many rows matched.
-    return cast(CursorResult[Any], result).rowcount > 0
+async def _changed(conn: Connection, statement: str, params: dict[str, Any]) -> bool:
+    cursor = await conn.execute(statement, params, prepare=True)
+    return cursor.rowcount > 0

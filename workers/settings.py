@@ -15,7 +15,10 @@ from shared.settings import (
     WebhookSettings,
 )
 
-DEFAULT_CONCURRENCY = 400
+# Task threads per process: they only claim (a few ms each), so a few suffice.
+DEFAULT_CONCURRENCY = 4
+# Jobs in flight per process, multiplexed on its event loop.
+DEFAULT_INFLIGHT = 400
 
 
 class WorkerSettings(DatabaseSettings, RedisSettings, RoutingSettings, WebhookSettings):
@@ -29,7 +32,13 @@ class WorkerSettings(DatabaseSettings, RedisSettings, RoutingSettings, WebhookSe
     openrouter_app_title: str = "helixq"
     openrouter_http_referer: str | None = None
 
-    helixq_worker_concurrency: int = Field(default=DEFAULT_CONCURRENCY, ge=1, le=4000)
+    helixq_worker_concurrency: int = Field(default=DEFAULT_CONCURRENCY, ge=1, le=256)
+    helixq_worker_inflight: int = Field(default=DEFAULT_INFLIGHT, ge=1, le=10_000)
+    helixq_worker_processes: int = Field(default=1, ge=1, le=64)
+    # Redis's emulated acks (an unacked hash written on every delivery and ack) cost
+    # ~0.5 ms CPU a message; Postgres and the sweepers already re-send whatever a dead
+    # worker held, so they are off unless asked for (docs/benchmarks.md).
+    helixq_broker_ack_emulation: bool = False
     # A claimed job whose worker vanished is picked up again after this long.
     helixq_job_lease_s: DurationS = Field(default=180.0, gt=0)
     helixq_queued_stale_s: DurationS = Field(default=60.0, gt=0)
@@ -61,5 +70,6 @@ def check_worker_settings(settings: WorkerSettings) -> None:
 
 def longest_message_hold_s(settings: WorkerSettings) -> float:
     """How long a worker may hold one broker message unacknowledged: a retry
-    waits out its countdown on the worker, then makes one call."""
+    waits out its countdown on the worker, then its claim (acked right after)
+    may wait for an in-flight slot, which frees within one lease."""
     return settings.helixq_retry_max_delay_s + settings.helixq_job_lease_s

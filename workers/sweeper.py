@@ -2,14 +2,13 @@
 expired lease (its worker died). Re-sending is safe: the claim decides who works."""
 
 import logging
-from typing import Protocol
 from uuid import UUID
 
-from celery import Celery
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
-from shared.queues import TaskName, tenant_queue
+from shared.queues import tenant_queue
+from workers.job_sender import JobSender
 
 logger = logging.getLogger(__name__)
 
@@ -31,28 +30,6 @@ FROM stale, tenants
 WHERE jobs.id = stale.id AND tenants.id = jobs.tenant_id
 RETURNING jobs.id, tenants.slug
 """)
-
-
-class JobSender(Protocol):
-    """Publishes a completion task (Celery in production, a list in tests)."""
-
-    def send(self, job_id: UUID, queue: str) -> None: ...
-
-
-class CeleryJobSender:
-    """Sends `run_completion` the way the API does: task id = job id."""
-
-    def __init__(self, app: Celery) -> None:
-        self._app = app
-
-    def send(self, job_id: UUID, queue: str) -> None:
-        """Publish one job to `queue`."""
-        self._app.send_task(
-            TaskName.RUN_COMPLETION.value,
-            args=[str(job_id)],
-            task_id=str(job_id),
-            queue=queue,
-        )
 
 
 def take_stale_jobs(

@@ -44,8 +44,10 @@ def _environment(services: Services, sim_port: int, api_port: int) -> dict[str, 
         "OPENROUTER_MAX_RETRIES": "3",
         "HELIXQ_API_PORT": str(api_port),
         "HELIXQ_SIM_LATENCY_MS": "20",
-        # Short leases and sweeps so that crash recovery fits in a test.
-        "HELIXQ_JOB_LEASE_S": "4",
+        # Short leases and sweeps so that crash recovery fits in a test; the lease
+        # must outlast the call timeout, which must outlast `sim/slow` (3 s).
+        "OPENROUTER_TIMEOUT": "5",
+        "HELIXQ_JOB_LEASE_S": "6",
         "HELIXQ_SWEEP_INTERVAL_S": "1",
         "HELIXQ_QUEUED_STALE_S": "3",
         "PYTHONUNBUFFERED": "1",
@@ -102,10 +104,11 @@ def _tenant_client(engine: Engine, stack: Stack) -> Client:
     with Session(engine) as session, session.begin():
         tenant = create_tenant(session, unique_name())
         key = create_api_key(session, tenant).key
+        slug = tenant.slug  # read while the session is open
     http = httpx.Client(
         base_url=stack.api_url, headers={"Authorization": f"Bearer {key}"}, timeout=10
     )
-    return Client(slug=tenant.slug, http=http)
+    return Client(slug=slug, http=http)
 
 
 @pytest.fixture

@@ -33,14 +33,14 @@ class ProcessGroup:
 
     def start(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
         LOG_DIR.mkdir(parents=True, exist_ok=True)
-        log = (LOG_DIR / f"{name}.log").open("ab")
-        child = subprocess.Popen(
-            argv,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        with (LOG_DIR / f"{name}.log").open("ab") as log:  # the child keeps a copy
+            child = subprocess.Popen(
+                argv,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         self.children[name] = child
         return child
 

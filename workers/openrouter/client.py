@@ -2,7 +2,7 @@
 
 One `httpx.AsyncClient` per worker process on aiohttp's transport (httpx's own async
 pool collapses at hundreds of concurrent calls: see shared/reference/baselines.md),
-driven by one event loop thread; task threads call the blocking `complete`.
+used only on the process's event loop (workers.event_loop).
 """
 
 import asyncio
@@ -15,14 +15,12 @@ import httpx
 from httpx_aiohttp import AiohttpTransport
 from pydantic import SecretStr
 
-from workers.event_loop import EventLoopThread
 from workers.openrouter.errors import UpstreamTimeout, UpstreamUnavailable
 from workers.openrouter.responses import read_reply
 from workers.openrouter.schemas import Completion, JsonObject
 
 # Lets the simulator (and anyone reading OpenRouter logs) group calls by job.
 JOB_ID_HEADER = "X-Helixq-Job-Id"
-CLOSE_TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -48,20 +46,15 @@ class ClientConfig:
 
 
 class OpenRouterClient:
-    """Chat completions against OpenRouter, callable from any thread."""
+    """Chat completions against OpenRouter, on one event loop."""
 
     def __init__(
-        self,
-        config: ClientConfig,
-        loop: EventLoopThread,
-        *,
-        transport: httpx.AsyncBaseTransport | None = None,
+        self, config: ClientConfig, *, transport: httpx.AsyncBaseTransport | None = None
     ) -> None:
         limits = httpx.Limits(
             max_connections=config.max_connections,
             max_keepalive_connections=config.max_connections,
         )
-        self._loop = loop
         self._timeout_s = config.timeout_s
         self._http = httpx.AsyncClient(
             base_url=config.base_url.rstrip("/") + "/",
@@ -70,12 +63,8 @@ class OpenRouterClient:
             transport=transport or AiohttpTransport(limits=limits),
         )
 
-    def complete(self, job_id: UUID, body: JsonObject) -> Completion:
-        """Send one chat completion and wait; raises UpstreamError when it fails."""
-        return self._loop.run(self.complete_async(job_id, body))
-
-    async def complete_async(self, job_id: UUID, body: JsonObject) -> Completion:
-        """`complete`, on the client's event loop."""
+    async def complete(self, job_id: UUID, body: JsonObject) -> Completion:
+        """Send one chat completion; raises UpstreamError when it fails."""
         started = time.monotonic()
         try:
             async with asyncio.timeout(self._timeout_s):
@@ -100,6 +89,6 @@ class OpenRouterClient:
             now_s=time.time(),
         )
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
         """Close the connections (on the loop that opened them)."""
-        self._loop.submit(self._http.aclose()).result(CLOSE_TIMEOUT_S)
+        await self._http.aclose()

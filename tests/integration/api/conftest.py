@@ -1,6 +1,6 @@
 """The API in-process over ASGI on the test database, with a recording enqueuer."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from uuid import UUID
 
@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from broker_api.app import create_app
+from broker_api.enqueue import Priority
 from broker_api.settings import ApiSettings
 from shared.tenancy import create_api_key, create_tenant
 from tests.factories import unique_name
@@ -23,12 +24,22 @@ class RecordingEnqueuer:
     sent: list[tuple[UUID, str]] = field(default_factory=list)
     fail: bool = False
 
-    async def enqueue_completion(self, job_id: UUID, tenant_slug: str) -> None:
+    priorities: list[int] = field(default_factory=list)
+
+    async def enqueue_completion(
+        self, job_id: UUID, tenant_slug: str, priority: Priority = Priority.JOB
+    ) -> None:
+        await self.enqueue_completions([job_id], tenant_slug, priority)
+
+    async def enqueue_completions(
+        self, job_ids: Sequence[UUID], tenant_slug: str, priority: Priority
+    ) -> None:
         if self.fail:
             raise ConnectionError("redis is down")
-        self.sent.append((job_id, tenant_slug))
+        self.sent.extend((job_id, tenant_slug) for job_id in job_ids)
+        self.priorities.extend(int(priority) for _ in job_ids)
 
-    def close(self) -> None:
+    async def close(self) -> None:
         pass
 
 

@@ -40,13 +40,33 @@ def worker_settings(services: Services) -> WorkerSettings:
     )
 
 
+class ListSender:
+    """A JobSender keeping what it was asked to publish."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[uuid.UUID, str, float | None]] = []
+
+    def send(
+        self, job_id: uuid.UUID, queue: str, *, countdown_s: float | None = None
+    ) -> None:
+        self.sent.append((job_id, queue, countdown_s))
+
+
+@pytest.fixture
+def sender() -> ListSender:
+    """Where the worker context publishes retries."""
+    return ListSender()
+
+
 @pytest.fixture
 def worker_context(
-    worker_settings: WorkerSettings, openrouter_mock: respx.MockRouter
+    worker_settings: WorkerSettings,
+    openrouter_mock: respx.MockRouter,
+    sender: ListSender,
 ) -> Iterator[WorkerContext]:
     """A real WorkerContext whose HTTP goes to `openrouter_mock`."""
     transport = httpx.MockTransport(openrouter_mock.async_handler)
-    context = build_context(worker_settings, transport=transport)
+    context = build_context(worker_settings, sender=sender, transport=transport)
     yield context
     context.close()
 

@@ -1,17 +1,34 @@
-"""completion.run against real Postgres, with OpenRouter mocked."""
+"""completion against real Postgres and Redis, with OpenRouter mocked."""
 
+import asyncio
 import json
+import threading
+import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import httpx
+import pytest
+import redis
+from celery import Celery
 from sqlalchemy import text
 
 from shared.jobs import AttemptOutcome, JobStatus
+from shared.queues import tenant_queue
+from shared.redis_keys import JOBS_FINISHED_CHANNEL
 from tests.integration.workers.conftest import fetch_attempts, fetch_job
 from tests.unit.workers.payloads import GENERATION_ID, completion_body, error_body
 from workers import completion, jobs_store
 from workers.completion import OutcomeKind
+from workers.job_sender import CeleryJobSender
+
+pytestmark = pytest.mark.timeout(30)
+
+
+def _run(ctx, job_id):
+    """completion.run on the context's loop, waited for."""
+    return ctx.loop.run(completion.run(job_id, ctx))
 
 
 def _answer(openrouter_mock, *responses: httpx.Response):
@@ -24,7 +41,7 @@ def test_success_records_one_attempt_and_finishes_with_cost(
     route = _answer(openrouter_mock, httpx.Response(200, json=completion_body()))
     job_id = make_job()
 
-    outcome = completion.run(job_id, worker_context)
+    outcome = _run(worker_context, job_id)
 
     assert outcome.kind is OutcomeKind.SUCCEEDED
     job = fetch_job(engine, job_id)
@@ -53,13 +70,13 @@ def test_tenant_default_model_is_used_when_the_request_names_none(
         request=json.dumps({"messages": [{"role": "user", "content": "x"}]})
     )
 
-    completion.run(job_id, worker_context)
+    _run(worker_context, job_id)
 
     assert json.loads(route.calls.last.request.content)["model"] == tenant["model"]
 
 
 def test_rate_limited_job_is_released_for_a_later_retry(
-    worker_context, openrouter_mock, make_job, engine
+    worker_context, openrouter_mock, make_job, engine, sender, tenant
 ):
     body = error_body(429, "Rate limit exceeded")
     _answer(
@@ -67,7 +84,7 @@ def test_rate_limited_job_is_released_for_a_later_retry(
     )
     job_id = make_job()
 
-    outcome = completion.run(job_id, worker_context)
+    outcome = _run(worker_context, job_id)
 
     assert outcome.kind is OutcomeKind.RETRY
     assert outcome.retry_in_s is not None
@@ -80,6 +97,8 @@ def test_rate_limited_job_is_released_for_a_later_retry(
     [attempt] = fetch_attempts(engine, job_id)
     assert attempt.outcome == AttemptOutcome.RETRYABLE
     assert (attempt.http_status, attempt.error_code) == (429, "upstream_rate_limited")
+    # re-published to the tenant's queue, to run when the job is due again
+    assert sender.sent == [(job_id, tenant_queue(tenant["slug"]), outcome.retry_in_s)]
 
 
 def test_permanent_error_fails_the_job_with_its_code(
@@ -88,7 +107,7 @@ def test_permanent_error_fails_the_job_with_its_code(
     _answer(openrouter_mock, httpx.Response(400, json=error_body(400, "bad params")))
     job_id = make_job()
 
-    outcome = completion.run(job_id, worker_context)
+    outcome = _run(worker_context, job_id)
 
     assert outcome.kind is OutcomeKind.FAILED
     job = fetch_job(engine, job_id)
@@ -104,7 +123,7 @@ def test_retryable_error_fails_once_the_retry_budget_is_spent(
     _answer(openrouter_mock, httpx.Response(503, json=error_body(503, "overloaded")))
     job_id = make_job(retries=worker_context.settings.openrouter_max_retries)
 
-    outcome = completion.run(job_id, worker_context)
+    outcome = _run(worker_context, job_id)
 
     assert outcome.kind is OutcomeKind.FAILED
     assert fetch_job(engine, job_id).error_code == "upstream_unavailable"
@@ -119,9 +138,9 @@ def test_second_delivery_of_a_finished_job_does_nothing(
         httpx.Response(200, json=completion_body()),
     )
     job_id = make_job()
-    completion.run(job_id, worker_context)
+    _run(worker_context, job_id)
 
-    outcome = completion.run(job_id, worker_context)
+    outcome = _run(worker_context, job_id)
 
     assert outcome.kind is OutcomeKind.NOT_CLAIMED
     assert route.call_count == 1
@@ -134,7 +153,7 @@ def test_job_not_yet_available_is_not_claimed(
     route = _answer(openrouter_mock, httpx.Response(200, json=completion_body()))
     job_id = make_job(available_at=datetime.now(UTC) + timedelta(minutes=5))
 
-    assert completion.run(job_id, worker_context).kind is OutcomeKind.NOT_CLAIMED
+    assert _run(worker_context, job_id).kind is OutcomeKind.NOT_CLAIMED
     assert route.call_count == 0
 
 
@@ -146,7 +165,7 @@ def test_running_job_with_expired_lease_is_reclaimed(
         status="running", lease_expires_at=datetime.now(UTC) - timedelta(seconds=1)
     )
 
-    assert completion.run(job_id, worker_context).kind is OutcomeKind.SUCCEEDED
+    assert _run(worker_context, job_id).kind is OutcomeKind.SUCCEEDED
     assert fetch_job(engine, job_id).status == JobStatus.SUCCEEDED
 
 
@@ -154,11 +173,15 @@ def test_stale_claim_cannot_finish_but_its_attempt_is_kept(
     worker_context, make_job, engine
 ):
     job_id = make_job()
-    with worker_context.sessions.begin() as session:
-        stale = jobs_store.claim_job(session, job_id, lease_s=60)
+
+    async def claim():
+        async with worker_context.db.connection() as conn:
+            return await jobs_store.claim_job(conn, job_id, lease_s=60)
+
+    stale = worker_context.loop.run(claim())
     assert stale is not None
-    with worker_context.sessions.begin() as session:  # another worker took over
-        session.execute(
+    with engine.begin() as connection:  # another worker took over
+        connection.execute(
             text("UPDATE jobs SET claim_token = gen_random_uuid() WHERE id = :id"),
             {"id": job_id},
         )
@@ -171,9 +194,132 @@ def test_stale_claim_cannot_finish_but_its_attempt_is_kept(
         cost_usd=Decimal("0.001"),
     )
 
-    with worker_context.sessions.begin() as session:
-        finished = jobs_store.finish_job(session, stale, attempt, result_json="{}")
+    async def finish():
+        async with worker_context.db.connection() as conn:
+            return await jobs_store.finish_job(conn, stale, attempt, result_json="{}")
 
-    assert not finished
+    assert not worker_context.loop.run(finish())
     assert fetch_job(engine, job_id).status == JobStatus.RUNNING
     assert len(fetch_attempts(engine, job_id)) == 1
+
+
+def test_task_returns_once_the_claim_is_committed_while_the_call_goes_on(
+    worker_context, openrouter_mock, make_job, engine
+):
+    upstream_may_answer = threading.Event()
+
+    async def slow_upstream(request):
+        await asyncio.to_thread(upstream_may_answer.wait, 10)
+        return httpx.Response(200, json=completion_body())
+
+    openrouter_mock.post("/chat/completions").mock(side_effect=slow_upstream)
+    job_id = make_job()
+
+    assert completion.start_in_flight(job_id, worker_context) is True
+
+    job = fetch_job(engine, job_id)  # the ack may go now: Postgres holds the claim
+    assert job.status == JobStatus.RUNNING
+    assert job.claim_token is not None
+    assert job.lease_expires_at > datetime.now(UTC) + timedelta(seconds=60)
+    assert fetch_attempts(engine, job_id) == []
+    upstream_may_answer.set()
+    assert worker_context.inflight.wait_idle(10) == 0
+    assert fetch_job(engine, job_id).status == JobStatus.SUCCEEDED
+    assert len(fetch_attempts(engine, job_id)) == 1
+
+
+def test_second_delivery_of_a_running_job_exits_quietly(
+    worker_context, openrouter_mock, make_job, engine
+):
+    route = _answer(openrouter_mock, httpx.Response(200, json=completion_body()))
+    job_id = make_job(
+        status="running", lease_expires_at=datetime.now(UTC) + timedelta(minutes=1)
+    )
+
+    assert completion.start_in_flight(job_id, worker_context) is False
+
+    assert route.call_count == 0
+    assert fetch_job(engine, job_id).status == JobStatus.RUNNING
+
+
+class FinishedNotices:
+    """A subscriber to the finished channel (channels span every Redis db, so
+    other processes' notices are filtered out by job id)."""
+
+    def __init__(self, redis_url: str) -> None:
+        self._client = redis.Redis.from_url(redis_url)
+        self._pubsub = self._client.pubsub()
+        self._pubsub.subscribe(JOBS_FINISHED_CHANNEL)
+        confirmation = self._pubsub.get_message(timeout=2.0)
+        assert confirmation is not None
+        assert confirmation["type"] == "subscribe"
+
+    def received(self, job_ids: set[str], *, wait_s: float) -> list[str]:
+        """The notices about `job_ids` arriving within `wait_s`, in order."""
+        seen: list[str] = []
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline and len(seen) < len(job_ids):
+            message = self._pubsub.get_message(timeout=0.1)
+            if message and message["type"] == "message":
+                job_id = message["data"].decode()
+                if job_id in job_ids:
+                    seen.append(job_id)
+        return seen
+
+    def close(self) -> None:
+        self._pubsub.close()
+        self._client.close()
+
+
+@pytest.fixture
+def finished_notices(services):
+    notices = FinishedNotices(services.redis_url)
+    yield notices
+    notices.close()
+
+
+def test_a_final_state_is_announced_on_the_finished_channel(
+    worker_context, openrouter_mock, make_job, finished_notices
+):
+    _answer(
+        openrouter_mock,
+        httpx.Response(200, json=completion_body()),
+        httpx.Response(400, json=error_body(400, "bad params")),
+    )
+    succeeded, failed = make_job(), make_job()
+
+    assert _run(worker_context, succeeded).kind is OutcomeKind.SUCCEEDED
+    assert _run(worker_context, failed).kind is OutcomeKind.FAILED
+
+    expected = [str(succeeded), str(failed)]
+    assert finished_notices.received(set(expected), wait_s=3) == expected
+
+
+def test_a_released_job_is_not_announced(
+    worker_context, openrouter_mock, make_job, finished_notices
+):
+    _answer(openrouter_mock, httpx.Response(503, json=error_body(503, "overloaded")))
+    job_id = make_job()
+
+    assert _run(worker_context, job_id).kind is OutcomeKind.RETRY
+
+    assert finished_notices.received({str(job_id)}, wait_s=0.5) == []
+
+
+def test_celery_sender_publishes_the_retry_to_the_tenant_queue(services):
+    client = redis.Redis.from_url(services.redis_url)
+    app = Celery(broker=services.redis_url)
+    app.conf.update(task_serializer="json", accept_content=["json"])
+    job_id = "00000000-0000-4000-8000-0000000000aa"
+    queue = tenant_queue("retry-target")
+
+    CeleryJobSender(app).send(uuid.UUID(job_id), queue, countdown_s=30)
+
+    [raw] = client.lrange(queue, 0, -1)
+    message = json.loads(raw)
+    assert message["headers"]["id"] == job_id
+    assert message["headers"]["task"] == "workers.run_completion"
+    assert message["headers"]["eta"] is not None
+    assert message["properties"]["delivery_info"]["routing_key"] == queue
+    client.delete(queue)
+    client.close()

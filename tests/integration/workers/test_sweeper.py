@@ -1,20 +1,11 @@
 """The sweeper re-sends jobs whose message may be lost, to their tenant queue."""
 
-import uuid
 from datetime import UTC, datetime, timedelta
 
 from shared.jobs import JobStatus
 from shared.queues import tenant_queue
-from tests.integration.workers.conftest import fetch_job
+from tests.integration.workers.conftest import ListSender, fetch_job
 from workers.sweeper import requeue_stale_jobs
-
-
-class ListSender:
-    def __init__(self) -> None:
-        self.sent: list[tuple[uuid.UUID, str]] = []
-
-    def send(self, job_id: uuid.UUID, queue: str) -> None:
-        self.sent.append((job_id, queue))
 
 
 def _sweep(worker_context, sender: ListSender) -> int:
@@ -38,7 +29,7 @@ def test_stale_queued_and_expired_running_jobs_are_re_sent(
 
     queue = tenant_queue(tenant["slug"])
     assert count == 2
-    assert sorted(sender.sent) == sorted([(stale, queue), (expired, queue)])
+    assert sorted(sender.sent) == sorted([(stale, queue, None), (expired, queue, None)])
     job = fetch_job(engine, expired)
     assert (job.status, job.claim_token) == (JobStatus.QUEUED, None)
 

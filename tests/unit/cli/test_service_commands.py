@@ -47,7 +47,9 @@ def test_worker_and_beat_pass_their_options_on(
     monkeypatch.setattr("workers.entrypoints.run_beat", run_beat)
     assert main(["worker", "-c", "16", "--loglevel", "debug"]) == 0
     assert main(["beat"]) == 0
-    assert run_worker.calls == [((), {"concurrency": 16, "loglevel": "DEBUG"})]
+    assert run_worker.calls == [
+        ((), {"concurrency": 16, "processes": None, "loglevel": "DEBUG"})
+    ]
     assert run_beat.calls == [((), {"loglevel": "INFO"})]
 
 

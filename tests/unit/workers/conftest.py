@@ -1,6 +1,7 @@
 """Fixtures for the worker unit tests: an OpenRouter client against respx routes."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from uuid import UUID
 
 import httpx
 import pytest
@@ -9,6 +10,7 @@ from pydantic import SecretStr
 
 from workers.event_loop import EventLoopThread
 from workers.openrouter.client import ClientConfig, OpenRouterClient
+from workers.openrouter.schemas import Completion, JsonObject
 
 BASE_URL = "https://openrouter.test/api/v1"
 API_KEY = "sk-or-v1-unit-test-key"
@@ -21,9 +23,18 @@ def openrouter_mock() -> respx.MockRouter:
 
 
 @pytest.fixture
-def openrouter_client(openrouter_mock: respx.MockRouter) -> Iterator[OpenRouterClient]:
-    """The real client on its own event loop thread, talking to `openrouter_mock`."""
+def event_loop_thread() -> Iterator[EventLoopThread]:
+    """An event loop on its own thread, stopped at the end."""
     loop = EventLoopThread()
+    yield loop
+    loop.stop()
+
+
+@pytest.fixture
+def openrouter_client(
+    openrouter_mock: respx.MockRouter, event_loop_thread: EventLoopThread
+) -> Iterator[OpenRouterClient]:
+    """The real client, talking to `openrouter_mock`."""
     config = ClientConfig(
         base_url=BASE_URL,
         api_key=SecretStr(API_KEY),
@@ -32,7 +43,18 @@ def openrouter_client(openrouter_mock: respx.MockRouter) -> Iterator[OpenRouterC
         http_referer="https://example.test",
     )
     transport = httpx.MockTransport(openrouter_mock.async_handler)
-    client = OpenRouterClient(config, loop, transport=transport)
+    client = OpenRouterClient(config, transport=transport)
     yield client
-    client.close()
-    loop.stop()
+    event_loop_thread.run(client.aclose())
+
+
+@pytest.fixture
+def complete(
+    openrouter_client: OpenRouterClient, event_loop_thread: EventLoopThread
+) -> Callable[[UUID, JsonObject], Completion]:
+    """`openrouter_client.complete`, run on the loop and waited for."""
+
+    def call(job_id: UUID, body: JsonObject) -> Completion:
+        return event_loop_thread.run(openrouter_client.complete(job_id, body))
+
+    return call

@@ -11,7 +11,6 @@ import respx
 
 from tests.unit.workers.conftest import API_KEY
 from tests.unit.workers.payloads import GENERATION_ID, completion_body, error_body
-from workers.openrouter.client import OpenRouterClient
 from workers.openrouter.errors import (
     UpstreamBadRequest,
     UpstreamBadResponse,
@@ -34,18 +33,16 @@ def _answer(mock: respx.MockRouter, response: httpx.Response) -> respx.Route:
     return mock.post("/chat/completions").mock(return_value=response)
 
 
-def _failure(client: OpenRouterClient) -> UpstreamError:
+def _failure(complete) -> UpstreamError:
     with pytest.raises(UpstreamError) as caught:
-        client.complete(JOB_ID, BODY)
+        complete(JOB_ID, BODY)
     return caught.value
 
 
-def test_success_is_parsed_with_cost_as_exact_decimal(
-    openrouter_mock, openrouter_client
-):
+def test_success_is_parsed_with_cost_as_exact_decimal(openrouter_mock, complete):
     _answer(openrouter_mock, httpx.Response(200, json=completion_body()))
 
-    completion = openrouter_client.complete(JOB_ID, BODY)
+    completion = complete(JOB_ID, BODY)
 
     assert completion.generation_id == GENERATION_ID
     assert completion.provider == "OpenAI"
@@ -56,10 +53,10 @@ def test_success_is_parsed_with_cost_as_exact_decimal(
     assert json.loads(completion.body_json) == completion_body()
 
 
-def test_sends_job_id_auth_and_attribution_headers(openrouter_mock, openrouter_client):
+def test_sends_job_id_auth_and_attribution_headers(openrouter_mock, complete):
     route = _answer(openrouter_mock, httpx.Response(200, json=completion_body()))
 
-    openrouter_client.complete(JOB_ID, BODY)
+    complete(JOB_ID, BODY)
 
     request = route.calls.last.request
     assert request.headers["X-Helixq-Job-Id"] == str(JOB_ID)
@@ -69,56 +66,54 @@ def test_sends_job_id_auth_and_attribution_headers(openrouter_mock, openrouter_c
     assert json.loads(request.content) == BODY
 
 
-def test_leading_whitespace_before_the_body_is_tolerated(
-    openrouter_mock, openrouter_client
-):
+def test_leading_whitespace_before_the_body_is_tolerated(openrouter_mock, complete):
     content = b"\n\n   " + json.dumps(completion_body()).encode()
     _answer(openrouter_mock, httpx.Response(200, content=content))
 
-    completion = openrouter_client.complete(JOB_ID, BODY)
+    completion = complete(JOB_ID, BODY)
 
     assert completion.body_json.startswith("{")
 
 
-def test_generation_id_falls_back_to_the_header(openrouter_mock, openrouter_client):
+def test_generation_id_falls_back_to_the_header(openrouter_mock, complete):
     body = completion_body()
     del body["id"]
     headers = {"X-Generation-Id": "gen-from-header"}
     _answer(openrouter_mock, httpx.Response(200, json=body, headers=headers))
 
-    assert openrouter_client.complete(JOB_ID, BODY).generation_id == "gen-from-header"
+    assert complete(JOB_ID, BODY).generation_id == "gen-from-header"
 
 
-def test_timeout_is_retryable(openrouter_mock, openrouter_client):
+def test_timeout_is_retryable(openrouter_mock, complete):
     openrouter_mock.post("/chat/completions").mock(
         side_effect=httpx.ReadTimeout("timed out")
     )
 
-    error = _failure(openrouter_client)
+    error = _failure(complete)
 
     assert isinstance(error, UpstreamTimeout)
     assert error.is_retryable
     assert error.code == "upstream_timeout"
 
 
-def test_connection_error_is_retryable(openrouter_mock, openrouter_client):
+def test_connection_error_is_retryable(openrouter_mock, complete):
     openrouter_mock.post("/chat/completions").mock(
         side_effect=httpx.ConnectError("refused")
     )
 
-    error = _failure(openrouter_client)
+    error = _failure(complete)
 
     assert type(error) is UpstreamUnavailable
     assert API_KEY not in str(error)
 
 
-def test_429_with_retry_after_carries_the_delay(openrouter_mock, openrouter_client):
+def test_429_with_retry_after_carries_the_delay(openrouter_mock, complete):
     body = error_body(429, "Provider returned error", raw="slow down upstream")
     _answer(
         openrouter_mock, httpx.Response(429, json=body, headers={"Retry-After": "7"})
     )
 
-    error = _failure(openrouter_client)
+    error = _failure(complete)
 
     assert isinstance(error, UpstreamRateLimited)
     assert error.code == "upstream_rate_limited"
@@ -127,21 +122,19 @@ def test_429_with_retry_after_carries_the_delay(openrouter_mock, openrouter_clie
     assert error.message == "Provider returned error: slow down upstream"
 
 
-def test_429_with_ratelimit_reset_header_waits_until_reset(
-    openrouter_mock, openrouter_client
-):
+def test_429_with_ratelimit_reset_header_waits_until_reset(openrouter_mock, complete):
     reset_ms = int((time.time() + 30) * 1000)
     headers = {"X-RateLimit-Reset": str(reset_ms)}
     _answer(openrouter_mock, httpx.Response(429, json={}, headers=headers))
 
-    error = _failure(openrouter_client)
+    error = _failure(complete)
 
     assert error.retry_after_s is not None
     assert 25 < error.retry_after_s <= 30
 
 
 def test_429_with_ratelimit_reset_in_metadata_waits_until_reset(
-    openrouter_mock, openrouter_client
+    openrouter_mock, complete
 ):
     reset_ms = int((time.time() + 60) * 1000)
     body = error_body(
@@ -151,7 +144,7 @@ def test_429_with_ratelimit_reset_in_metadata_waits_until_reset(
     )
     _answer(openrouter_mock, httpx.Response(429, json=body))
 
-    error = _failure(openrouter_client)
+    error = _failure(complete)
 
     assert error.retry_after_s is not None
     assert 55 < error.retry_after_s <= 60
@@ -169,11 +162,11 @@ def test_429_with_ratelimit_reset_in_metadata_waits_until_reset(
     ],
 )
 def test_server_side_statuses_are_retryable(
-    openrouter_mock, openrouter_client, status, expected
+    openrouter_mock, complete, status, expected
 ):
     _answer(openrouter_mock, httpx.Response(status, json=error_body(status, "down")))
 
-    error = _failure(openrouter_client)
+    error = _failure(complete)
 
     assert type(error) is expected
     assert error.is_retryable
@@ -194,11 +187,11 @@ def test_server_side_statuses_are_retryable(
     ],
 )
 def test_client_side_statuses_are_permanent(
-    openrouter_mock, openrouter_client, status, message, expected, code
+    openrouter_mock, complete, status, message, expected, code
 ):
     _answer(openrouter_mock, httpx.Response(status, json=error_body(status, message)))
 
-    error = _failure(openrouter_client)
+    error = _failure(complete)
 
     assert type(error) is expected
     assert not error.is_retryable
@@ -206,35 +199,31 @@ def test_client_side_statuses_are_permanent(
     assert code is None or error.code == code
 
 
-def test_malformed_json_is_a_retryable_bad_response(openrouter_mock, openrouter_client):
+def test_malformed_json_is_a_retryable_bad_response(openrouter_mock, complete):
     _answer(openrouter_mock, httpx.Response(200, content=b"<html>oops</html>"))
 
-    error = _failure(openrouter_client)
+    error = _failure(complete)
 
     assert isinstance(error, UpstreamBadResponse)
     assert error.is_retryable
 
 
-def test_non_json_error_body_is_classified_by_status(
-    openrouter_mock, openrouter_client
-):
+def test_non_json_error_body_is_classified_by_status(openrouter_mock, complete):
     _answer(openrouter_mock, httpx.Response(502, content=b"Bad Gateway"))
 
-    error = _failure(openrouter_client)
+    error = _failure(complete)
 
     assert type(error) is UpstreamUnavailable
     assert "Bad Gateway" in error.message
 
 
-def test_200_with_choice_error_is_an_error_with_its_cost(
-    openrouter_mock, openrouter_client
-):
+def test_200_with_choice_error_is_an_error_with_its_cost(openrouter_mock, complete):
     body = completion_body()
     body["choices"][0]["finish_reason"] = "error"
     body["choices"][0]["error"] = {"code": 502, "message": "provider died"}
     _answer(openrouter_mock, httpx.Response(200, json=body))
 
-    error = _failure(openrouter_client)
+    error = _failure(complete)
 
     assert type(error) is UpstreamUnavailable
     assert error.message == "provider died"
@@ -242,7 +231,7 @@ def test_200_with_choice_error_is_an_error_with_its_cost(
 
 
 def test_200_with_top_level_error_is_classified_by_error_type(
-    openrouter_mock, openrouter_client
+    openrouter_mock, complete
 ):
     body = completion_body(
         error={
@@ -253,13 +242,11 @@ def test_200_with_top_level_error_is_classified_by_error_type(
     )
     _answer(openrouter_mock, httpx.Response(200, json=body))
 
-    assert isinstance(_failure(openrouter_client), UpstreamContextLength)
+    assert isinstance(_failure(complete), UpstreamContextLength)
 
 
-def test_200_with_unknown_error_defaults_to_retryable(
-    openrouter_mock, openrouter_client
-):
+def test_200_with_unknown_error_defaults_to_retryable(openrouter_mock, complete):
     body = completion_body(error={"code": "server_error", "message": "hiccup"})
     _answer(openrouter_mock, httpx.Response(200, json=body))
 
-    assert _failure(openrouter_client).is_retryable
+    assert _failure(complete).is_retryable

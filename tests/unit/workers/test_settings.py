@@ -52,3 +52,17 @@ def test_entry_point_applies_the_concurrency_override(monkeypatch):
     monkeypatch.setenv("OPENROUTER_API_KEY", "sk-or-v1-x")
 
     assert load_worker_settings(concurrency=7).helixq_worker_concurrency == 7
+
+
+def test_entry_point_applies_the_processes_override(monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", DATABASE_URL)
+    monkeypatch.setenv("OPENROUTER_API_KEY", "sk-or-v1-x")
+
+    assert load_worker_settings(processes=3).helixq_worker_processes == 3
+
+
+def test_a_worker_claims_with_few_threads_and_multiplexes_many_jobs():
+    settings = _settings()
+
+    assert settings.helixq_worker_concurrency < settings.helixq_worker_inflight
+    assert settings.helixq_broker_ack_emulation is False  # the sweepers re-send

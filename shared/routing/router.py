@@ -1,0 +1,203 @@
+"""The entry points the worker calls: `route` a job, then `reorder_after_failure`.
+
+The candidate set is the request's `model` and `models` when it names `models`;
+otherwise its `model` (if any), the tenant's pool and the tenant's default model;
+with none of those, the deployment's default model. The strategy picks the first
+candidate, and the fallback strategy orders the rest.
+"""
+
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+
+from shared.model_ids import upstream_model_id
+from shared.routing.catalog import ModelInfo
+from shared.routing.decision import FailureNote, RoutingDecision
+from shared.routing.fallback import CONTEXT_LENGTH_CODE, is_fixable_by_another_model
+from shared.routing.features import extract_features
+from shared.routing.names import parse_fallback, parse_strategy
+from shared.routing.performance import ModelStats
+from shared.routing.pool import PoolEntry, TenantRouting
+from shared.routing.ranking import RankContext, Ranking
+from shared.routing.rotation import Rotation
+from shared.routing.strategies import rank
+from shared.settings import RoutingSettings
+from shared.strategies import FallbackStrategy, RouteStrategy
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingDefaults:
+    """The deployment's defaults (OPENROUTER_* settings)."""
+
+    default_model: str = "openai/gpt-4o-mini"
+    strategy: RouteStrategy = RouteStrategy.BASIC
+    fallback: FallbackStrategy = FallbackStrategy.BASIC
+    performance_cache: bool = True
+
+    @classmethod
+    def of(cls, settings: RoutingSettings) -> "RoutingDefaults":
+        """From settings; OPENROUTER_COST_OPTIMIZED=true means cost_optimized."""
+        return cls(
+            default_model=upstream_model_id(settings.openrouter_default_model),
+            strategy=settings.default_strategy,
+            fallback=settings.openrouter_fallback_strategy,
+            performance_cache=settings.openrouter_performance_cache,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingInputs:
+    """One job's routing inputs: the request, its tenant and the shared state."""
+
+    request: Mapping[str, object]  # the completion body (`jobs.request`)
+    tenant: TenantRouting
+    defaults: RoutingDefaults
+    catalog: Mapping[str, ModelInfo]
+    performance: Mapping[str, ModelStats]  # decayed to now
+    rotation: Rotation
+    rng: random.Random
+    override: Mapping[str, object] | None = None  # `jobs.route`: {strategy, fallback}
+
+
+def route(inputs: RoutingInputs) -> RoutingDecision:
+    """Choose the ordered candidates for one job; raises InvalidRequest on an
+    unknown strategy name in the override or the tenant's config."""
+    strategy, fallback = resolve_strategies(inputs)
+    entries = candidate_entries(inputs)
+    ctx = _rank_context(inputs)
+    lead = rank(strategy, entries, ctx, primary=True)
+    chosen = lead.models[0]
+    rest = [e for e in entries if e.model != chosen and e.model not in lead.excluded]
+    follow = (
+        rank(fallback, rest, ctx, primary=False) if rest else Ranking((), "none left")
+    )
+    return RoutingDecision(
+        strategy=strategy.value,
+        fallback=fallback.value,
+        candidates=(chosen, *follow.models),
+        reason=f"{strategy.value}: {lead.reason}; fallbacks by {fallback.value}: "
+        f"{follow.reason}",
+        notes=_merge_notes(lead.notes, follow.notes),
+        request_class=lead.request_class or follow.request_class,
+    )
+
+
+def reorder_after_failure(
+    decision: RoutingDecision,
+    inputs: RoutingInputs,
+    *,
+    failed_model: str,
+    error_code: str | None,
+    http_status: int | None = None,
+) -> RoutingDecision:
+    """Record the failure and order what is left by the fallback strategy; the
+    result's `next_model()` is None when no other model can fix this failure."""
+    fixable = is_fixable_by_another_model(error_code, http_status)
+    failures = (
+        *decision.failures,
+        FailureNote(failed_model, error_code, http_status, fixable),
+    )
+    tried = tuple(dict.fromkeys(failure.model for failure in failures))
+    remaining = [model for model in decision.candidates if model not in tried]
+    if error_code == CONTEXT_LENGTH_CODE:
+        remaining = _larger_context(remaining, failed_model, inputs.catalog)
+    if not fixable or not remaining:
+        return replace(decision, failures=failures, candidates=(*tried, *remaining))
+    pool = {entry.model: entry for entry in inputs.tenant.pool}
+    entries = [pool.get(model, PoolEntry(model)) for model in remaining]
+    fallback = FallbackStrategy(decision.fallback)
+    ranking = rank(fallback, entries, _rank_context(inputs), primary=False)
+    return replace(
+        decision,
+        failures=failures,
+        candidates=(*tried, *ranking.models),
+        notes=_merge_notes(decision.notes, {failed_model: f"failed: {error_code}"}),
+    )
+
+
+def resolve_strategies(inputs: RoutingInputs) -> tuple[RouteStrategy, FallbackStrategy]:
+    """The request's `route` wins over the tenant's, which wins over the defaults."""
+    override = inputs.override or {}
+    tenant, defaults = inputs.tenant, inputs.defaults
+    strategy_name = override.get("strategy")
+    fallback_name = override.get("fallback")
+    strategy = (
+        parse_strategy(str(strategy_name))
+        if strategy_name
+        else tenant.route_strategy or defaults.strategy
+    )
+    fallback = (
+        parse_fallback(str(fallback_name))
+        if fallback_name
+        else tenant.fallback_strategy or defaults.fallback
+    )
+    return strategy, fallback
+
+
+def requested_models(request: Mapping[str, object]) -> tuple[str, ...]:
+    """The request's `model` then its `models`, normalised, without repeats."""
+    names: list[object] = [request.get("model")]
+    models = request.get("models")
+    if isinstance(models, list):
+        names.extend(models)
+    ids = (
+        upstream_model_id(n.strip()) for n in names if isinstance(n, str) and n.strip()
+    )
+    return tuple(dict.fromkeys(ids))
+
+
+def candidate_entries(inputs: RoutingInputs) -> list[PoolEntry]:
+    """The candidate set (see the module docstring), with pool weights and tiers."""
+    tenant = inputs.tenant
+    ids = list(requested_models(inputs.request))
+    if not inputs.request.get("models"):
+        ids += [entry.model for entry in tenant.pool]
+        ids += [tenant.default_model] if tenant.default_model else []
+    ids = ids or [inputs.defaults.default_model]
+    pool = {entry.model: entry for entry in tenant.pool}
+    return [pool.get(model, PoolEntry(model)) for model in dict.fromkeys(ids)]
+
+
+def _rank_context(inputs: RoutingInputs) -> RankContext:
+    tenant = inputs.tenant
+    # The deployment default stands in only for a tenant that named no model at all.
+    default_model = tenant.default_model or (
+        None if tenant.pool else inputs.defaults.default_model
+    )
+    return RankContext(
+        features=extract_features(inputs.request),
+        catalog=inputs.catalog,
+        performance=inputs.performance,
+        performance_enabled=inputs.defaults.performance_cache,
+        rng=inputs.rng,
+        rotation=inputs.rotation,
+        scope=tenant.scope,
+        requested=requested_models(inputs.request),
+        default_model=default_model,
+    )
+
+
+def _larger_context(
+    models: Sequence[str], failed_model: str, catalog: Mapping[str, ModelInfo]
+) -> list[str]:
+    """Models whose context is larger than the one that was too small (or unknown)."""
+    failed = catalog.get(failed_model)
+    limit = failed.context_length if failed else None
+    if not limit:
+        return list(models)
+    return [
+        model
+        for model in models
+        if (info := catalog.get(model)) is None
+        or info.context_length is None
+        or info.context_length > limit
+    ]
+
+
+def _merge_notes(*parts: Mapping[str, str]) -> dict[str, str]:
+    merged: dict[str, str] = {}
+    for notes in parts:
+        for model, note in notes.items():
+            previous = merged.get(model)
+            merged[model] = note if previous in (None, note) else f"{previous}; {note}"
+    return merged

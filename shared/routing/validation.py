@@ -1,0 +1,58 @@
+"""Submit-time and admin-time checks: unknown strategies and models are a 422 with
+close matches, never a silent default.
+
+Models are checked against the catalog's listed ids. While the catalog is empty
+(before the first sync) every model id is accepted: OpenRouter then has the last
+word, and an unknown id fails the job as `upstream_model_not_found`.
+"""
+
+from collections.abc import Collection, Iterable, Mapping
+
+from shared.model_ids import upstream_model_id
+from shared.routing.names import parse_fallback, parse_strategy, unknown_name_error
+from shared.routing.pool import PoolEntry
+from shared.routing.router import requested_models
+
+# Routing shortcuts OpenRouter accepts on any listed slug without listing them.
+SHORTCUT_VARIANTS = frozenset({"nitro", "floor", "online"})
+
+
+def validate_route(request: Mapping[str, object], catalog_ids: Collection[str]) -> None:
+    """Check a submitted body (`JobCreate.model_dump()`): its `route` names and its
+    `model`/`models` ids; raises InvalidRequest (422) with suggestions."""
+    route = request.get("route")
+    if isinstance(route, Mapping):
+        if route.get("strategy"):
+            parse_strategy(str(route["strategy"]))
+        if route.get("fallback"):
+            parse_fallback(str(route["fallback"]))
+    check_known_models(requested_models(request), catalog_ids, field="model")
+
+
+def validate_pool(
+    pool: Iterable[PoolEntry], default_model: str | None, catalog_ids: Collection[str]
+) -> None:
+    """Check a tenant's pool and default model against the catalog (admin API)."""
+    check_known_models([entry.model for entry in pool], catalog_ids, field="model_pool")
+    if default_model:
+        check_known_models([default_model], catalog_ids, field="default_model")
+
+
+def check_known_models(
+    model_ids: Iterable[str], catalog_ids: Collection[str], *, field: str
+) -> None:
+    """Raise InvalidRequest for the first id the catalog does not list."""
+    if not catalog_ids:
+        return
+    for model_id in model_ids:
+        if not is_known_model(model_id, catalog_ids):
+            raise unknown_name_error("model", field, model_id, catalog_ids)
+
+
+def is_known_model(model_id: str, catalog_ids: Collection[str]) -> bool:
+    """Listed, or a listed model with a routing shortcut suffix (`:nitro`)."""
+    normalised = upstream_model_id(model_id)
+    if normalised in catalog_ids:
+        return True
+    base, _, variant = normalised.rpartition(":")
+    return variant in SHORTCUT_VARIANTS and base in catalog_ids

@@ -1,0 +1,58 @@
+"""The pipelined publish path writes exactly what Celery's own send_task writes."""
+
+import base64
+import json
+import uuid
+
+import pytest
+import redis
+
+from broker_api.enqueue import CeleryEnqueuer, Priority, redis_list_key
+from tests.services import Services
+
+pytestmark = pytest.mark.anyio
+
+# Fields that differ between any two messages (ids, tags, the sending host).
+VARYING = {
+    "origin",
+    "delivery_tag",
+    "reply_to",
+    "ignore_result",
+    "stamped_headers",
+    "replaced_task_nesting",
+    "stamps",
+}
+
+
+def _shape(message: dict) -> dict:
+    headers = {k: v for k, v in message["headers"].items() if k not in VARYING}
+    properties = {k: v for k, v in message["properties"].items() if k not in VARYING}
+    return {**message, "headers": headers, "properties": properties}
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.mark.parametrize("priority", [Priority.INTERACTIVE, Priority.BATCH])
+async def test_bulk_messages_match_send_task(
+    services: Services, redis_client: redis.Redis, priority: Priority
+) -> None:
+    enqueuer = CeleryEnqueuer(services.redis_url)
+    single, bulk = uuid.uuid4(), uuid.uuid4()
+    await enqueuer.enqueue_completion(single, "acme", priority)
+    await enqueuer.enqueue_completions([bulk], "acme", priority)
+    await enqueuer.close()
+    key = redis_list_key("tenant.acme", int(priority))
+    from_bulk, from_celery = (json.loads(m) for m in redis_client.lrange(key, 0, -1))
+    assert from_celery["headers"]["id"] == str(single)
+    assert from_bulk["headers"]["id"] == str(bulk)
+    from_celery_shape = json.loads(
+        json.dumps(_shape(from_celery)).replace(str(single), "ID")
+    )
+    from_bulk_shape = json.loads(json.dumps(_shape(from_bulk)).replace(str(bulk), "ID"))
+    from_celery_shape["body"] = from_bulk_shape["body"] = None  # compared decoded below
+    assert from_bulk_shape == from_celery_shape
+    assert json.loads(base64.b64decode(from_bulk["body"]))[0] == [str(bulk)]
+    assert json.loads(base64.b64decode(from_celery["body"]))[0] == [str(single)]
