@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from broker_api.admin.routes import router as admin_router
+from broker_api.batches.routes import router as batches_router
 from broker_api.body_limit import BodyLimitMiddleware
 from broker_api.enqueue import CeleryEnqueuer, Enqueuer
 from broker_api.errors import install_error_handlers
@@ -15,6 +16,7 @@ from broker_api.health import router as health_router
 from broker_api.jobs.routes import router as jobs_router
 from broker_api.settings import ApiSettings
 from broker_api.waiters import JobWaiters
+from broker_api.webhooks.routes import router as webhooks_router
 from shared.db.session import make_async_engine, make_async_sessions
 from shared.settings import TenantSeedSettings, load_settings
 from shared.tenancy import upsert_tenant_seeds
@@ -57,8 +59,14 @@ def create_app(
     install_error_handlers(app)
     app.include_router(health_router)
     app.include_router(jobs_router)
+    app.include_router(batches_router)
+    app.include_router(webhooks_router)
     app.include_router(admin_router)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.helixq_max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.helixq_max_body_bytes,
+        max_bytes_by_path={"/v1/batches": settings.helixq_max_batch_bytes},
+    )
     return app
 
 

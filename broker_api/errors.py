@@ -19,6 +19,7 @@ STATUS_BY_ERROR: list[tuple[type[errors.BrokerError], int]] = [
     (errors.Forbidden, 403),
     (errors.Conflict, 409),
     (errors.InvalidRequest, 422),
+    (errors.UnsupportedMediaType, 415),
 ]
 
 _HTTP_CODES = {

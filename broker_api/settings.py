@@ -15,5 +15,6 @@ class ApiSettings(DatabaseSettings, RedisSettings, RoutingSettings, WebhookSetti
     helixq_api_port: int = Field(default=8000, ge=1, le=65535)
     helixq_admin_token: SecretStr | None = None
     helixq_max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    helixq_max_batch_bytes: int = Field(default=200 * 1024 * 1024, ge=1024)
     helixq_long_poll_max_s: float = Field(default=60.0, ge=0, le=600)
     helixq_seed_tenants: bool = True

@@ -3,11 +3,14 @@
 BrokerError
 ├── NotFound
 │   ├── JobNotFound
+│   ├── BatchNotFound
 │   └── TenantNotFound
 ├── Unauthenticated          missing, unknown, revoked or expired API key
 ├── Forbidden                a valid credential that may not do this
 ├── Conflict
-│   └── TenantExists
+│   ├── TenantExists
+│   └── BatchNotCancellable
+├── UnsupportedMediaType     a body in a content type the endpoint does not take
 ├── InvalidRequest           well-formed but unacceptable input (with field details)
 │   └── IdempotencyKeyReused  the same Idempotency-Key with a different body
 └── SettingsError            a bad environment value; stops the process at start
@@ -40,6 +43,15 @@ class JobNotFound(NotFound):
         self.job_id = job_id
 
 
+class BatchNotFound(NotFound):
+    code = "batch_not_found"
+
+    def __init__(self, batch_id: UUID | str) -> None:
+        super().__init__(
+            f"batch {batch_id} not found", details={"batch_id": str(batch_id)}
+        )
+
+
 class TenantNotFound(NotFound):
     code = "tenant_not_found"
 
@@ -65,6 +77,27 @@ class TenantExists(Conflict):
 
     def __init__(self, slug: str) -> None:
         super().__init__(f"tenant {slug!r} already exists", details={"tenant": slug})
+
+
+class BatchNotCancellable(Conflict):
+    code = "batch_not_cancellable"
+
+    def __init__(self, batch_id: UUID, status: str) -> None:
+        super().__init__(
+            f"batch {batch_id} is already {status} and cannot be cancelled",
+            details={"batch_id": str(batch_id), "status": status},
+        )
+
+
+class UnsupportedMediaType(BrokerError):
+    code = "unsupported_media_type"
+
+    def __init__(self, given: str, accepted: list[str]) -> None:
+        super().__init__(
+            f"content type {given or '(none)'!r} is not accepted here; "
+            f"send one of {', '.join(accepted)}",
+            details={"accepted": accepted},
+        )
 
 
 class InvalidRequest(BrokerError):

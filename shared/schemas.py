@@ -3,7 +3,13 @@ the worker reads back from the job row."""
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 from shared.strategies import FallbackStrategy, RouteStrategy
 
@@ -64,6 +70,7 @@ class JobCreate(CompletionRequest):
     route: RouteSpec | None = None
     custom_id: str | None = Field(default=None, max_length=200)
     metadata: dict[str, str] | None = Field(default=None, max_length=16)
+    webhook_url: str | None = Field(default=None, max_length=2000)
     stream: Literal[False] | None = Field(
         default=None,
         description="Jobs are not streamed; use /v1/chat/completions to stream.",
@@ -73,5 +80,49 @@ class JobCreate(CompletionRequest):
         """The part sent to OpenRouter, without the broker's own fields."""
         return self.model_dump(
             exclude_none=True,
-            exclude={"route", "custom_id", "metadata", "stream"},
+            exclude={"route", "custom_id", "metadata", "webhook_url", "stream"},
         )
+
+
+BATCH_MAX_REQUESTS = 50_000
+BATCH_ENDPOINTS = frozenset({"/v1/chat/completions", "/api/v1/chat/completions"})
+
+
+class BatchItem(BaseModel):
+    """One request of an inline batch."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    custom_id: str = Field(min_length=1, max_length=200)
+    body: CompletionRequest
+
+
+class BatchLine(BatchItem):
+    """One line of a JSONL upload in OpenAI's batch format."""
+
+    method: Literal["POST"] = "POST"
+    url: str
+
+    @field_validator("url")
+    @classmethod
+    def _known_endpoint(cls, url: str) -> str:
+        if url not in BATCH_ENDPOINTS:
+            raise ValueError(f"url must be one of {sorted(BATCH_ENDPOINTS)}")
+        return url
+
+
+class BatchOptions(BaseModel):
+    """What applies to every item of a batch."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    route: RouteSpec | None = None
+    webhook_url: str | None = Field(default=None, max_length=2000)
+    metadata: dict[str, str] | None = Field(default=None, max_length=16)
+    completion_window: str = Field(default="24h", description="e.g. 1h, 24h")
+
+
+class BatchCreate(BatchOptions):
+    """`POST /v1/batches` with the requests inline."""
+
+    requests: list[dict[str, Any]] = Field(min_length=1, max_length=BATCH_MAX_REQUESTS)

@@ -15,8 +15,10 @@ from broker_api.deps import (
 )
 from broker_api.jobs import service
 from broker_api.jobs.views import JobAccepted, JobView
+from broker_api.webhooks.service import check_webhook_url
 from shared.errors import JobNotFound
 from shared.schemas import JobCreate
+from shared.webhooks.addresses import system_resolver
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
@@ -28,6 +30,7 @@ async def create_job(
     session: SessionDep,
     enqueuer: EnqueuerDep,
     caller: CallerDep,
+    settings: SettingsDep,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> JobAccepted:
     """Queue one chat-completion job; poll `GET /v1/jobs/{id}` for its result.
@@ -35,6 +38,12 @@ async def create_job(
     With an `Idempotency-Key` header, repeating the same request (within 24 h)
     answers the same job instead of creating another.
     """
+    if body.webhook_url:
+        await check_webhook_url(
+            body.webhook_url,
+            allow_private=settings.helixq_webhook_allow_private,
+            resolve=system_resolver,
+        )
     accepted = await service.submit_job(
         session, enqueuer, caller, body, idempotency_key=idempotency_key
     )

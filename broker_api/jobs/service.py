@@ -59,6 +59,7 @@ def _new_job(caller: Caller, request: JobCreate) -> Job:
         route=request.route.model_dump(exclude_none=True) if request.route else None,
         custom_id=request.custom_id,
         metadata_=request.metadata,
+        webhook_url=request.webhook_url,
     )
 
 

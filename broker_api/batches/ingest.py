@@ -1,0 +1,118 @@
+"""Turn a batch upload into job rows, line by line, without holding the whole upload.
+
+Every line is validated; the first errors are reported with their line numbers and
+nothing is written unless every line is valid.
+"""
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from shared.schemas import BATCH_MAX_REQUESTS, BatchItem, BatchLine
+
+MAX_REPORTED_ERRORS = 100
+
+
+@dataclass(frozen=True)
+class LineError:
+    line: int
+    custom_id: str | None
+    message: str
+
+
+@dataclass
+class Ingest:
+    """Rows accepted so far and the errors found; rows stop growing after an error."""
+
+    errors: list[LineError] = field(default_factory=list)
+    error_count: int = 0
+    seen_custom_ids: set[str] = field(default_factory=set)
+    total: int = 0
+
+    def reject(self, line: int, custom_id: str | None, message: str) -> None:
+        self.error_count += 1
+        if len(self.errors) < MAX_REPORTED_ERRORS:
+            self.errors.append(LineError(line, custom_id, message))
+
+    def accept(self, line: int, item: BatchItem) -> dict[str, Any] | None:
+        """The job row for a valid item, or None (and an error) for a duplicate."""
+        if item.custom_id in self.seen_custom_ids:
+            self.reject(line, item.custom_id, "custom_id is not unique in this batch")
+            return None
+        self.seen_custom_ids.add(item.custom_id)
+        self.total += 1
+        if self.total > BATCH_MAX_REQUESTS:
+            self.reject(
+                line, item.custom_id, f"more than {BATCH_MAX_REQUESTS} requests"
+            )
+            return None
+        return {
+            "id": uuid.uuid4(),
+            "custom_id": item.custom_id,
+            "request": item.body.model_dump(exclude_none=True),
+        }
+
+
+def _explain(error: ValidationError) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    return f"{where}: {first['msg']}" if where else str(first["msg"])
+
+
+def parse_item(
+    ingest: Ingest, number: int, raw: Any, *, jsonl: bool
+) -> dict[str, Any] | None:
+    """Validate one request (a JSONL line or an inline item) into a job row."""
+    custom_id = raw.get("custom_id") if isinstance(raw, dict) else None
+    try:
+        item = (BatchLine if jsonl else BatchItem).model_validate(raw)
+        if item.body.model_extra and item.body.model_extra.get("stream"):
+            raise ValueError("stream is not supported in batches")
+    except ValidationError as exc:
+        ingest.reject(number, custom_id, _explain(exc))
+        return None
+    except ValueError as exc:
+        ingest.reject(number, custom_id, str(exc))
+        return None
+    return ingest.accept(number, item)
+
+
+def parse_inline(ingest: Ingest, items: Iterable[Any]) -> Iterable[dict[str, Any]]:
+    for number, raw in enumerate(items, start=1):
+        row = parse_item(ingest, number, raw, jsonl=False)
+        if row is not None:
+            yield row
+
+
+async def parse_jsonl(
+    ingest: Ingest, chunks: AsyncIterator[bytes]
+) -> AsyncIterator[dict[str, Any]]:
+    """Rows from a streamed JSONL body; blank lines are skipped."""
+    number = 0
+    async for line in _lines(chunks):
+        number += 1
+        if not line.strip():
+            continue
+        try:
+            raw = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            ingest.reject(number, None, f"not valid JSON: {exc}")
+            continue
+        row = parse_item(ingest, number, raw, jsonl=True)
+        if row is not None:
+            yield row
+
+
+async def _lines(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    pending = b""
+    async for chunk in chunks:
+        pending += chunk
+        *complete, pending = pending.split(b"\n")
+        for line in complete:
+            yield line
+    if pending:
+        yield pending

@@ -1,0 +1,240 @@
+"""Batch use cases: submit (inline or JSONL), read, list, cancel, stream results."""
+
+import json
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from broker_api import idempotency
+from broker_api.batches import queries
+from broker_api.batches.ingest import Ingest
+from broker_api.batches.views import BatchList, BatchView, batch_view, result_line
+from broker_api.deps import Caller
+from broker_api.enqueue import Enqueuer, Priority
+from shared.db.models import Batch
+from shared.durations import parse_duration_s
+from shared.errors import BatchNotCancellable, BatchNotFound, InvalidRequest
+from shared.jobs import BatchStatus, JobStatus
+from shared.schemas import BatchOptions
+from shared.webhooks.outbox import record_batch_event
+
+MAX_WINDOW_S = 7 * 86400
+
+
+def completion_window_s(text: str) -> int:
+    try:
+        seconds = parse_duration_s(text)
+    except ValueError as exc:
+        raise InvalidRequest(
+            f"completion_window: {exc}", details={"field": "completion_window"}
+        ) from None
+    if not 60 <= seconds <= MAX_WINDOW_S:
+        raise InvalidRequest(
+            "completion_window must be between 1m and 7d",
+            details={"field": "completion_window"},
+        )
+    return int(seconds)
+
+
+def _new_batch(caller: Caller, options: BatchOptions, window_s: int) -> Batch:
+    now = datetime.now(UTC)
+    return Batch(
+        tenant_id=caller.tenant_id,
+        # Lines are validated before the row exists, so a stored batch starts here.
+        status=BatchStatus.IN_PROGRESS.value,
+        route=options.route.model_dump(exclude_none=True) if options.route else None,
+        webhook_url=options.webhook_url,
+        metadata_=options.metadata,
+        completion_window_s=window_s,
+        total=0,
+        created_at=now,
+        in_progress_at=now,
+        expires_at=now + timedelta(seconds=window_s),
+    )
+
+
+def _job_values(batch: Batch, row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **row,
+        "tenant_id": batch.tenant_id,
+        "batch_id": batch.id,
+        "status": JobStatus.QUEUED.value,
+        "route": batch.route,
+        "priority": int(Priority.BATCH),
+        "deadline_at": batch.expires_at,
+    }
+
+
+async def _write_rows(
+    session: AsyncSession,
+    batch: Batch,
+    ingest: Ingest,
+    rows: AsyncIterator[dict[str, Any]],
+) -> list[UUID]:
+    """Insert valid rows in chunks as they are validated; none after an error."""
+    job_ids: list[UUID] = []
+    chunk: list[dict[str, Any]] = []
+    async for row in rows:
+        if ingest.error_count:
+            continue  # keep validating to report every bad line, write nothing more
+        chunk.append(_job_values(batch, row))
+        if len(chunk) >= queries.INSERT_CHUNK:
+            await queries.insert_jobs(session, chunk)
+            job_ids.extend(values["id"] for values in chunk)
+            chunk = []
+    if chunk and not ingest.error_count:
+        await queries.insert_jobs(session, chunk)
+        job_ids.extend(values["id"] for values in chunk)
+    return job_ids
+
+
+def _invalid(ingest: Ingest) -> InvalidRequest:
+    errors = [
+        {"line": e.line, "custom_id": e.custom_id, "message": e.message}
+        for e in ingest.errors
+    ]
+    first = ingest.errors[0]
+    return InvalidRequest(
+        f"{ingest.error_count} request(s) of the batch are invalid; first at line "
+        f"{first.line}: {first.message}. Nothing was queued.",
+        details={"error_count": ingest.error_count, "errors": errors},
+    )
+
+
+class _Replay(Exception):
+    """A repeated Idempotency-Key: roll back what was written, answer as before."""
+
+    def __init__(self, stored: idempotency.StoredAnswer) -> None:
+        self.stored = stored
+
+
+@dataclass(frozen=True)
+class Submission:
+    options: BatchOptions
+    rows: AsyncIterator[dict[str, Any]]
+    ingest: Ingest
+    body_hash: Callable[[], str]  # known once every row has been read
+    idempotency_key: str | None = None
+
+
+async def submit_batch(
+    session: AsyncSession, enqueuer: Enqueuer, caller: Caller, submission: Submission
+) -> BatchView:
+    """All or nothing: the batch and its jobs commit together, then are published.
+
+    The Idempotency-Key is reserved after the rows are read (a streamed upload's hash
+    is known only then) but in the same transaction, so duplicates still serialise.
+    """
+    window_s = completion_window_s(submission.options.completion_window)
+    try:
+        async with session.begin():
+            batch = _new_batch(caller, submission.options, window_s)
+            session.add(batch)
+            await session.flush()
+            ingest = submission.ingest
+            job_ids = await _write_rows(session, batch, ingest, submission.rows)
+            if ingest.error_count:
+                raise _invalid(ingest)
+            if not job_ids:
+                raise InvalidRequest(
+                    "the batch has no requests", details={"field": "requests"}
+                )
+            batch.total = len(job_ids)
+            view = batch_view(batch, {})
+            await _remember(session, caller, submission, view)
+    except _Replay as replay:
+        return BatchView.model_validate(replay.stored.body)
+    await enqueuer.enqueue_completions(job_ids, caller.slug, Priority.BATCH)
+    return view
+
+
+async def _remember(
+    session: AsyncSession, caller: Caller, submission: Submission, view: BatchView
+) -> None:
+    key = submission.idempotency_key
+    if key is None:
+        return
+    stored = await idempotency.reserve(
+        session, caller.tenant_id, key, submission.body_hash()
+    )
+    if stored is not None:
+        raise _Replay(stored)
+    answer = idempotency.StoredAnswer(201, view.model_dump(mode="json"))
+    await idempotency.remember(session, caller.tenant_id, key, answer)
+
+
+async def inline_rows(items: Iterable[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:
+    for item in items:
+        yield item
+
+
+async def read_batch(
+    session: AsyncSession, caller: Caller, batch_id: UUID
+) -> BatchView:
+    async with session.begin():
+        batch = await queries.find_batch(session, caller.tenant_id, batch_id)
+        if batch is None:
+            raise BatchNotFound(batch_id)
+        counts = (
+            {}
+            if batch.request_counts
+            else await queries.count_by_status(session, batch_id)
+        )
+        return batch_view(batch, counts)
+
+
+async def list_batches(
+    session: AsyncSession, caller: Caller, *, limit: int, after: UUID | None
+) -> BatchList:
+    async with session.begin():
+        batches = await queries.list_batches(
+            session, caller.tenant_id, limit=limit + 1, after=after
+        )
+        page = list(batches[:limit])
+        views = [
+            batch_view(
+                b,
+                {}
+                if b.request_counts
+                else await queries.count_by_status(session, b.id),
+            )
+            for b in page
+        ]
+    return BatchList(
+        data=views, has_more=len(batches) > limit, last_id=page[-1].id if page else None
+    )
+
+
+async def cancel_batch(
+    session: AsyncSession, caller: Caller, batch_id: UUID
+) -> BatchView:
+    """Queued items are cancelled at once; running ones finish with their results."""
+    async with session.begin():
+        batch = await queries.find_batch(
+            session, caller.tenant_id, batch_id, for_update=True
+        )
+        if batch is None:
+            raise BatchNotFound(batch_id)
+        if BatchStatus(batch.status).is_terminal:
+            raise BatchNotCancellable(batch_id, batch.status)
+        await queries.cancel_queued_items(session, batch_id)
+        now = datetime.now(UTC)
+        batch.status = BatchStatus.CANCELLED.value
+        batch.cancelled_at = now
+        await session.run_sync(lambda sync: record_batch_event(sync, batch, now=now))
+        counts = await queries.count_by_status(session, batch_id)
+        return batch_view(batch, counts)
+
+
+async def stream_results(
+    sessions: async_sessionmaker[AsyncSession], batch_id: UUID
+) -> AsyncIterator[bytes]:
+    """JSONL, a line per item, read with a server-side cursor (never all in memory)."""
+    async with sessions() as session, session.begin():
+        result = await session.stream(queries.result_rows_query(batch_id))
+        async for row in result:
+            yield (json.dumps(result_line(row)) + "\n").encode()
