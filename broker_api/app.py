@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 from broker_api.admin.routes import router as admin_router
 from broker_api.batches.routes import router as batches_router
 from broker_api.body_limit import BodyLimitMiddleware
+from broker_api.chat.routes import router as chat_router
 from broker_api.enqueue import CeleryEnqueuer, Enqueuer
 from broker_api.errors import install_error_handlers
 from broker_api.health import router as health_router
@@ -59,6 +60,7 @@ def create_app(
     install_error_handlers(app)
     app.include_router(health_router)
     app.include_router(jobs_router)
+    app.include_router(chat_router)
     app.include_router(batches_router)
     app.include_router(webhooks_router)
     app.include_router(admin_router)

@@ -22,6 +22,21 @@ STATUS_BY_ERROR: list[tuple[type[errors.BrokerError], int]] = [
     (errors.UnsupportedMediaType, 415),
 ]
 
+# A synchronous completion answers a failed job with the status an OpenAI client
+# expects for that failure; upstream credential problems are the broker's (502).
+JOB_ERROR_STATUS = {
+    "upstream_bad_request": 400,
+    "upstream_context_length": 400,
+    "upstream_model_not_found": 404,
+    "upstream_payment_required": 402,
+    "upstream_forbidden": 403,
+    "upstream_rate_limited": 429,
+    "budget_exceeded": 402,
+    "upstream_unauthorized": 502,
+    "upstream_timeout": 504,
+}
+DEFAULT_JOB_ERROR_STATUS = 502
+
 _HTTP_CODES = {
     404: "not_found",
     405: "method_not_allowed",

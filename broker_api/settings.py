@@ -17,4 +17,5 @@ class ApiSettings(DatabaseSettings, RedisSettings, RoutingSettings, WebhookSetti
     helixq_max_body_bytes: int = Field(default=1_048_576, ge=1024)
     helixq_max_batch_bytes: int = Field(default=200 * 1024 * 1024, ge=1024)
     helixq_long_poll_max_s: float = Field(default=60.0, ge=0, le=600)
+    helixq_sync_timeout_s: float = Field(default=300.0, gt=0, le=3600)
     helixq_seed_tenants: bool = True

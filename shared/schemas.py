@@ -84,6 +84,16 @@ class JobCreate(CompletionRequest):
         )
 
 
+class ChatCompletionCreate(CompletionRequest):
+    """`POST /v1/chat/completions`: an OpenAI/OpenRouter body, optionally streamed."""
+
+    stream: bool = False
+    route: RouteSpec | None = None
+
+    def as_job(self) -> JobCreate:
+        return JobCreate.model_validate(self.model_dump(exclude={"stream"}))
+
+
 BATCH_MAX_REQUESTS = 50_000
 BATCH_ENDPOINTS = frozenset({"/v1/chat/completions", "/api/v1/chat/completions"})
 

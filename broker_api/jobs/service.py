@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker_api import idempotency
 from broker_api.deps import Caller
-from broker_api.enqueue import Enqueuer
+from broker_api.enqueue import Enqueuer, Priority
 from broker_api.jobs import queries
 from broker_api.jobs.views import JobAccepted, JobView, accepted_view, job_view
 from broker_api.waiters import JobWaiters
@@ -27,6 +27,7 @@ async def submit_job(
     request: JobCreate,
     *,
     idempotency_key: str | None = None,
+    priority: Priority = Priority.JOB,
 ) -> JobAccepted:
     """Commit the job row, then publish its id. The row is the job: if publishing
     fails, the sweeper sends it later, so the client still gets its id."""
@@ -38,7 +39,7 @@ async def submit_job(
             )
             if stored is not None:
                 return JobAccepted.model_validate(stored.body)
-        job = _new_job(caller, request)
+        job = _new_job(caller, request, priority)
         session.add(job)
         await session.flush()
         accepted = accepted_view(job)
@@ -47,11 +48,11 @@ async def submit_job(
             await idempotency.remember(
                 session, caller.tenant_id, idempotency_key, answer
             )
-    await publish(enqueuer, job.id, caller.slug)
+    await publish(enqueuer, job.id, caller.slug, priority)
     return accepted
 
 
-def _new_job(caller: Caller, request: JobCreate) -> Job:
+def _new_job(caller: Caller, request: JobCreate, priority: Priority) -> Job:
     return Job(
         tenant_id=caller.tenant_id,
         status=JobStatus.QUEUED.value,
@@ -60,13 +61,16 @@ def _new_job(caller: Caller, request: JobCreate) -> Job:
         custom_id=request.custom_id,
         metadata_=request.metadata,
         webhook_url=request.webhook_url,
+        priority=int(priority),
     )
 
 
-async def publish(enqueuer: Enqueuer, job_id: UUID, slug: str) -> None:
+async def publish(
+    enqueuer: Enqueuer, job_id: UUID, slug: str, priority: Priority = Priority.JOB
+) -> None:
     """Send a committed job to its tenant's queue; a failure is left to the sweeper."""
     try:
-        await enqueuer.enqueue_completion(job_id, slug)
+        await enqueuer.enqueue_completion(job_id, slug, priority)
     except Exception:
         logger.warning(
             "job %s committed but not published; the sweeper will send it",

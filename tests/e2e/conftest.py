@@ -97,6 +97,7 @@ class Client:
     """A tenant's HTTP client against the running API."""
 
     slug: str
+    key: str
     http: httpx.Client
 
 
@@ -108,7 +109,7 @@ def _tenant_client(engine: Engine, stack: Stack) -> Client:
     http = httpx.Client(
         base_url=stack.api_url, headers={"Authorization": f"Bearer {key}"}, timeout=10
     )
-    return Client(slug=slug, http=http)
+    return Client(slug=slug, key=key, http=http)
 
 
 @pytest.fixture
