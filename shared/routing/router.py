@@ -146,16 +146,23 @@ def requested_models(request: Mapping[str, object]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(ids))
 
 
-def candidate_entries(inputs: RoutingInputs) -> list[PoolEntry]:
-    """The candidate set (see the module docstring), with pool weights and tiers."""
-    tenant = inputs.tenant
-    ids = list(requested_models(inputs.request))
-    if not inputs.request.get("models"):
+def candidate_models(
+    request: Mapping[str, object], tenant: TenantRouting, defaults: RoutingDefaults
+) -> list[str]:
+    """The candidate set's ids (see the module docstring), unordered by strategy:
+    what the worker reads performance stats for before routing."""
+    ids = list(requested_models(request))
+    if not request.get("models"):
         ids += [entry.model for entry in tenant.pool]
         ids += [tenant.default_model] if tenant.default_model else []
-    ids = ids or [inputs.defaults.default_model]
-    pool = {entry.model: entry for entry in tenant.pool}
-    return [pool.get(model, PoolEntry(model)) for model in dict.fromkeys(ids)]
+    return list(dict.fromkeys(ids or [defaults.default_model]))
+
+
+def candidate_entries(inputs: RoutingInputs) -> list[PoolEntry]:
+    """The candidate set with the pool's weights and tiers."""
+    pool = {entry.model: entry for entry in inputs.tenant.pool}
+    ids = candidate_models(inputs.request, inputs.tenant, inputs.defaults)
+    return [pool.get(model, PoolEntry(model)) for model in ids]
 
 
 def _rank_context(inputs: RoutingInputs) -> RankContext:

@@ -1,0 +1,110 @@
+"""Catalog sync into real Postgres: exact prices, unlisting, reading back."""
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import respx
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from shared.db.models import CatalogModel
+from shared.routing.catalog import parse_model
+from workers.model_routing.catalog_sync import (
+    CatalogCache,
+    load_catalog,
+    seed_catalog,
+    sync_catalog,
+    upsert_catalog,
+)
+
+SNAPSHOT = Path(__file__).parents[3] / "simulator" / "data" / "openrouter-models.json"
+BASE = "https://openrouter.test/api/v1"
+NOW = datetime(2026, 11, 24, tzinfo=UTC)
+
+
+def _entry(model_id: str, prompt: str = "0.00000025", completion: str = "0.00000125"):
+    return {
+        "id": model_id,
+        "name": model_id,
+        "context_length": 8192,
+        "pricing": {"prompt": prompt, "completion": completion},
+    }
+
+
+def test_upsert_keeps_prices_exact_and_updates_them(db_session: Session):
+    upsert_catalog(db_session, [parse_model(_entry("x/a"))], now=NOW)
+    upsert_catalog(
+        db_session, [parse_model(_entry("x/a", prompt="0.0000000375"))], now=NOW
+    )
+    row = db_session.get(CatalogModel, "x/a")
+    db_session.refresh(row)
+    assert row.prompt_price == Decimal("0.0000000375")
+    assert row.completion_price == Decimal("0.00000125")
+    assert row.pricing == {"prompt": "0.0000000375", "completion": "0.00000125"}
+
+
+def test_models_missing_from_a_listing_are_unlisted_not_deleted(db_session: Session):
+    upsert_catalog(
+        db_session, [parse_model(_entry("x/a")), parse_model(_entry("x/b"))], now=NOW
+    )
+    result = upsert_catalog(db_session, [parse_model(_entry("x/a"))], now=NOW)
+    assert result.listed == 1
+    assert result.unlisted >= 1
+    db_session.expire_all()
+    assert db_session.get(CatalogModel, "x/b").is_listed is False
+    assert "x/b" not in load_catalog(db_session)
+    upsert_catalog(db_session, [parse_model(_entry("x/b"))], now=NOW)
+    db_session.expire_all()
+    assert db_session.get(CatalogModel, "x/b").is_listed is True
+
+
+def test_seed_loads_the_bundled_snapshot_without_unlisting(db_session: Session):
+    upsert_catalog(db_session, [parse_model(_entry("x/kept"))], now=NOW)
+    assert seed_catalog(db_session, SNAPSHOT).listed == 73
+    catalog = load_catalog(db_session)
+    assert "x/kept" in catalog
+    assert catalog["anthropic/claude-sonnet-4.5"].prompt_price == Decimal("0.000003")
+    assert catalog["openrouter/auto"].is_variable_price
+
+
+@respx.mock
+def test_sync_fetches_then_upserts(db_session: Session):
+    respx.get(f"{BASE}/models").respond(json={"data": [_entry("openrouter/y/z")]})
+    sessions = sessionmaker(
+        bind=db_session.connection(), join_transaction_mode="create_savepoint"
+    )
+    with httpx.Client() as client:
+        result = sync_catalog(sessions, client, BASE)
+    assert result.listed == 1
+    ids = db_session.scalars(
+        select(CatalogModel.id).where(CatalogModel.is_listed)
+    ).all()
+    assert ids == ["y/z"]
+
+
+@respx.mock
+def test_empty_listing_changes_nothing(db_session: Session):
+    upsert_catalog(db_session, [parse_model(_entry("x/a"))], now=NOW)
+    respx.get(f"{BASE}/models").respond(json={"data": []})
+    sessions = sessionmaker(
+        bind=db_session.connection(), join_transaction_mode="create_savepoint"
+    )
+    with httpx.Client() as client:
+        assert sync_catalog(sessions, client, BASE).listed == 0
+    assert "x/a" in load_catalog(db_session)
+
+
+def test_catalog_cache_reloads_after_its_ttl(db_session: Session):
+    sessions = sessionmaker(
+        bind=db_session.connection(), join_transaction_mode="create_savepoint"
+    )
+    now = [0.0]
+    cache = CatalogCache(sessions, ttl_s=60, clock=lambda: now[0])
+    upsert_catalog(db_session, [parse_model(_entry("x/a"))], now=NOW)
+    assert "x/a" in cache.get()
+    upsert_catalog(db_session, [parse_model(_entry("x/new"))], now=NOW)
+    assert "x/new" not in cache.get()
+    now[0] = 61.0
+    assert "x/new" in cache.get()
