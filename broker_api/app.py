@@ -8,14 +8,18 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from broker_api.admin.routes import router as admin_router
+from broker_api.admin.routing_routes import router as admin_routing_router
 from broker_api.batches.routes import router as batches_router
 from broker_api.body_limit import BodyLimitMiddleware
+from broker_api.catalog_ids import CatalogIds
 from broker_api.chat.routes import router as chat_router
 from broker_api.enqueue import CeleryEnqueuer, Enqueuer
 from broker_api.errors import install_error_handlers
 from broker_api.health import router as health_router
 from broker_api.jobs.routes import router as jobs_router
+from broker_api.models.routes import router as models_router
 from broker_api.settings import ApiSettings
+from broker_api.stats.routes import router as stats_router
 from broker_api.waiters import JobWaiters
 from broker_api.webhooks.routes import router as webhooks_router
 from shared.db.session import make_async_engine, make_async_sessions
@@ -39,6 +43,7 @@ def create_app(
         app.state.sessions = make_async_sessions(engine)
         app.state.redis = Redis.from_url(settings.redis_url)
         app.state.enqueuer = enqueuer or CeleryEnqueuer(settings.redis_url)
+        app.state.catalog_ids = CatalogIds()
         app.state.waiters = JobWaiters(app.state.redis)
         app.state.waiters.start()
         if settings.helixq_seed_tenants:
@@ -63,7 +68,10 @@ def create_app(
     app.include_router(chat_router)
     app.include_router(batches_router)
     app.include_router(webhooks_router)
+    app.include_router(models_router)
+    app.include_router(stats_router)
     app.include_router(admin_router)
+    app.include_router(admin_routing_router)
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.helixq_max_body_bytes,

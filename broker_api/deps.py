@@ -12,6 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from broker_api.catalog_ids import CatalogIds
 from broker_api.enqueue import Enqueuer
 from broker_api.settings import ApiSettings
 from broker_api.waiters import JobWaiters
@@ -39,6 +40,17 @@ def get_settings(request: Request) -> ApiSettings:
 def get_enqueuer(request: Request) -> Enqueuer:
     enqueuer: Enqueuer = request.app.state.enqueuer
     return enqueuer
+
+
+async def get_catalog_ids(request: Request, session: SessionDep) -> frozenset[str]:
+    """Listed model ids; empty before the first catalog sync (then all are accepted)."""
+    cache: CatalogIds = request.app.state.catalog_ids
+    ids = await cache.get(session)
+    await session.rollback()  # end the read so the route opens its own transaction
+    return ids
+
+
+CatalogIdsDep = Annotated[frozenset[str], Depends(get_catalog_ids)]
 
 
 def get_waiters(request: Request) -> JobWaiters:

@@ -12,6 +12,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from shared.errors import InvalidRequest
+from shared.routing.validation import validate_route
 from shared.schemas import BATCH_MAX_REQUESTS, BatchItem, BatchLine
 
 MAX_REPORTED_ERRORS = 100
@@ -28,6 +30,7 @@ class LineError:
 class Ingest:
     """Rows accepted so far and the errors found; rows stop growing after an error."""
 
+    catalog_ids: frozenset[str] = frozenset()  # empty: every model is accepted
     errors: list[LineError] = field(default_factory=list)
     error_count: int = 0
     seen_custom_ids: set[str] = field(default_factory=set)
@@ -72,10 +75,11 @@ def parse_item(
         item = (BatchLine if jsonl else BatchItem).model_validate(raw)
         if item.body.model_extra and item.body.model_extra.get("stream"):
             raise ValueError("stream is not supported in batches")
+        validate_route(item.body.model_dump(exclude_none=True), ingest.catalog_ids)
     except ValidationError as exc:
         ingest.reject(number, custom_id, _explain(exc))
         return None
-    except ValueError as exc:
+    except (ValueError, InvalidRequest) as exc:
         ingest.reject(number, custom_id, str(exc))
         return None
     return ingest.accept(number, item)

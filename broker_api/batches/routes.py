@@ -16,6 +16,7 @@ from broker_api.batches.ingest import Ingest, parse_inline, parse_jsonl
 from broker_api.batches.views import BatchList, BatchView
 from broker_api.deps import (
     CallerDep,
+    CatalogIdsDep,
     EnqueuerDep,
     IdempotencyKeyHeader,
     SessionDep,
@@ -59,23 +60,23 @@ class _HashedStream:
 
 
 def _jsonl_submission(
-    request: Request, options: BatchOptions, key: str | None
+    request: Request, options: BatchOptions, key: str | None, ingest: Ingest
 ) -> service.Submission:
-    ingest = Ingest()
     stream = _HashedStream(request.stream())
     return service.Submission(
         options, parse_jsonl(ingest, stream.__aiter__()), ingest, stream.hexdigest, key
     )
 
 
-async def _json_submission(request: Request, key: str | None) -> service.Submission:
+async def _json_submission(
+    request: Request, key: str | None, ingest: Ingest
+) -> service.Submission:
     try:
         body = BatchCreate.model_validate_json(await request.body())
     except ValidationError as exc:
         raise RequestValidationError(
             [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
         ) from None
-    ingest = Ingest()
     options = BatchOptions.model_validate(body.model_dump(exclude={"requests"}))
     body_hash = idempotency.request_hash(body.model_dump(mode="json"))
     rows = service.inline_rows(parse_inline(ingest, body.requests))
@@ -107,6 +108,7 @@ async def create_batch(
     enqueuer: EnqueuerDep,
     caller: CallerDep,
     settings: SettingsDep,
+    catalog_ids: CatalogIdsDep,
     idempotency_key: IdempotencyKeyHeader = None,
     completion_window: Annotated[str | None, Query(description="JSONL only")] = None,
     webhook_url: Annotated[str | None, Query(description="JSONL only")] = None,
@@ -117,11 +119,12 @@ async def create_batch(
 ) -> BatchView:
     """Queue up to 50,000 requests at once, as JSON or an OpenAI-style JSONL upload."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    ingest = Ingest(catalog_ids=catalog_ids)
     if content_type in JSONL_TYPES:
         options = _query_options(completion_window, webhook_url, strategy, fallback)
-        submission = _jsonl_submission(request, options, idempotency_key)
+        submission = _jsonl_submission(request, options, idempotency_key, ingest)
     elif content_type == "application/json":
-        submission = await _json_submission(request, idempotency_key)
+        submission = await _json_submission(request, idempotency_key, ingest)
     else:
         raise UnsupportedMediaType(
             content_type, ["application/json", *sorted(JSONL_TYPES)]

@@ -10,7 +10,14 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from broker_api.chat.streaming import sse_events
-from broker_api.deps import CallerDep, EnqueuerDep, SessionDep, SettingsDep, WaitersDep
+from broker_api.deps import (
+    CallerDep,
+    CatalogIdsDep,
+    EnqueuerDep,
+    SessionDep,
+    SettingsDep,
+    WaitersDep,
+)
 from broker_api.enqueue import Priority
 from broker_api.errors import DEFAULT_JOB_ERROR_STATUS, JOB_ERROR_STATUS, error_body
 from broker_api.jobs import service
@@ -39,10 +46,16 @@ async def chat_completions(
     waiters: WaitersDep,
     caller: CallerDep,
     settings: SettingsDep,
+    catalog_ids: CatalogIdsDep,
 ) -> JSONResponse | StreamingResponse:
     """Run one completion and answer in OpenAI/OpenRouter format (usage with cost)."""
     accepted = await service.submit_job(
-        session, enqueuer, caller, body.as_job(), priority=Priority.INTERACTIVE
+        session,
+        enqueuer,
+        caller,
+        body.as_job(),
+        priority=Priority.INTERACTIVE,
+        catalog_ids=catalog_ids,
     )
     view = await service.wait_for_job(
         session, waiters, caller, accepted.id, wait_s=settings.helixq_sync_timeout_s

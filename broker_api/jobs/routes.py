@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from broker_api.deps import (
     CallerDep,
+    CatalogIdsDep,
     EnqueuerDep,
     IdempotencyKeyHeader,
     SessionDep,
@@ -31,6 +32,7 @@ async def create_job(
     enqueuer: EnqueuerDep,
     caller: CallerDep,
     settings: SettingsDep,
+    catalog_ids: CatalogIdsDep,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> JobAccepted:
     """Queue one chat-completion job; poll `GET /v1/jobs/{id}` for its result.
@@ -45,7 +47,12 @@ async def create_job(
             resolve=system_resolver,
         )
     accepted = await service.submit_job(
-        session, enqueuer, caller, body, idempotency_key=idempotency_key
+        session,
+        enqueuer,
+        caller,
+        body,
+        idempotency_key=idempotency_key,
+        catalog_ids=catalog_ids,
     )
     response.headers["Location"] = f"/v1/jobs/{accepted.id}"
     return accepted

@@ -15,6 +15,7 @@ from broker_api.waiters import JobWaiters
 from shared.db.models import Job
 from shared.errors import JobNotFound
 from shared.jobs import JobStatus
+from shared.routing.validation import validate_route
 from shared.schemas import JobCreate
 
 logger = logging.getLogger(__name__)
@@ -28,9 +29,13 @@ async def submit_job(
     *,
     idempotency_key: str | None = None,
     priority: Priority = Priority.JOB,
+    catalog_ids: frozenset[str] = frozenset(),
 ) -> JobAccepted:
     """Commit the job row, then publish its id. The row is the job: if publishing
-    fails, the sweeper sends it later, so the client still gets its id."""
+    fails, the sweeper sends it later, so the client still gets its id.
+
+    Unknown models or strategies are refused (422, with close matches) first."""
+    validate_route(request.model_dump(exclude_none=True), catalog_ids)
     async with session.begin():
         if idempotency_key is not None:
             body_hash = idempotency.request_hash(request.model_dump(mode="json"))
