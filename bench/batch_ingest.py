@@ -1,0 +1,173 @@
+"""Batch ingest: `python -m bench.batch_ingest`.
+
+Uploads a 50,000-line JSONL batch to a real API process (no worker running) and
+measures requests/s from the start of the upload until every row is committed and
+every message is in the tenant's queue, and the API process's peak memory (VmHWM).
+Uses DATABASE_URL's server (database helixq_bench_ingest, recreated) and REDIS_URL's
+server (db index 1, flushed).
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import psycopg
+import redis
+from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from broker_api.enqueue import Priority, redis_list_key
+from shared.db.migrate import upgrade_to_head
+from shared.db.session import psycopg_url
+from shared.queues import tenant_queue
+from shared.tenancy import create_api_key, create_tenant
+
+DATABASE = "helixq_bench_ingest"
+REDIS_DB = 1
+PORT = 18931
+
+
+def _database(server_url: str) -> str:
+    url = make_url(psycopg_url(server_url))
+    admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{DATABASE}"')
+    database_url = url.set(database=DATABASE).render_as_string(hide_password=False)
+    upgrade_to_head(database_url)
+    return database_url
+
+
+def _tenant(database_url: str) -> tuple[str, str]:
+    engine = create_engine(psycopg_url(database_url))
+    with Session(engine) as session, session.begin():
+        tenant = create_tenant(session, "bench-ingest")
+        key = create_api_key(session, tenant).key
+        slug = tenant.slug
+    engine.dispose()
+    return slug, key
+
+
+def _write_jsonl(path: Path, lines: int) -> int:
+    with path.open("w") as out:
+        for n in range(lines):
+            body = {
+                "model": "openai/gpt-4o-mini",
+                "messages": [
+                    {"role": "user", "content": f"Summarise item {n} in a line."}
+                ],
+                "max_tokens": 64,
+            }
+            line = {
+                "custom_id": f"item-{n}",
+                "method": "POST",
+                "url": "/v1/chat/completions",
+                "body": body,
+            }
+            out.write(json.dumps(line) + "\n")
+    return path.stat().st_size
+
+
+def _peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _start_api(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    helixq = Path(sys.executable).parent / "helixq"
+    api = subprocess.Popen(
+        [str(helixq), "api", "--port", str(PORT)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if (
+                httpx.get(f"http://127.0.0.1:{PORT}/healthz", timeout=1).status_code
+                == 200
+            ):
+                return api
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    api.kill()
+    raise SystemExit("the API did not start")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--lines", type=int, default=50_000)
+    lines = parser.parse_args().lines
+    database_url = _database(os.environ["DATABASE_URL"])
+    redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0").rsplit("/", 1)[
+        0
+    ]
+    redis_url = f"{redis_url}/{REDIS_DB}"
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    slug, key = _tenant(database_url)
+    path = Path(tempfile.mkdtemp()) / "batch.jsonl"
+    size = _write_jsonl(path, lines)
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "HELIXQ_SEED_TENANTS": "false",
+        "HELIXQ_LOG_LEVEL": "WARNING",
+    }
+    api = _start_api(env)
+    try:
+        baseline = _rss_mib(api.pid)
+        started = time.perf_counter()
+        with path.open("rb") as body:
+            response = httpx.post(
+                f"http://127.0.0.1:{PORT}/v1/batches",
+                content=body,
+                timeout=300,
+                headers={
+                    "Authorization": f"Bearer {key}",
+                    "Content-Type": "application/jsonl",
+                },
+            )
+        elapsed = time.perf_counter() - started
+        peak = _peak_rss_mib(api.pid)
+    finally:
+        api.terminate()
+        api.wait(timeout=20)
+    if response.status_code != 201:
+        raise SystemExit(f"upload failed: {response.status_code} {response.text[:500]}")
+    queued = client.llen(redis_list_key(tenant_queue(slug), int(Priority.BATCH)))
+    print(f"batch ingest: {lines} lines, {size / 1e6:.1f} MB")
+    print(
+        f"  upload → all rows committed and queued: {elapsed:.2f} s "
+        f"= {lines / elapsed:,.0f} requests/s (target ≥ 5,000/s: "
+        f"{lines / elapsed / 5000:.2f} x the target)"
+    )
+    print(f"  messages in tenant.{slug}: {queued} (expected {lines})")
+    print(
+        f"  API RSS: {baseline:.0f} MiB before, peak {peak:.0f} MiB "
+        f"(+{peak - baseline:.0f} MiB while ingesting)"
+    )
+    if queued != lines:
+        raise SystemExit("not every row was queued")
+
+
+if __name__ == "__main__":
+    main()
