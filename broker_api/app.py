@@ -7,19 +7,28 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
+from broker_api.admin.limits_routes import router as admin_limits_router
 from broker_api.admin.routes import router as admin_router
 from broker_api.admin.routing_routes import router as admin_routing_router
+from broker_api.auth_throttle import AuthThrottle
 from broker_api.batches.routes import router as batches_router
 from broker_api.body_limit import BodyLimitMiddleware
 from broker_api.catalog_ids import CatalogIds
 from broker_api.chat.routes import router as chat_router
+from broker_api.dashboard.routes import router as dashboard_router
 from broker_api.enqueue import CeleryEnqueuer, Enqueuer
 from broker_api.errors import install_error_handlers
 from broker_api.health import router as health_router
 from broker_api.jobs.routes import router as jobs_router
+from broker_api.json_guard import JsonGuardMiddleware
+from broker_api.limits.routes import router as limits_router
+from broker_api.log_context import LogContextMiddleware
+from broker_api.metrics.routes import router as metrics_router
 from broker_api.models.routes import router as models_router
 from broker_api.settings import ApiSettings
+from broker_api.stats.performance_routes import router as performance_stats_router
 from broker_api.stats.routes import router as stats_router
+from broker_api.usage.routes import router as usage_router
 from broker_api.waiters import JobWaiters
 from broker_api.webhooks.routes import router as webhooks_router
 from shared.db.session import make_async_engine, make_async_sessions
@@ -43,6 +52,9 @@ def create_app(
         app.state.sessions = make_async_sessions(engine)
         app.state.redis = Redis.from_url(settings.redis_url)
         app.state.enqueuer = enqueuer or CeleryEnqueuer(settings.redis_url)
+        app.state.auth_throttle = AuthThrottle(
+            app.state.redis, max_failures=settings.helixq_auth_failures_per_minute
+        )
         app.state.catalog_ids = CatalogIds()
         app.state.waiters = JobWaiters(app.state.redis)
         app.state.waiters.start()
@@ -72,11 +84,20 @@ def create_app(
     app.include_router(stats_router)
     app.include_router(admin_router)
     app.include_router(admin_routing_router)
+    app.include_router(limits_router)
+    app.include_router(admin_limits_router)
+    app.include_router(dashboard_router)
+    app.include_router(usage_router)
+    app.include_router(performance_stats_router)
+    app.include_router(metrics_router)
+    # Added first, so it runs inside the size limit and never buffers an oversize body.
+    app.add_middleware(JsonGuardMiddleware, openapi=app.openapi)
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.helixq_max_body_bytes,
         max_bytes_by_path={"/v1/batches": settings.helixq_max_batch_bytes},
     )
+    app.add_middleware(LogContextMiddleware)  # outermost: every line is tagged
     return app
 
 

@@ -12,6 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from broker_api.auth_throttle import AuthThrottle, client_address
 from broker_api.catalog_ids import CatalogIds
 from broker_api.enqueue import Enqueuer
 from broker_api.settings import ApiSettings
@@ -19,6 +20,7 @@ from broker_api.waiters import JobWaiters
 from shared.api_keys import key_prefix, matches
 from shared.db.models import ApiKey, Tenant
 from shared.errors import Forbidden, Unauthenticated
+from shared.logging_setup import bind_tenant
 
 _bearer = HTTPBearer(auto_error=False)
 BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
@@ -79,12 +81,25 @@ class Caller:
     tenant_id: UUID
     slug: str
     default_model: str | None
+    limits: dict[str, object] | None = None  # tenants.limits, as stored
 
 
-async def get_caller(session: SessionDep, credentials: BearerDep) -> Caller:
+async def get_caller(
+    request: Request, session: SessionDep, credentials: BearerDep
+) -> Caller:
     if credentials is None:
         raise Unauthenticated("missing API key: send 'Authorization: Bearer <key>'")
-    key = credentials.credentials
+    throttle: AuthThrottle = request.app.state.auth_throttle
+    source = client_address(request)
+    await throttle.check(source)
+    try:
+        return await _authenticate(session, credentials.credentials)
+    except Unauthenticated:
+        await throttle.record_failure(source)
+        raise
+
+
+async def _authenticate(session: AsyncSession, key: str) -> Caller:
     row = (
         await session.execute(
             select(
@@ -94,6 +109,7 @@ async def get_caller(session: SessionDep, credentials: BearerDep) -> Caller:
                 Tenant.id,
                 Tenant.slug,
                 Tenant.default_model,
+                Tenant.limits,
             )
             .join(Tenant, Tenant.id == ApiKey.tenant_id)
             .where(ApiKey.prefix == key_prefix(key))
@@ -106,7 +122,13 @@ async def get_caller(session: SessionDep, credentials: BearerDep) -> Caller:
         raise Unauthenticated("this API key has been revoked")
     if row.expires_at is not None and row.expires_at <= datetime.now(UTC):
         raise Unauthenticated("this API key has expired")
-    return Caller(tenant_id=row.id, slug=row.slug, default_model=row.default_model)
+    bind_tenant(row.slug)  # the request's remaining log lines name the tenant
+    return Caller(
+        tenant_id=row.id,
+        slug=row.slug,
+        default_model=row.default_model,
+        limits=row.limits,
+    )
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]

@@ -4,6 +4,8 @@
 import logging
 from typing import Any
 
+import redis.exceptions
+import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -20,7 +22,21 @@ STATUS_BY_ERROR: list[tuple[type[errors.BrokerError], int]] = [
     (errors.Conflict, 409),
     (errors.InvalidRequest, 422),
     (errors.UnsupportedMediaType, 415),
+    (errors.TooManyAuthFailures, 429),
+    (errors.Unavailable, 503),
+    (errors.BudgetExceeded, 402),
+    (errors.QuotaExceeded, 429),
 ]
+
+# Postgres or Redis out of reach: the client should come back, not see a 500.
+UNAVAILABLE_ERRORS: dict[type[Exception], str] = {
+    sqlalchemy.exc.OperationalError: "the database",
+    sqlalchemy.exc.InterfaceError: "the database",
+    sqlalchemy.exc.TimeoutError: "the database",
+    redis.exceptions.ConnectionError: "the queue store",
+    redis.exceptions.TimeoutError: "the queue store",
+}
+UNAVAILABLE_RETRY_AFTER_S = 5
 
 # A synchronous completion answers a failed job with the status an OpenAI client
 # expects for that failure; upstream credential problems are the broker's (502).
@@ -56,13 +72,36 @@ def status_for(error: errors.BrokerError) -> int:
     return 400
 
 
+def headers_for(error: errors.BrokerError) -> dict[str, str] | None:
+    if status_for(error) == 401:
+        return {"WWW-Authenticate": "Bearer"}
+    if isinstance(error, errors.TooManyAuthFailures | errors.Unavailable):
+        return {"Retry-After": str(error.retry_after_s)}
+    if isinstance(error, errors.QuotaExceeded) and error.retry_after_s is not None:
+        return {"Retry-After": str(error.retry_after_s)}
+    return None
+
+
 async def _broker_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, errors.BrokerError)
-    headers = {"WWW-Authenticate": "Bearer"} if status_for(exc) == 401 else None
     return JSONResponse(
         error_body(exc.code, exc.message, exc.details),
         status_code=status_for(exc),
-        headers=headers,
+        headers=headers_for(exc),
+    )
+
+
+async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+    what = next(
+        (name for kind, name in UNAVAILABLE_ERRORS.items() if isinstance(exc, kind)),
+        "a backing service",
+    )
+    # The driver's message can carry host names and users: log it, do not answer it.
+    logger.warning(
+        "%s unreachable on %s %s: %s", what, request.method, request.url.path, exc
+    )
+    return await _broker_error(
+        request, errors.Unavailable(what, UNAVAILABLE_RETRY_AFTER_S)
     )
 
 
@@ -108,4 +147,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(errors.BrokerError, _broker_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    for kind in UNAVAILABLE_ERRORS:
+        app.add_exception_handler(kind, _unavailable)
     app.add_exception_handler(Exception, _unexpected_error)

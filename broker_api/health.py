@@ -1,5 +1,13 @@
-"""Liveness and readiness: a broken dependency shows as a reason, not a trace."""
+"""Liveness and readiness: a broken dependency shows as a reason, not a trace.
 
+`/readyz` answers 503 when the API cannot take jobs (Postgres or Redis down). A
+missing worker or a failing upstream does not stop the API from queueing work, so
+they make the answer `degraded` (still 200) unless `?strict=true` is asked for.
+"""
+
+import asyncio
+from collections.abc import Awaitable
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -8,7 +16,15 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from broker_api.metrics.snapshot import count_live_workers
+from broker_api.stats.performance import upstream_health
+from shared.upstream_health import STALE_AFTER
+
 router = APIRouter(tags=["health"])
+
+CHECK_TIMEOUT_S = 3.0
+REQUIRED = ("postgres", "redis")
+STALE_S = round(STALE_AFTER.total_seconds())
 
 
 @router.get("/healthz")
@@ -18,31 +34,64 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz")
-async def readyz(request: Request) -> JSONResponse:
-    """Postgres and Redis answer; 503 with the failing checks otherwise."""
+async def readyz(request: Request, strict: bool = False) -> JSONResponse:
+    """Each dependency with `ok` and, when not ok, a `reason`; 503 when a required
+    one (or with `strict`, any one) fails."""
+    state = request.app.state
     checks = {
-        "postgres": await _check_postgres(request.app.state.engine),
-        "redis": await _check_redis(request.app.state.redis),
+        "postgres": await _check("postgres", _ping_postgres(state.engine)),
+        "redis": await _check("redis", state.redis.ping()),
+        "workers": await _check("workers", _check_workers(state.redis)),
+        "upstream": await _check("upstream", _check_upstream(state.redis)),
     }
-    ready = all(check["ok"] for check in checks.values())
+    failing = {name for name, check in checks.items() if not check["ok"]}
+    required_failing = failing if strict else failing.intersection(REQUIRED)
+    status = "not_ready" if required_failing else "degraded" if failing else "ready"
     return JSONResponse(
-        {"status": "ready" if ready else "not_ready", "checks": checks},
-        status_code=200 if ready else 503,
+        {"status": status, "checks": checks},
+        status_code=503 if required_failing else 200,
     )
 
 
-async def _check_postgres(engine: AsyncEngine) -> dict[str, Any]:
+async def _check(name: str, probe: Awaitable[object]) -> dict[str, Any]:
+    # Catch everything: readiness reports a broken dependency, it never raises.
     try:
-        async with engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
+        async with asyncio.timeout(CHECK_TIMEOUT_S):
+            found = await probe
+    except TimeoutError:
+        return {"ok": False, "reason": f"{name}: no answer in {CHECK_TIMEOUT_S:g}s"}
     except Exception as exc:
-        return {"ok": False, "reason": f"postgres unreachable: {type(exc).__name__}"}
-    return {"ok": True}
+        return {"ok": False, "reason": f"{name} unreachable: {type(exc).__name__}"}
+    return found if isinstance(found, dict) else {"ok": True}
 
 
-async def _check_redis(redis: "Redis") -> dict[str, Any]:
-    try:
-        await redis.ping()
-    except Exception as exc:
-        return {"ok": False, "reason": f"redis unreachable: {type(exc).__name__}"}
-    return {"ok": True}
+async def _ping_postgres(engine: AsyncEngine) -> None:
+    async with engine.connect() as connection:
+        await connection.execute(text("SELECT 1"))
+
+
+async def _check_workers(redis: Redis) -> dict[str, Any]:
+    alive = await count_live_workers(redis)
+    if alive == 0:
+        return {"ok": False, "alive": 0, "reason": "no worker heartbeat in Redis"}
+    return {"ok": True, "alive": alive}
+
+
+async def _check_upstream(redis: Redis) -> dict[str, Any]:
+    health = await upstream_health(redis, now=datetime.now(UTC))
+    if health.status == "unknown":
+        return {
+            "ok": False,
+            "status": "unknown",
+            "reason": f"no upstream check in the last {STALE_S}s (is beat running?)",
+        }
+    last = health.checks[0]
+    found: dict[str, Any] = {
+        "ok": last.ok,
+        "status": health.status,
+        "checked_at": last.checked_at.isoformat(),
+        "latency_ms": last.latency_ms,
+    }
+    if last.reason:
+        found["reason"] = last.reason
+    return found

@@ -2,6 +2,7 @@
 
 from pydantic import Field, SecretStr
 
+from shared.rate_limits import RateLimitSettings
 from shared.settings import (
     DatabaseSettings,
     RedisSettings,
@@ -10,12 +11,18 @@ from shared.settings import (
 )
 
 
-class ApiSettings(DatabaseSettings, RedisSettings, RoutingSettings, WebhookSettings):
+class ApiSettings(
+    DatabaseSettings, RedisSettings, RoutingSettings, WebhookSettings, RateLimitSettings
+):
     helixq_api_host: str = "127.0.0.1"
     helixq_api_port: int = Field(default=8000, ge=1, le=65535)
     helixq_admin_token: SecretStr | None = None
+    # When set, GET /metrics asks for it as a bearer token (else it is open).
+    helixq_metrics_token: SecretStr | None = None
     helixq_max_body_bytes: int = Field(default=1_048_576, ge=1024)
     helixq_max_batch_bytes: int = Field(default=200 * 1024 * 1024, ge=1024)
     helixq_long_poll_max_s: float = Field(default=60.0, ge=0, le=600)
     helixq_sync_timeout_s: float = Field(default=300.0, gt=0, le=3600)
     helixq_seed_tenants: bool = True
+    # Failed authentications one client address may make per minute before a 429.
+    helixq_auth_failures_per_minute: int = Field(default=30, ge=1)

@@ -1,4 +1,5 @@
-"""`helixq`: the one console script (the stack, its processes, tenant and key admin)."""
+"""`helixq`: the one console script (the stack, its processes, tenant and key
+admin, and batches over the HTTP API)."""
 
 import argparse
 from collections.abc import Callable, Sequence
@@ -7,21 +8,29 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from helixq import console
 from helixq.cli_admin import add_admin_commands
+from helixq.cli_batches import add_batch_commands, add_job_commands
 from helixq.cli_services import add_service_commands
+from helixq.cli_submit import add_submit_command
+from helixq.cli_usage import add_usage_command
 from helixq.cli_webhooks import add_webhook_commands
+from helixq.errors import ApiUnreachable
 from shared.errors import BrokerError, InvalidRequest, SettingsError
 
 OK = 0
 FAILED = 1  # the operation failed: unknown tenant, unreachable database, ...
 USAGE = 2  # bad usage or settings; argparse uses it too
+UNREACHABLE = 3  # no answer from the API: wrong URL, not running
 INTERRUPTED = 130  # the shell's code for Ctrl-C
 
 EPILOG = """\
 exit codes:
   0    success
   1    the operation failed (unknown tenant or key, database unreachable,
-       a process of `helixq up` died)
-  2    bad usage or settings (unknown option, invalid environment variable)
+       a process of `helixq up` died, an API error, or requests that did
+       not succeed with `submit --wait --fail-on-error`)
+  2    bad usage or settings (unknown option, invalid environment variable,
+       an unreadable prompts file, no API key)
+  3    cannot reach the API (see --api-url, HELIXQ_API_URL)
   130  interrupted
 
 Settings come from the environment and a .env file; beside a running
@@ -42,6 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_service_commands(commands)
     add_admin_commands(commands)
     add_webhook_commands(commands)
+    add_submit_command(commands)
+    add_job_commands(commands)
+    add_batch_commands(commands)
+    add_usage_command(commands)
     return parser
 
 
@@ -53,6 +66,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args)
     except (SettingsError, InvalidRequest) as exc:
         return _fail(exc.message, USAGE)
+    except ApiUnreachable as exc:
+        return _fail(exc.message, UNREACHABLE)
     except BrokerError as exc:
         return _fail(exc.message, FAILED)
     except SQLAlchemyError as exc:

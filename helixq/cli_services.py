@@ -99,13 +99,16 @@ def run_api(args: argparse.Namespace) -> int:
     import uvicorn
 
     from broker_api.settings import ApiSettings
+    from shared.logging_setup import LoggingSettings, configure_logging
 
     settings = load_settings(ApiSettings)  # a bad variable: one line, not a traceback
+    configure_logging(load_settings(LoggingSettings))
     uvicorn.run(
         "broker_api.app:create_app",
         factory=True,
         host=args.host or settings.helixq_api_host,
         port=args.port or settings.helixq_api_port,
+        log_config=None,  # uvicorn's lines go through our handler: format, redaction
     )
     return 0
 

@@ -46,6 +46,17 @@ class StackSettings(BaseSettings):
         return None if isinstance(value, str) and not value.strip() else value
 
 
+class ClientSettings(BaseSettings):
+    """What the API commands (`submit`, `jobs`, `batches`, `usage`) read."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    helixq_api_url: str = Field(
+        default="http://127.0.0.1:8000", pattern=r"^https?://[^/\s]"
+    )
+    helixq_api_key: SecretStr | None = None
+
+
 def inherited_environment(overrides: Mapping[str, str]) -> dict[str, str]:
     """This process's environment plus `overrides`, for a child process.
 

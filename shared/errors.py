@@ -12,7 +12,16 @@ BrokerError
 │   └── BatchNotCancellable
 ├── UnsupportedMediaType     a body in a content type the endpoint does not take
 ├── InvalidRequest           well-formed but unacceptable input (with field details)
-│   └── IdempotencyKeyReused  the same Idempotency-Key with a different body
+│   ├── IdempotencyKeyReused  the same Idempotency-Key with a different body
+│   └── InvalidJson          a body JSON cannot carry safely (NaN, depth, encoding)
+│       ├── JsonTooDeep
+│       └── NotUtf8
+├── TooManyAuthFailures      a source guessing API keys; retry after a pause
+├── Unavailable              Postgres or Redis cannot be reached; retry later
+├── QuotaExceeded            a tenant quota (shared.rate_limits.TenantLimits)
+│   ├── SubmitRateLimited    submitting faster than the tenant's submit rate
+│   ├── QueueFull            the tenant already has its most queued jobs
+│   └── BudgetExceeded       the tenant's monthly budget is spent
 └── SettingsError            a bad environment value; stops the process at start
 """
 
@@ -111,6 +120,97 @@ class IdempotencyKeyReused(InvalidRequest):
         super().__init__(
             f"Idempotency-Key {key!r} was already used with a different request body",
             details={"idempotency_key": key},
+        )
+
+
+class InvalidJson(InvalidRequest):
+    code = "invalid_json"
+
+
+class JsonTooDeep(InvalidJson):
+    code = "json_too_deep"
+
+    def __init__(self, max_depth: int) -> None:
+        super().__init__(
+            f"the JSON body nests deeper than {max_depth} levels",
+            details={"max_depth": max_depth},
+        )
+
+
+class NotUtf8(InvalidJson):
+    code = "invalid_utf8"
+
+    def __init__(self, position: int) -> None:
+        super().__init__(
+            f"the body is not valid UTF-8 (first bad byte at {position})",
+            details={"position": position},
+        )
+
+
+class TooManyAuthFailures(BrokerError):
+    code = "too_many_auth_failures"
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(
+            "too many failed authentications from this address; "
+            f"retry in {retry_after_s} s",
+            details={"retry_after_s": retry_after_s},
+        )
+        self.retry_after_s = retry_after_s
+
+
+class Unavailable(BrokerError):
+    code = "service_unavailable"
+
+    def __init__(self, what: str, retry_after_s: int) -> None:
+        super().__init__(
+            f"{what} is unavailable; retry in {retry_after_s} s",
+            details={"retry_after_s": retry_after_s},
+        )
+        self.retry_after_s = retry_after_s
+
+
+class QuotaExceeded(BrokerError):
+    code = "quota_exceeded"
+
+    def __init__(
+        self, message: str, *, retry_after_s: int | None, details: dict[str, object]
+    ) -> None:
+        super().__init__(message, details={**details, "retry_after_s": retry_after_s})
+        self.retry_after_s = retry_after_s
+
+
+class SubmitRateLimited(QuotaExceeded):
+    code = "rate_limited"
+
+    def __init__(self, per_s: float, retry_after_s: int) -> None:
+        super().__init__(
+            f"submitting faster than this tenant's {per_s:g} per second; "
+            f"retry in {retry_after_s} s",
+            retry_after_s=retry_after_s,
+            details={"submit_per_s": per_s},
+        )
+
+
+class QueueFull(QuotaExceeded):
+    code = "queue_full"
+
+    def __init__(self, max_queued: int, retry_after_s: int) -> None:
+        super().__init__(
+            f"this tenant already has {max_queued} queued jobs, its most",
+            retry_after_s=retry_after_s,
+            details={"max_queued": max_queued},
+        )
+
+
+class BudgetExceeded(QuotaExceeded):
+    code = "budget_exceeded"
+
+    def __init__(self, budget_usd: str, spent_usd: str) -> None:
+        super().__init__(
+            f"this tenant's monthly budget of ${budget_usd} is spent",
+            retry_after_s=None,
+            details={"monthly_budget_usd": budget_usd, "spent_usd": spent_usd},
         )
 
 

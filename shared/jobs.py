@@ -65,3 +65,18 @@ class BatchStatus(StrEnum):
             BatchStatus.CANCELLED,
             BatchStatus.EXPIRED,
         }
+
+
+# A batch's `request_counts` name these, plus `total` and `pending`.
+COUNTED_STATUSES = (
+    JobStatus.SUCCEEDED,
+    JobStatus.FAILED,
+    JobStatus.CANCELLED,
+    JobStatus.EXPIRED,
+)
+
+
+def batch_request_counts(total: int, by_status: dict[str, int]) -> dict[str, int]:
+    """A batch's counts from its items' statuses; pending = queued or running."""
+    ended = {status.value: by_status.get(status, 0) for status in COUNTED_STATUSES}
+    return {"total": total, **ended, "pending": total - sum(ended.values())}

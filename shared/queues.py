@@ -15,12 +15,16 @@ class TaskName(StrEnum):
     REQUEUE_STALE_JOBS = "workers.requeue_stale_jobs"
     DELIVER_WEBHOOK = "workers.deliver_webhook"
     DELIVER_DUE_WEBHOOKS = "workers.deliver_due_webhooks"
+    FINISH_BATCHES = "workers.finish_batches"
+    CHECK_UPSTREAM = "workers.check_upstream"
 
 
 TASK_QUEUE: dict[TaskName, Queue] = {
     TaskName.REQUEUE_STALE_JOBS: Queue.MAINTENANCE,
     TaskName.DELIVER_WEBHOOK: Queue.WEBHOOKS,
     TaskName.DELIVER_DUE_WEBHOOKS: Queue.MAINTENANCE,
+    TaskName.FINISH_BATCHES: Queue.MAINTENANCE,
+    TaskName.CHECK_UPSTREAM: Queue.MAINTENANCE,
 }
 
 

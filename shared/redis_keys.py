@@ -36,3 +36,63 @@ def model_performance_index() -> str:
 
 # Stats of a model unused this long are dropped (they would have decayed to nothing).
 MODEL_PERFORMANCE_TTL_S = 7 * 24 * 3600
+
+
+def auth_failures(source: str, window: int) -> str:
+    """Failed authentications from one client address in one minute window."""
+    return f"{PREFIX}:auth:{source}:failures:{window}"
+
+
+def limit_bucket(scope: str) -> str:
+    """A token bucket (a hash: tokens, ts); scope e.g. `openai:rpm`,
+    `tenant:acme:openai/gpt-4o:tpm` (see shared.rate_limits)."""
+    return f"{PREFIX}:limits:{scope}:bucket"
+
+
+def limit_cool_down(scope: str) -> str:
+    """Set while a provider or model cools down after an upstream 429 (PX = rest)."""
+    return f"{PREFIX}:limits:{scope}:cooldown"
+
+
+def limit_factor(provider: str) -> str:
+    """A provider's adaptive rate factor (a hash: factor, ts, lowered, recover)."""
+    return f"{PREFIX}:limits:{provider}:factor"
+
+
+def tenant_submit_bucket(slug: str) -> str:
+    """The token bucket of a tenant's submissions at the API."""
+    return f"{PREFIX}:tenant:{slug}:submit:bucket"
+
+
+def tenant_running(slug: str) -> str:
+    """A tenant's running jobs: a sorted set of job ids scored by lease end (ms)."""
+    return f"{PREFIX}:tenant:{slug}:running"
+
+
+def tenant_budget(slug: str, month: str) -> str:
+    """A tenant's spend in one UTC month `YYYY-MM` (a hash of micro-USD: spent,
+    reserved)."""
+    return f"{PREFIX}:tenant:{slug}:budget:{month}"
+
+
+# Budget ledgers outlive their month by this long (for GET /v1/limits and audits).
+TENANT_BUDGET_TTL_S = 40 * 24 * 3600
+
+
+def worker_heartbeat_pattern() -> str:
+    """A SCAN pattern matching every worker's heartbeat key."""
+    return worker_heartbeat("*")
+
+
+def monitoring_counters() -> str:
+    """Counters every worker process adds to (a hash, see shared.metrics)."""
+    return f"{PREFIX}:metrics:counters"
+
+
+def upstream_health_checks() -> str:
+    """The latest upstream health checks, newest first (a list of JSON)."""
+    return f"{PREFIX}:upstream:health"
+
+
+# An hour of checks at one a minute.
+UPSTREAM_HEALTH_HISTORY = 60

@@ -14,10 +14,12 @@ from kombu import Queue as KombuQueue
 from shared.queues import Queue, TaskName, task_routes
 from shared.settings import load_settings
 from workers.context import ContextProvider, WorkerContext, build_context
+from workers.heartbeat import HeartbeatStep
 from workers.job_sender import CeleryJobSender
 from workers.logging_config import configure_logging
 from workers.settings import DEFAULT_CONCURRENCY, BrokerSettings, WorkerSettings
 from workers.tenant_queues import TenantQueuesStep
+from workers.webhooks.sender import CeleryDeliverySender
 
 # With HELIXQ_BROKER_ACK_EMULATION=true, a worker holds a message unacknowledged
 # while it waits out a retry countdown and until the job's claim is committed;
@@ -30,6 +32,13 @@ BROKER_MAX_CONNECTIONS = 2 * DEFAULT_CONCURRENCY
 # run_beat replaces it with HELIXQ_SWEEP_INTERVAL_S.
 DEFAULT_SWEEP_INTERVAL_S = 30.0
 SWEEP_SCHEDULE_NAME = "requeue-stale-jobs"
+# run_beat replaces it with HELIXQ_BATCH_SWEEP_INTERVAL_S.
+DEFAULT_BATCH_SWEEP_INTERVAL_S = 5.0
+BATCH_SWEEP_SCHEDULE_NAME = "finish-batches"
+# A delivery whose message was lost is re-sent within this long plus the sweep's grace.
+DUE_WEBHOOKS_INTERVAL_S = 15.0
+# Often enough that /readyz reads a check younger than its 3 min staleness limit.
+UPSTREAM_CHECK_INTERVAL_S = 60.0
 
 
 class HelixqCelery(Celery):
@@ -68,15 +77,32 @@ def create_app() -> HelixqCelery:
             SWEEP_SCHEDULE_NAME: {
                 "task": TaskName.REQUEUE_STALE_JOBS.value,
                 "schedule": DEFAULT_SWEEP_INTERVAL_S,
-            }
+            },
+            BATCH_SWEEP_SCHEDULE_NAME: {
+                "task": TaskName.FINISH_BATCHES.value,
+                "schedule": DEFAULT_BATCH_SWEEP_INTERVAL_S,
+            },
+            "deliver-due-webhooks": {
+                "task": TaskName.DELIVER_DUE_WEBHOOKS.value,
+                "schedule": DUE_WEBHOOKS_INTERVAL_S,
+            },
+            "check-upstream": {
+                "task": TaskName.CHECK_UPSTREAM.value,
+                "schedule": UPSTREAM_CHECK_INTERVAL_S,
+            },
         },
     )
     app.steps["consumer"].add(TenantQueuesStep)
+    app.steps["consumer"].add(HeartbeatStep)
     return app
 
 
 def _context_from_environment(app: Celery) -> WorkerContext:
-    return build_context(load_settings(WorkerSettings), sender=CeleryJobSender(app))
+    return build_context(
+        load_settings(WorkerSettings),
+        sender=CeleryJobSender(app),
+        deliveries=CeleryDeliverySender(app),
+    )
 
 
 app = create_app()

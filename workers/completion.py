@@ -10,7 +10,7 @@ after it is guarded by the claim token. No statement is held across the call.
 import asyncio
 import logging
 import random
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -21,12 +21,15 @@ from uuid import UUID
 import redis.exceptions
 
 from shared.jobs import AttemptOutcome
+from shared.logging_setup import log_context
 from shared.queues import tenant_queue
 from shared.redis_keys import JOBS_FINISHED_CHANNEL
 from workers import jobs_store
 from workers.backoff import retry_delay_s
 from workers.context import WorkerContext
-from workers.jobs_store import AttemptRecord, ClaimedJob
+from workers.jobs_store import AttemptRecord, ClaimedJob, Ended
+from workers.limits import admission
+from workers.metrics import record_attempt
 from workers.openrouter.errors import UpstreamError
 from workers.openrouter.schemas import Completion
 from workers.routing import candidate_models, upstream_body
@@ -78,17 +81,42 @@ async def _claim_then_rest(
     if job is None:
         logger.debug("job %s: not claimed", job_id)
         return None
-    return work(job, ctx)
+    if not await _admitted(job, ctx):
+        return None
+    return _work_then_release(job, ctx)
+
+
+async def _admitted(job: ClaimedJob, ctx: WorkerContext) -> bool:
+    # Waits for capacity while the task thread waits too (workers.limits.gate).
+    verdict = await admission.admit(ctx, job)
+    if verdict.defer_s is not None and await admission.defer(ctx, job, verdict.defer_s):
+        await _publish_retry(ctx, job, verdict.defer_s)
+    elif verdict.refusal is not None:
+        message = "the tenant's monthly budget cannot cover this job"
+        failed = await _fail(
+            ctx, job, attempt=None, code=verdict.refusal, message=message
+        )
+        if failed.kind is OutcomeKind.FAILED:
+            await _announce_finished(ctx, job.id)
+    return verdict.ticket is not None
+
+
+async def _work_then_release(job: ClaimedJob, ctx: WorkerContext) -> Outcome:
+    try:
+        return await work(job, ctx)
+    finally:
+        await ctx.limits.release(job.id)
 
 
 async def work(job: ClaimedJob, ctx: WorkerContext) -> Outcome:
     """Call the job's candidate models in turn and record how it ended; announce a
     final state, re-publish a retry."""
-    outcome = await _call_and_record(job, ctx)
-    if outcome.kind in {OutcomeKind.SUCCEEDED, OutcomeKind.FAILED}:
-        await _announce_finished(ctx, job.id)
-    elif outcome.retry_in_s is not None:
-        await _publish_retry(ctx, job, outcome.retry_in_s)
+    with log_context(job_id=job.id, tenant=job.tenant_slug):
+        outcome = await _call_and_record(job, ctx)
+        if outcome.kind in {OutcomeKind.SUCCEEDED, OutcomeKind.FAILED}:
+            await _announce_finished(ctx, job.id)
+        elif outcome.retry_in_s is not None:
+            await _publish_retry(ctx, job, outcome.retry_in_s)
     return outcome
 
 
@@ -114,14 +142,15 @@ async def _call_and_record(job: ClaimedJob, ctx: WorkerContext) -> Outcome:
             )
         except UpstreamError as error:
             attempt = _failed_attempt(job, model, started_at, error)
+            await record_attempt(ctx.notices, attempt)
             if error.is_retryable and index + 1 < len(models):
                 if not await _record_and_renew(ctx, job, attempt):
                     return Outcome(OutcomeKind.CLAIM_LOST)
                 continue  # the next candidate may answer
             return await _settle_failure(ctx, job, attempt, error)
-        return await _finish(
-            ctx, job, _succeeded_attempt(job, model, started_at, completion)
-        )
+        succeeded = _succeeded_attempt(job, model, started_at, completion)
+        await record_attempt(ctx.notices, succeeded.attempt)
+        return await _finish(ctx, job, succeeded)
     raise ValueError(f"job {job.id}: no candidate model")
 
 
@@ -154,12 +183,11 @@ async def _record_and_renew(
 async def _finish(ctx: WorkerContext, job: ClaimedJob, attempt: _Succeeded) -> Outcome:
     record, result_json = attempt
     async with ctx.db.connection() as conn:
-        finished = await jobs_store.finish_job(
-            conn, job, record, result_json=result_json
-        )
-    if not finished:
+        ended = await jobs_store.finish_job(conn, job, record, result_json=result_json)
+    if ended is None:
         logger.warning("job %s: claim lost before finishing; attempt kept", job.id)
         return Outcome(OutcomeKind.CLAIM_LOST)
+    await _send_delivery(ctx, job, ended)
     logger.debug("job %s: succeeded on %s", job.id, record.model)
     return Outcome(OutcomeKind.SUCCEEDED)
 
@@ -199,11 +227,12 @@ async def _fail(
     message: str,
 ) -> Outcome:
     async with ctx.db.connection() as conn:
-        failed = await jobs_store.fail_job(
+        ended = await jobs_store.fail_job(
             conn, job, attempt=attempt, code=code, message=message
         )
-    if not failed:
+    if ended is None:
         return Outcome(OutcomeKind.CLAIM_LOST)
+    await _send_delivery(ctx, job, ended)
     logger.info("job %s: failed: %s", job.id, code)
     return Outcome(OutcomeKind.FAILED)
 
@@ -223,10 +252,24 @@ async def _publish_retry(ctx: WorkerContext, job: ClaimedJob, delay_s: float) ->
     send = partial(
         ctx.sender.send, job.id, tenant_queue(job.tenant_slug), countdown_s=delay_s
     )
+    await _send_in_thread(job, send, what="retry")
+
+
+async def _send_delivery(ctx: WorkerContext, job: ClaimedJob, ended: Ended) -> None:
+    # After the commit. If this send is lost, the due-webhook sweep sends it.
+    if ended.delivery_id is not None:
+        send = partial(ctx.deliveries.send, ended.delivery_id)
+        await _send_in_thread(job, send, what="webhook delivery")
+
+
+async def _send_in_thread(
+    job: ClaimedJob, send: Callable[[], None], *, what: str
+) -> None:
+    # Celery's send blocks: it runs off the loop. Every loss is covered by a sweep.
     try:
         await asyncio.get_running_loop().run_in_executor(None, send)
-    except Exception as error:  # any broker error: the sweeper covers it
-        logger.warning("job %s: retry not published: %r", job.id, error)
+    except Exception as error:  # any broker error
+        logger.warning("job %s: %s not sent: %r", job.id, what, error)
 
 
 def _succeeded_attempt(

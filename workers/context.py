@@ -3,7 +3,7 @@
 Built lazily on first use, after any fork, and closed on worker shutdown. The hot
 path (workers.completion) runs on the event loop with the async resources (`db`,
 `notices`, `openrouter`); the sync engine serves the sweeper, the tenant-queue
-refresh and other low-rate tasks.
+refresh, webhook deliveries, the batch sweep and other low-rate tasks.
 """
 
 import logging
@@ -27,8 +27,12 @@ from shared.db.session import make_sessions, psycopg_url
 from workers.event_loop import EventLoopThread
 from workers.inflight import InflightJobs
 from workers.job_sender import JobSender
+from workers.limits.client import CompletionClient, RateLimitedClient
+from workers.limits.gate import LimitsGate
+from workers.limits.wiring import build_gate
 from workers.openrouter.client import ClientConfig, OpenRouterClient
 from workers.settings import WorkerSettings, check_worker_settings
+from workers.webhooks.sender import DeliverySender
 
 logger = logging.getLogger(__name__)
 
@@ -49,13 +53,16 @@ class WorkerContext:
 
     settings: WorkerSettings
     engine: Engine
-    sessions: sessionmaker[Session]
+    sessions: sessionmaker[Session]  # autocommit: each statement on its own
+    transactions: sessionmaker[Session]  # `begin()` is a real transaction
     redis: redis.Redis
     loop: EventLoopThread
     db: ConnectionPool  # autocommit connections for workers.jobs_store, on `loop`
     notices: AsyncRedis  # publishes "job finished", on `loop`
-    openrouter: OpenRouterClient  # on `loop`
+    openrouter: CompletionClient  # on `loop`, behind the rate limits
+    limits: LimitsGate  # on `loop` (workers.limits)
     sender: JobSender  # re-publishes retries (blocking: run it in a thread)
+    deliveries: DeliverySender  # sends webhook deliveries (blocking, too)
     inflight: InflightJobs
     rng: random.Random = field(default_factory=random.Random)
 
@@ -84,31 +91,46 @@ def build_context(
     settings: WorkerSettings,
     *,
     sender: JobSender,
+    deliveries: DeliverySender,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> WorkerContext:
     """A context for `settings`; `transport` replaces the network in tests."""
     check_worker_settings(settings)
     loop = EventLoopThread()
-    config = ClientConfig(
+    engine = _autocommit_engine(settings)
+    sessions = make_sessions(engine)
+    db = loop.run(_open_pool(settings))
+    notices = AsyncRedis.from_url(settings.redis_url)
+    limits = build_gate(settings, redis=notices, db=db, sessions=sessions)
+    client = OpenRouterClient(_client_config(settings), transport=transport)
+    return WorkerContext(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        # Same pool; the isolation level is reset when a connection goes back.
+        transactions=make_sessions(
+            engine.execution_options(isolation_level="READ COMMITTED")
+        ),
+        redis=redis.Redis.from_url(settings.redis_url),
+        loop=loop,
+        db=db,
+        notices=notices,
+        openrouter=RateLimitedClient(client, limits),
+        limits=limits,
+        sender=sender,
+        deliveries=deliveries,
+        inflight=InflightJobs(loop, settings.helixq_worker_inflight),
+    )
+
+
+def _client_config(settings: WorkerSettings) -> ClientConfig:
+    return ClientConfig(
         base_url=settings.openrouter_base_url,
         api_key=settings.openrouter_api_key or _NO_KEY,
         timeout_s=settings.openrouter_timeout,
         max_connections=settings.helixq_worker_inflight + EXTRA_HTTP_CONNECTIONS,
         app_title=settings.openrouter_app_title,
         http_referer=settings.openrouter_http_referer,
-    )
-    engine = _autocommit_engine(settings)
-    return WorkerContext(
-        settings=settings,
-        engine=engine,
-        sessions=make_sessions(engine),
-        redis=redis.Redis.from_url(settings.redis_url),
-        loop=loop,
-        db=loop.run(_open_pool(settings)),
-        notices=AsyncRedis.from_url(settings.redis_url),
-        openrouter=OpenRouterClient(config, transport=transport),
-        sender=sender,
-        inflight=InflightJobs(loop, settings.helixq_worker_inflight),
     )
 
 

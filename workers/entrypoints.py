@@ -12,6 +12,7 @@ from shared.errors import SettingsError
 from shared.queues import Queue
 from shared.settings import load_settings
 from workers.celery_app import (
+    BATCH_SWEEP_SCHEDULE_NAME,
     BROKER_MAX_CONNECTIONS,
     SWEEP_SCHEDULE_NAME,
     VISIBILITY_TIMEOUT_S,
@@ -24,6 +25,7 @@ from workers.settings import (
     check_worker_settings,
     longest_message_hold_s,
 )
+from workers.webhooks.sender import CeleryDeliverySender
 
 # Redis connections beyond one per task thread: the consumer, timers, retries.
 EXTRA_BROKER_CONNECTIONS = 32
@@ -71,8 +73,10 @@ def _run_worker_process(
         ),
         "ack_emulation": settings.helixq_broker_ack_emulation,
     }
-    sender = CeleryJobSender(app)
-    app.worker_contexts.configure(lambda: build_context(settings, sender=sender))
+    sender, deliveries = CeleryJobSender(app), CeleryDeliverySender(app)
+    app.worker_contexts.configure(
+        lambda: build_context(settings, sender=sender, deliveries=deliveries)
+    )
     fixed_queues = ",".join(queue.value for queue in Queue)  # tenants: TenantQueuesStep
     named = [] if hostname is None else [f"--hostname={hostname}"]
     app.worker_main(
@@ -124,10 +128,13 @@ def _supervise(children: Sequence[BaseProcess]) -> None:
 
 
 def run_beat(*, loglevel: str = "INFO") -> None:
-    """Run the scheduler of periodic tasks (the stale-job sweeper)."""
+    """Run the scheduler of periodic tasks (sweepers of stale jobs, batches and
+    due webhooks)."""
     settings = load_settings(WorkerSettings)
-    app.conf.beat_schedule[SWEEP_SCHEDULE_NAME]["schedule"] = (
-        settings.helixq_sweep_interval_s
+    schedule = app.conf.beat_schedule
+    schedule[SWEEP_SCHEDULE_NAME]["schedule"] = settings.helixq_sweep_interval_s
+    schedule[BATCH_SWEEP_SCHEDULE_NAME]["schedule"] = (
+        settings.helixq_batch_sweep_interval_s
     )
     app.start(["beat", f"--loglevel={loglevel}"])
 

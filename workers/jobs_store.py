@@ -4,7 +4,9 @@ Async functions taking a psycopg connection in autocommit mode (the worker's
 AsyncConnectionPool, see workers.context). Each is one statement, prepared on the
 server the first time a connection runs it: one round trip, no BEGIN/COMMIT. Each
 write after the claim is guarded by the claim token, so a worker whose lease was
-taken over changes nothing. The claim reads everything the call needs.
+taken over changes nothing. The claim reads everything the call needs, including
+whether the job's end is announced by webhook: only then does finishing take a
+transaction block (the finish and its outbox row, workers.webhooks.job_events).
 """
 
 from dataclasses import dataclass
@@ -18,6 +20,7 @@ from psycopg.rows import TupleRow
 
 from shared.jobs import AttemptOutcome
 from workers.openrouter.schemas import JsonObject
+from workers.webhooks.job_events import ENDED_JOB_RETURNING, EndedJob, record_job_event
 
 Connection: TypeAlias = AsyncConnection[TupleRow]
 
@@ -33,6 +36,16 @@ class ClaimedJob:
     retries: int
     tenant_default_model: str | None
     tenant_slug: str
+    # Where the job's end is announced; None: nowhere, and no transaction is needed.
+    webhook_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Ended:
+    """A finish or failure that took effect, and its webhook delivery (if any), to
+    send once committed."""
+
+    delivery_id: UUID | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +67,8 @@ class AttemptRecord:
     cost_usd: Decimal | None = None
 
 
+# A job past its deadline is not started (workers.batches expires it). A batch item
+# is announced by its batch's event, unless it has a URL of its own.
 _CLAIM = """
 UPDATE jobs SET status = 'running', claim_token = %(token)s,
     lease_expires_at = now() + make_interval(secs => %(lease_s)s),
@@ -62,7 +77,10 @@ FROM tenants
 WHERE jobs.id = %(job_id)s AND tenants.id = jobs.tenant_id
   AND ((jobs.status = 'queued' AND jobs.available_at <= now())
        OR (jobs.status = 'running' AND jobs.lease_expires_at < now()))
-RETURNING jobs.request, jobs.route, jobs.retries, tenants.default_model, tenants.slug
+  AND (jobs.deadline_at IS NULL OR jobs.deadline_at > now())
+RETURNING jobs.request, jobs.route, jobs.retries, tenants.default_model, tenants.slug,
+    CASE WHEN jobs.batch_id IS NULL THEN coalesce(jobs.webhook_url, tenants.webhook_url)
+         ELSE jobs.webhook_url END
 """
 
 _INSERT_ATTEMPT = """
@@ -131,7 +149,7 @@ async def claim_job(
     row = await cursor.fetchone()
     if row is None:
         return None
-    request, route, retries, default_model, slug = row
+    request, route, retries, default_model, slug, webhook_url = row
     return ClaimedJob(
         id=job_id,
         claim_token=token,
@@ -140,6 +158,7 @@ async def claim_job(
         retries=retries,
         tenant_default_model=default_model,
         tenant_slug=slug,
+        webhook_url=webhook_url,
     )
 
 
@@ -158,11 +177,12 @@ async def record_attempt_and_renew(
 
 async def finish_job(
     conn: Connection, job: ClaimedJob, attempt: AttemptRecord, *, result_json: str
-) -> bool:
+) -> Ended | None:
     """Record the successful attempt and mark the job succeeded with its result
-    (JSON text); False if the claim was lost (the attempt is recorded anyway)."""
+    (JSON text), with its webhook event; None if the claim was lost (the attempt
+    is recorded anyway)."""
     params = {**_attempt_params(attempt), "token": job.claim_token}
-    return await _changed(conn, _FINISH, {**params, "result": result_json})
+    return await _end(conn, job, _FINISH, {**params, "result": result_json})
 
 
 async def fail_job(
@@ -172,16 +192,16 @@ async def fail_job(
     attempt: AttemptRecord | None,
     code: str,
     message: str,
-) -> bool:
+) -> Ended | None:
     """Record the failed attempt (if a call was made) and mark the job failed for
-    good; False if the claim was lost."""
+    good, with its webhook event; None if the claim was lost."""
     statement, params = (
         (_FAIL, {"job_id": job.id, "cost_usd": None})
         if attempt is None
         else (_FAIL_AFTER_CALL, _attempt_params(attempt))
     )
     outcome = {"token": job.claim_token, "code": code, "message": message}
-    return await _changed(conn, statement, {**params, **outcome})
+    return await _end(conn, job, statement, {**params, **outcome})
 
 
 async def release_job(
@@ -217,6 +237,25 @@ def _attempt_params(attempt: AttemptRecord) -> dict[str, Any]:
         "latency_ms": attempt.latency_ms,
         "started_at": attempt.started_at,
     }
+
+
+async def _end(
+    conn: Connection, job: ClaimedJob, statement: str, params: dict[str, Any]
+) -> Ended | None:
+    if job.webhook_url is None:  # the common case stays one autocommitted statement
+        return Ended() if await _changed(conn, statement, params) else None
+    # The end and its outbox row commit together: no event without the end, and
+    # none lost. A lost claim commits the attempt alone.
+    async with conn.transaction():
+        cursor = await conn.execute(
+            statement + ENDED_JOB_RETURNING, params, prepare=True
+        )
+        row = await cursor.fetchone()
+        if row is None:
+            return None
+        ended = EndedJob(job.id, *row)
+        delivery_id = await record_job_event(conn, ended, url=job.webhook_url)
+    return Ended(delivery_id)
 
 
 async def _changed(conn: Connection, statement: str, params: dict[str, Any]) -> bool:

@@ -7,6 +7,7 @@ WorkerContext), never at import.
 from pydantic import Field, SecretStr
 
 from shared.errors import SettingsError
+from shared.rate_limits import RateLimitSettings
 from shared.settings import (
     DatabaseSettings,
     DurationS,
@@ -21,7 +22,9 @@ DEFAULT_CONCURRENCY = 4
 DEFAULT_INFLIGHT = 400
 
 
-class WorkerSettings(DatabaseSettings, RedisSettings, RoutingSettings, WebhookSettings):
+class WorkerSettings(
+    DatabaseSettings, RedisSettings, RoutingSettings, WebhookSettings, RateLimitSettings
+):
     openrouter_api_key: SecretStr | None = None
     openrouter_base_url: str = Field(
         default="https://openrouter.ai/api/v1", pattern=r"^https?://"
@@ -44,6 +47,8 @@ class WorkerSettings(DatabaseSettings, RedisSettings, RoutingSettings, WebhookSe
     helixq_queued_stale_s: DurationS = Field(default=60.0, gt=0)
     helixq_sweep_interval_s: DurationS = Field(default=30.0, gt=0)
     helixq_sweep_batch: int = Field(default=1000, ge=1)
+    # How often batches that can end are ended, and overdue jobs expired.
+    helixq_batch_sweep_interval_s: DurationS = Field(default=5.0, gt=0)
     helixq_tenant_refresh_s: DurationS = Field(default=2.0, gt=0)
     helixq_retry_base_delay_s: DurationS = Field(default=1.0, gt=0)
     helixq_retry_max_delay_s: DurationS = Field(default=300.0, gt=0)

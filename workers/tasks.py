@@ -6,10 +6,11 @@ from uuid import UUID
 from celery import Task
 
 from shared.queues import TaskName
-from workers import completion, sweeper
+from workers import batches, completion, sweeper, upstream_check
 from workers.celery_app import app
 from workers.context import WorkerContext, provider_of
 from workers.job_sender import CeleryJobSender
+from workers.webhooks import delivery
 
 
 class BrokerTask(Task[Any, Any]):
@@ -51,3 +52,28 @@ def requeue_stale_jobs(self: BrokerTask) -> int:
         queued_stale_s=settings.helixq_queued_stale_s,
         batch=settings.helixq_sweep_batch,
     )
+
+
+@app.task(bind=True, base=BrokerTask, name=TaskName.DELIVER_WEBHOOK.value)
+def deliver_webhook(self: BrokerTask, delivery_id: str) -> None:
+    """Send one webhook delivery if it is due and unclaimed (safe to run twice)."""
+    delivery.deliver(UUID(delivery_id), delivery.delivery_deps(self.context))
+
+
+@app.task(bind=True, base=BrokerTask, name=TaskName.DELIVER_DUE_WEBHOOKS.value)
+def deliver_due_webhooks(self: BrokerTask) -> int:
+    """Re-send webhook deliveries whose message may be lost."""
+    return delivery.deliver_due(delivery.delivery_deps(self.context))
+
+
+@app.task(bind=True, base=BrokerTask, name=TaskName.FINISH_BATCHES.value)
+def finish_batches(self: BrokerTask) -> int:
+    """Expire overdue jobs and end the batches that can end."""
+    return batches.finish_batches(self.context.transactions, self.context.deliveries)
+
+
+@app.task(bind=True, base=BrokerTask, name=TaskName.CHECK_UPSTREAM.value)
+def check_upstream(self: BrokerTask) -> bool:
+    """Check OpenRouter is reachable and the key valid; keep the result in Redis."""
+    context = self.context
+    return upstream_check.check_upstream(context.settings, context.redis).ok

@@ -12,7 +12,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from shared.errors import InvalidRequest
+from broker_api.json_guard import check_json
+from shared.errors import InvalidJson, InvalidRequest
 from shared.routing.validation import validate_route
 from shared.schemas import BATCH_MAX_REQUESTS, BatchItem, BatchLine
 
@@ -102,8 +103,9 @@ async def parse_jsonl(
         if not line.strip():
             continue
         try:
+            check_json(line)
             raw = json.loads(line)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        except (json.JSONDecodeError, UnicodeDecodeError, InvalidJson) as exc:
             ingest.reject(number, None, f"not valid JSON: {exc}")
             continue
         row = parse_item(ingest, number, raw, jsonl=True)

@@ -78,6 +78,7 @@ def result_rows_query(batch_id: UUID) -> Any:
             Job.error_message,
             Job.model,
             Job.cost_usd,
+            Job.latency_ms,
         )
         .where(Job.batch_id == batch_id)
         .order_by(Job.created_at, Job.id)

@@ -22,6 +22,7 @@ from broker_api.deps import (
     SessionDep,
     SettingsDep,
 )
+from broker_api.quotas import SubmitQuotaDep
 from broker_api.webhooks.service import check_webhook_url
 from shared.errors import BatchNotFound, UnsupportedMediaType
 from shared.schemas import BatchCreate, BatchOptions, RouteSpec
@@ -101,7 +102,12 @@ def _query_options(
     )
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, openapi_extra=_BODY_DOC)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    openapi_extra=_BODY_DOC,
+    dependencies=[SubmitQuotaDep],
+)
 async def create_batch(
     request: Request,
     session: SessionDep,

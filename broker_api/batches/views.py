@@ -7,8 +7,7 @@ from uuid import UUID
 from pydantic import BaseModel
 
 from shared.db.models import Batch
-
-COUNTED_STATUSES = ("succeeded", "failed", "cancelled", "expired")
+from shared.jobs import batch_request_counts
 
 
 class RequestCounts(BaseModel):
@@ -46,8 +45,7 @@ class BatchList(BaseModel):
 
 
 def request_counts(total: int, by_status: dict[str, int]) -> RequestCounts:
-    done = {status: by_status.get(status, 0) for status in COUNTED_STATUSES}
-    return RequestCounts(total=total, **done, pending=total - sum(done.values()))
+    return RequestCounts.model_validate(batch_request_counts(total, by_status))
 
 
 def window_text(seconds: int) -> str:
@@ -101,4 +99,5 @@ def result_line(row: Any) -> dict[str, Any]:
         "error": error,
         "model": row.model,
         "cost_usd": str(row.cost_usd) if row.cost_usd is not None else None,
+        "latency_ms": row.latency_ms,
     }

@@ -22,6 +22,7 @@ from broker_api.enqueue import Priority
 from broker_api.errors import DEFAULT_JOB_ERROR_STATUS, JOB_ERROR_STATUS, error_body
 from broker_api.jobs import service
 from broker_api.jobs.views import JobView
+from broker_api.quotas import SubmitQuotaDep
 from shared.schemas import ChatCompletionCreate
 
 router = APIRouter(tags=["openai-compatible"])
@@ -38,7 +39,7 @@ def _failure(view: JobView) -> tuple[int, str, str]:
     return status, view.error.code, view.error.message
 
 
-@router.post("/v1/chat/completions", response_model=None)
+@router.post("/v1/chat/completions", response_model=None, dependencies=[SubmitQuotaDep])
 async def chat_completions(
     body: ChatCompletionCreate,
     session: SessionDep,

@@ -16,6 +16,7 @@ from broker_api.deps import (
 )
 from broker_api.jobs import service
 from broker_api.jobs.views import JobAccepted, JobView
+from broker_api.quotas import SubmitQuotaDep
 from broker_api.webhooks.service import check_webhook_url
 from shared.errors import JobNotFound
 from shared.schemas import JobCreate
@@ -24,7 +25,7 @@ from shared.webhooks.addresses import system_resolver
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
 
-@router.post("", status_code=status.HTTP_202_ACCEPTED)
+@router.post("", status_code=status.HTTP_202_ACCEPTED, dependencies=[SubmitQuotaDep])
 async def create_job(
     body: JobCreate,
     response: Response,

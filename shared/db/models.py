@@ -44,6 +44,8 @@ class Tenant(Base):
     # Candidates routing picks from: [{"model": id, "weight": int, "tier": str}]
     model_pool: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
     webhook_url: Mapped[str | None] = mapped_column(Text)
+    # Quotas and the tenant's own rate limits (shared.rate_limits.TenantLimits).
+    limits: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     created_at: Mapped[datetime] = _now_column()
 
     __table_args__ = (CheckConstraint("slug ~ '^[a-z0-9][a-z0-9-]*$'", name="slug"),)
@@ -136,6 +138,12 @@ class Job(Base):
             "status",
             "available_at",
             postgresql_where=text("status IN ('queued', 'running')"),
+        ),
+        # A tenant's queued jobs, counted at submit against its max_queued quota.
+        Index(
+            "ix_jobs_tenant_queued",
+            "tenant_id",
+            postgresql_where=text("status = 'queued'"),
         ),
     )
 

@@ -1,10 +1,12 @@
 """Webhook events and their payloads: summaries of a job or batch, never secrets."""
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
+from uuid import UUID
 
-from shared.db.models import Batch, Job
+from shared.db.models import Batch
 from shared.jobs import BatchStatus, JobStatus
 
 
@@ -29,6 +31,32 @@ _BATCH_EVENTS = {
 }
 
 
+class JobFacts(Protocol):
+    """What a job event is built from: a `Job` row, or the columns the worker's
+    finishing statement returns (workers.webhooks.job_events)."""
+
+    @property
+    def id(self) -> UUID: ...
+    @property
+    def tenant_id(self) -> UUID: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def custom_id(self) -> str | None: ...
+    @property
+    def model(self) -> str | None: ...
+    @property
+    def cost_usd(self) -> Decimal | None: ...
+    @property
+    def error_code(self) -> str | None: ...
+    @property
+    def error_message(self) -> str | None: ...
+    @property
+    def batch_id(self) -> UUID | None: ...
+    @property
+    def finished_at(self) -> datetime | None: ...
+
+
 def job_event_type(status: str) -> EventType | None:
     """The event a job ending in `status` announces; None for no event."""
     return _JOB_EVENTS.get(JobStatus(status))
@@ -50,7 +78,7 @@ def event_payload(
     return {"type": event_type.value, "timestamp": _iso(now), "data": data}
 
 
-def job_data(job: Job) -> dict[str, Any]:
+def job_data(job: JobFacts) -> dict[str, Any]:
     """What a job event tells: status, model, cost (a decimal string), error."""
     error = None
     if job.error_code:

@@ -4,6 +4,7 @@ finishes its job or batch, so an event is never lost nor sent for a rollback.
 Plain functions over a sync Session; the API calls them through `run_sync`.
 """
 
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session
 from shared.db.models import Batch, Job, Tenant, WebhookDelivery, WebhookEndpoint
 from shared.webhooks.events import (
     EventType,
+    JobFacts,
     batch_data,
     batch_event_type,
     event_payload,
@@ -50,6 +52,47 @@ def is_disabled(session: Session, tenant_id: UUID, url: str) -> bool:
     return disabled_at is not None
 
 
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One event about a tenant's job or batch, ready for the outbox."""
+
+    tenant_id: UUID
+    type: EventType
+    resource_id: UUID
+    payload: dict[str, Any]
+
+    def pending_delivery(self, url: str) -> dict[str, Any]:
+        """The columns of its outbox row to `url`, before any try. The writer makes
+        it due at once by the database clock, the one claims compare with."""
+        return {
+            "tenant_id": self.tenant_id,
+            "event_type": self.type.value,
+            "resource_id": self.resource_id,
+            "url": url,
+            "payload": self.payload,
+            "status": DeliveryStatus.PENDING.value,
+            "attempts_log": [],
+        }
+
+
+def job_event(job: JobFacts, *, now: datetime) -> Event | None:
+    """`job.succeeded` or `job.failed` for a finished job; None for other states."""
+    event_type = job_event_type(job.status)
+    if event_type is None:
+        return None
+    payload = event_payload(event_type, job_data(job), now=now)
+    return Event(job.tenant_id, event_type, job.id, payload)
+
+
+def batch_event(batch: Batch, *, now: datetime) -> Event | None:
+    """The `batch.*` event of a batch that ended; None while it is live."""
+    event_type = batch_event_type(batch.status)
+    if event_type is None:
+        return None
+    payload = event_payload(event_type, batch_data(batch), now=now)
+    return Event(batch.tenant_id, event_type, batch.id, payload)
+
+
 def record_event(
     session: Session,
     *,
@@ -64,49 +107,28 @@ def record_event(
     Call inside the transaction that finishes the resource; after the commit, send
     `TaskName.DELIVER_WEBHOOK` with the returned id (the sweep sends it otherwise).
     """
-    destination = destination_url(session, tenant_id, url)
-    if destination is None or is_disabled(session, tenant_id, destination):
-        return None
-    delivery = WebhookDelivery(
-        tenant_id=tenant_id,
-        event_type=event_type.value,
-        resource_id=resource_id,
-        url=destination,
-        payload=payload,
-        status=DeliveryStatus.PENDING.value,
-        attempts_log=[],
-        next_attempt_at=func.now(),  # due at once, by the clock claims compare with
-    )
-    session.add(delivery)
-    session.flush()
-    return delivery.id
+    return _record(session, Event(tenant_id, event_type, resource_id, payload), url)
 
 
 def record_job_event(session: Session, job: Job, *, now: datetime) -> UUID | None:
     """Record `job.succeeded` or `job.failed` for a finished job (else nothing)."""
-    event_type = job_event_type(job.status)
-    if event_type is None:
-        return None
-    return record_event(
-        session,
-        tenant_id=job.tenant_id,
-        event_type=event_type,
-        resource_id=job.id,
-        url=job.webhook_url,
-        payload=event_payload(event_type, job_data(job), now=now),
-    )
+    event = job_event(job, now=now)
+    return None if event is None else _record(session, event, job.webhook_url)
 
 
 def record_batch_event(session: Session, batch: Batch, *, now: datetime) -> UUID | None:
     """Record the `batch.*` event of a batch that ended (else nothing)."""
-    event_type = batch_event_type(batch.status)
-    if event_type is None:
+    event = batch_event(batch, now=now)
+    return None if event is None else _record(session, event, batch.webhook_url)
+
+
+def _record(session: Session, event: Event, url: str | None) -> UUID | None:
+    destination = destination_url(session, event.tenant_id, url)
+    if destination is None or is_disabled(session, event.tenant_id, destination):
         return None
-    return record_event(
-        session,
-        tenant_id=batch.tenant_id,
-        event_type=event_type,
-        resource_id=batch.id,
-        url=batch.webhook_url,
-        payload=event_payload(event_type, batch_data(batch), now=now),
+    delivery = WebhookDelivery(
+        **event.pending_delivery(destination), next_attempt_at=func.now()
     )
+    session.add(delivery)
+    session.flush()
+    return delivery.id

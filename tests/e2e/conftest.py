@@ -14,6 +14,7 @@ from shared.tenancy import create_api_key, create_tenant
 from tests.e2e.processes import BIN, ProcessGroup, answers, free_port, wait_until
 from tests.factories import unique_name
 from tests.services import Services
+from tests.webhook_receiver import receiver  # noqa: F401  (the fixture, by name)
 
 SIMULATOR_KEY = "sk-or-v1-e2e-simulator-key"
 
@@ -50,6 +51,9 @@ def _environment(services: Services, sim_port: int, api_port: int) -> dict[str, 
         "HELIXQ_JOB_LEASE_S": "6",
         "HELIXQ_SWEEP_INTERVAL_S": "1",
         "HELIXQ_QUEUED_STALE_S": "3",
+        "HELIXQ_BATCH_SWEEP_INTERVAL_S": "1",
+        # The test's webhook receiver listens on 127.0.0.1.
+        "HELIXQ_WEBHOOK_ALLOW_PRIVATE": "true",
         "PYTHONUNBUFFERED": "1",
     }
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from uuid import UUID
 
-from celery import Celery
+import redis
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.settings import WebhookSettings
@@ -21,10 +21,11 @@ from shared.webhooks.errors import DestinationRefused
 from shared.webhooks.outbox import DeliveryStatus
 from shared.webhooks.signing import message_id, signed_headers
 from workers.context import WorkerContext
+from workers.metrics import record_webhook_delivery
 from workers.webhooks import store
 from workers.webhooks.outcome import classify
 from workers.webhooks.pinned_http import HttpTry, post_pinned, resolve_checked
-from workers.webhooks.sender import CeleryDeliverySender, DeliverySender
+from workers.webhooks.sender import DeliverySender
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ class DeliveryDeps:
     sender: DeliverySender
     resolve: Resolver = system_resolver
     clock: Callable[[], datetime] = field(default=utc_now)
+    metrics: redis.Redis | None = None  # where tries are counted for /metrics
 
 
 def deliver(delivery_id: UUID, deps: DeliveryDeps) -> None:
@@ -74,6 +76,8 @@ def deliver(delivery_id: UUID, deps: DeliveryDeps) -> None:
                 session, claimed.tenant_id, claimed.url, now=now, reason="410 Gone"
             )
     logger.info("delivery %s: %s (%s)", delivery_id, record.status, _summary(answer))
+    if deps.metrics is not None:
+        record_webhook_delivery(deps.metrics, record.status)
     _schedule(delivery_id, record, now, deps.sender)
 
 
@@ -133,8 +137,12 @@ def lease_s(settings: WebhookSettings) -> float:
     return settings.helixq_webhook_timeout_s * 2 + LEASE_MARGIN_S
 
 
-def delivery_deps(ctx: WorkerContext, app: Celery) -> DeliveryDeps:
-    """The production dependencies, from the worker's context and Celery app."""
+def delivery_deps(ctx: WorkerContext) -> DeliveryDeps:
+    """The production dependencies, from the worker's context."""
+    # Real transactions: recording a try and disabling its endpoint go together.
     return DeliveryDeps(
-        sessions=ctx.sessions, settings=ctx.settings, sender=CeleryDeliverySender(app)
+        sessions=ctx.transactions,
+        settings=ctx.settings,
+        sender=ctx.deliveries,
+        metrics=ctx.redis,
     )

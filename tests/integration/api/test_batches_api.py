@@ -199,7 +199,11 @@ async def test_results_stream_one_line_per_item(
             update(Job)
             .where(Job.id == done)
             .values(
-                status="succeeded", result={"choices": []}, model="m", cost_usd="0.0001"
+                status="succeeded",
+                result={"choices": []},
+                model="m",
+                cost_usd="0.0001",
+                latency_ms=420,
             )
         )
     response = await api.get(f"/v1/batches/{batch_id}/results", headers=tenant.headers)
@@ -209,6 +213,7 @@ async def test_results_stream_one_line_per_item(
     by_id = {line["custom_id"]: line for line in lines}
     assert by_id["row-0"]["response"] == {"status_code": 200, "body": {"choices": []}}
     assert by_id["row-0"]["cost_usd"] == "0.000100000000"
+    assert by_id["row-0"]["latency_ms"] == 420
     assert by_id["row-1"]["status"] == "queued"
     assert by_id["row-1"]["response"] is None
 

@@ -4,10 +4,12 @@ with OpenRouter replaced by respx routes, and committed rows cleaned up after.""
 import json
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
+import redis
 import respx
 from sqlalchemy import Engine, text
 
@@ -58,15 +60,35 @@ def sender() -> ListSender:
     return ListSender()
 
 
+class ListDeliverySender:
+    """A DeliverySender keeping the delivery ids it was asked to send."""
+
+    def __init__(self) -> None:
+        self.sent: list[uuid.UUID] = []
+
+    def send(self, delivery_id: uuid.UUID, *, countdown_s: float = 0) -> None:
+        self.sent.append(delivery_id)
+
+
+@pytest.fixture
+def deliveries() -> ListDeliverySender:
+    """Where the worker context sends webhook deliveries."""
+    return ListDeliverySender()
+
+
 @pytest.fixture
 def worker_context(
     worker_settings: WorkerSettings,
     openrouter_mock: respx.MockRouter,
     sender: ListSender,
+    deliveries: ListDeliverySender,
+    redis_client: "redis.Redis[bytes]",  # flushed: no cool-down or bucket leaks in
 ) -> Iterator[WorkerContext]:
     """A real WorkerContext whose HTTP goes to `openrouter_mock`."""
     transport = httpx.MockTransport(openrouter_mock.async_handler)
-    context = build_context(worker_settings, sender=sender, transport=transport)
+    context = build_context(
+        worker_settings, sender=sender, deliveries=deliveries, transport=transport
+    )
     yield context
     context.close()
 
@@ -133,6 +155,48 @@ def make_job(engine: Engine, tenant: dict[str, Any]) -> Callable[..., uuid.UUID]
     return insert
 
 
+@pytest.fixture
+def make_batch(engine: Engine, tenant: dict[str, Any]) -> Callable[..., uuid.UUID]:
+    """Insert a committed in-progress batch for `tenant` (`total` and `expires_at`
+    as given); its items are `make_job(batch_id=...)`."""
+
+    def insert(*, total: int, expires_at: datetime, **columns: Any) -> uuid.UUID:
+        values = {
+            "id": uuid.uuid4(),
+            "tenant_id": tenant["id"],
+            "status": "in_progress",
+            "completion_window_s": 3600,
+            "total": total,
+            "expires_at": expires_at,
+            "in_progress_at": datetime.now(UTC),
+            **columns,
+        }
+        names = ", ".join(values)
+        params = ", ".join(f":{name}" for name in values)
+        with engine.begin() as connection:
+            connection.execute(
+                text(f"INSERT INTO batches ({names}) VALUES ({params})"), values
+            )
+        return values["id"]
+
+    return insert
+
+
+def set_tenant_webhook(engine: Engine, tenant_id: uuid.UUID, url: str | None) -> None:
+    """Give the tenant a default webhook URL (or take it away)."""
+    with engine.begin() as connection:
+        connection.execute(
+            text("UPDATE tenants SET webhook_url = :url WHERE id = :id"),
+            {"url": url, "id": tenant_id},
+        )
+
+
+def fetch_deliveries(engine: Engine, resource_id: uuid.UUID) -> list[Any]:
+    """The outbox rows of one job or batch."""
+    query = "SELECT * FROM webhook_deliveries WHERE resource_id = :id"
+    return _fetch_rows(engine, query, resource_id)
+
+
 def fetch_job(engine: Engine, job_id: uuid.UUID) -> Any:
     """The job row as it is now."""
     with engine.connect() as connection:
@@ -143,10 +207,10 @@ def fetch_job(engine: Engine, job_id: uuid.UUID) -> Any:
 
 def fetch_attempts(engine: Engine, job_id: uuid.UUID) -> list[Any]:
     """The job's attempts, in order."""
+    query = "SELECT * FROM attempts WHERE job_id = :id ORDER BY number"
+    return _fetch_rows(engine, query, job_id)
+
+
+def _fetch_rows(engine: Engine, query: str, row_id: uuid.UUID) -> list[Any]:
     with engine.connect() as connection:
-        return list(
-            connection.execute(
-                text("SELECT * FROM attempts WHERE job_id = :id ORDER BY number"),
-                {"id": job_id},
-            )
-        )
+        return list(connection.execute(text(query), {"id": row_id}))

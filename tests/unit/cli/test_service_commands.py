@@ -19,14 +19,22 @@ class Recorder:
 def test_api_serves_the_factory_on_the_configured_address(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    uvicorn_run = Recorder()
+    uvicorn_run, configure_logging = Recorder(), Recorder()
     monkeypatch.setattr("uvicorn.run", uvicorn_run)
+    monkeypatch.setattr("shared.logging_setup.configure_logging", configure_logging)
     monkeypatch.setenv("DATABASE_URL", DATABASE_URL)
     monkeypatch.setenv("HELIXQ_API_PORT", "8100")
     assert main(["api", "--host", "0.0.0.0"]) == 0
     [(args, kwargs)] = uvicorn_run.calls
     assert args == ("broker_api.app:create_app",)
-    assert kwargs == {"factory": True, "host": "0.0.0.0", "port": 8100}
+    # log_config=None: uvicorn logs through the handler configure_logging installed
+    assert kwargs == {
+        "factory": True,
+        "host": "0.0.0.0",
+        "port": 8100,
+        "log_config": None,
+    }
+    assert len(configure_logging.calls) == 1
 
 
 def test_api_refuses_bad_settings_before_starting(

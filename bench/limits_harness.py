@@ -1,0 +1,151 @@
+"""What the rate-limit and fairness benchmarks share: their own database and
+Redis db, a simulator, a worker node under given limits, and job publishing."""
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import psycopg
+import redis
+from celery import Celery
+
+from bench.worker_throughput import ROOT, _free_port, _stop, _wait_until_up
+from shared.db.migrate import upgrade_to_head
+from shared.queues import TaskName, tenant_queue
+
+API_KEY = "sk-or-v1-bench"
+MODEL = "openai/gpt-4o-mini"
+BODY = {
+    "model": MODEL,
+    "messages": [{"role": "user", "content": "Hi."}],
+    "max_tokens": 8,
+}
+
+
+@dataclass(frozen=True)
+class Services:
+    database_url: str
+    redis_url: str
+
+
+def prepare_services(database: str, redis_db: int) -> Services:
+    """A fresh database `database` on DATABASE_URL's server, and Redis db
+    `redis_db` on REDIS_URL's server, flushed."""
+    server = os.environ.get(
+        "DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+    )
+    with psycopg.connect(server, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{database}"')
+    database_url = f"{server.rsplit('/', 1)[0]}/{database}"
+    upgrade_to_head(database_url)
+    redis_server = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    redis_url = f"{redis_server.rsplit('/', 1)[0]}/{redis_db}"
+    redis.Redis.from_url(redis_url).flushdb()
+    return Services(database_url, redis_url)
+
+
+@contextmanager
+def simulator(latency_ms: int) -> Iterator[str]:
+    """A simulator subprocess answering after `latency_ms`; yields its base URL."""
+    port = _free_port()
+    env = {**os.environ, "HELIXQ_SIM_LATENCY_MS": str(latency_ms)}
+    command = [sys.executable, "-m", "simulator", "--host", "127.0.0.1"]
+    process = subprocess.Popen([*command, "--port", str(port)], env=env, cwd=ROOT)
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(f"{base_url}/_sim/health")
+        yield base_url
+    finally:
+        _stop(process)
+
+
+@contextmanager
+def worker_node(
+    base_url: str, services: Services, *, processes: int, env: dict[str, str]
+) -> Iterator[None]:
+    """`run_worker(processes=...)` against the simulator, with extra `env`."""
+    full_env = {
+        **os.environ,
+        "DATABASE_URL": services.database_url,
+        "REDIS_URL": services.redis_url,
+        "OPENROUTER_API_KEY": API_KEY,
+        "OPENROUTER_BASE_URL": f"{base_url}/api/v1",
+        "HELIXQ_WORKER_INFLIGHT": "50",
+        # Postgres allows 100 connections, shared with whatever else runs here.
+        "DATABASE_POOL_SIZE": "2",
+        "DATABASE_MAX_OVERFLOW": "2",
+        **env,
+    }
+    code = (
+        "from workers.entrypoints import run_worker; "
+        f"run_worker(processes={processes}, loglevel='WARNING')"
+    )
+    node = subprocess.Popen([sys.executable, "-c", code], env=full_env, cwd=ROOT)
+    try:
+        yield
+    finally:
+        _stop(node)
+
+
+def add_tenant(services: Services, slug: str) -> uuid.UUID:
+    """Insert a tenant (before the workers start, so they consume its queue)."""
+    tenant_id = uuid.uuid4()
+    with psycopg.connect(services.database_url) as connection:
+        connection.execute(
+            "INSERT INTO tenants (id, slug, name) VALUES (%s, %s, %s)",
+            (tenant_id, slug, slug),
+        )
+    return tenant_id
+
+
+class Publisher:
+    """Commits job rows and publishes them the way the API does."""
+
+    def __init__(self, services: Services) -> None:
+        self._connection = psycopg.connect(services.database_url, autocommit=True)
+        self._celery = Celery(broker=services.redis_url)
+        self._celery.conf.update(task_serializer="json", accept_content=["json"])
+        self._request = json.dumps(BODY)
+
+    def submit(self, tenant_id: uuid.UUID, slug: str, count: int) -> None:
+        """Insert `count` queued jobs in one statement, then publish each."""
+        job_ids = [uuid.uuid4() for _ in range(count)]
+        with self._connection.cursor() as cursor:
+            cursor.executemany(
+                "INSERT INTO jobs (id, tenant_id, status, request)"
+                " VALUES (%s, %s, 'queued', %s)",
+                [(job_id, tenant_id, self._request) for job_id in job_ids],
+            )
+        with self._celery.producer_or_acquire() as producer:
+            for job_id in job_ids:
+                self._celery.send_task(
+                    TaskName.RUN_COMPLETION.value,
+                    args=[str(job_id)],
+                    task_id=str(job_id),
+                    queue=tenant_queue(slug),
+                    producer=producer,
+                )
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._connection.close()
+
+
+def sim_calls(base_url: str) -> list[dict[str, Any]]:
+    """Every call the simulator logged (time, model, status), oldest first."""
+
+    async def fetch() -> list[dict[str, Any]]:
+        url = f"{base_url}/_sim/calls?detail=1"
+        async with aiohttp.ClientSession() as session, session.get(url) as response:
+            return list((await response.json())["calls"])
+
+    return asyncio.run(fetch())

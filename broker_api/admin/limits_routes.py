@@ -1,0 +1,37 @@
+"""Operator endpoints for a tenant's quotas and own rate limits.
+
+`PUT /admin/tenants/{slug}/limits` replaces them all (an omitted field means no
+limit); workers pick a change up within HELIXQ_TENANT_REFRESH_S, the API at once.
+"""
+
+from fastapi import APIRouter
+from sqlalchemy.orm import Session
+
+from broker_api.deps import AdminDep, SessionDep
+from shared.rate_limits import TenantLimits, tenant_limits
+from shared.tenancy import find_tenant
+
+router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[AdminDep])
+
+
+@router.get("/tenants/{slug}/limits")
+async def get_limits(slug: str, session: SessionDep) -> TenantLimits:
+    """The tenant's quotas and own rate limits as stored."""
+    async with session.begin():
+        tenant = await session.run_sync(find_tenant, slug)
+        return tenant_limits(tenant.limits)
+
+
+@router.put("/tenants/{slug}/limits")
+async def put_limits(
+    slug: str, body: TenantLimits, session: SessionDep
+) -> TenantLimits:
+    """Replace the tenant's quotas and own rate limits (checked by the schema)."""
+    stored = body.model_dump(mode="json", exclude_none=True) or None
+
+    def work(sync: Session) -> None:
+        find_tenant(sync, slug).limits = stored
+
+    async with session.begin():
+        await session.run_sync(work)
+    return body

@@ -1,0 +1,59 @@
+"""Slow down key guessing: failed authentications per client address per minute.
+
+A fixed one-minute window in Redis, shared by every API process. When Redis is
+away the throttle steps aside (logged): refusing every caller would turn a Redis
+outage into an API outage, and the keys themselves are 40 random characters.
+"""
+
+import logging
+import time
+
+import redis.exceptions
+from fastapi import Request
+from redis.asyncio import Redis
+
+from shared import redis_keys
+from shared.errors import TooManyAuthFailures
+
+logger = logging.getLogger(__name__)
+
+WINDOW_S = 60
+
+
+class AuthThrottle:
+    def __init__(self, redis: Redis, *, max_failures: int) -> None:
+        self._redis = redis
+        self._max_failures = max_failures
+
+    async def check(self, source: str) -> None:
+        """Raise TooManyAuthFailures while `source` is over its budget."""
+        window, retry_after_s = _window()
+        try:
+            failures = await self._redis.get(redis_keys.auth_failures(source, window))
+        except redis.exceptions.RedisError:
+            logger.warning("auth throttle skipped: Redis unreachable", exc_info=True)
+            return
+        if failures is not None and int(failures) >= self._max_failures:
+            raise TooManyAuthFailures(retry_after_s)
+
+    async def record_failure(self, source: str) -> None:
+        window, _ = _window()
+        key = redis_keys.auth_failures(source, window)
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.incr(key)
+                pipe.expire(key, WINDOW_S)
+                await pipe.execute()
+        except redis.exceptions.RedisError:
+            logger.warning("auth failure not counted: Redis unreachable")
+
+
+def _window() -> tuple[int, int]:
+    """The current window number and the seconds until it ends (at least 1)."""
+    now = int(time.time())
+    return now // WINDOW_S, WINDOW_S - now % WINDOW_S
+
+
+def client_address(request: Request) -> str:
+    """The peer address (uvicorn resolves X-Forwarded-For from trusted proxies)."""
+    return request.client.host if request.client else "unknown"

@@ -1,0 +1,64 @@
+"""What `GET /dashboard/data` answers: the page draws its charts from this alone."""
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal
+from uuid import UUID
+
+from pydantic import BaseModel
+
+Window = Literal["15m", "1h", "6h", "24h"]
+
+
+class QueueView(BaseModel):
+    tenant: str
+    waiting: int  # messages in the tenant's Redis lists, every priority
+    queued: int  # jobs in Postgres not yet claimed
+    running: int
+
+
+class ThroughputPoint(BaseModel):
+    t: int  # bucket start, unix seconds
+    succeeded: int
+    failed: int
+    other: int  # cancelled or expired
+
+
+class ModelPoint(BaseModel):
+    t: int
+    attempts: int
+    p50_ms: float
+    p95_ms: float
+    cost_usd: float  # a float is exact enough to draw; totals stay decimal
+
+
+class ModelSeries(BaseModel):
+    model: str
+    attempts: int
+    failed: int  # attempts that did not succeed, retried or not
+    p50_ms: float
+    p95_ms: float
+    cost_usd: Decimal
+    points: list[ModelPoint]
+
+
+class FailureView(BaseModel):
+    job_id: UUID
+    tenant: str
+    model: str | None
+    error_code: str | None
+    error_message: str | None
+    finished_at: datetime | None
+
+
+class DashboardData(BaseModel):
+    scope: str  # "all tenants" or a tenant's slug
+    window: Window
+    window_s: int
+    bucket_s: int
+    since: int  # unix seconds of the first bucket
+    now: int
+    queues: list[QueueView]
+    throughput: list[ThroughputPoint]
+    models: list[ModelSeries]
+    failures: list[FailureView]

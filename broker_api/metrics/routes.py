@@ -1,0 +1,40 @@
+"""`GET /metrics`: Prometheus text exposition, computed at scrape time."""
+
+import hmac
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from broker_api.deps import BearerDep, SessionDep, SettingsDep
+from broker_api.metrics.collector import SnapshotCollector
+from broker_api.metrics.snapshot import take_snapshot
+from broker_api.settings import ApiSettings
+from shared.errors import Unauthenticated
+
+router = APIRouter(tags=["monitoring"])
+
+
+@router.get("/metrics", response_class=Response)
+async def metrics(
+    request: Request, session: SessionDep, settings: SettingsDep, credentials: BearerDep
+) -> Response:
+    """Queues, jobs, attempts, latency, cost, tokens, rate-limit waits, webhooks
+    and health, summed over every API and worker process."""
+    _check_token(settings, None if credentials is None else credentials.credentials)
+    snapshot = await take_snapshot(
+        session, request.app.state.redis, now=datetime.now(UTC)
+    )
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(SnapshotCollector(snapshot))
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def _check_token(settings: ApiSettings, given: str | None) -> None:
+    token = settings.helixq_metrics_token
+    if token is None:
+        return  # open, like most exporters: keep it on an internal network
+    if given is None or not hmac.compare_digest(
+        given.encode(), token.get_secret_value().encode()
+    ):
+        raise Unauthenticated("invalid metrics token")

@@ -1,0 +1,68 @@
+"""SQL of the provider performance comparison: attempts over a window, per model
+or per provider, with exact percentiles (`percentile_cont`)."""
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Float, RowMapping, cast, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+
+from broker_api.periods import Period
+from shared.db.models import Attempt, Job
+from shared.jobs import AttemptOutcome
+from shared.metrics import UNKNOWN_PROVIDER
+
+PERCENTILES = (0.5, 0.95, 0.99)
+
+_SUCCEEDED = Attempt.outcome == AttemptOutcome.SUCCEEDED.value
+# Throughput counts only answers that say how many tokens they produced.
+_TIMED = _SUCCEEDED & Attempt.completion_tokens.is_not(None) & (Attempt.latency_ms > 0)
+
+
+def _latency_percentile(fraction: float) -> ColumnElement[Any]:
+    # Latency of answers only: failures end early (4xx) or at the timeout.
+    return (
+        func.percentile_cont(fraction)
+        .within_group(Attempt.latency_ms)
+        .filter(_SUCCEEDED)
+        .label(f"p{round(fraction * 100)}_ms")
+    )
+
+
+def group_key(by: str) -> ColumnElement[Any]:
+    """The grouped column: `model` or `provider`."""
+    if by == "model":
+        return Attempt.model.expression
+    return func.coalesce(Attempt.provider, UNKNOWN_PROVIDER)
+
+
+async def performance_rows(
+    session: AsyncSession, *, by: str, period: Period, tenant_id: UUID | None
+) -> Sequence[RowMapping]:
+    """Per `by` (model or provider): key, requests, succeeded, p50_ms, p95_ms,
+    p99_ms, tokens, seconds (summed over answers with a token count)."""
+    key = group_key(by).label("key")
+    query = (
+        select(
+            key,
+            func.count().label("requests"),
+            func.count().filter(_SUCCEEDED).label("succeeded"),
+            *(_latency_percentile(fraction) for fraction in PERCENTILES),
+            func.coalesce(func.sum(Attempt.completion_tokens).filter(_TIMED), 0).label(
+                "tokens"
+            ),
+            func.coalesce(
+                func.sum(cast(Attempt.latency_ms, Float) / 1000).filter(_TIMED), 0.0
+            ).label("seconds"),
+        )
+        .where(Attempt.started_at >= period.start, Attempt.started_at < period.end)
+        .group_by(key)
+        .order_by(key)
+    )
+    if tenant_id is not None:
+        query = query.join(Job, Job.id == Attempt.job_id).where(
+            Job.tenant_id == tenant_id
+        )
+    return (await session.execute(query)).mappings().all()

@@ -1,0 +1,51 @@
+"""Guessing API keys is throttled per client address: 429 with Retry-After."""
+
+import httpx
+import pytest
+import redis
+
+from broker_api.settings import ApiSettings
+from tests.integration.api.conftest import TenantCredentials
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def api_settings(api_settings: ApiSettings, redis_client: "redis.Redis[bytes]"):
+    # redis_client flushes the test Redis db, so earlier failures do not count.
+    return api_settings.model_copy(update={"helixq_auth_failures_per_minute": 3})
+
+
+async def _guess(api: httpx.AsyncClient) -> httpx.Response:
+    return await api.get(
+        "/v1/jobs/x", headers={"Authorization": "Bearer hqk_00000000_wrong"}
+    )
+
+
+async def test_failed_keys_past_the_limit_answer_429_with_retry_after(
+    api: httpx.AsyncClient,
+) -> None:
+    statuses = [(await _guess(api)).status_code for _ in range(3)]
+    throttled = await _guess(api)
+    assert statuses == [401, 401, 401]
+    assert throttled.status_code == 429
+    assert throttled.json()["error"]["code"] == "too_many_auth_failures"
+    assert 1 <= int(throttled.headers["Retry-After"]) <= 60
+
+
+async def test_a_throttled_address_cannot_use_even_a_valid_key(
+    api: httpx.AsyncClient, tenant: TenantCredentials
+) -> None:
+    for _ in range(3):
+        await _guess(api)
+    response = await api.get("/v1/jobs/x", headers=tenant.headers)
+    assert response.status_code == 429
+
+
+async def test_valid_keys_and_missing_keys_do_not_count(
+    api: httpx.AsyncClient, tenant: TenantCredentials
+) -> None:
+    for _ in range(5):
+        assert (await api.get("/v1/jobs/x", headers=tenant.headers)).status_code == 404
+        assert (await api.get("/v1/jobs/x")).status_code == 401
+    assert (await _guess(api)).status_code == 401

@@ -1,0 +1,84 @@
+"""Tenant quotas at the API: each error through the HTTP client, and GET /v1/limits."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from shared import budget
+from tests.factories import make_job_body
+from tests.integration.api.conftest import ADMIN_TOKEN
+
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(30)]
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+async def _set_limits(api, slug, limits):
+    response = await api.put(f"/admin/tenants/{slug}/limits", json=limits, headers=ADMIN)
+    assert response.status_code == 200, response.text
+
+
+async def _submit(api, tenant):
+    return await api.post("/v1/jobs", json=make_job_body(), headers=tenant.headers)
+
+
+async def test_submitting_faster_than_the_rate_is_429_with_retry_after(
+    api, api_tenant, redis_client
+):
+    await _set_limits(api, api_tenant.slug, {"submit_per_s": 0.5, "submit_burst": 2})
+
+    statuses = [(await _submit(api, api_tenant)).status_code for _ in range(2)]
+    refused = await _submit(api, api_tenant)
+
+    assert statuses == [202, 202]
+    assert refused.status_code == 429
+    assert refused.json()["error"]["code"] == "rate_limited"
+    assert refused.headers["Retry-After"] == "2"
+
+
+async def test_a_full_queue_is_429_queue_full(api, api_tenant, redis_client):
+    await _set_limits(api, api_tenant.slug, {"max_queued": 1})
+
+    accepted = await _submit(api, api_tenant)
+    refused = await _submit(api, api_tenant)
+
+    assert accepted.status_code == 202
+    assert refused.status_code == 429
+    assert refused.json()["error"]["code"] == "queue_full"
+    assert "Retry-After" in refused.headers
+
+
+async def test_a_spent_budget_is_402_budget_exceeded(api, api_tenant, redis_client):
+    await _set_limits(api, api_tenant.slug, {"monthly_budget_usd": "1.00"})
+    month = budget.month_of(datetime.now(UTC))
+    redis_client.hset(f"broker:tenant:{api_tenant.slug}:budget:{month}", "spent", 10**9)
+
+    refused = await _submit(api, api_tenant)
+
+    assert refused.status_code == 402
+    assert refused.json()["error"]["code"] == "budget_exceeded"
+
+
+async def test_limits_are_visible_to_the_tenant(api, api_tenant, redis_client):
+    await _set_limits(
+        api, api_tenant.slug, {"max_queued": 5, "providers": "openai=60rpm/burst=2"}
+    )
+    await _submit(api, api_tenant)
+
+    response = await api.get("/v1/limits", headers=api_tenant.headers)
+
+    assert response.status_code == 200
+    view = response.json()
+    assert view["limits"]["max_queued"] == 5
+    assert view["limits"]["providers"] == "openai=60rpm/burst=2"
+    assert view["usage"]["queued"] == 1
+    assert view["usage"]["spent_usd"] == "0"
+
+
+async def test_admin_refuses_unreadable_provider_limits(api, api_tenant):
+    response = await api.put(
+        f"/admin/tenants/{api_tenant.slug}/limits",
+        json={"providers": "openai=lots"},
+        headers=ADMIN,
+    )
+
+    assert response.status_code == 422

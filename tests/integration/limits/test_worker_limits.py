@@ -1,0 +1,155 @@
+"""The worker side of the limits: deferral without a retry, cool-downs shared by
+processes, budgets and running caps, on real Postgres and Redis."""
+
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from shared import budget
+from shared.jobs import JobStatus
+from shared.queues import tenant_queue
+from tests.integration.workers.conftest import (
+    ListDeliverySender,
+    ListSender,
+    fetch_attempts,
+    fetch_job,
+)
+from tests.unit.workers.payloads import completion_body, error_body
+from workers import completion
+from workers.completion import OutcomeKind
+from workers.context import build_context
+
+pytestmark = pytest.mark.timeout(30)
+
+
+@pytest.fixture
+def make_context(worker_settings, openrouter_mock, redis_client):
+    """Independent worker contexts (as separate processes have) on one Redis."""
+    contexts = []
+
+    def build(sender=None, **overrides):
+        settings = worker_settings.model_copy(update=overrides)
+        transport = httpx.MockTransport(openrouter_mock.async_handler)
+        context = build_context(
+            settings,
+            sender=sender or ListSender(),
+            deliveries=ListDeliverySender(),
+            transport=transport,
+        )
+        contexts.append(context)
+        return context
+
+    yield build
+    for context in contexts:
+        context.close()
+
+
+def _run(ctx, job_id):
+    return ctx.loop.run(completion.run(job_id, ctx))
+
+
+def _set_limits(engine, tenant, limits):
+    with engine.begin() as connection:
+        connection.execute(
+            text("UPDATE tenants SET limits = CAST(:limits AS jsonb) WHERE id = :id"),
+            {"limits": json.dumps(limits), "id": tenant["id"]},
+        )
+
+
+def test_a_job_without_a_token_is_deferred_without_using_a_retry(
+    make_context, openrouter_mock, make_job, engine, tenant
+):
+    route = openrouter_mock.post("/chat/completions").mock(
+        return_value=httpx.Response(200, json=completion_body())
+    )
+    sender = ListSender()
+    ctx = make_context(sender, helixq_provider_limits="openai=1rpm/burst=1")
+    first, second = make_job(), make_job()
+
+    assert _run(ctx, first).kind is OutcomeKind.SUCCEEDED
+    outcome = _run(ctx, second)
+
+    assert outcome.kind is OutcomeKind.NOT_CLAIMED
+    assert route.call_count == 1
+    job = fetch_job(engine, second)
+    assert (job.status, job.retries, job.started_at) == (JobStatus.QUEUED, 0, None)
+    assert fetch_attempts(engine, second) == []
+    [(job_id, queue, countdown_s)] = sender.sent
+    assert (job_id, queue) == (second, tenant_queue(tenant["slug"]))
+    assert 55 < countdown_s <= 60  # a minute a token, less the horizon
+
+
+def test_an_upstream_429_cools_the_model_down_for_another_process(
+    make_context, openrouter_mock, make_job, engine
+):
+    route = openrouter_mock.post("/chat/completions").mock(
+        return_value=httpx.Response(
+            429, json=error_body(429, "slow down"), headers={"Retry-After": "30"}
+        )
+    )
+    first_process, second_process = make_context(), make_context()
+    limited, waiting = make_job(), make_job()
+
+    assert _run(first_process, limited).kind is OutcomeKind.RETRY
+    outcome = _run(second_process, waiting)
+
+    assert outcome.kind is OutcomeKind.NOT_CLAIMED
+    assert route.call_count == 1  # the second process made no call
+    job = fetch_job(engine, waiting)
+    assert (job.status, job.retries) == (JobStatus.QUEUED, 0)
+
+
+def test_a_job_the_budget_cannot_cover_fails_with_budget_exceeded(
+    make_context, openrouter_mock, make_job, engine, tenant
+):
+    route = openrouter_mock.post("/chat/completions").mock(
+        return_value=httpx.Response(200, json=completion_body())
+    )
+    # No catalog prices here: a job is estimated at nothing, and needs any room.
+    _set_limits(engine, tenant, {"monthly_budget_usd": "0.0000036"})
+    ctx = make_context()
+    paid, refused = make_job(), make_job()
+
+    assert _run(ctx, paid).kind is OutcomeKind.SUCCEEDED  # costs $0.0000036
+    assert _run(ctx, refused).kind is OutcomeKind.NOT_CLAIMED
+
+    assert route.call_count == 1
+    job = fetch_job(engine, refused)
+    assert (job.status, job.error_code) == (JobStatus.FAILED, "budget_exceeded")
+    spent = ctx.loop.run(_spent(ctx, tenant["slug"]))
+    assert spent == (Decimal("0.0000036"), Decimal(0))
+
+
+async def _spent(ctx, slug):
+    month = budget.month_of(datetime.now(UTC))
+    return await budget.spent_usd(ctx.notices, slug, month=month)
+
+
+def test_running_cap_defers_a_job_while_the_tenant_runs_its_most(
+    make_context, openrouter_mock, make_job, engine, tenant
+):
+    openrouter_mock.post("/chat/completions").mock(
+        return_value=httpx.Response(200, json=completion_body())
+    )
+    _set_limits(engine, tenant, {"max_running": 1})
+    sender = ListSender()
+    ctx = make_context(sender)
+    holder, waiting = make_job(), make_job()
+    held = ctx.loop.run(ctx.limits.parts.running.take(tenant["slug"], holder, limit=1))
+
+    outcome = _run(ctx, waiting)
+
+    assert held
+    assert outcome.kind is OutcomeKind.NOT_CLAIMED
+    assert fetch_job(engine, waiting).retries == 0
+    assert sender.sent[0][2] == pytest.approx(1.0)
+    ctx.loop.run(ctx.limits.parts.running.give_back(tenant["slug"], holder))
+    with engine.begin() as connection:  # its countdown is over
+        connection.execute(
+            text("UPDATE jobs SET available_at = now() WHERE id = :id"), {"id": waiting}
+        )
+    assert _run(ctx, waiting).kind is OutcomeKind.SUCCEEDED

@@ -1,0 +1,111 @@
+"""/healthz and /readyz: every dependency with a reason, never a stack trace."""
+
+import socket
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+
+from broker_api.app import create_app
+from shared.settings import load_settings
+from tests.integration.workers.conftest import BASE_URL
+from workers import heartbeat
+from workers.settings import WorkerSettings
+from workers.upstream_check import check_upstream
+
+pytestmark = pytest.mark.anyio
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _worker_settings(services) -> WorkerSettings:
+    return load_settings(
+        WorkerSettings,
+        database_url=services.database_url,
+        redis_url=services.redis_url,
+        openrouter_api_key="sk-or-v1-health",
+        openrouter_base_url=BASE_URL,
+    )
+
+
+def _key_answer(status: int) -> httpx.MockTransport:
+    return httpx.MockTransport(lambda _: httpx.Response(status, json={"data": {}}))
+
+
+async def test_healthz_is_alive(api) -> None:
+    assert (await api.get("/healthz")).json() == {"status": "ok"}
+
+
+async def test_readyz_is_degraded_without_worker_or_upstream_check(
+    api, redis_client
+) -> None:
+    answer = await api.get("/readyz")
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["status"] == "degraded"
+    assert body["checks"]["postgres"] == {"ok": True}
+    assert body["checks"]["workers"]["reason"] == "no worker heartbeat in Redis"
+    assert "no upstream check" in body["checks"]["upstream"]["reason"]
+    assert (await api.get("/readyz", params={"strict": "true"})).status_code == 503
+
+
+async def test_readyz_is_ready_with_a_heartbeat_and_a_good_check(
+    api, services, redis_client
+) -> None:
+    heartbeat.beat(redis_client, "worker1@host")
+    check_upstream(_worker_settings(services), redis_client, transport=_key_answer(200))
+    answer = await api.get("/readyz", params={"strict": "true"})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["status"] == "ready"
+    assert answer.json()["checks"]["workers"]["alive"] == 1
+
+
+async def test_readyz_says_why_the_upstream_fails(api, services, redis_client) -> None:
+    check_upstream(_worker_settings(services), redis_client, transport=_key_answer(401))
+    upstream = (await api.get("/readyz")).json()["checks"]["upstream"]
+    assert upstream["ok"] is False
+    assert upstream["reason"] == "OpenRouter rejected the key (HTTP 401)"
+
+
+async def test_readyz_names_unreachable_postgres_and_redis(api_settings) -> None:
+    port = _closed_port()
+    settings = api_settings.model_copy(
+        update={
+            "database_url": f"postgresql://postgres@127.0.0.1:{port}/none",
+            "redis_url": f"redis://127.0.0.1:{port}/0",
+        }
+    )
+    app = create_app(settings, enqueuer=None)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://t"
+        ) as client:
+            answer = await client.get("/readyz")
+    assert answer.status_code == 503
+    checks = answer.json()["checks"]
+    assert checks["postgres"]["reason"].startswith("postgres unreachable: ")
+    assert checks["redis"]["reason"].startswith("redis unreachable: ")
+    assert "Traceback" not in answer.text
+
+
+def test_upstream_check_without_an_answer_names_the_error(services, redis_client):
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    check = check_upstream(
+        _worker_settings(services), redis_client, transport=httpx.MockTransport(refuse)
+    )
+    assert (check.ok, check.status) == (False, None)
+    assert check.reason == "OpenRouter unreachable: ConnectError"
+    assert check.checked_at <= datetime.now(UTC)
+
+
+def test_heartbeat_expires_with_its_ttl(redis_client) -> None:
+    heartbeat.beat(redis_client, "worker9@host")
+    ttl = redis_client.ttl("broker:worker:worker9@host:heartbeat")
+    assert 0 < ttl <= 30

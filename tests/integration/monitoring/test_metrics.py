@@ -1,0 +1,154 @@
+"""GET /metrics: computed from shared state, so every process's counts add up."""
+
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+from uuid import uuid4
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from pydantic import SecretStr
+from redis.asyncio import Redis as AsyncRedis
+from sqlalchemy import text
+
+from broker_api.app import create_app
+from broker_api.enqueue import redis_list_key
+from shared.jobs import AttemptOutcome
+from shared.queues import tenant_queue
+from workers import heartbeat
+from workers.jobs_store import AttemptRecord
+from workers.metrics import (
+    record_attempt,
+    record_rate_limit_wait,
+    record_webhook_delivery,
+)
+
+pytestmark = pytest.mark.anyio
+
+MODEL = "openai/gpt-4o-mini"
+
+
+def _samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def _value(samples, name: str, **labels: str) -> float:
+    return samples[(name, frozenset(labels.items()))]
+
+
+def _attempt(latency_ms: int, cost: str) -> AttemptRecord:
+    return AttemptRecord(
+        job_id=uuid4(),
+        model=MODEL,
+        provider="OpenAI",
+        outcome=AttemptOutcome.SUCCEEDED,
+        started_at=datetime.now(UTC),
+        latency_ms=latency_ms,
+        prompt_tokens=10,
+        completion_tokens=5,
+        cost_usd=Decimal(cost),
+    )
+
+
+async def _scrape(api) -> dict:
+    answer = await api.get("/metrics")
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"].startswith("text/plain")
+    return _samples(answer.text)
+
+
+async def test_metrics_show_queue_depth_per_tenant(
+    api, tenant, other_tenant, redis_client
+) -> None:
+    message = json.dumps({"body": "x"})
+    redis_client.lpush(tenant_queue(tenant.slug), message, message)
+    redis_client.lpush(redis_list_key(tenant_queue(tenant.slug), 6), message)
+    redis_client.lpush(redis_list_key(tenant_queue(other_tenant.slug), 3), message)
+    samples = await _scrape(api)
+    assert _value(samples, "helixq_queue_depth", tenant=tenant.slug) == 3
+    assert _value(samples, "helixq_queue_depth", tenant=other_tenant.slug) == 1
+
+
+async def test_counters_from_two_processes_add_up(api, services, redis_client) -> None:
+    # Two clients stand for two worker processes: both write the shared hash.
+    first, second = (AsyncRedis.from_url(services.redis_url) for _ in range(2))
+    try:
+        await record_attempt(first, _attempt(300, "0.25"))
+        await record_attempt(second, _attempt(3000, "0.5"))
+        await record_rate_limit_wait(first, "OpenAI", 1.5)
+        await record_rate_limit_wait(second, "OpenAI", 0.5)
+    finally:
+        await first.aclose()
+        await second.aclose()
+    record_webhook_delivery(redis_client, "succeeded")
+    samples = await _scrape(api)
+    labels = {"model": MODEL, "provider": "OpenAI"}
+    assert _value(samples, "helixq_attempts_total", outcome="succeeded", **labels) == 2
+    assert _value(samples, "helixq_cost_usd_total", **labels) == pytest.approx(0.75)
+    assert _value(samples, "helixq_tokens_total", kind="prompt", **labels) == 20
+    assert (
+        _value(samples, "helixq_attempt_latency_seconds_bucket", le="0.5", **labels)
+        == 1
+    )
+    assert (
+        _value(samples, "helixq_attempt_latency_seconds_bucket", le="5.0", **labels)
+        == 2
+    )
+    assert _value(samples, "helixq_attempt_latency_seconds_count", **labels) == 2
+    assert _value(
+        samples, "helixq_attempt_latency_seconds_sum", **labels
+    ) == pytest.approx(3.3)
+    assert _value(samples, "helixq_rate_limit_waits_total", scope="OpenAI") == 2
+    assert (
+        _value(samples, "helixq_rate_limit_wait_seconds_total", scope="OpenAI") == 2.0
+    )
+    assert _value(samples, "helixq_webhook_deliveries_total", outcome="succeeded") == 1
+
+
+async def test_metrics_show_jobs_and_oldest_due_age(
+    api, tenant, add_attempt, engine
+) -> None:
+    add_attempt(tenant.slug, started_at=datetime.now(UTC))  # a succeeded job
+    with engine.begin() as connection:  # a queued job, due for 90 s
+        connection.execute(
+            text(
+                "INSERT INTO jobs (id, tenant_id, status, request, available_at)"
+                " SELECT :id, id, 'queued', '{}', now() - interval '90 seconds'"
+                " FROM tenants WHERE slug = :slug"
+            ),
+            {"id": uuid4(), "slug": tenant.slug},
+        )
+    samples = await _scrape(api)
+    assert _value(samples, "helixq_jobs", tenant=tenant.slug, status="succeeded") == 1
+    assert _value(samples, "helixq_jobs", tenant=tenant.slug, status="queued") == 1
+    age_s = _value(samples, "helixq_queue_oldest_job_age_seconds", tenant=tenant.slug)
+    assert 90 <= age_s < 120
+
+
+async def test_metrics_count_live_workers(api, redis_client) -> None:
+    heartbeat.beat(redis_client, "worker1@host")
+    heartbeat.beat(redis_client, "worker2@host")
+    samples = await _scrape(api)
+    assert _value(samples, "helixq_workers_alive") == 2
+
+
+async def test_metrics_token_is_asked_for_when_configured(
+    api_settings, enqueuer
+) -> None:
+    settings = api_settings.model_copy(
+        update={"helixq_metrics_token": SecretStr("m-token-123456")}
+    )
+    app = create_app(settings, enqueuer=enqueuer)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://t"
+        ) as client:
+            assert (await client.get("/metrics")).status_code == 401
+            headers = {"Authorization": "Bearer m-token-123456"}
+            assert (await client.get("/metrics", headers=headers)).status_code == 200

@@ -1,0 +1,125 @@
+"""The token bucket Lua scripts on fakeredis: burst, refill, all-or-nothing,
+reservation within the horizon, cool-downs and the adaptive factor."""
+
+import asyncio
+
+import fakeredis
+import pytest
+
+from shared.rate_limits import RateLimitSettings, parse_limits
+from shared.redis_keys import limit_cool_down
+from workers.limits.buckets import RateLimiter
+
+MODEL = "openai/gpt-4o"
+
+
+def _limiter(client, limits: str, **settings) -> RateLimiter:
+    return RateLimiter(
+        client,
+        RateLimitSettings(helixq_provider_limits=limits, **settings),
+    )
+
+
+@pytest.fixture
+def client():
+    return fakeredis.FakeAsyncRedis()
+
+
+def _take(limiter, *, tokens=1, tenant="t", tenant_table=None, horizon_s=0.0):
+    return asyncio.run(
+        limiter.take(
+            MODEL,
+            tokens=tokens,
+            tenant=tenant,
+            tenant_table=tenant_table or {},
+            horizon_s=horizon_s,
+        )
+    )
+
+
+def test_burst_is_granted_at_once_then_the_next_call_waits(client):
+    limiter = _limiter(client, "openai=60rps/burst=3")
+
+    grants = [_take(limiter) for _ in range(3)]
+    refused = _take(limiter)
+
+    assert all(g.granted and g.wait_s == 0 for g in grants)
+    assert not refused.granted
+    assert 0 < refused.wait_s <= 1 / 60 + 0.005
+
+
+def test_reservation_within_the_horizon_is_granted_with_its_wait(client):
+    limiter = _limiter(client, "openai=10rps/burst=1")
+
+    first = _take(limiter, horizon_s=1.0)
+    second = _take(limiter, horizon_s=1.0)
+    third = _take(limiter, horizon_s=1.0)
+
+    assert first.wait_s == 0
+    assert second.granted
+    assert second.wait_s == pytest.approx(0.1, abs=0.01)
+    assert third.wait_s == pytest.approx(0.2, abs=0.01)  # its own later slot
+
+
+def test_tokens_refill_at_the_rate(client):
+    limiter = _limiter(client, "openai=50rps/burst=1")
+    assert _take(limiter).granted
+    assert not _take(limiter).granted
+
+    asyncio.run(asyncio.sleep(0.03))
+
+    assert _take(limiter).granted
+
+
+def test_buckets_are_taken_all_or_none(client):
+    # Plenty of requests, but the token bucket cannot cover a second 100-token call.
+    limiter = _limiter(client, "openai=600rps/6000tpm/tburst=150")
+    assert _take(limiter, tokens=100).granted
+
+    refused = _take(limiter, tokens=100)
+    after = _take(limiter, tokens=40)
+
+    assert not refused.granted
+    assert after.granted  # the refused call took no request token either
+
+
+def test_a_tenant_bucket_binds_on_top_of_the_shared_one(client):
+    limiter = _limiter(client, "openai=600rps/burst=100")
+    own = parse_limits("openai=60rpm/burst=1")
+
+    assert _take(limiter, tenant="a", tenant_table=own).granted
+    assert not _take(limiter, tenant="a", tenant_table=own).granted
+    assert _take(limiter, tenant="b").granted  # another tenant is not held back
+
+
+def test_cool_down_blocks_every_caller_for_retry_after(client):
+    limiter = _limiter(client, "")
+    factor = asyncio.run(limiter.cool_down(MODEL, retry_after_s=5))
+
+    other_process = _limiter(client, "")
+    refused = _take(other_process, horizon_s=1.0)
+
+    assert factor == pytest.approx(0.5)
+    assert not refused.granted
+    assert 4 < refused.wait_s <= 5
+    assert asyncio.run(client.pttl(limit_cool_down(MODEL))) > 4000
+
+
+def test_repeated_429s_lower_the_rate_once_a_second_and_it_recovers(client):
+    limiter = _limiter(
+        client, "openai=10rps/burst=1", helixq_limit_recovery_per_s=0.5
+    )
+
+    first = asyncio.run(limiter.cool_down(MODEL, retry_after_s=0))
+    same_burst = asyncio.run(limiter.cool_down(MODEL, retry_after_s=0))
+    assert first == pytest.approx(0.5)
+    assert same_burst == pytest.approx(0.5, abs=0.01)  # within the quiet second
+
+    assert _take(limiter).granted
+    slower = _take(limiter)
+    assert slower.wait_s == pytest.approx(0.2, abs=0.02)  # 10/s at half rate
+
+    asyncio.run(asyncio.sleep(1.1))  # +0.55: full rate again
+    assert asyncio.run(limiter.cool_down(MODEL, retry_after_s=0)) == pytest.approx(
+        0.5, abs=0.01
+    )

@@ -1,0 +1,95 @@
+"""Token buckets, cool-downs and the adaptive factor, shared through Redis.
+
+Every worker process and host takes from the same buckets with one Lua call
+(shared.token_bucket), on the process's event loop. Global buckets (provider and
+model, HELIXQ_PROVIDER_LIMITS) follow the provider's adaptive factor; a tenant's
+own buckets do not (they are the tenant's caps, not the provider's capacity).
+"""
+
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from shared.model_ids import upstream_model_id
+from shared.rate_limits import LimitTable, RateLimitSettings, bucket_specs, provider_of
+from shared.redis_keys import limit_bucket, limit_cool_down, limit_factor
+from shared.token_bucket import COOL_DOWN_SCRIPT, TAKE_SCRIPT, take_call
+
+# Lower the factor at most once in this long: the 429s of calls already in flight
+# report the same overload.
+QUIET_MS = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """The buckets' answer: `granted` means "call after `wait_s`"; otherwise
+    nothing was taken and capacity frees in `wait_s`."""
+
+    granted: bool
+    wait_s: float
+
+
+class RateLimiter:
+    """Takes tokens for calls and cools models down after upstream 429s."""
+
+    def __init__(self, redis: "Redis", settings: RateLimitSettings) -> None:
+        self._redis = redis
+        self._settings = settings
+        self._table = settings.provider_table
+        self._take = redis.register_script(TAKE_SCRIPT)
+        self._cool_down = redis.register_script(COOL_DOWN_SCRIPT)
+
+    async def take(
+        self,
+        model_id: str,
+        *,
+        tokens: int,
+        tenant: str,
+        tenant_table: LimitTable,
+        horizon_s: float | None = None,
+    ) -> Grant:
+        """Take one request and `tokens` tokens for a call to `model_id` from every
+        bucket that applies (all or none), reserving up to `horizon_s` ahead."""
+        model = upstream_model_id(model_id)
+        own = f"tenant:{tenant}:"
+        buckets = [
+            (limit_bucket(spec.scope), spec, True)
+            for spec in bucket_specs(model, tokens=tokens, table=self._table)
+        ] + [
+            (limit_bucket(spec.scope), spec, False)
+            for spec in bucket_specs(
+                model, tokens=tokens, table=tenant_table, prefix=own
+            )
+        ]
+        provider = provider_of(model)
+        call = take_call(
+            buckets,
+            cool_down_keys=[limit_cool_down(provider), limit_cool_down(model)],
+            factor_key=limit_factor(provider),
+            horizon_s=self._settings.helixq_limit_horizon_s
+            if horizon_s is None
+            else horizon_s,
+        )
+        granted, wait_ms = await self._take(keys=call.keys, args=call.args)
+        return Grant(granted=bool(int(granted)), wait_s=float(wait_ms) / 1000)
+
+    async def cool_down(self, model_id: str, *, retry_after_s: float | None) -> float:
+        """After an upstream 429: no call to `model_id` for `retry_after_s` (from
+        Retry-After or X-RateLimit-Reset; the default cool-down when absent), and
+        the provider's rate lowered. Returns the provider's factor now."""
+        model = upstream_model_id(model_id)
+        cool_s = self._settings.helixq_limit_cool_down_s
+        if retry_after_s is not None:
+            cool_s = retry_after_s
+        settings = self._settings
+        factor = await self._cool_down(
+            keys=[limit_factor(provider_of(model)), limit_cool_down(model)],
+            args=[
+                repr(cool_s * 1000),
+                repr(settings.helixq_limit_backoff),
+                repr(settings.helixq_limit_min_factor),
+                repr(settings.helixq_limit_recovery_per_s / 1000),
+                QUIET_MS,
+            ],
+        )
+        return float(factor)

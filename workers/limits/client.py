@@ -1,0 +1,58 @@
+"""The OpenRouter client behind the limits: every call takes its tokens first,
+adds its cost to the job's budget ticket, and an upstream 429 cools its model
+down for every worker."""
+
+import asyncio
+from typing import Protocol
+from uuid import UUID
+
+from workers.limits.gate import LimitsGate
+from workers.openrouter.errors import UpstreamError, UpstreamRateLimited
+from workers.openrouter.schemas import Completion, JsonObject
+
+
+class CompletionClient(Protocol):
+    """What the completion loop needs of an OpenRouter client."""
+
+    async def complete(self, job_id: UUID, body: JsonObject) -> Completion: ...
+
+    async def aclose(self) -> None: ...
+
+
+class RateLimitedClient:
+    """A CompletionClient that keeps calls inside the shared limits."""
+
+    def __init__(self, inner: CompletionClient, gate: LimitsGate) -> None:
+        self._inner = inner
+        self._gate = gate
+
+    async def complete(self, job_id: UUID, body: JsonObject) -> Completion:
+        """Wait for the call's tokens, make it, and account for it. A call whose
+        tokens are further off than the horizon is not made: it fails as
+        UpstreamRateLimited, retryable after the wait, like an upstream 429."""
+        model = str(body.get("model"))
+        ticket = self._gate.ticket_of(job_id)
+        grant = await self._gate.take_for_call(ticket, model)
+        if not grant.granted:
+            raise UpstreamRateLimited(
+                f"rate limit: no capacity for {model} for {grant.wait_s:.1f}s",
+                retry_after_s=grant.wait_s,
+            )
+        await asyncio.sleep(grant.wait_s)
+        try:
+            completion = await self._inner.complete(job_id, body)
+        except UpstreamError as error:
+            if ticket is not None and error.cost_usd is not None:
+                ticket.spent_usd += error.cost_usd
+            if isinstance(error, UpstreamRateLimited):
+                await self._gate.parts.limiter.cool_down(
+                    model, retry_after_s=error.retry_after_s
+                )
+            raise
+        if ticket is not None and completion.cost_usd is not None:
+            ticket.spent_usd += completion.cost_usd
+        return completion
+
+    async def aclose(self) -> None:
+        """Close the wrapped client."""
+        await self._inner.aclose()

@@ -1,0 +1,174 @@
+"""What a claimed job must hold before its first call, and gives back at its end.
+
+`admit` runs right after the claim, while the task thread still waits (see
+workers.completion): a running slot if the tenant caps them, a budget reservation
+if it has a monthly budget, then tokens for its first candidate model. Tokens up
+to HELIXQ_LIMIT_HORIZON_S ahead are waited for there, so the worker fetches no
+more messages meanwhile and the jobs behind stay in their tenant queues, in order,
+for Celery's round robin to hand out fairly. Anything longer defers the job
+(re-queued, no retry counted); a budget that cannot take the job refuses it.
+"""
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from uuid import UUID
+
+from redis.asyncio import Redis
+
+from shared import budget
+from shared.model_ids import upstream_model_id
+from shared.rate_limits import RateLimitSettings, TenantLimits, estimated_tokens
+from shared.routing.catalog import ModelInfo, estimated_cost_usd
+from workers.limits.buckets import Grant, RateLimiter
+from workers.limits.running import RunningSlots
+from workers.limits.tenants import TenantLimitsCache
+
+logger = logging.getLogger(__name__)
+
+BUDGET_EXCEEDED = "budget_exceeded"
+Catalog = Callable[[], Mapping[str, ModelInfo]]
+
+
+@dataclass
+class Ticket:
+    """What one claimed job holds from the limits until it ends."""
+
+    tenant: str
+    limits: TenantLimits
+    tokens: int
+    prepaid_model: str | None = None  # tokens already taken for this model's call
+    has_slot: bool = False
+    month: str | None = None  # set when a budget reservation is held
+    reserved_usd: Decimal = Decimal(0)
+    spent_usd: Decimal = field(default=Decimal(0))
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """`admit`'s answer: go (ticket), come back in `defer_s`, or fail (`refusal`)."""
+
+    ticket: Ticket | None = None
+    defer_s: float | None = None
+    refusal: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GateParts:
+    """The gate's collaborators (built per process in workers.context)."""
+
+    limiter: RateLimiter
+    tenants: TenantLimitsCache
+    running: RunningSlots
+    redis: "Redis"
+    catalog: Catalog
+
+
+class LimitsGate:
+    """Admits claimed jobs against every limit and keeps their tickets."""
+
+    def __init__(self, parts: GateParts, settings: RateLimitSettings) -> None:
+        self.parts = parts
+        self._settings = settings
+        self._tickets: dict[UUID, Ticket] = {}
+
+    async def admit(
+        self, job_id: UUID, tenant: str, request: Mapping[str, object], model: str
+    ) -> Verdict:
+        """Hold the job's slot, budget and first tokens, or say why not."""
+        prompt, completion = estimated_tokens(request)
+        limits = await self.parts.tenants.get(tenant)
+        ticket = Ticket(tenant, limits, prompt + completion)
+        if limits.max_running is not None:
+            if not await self.parts.running.take(
+                tenant, job_id, limit=limits.max_running
+            ):
+                return Verdict(defer_s=self._settings.helixq_limit_retry_s)
+            ticket.has_slot = True
+        if not await self._reserve(ticket, model, prompt, completion):
+            await self._give_back(job_id, ticket)
+            return Verdict(refusal=BUDGET_EXCEEDED)
+        grant = await self._take(ticket, model)
+        if not grant.granted:
+            await self._give_back(job_id, ticket)
+            horizon_s = self._settings.helixq_limit_horizon_s
+            return Verdict(defer_s=max(grant.wait_s - horizon_s, 0.05))
+        await asyncio.sleep(grant.wait_s)
+        ticket.prepaid_model = upstream_model_id(model)
+        self._tickets[job_id] = ticket
+        return Verdict(ticket=ticket)
+
+    def ticket_of(self, job_id: UUID) -> Ticket | None:
+        """The ticket a job in flight holds (None outside `admit`…`release`)."""
+        return self._tickets.get(job_id)
+
+    async def take_for_call(self, ticket: Ticket | None, model: str) -> Grant:
+        """Tokens for a later call (a fallback candidate): prepaid ones first."""
+        model = upstream_model_id(model)
+        if ticket is not None and ticket.prepaid_model == model:
+            ticket.prepaid_model = None
+            return Grant(granted=True, wait_s=0.0)
+        if ticket is None:  # a job worked without admission (tests, tools)
+            ticket = Ticket("", TenantLimits(), sum(estimated_tokens({})))
+        return await self._take(ticket, model)
+
+    async def release(self, job_id: UUID) -> None:
+        """Give back what the job held and settle its budget; once, at its end."""
+        ticket = self._tickets.pop(job_id, None)
+        if ticket is not None:
+            await self._give_back(job_id, ticket)
+
+    async def _take(self, ticket: Ticket, model: str) -> Grant:
+        return await self.parts.limiter.take(
+            model,
+            tokens=ticket.tokens,
+            tenant=ticket.tenant,
+            tenant_table=ticket.limits.provider_table,
+        )
+
+    async def _reserve(
+        self, ticket: Ticket, model: str, prompt: int, completion: int
+    ) -> bool:
+        budget_usd = ticket.limits.monthly_budget_usd
+        if budget_usd is None:
+            return True
+        estimate = await self._estimate_usd(model, prompt, completion)
+        month = budget.month_of(datetime.now(UTC))
+        if not await budget.reserve(
+            self.parts.redis,
+            ticket.tenant,
+            month=month,
+            estimate_usd=estimate,
+            budget_usd=budget_usd,
+        ):
+            return False
+        ticket.month, ticket.reserved_usd = month, estimate
+        return True
+
+    async def _estimate_usd(self, model: str, prompt: int, completion: int) -> Decimal:
+        # The catalog cache reads Postgres synchronously when stale: off the loop.
+        catalog = await asyncio.get_running_loop().run_in_executor(
+            None, self.parts.catalog
+        )
+        info = catalog.get(upstream_model_id(model))
+        if info is None:
+            return Decimal(0)
+        cost = estimated_cost_usd(
+            info, prompt_tokens=prompt, completion_tokens=completion
+        )
+        return cost or Decimal(0)
+
+    async def _give_back(self, job_id: UUID, ticket: Ticket) -> None:
+        if ticket.has_slot:
+            await self.parts.running.give_back(ticket.tenant, job_id)
+        if ticket.month is not None:
+            await budget.settle(
+                self.parts.redis,
+                ticket.tenant,
+                month=ticket.month,
+                estimate_usd=ticket.reserved_usd,
+                actual_usd=ticket.spent_usd,
+            )

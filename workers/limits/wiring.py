@@ -1,0 +1,32 @@
+"""Builds a worker process's LimitsGate from its settings and connections."""
+
+from psycopg import AsyncConnection
+from psycopg.rows import TupleRow
+from psycopg_pool import AsyncConnectionPool
+from redis.asyncio import Redis
+from sqlalchemy.orm import Session, sessionmaker
+
+from workers.limits.buckets import RateLimiter
+from workers.limits.gate import GateParts, LimitsGate
+from workers.limits.running import RunningSlots
+from workers.limits.tenants import TenantLimitsCache
+from workers.model_routing.catalog_sync import CatalogCache
+from workers.settings import WorkerSettings
+
+
+def build_gate(
+    settings: WorkerSettings,
+    *,
+    redis: "Redis",
+    db: AsyncConnectionPool[AsyncConnection[TupleRow]],
+    sessions: sessionmaker[Session],
+) -> LimitsGate:
+    """The gate on `redis` (an asyncio client used on the worker's loop)."""
+    parts = GateParts(
+        limiter=RateLimiter(redis, settings),
+        tenants=TenantLimitsCache(db, ttl_s=settings.helixq_tenant_refresh_s),
+        running=RunningSlots(redis, lease_s=settings.helixq_job_lease_s),
+        redis=redis,
+        catalog=CatalogCache(sessions).get,
+    )
+    return LimitsGate(parts, settings)
