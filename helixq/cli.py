@@ -2,6 +2,8 @@
 admin, and batches over the HTTP API)."""
 
 import argparse
+import os
+import sys
 from collections.abc import Callable, Sequence
 
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
@@ -21,6 +23,7 @@ FAILED = 1  # the operation failed: unknown tenant, unreachable database, ...
 USAGE = 2  # bad usage or settings; argparse uses it too
 UNREACHABLE = 3  # no answer from the API: wrong URL, not running
 INTERRUPTED = 130  # the shell's code for Ctrl-C
+CLOSED_PIPE = 141  # 128 + SIGPIPE, as shell tools exit when `| head` stops reading
 
 EPILOG = """\
 exit codes:
@@ -32,6 +35,7 @@ exit codes:
        an unreadable prompts file, no API key)
   3    cannot reach the API (see --api-url, HELIXQ_API_URL)
   130  interrupted
+  141  the reader of the output stopped early (`| head`)
 
 Settings come from the environment and a .env file; beside a running
 `helixq up`, DATABASE_URL and REDIS_URL come from .helixq/stack.env.
@@ -72,10 +76,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(exc.message, FAILED)
     except SQLAlchemyError as exc:
         return _fail(f"database error: {describe_database_error(exc)}", FAILED)
+    except BrokenPipeError:
+        return _closed_pipe()
     except OSError as exc:
         return _fail(str(exc), FAILED)
     except KeyboardInterrupt:
         return INTERRUPTED
+
+
+def _closed_pipe() -> int:
+    # Point stdout at /dev/null, or Python reports the failed flush at exit.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return CLOSED_PIPE
 
 
 def _fail(message: str, code: int) -> int:

@@ -201,6 +201,9 @@ class RateLimitSettings(BaseSettings):
     helixq_limit_min_factor: float = Field(default=0.1, gt=0, le=1)
     # ... and it regains this much of the full rate every second after.
     helixq_limit_recovery_per_s: float = Field(default=0.02, gt=0, le=1)
+    # Held back from every burst: a slot is reserved on Redis's clock but the call
+    # leaves on a worker's a few ms late, so calls can bunch by that much.
+    helixq_limit_burst_margin: float = Field(default=1.0, ge=0)
     # A job refused a running slot or tokens for longer is re-queued after it.
     helixq_limit_retry_s: DurationS = Field(default=1.0, gt=0)
 

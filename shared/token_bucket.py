@@ -95,13 +95,15 @@ def take_call(
     cool_down_keys: Sequence[str],
     factor_key: str,
     horizon_s: float,
+    burst_margin: float = 0.0,
 ) -> TakeCall:
-    """TAKE_SCRIPT's keys and arguments for `buckets` (key, spec, adaptive)."""
+    """TAKE_SCRIPT's keys and arguments for `buckets` (key, spec, adaptive), each
+    burst lowered by `burst_margin` (never below one call)."""
     args = [str(len(buckets)), str(len(cool_down_keys)), repr(horizon_s * 1000)]
     for _, spec, adaptive in buckets:
         args += [
             repr(spec.rate.per_s / 1000),
-            repr(spec.rate.burst),
+            repr(max(1.0, spec.rate.burst - burst_margin)),
             repr(spec.cost),
             "1" if adaptive else "0",
         ]

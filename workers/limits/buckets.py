@@ -69,6 +69,7 @@ class RateLimiter:
             horizon_s=self._settings.helixq_limit_horizon_s
             if horizon_s is None
             else horizon_s,
+            burst_margin=self._settings.helixq_limit_burst_margin,
         )
         granted, wait_ms = await self._take(keys=call.keys, args=call.args)
         return Grant(granted=bool(int(granted)), wait_s=float(wait_ms) / 1000)

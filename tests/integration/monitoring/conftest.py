@@ -3,7 +3,7 @@ committed jobs with attempts."""
 
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -26,7 +26,20 @@ ADMIN_HEADERS = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 @pytest.fixture
-def add_attempt(engine: Engine) -> Callable[..., uuid.UUID]:
+def committed_jobs(engine: Engine) -> Iterator[list[uuid.UUID]]:
+    """Ids of jobs a test commits; deleted (with their attempts) after it."""
+    job_ids: list[uuid.UUID] = []
+    yield job_ids
+    with engine.begin() as connection:
+        connection.execute(
+            text("DELETE FROM jobs WHERE id = ANY(:ids)"), {"ids": job_ids}
+        )
+
+
+@pytest.fixture
+def add_attempt(
+    engine: Engine, committed_jobs: list[uuid.UUID]
+) -> Callable[..., uuid.UUID]:
     """Commit one job of tenant `slug` with one attempt: `add_attempt(slug,
     model=..., cost_usd=Decimal(...), started_at=..., latency_ms=...)`."""
 
@@ -44,6 +57,7 @@ def add_attempt(engine: Engine) -> Callable[..., uuid.UUID]:
         strategy: str | None = None,
     ) -> uuid.UUID:
         job_id = uuid.uuid4()
+        committed_jobs.append(job_id)
         routing = None if strategy is None else json.dumps({"strategy": strategy})
         with engine.begin() as connection:
             connection.execute(

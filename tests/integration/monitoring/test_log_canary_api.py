@@ -5,7 +5,7 @@ from pydantic import SecretStr
 
 from shared.logging_setup import LoggingSettings
 from tests.factories import make_job_body
-from tests.integration.monitoring.conftest import ADMIN_TOKEN
+from tests.integration.api.conftest import ADMIN_TOKEN
 from tests.integration.monitoring.log_capture import captured_logs
 
 pytestmark = pytest.mark.anyio

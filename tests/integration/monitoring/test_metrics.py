@@ -111,9 +111,10 @@ async def test_counters_from_two_processes_add_up(api, services, redis_client) -
 
 
 async def test_metrics_show_jobs_and_oldest_due_age(
-    api, tenant, add_attempt, engine
+    api, tenant, add_attempt, engine, committed_jobs
 ) -> None:
     add_attempt(tenant.slug, started_at=datetime.now(UTC))  # a succeeded job
+    committed_jobs.append(queued := uuid4())
     with engine.begin() as connection:  # a queued job, due for 90 s
         connection.execute(
             text(
@@ -121,7 +122,7 @@ async def test_metrics_show_jobs_and_oldest_due_age(
                 " SELECT :id, id, 'queued', '{}', now() - interval '90 seconds'"
                 " FROM tenants WHERE slug = :slug"
             ),
-            {"id": uuid4(), "slug": tenant.slug},
+            {"id": queued, "slug": tenant.slug},
         )
     samples = await _scrape(api)
     assert _value(samples, "helixq_jobs", tenant=tenant.slug, status="succeeded") == 1

@@ -3,6 +3,7 @@
 import json
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -169,7 +170,7 @@ def test_key_and_url_options_win_over_the_environment(api) -> None:
     assert route.calls.last.request.headers["authorization"] == "Bearer k2"
 
 
-JOB = {
+JOB: dict[str, Any] = {
     "id": "j1",
     "status": "succeeded",
     "custom_id": None,
@@ -291,3 +292,19 @@ def test_a_window_of_days_ends_today() -> None:
     )
     params = usage_params(args, today=date(2026, 11, 24))
     assert params == {"group_by": "model", "from": "2026-11-18", "to": "2026-11-24"}
+
+
+def test_a_reader_that_stops_early_ends_quietly_with_141(
+    api, tmp_path, monkeypatch, capsys
+) -> None:
+    api.get(f"/v1/batches/{BATCH_ID}/results").respond(200, text="{}\n{}\n")
+    stdout = (tmp_path / "stdout").open("w")
+    monkeypatch.setattr("sys.stdout", stdout)
+
+    def closed(*_args, **_kwargs):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr("builtins.print", closed)
+    assert main(["batches", "results", BATCH_ID]) == cli.CLOSED_PIPE
+    assert capsys.readouterr().err == ""
+    stdout.close()

@@ -1,5 +1,6 @@
 import io
 from decimal import Decimal
+from typing import Any
 
 from helixq.batch_summary import format_usd, summarize, summary_row
 from helixq.progress import Progress, render_bar
@@ -39,7 +40,7 @@ def test_off_a_terminal_a_line_now_and_then_and_the_last_state() -> None:
 
 
 def test_summary_counts_statuses_sums_cost_and_takes_the_median_latency() -> None:
-    results = [
+    results: list[dict[str, Any]] = [
         {"status": "succeeded", "cost_usd": "0.000100000000", "latency_ms": 100},
         {"status": "succeeded", "cost_usd": "0.000200000000", "latency_ms": 300},
         {"status": "succeeded", "cost_usd": "0.000050000000", "latency_ms": 200},

@@ -1,4 +1,5 @@
 import json
+from typing import Any
 
 import pytest
 
@@ -7,7 +8,7 @@ from shared.errors import InvalidRequest
 from shared.schemas import BatchLine
 
 
-def _convert(*lines: object, model: str | None = None) -> list[dict]:
+def _convert(*lines: object, model: str | None = None) -> list[dict[str, Any]]:
     text = [line if isinstance(line, str) else json.dumps(line) for line in lines]
     return [json.loads(line) for line in batch_lines(text, model=model)]
 

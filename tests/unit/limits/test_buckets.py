@@ -14,6 +14,7 @@ MODEL = "openai/gpt-4o"
 
 
 def _limiter(client, limits: str, **settings) -> RateLimiter:
+    settings = {"helixq_limit_burst_margin": 0, **settings}
     return RateLimiter(
         client,
         RateLimitSettings(helixq_provider_limits=limits, **settings),
@@ -46,6 +47,18 @@ def test_burst_is_granted_at_once_then_the_next_call_waits(client):
     assert all(g.granted and g.wait_s == 0 for g in grants)
     assert not refused.granted
     assert 0 < refused.wait_s <= 1 / 60 + 0.005
+
+
+def test_the_burst_margin_holds_back_tokens_but_never_the_last_call(client):
+    limiter = _limiter(client, "openai=60rps/burst=3", helixq_limit_burst_margin=1)
+    single = _limiter(client, "anthropic=60rps/burst=1", helixq_limit_burst_margin=1)
+
+    grants = [_take(limiter).granted for _ in range(3)]
+
+    assert grants == [True, True, False]
+    assert asyncio.run(
+        single.take("anthropic/claude", tokens=1, tenant="t", tenant_table={})
+    ).granted
 
 
 def test_reservation_within_the_horizon_is_granted_with_its_wait(client):
