@@ -13,7 +13,9 @@ ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 async def _set_limits(api, slug, limits):
-    response = await api.put(f"/admin/tenants/{slug}/limits", json=limits, headers=ADMIN)
+    response = await api.put(
+        f"/admin/tenants/{slug}/limits", json=limits, headers=ADMIN
+    )
     assert response.status_code == 200, response.text
 
 

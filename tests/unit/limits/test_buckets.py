@@ -119,9 +119,7 @@ def test_cool_down_blocks_every_caller_for_retry_after(client):
 
 
 def test_repeated_429s_lower_the_rate_once_a_second_and_it_recovers(client):
-    limiter = _limiter(
-        client, "openai=10rps/burst=1", helixq_limit_recovery_per_s=0.5
-    )
+    limiter = _limiter(client, "openai=10rps/burst=1", helixq_limit_recovery_per_s=0.5)
 
     first = asyncio.run(limiter.cool_down(MODEL, retry_after_s=0))
     same_burst = asyncio.run(limiter.cool_down(MODEL, retry_after_s=0))
