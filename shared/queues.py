@@ -17,6 +17,7 @@ class TaskName(StrEnum):
     DELIVER_DUE_WEBHOOKS = "workers.deliver_due_webhooks"
     FINISH_BATCHES = "workers.finish_batches"
     CHECK_UPSTREAM = "workers.check_upstream"
+    SYNC_MODEL_CATALOG = "workers.sync_model_catalog"
 
 
 TASK_QUEUE: dict[TaskName, Queue] = {
@@ -25,6 +26,7 @@ TASK_QUEUE: dict[TaskName, Queue] = {
     TaskName.DELIVER_DUE_WEBHOOKS: Queue.MAINTENANCE,
     TaskName.FINISH_BATCHES: Queue.MAINTENANCE,
     TaskName.CHECK_UPSTREAM: Queue.MAINTENANCE,
+    TaskName.SYNC_MODEL_CATALOG: Queue.MAINTENANCE,
 }
 
 

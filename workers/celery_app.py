@@ -39,6 +39,7 @@ BATCH_SWEEP_SCHEDULE_NAME = "finish-batches"
 DUE_WEBHOOKS_INTERVAL_S = 15.0
 # Often enough that /readyz reads a check younger than its 3 min staleness limit.
 UPSTREAM_CHECK_INTERVAL_S = 60.0
+CATALOG_SYNC_INTERVAL_S = 3600.0  # prices change rarely; beat also syncs at start
 
 
 class HelixqCelery(Celery):
@@ -89,6 +90,10 @@ def create_app() -> HelixqCelery:
             "check-upstream": {
                 "task": TaskName.CHECK_UPSTREAM.value,
                 "schedule": UPSTREAM_CHECK_INTERVAL_S,
+            },
+            "sync-model-catalog": {
+                "task": TaskName.SYNC_MODEL_CATALOG.value,
+                "schedule": CATALOG_SYNC_INTERVAL_S,
             },
         },
     )

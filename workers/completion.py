@@ -8,6 +8,7 @@ after it is guarded by the claim token. No statement is held across the call.
 """
 
 import asyncio
+import json
 import logging
 import random
 from collections.abc import Callable, Coroutine
@@ -15,15 +16,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from functools import partial
-from typing import NamedTuple
+from typing import Any, NamedTuple, TypeVar
 from uuid import UUID
 
 import redis.exceptions
 
+from shared.errors import InvalidRequest
 from shared.jobs import AttemptOutcome
 from shared.logging_setup import log_context
 from shared.queues import tenant_queue
 from shared.redis_keys import JOBS_FINISHED_CHANNEL
+from shared.routing.decision import RoutingDecision
+from shared.routing.performance import AttemptSample
 from workers import jobs_store
 from workers.backoff import retry_delay_s
 from workers.context import WorkerContext
@@ -32,11 +36,14 @@ from workers.limits import admission
 from workers.metrics import record_attempt
 from workers.openrouter.errors import UpstreamError
 from workers.openrouter.schemas import Completion
-from workers.routing import candidate_models, upstream_body
+from workers.route_planner import TenantFacts
+from workers.routing import upstream_body
 
 logger = logging.getLogger(__name__)
 
 UPSTREAM_DISABLED = "upstream_disabled"
+INVALID_ROUTING = "invalid_routing"
+T = TypeVar("T")
 
 
 class OutcomeKind(StrEnum):
@@ -129,12 +136,15 @@ async def _call_and_record(job: ClaimedJob, ctx: WorkerContext) -> Outcome:
             code=UPSTREAM_DISABLED,
             message="OPENROUTER_ENABLED=false",
         )
-    models = candidate_models(
-        job.request,
-        tenant_default=job.tenant_default_model,
-        default_model=ctx.settings.openrouter_default_model,
-    )
-    for index, model in enumerate(models):
+    try:
+        plan = await _off_loop(
+            ctx.routes.plan, job.request, tenant_facts(job), job.route
+        )
+    except InvalidRequest as error:  # a tenant config the admin API would refuse
+        return await _fail(
+            ctx, job, attempt=None, code=INVALID_ROUTING, message=error.message
+        )
+    while (model := plan.decision.next_model()) is not None:
         started_at = datetime.now(UTC)
         try:
             completion = await ctx.openrouter.complete(
@@ -142,16 +152,54 @@ async def _call_and_record(job: ClaimedJob, ctx: WorkerContext) -> Outcome:
             )
         except UpstreamError as error:
             attempt = _failed_attempt(job, model, started_at, error)
-            await record_attempt(ctx.notices, attempt)
-            if error.is_retryable and index + 1 < len(models):
-                if not await _record_and_renew(ctx, job, attempt):
-                    return Outcome(OutcomeKind.CLAIM_LOST)
-                continue  # the next candidate may answer
-            return await _settle_failure(ctx, job, attempt, error)
+            await _measured(ctx, attempt)
+            plan = await _off_loop(
+                ctx.routes.after_failure, plan, model, error.code, error.http_status
+            )
+            if plan.decision.next_model() is None:
+                return await _settle_failure(ctx, job, attempt, error, plan.decision)
+            if not await _record_and_renew(ctx, job, attempt):
+                return Outcome(OutcomeKind.CLAIM_LOST)
+            continue  # another candidate may answer
         succeeded = _succeeded_attempt(job, model, started_at, completion)
-        await record_attempt(ctx.notices, succeeded.attempt)
-        return await _finish(ctx, job, succeeded)
+        await _measured(ctx, succeeded.attempt)
+        return await _finish(ctx, job, succeeded, plan.decision.with_model_used(model))
     raise ValueError(f"job {job.id}: no candidate model")
+
+
+async def _off_loop(function: Callable[..., T], *args: Any) -> T:
+    # Routing reads Postgres and Redis with blocking clients.
+    return await asyncio.get_running_loop().run_in_executor(
+        None, partial(function, *args)
+    )
+
+
+async def _measured(ctx: WorkerContext, attempt: AttemptRecord) -> None:
+    """Count the attempt in the metrics and fold it into the performance cache."""
+    await record_attempt(ctx.notices, attempt)
+    sample = AttemptSample(
+        succeeded=attempt.outcome is AttemptOutcome.SUCCEEDED,
+        latency_ms=attempt.latency_ms,
+        completion_tokens=attempt.completion_tokens,
+    )
+    try:
+        await _off_loop(ctx.routes.record, attempt.model, sample)
+    except redis.exceptions.RedisError as error:  # stats only: the job goes on
+        logger.warning("job %s: performance not recorded: %r", attempt.job_id, error)
+
+
+def tenant_facts(job: ClaimedJob) -> TenantFacts:
+    return TenantFacts(
+        slug=job.tenant_slug,
+        default_model=job.tenant_default_model,
+        route_strategy=job.tenant_route_strategy,
+        fallback_strategy=job.tenant_fallback_strategy,
+        model_pool=job.tenant_model_pool,
+    )
+
+
+def _routing_json(decision: RoutingDecision | None) -> str | None:
+    return None if decision is None else json.dumps(decision.to_json())
 
 
 def retry_delay_for(
@@ -180,10 +228,17 @@ async def _record_and_renew(
         )
 
 
-async def _finish(ctx: WorkerContext, job: ClaimedJob, attempt: _Succeeded) -> Outcome:
+async def _finish(
+    ctx: WorkerContext,
+    job: ClaimedJob,
+    attempt: _Succeeded,
+    decision: RoutingDecision | None = None,
+) -> Outcome:
     record, result_json = attempt
     async with ctx.db.connection() as conn:
-        ended = await jobs_store.finish_job(conn, job, record, result_json=result_json)
+        ended = await jobs_store.finish_job(
+            conn, job, record, result_json=result_json, routing=_routing_json(decision)
+        )
     if ended is None:
         logger.warning("job %s: claim lost before finishing; attempt kept", job.id)
         return Outcome(OutcomeKind.CLAIM_LOST)
@@ -193,7 +248,11 @@ async def _finish(ctx: WorkerContext, job: ClaimedJob, attempt: _Succeeded) -> O
 
 
 async def _settle_failure(
-    ctx: WorkerContext, job: ClaimedJob, attempt: AttemptRecord, error: UpstreamError
+    ctx: WorkerContext,
+    job: ClaimedJob,
+    attempt: AttemptRecord,
+    error: UpstreamError,
+    decision: RoutingDecision | None = None,
 ) -> Outcome:
     settings = ctx.settings
     delay_s = retry_delay_for(
@@ -204,12 +263,20 @@ async def _settle_failure(
         cap_s=settings.helixq_retry_max_delay_s,
         rng=ctx.rng,
     )
+    routing = _routing_json(decision)
     if delay_s is None:
         return await _fail(
-            ctx, job, attempt=attempt, code=error.code, message=error.message
+            ctx,
+            job,
+            attempt=attempt,
+            code=error.code,
+            message=error.message,
+            routing=routing,
         )
     async with ctx.db.connection() as conn:
-        released = await jobs_store.release_job(conn, job, attempt, delay_s=delay_s)
+        released = await jobs_store.release_job(
+            conn, job, attempt, delay_s=delay_s, routing=routing
+        )
     if not released:
         return Outcome(OutcomeKind.CLAIM_LOST)
     logger.info(
@@ -225,10 +292,11 @@ async def _fail(
     attempt: AttemptRecord | None,
     code: str,
     message: str,
+    routing: str | None = None,
 ) -> Outcome:
     async with ctx.db.connection() as conn:
         ended = await jobs_store.fail_job(
-            conn, job, attempt=attempt, code=code, message=message
+            conn, job, attempt=attempt, code=code, message=message, routing=routing
         )
     if ended is None:
         return Outcome(OutcomeKind.CLAIM_LOST)

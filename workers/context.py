@@ -30,7 +30,9 @@ from workers.job_sender import JobSender
 from workers.limits.client import CompletionClient, RateLimitedClient
 from workers.limits.gate import LimitsGate
 from workers.limits.wiring import build_gate
+from workers.model_routing.catalog_sync import CatalogCache
 from workers.openrouter.client import ClientConfig, OpenRouterClient
+from workers.route_planner import RoutePlanner
 from workers.settings import WorkerSettings, check_worker_settings
 from workers.webhooks.sender import DeliverySender
 
@@ -64,6 +66,7 @@ class WorkerContext:
     sender: JobSender  # re-publishes retries (blocking: run it in a thread)
     deliveries: DeliverySender  # sends webhook deliveries (blocking, too)
     inflight: InflightJobs
+    routes: RoutePlanner  # blocking (Postgres, Redis): run it off the loop
     rng: random.Random = field(default_factory=random.Random)
 
     def close(self) -> None:
@@ -103,6 +106,8 @@ def build_context(
     notices = AsyncRedis.from_url(settings.redis_url)
     limits = build_gate(settings, redis=notices, db=db, sessions=sessions)
     client = OpenRouterClient(_client_config(settings), transport=transport)
+    sync_redis = redis.Redis.from_url(settings.redis_url)
+    rng = random.Random()
     return WorkerContext(
         settings=settings,
         engine=engine,
@@ -111,7 +116,7 @@ def build_context(
         transactions=make_sessions(
             engine.execution_options(isolation_level="READ COMMITTED")
         ),
-        redis=redis.Redis.from_url(settings.redis_url),
+        redis=sync_redis,
         loop=loop,
         db=db,
         notices=notices,
@@ -120,6 +125,13 @@ def build_context(
         sender=sender,
         deliveries=deliveries,
         inflight=InflightJobs(loop, settings.helixq_worker_inflight),
+        routes=RoutePlanner(
+            catalog=CatalogCache(sessions),
+            client=sync_redis,
+            settings=settings,
+            rng=rng,
+        ),
+        rng=rng,
     )
 
 

@@ -38,6 +38,9 @@ class ClaimedJob:
     tenant_slug: str
     # Where the job's end is announced; None: nowhere, and no transaction is needed.
     webhook_url: str | None = None
+    tenant_route_strategy: str | None = None
+    tenant_fallback_strategy: str | None = None
+    tenant_model_pool: list[dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +83,8 @@ WHERE jobs.id = %(job_id)s AND tenants.id = jobs.tenant_id
   AND (jobs.deadline_at IS NULL OR jobs.deadline_at > now())
 RETURNING jobs.request, jobs.route, jobs.retries, tenants.default_model, tenants.slug,
     CASE WHEN jobs.batch_id IS NULL THEN coalesce(jobs.webhook_url, tenants.webhook_url)
-         ELSE jobs.webhook_url END
+         ELSE jobs.webhook_url END,
+    tenants.route_strategy, tenants.fallback_strategy, tenants.model_pool
 """
 
 _INSERT_ATTEMPT = """
@@ -104,24 +108,26 @@ _LEDGER_COST = """(SELECT sum(cost) FROM (
     SELECT cost_usd FROM attempts WHERE job_id = %(job_id)s
     UNION ALL SELECT CAST(%(cost_usd)s AS numeric)) AS ledger (cost))"""
 _HELD = "WHERE id = %(job_id)s AND claim_token = %(token)s AND status = 'running'"
+# The routing decision (strategy, candidates, reason, model used) lands with the end.
+_ROUTING = "routing = coalesce(CAST(%(routing)s AS jsonb), jobs.routing)"
 
 _FINISH_SQL = f"""
 UPDATE jobs SET status = 'succeeded', result = CAST(%(result)s AS jsonb),
     model = %(model)s, provider = %(provider)s, prompt_tokens = %(prompt_tokens)s,
     completion_tokens = %(completion_tokens)s, latency_ms = %(latency_ms)s,
     cost_usd = {_LEDGER_COST}, error_code = NULL, error_message = NULL,
-    lease_expires_at = NULL, finished_at = now()
+    lease_expires_at = NULL, finished_at = now(), {_ROUTING}
 {_HELD}"""
 
 _FAIL_SQL = f"""
 UPDATE jobs SET status = 'failed', error_code = %(code)s, error_message = %(message)s,
-    cost_usd = {_LEDGER_COST}, lease_expires_at = NULL, finished_at = now()
+    cost_usd = {_LEDGER_COST}, lease_expires_at = NULL, finished_at = now(), {_ROUTING}
 {_HELD}"""
 
 _RELEASE_SQL = f"""
 UPDATE jobs SET status = 'queued', claim_token = NULL, lease_expires_at = NULL,
     available_at = now() + make_interval(secs => %(delay_s)s), retries = retries + 1,
-    error_code = %(code)s, error_message = %(message)s
+    error_code = %(code)s, error_message = %(message)s, {_ROUTING}
 {_HELD}"""
 
 # Between two candidate models the lease is renewed, so a job walking several
@@ -149,7 +155,7 @@ async def claim_job(
     row = await cursor.fetchone()
     if row is None:
         return None
-    request, route, retries, default_model, slug, webhook_url = row
+    request, route, retries, default_model, slug, webhook_url, *routing = row
     return ClaimedJob(
         id=job_id,
         claim_token=token,
@@ -159,6 +165,9 @@ async def claim_job(
         tenant_default_model=default_model,
         tenant_slug=slug,
         webhook_url=webhook_url,
+        tenant_route_strategy=routing[0],
+        tenant_fallback_strategy=routing[1],
+        tenant_model_pool=routing[2],
     )
 
 
@@ -176,12 +185,17 @@ async def record_attempt_and_renew(
 
 
 async def finish_job(
-    conn: Connection, job: ClaimedJob, attempt: AttemptRecord, *, result_json: str
+    conn: Connection,
+    job: ClaimedJob,
+    attempt: AttemptRecord,
+    *,
+    result_json: str,
+    routing: str | None = None,
 ) -> Ended | None:
     """Record the successful attempt and mark the job succeeded with its result
-    (JSON text), with its webhook event; None if the claim was lost (the attempt
-    is recorded anyway)."""
-    params = {**_attempt_params(attempt), "token": job.claim_token}
+    (JSON text) and routing decision, with its webhook event; None if the claim
+    was lost (the attempt is recorded anyway)."""
+    params = {**_attempt_params(attempt), "token": job.claim_token, "routing": routing}
     return await _end(conn, job, _FINISH, {**params, "result": result_json})
 
 
@@ -192,6 +206,7 @@ async def fail_job(
     attempt: AttemptRecord | None,
     code: str,
     message: str,
+    routing: str | None = None,
 ) -> Ended | None:
     """Record the failed attempt (if a call was made) and mark the job failed for
     good, with its webhook event; None if the claim was lost."""
@@ -200,12 +215,22 @@ async def fail_job(
         if attempt is None
         else (_FAIL_AFTER_CALL, _attempt_params(attempt))
     )
-    outcome = {"token": job.claim_token, "code": code, "message": message}
+    outcome = {
+        "token": job.claim_token,
+        "code": code,
+        "message": message,
+        "routing": routing,
+    }
     return await _end(conn, job, statement, {**params, **outcome})
 
 
 async def release_job(
-    conn: Connection, job: ClaimedJob, attempt: AttemptRecord, *, delay_s: float
+    conn: Connection,
+    job: ClaimedJob,
+    attempt: AttemptRecord,
+    *,
+    delay_s: float,
+    routing: str | None = None,
 ) -> bool:
     """Record the failed attempt and put the job back in the queue for a retry in
     `delay_s`, counting the retry and keeping the error for the curious; False if
@@ -216,6 +241,7 @@ async def release_job(
         "delay_s": float(delay_s),
         "code": attempt.error_code,
         "message": attempt.error_message,
+        "routing": routing,
     }
     return await _changed(conn, _RELEASE, params)
 

@@ -3,6 +3,7 @@
 from typing import Any
 from uuid import UUID
 
+import httpx
 from celery import Task
 
 from shared.queues import TaskName
@@ -10,6 +11,7 @@ from workers import batches, completion, sweeper, upstream_check
 from workers.celery_app import app
 from workers.context import WorkerContext, provider_of
 from workers.job_sender import CeleryJobSender
+from workers.model_routing.catalog_sync import sync_catalog
 from workers.webhooks import delivery
 
 
@@ -70,6 +72,17 @@ def deliver_due_webhooks(self: BrokerTask) -> int:
 def finish_batches(self: BrokerTask) -> int:
     """Expire overdue jobs and end the batches that can end."""
     return batches.finish_batches(self.context.transactions, self.context.deliveries)
+
+
+@app.task(bind=True, base=BrokerTask, name=TaskName.SYNC_MODEL_CATALOG.value)
+def sync_model_catalog(self: BrokerTask) -> int:
+    """Refresh the model catalog and its prices from OpenRouter's `/models`."""
+    ctx = self.context
+    with httpx.Client(timeout=ctx.settings.openrouter_timeout) as client:
+        result = sync_catalog(
+            ctx.transactions, client, ctx.settings.openrouter_base_url
+        )
+    return result.listed
 
 
 @app.task(bind=True, base=BrokerTask, name=TaskName.CHECK_UPSTREAM.value)

@@ -11,6 +11,13 @@ from workers.openrouter.errors import UpstreamError, UpstreamRateLimited
 from workers.openrouter.schemas import Completion, JsonObject
 
 
+class NoCapacity(UpstreamRateLimited):
+    """No call was made: the model's tokens are further off than the horizon (or
+    it is cooling down). Retryable after `retry_after_s`, like a 429."""
+
+    code = "no_capacity"
+
+
 class CompletionClient(Protocol):
     """What the completion loop needs of an OpenRouter client."""
 
@@ -29,12 +36,12 @@ class RateLimitedClient:
     async def complete(self, job_id: UUID, body: JsonObject) -> Completion:
         """Wait for the call's tokens, make it, and account for it. A call whose
         tokens are further off than the horizon is not made: it fails as
-        UpstreamRateLimited, retryable after the wait, like an upstream 429."""
+        NoCapacity (an UpstreamRateLimited), retryable after the wait."""
         model = str(body.get("model"))
         ticket = self._gate.ticket_of(job_id)
         grant = await self._gate.take_for_call(ticket, model)
         if not grant.granted:
-            raise UpstreamRateLimited(
+            raise NoCapacity(
                 f"rate limit: no capacity for {model} for {grant.wait_s:.1f}s",
                 retry_after_s=grant.wait_s,
             )

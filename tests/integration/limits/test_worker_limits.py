@@ -95,10 +95,11 @@ def test_an_upstream_429_cools_the_model_down_for_another_process(
     limited, waiting = make_job(), make_job()
 
     assert _run(first_process, limited).kind is OutcomeKind.RETRY
+    calls_before = route.call_count
     outcome = _run(second_process, waiting)
 
     assert outcome.kind is OutcomeKind.NOT_CLAIMED
-    assert route.call_count == 1  # the second process made no call
+    assert route.call_count == calls_before  # the second process made no call
     job = fetch_job(engine, waiting)
     assert (job.status, job.retries) == (JobStatus.QUEUED, 0)
 

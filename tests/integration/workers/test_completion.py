@@ -17,6 +17,7 @@ from sqlalchemy import text
 from shared.jobs import AttemptOutcome, JobStatus
 from shared.queues import tenant_queue
 from shared.redis_keys import JOBS_FINISHED_CHANNEL
+from tests.factories import make_job_body
 from tests.integration.workers.conftest import fetch_attempts, fetch_job
 from tests.unit.workers.payloads import GENERATION_ID, completion_body, error_body
 from workers import completion, jobs_store
@@ -29,6 +30,18 @@ pytestmark = pytest.mark.timeout(30)
 def _run(ctx, job_id):
     """completion.run on the context's loop, waited for."""
     return ctx.loop.run(completion.run(job_id, ctx))
+
+
+@pytest.fixture
+def single_model_job(make_job, tenant):
+    """A job whose only candidate is the tenant's default model: no model to fall
+    back to, so a retryable error releases it for a later retry."""
+
+    def insert(**columns):
+        body = json.dumps(make_job_body(model=tenant["model"]))
+        return make_job(request=body, **columns)
+
+    return insert
 
 
 def _answer(openrouter_mock, *responses: httpx.Response):
@@ -76,13 +89,13 @@ def test_tenant_default_model_is_used_when_the_request_names_none(
 
 
 def test_rate_limited_job_is_released_for_a_later_retry(
-    worker_context, openrouter_mock, make_job, engine, sender, tenant
+    worker_context, openrouter_mock, single_model_job, engine, sender, tenant
 ):
     body = error_body(429, "Rate limit exceeded")
     _answer(
         openrouter_mock, httpx.Response(429, json=body, headers={"Retry-After": "7"})
     )
-    job_id = make_job()
+    job_id = single_model_job()
 
     outcome = _run(worker_context, job_id)
 
@@ -118,10 +131,10 @@ def test_permanent_error_fails_the_job_with_its_code(
 
 
 def test_retryable_error_fails_once_the_retry_budget_is_spent(
-    worker_context, openrouter_mock, make_job, engine
+    worker_context, openrouter_mock, single_model_job, engine
 ):
     _answer(openrouter_mock, httpx.Response(503, json=error_body(503, "overloaded")))
-    job_id = make_job(retries=worker_context.settings.openrouter_max_retries)
+    job_id = single_model_job(retries=worker_context.settings.openrouter_max_retries)
 
     outcome = _run(worker_context, job_id)
 
@@ -296,10 +309,10 @@ def test_a_final_state_is_announced_on_the_finished_channel(
 
 
 def test_a_released_job_is_not_announced(
-    worker_context, openrouter_mock, make_job, finished_notices
+    worker_context, openrouter_mock, single_model_job, finished_notices
 ):
     _answer(openrouter_mock, httpx.Response(503, json=error_body(503, "overloaded")))
-    job_id = make_job()
+    job_id = single_model_job()
 
     assert _run(worker_context, job_id).kind is OutcomeKind.RETRY
 
@@ -323,3 +336,28 @@ def test_celery_sender_publishes_the_retry_to_the_tenant_queue(services):
     assert message["properties"]["delivery_info"]["routing_key"] == queue
     client.delete(queue)
     client.close()
+
+
+def test_rate_limited_model_falls_back_to_the_tenant_default_in_the_same_run(
+    worker_context, openrouter_mock, make_job, engine, tenant
+):
+    route = _answer(
+        openrouter_mock,
+        httpx.Response(429, json=error_body(429, "Rate limit exceeded")),
+        httpx.Response(200, json=completion_body()),
+    )
+    job_id = make_job()
+
+    outcome = _run(worker_context, job_id)
+
+    assert outcome.kind is OutcomeKind.SUCCEEDED
+    models = [json.loads(call.request.content)["model"] for call in route.calls]
+    assert models == ["openai/gpt-4o-mini", tenant["model"]]
+    first, second = fetch_attempts(engine, job_id)
+    assert (first.outcome, first.http_status) == (AttemptOutcome.RETRYABLE, 429)
+    assert second.outcome == AttemptOutcome.SUCCEEDED
+    routing = fetch_job(engine, job_id).routing
+    assert routing["strategy"] == "basic"
+    assert routing["candidates"] == models
+    assert routing["model_used"] == tenant["model"]
+    assert routing["failures"][0]["error_code"] == "upstream_rate_limited"

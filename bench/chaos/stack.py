@@ -1,0 +1,203 @@
+"""The processes a chaos run owns, all on loopback: an embedded PostgreSQL, a
+redis-server, the simulator, a worker node and beat. Owning them is what lets a
+scenario flush, stop and kill them without touching anyone else's servers."""
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import redis
+
+from helixq.embedded import start_postgres
+from shared.db.migrate import upgrade_to_head
+
+ROOT = Path(__file__).resolve().parents[2]
+API_KEY = "sk-or-v1-chaos"
+SIM_LATENCY_MS = 200
+WORKER_PROCESSES = 2
+# Short enough that recovery shows within a scenario, long enough to be realistic.
+WORKER_ENV = {
+    "OPENROUTER_API_KEY": API_KEY,
+    "OPENROUTER_TIMEOUT": "5s",
+    "HELIXQ_JOB_LEASE_S": "10s",
+    "HELIXQ_QUEUED_STALE_S": "5s",
+    "HELIXQ_SWEEP_INTERVAL_S": "2s",
+    "HELIXQ_RETRY_MAX_DELAY_S": "5s",
+    "HELIXQ_WORKER_INFLIGHT": "100",
+    "DATABASE_POOL_SIZE": "4",
+    "DATABASE_MAX_OVERFLOW": "4",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_until(check: Callable[[], bool], *, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(Exception):
+            if check():
+                return
+        time.sleep(0.2)
+    raise TimeoutError(f"{what} did not happen within {timeout_s:g}s")
+
+
+@dataclass
+class Stack:
+    work_dir: Path
+    postgres: Any = None
+    database_url: str = ""
+    redis_port: int = field(default_factory=free_port)
+    sim_url: str = ""
+    children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def redis_url(self) -> str:
+        return f"redis://127.0.0.1:{self.redis_port}/0"
+
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            **WORKER_ENV,
+            "DATABASE_URL": self.database_url,
+            "REDIS_URL": self.redis_url,
+            "OPENROUTER_BASE_URL": f"{self.sim_url}/api/v1",
+            "HELIXQ_SIM_LATENCY_MS": str(SIM_LATENCY_MS),
+        }
+
+    def start_process(self, name: str, argv: list[str]) -> None:
+        log = (self.work_dir / f"{name}.log").open("ab")
+        self.children[name] = subprocess.Popen(
+            argv,
+            env=self.env(),
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def kill(self, name: str, signum: int = signal.SIGKILL) -> None:
+        """Signal a process and everything it started (its session)."""
+        child = self.children.pop(name)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signum)
+        child.wait(timeout=15)
+
+    # --- Redis -----------------------------------------------------------------
+    def start_redis(self) -> None:
+        binary = shutil.which("redis-server") or shutil.which("valkey-server")
+        if binary is None:
+            raise SystemExit("chaos needs redis-server (or valkey-server) on PATH")
+        argv = [
+            binary,
+            "--port",
+            str(self.redis_port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ]
+        self.start_process("redis", argv)
+        wait_until(
+            lambda: redis.Redis.from_url(self.redis_url).ping(),
+            timeout_s=10,
+            what="redis up",
+        )
+
+    def restart_redis_empty(self) -> None:
+        """FLUSHALL, then a restart without persistence: every message is gone."""
+        redis.Redis.from_url(self.redis_url).flushall()
+        self.kill("redis")
+        self.start_redis()
+
+    # --- Postgres --------------------------------------------------------------
+    def start_postgres(self) -> None:
+        self.postgres = start_postgres(self.work_dir / "pg", database="helixq_chaos")
+        self.database_url = self.postgres.get_uri(database="helixq_chaos")
+        upgrade_to_head(self.database_url)
+
+    def bounce_postgres(self, down_s: float) -> None:
+        """Stop Postgres, keep it down for `down_s`, start it again."""
+        self.postgres.stop()
+        time.sleep(down_s)
+        self.postgres.start()
+
+    # --- simulator, worker, beat -------------------------------------------------
+    def start_simulator(self) -> None:
+        port = free_port()
+        self.sim_url = f"http://127.0.0.1:{port}"
+        self.start_process(
+            "simulator",
+            [
+                sys.executable,
+                "-m",
+                "simulator",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+        )
+        wait_until(
+            lambda: httpx.get(f"{self.sim_url}/_sim/health").is_success,
+            timeout_s=20,
+            what="simulator up",
+        )
+
+    def start_worker(self) -> None:
+        code = (
+            "from workers.entrypoints import run_worker; "
+            f"run_worker(processes={WORKER_PROCESSES}, loglevel='WARNING')"
+        )
+        self.start_process("worker", [sys.executable, "-c", code])
+
+    def start_beat(self) -> None:
+        code = "from workers.entrypoints import run_beat; run_beat(loglevel='WARNING')"
+        self.start_process("beat", [sys.executable, "-c", code])
+
+    def worker_processes(self) -> list[int]:
+        """The worker node's children (its Celery worker processes)."""
+        pid = self.children["worker"].pid
+        return [
+            int(child)
+            for task in Path(f"/proc/{pid}/task").iterdir()
+            for child in (task / "children").read_text().split()
+        ]
+
+    def stop_all(self) -> None:
+        for name in list(self.children):
+            with contextlib.suppress(Exception):
+                self.kill(name, signal.SIGTERM)
+        if self.postgres is not None:
+            self.postgres.stop()
+
+
+@contextmanager
+def running_stack(work_dir: Path) -> Iterator[Stack]:
+    work_dir.mkdir(parents=True, exist_ok=True)
+    stack = Stack(work_dir)
+    try:
+        stack.start_postgres()
+        stack.start_redis()
+        stack.start_simulator()
+        stack.start_worker()
+        stack.start_beat()
+        yield stack
+    finally:
+        stack.stop_all()
