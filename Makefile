@@ -49,6 +49,9 @@ migration: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
+chaos: $(STAMP)
+	$(BIN)/python -m bench.chaos
+
 up:
 	docker compose up -d --build
 

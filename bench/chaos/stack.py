@@ -184,8 +184,7 @@ class Stack:
         for name in list(self.children):
             with contextlib.suppress(Exception):
                 self.kill(name, signal.SIGTERM)
-        if self.postgres is not None:
-            self.postgres.stop()
+        # The embedded Postgres stops itself at exit (cleanup_mode="stop").
 
 
 @contextmanager

@@ -11,7 +11,7 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-def api_settings(api_settings: ApiSettings, redis_client: "redis.Redis[bytes]"):
+def api_settings(api_settings: ApiSettings, redis_client: redis.Redis) -> ApiSettings:
     # redis_client flushes the test Redis db, so earlier failures do not count.
     return api_settings.model_copy(update={"helixq_auth_failures_per_minute": 3})
 

@@ -85,7 +85,7 @@ class TenantA:
 def _routes(api_settings: ApiSettings) -> list[tuple[str, str]]:
     app = create_app(api_settings)
     return [
-        (method, context.path)
+        (method, str(context.path))
         for context in iter_route_contexts(app.routes)
         for method in sorted(context.methods or ())
         if method != "HEAD"
