@@ -4,17 +4,11 @@ from workers.context import WorkerContext
 from workers.jobs_store import ClaimedJob
 from workers.limits.deferral import defer_job
 from workers.limits.gate import Verdict
-from workers.routing import candidate_models
 
 
-async def admit(ctx: WorkerContext, job: ClaimedJob) -> Verdict:
-    """Hold what the job's first call needs (workers.limits.gate)."""
-    first = candidate_models(
-        job.request,
-        tenant_default=job.tenant_default_model,
-        default_model=ctx.settings.openrouter_default_model,
-    )[0]
-    return await ctx.limits.admit(job.id, job.tenant_slug, job.request, first)
+async def admit(ctx: WorkerContext, job: ClaimedJob, first_model: str) -> Verdict:
+    """Hold what the job's first call (to `first_model`) needs (workers.limits.gate)."""
+    return await ctx.limits.admit(job.id, job.tenant_slug, job.request, first_model)
 
 
 async def defer(ctx: WorkerContext, job: ClaimedJob, delay_s: float) -> bool:

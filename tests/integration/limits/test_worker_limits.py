@@ -20,8 +20,8 @@ from tests.integration.workers.conftest import (
 )
 from tests.unit.workers.payloads import completion_body, error_body
 from workers import completion
-from workers.completion import OutcomeKind
 from workers.context import build_context
+from workers.job_endings import OutcomeKind
 
 pytestmark = pytest.mark.timeout(30)
 

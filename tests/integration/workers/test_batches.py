@@ -16,7 +16,7 @@ from tests.integration.workers.conftest import (
 )
 from tests.unit.workers.payloads import completion_body
 from workers import batches, completion
-from workers.completion import OutcomeKind
+from workers.job_endings import OutcomeKind
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -21,7 +21,7 @@ from tests.factories import make_job_body
 from tests.integration.workers.conftest import fetch_attempts, fetch_job
 from tests.unit.workers.payloads import GENERATION_ID, completion_body, error_body
 from workers import completion, jobs_store
-from workers.completion import OutcomeKind
+from workers.job_endings import OutcomeKind
 from workers.job_sender import CeleryJobSender
 
 pytestmark = pytest.mark.timeout(30)

@@ -1,0 +1,235 @@
+"""How a job's run ends: finished, failed, or released for a retry; and what is
+sent after the commit (the finished notice, the retry, the webhook delivery).
+
+Every write is one statement guarded by the claim token (workers.jobs_store), so a
+worker whose lease was taken over changes nothing.
+"""
+
+import asyncio
+import json
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from functools import partial
+from typing import NamedTuple
+from uuid import UUID
+
+import redis.exceptions
+
+from shared.jobs import AttemptOutcome
+from shared.queues import tenant_queue
+from shared.redis_keys import JOBS_FINISHED_CHANNEL
+from shared.routing.decision import RoutingDecision
+from workers import jobs_store
+from workers.backoff import retry_delay_s
+from workers.context import WorkerContext
+from workers.jobs_store import AttemptRecord, ClaimedJob, Ended
+from workers.openrouter.errors import UpstreamError
+from workers.openrouter.schemas import Completion
+
+logger = logging.getLogger(__name__)
+
+
+class OutcomeKind(StrEnum):
+    NOT_CLAIMED = "not_claimed"  # finished, not yet due, or held elsewhere
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    RETRY = "retry"  # released and re-published to run after `retry_in_s`
+    CLAIM_LOST = "claim_lost"  # another worker took the job over meanwhile
+
+
+class Succeeded(NamedTuple):
+    attempt: AttemptRecord
+    result_json: str
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    kind: OutcomeKind
+    retry_in_s: float | None = None
+
+
+def routing_json(decision: RoutingDecision | None) -> str | None:
+    return None if decision is None else json.dumps(decision.to_json())
+
+
+def retry_delay_for(
+    error: UpstreamError,
+    *,
+    retries: int,
+    max_retries: int,
+    base_s: float,
+    cap_s: float,
+    rng: random.Random | None = None,
+) -> float | None:
+    """Seconds until the next try, or None when the job should fail now."""
+    if not error.is_retryable or retries >= max_retries:
+        return None
+    return retry_delay_s(
+        retries, base_s=base_s, cap_s=cap_s, retry_after_s=error.retry_after_s, rng=rng
+    )
+
+
+async def record_and_renew(
+    ctx: WorkerContext, job: ClaimedJob, attempt: AttemptRecord
+) -> bool:
+    async with ctx.db.connection() as conn:
+        return await jobs_store.record_attempt_and_renew(
+            conn, job, attempt, lease_s=ctx.settings.helixq_job_lease_s
+        )
+
+
+async def finish(
+    ctx: WorkerContext,
+    job: ClaimedJob,
+    attempt: Succeeded,
+    decision: RoutingDecision | None = None,
+) -> Outcome:
+    record, result_json = attempt
+    async with ctx.db.connection() as conn:
+        ended = await jobs_store.finish_job(
+            conn, job, record, result_json=result_json, routing=routing_json(decision)
+        )
+    if ended is None:
+        logger.warning("job %s: claim lost before finishing; attempt kept", job.id)
+        return Outcome(OutcomeKind.CLAIM_LOST)
+    await _send_delivery(ctx, job, ended)
+    logger.debug("job %s: succeeded on %s", job.id, record.model)
+    return Outcome(OutcomeKind.SUCCEEDED)
+
+
+async def settle_failure(
+    ctx: WorkerContext,
+    job: ClaimedJob,
+    attempt: AttemptRecord,
+    error: UpstreamError,
+    decision: RoutingDecision | None = None,
+) -> Outcome:
+    settings = ctx.settings
+    delay_s = retry_delay_for(
+        error,
+        retries=job.retries,
+        max_retries=settings.openrouter_max_retries,
+        base_s=settings.helixq_retry_base_delay_s,
+        cap_s=settings.helixq_retry_max_delay_s,
+        rng=ctx.rng,
+    )
+    routing = routing_json(decision)
+    if delay_s is None:
+        return await fail(
+            ctx,
+            job,
+            attempt=attempt,
+            code=error.code,
+            message=error.message,
+            routing=routing,
+        )
+    async with ctx.db.connection() as conn:
+        released = await jobs_store.release_job(
+            conn, job, attempt, delay_s=delay_s, routing=routing
+        )
+    if not released:
+        return Outcome(OutcomeKind.CLAIM_LOST)
+    logger.info(
+        "job %s: %s, retry %d in %.1fs", job.id, error.code, job.retries + 1, delay_s
+    )
+    return Outcome(OutcomeKind.RETRY, retry_in_s=delay_s)
+
+
+async def fail(
+    ctx: WorkerContext,
+    job: ClaimedJob,
+    *,
+    attempt: AttemptRecord | None,
+    code: str,
+    message: str,
+    routing: str | None = None,
+) -> Outcome:
+    async with ctx.db.connection() as conn:
+        ended = await jobs_store.fail_job(
+            conn, job, attempt=attempt, code=code, message=message, routing=routing
+        )
+    if ended is None:
+        return Outcome(OutcomeKind.CLAIM_LOST)
+    await _send_delivery(ctx, job, ended)
+    logger.info("job %s: failed: %s", job.id, code)
+    return Outcome(OutcomeKind.FAILED)
+
+
+async def announce_finished(ctx: WorkerContext, job_id: UUID) -> None:
+    # Wakes the API's long-poll waiters; they re-read Postgres anyway, so a lost
+    # notice only delays an answer.
+    try:
+        await ctx.notices.publish(JOBS_FINISHED_CHANNEL, str(job_id))
+    except (redis.exceptions.RedisError, OSError) as error:
+        logger.warning("job %s: finished notice not sent: %r", job_id, error)
+
+
+async def publish_retry(ctx: WorkerContext, job: ClaimedJob, delay_s: float) -> None:
+    # The job is already `queued` again in Postgres: if this publish is lost, the
+    # sweeper re-sends the job once it has been due for HELIXQ_QUEUED_STALE_S.
+    send = partial(
+        ctx.sender.send, job.id, tenant_queue(job.tenant_slug), countdown_s=delay_s
+    )
+    await _send_in_thread(job, send, what="retry")
+
+
+async def _send_delivery(ctx: WorkerContext, job: ClaimedJob, ended: Ended) -> None:
+    # After the commit. If this send is lost, the due-webhook sweep sends it.
+    if ended.delivery_id is not None:
+        send = partial(ctx.deliveries.send, ended.delivery_id)
+        await _send_in_thread(job, send, what="webhook delivery")
+
+
+async def _send_in_thread(
+    job: ClaimedJob, send: Callable[[], None], *, what: str
+) -> None:
+    # Celery's send blocks: it runs off the loop. Every loss is covered by a sweep.
+    try:
+        await asyncio.get_running_loop().run_in_executor(None, send)
+    except Exception as error:  # any broker error
+        logger.warning("job %s: %s not sent: %r", job.id, what, error)
+
+
+def succeeded_attempt(
+    job: ClaimedJob, model: str, started_at: datetime, completion: Completion
+) -> Succeeded:
+    return Succeeded(
+        AttemptRecord(
+            job_id=job.id,
+            model=completion.model or model,
+            outcome=AttemptOutcome.SUCCEEDED,
+            started_at=started_at,
+            latency_ms=completion.latency_ms,
+            http_status=completion.http_status,
+            generation_id=completion.generation_id,
+            provider=completion.provider,
+            prompt_tokens=completion.prompt_tokens,
+            completion_tokens=completion.completion_tokens,
+            cost_usd=completion.cost_usd,
+        ),
+        completion.body_json,
+    )
+
+
+def failed_attempt(
+    job: ClaimedJob, model: str, started_at: datetime, error: UpstreamError
+) -> AttemptRecord:
+    elapsed = datetime.now(UTC) - started_at
+    outcome = (
+        AttemptOutcome.RETRYABLE if error.is_retryable else AttemptOutcome.PERMANENT
+    )
+    return AttemptRecord(
+        job_id=job.id,
+        model=model,
+        outcome=outcome,
+        started_at=started_at,
+        latency_ms=round(elapsed.total_seconds() * 1000),
+        http_status=error.http_status,
+        error_code=error.code,
+        error_message=error.message,
+        cost_usd=error.cost_usd,
+    )
