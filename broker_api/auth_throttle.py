@@ -48,6 +48,25 @@ class AuthThrottle:
             logger.warning("auth failure not counted: Redis unreachable")
 
 
+class _NoThrottle(AuthThrottle):
+    """Apps assembled from single routers (tests) have no lifespan throttle."""
+
+    def __init__(self) -> None:
+        pass
+
+    async def check(self, source: str) -> None:
+        pass
+
+    async def record_failure(self, source: str) -> None:
+        pass
+
+
+def throttle_of(request: Request) -> AuthThrottle:
+    """The app's throttle (built in create_app's lifespan)."""
+    throttle: AuthThrottle = getattr(request.app.state, "auth_throttle", _NoThrottle())
+    return throttle
+
+
 def _window() -> tuple[int, int]:
     """The current window number and the seconds until it ends (at least 1)."""
     now = int(time.time())

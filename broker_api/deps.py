@@ -12,7 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from broker_api.auth_throttle import AuthThrottle, client_address
+from broker_api.auth_throttle import client_address, throttle_of
 from broker_api.catalog_ids import CatalogIds
 from broker_api.enqueue import Enqueuer
 from broker_api.settings import ApiSettings
@@ -89,7 +89,7 @@ async def get_caller(
 ) -> Caller:
     if credentials is None:
         raise Unauthenticated("missing API key: send 'Authorization: Bearer <key>'")
-    throttle: AuthThrottle = request.app.state.auth_throttle
+    throttle = throttle_of(request)
     source = client_address(request)
     await throttle.check(source)
     try:

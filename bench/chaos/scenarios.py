@@ -5,6 +5,7 @@ simulator's call log, and the time from the fault to the last terminal job."""
 import json
 import os
 import signal
+import subprocess
 import time
 import uuid
 from collections.abc import Callable
@@ -24,6 +25,7 @@ BODY = {
 }
 TERMINAL = ("succeeded", "failed", "cancelled", "expired")
 RECOVERY_DEADLINE_S = 240
+NODE_STOP_TIMEOUT_S = 20
 
 
 @dataclass(frozen=True)
@@ -62,8 +64,13 @@ def kill_worker_process(stack: Stack) -> None:
     (its contract), and this runner, standing in for systemd or Kubernetes,
     restarts it."""
     os.kill(stack.worker_processes()[0], signal.SIGKILL)
-    stack.children["worker"].wait(timeout=60)
-    stack.children.pop("worker")
+    try:
+        stack.children["worker"].wait(timeout=NODE_STOP_TIMEOUT_S)
+        stack.children.pop("worker")
+    except subprocess.TimeoutExpired:
+        # The survivor's warm shutdown outlived the manager's patience: SIGKILL,
+        # as systemd's TimeoutStopSec or a pod's grace period would.
+        stack.kill("worker")
     stack.start_worker()
 
 
