@@ -12,6 +12,7 @@ from sqlalchemy import text
 from shared import budget
 from shared.jobs import JobStatus
 from shared.queues import tenant_queue
+from tests.factories import make_job_body
 from tests.integration.workers.conftest import (
     ListDeliverySender,
     ListSender,
@@ -110,10 +111,12 @@ def test_a_job_the_budget_cannot_cover_fails_with_budget_exceeded(
     route = openrouter_mock.post("/chat/completions").mock(
         return_value=httpx.Response(200, json=completion_body())
     )
-    # No catalog prices here: a job is estimated at nothing, and needs any room.
+    # A model the catalog has no price for is estimated at nothing, so a job needs
+    # only some room left (other tests may have filled the catalog).
     _set_limits(engine, tenant, {"monthly_budget_usd": "0.0000036"})
     ctx = make_context()
-    paid, refused = make_job(), make_job()
+    unpriced = json.dumps(make_job_body(model="test/unpriced-model"))
+    paid, refused = make_job(request=unpriced), make_job(request=unpriced)
 
     assert _run(ctx, paid).kind is OutcomeKind.SUCCEEDED  # costs $0.0000036
     assert _run(ctx, refused).kind is OutcomeKind.NOT_CLAIMED
