@@ -17,14 +17,12 @@ import time
 from pathlib import Path
 
 import httpx
-import psycopg
 import redis
 from sqlalchemy import create_engine
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from broker_api.enqueue import Priority, redis_list_key
-from shared.db.migrate import upgrade_to_head
+from helixq.scratch_services import fresh_database, redis_database
 from shared.db.session import psycopg_url
 from shared.queues import tenant_queue
 from shared.tenancy import create_api_key, create_tenant
@@ -32,17 +30,6 @@ from shared.tenancy import create_api_key, create_tenant
 DATABASE = "helixq_bench_ingest"
 REDIS_DB = 1
 PORT = 18931
-
-
-def _database(server_url: str) -> str:
-    url = make_url(psycopg_url(server_url))
-    admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{DATABASE}"')
-    database_url = url.set(database=DATABASE).render_as_string(hide_password=False)
-    upgrade_to_head(database_url)
-    return database_url
 
 
 def _tenant(database_url: str) -> tuple[str, str]:
@@ -115,11 +102,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--lines", type=int, default=50_000)
     lines = parser.parse_args().lines
-    database_url = _database(os.environ["DATABASE_URL"])
-    redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0").rsplit("/", 1)[
-        0
-    ]
-    redis_url = f"{redis_url}/{REDIS_DB}"
+    database_url = fresh_database(os.environ["DATABASE_URL"], DATABASE)
+    redis_url = redis_database(
+        os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"), REDIS_DB
+    )
     client = redis.Redis.from_url(redis_url)
     client.flushdb()
     slug, key = _tenant(database_url)

@@ -18,7 +18,7 @@ import redis
 from celery import Celery
 
 from bench.worker_throughput import ROOT, _free_port, _stop, _wait_until_up
-from shared.db.migrate import upgrade_to_head
+from helixq.scratch_services import fresh_database, redis_database
 from shared.queues import TaskName, tenant_queue
 
 API_KEY = "sk-or-v1-bench"
@@ -39,16 +39,13 @@ class Services:
 def prepare_services(database: str, redis_db: int) -> Services:
     """A fresh database `database` on DATABASE_URL's server, and Redis db
     `redis_db` on REDIS_URL's server, flushed."""
-    server = os.environ.get(
-        "DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+    database_url = fresh_database(
+        os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
+        database,
     )
-    with psycopg.connect(server, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{database}"')
-    database_url = f"{server.rsplit('/', 1)[0]}/{database}"
-    upgrade_to_head(database_url)
-    redis_server = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-    redis_url = f"{redis_server.rsplit('/', 1)[0]}/{redis_db}"
+    redis_url = redis_database(
+        os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"), redis_db
+    )
     redis.Redis.from_url(redis_url).flushdb()
     return Services(database_url, redis_url)
 

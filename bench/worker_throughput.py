@@ -30,7 +30,7 @@ import psycopg
 import redis
 from celery import Celery
 
-from shared.db.migrate import upgrade_to_head
+from helixq.scratch_services import fresh_database, redis_database
 from shared.queues import TaskName, tenant_queue
 
 LATENCY_MS = 500
@@ -94,19 +94,14 @@ def _parse_args() -> Options:
 
 
 def _prepare_services() -> tuple[str, str]:
-    server = os.environ.get(
-        "DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+    database_url = fresh_database(
+        os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
+        BENCH_DATABASE,
     )
-    base = server.rsplit("/", 1)[0]
-    with psycopg.connect(server, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{BENCH_DATABASE}"')
-    database_url = f"{base}/{BENCH_DATABASE}"
-    upgrade_to_head(database_url)
-    redis_server = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0").rsplit(
-        "/", 1
+    redis_url = redis_database(
+        os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        int(os.environ.get("HELIXQ_BENCH_REDIS_DB", "13")),
     )
-    redis_url = f"{redis_server[0]}/{os.environ.get('HELIXQ_BENCH_REDIS_DB', '13')}"
     redis.Redis.from_url(redis_url).flushdb()
     return database_url, redis_url
 

@@ -12,12 +12,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg
-from sqlalchemy.engine import make_url
-
 from helixq.embedded import embedded_servers
-from shared.db.migrate import upgrade_to_head
-from shared.db.session import psycopg_url
+from helixq.scratch_services import fresh_database, redis_database
 
 # Overridable so that two test runs on one machine do not share a database.
 TEST_DATABASE = os.environ.get("HELIXQ_TEST_DATABASE", "helixq_test")
@@ -42,17 +38,7 @@ def test_services() -> Iterator[Services]:
 
 
 def _prepare(server_url: str, redis_url: str) -> Services:
-    url = make_url(psycopg_url(server_url))
-    admin_dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(admin_dsn, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{TEST_DATABASE}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{TEST_DATABASE}"')
-    database_url = url.set(database=TEST_DATABASE).render_as_string(hide_password=False)
-    upgrade_to_head(database_url)
-    redis_base = redis_url.rsplit("/", 1)[0] if _has_db_index(redis_url) else redis_url
-    return Services(database_url, f"{redis_base.rstrip('/')}/{TEST_REDIS_DB}")
-
-
-def _has_db_index(redis_url: str) -> bool:
-    tail = redis_url.rsplit("/", 1)[-1]
-    return tail.isdigit()
+    return Services(
+        fresh_database(server_url, TEST_DATABASE),
+        redis_database(redis_url, TEST_REDIS_DB),
+    )
