@@ -166,7 +166,7 @@ async def _measured(ctx: WorkerContext, attempt: AttemptRecord) -> None:
         completion_tokens=attempt.completion_tokens,
     )
     try:
-        await _off_loop(ctx.routes.record, attempt.model, sample)
+        await ctx.routes.record(attempt.model, sample)
     except redis.exceptions.RedisError as error:  # stats only: the job goes on
         logger.warning("job %s: performance not recorded: %r", attempt.job_id, error)
 

@@ -128,6 +128,7 @@ def build_context(
         routes=RoutePlanner(
             catalog=CatalogCache(sessions),
             client=sync_redis,
+            async_client=notices,
             settings=settings,
             rng=rng,
         ),

@@ -9,14 +9,17 @@ import asyncio
 import json
 import logging
 import random
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from functools import partial
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 from uuid import UUID
 
+import psycopg
+import psycopg_pool
 import redis.exceptions
 
 from shared.jobs import AttemptOutcome
@@ -26,11 +29,15 @@ from shared.routing.decision import RoutingDecision
 from workers import jobs_store
 from workers.backoff import retry_delay_s
 from workers.context import WorkerContext
-from workers.jobs_store import AttemptRecord, ClaimedJob, Ended
+from workers.jobs_store import AttemptRecord, ClaimedJob, Connection, Ended
 from workers.openrouter.errors import UpstreamError
 from workers.openrouter.schemas import Completion
 
 logger = logging.getLogger(__name__)
+
+STORE_RETRY_FIRST_S = 0.5
+STORE_RETRY_MAX_S = 10.0
+T = TypeVar("T")
 
 
 class OutcomeKind(StrEnum):
@@ -73,13 +80,43 @@ def retry_delay_for(
     )
 
 
+async def stored(
+    ctx: WorkerContext, job: ClaimedJob, write: Callable[[Connection], Awaitable[T]]
+) -> T:
+    """Run a write that records a call's answer, retrying while Postgres is away:
+    the call was made and paid for, and waiting is cheaper than calling again. Gives
+    up once the lease has run out (another worker may own the job by then). The
+    writes are idempotent: an attempt has a fixed id, the job's end is guarded."""
+    delay_s = STORE_RETRY_FIRST_S
+    deadline = time.monotonic() + ctx.settings.helixq_job_lease_s
+    while True:
+        try:
+            async with ctx.db.connection() as conn:
+                return await write(conn)
+        except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as error:
+            if time.monotonic() + delay_s > deadline:
+                raise
+            logger.warning(
+                "job %s: answer not stored yet (%s); retrying in %.1fs",
+                job.id,
+                type(error).__name__,
+                delay_s,
+            )
+            await asyncio.sleep(delay_s)
+            delay_s = min(delay_s * 2, STORE_RETRY_MAX_S)
+
+
 async def record_and_renew(
     ctx: WorkerContext, job: ClaimedJob, attempt: AttemptRecord
 ) -> bool:
-    async with ctx.db.connection() as conn:
-        return await jobs_store.record_attempt_and_renew(
-            conn, job, attempt, lease_s=ctx.settings.helixq_job_lease_s
-        )
+    lease_s = ctx.settings.helixq_job_lease_s
+    return await stored(
+        ctx,
+        job,
+        lambda conn: jobs_store.record_attempt_and_renew(
+            conn, job, attempt, lease_s=lease_s
+        ),
+    )
 
 
 async def finish(
@@ -89,10 +126,14 @@ async def finish(
     decision: RoutingDecision | None = None,
 ) -> Outcome:
     record, result_json = attempt
-    async with ctx.db.connection() as conn:
-        ended = await jobs_store.finish_job(
-            conn, job, record, result_json=result_json, routing=routing_json(decision)
-        )
+    routing = routing_json(decision)
+    ended = await stored(
+        ctx,
+        job,
+        lambda conn: jobs_store.finish_job(
+            conn, job, record, result_json=result_json, routing=routing
+        ),
+    )
     if ended is None:
         logger.warning("job %s: claim lost before finishing; attempt kept", job.id)
         return Outcome(OutcomeKind.CLAIM_LOST)
@@ -127,10 +168,13 @@ async def settle_failure(
             message=error.message,
             routing=routing,
         )
-    async with ctx.db.connection() as conn:
-        released = await jobs_store.release_job(
+    released = await stored(
+        ctx,
+        job,
+        lambda conn: jobs_store.release_job(
             conn, job, attempt, delay_s=delay_s, routing=routing
-        )
+        ),
+    )
     if not released:
         return Outcome(OutcomeKind.CLAIM_LOST)
     logger.info(
@@ -148,10 +192,13 @@ async def fail(
     message: str,
     routing: str | None = None,
 ) -> Outcome:
-    async with ctx.db.connection() as conn:
-        ended = await jobs_store.fail_job(
+    ended = await stored(
+        ctx,
+        job,
+        lambda conn: jobs_store.fail_job(
             conn, job, attempt=attempt, code=code, message=message, routing=routing
-        )
+        ),
+    )
     if ended is None:
         return Outcome(OutcomeKind.CLAIM_LOST)
     await _send_delivery(ctx, job, ended)

@@ -9,7 +9,7 @@ whether the job's end is announced by webhook: only then does finishing take a
 transaction block (the finish and its outbox row, workers.webhooks.job_events).
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeAlias
@@ -68,6 +68,8 @@ class AttemptRecord:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     cost_usd: Decimal | None = None
+    # Fixed per call, so writing the same attempt again (a retried write) is a no-op.
+    id: UUID = field(default_factory=uuid4)
 
 
 # A job past its deadline is not started (workers.batches expires it). A batch item
@@ -96,6 +98,7 @@ VALUES (%(attempt_id)s, %(job_id)s,
     %(model)s, %(provider)s, %(generation_id)s, %(outcome)s, %(http_status)s,
     %(attempt_error_code)s, %(attempt_error_message)s, %(prompt_tokens)s,
     %(completion_tokens)s, %(cost_usd)s, %(latency_ms)s, %(started_at)s)
+ON CONFLICT (id) DO NOTHING
 """
 # The attempt and the job's new state go in one statement: one round trip, atomic
 # without a transaction block, and the attempt is written even when the claim was
@@ -248,7 +251,7 @@ async def release_job(
 
 def _attempt_params(attempt: AttemptRecord) -> dict[str, Any]:
     return {
-        "attempt_id": uuid4(),
+        "attempt_id": attempt.id,
         "job_id": attempt.job_id,
         "model": attempt.model,
         "provider": attempt.provider,

@@ -7,10 +7,11 @@ methods block on those, so the completion path runs them off the event loop.
 """
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import redis
+from redis.asyncio import Redis as AsyncRedis
 
 from shared.routing.decision import RoutingDecision
 from shared.routing.performance import AttemptSample
@@ -20,12 +21,25 @@ from shared.routing.router import (
     RoutingInputs,
     candidate_models,
     reorder_after_failure,
+    resolve_strategies,
     route,
 )
 from shared.settings import RoutingSettings
+from shared.strategies import FallbackStrategy, RouteStrategy
 from workers.model_routing.catalog_sync import CatalogCache
 from workers.model_routing.performance_store import PerformanceStore
 from workers.model_routing.rotation_store import RedisRotation
+
+# Strategies that read the performance cache (cost_optimized breaks ties with it);
+# the others route without the Redis round trip.
+PERFORMANCE_AWARE = frozenset(
+    {
+        RouteStrategy.PERFORMANCE_OPTIMIZED,
+        RouteStrategy.COST_OPTIMIZED,
+        FallbackStrategy.PERFORMANCE_OPTIMIZED,
+        FallbackStrategy.COST_OPTIMIZED,
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,11 +65,12 @@ class RoutePlanner:
         *,
         catalog: CatalogCache,
         client: redis.Redis,
+        async_client: AsyncRedis,
         settings: RoutingSettings,
         rng: random.Random,
     ) -> None:
         self._catalog = catalog
-        self._performance = PerformanceStore(client)
+        self._performance = PerformanceStore(client, async_client=async_client)
         self._rotation = RedisRotation(client)
         self._defaults = RoutingDefaults.of(settings)
         self._rng = rng
@@ -68,17 +83,20 @@ class RoutePlanner:
     ) -> Plan:
         """The decision for one job; raises InvalidRequest on a corrupt config."""
         routing = tenant_routing_of(tenant)
-        candidates = candidate_models(request, routing, self._defaults)
         inputs = RoutingInputs(
             request=request,
             tenant=routing,
             defaults=self._defaults,
             catalog=self._catalog.get(),
-            performance=self._performance.snapshot(candidates),
+            performance={},
             rotation=self._rotation,
             rng=self._rng,
             override=override,
         )
+        if not PERFORMANCE_AWARE.isdisjoint(resolve_strategies(inputs)):
+            candidates = candidate_models(request, routing, self._defaults)
+            stats = self._performance.snapshot(candidates)
+            inputs = replace(inputs, performance=stats)
         return Plan(route(inputs), inputs)
 
     def after_failure(
@@ -95,6 +113,6 @@ class RoutePlanner:
         )
         return Plan(decision, plan.inputs)
 
-    def record(self, model: str, sample: AttemptSample) -> None:
-        """Fold one attempt into the model's shared performance stats."""
-        self._performance.record(model, sample)
+    async def record(self, model: str, sample: AttemptSample) -> None:
+        """Fold one attempt into the model's shared performance stats (on the loop)."""
+        await self._performance.record_async(model, sample)

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterable
 
 import redis
+from redis.asyncio import Redis as AsyncRedis
 
 from shared import redis_keys
 from shared.routing.performance import (
@@ -72,9 +73,13 @@ class PerformanceStore:
         alpha: float = EWMA_ALPHA,
         ttl_s: int = redis_keys.MODEL_PERFORMANCE_TTL_S,
         clock: Callable[[], float] = time.time,
+        async_client: AsyncRedis | None = None,
     ) -> None:
         self._client = client
         self._record = client.register_script(_RECORD)
+        self._record_async = (
+            None if async_client is None else async_client.register_script(_RECORD)
+        )
         self._half_life_s = half_life_s
         self._alpha = alpha
         self._ttl_s = ttl_s
@@ -82,23 +87,36 @@ class PerformanceStore:
 
     def record(self, model: str, sample: AttemptSample) -> None:
         """Fold one attempt into the model's stats (atomic)."""
+        keys, args = self.record_call(model, sample)
+        self._record(keys=keys, args=args)
+
+    async def record_async(self, model: str, sample: AttemptSample) -> None:
+        """`record` through the asyncio client (on the worker's event loop)."""
+        if self._record_async is None:
+            raise RuntimeError("PerformanceStore was built without an asyncio client")
+        keys, args = self.record_call(model, sample)
+        await self._record_async(keys=keys, args=args)
+
+    def record_call(
+        self, model: str, sample: AttemptSample
+    ) -> tuple[list[str], list[str | int]]:
+        """The record script's keys and arguments for one attempt."""
         tokens_per_s = sample.tokens_per_s
-        self._record(
-            keys=[
-                redis_keys.model_performance(model),
-                redis_keys.model_performance_index(),
-            ],
-            args=[
-                repr(self._clock()),
-                repr(self._half_life_s),
-                repr(self._alpha),
-                int(sample.succeeded),
-                repr(float(sample.latency_ms)),
-                "" if tokens_per_s is None else repr(tokens_per_s),
-                self._ttl_s,
-                model,
-            ],
-        )
+        keys = [
+            redis_keys.model_performance(model),
+            redis_keys.model_performance_index(),
+        ]
+        args: list[str | int] = [
+            repr(self._clock()),
+            repr(self._half_life_s),
+            repr(self._alpha),
+            int(sample.succeeded),
+            repr(float(sample.latency_ms)),
+            "" if tokens_per_s is None else repr(tokens_per_s),
+            self._ttl_s,
+            model,
+        ]
+        return keys, args
 
     def snapshot(self, models: Iterable[str]) -> dict[str, ModelStats]:
         """The stats of `models` that have any, decayed to now (one round trip)."""

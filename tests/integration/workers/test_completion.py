@@ -14,6 +14,7 @@ import redis
 from celery import Celery
 from sqlalchemy import text
 
+from shared import redis_keys
 from shared.jobs import AttemptOutcome, JobStatus
 from shared.queues import tenant_queue
 from shared.redis_keys import JOBS_FINISHED_CHANNEL
@@ -339,7 +340,7 @@ def test_celery_sender_publishes_the_retry_to_the_tenant_queue(services):
 
 
 def test_rate_limited_model_falls_back_to_the_tenant_default_in_the_same_run(
-    worker_context, openrouter_mock, make_job, engine, tenant
+    worker_context, openrouter_mock, make_job, engine, tenant, redis_client
 ):
     route = _answer(
         openrouter_mock,
@@ -361,3 +362,13 @@ def test_rate_limited_model_falls_back_to_the_tenant_default_in_the_same_run(
     assert routing["candidates"] == models
     assert routing["model_used"] == tenant["model"]
     assert routing["failures"][0]["error_code"] == "upstream_rate_limited"
+    # both attempts are folded into the shared performance cache
+    for model in models:
+        stats = redis_client.hgetall(redis_keys.model_performance(model))
+        assert float(stats[b"samples"]) == 1
+    assert (
+        float(
+            redis_client.hget(redis_keys.model_performance(models[0]), "success_rate")
+        )
+        == 0
+    )
