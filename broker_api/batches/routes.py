@@ -22,6 +22,7 @@ from broker_api.deps import (
     SessionDep,
     SettingsDep,
 )
+from broker_api.ids import parse_id
 from broker_api.quotas import SubmitQuotaDep
 from broker_api.webhooks.service import check_webhook_url
 from shared.errors import BatchNotFound, UnsupportedMediaType
@@ -145,10 +146,7 @@ async def create_batch(
 
 
 def _parse_id(batch_id: str) -> UUID:
-    try:
-        return UUID(batch_id)
-    except ValueError:
-        raise BatchNotFound(batch_id) from None
+    return parse_id(batch_id, BatchNotFound)
 
 
 @router.get("")

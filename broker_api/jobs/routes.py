@@ -1,7 +1,6 @@
 """HTTP for jobs: parse, call the service, shape the answer."""
 
 from typing import Annotated
-from uuid import UUID
 
 from fastapi import APIRouter, Query, Response, status
 
@@ -14,6 +13,7 @@ from broker_api.deps import (
     SettingsDep,
     WaitersDep,
 )
+from broker_api.ids import parse_id
 from broker_api.jobs import service
 from broker_api.jobs.views import JobAccepted, JobView
 from broker_api.quotas import SubmitQuotaDep
@@ -75,10 +75,6 @@ async def get_job(
     With `?wait=N` the answer comes as soon as the job is terminal, or after N
     seconds (capped by HELIXQ_LONG_POLL_MAX_S) with its current state.
     """
-    try:
-        parsed = UUID(job_id)
-    except ValueError:
-        # A malformed id answers like a missing one: ids reveal nothing.
-        raise JobNotFound(job_id) from None
+    parsed = parse_id(job_id, JobNotFound)
     wait_s = min(wait, settings.helixq_long_poll_max_s)
     return await service.wait_for_job(session, waiters, caller, parsed, wait_s=wait_s)

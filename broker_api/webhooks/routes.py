@@ -6,6 +6,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Request, status
 
 from broker_api.deps import CallerDep, SessionDep, SettingsDep
+from broker_api.ids import parse_id
 from broker_api.webhooks import service
 from broker_api.webhooks.views import (
     DeliveryDetailView,
@@ -35,11 +36,7 @@ WebhookEnqueuerDep = Annotated[service.WebhookEnqueuer, Depends(get_webhook_enqu
 
 
 def _parse_id(delivery_id: str) -> UUID:
-    try:
-        return UUID(delivery_id)
-    except ValueError:
-        # A malformed id answers like a missing one: ids reveal nothing.
-        raise DeliveryNotFound(delivery_id) from None
+    return parse_id(delivery_id, DeliveryNotFound)
 
 
 @router.get("/deliveries")
