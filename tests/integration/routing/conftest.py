@@ -1,5 +1,4 @@
-"""The API in-process with the routing routers, plus catalog rows committed for
-a test and removed after it."""
+"""The API in-process, plus catalog rows committed for a test and removed after it."""
 
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
@@ -7,15 +6,11 @@ from decimal import Decimal
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from sqlalchemy import Engine, delete
 from sqlalchemy.orm import Session
 
-from broker_api.admin.routing_routes import router as admin_routing_router
 from broker_api.app import create_app
-from broker_api.models.routes import router as models_router
 from broker_api.settings import ApiSettings
-from broker_api.stats.routes import router as stats_router
 from shared.db.models import CatalogModel
 from shared.routing.catalog import ModelInfo
 from tests.factories import unique_name
@@ -32,25 +27,12 @@ from tests.integration.api.conftest import (  # noqa: F401
 from workers.model_routing.catalog_sync import upsert_catalog
 
 
-def include_routing_routers(app: FastAPI) -> None:
-    """Add the routing routers unless app.py already does (once the lead wires them)."""
-    paths = {getattr(route, "path", None) for route in app.routes}
-    for router, path in (
-        (models_router, "/v1/models"),
-        (stats_router, "/v1/stats/models"),
-        (admin_routing_router, "/admin/tenants/{slug}/routing"),
-    ):
-        if path not in paths:
-            app.include_router(router)
-
-
 @pytest.fixture
 async def routing_api(
     api_settings: ApiSettings,  # noqa: F811  (the imported fixture, requested by name)
     enqueuer: RecordingEnqueuer,  # noqa: F811
 ) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(api_settings, enqueuer=enqueuer)
-    include_routing_routers(app)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
