@@ -138,7 +138,13 @@ def run_beat(*, loglevel: str = "INFO") -> None:
     )
     # An interval entry first runs one interval after start: sync the catalog now.
     app.send_task(TaskName.SYNC_MODEL_CATALOG.value)
-    app.start(["beat", f"--loglevel={loglevel}"])
+    app.start(
+        [
+            "beat",
+            f"--loglevel={loglevel}",
+            f"--schedule={settings.helixq_beat_schedule_file}",
+        ]
+    )
 
 
 def load_worker_settings(
