@@ -142,7 +142,9 @@ def run_beat(*, loglevel: str = "INFO") -> None:
         [
             "beat",
             f"--loglevel={loglevel}",
-            f"--schedule={settings.helixq_beat_schedule_file}",
+            # Every entry is an interval sweep, so last-run times need no file:
+            # the in-memory scheduler leaves nothing in the working directory.
+            "--scheduler=celery.beat:Scheduler",
         ]
     )
 

@@ -4,9 +4,6 @@ The OpenRouter key lives only here. Built at the worker's entry point (or lazily
 WorkerContext), never at import.
 """
 
-import tempfile
-from pathlib import Path
-
 from pydantic import Field, SecretStr
 
 from shared.errors import SettingsError
@@ -52,10 +49,6 @@ class WorkerSettings(
     helixq_sweep_batch: int = Field(default=1000, ge=1)
     # How often batches that can end are ended, and overdue jobs expired.
     helixq_batch_sweep_interval_s: DurationS = Field(default=5.0, gt=0)
-    # Beat keeps only last-run times there; outside the working directory by default.
-    helixq_beat_schedule_file: str = str(
-        Path(tempfile.gettempdir()) / "helixq-celerybeat-schedule"
-    )
     helixq_tenant_refresh_s: DurationS = Field(default=2.0, gt=0)
     helixq_retry_base_delay_s: DurationS = Field(default=1.0, gt=0)
     helixq_retry_max_delay_s: DurationS = Field(default=300.0, gt=0)
