@@ -1,4 +1,10 @@
-"""Job and attempt states and the transitions a job may make (pure)."""
+"""Job, batch and attempt states (pure).
+
+A job moves queued → running → succeeded | failed, running → queued (released for a
+retry or re-sent after its lease expired), queued → cancelled | expired. The moves are
+made by conditional UPDATEs (workers.jobs_store, workers.batches, the batch cancel),
+each guarded by the state it leaves, so no other move can happen.
+"""
 
 from enum import StrEnum
 
@@ -19,25 +25,6 @@ class JobStatus(StrEnum):
 TERMINAL_STATUSES = frozenset(
     {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.EXPIRED}
 )
-
-ALLOWED_TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
-    JobStatus.QUEUED: frozenset(
-        {JobStatus.RUNNING, JobStatus.CANCELLED, JobStatus.EXPIRED, JobStatus.FAILED}
-    ),
-    # running → queued: released for a retry, or its lease expired and it is re-sent
-    JobStatus.RUNNING: frozenset(
-        {JobStatus.QUEUED, JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.EXPIRED}
-    ),
-    JobStatus.SUCCEEDED: frozenset(),
-    JobStatus.FAILED: frozenset(),
-    JobStatus.CANCELLED: frozenset(),
-    JobStatus.EXPIRED: frozenset(),
-}
-
-
-def can_transition(source: JobStatus, target: JobStatus) -> bool:
-    """Whether a job in `source` may move to `target`."""
-    return target in ALLOWED_TRANSITIONS[source]
 
 
 class AttemptOutcome(StrEnum):

@@ -20,13 +20,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.model_ids import upstream_model_id
+from shared.routing.features import estimate_prompt_tokens
 from shared.settings import ENV_FILES, DurationS
 
 _UNITS_PER_S = {"rpm": 1 / 60, "rps": 1.0, "tpm": 1 / 60, "tps": 1.0}
 # Default bursts: one second of requests, six seconds of tokens.
 _REQUEST_BURST_S = 1.0
 _TOKEN_BURST_S = 6.0
-CHARS_PER_TOKEN = 4
 DEFAULT_COMPLETION_TOKENS = 256
 
 
@@ -136,13 +136,12 @@ def bucket_specs(
 
 def estimated_tokens(request: Mapping[str, object]) -> tuple[int, int]:
     """Prompt and completion tokens a request may use, before any call tells the
-    truth: its messages at ~4 characters a token, and its `max_tokens` (or a
-    default)."""
+    truth: routing's prompt estimate, and its `max_tokens` (or a default)."""
     messages = request.get("messages")
-    chars = len(str(messages)) if messages is not None else 0
+    prompt = estimate_prompt_tokens(messages) if isinstance(messages, list) else 0
     limit = request.get("max_tokens") or request.get("max_completion_tokens")
     completion = limit if isinstance(limit, int) else DEFAULT_COMPLETION_TOKENS
-    return chars // CHARS_PER_TOKEN, completion
+    return prompt, completion
 
 
 class TenantLimits(BaseModel):

@@ -29,8 +29,8 @@ from workers.jobs_store import AttemptRecord, ClaimedJob
 from workers.limits import admission
 from workers.metrics import record_attempt
 from workers.openrouter.errors import UpstreamError
+from workers.openrouter.request_body import upstream_body
 from workers.route_planner import Plan, TenantFacts
-from workers.routing import upstream_body
 
 logger = logging.getLogger(__name__)
 

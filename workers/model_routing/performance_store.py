@@ -131,8 +131,3 @@ class PerformanceStore:
             if stats is not None:
                 found[model] = decay(stats, now_s, half_life_s=self._half_life_s)
         return found
-
-    def known_models(self) -> list[str]:
-        """Every model with recorded stats."""
-        members = self._client.smembers(redis_keys.model_performance_index())
-        return sorted(m.decode() if isinstance(m, bytes) else str(m) for m in members)

@@ -104,5 +104,6 @@ def test_records_are_indexed_and_expire(fake_redis):
     store = PerformanceStore(fake_redis, ttl_s=3_600)
     store.record("b/y", AttemptSample(False, 100))
     store.record("a/x", AttemptSample(True, 100))
-    assert store.known_models() == ["a/x", "b/y"]
+    index = fake_redis.smembers(redis_keys.model_performance_index())
+    assert sorted(m.decode() for m in index) == ["a/x", "b/y"]
     assert 0 < fake_redis.ttl(redis_keys.model_performance("a/x")) <= 3_600

@@ -1,6 +1,6 @@
 """The body sent to OpenRouter for one candidate model."""
 
-from workers.routing import upstream_body
+from workers.openrouter.request_body import upstream_body
 
 
 def test_upstream_body_sets_the_model_and_normalises_fallbacks():
