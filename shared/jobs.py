@@ -33,6 +33,10 @@ class AttemptOutcome(StrEnum):
     SUCCEEDED = "succeeded"
     RETRYABLE = "retryable"  # another try (same or other model) may succeed
     PERMANENT = "permanent"  # retrying cannot help
+    # Written before the call, so a worker dying mid-call still leaves the call in
+    # the ledger; the sweeper marks it interrupted once its lease has run out.
+    STARTED = "started"
+    INTERRUPTED = "interrupted"  # the worker died: answer and cost unknown
 
 
 class BatchStatus(StrEnum):

@@ -10,7 +10,6 @@ after it is guarded by the claim token. No statement is held across the call.
 import asyncio
 import logging
 from collections.abc import Callable, Coroutine
-from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypeVar
 from uuid import UUID
@@ -25,7 +24,7 @@ from workers import job_endings as endings
 from workers import jobs_store
 from workers.context import WorkerContext
 from workers.job_endings import Outcome, OutcomeKind
-from workers.jobs_store import AttemptRecord, ClaimedJob
+from workers.jobs_store import AttemptRecord, Call, ClaimedJob
 from workers.limits import admission
 from workers.metrics import record_attempt
 from workers.openrouter.errors import UpstreamError
@@ -124,13 +123,15 @@ async def work(job: ClaimedJob, ctx: WorkerContext, plan: Plan) -> Outcome:
 
 async def _call_and_record(job: ClaimedJob, ctx: WorkerContext, plan: Plan) -> Outcome:
     while (model := plan.decision.next_model()) is not None:
-        started_at = datetime.now(UTC)
+        call = Call(model)
+        if not await endings.begin(ctx, job, call):
+            return Outcome(OutcomeKind.CLAIM_LOST)
         try:
             completion = await ctx.openrouter.complete(
                 job.id, upstream_body(job.request, model)
             )
         except UpstreamError as error:
-            attempt = endings.failed_attempt(job, model, started_at, error)
+            attempt = endings.failed_attempt(job, call, error)
             await _measured(ctx, attempt)
             plan = await _off_loop(
                 ctx.routes.after_failure, plan, model, error.code, error.http_status
@@ -142,7 +143,7 @@ async def _call_and_record(job: ClaimedJob, ctx: WorkerContext, plan: Plan) -> O
             if not await endings.record_and_renew(ctx, job, attempt):
                 return Outcome(OutcomeKind.CLAIM_LOST)
             continue  # another candidate may answer
-        succeeded = endings.succeeded_attempt(job, model, started_at, completion)
+        succeeded = endings.succeeded_attempt(job, call, completion)
         await _measured(ctx, succeeded.attempt)
         return await endings.finish(
             ctx, job, succeeded, plan.decision.with_model_used(model)

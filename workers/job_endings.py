@@ -29,7 +29,7 @@ from shared.routing.decision import RoutingDecision
 from workers import jobs_store
 from workers.backoff import retry_delay_s
 from workers.context import WorkerContext
-from workers.jobs_store import AttemptRecord, ClaimedJob, Connection, Ended
+from workers.jobs_store import AttemptRecord, Call, ClaimedJob, Connection, Ended
 from workers.openrouter.errors import UpstreamError
 from workers.openrouter.schemas import Completion
 
@@ -83,10 +83,11 @@ def retry_delay_for(
 async def stored(
     ctx: WorkerContext, job: ClaimedJob, write: Callable[[Connection], Awaitable[T]]
 ) -> T:
-    """Run a write that records a call's answer, retrying while Postgres is away:
-    the call was made and paid for, and waiting is cheaper than calling again. Gives
-    up once the lease has run out (another worker may own the job by then). The
-    writes are idempotent: an attempt has a fixed id, the job's end is guarded."""
+    """Run a write of the job's ledger, retrying while Postgres is away: after a
+    call, the call was made and paid for, and waiting is cheaper than calling
+    again; before one, the job resumes as soon as Postgres is back. Gives up once
+    the lease has run out (another worker may own the job by then). The writes are
+    idempotent: an answer goes onto its attempt's row, the job's end is guarded."""
     delay_s = STORE_RETRY_FIRST_S
     deadline = time.monotonic() + ctx.settings.helixq_job_lease_s
     while True:
@@ -104,6 +105,13 @@ async def stored(
             )
             await asyncio.sleep(delay_s)
             delay_s = min(delay_s * 2, STORE_RETRY_MAX_S)
+
+
+async def begin(ctx: WorkerContext, job: ClaimedJob, call: Call) -> bool:
+    """Put the call in the ledger before making it; False: the claim was lost."""
+    return await stored(
+        ctx, job, lambda conn: jobs_store.begin_attempt(conn, job, call)
+    )
 
 
 async def record_and_renew(
@@ -241,15 +249,14 @@ async def _send_in_thread(
         logger.warning("job %s: %s not sent: %r", job.id, what, error)
 
 
-def succeeded_attempt(
-    job: ClaimedJob, model: str, started_at: datetime, completion: Completion
-) -> Succeeded:
+def succeeded_attempt(job: ClaimedJob, call: Call, completion: Completion) -> Succeeded:
     return Succeeded(
         AttemptRecord(
+            id=call.id,
             job_id=job.id,
-            model=completion.model or model,
+            model=completion.model or call.model,
             outcome=AttemptOutcome.SUCCEEDED,
-            started_at=started_at,
+            started_at=call.started_at,
             latency_ms=completion.latency_ms,
             http_status=completion.http_status,
             generation_id=completion.generation_id,
@@ -262,18 +269,17 @@ def succeeded_attempt(
     )
 
 
-def failed_attempt(
-    job: ClaimedJob, model: str, started_at: datetime, error: UpstreamError
-) -> AttemptRecord:
-    elapsed = datetime.now(UTC) - started_at
+def failed_attempt(job: ClaimedJob, call: Call, error: UpstreamError) -> AttemptRecord:
+    elapsed = datetime.now(UTC) - call.started_at
     outcome = (
         AttemptOutcome.RETRYABLE if error.is_retryable else AttemptOutcome.PERMANENT
     )
     return AttemptRecord(
+        id=call.id,
         job_id=job.id,
-        model=model,
+        model=call.model,
         outcome=outcome,
-        started_at=started_at,
+        started_at=call.started_at,
         latency_ms=round(elapsed.total_seconds() * 1000),
         http_status=error.http_status,
         error_code=error.code,

@@ -10,7 +10,7 @@ transaction block (the finish and its outbox row, workers.webhooks.job_events).
 """
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeAlias
 from uuid import UUID, uuid4
@@ -52,6 +52,15 @@ class Ended:
 
 
 @dataclass(frozen=True, slots=True)
+class Call:
+    """An upstream call about to be made; its attempt row is written first."""
+
+    model: str
+    id: UUID = field(default_factory=uuid4)
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+@dataclass(frozen=True, slots=True)
 class AttemptRecord:
     """One upstream call, as the ledger keeps it."""
 
@@ -68,7 +77,7 @@ class AttemptRecord:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     cost_usd: Decimal | None = None
-    # Fixed per call, so writing the same attempt again (a retried write) is a no-op.
+    # The row begin_attempt wrote before the call (Call.id); the answer goes onto it.
     id: UUID = field(default_factory=uuid4)
 
 
@@ -89,26 +98,38 @@ RETURNING jobs.request, jobs.route, jobs.retries, tenants.default_model, tenants
     tenants.route_strategy, tenants.fallback_strategy, tenants.model_pool
 """
 
-_INSERT_ATTEMPT = """
-INSERT INTO attempts (id, job_id, number, model, provider, generation_id, outcome,
-    http_status, error_code, error_message, prompt_tokens, completion_tokens,
-    cost_usd, latency_ms, started_at)
-VALUES (%(attempt_id)s, %(job_id)s,
-    (SELECT coalesce(max(number), 0) + 1 FROM attempts WHERE job_id = %(job_id)s),
-    %(model)s, %(provider)s, %(generation_id)s, %(outcome)s, %(http_status)s,
-    %(attempt_error_code)s, %(attempt_error_message)s, %(prompt_tokens)s,
-    %(completion_tokens)s, %(cost_usd)s, %(latency_ms)s, %(started_at)s)
-ON CONFLICT (id) DO NOTHING
+# Written before the call, guarded by the claim: a worker that lost its claim makes
+# no call, and a worker that dies mid-call still leaves the call in the ledger.
+_BEGIN_ATTEMPT = """
+INSERT INTO attempts (id, job_id, number, model, outcome, started_at)
+SELECT %(attempt_id)s, jobs.id,
+    (SELECT coalesce(max(number), 0) + 1 FROM attempts WHERE job_id = jobs.id),
+    %(model)s, 'started', %(started_at)s
+FROM jobs
+WHERE jobs.id = %(job_id)s AND jobs.claim_token = %(token)s AND jobs.status = 'running'
+"""
+
+# The call's answer, onto the row written before it. Updating by id makes a retried
+# write a no-op, and the answer lands even when the claim was lost meanwhile.
+_RECORD_ATTEMPT = """
+UPDATE attempts SET model = %(model)s, provider = %(provider)s,
+    generation_id = %(generation_id)s, outcome = %(outcome)s,
+    http_status = %(http_status)s, error_code = %(attempt_error_code)s,
+    error_message = %(attempt_error_message)s, prompt_tokens = %(prompt_tokens)s,
+    completion_tokens = %(completion_tokens)s, cost_usd = %(cost_usd)s,
+    latency_ms = %(latency_ms)s
+WHERE id = %(attempt_id)s
 """
 # The attempt and the job's new state go in one statement: one round trip, atomic
-# without a transaction block, and the attempt is written even when the claim was
-# lost (the ledger equals the calls made).
-_WITH_ATTEMPT = f"WITH attempt AS ({_INSERT_ATTEMPT})"
+# without a transaction block.
+_WITH_ATTEMPT = f"WITH attempt AS ({_RECORD_ATTEMPT})"
 
 # The job's cost is the ledger's: every attempt, failed ones included. A statement
-# does not see rows its own CTE inserts, so this attempt's cost is added explicitly.
+# does not see what its own CTE writes, so this attempt's cost is taken from the
+# parameters.
 _LEDGER_COST = """(SELECT sum(cost) FROM (
-    SELECT cost_usd FROM attempts WHERE job_id = %(job_id)s
+    SELECT cost_usd FROM attempts
+    WHERE job_id = %(job_id)s AND id <> %(attempt_id)s
     UNION ALL SELECT CAST(%(cost_usd)s AS numeric)) AS ledger (cost))"""
 _HELD = "WHERE id = %(job_id)s AND claim_token = %(token)s AND status = 'running'"
 # The routing decision (strategy, candidates, reason, model used) lands with the end.
@@ -174,11 +195,24 @@ async def claim_job(
     )
 
 
+async def begin_attempt(conn: Connection, job: ClaimedJob, call: Call) -> bool:
+    """Write the `started` row of a call about to be made; False (and nothing
+    written) when the claim was lost: the call must not be made."""
+    params = {
+        "attempt_id": call.id,
+        "job_id": job.id,
+        "token": job.claim_token,
+        "model": call.model,
+        "started_at": call.started_at,
+    }
+    return await _changed(conn, _BEGIN_ATTEMPT, params)
+
+
 async def record_attempt_and_renew(
     conn: Connection, job: ClaimedJob, attempt: AttemptRecord, *, lease_s: float
 ) -> bool:
-    """Append one call to the job's ledger and extend the lease by `lease_s`;
-    False if the claim was lost (the attempt is recorded anyway)."""
+    """Record one call's answer in the job's ledger and extend the lease by
+    `lease_s`; False if the claim was lost (the answer is recorded anyway)."""
     params = {
         **_attempt_params(attempt),
         "token": job.claim_token,
@@ -214,7 +248,7 @@ async def fail_job(
     """Record the failed attempt (if a call was made) and mark the job failed for
     good, with its webhook event; None if the claim was lost."""
     statement, params = (
-        (_FAIL, {"job_id": job.id, "cost_usd": None})
+        (_FAIL, {"job_id": job.id, "attempt_id": None, "cost_usd": None})
         if attempt is None
         else (_FAIL_AFTER_CALL, _attempt_params(attempt))
     )
@@ -264,7 +298,6 @@ def _attempt_params(attempt: AttemptRecord) -> dict[str, Any]:
         "completion_tokens": attempt.completion_tokens,
         "cost_usd": attempt.cost_usd,
         "latency_ms": attempt.latency_ms,
-        "started_at": attempt.started_at,
     }
 
 

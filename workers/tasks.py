@@ -46,12 +46,14 @@ def run_completion(self: BrokerTask, job_id: str) -> None:
 
 @app.task(bind=True, base=BrokerTask, name=TaskName.REQUEUE_STALE_JOBS.value)
 def requeue_stale_jobs(self: BrokerTask) -> int:
-    """Re-send jobs left queued too long or whose lease expired."""
+    """Re-send jobs left queued too long or whose lease expired; mark the calls
+    their dead workers left `started` as `interrupted`."""
     settings = self.context.settings
     return sweeper.requeue_stale_jobs(
         self.context.sessions,
         CeleryJobSender(self.app),
         queued_stale_s=settings.helixq_queued_stale_s,
+        lease_s=settings.helixq_job_lease_s,
         batch=settings.helixq_sweep_batch,
     )
 

@@ -6,18 +6,20 @@ from pathlib import Path
 from bench.chaos.scenarios import Row
 
 HEADER = (
-    "| fault | jobs | terminal | jobs with 2 successes | attempt rows "
-    "| simulator calls | calls without an attempt (killed mid-call) | recovery | ok |"
+    "| fault | jobs accepted | terminal | jobs with 2 successes | attempt rows "
+    "| of which interrupted | simulator calls | calls without an attempt row "
+    "| recovery | ok |"
 )
 
 
 def table(rows: list[Row]) -> str:
-    lines = [HEADER, "|" + "---|" * 9]
+    lines = [HEADER, "|" + "---|" * 10]
     for row in rows:
         lines.append(
             f"| {row.scenario} | {row.jobs} | {row.terminal} | {row.double_successes} "
-            f"| {row.attempts} | {row.sim_calls} | {row.calls_without_attempt} "
-            f"| {row.recovery_s:.1f} s | {'yes' if row.ok else 'NO'} |"
+            f"| {row.attempts} | {row.interrupted} | {row.sim_calls} "
+            f"| {row.calls_without_attempt} | {row.recovery_s:.1f} s "
+            f"| {'yes' if row.ok else 'NO'} |"
         )
     return "\n".join(lines)
 
@@ -29,16 +31,40 @@ def write_report(path: Path, rows: list[Row], jobs: int) -> None:
 
 Measured with `make chaos` (`python -m bench.chaos`, {jobs} jobs a scenario) on
 {when}. The run owns an embedded PostgreSQL, a redis-server, the simulator (200 ms
-a call), a worker node of 2 processes and beat, all on loopback. Each fault is
-injected once a quarter of the jobs are terminal; "recovery" runs from the fault
-to the last job terminal. Lease 10 s, stale-queued threshold 5 s, sweep every 2 s.
+a call), the API, a worker node of 2 processes and beat, all on loopback. Each
+scenario creates a tenant through the admin API and submits its jobs through
+`POST /v1/jobs`, as clients do. Each fault is injected once a quarter of the jobs
+are terminal; "recovery" runs from the fault to the last job terminal. Lease 10 s,
+stale-queued threshold 5 s, sweep every 2 s.
 
 {table(rows)}
 
 - *jobs with 2 successes*: jobs with more than one succeeded attempt (must be 0).
-- *calls without an attempt*: calls the simulator answered whose attempt row was
-  never written, because the worker died while the call was in flight (the
-  attempt row is written when the answer is recorded); the job is re-run after its
-  lease expires, so these calls are paid twice upstream.
+- *attempt rows*: the ledger. A row is written (`started`) before each call and
+  the answer is written onto it; a row still `started` once its lease has run out
+  lost its worker mid-call, and the sweeper marks it `interrupted` (answer and cost
+  unknown: OpenRouter may have billed the call).
+- *calls without an attempt row*: per job, calls the simulator answered beyond the
+  job's attempt rows (must be 0: the ledger holds every call made). Attempt rows
+  may exceed calls by the few calls whose worker died between writing the row and
+  sending the request.
+
+What the table shows, scenario by scenario:
+
+- **SIGKILL of the whole worker node**: the calls in flight at each kill reach
+  OpenRouter but their answers never reach Postgres; their rows stay in the ledger
+  and become `interrupted`, and the jobs run again once their lease expires.
+- **SIGKILL of a worker process**: the node stops as a whole and is restarted (as
+  systemd or Kubernetes would); the same recovery through leases.
+- **Postgres stop**: a worker whose answer cannot be stored keeps retrying the write
+  (backoff up to 10 s, for at most the job's lease; the writes are idempotent: the
+  answer goes onto its attempt's row and the job's end is guarded by its claim
+  token), so no call is repeated; no call starts while the row before it cannot be
+  written.
+- **FLUSHALL + Redis restart**: every message is lost; the sweeper re-sends every job
+  still `queued` past HELIXQ_QUEUED_STALE_S and every `running` job whose lease
+  expired, and the claim keeps each job to one execution.
+- **Every message twice**: each job is sent once more besides the API's message;
+  the second delivery finds the job claimed or finished and returns without a call.
 """
     )

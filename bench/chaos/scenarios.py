@@ -1,8 +1,9 @@
 """One fault per scenario, injected while jobs are in flight, then the checks:
-every job terminal, no job with two successes, attempt rows against the
-simulator's call log, and the time from the fault to the last terminal job."""
+every job the API accepted terminal, no job with two successes, every call in the
+simulator's log in the attempts ledger, and the time from the fault to the last
+terminal job."""
 
-import json
+import asyncio
 import os
 import signal
 import subprocess
@@ -15,7 +16,7 @@ import httpx
 import psycopg
 from celery import Celery
 
-from bench.chaos.stack import Stack, wait_until
+from bench.chaos.stack import ADMIN_TOKEN, Stack, wait_until
 from shared.queues import TaskName, tenant_queue
 
 BODY = {
@@ -28,6 +29,9 @@ RECOVERY_DEADLINE_S = 240
 NODE_STOP_TIMEOUT_S = 20
 
 
+SUBMIT_CONCURRENCY = 32
+
+
 @dataclass(frozen=True)
 class Row:
     scenario: str
@@ -35,19 +39,18 @@ class Row:
     terminal: int
     double_successes: int
     attempts: int
+    interrupted: int
     sim_calls: int
+    # Summed per job: calls the simulator answered beyond the job's attempt rows.
+    calls_without_attempt: int
     recovery_s: float
-
-    @property
-    def calls_without_attempt(self) -> int:
-        return max(0, self.sim_calls - self.attempts)
 
     @property
     def ok(self) -> bool:
         return (
             self.terminal == self.jobs
             and self.double_successes == 0
-            and self.attempts <= self.sim_calls
+            and self.calls_without_attempt == 0
         )
 
 
@@ -85,10 +88,10 @@ FAULTS: dict[str, Callable[[Stack], None]] = {
 
 def run_scenario(stack: Stack, name: str, jobs: int) -> Row:
     httpx.post(f"{stack.sim_url}/_sim/reset").raise_for_status()
-    slug = f"chaos-{uuid.uuid4().hex[:8]}"
-    job_ids = _insert_jobs(stack.database_url, slug, jobs)
-    copies = 2 if name == "every message delivered twice" else 1
-    _publish(stack.redis_url, slug, job_ids * copies)
+    slug, api_key = _create_tenant(stack)
+    job_ids = asyncio.run(_submit(stack.api_url, api_key, jobs))
+    if name == "every message delivered twice":  # the API sent each once already
+        _publish(stack.redis_url, slug, job_ids)
     wait_until(
         lambda: _terminal(stack, slug) >= jobs // 4,
         timeout_s=120,
@@ -103,20 +106,31 @@ def run_scenario(stack: Stack, name: str, jobs: int) -> Row:
     return _check(stack, name, slug, jobs, recovery_s)
 
 
-def _insert_jobs(database_url: str, slug: str, count: int) -> list[str]:
-    tenant_id = uuid.uuid4()
-    job_ids = [str(uuid.uuid4()) for _ in range(count)]
-    with psycopg.connect(database_url) as connection:
-        connection.execute(
-            "INSERT INTO tenants (id, slug, name) VALUES (%s, %s, %s)",
-            (tenant_id, slug, slug),
-        )
-        with connection.cursor().copy(
-            "COPY jobs (id, tenant_id, status, request) FROM STDIN"
-        ) as copy:
-            for job_id in job_ids:
-                copy.write_row((job_id, tenant_id, "queued", json.dumps(BODY)))
-    return job_ids
+def _create_tenant(stack: Stack) -> tuple[str, str]:
+    """A fresh tenant per scenario, through the admin API: (slug, API key)."""
+    answer = httpx.post(
+        f"{stack.api_url}/admin/tenants",
+        json={"name": f"chaos {uuid.uuid4().hex[:8]}"},
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+    )
+    answer.raise_for_status()
+    issued = answer.json()
+    return issued["tenant"]["slug"], issued["key"]
+
+
+async def _submit(api_url: str, api_key: str, count: int) -> list[str]:
+    """Submit `count` jobs through the API, as clients would; the accepted ids."""
+    headers = {"Authorization": f"Bearer {api_key}"}
+    gate = asyncio.Semaphore(SUBMIT_CONCURRENCY)
+    async with httpx.AsyncClient(base_url=api_url, headers=headers) as client:
+
+        async def submit_one() -> str:
+            async with gate:
+                answer = await client.post("/v1/jobs", json=BODY)
+            answer.raise_for_status()
+            return str(answer.json()["id"])
+
+        return list(await asyncio.gather(*(submit_one() for _ in range(count))))
 
 
 def _publish(redis_url: str, slug: str, job_ids: list[str]) -> None:
@@ -156,22 +170,36 @@ def _terminal(stack: Stack, slug: str) -> int:
 
 
 def _check(stack: Stack, name: str, slug: str, jobs: int, recovery_s: float) -> Row:
-    attempts = _query(
-        stack, f"SELECT count(*) FROM attempts WHERE job_id IN ({_TENANT_JOBS})", slug
-    )
+    ledger = _attempts_per_job(stack, slug)
+    calls: dict[str, int] = httpx.get(f"{stack.sim_url}/_sim/calls").json()["by_job"]
     doubles = _query(
         stack,
         "SELECT count(*) FROM (SELECT job_id FROM attempts WHERE outcome = 'succeeded'"
         f" AND job_id IN ({_TENANT_JOBS}) GROUP BY job_id HAVING count(*) > 1) AS d",
         slug,
     )
-    calls = httpx.get(f"{stack.sim_url}/_sim/calls").json()["by_job"]
     return Row(
         scenario=name,
         jobs=jobs,
         terminal=_terminal(stack, slug),
         double_successes=doubles,
-        attempts=attempts,
+        attempts=sum(rows for rows, _ in ledger.values()),
+        interrupted=sum(interrupted for _, interrupted in ledger.values()),
         sim_calls=sum(calls.values()),
+        calls_without_attempt=sum(
+            max(0, made - ledger.get(job_id, (0, 0))[0])
+            for job_id, made in calls.items()
+        ),
         recovery_s=recovery_s,
     )
+
+
+def _attempts_per_job(stack: Stack, slug: str) -> dict[str, tuple[int, int]]:
+    """Job id → (attempt rows, of which interrupted)."""
+    sql = (
+        "SELECT job_id, count(*), count(*) FILTER (WHERE outcome = 'interrupted')"
+        f" FROM attempts WHERE job_id IN ({_TENANT_JOBS}) GROUP BY job_id"
+    )
+    with psycopg.connect(stack.database_url) as connection:
+        rows = connection.execute(sql, (slug,)).fetchall()
+    return {str(job_id): (count, interrupted) for job_id, count, interrupted in rows}

@@ -24,6 +24,7 @@ from shared.db.migrate import upgrade_to_head
 
 ROOT = Path(__file__).resolve().parents[2]
 API_KEY = "sk-or-v1-chaos"
+ADMIN_TOKEN = "chaos-admin-token"
 SIM_LATENCY_MS = 200
 WORKER_PROCESSES = 2
 # Short enough that recovery shows within a scenario, long enough to be realistic.
@@ -63,6 +64,7 @@ class Stack:
     database_url: str = ""
     redis_port: int = field(default_factory=free_port)
     sim_url: str = ""
+    api_url: str = ""
     children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     @property
@@ -77,6 +79,7 @@ class Stack:
             "REDIS_URL": self.redis_url,
             "OPENROUTER_BASE_URL": f"{self.sim_url}/api/v1",
             "HELIXQ_SIM_LATENCY_MS": str(SIM_LATENCY_MS),
+            "HELIXQ_ADMIN_TOKEN": ADMIN_TOKEN,
         }
 
     def start_process(self, name: str, argv: list[str]) -> None:
@@ -160,6 +163,17 @@ class Stack:
             what="simulator up",
         )
 
+    def start_api(self) -> None:
+        port = free_port()
+        self.api_url = f"http://127.0.0.1:{port}"
+        argv = [sys.executable, "-m", "helixq", "api", "--port", str(port)]
+        self.start_process("api", argv)
+        wait_until(
+            lambda: httpx.get(f"{self.api_url}/healthz").is_success,
+            timeout_s=30,
+            what="API up",
+        )
+
     def start_worker(self) -> None:
         code = (
             "from workers.entrypoints import run_worker; "
@@ -195,6 +209,7 @@ def running_stack(work_dir: Path) -> Iterator[Stack]:
         stack.start_postgres()
         stack.start_redis()
         stack.start_simulator()
+        stack.start_api()
         stack.start_worker()
         stack.start_beat()
         yield stack

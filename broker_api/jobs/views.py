@@ -31,7 +31,7 @@ class AttemptView(BaseModel):
     error: ErrorView | None
     usage: UsageView | None
     cost_usd: Decimal | None
-    latency_ms: int
+    latency_ms: int | None  # None while the call is in flight
     started_at: datetime
 
 

@@ -168,11 +168,19 @@ class Attempt(Base):
     prompt_tokens: Mapped[int | None] = mapped_column(Integer)
     completion_tokens: Mapped[int | None] = mapped_column(Integer)
     cost_usd: Mapped[Decimal | None] = mapped_column(Money)
-    latency_ms: Mapped[int] = mapped_column(Integer)
+    latency_ms: Mapped[int | None] = mapped_column(Integer)  # None until answered
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = _now_column()
 
-    __table_args__ = (CheckConstraint(f"outcome IN ({_OUTCOMES})", name="outcome"),)
+    __table_args__ = (
+        CheckConstraint(f"outcome IN ({_OUTCOMES})", name="outcome"),
+        # The sweeper looks for calls a dead worker left without an answer.
+        Index(
+            "ix_attempts_started",
+            "started_at",
+            postgresql_where=text("outcome = 'started'"),
+        ),
+    )
 
 
 _BATCH_STATUSES = ", ".join(f"'{status.value}'" for status in BatchStatus)

@@ -11,8 +11,9 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from shared.tenancy import create_api_key, create_tenant
-from tests.e2e.processes import BIN, ProcessGroup, answers, free_port, wait_until
+from tests.e2e.processes import BIN, ProcessGroup, answers, free_port
 from tests.factories import unique_name
+from tests.polling import wait_until
 from tests.services import Services
 from tests.webhook_receiver import receiver  # noqa: F401  (the fixture, by name)
 

@@ -20,6 +20,7 @@ from shared.queues import tenant_queue
 from shared.redis_keys import JOBS_FINISHED_CHANNEL
 from tests.factories import make_job_body
 from tests.integration.workers.conftest import fetch_attempts, fetch_job
+from tests.polling import wait_until
 from tests.unit.workers.payloads import GENERATION_ID, completion_body, error_body
 from workers import completion, jobs_store
 from workers.job_endings import OutcomeKind
@@ -183,27 +184,44 @@ def test_running_job_with_expired_lease_is_reclaimed(
     assert fetch_job(engine, job_id).status == JobStatus.SUCCEEDED
 
 
-def test_stale_claim_cannot_finish_but_its_attempt_is_kept(
-    worker_context, make_job, engine
-):
-    job_id = make_job()
-
+def _claim(ctx, job_id):
     async def claim():
-        async with worker_context.db.connection() as conn:
+        async with ctx.db.connection() as conn:
             return await jobs_store.claim_job(conn, job_id, lease_s=60)
 
-    stale = worker_context.loop.run(claim())
-    assert stale is not None
+    return ctx.loop.run(claim())
+
+
+def _begin(ctx, job, call):
+    async def begin():
+        async with ctx.db.connection() as conn:
+            return await jobs_store.begin_attempt(conn, job, call)
+
+    return ctx.loop.run(begin())
+
+
+def _take_over(engine, job_id):
     with engine.begin() as connection:  # another worker took over
         connection.execute(
             text("UPDATE jobs SET claim_token = gen_random_uuid() WHERE id = :id"),
             {"id": job_id},
         )
+
+
+def test_stale_claim_cannot_finish_but_its_answer_is_kept(
+    worker_context, make_job, engine
+):
+    job_id = make_job()
+    stale = _claim(worker_context, job_id)
+    call = jobs_store.Call("openai/gpt-4o-mini")
+    assert _begin(worker_context, stale, call)
+    _take_over(engine, job_id)
     attempt = jobs_store.AttemptRecord(
+        id=call.id,
         job_id=job_id,
-        model="openai/gpt-4o-mini",
+        model=call.model,
         outcome=AttemptOutcome.SUCCEEDED,
-        started_at=datetime.now(UTC),
+        started_at=call.started_at,
         latency_ms=500,
         cost_usd=Decimal("0.001"),
     )
@@ -214,7 +232,35 @@ def test_stale_claim_cannot_finish_but_its_attempt_is_kept(
 
     assert not worker_context.loop.run(finish())
     assert fetch_job(engine, job_id).status == JobStatus.RUNNING
-    assert len(fetch_attempts(engine, job_id)) == 1
+    [kept] = fetch_attempts(engine, job_id)
+    assert (kept.outcome, kept.cost_usd) == ("succeeded", Decimal("0.001"))
+
+
+def test_no_call_begins_without_the_claim(worker_context, make_job, engine):
+    job_id = make_job()
+    stale = _claim(worker_context, job_id)
+    _take_over(engine, job_id)
+
+    assert not _begin(worker_context, stale, jobs_store.Call("openai/gpt-4o-mini"))
+    assert fetch_attempts(engine, job_id) == []
+
+
+def test_a_lost_claim_before_the_call_means_no_call(
+    worker_context, openrouter_mock, make_job, engine, monkeypatch
+):
+    route = _answer(openrouter_mock, httpx.Response(200, json=completion_body()))
+    job_id = make_job()
+    begin = jobs_store.begin_attempt
+
+    async def taken_over_first(conn, job, call):
+        _take_over(engine, job_id)
+        return await begin(conn, job, call)
+
+    monkeypatch.setattr(jobs_store, "begin_attempt", taken_over_first)
+
+    assert _run(worker_context, job_id).kind is OutcomeKind.CLAIM_LOST
+    assert route.call_count == 0
+    assert fetch_attempts(engine, job_id) == []
 
 
 def test_task_returns_once_the_claim_is_committed_while_the_call_goes_on(
@@ -235,11 +281,18 @@ def test_task_returns_once_the_claim_is_committed_while_the_call_goes_on(
     assert job.status == JobStatus.RUNNING
     assert job.claim_token is not None
     assert job.lease_expires_at > datetime.now(UTC) + timedelta(seconds=60)
-    assert fetch_attempts(engine, job_id) == []
+    # The call is in the ledger before it is made: a crash now would leave it there.
+    wait_until(
+        lambda: len(fetch_attempts(engine, job_id)) == 1, timeout_s=5, what="the row"
+    )
+    [in_flight] = fetch_attempts(engine, job_id)
+    assert (in_flight.outcome, in_flight.latency_ms) == ("started", None)
     upstream_may_answer.set()
     assert worker_context.inflight.wait_idle(10) == 0
     assert fetch_job(engine, job_id).status == JobStatus.SUCCEEDED
-    assert len(fetch_attempts(engine, job_id)) == 1
+    [answered] = fetch_attempts(engine, job_id)
+    assert (answered.id, answered.outcome) == (in_flight.id, "succeeded")
+    assert answered.cost_usd is not None
 
 
 def test_second_delivery_of_a_running_job_exits_quietly(

@@ -1,17 +1,59 @@
 """The sweeper re-sends jobs whose message may be lost, to their tenant queue."""
 
+import uuid
 from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import text
 
 from shared.jobs import JobStatus
 from shared.queues import tenant_queue
-from tests.integration.workers.conftest import ListSender, fetch_job
+from tests.integration.workers.conftest import ListSender, fetch_attempts, fetch_job
 from workers.sweeper import requeue_stale_jobs
+
+LEASE_S = 60
 
 
 def _sweep(worker_context, sender: ListSender) -> int:
     return requeue_stale_jobs(
-        worker_context.sessions, sender, queued_stale_s=60, batch=100
+        worker_context.sessions,
+        sender,
+        queued_stale_s=60,
+        lease_s=LEASE_S,
+        batch=100,
     )
+
+
+def _started_attempt(engine, job_id, *, seconds_ago: float) -> None:
+    started_at = datetime.now(UTC) - timedelta(seconds=seconds_ago)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO attempts (id, job_id, number, model, outcome, started_at)"
+                " VALUES (:id, :job_id, 1, 'openai/gpt-4o-mini', 'started', :at)"
+            ),
+            {"id": uuid.uuid4(), "job_id": job_id, "at": started_at},
+        )
+
+
+def test_calls_a_dead_worker_left_without_answer_are_marked_interrupted(
+    worker_context, make_job, engine
+):
+    now = datetime.now(UTC)
+    dead = make_job(status="running", lease_expires_at=now - timedelta(seconds=5))
+    _started_attempt(engine, dead, seconds_ago=LEASE_S + 5)
+    alive = make_job(status="running", lease_expires_at=now + timedelta(seconds=50))
+    _started_attempt(engine, alive, seconds_ago=1)
+
+    _sweep(worker_context, ListSender())
+
+    [interrupted] = fetch_attempts(engine, dead)
+    assert (interrupted.outcome, interrupted.error_code) == (
+        "interrupted",
+        "worker_lost",
+    )
+    assert interrupted.cost_usd is None
+    [in_flight] = fetch_attempts(engine, alive)
+    assert in_flight.outcome == "started"
 
 
 def test_stale_queued_and_expired_running_jobs_are_re_sent(
