@@ -37,7 +37,8 @@ RETURNING jobs.id, tenants.slug
 # longer ago than the lease whose answer is still missing lost its worker. A late
 # answer still lands (it is written onto the row by id, whatever the outcome).
 _MARK_INTERRUPTED = text("""
-UPDATE attempts SET outcome = 'interrupted', error_code = :code, error_message = :message
+UPDATE attempts
+SET outcome = 'interrupted', error_code = :code, error_message = :message
 WHERE outcome = 'started' AND started_at < now() - make_interval(secs => :lease_s)
 """)
 
