@@ -4,8 +4,10 @@ A small tenant submits one job every 2 s for T seconds, first alone, then beside
 20,000-job flood from another tenant, both on one provider limited to R requests/s
 (burst B) across four worker processes. Queue wait = the job's first call (the
 attempt's start) minus its creation. Prints p50/p95 of the small tenant's waits in
-both runs and the difference of the p95s (the issue's bound: at most 1 s). Own
-database (helixq_bench_limits) and Redis db (HELIXQ_BENCH_REDIS_DB, default 5).
+both runs and the difference of the p95s (the issue's bound: at most 1 s). Then
+two tenants of weights 3 and 1 flood at once: prints each one's share of the
+calls made while both had work. Own database (helixq_bench_limits) and Redis db
+(HELIXQ_BENCH_REDIS_DB, default 5).
 """
 
 import argparse
@@ -13,6 +15,7 @@ import os
 import statistics
 import time
 import uuid
+from typing import Any
 
 import psycopg
 
@@ -29,6 +32,9 @@ from shared.rate_limits import provider_of
 
 LATENCY_MS = 50
 SMALL_EVERY_S = 2.0
+WEIGHTS = {"heavy": 3, "light": 1}
+WEIGHTED_FLOOD = 2000  # each: more than R times the measured window
+WEIGHTED_WINDOW_S = 30.0
 _WAITS = """
 SELECT extract(epoch FROM min(a.started_at) - j.created_at)
 FROM jobs j JOIN attempts a ON a.job_id = j.id
@@ -53,6 +59,14 @@ def main() -> None:
             f"| {name} | {len(waits)} | {_pct(waits, 50):.3f} | {_pct(waits, 95):.3f} |"
         )
     print(f"p95 difference: {_pct(beside, 95) - _pct(alone, 95):.3f} s (bound 1 s)")
+    calls = _weighted_scenario(args)
+    total = sum(calls.values())
+    print("| tenant | weight | calls while both had work | share | expected |")
+    print("|---|---|---|---|---|")
+    for slug, weight in WEIGHTS.items():
+        expected = weight / sum(WEIGHTS.values())
+        share = calls[slug] / total
+        print(f"| {slug} | {weight} | {calls[slug]} | {share:.3f} | {expected:.3f} |")
 
 
 def _scenario(args: argparse.Namespace, *, flood: int) -> list[float]:
@@ -74,6 +88,41 @@ def _scenario(args: argparse.Namespace, *, flood: int) -> list[float]:
         time.sleep(3)  # the last small job's call
         publisher.close()
     return _waits(services, small)
+
+
+def _weighted_scenario(args: argparse.Namespace) -> dict[str, int]:
+    redis_db = int(os.environ.get("HELIXQ_BENCH_REDIS_DB", "5"))
+    services = prepare_services("helixq_bench_limits", redis_db)
+    tenants = {
+        slug: add_tenant(services, slug, {"weight": weight})
+        for slug, weight in WEIGHTS.items()
+    }
+    limits = f"{provider_of(MODEL)}={args.rate:g}rps/burst={args.burst}"
+    env = {"HELIXQ_PROVIDER_LIMITS": limits}
+    with (
+        simulator(LATENCY_MS) as base_url,
+        worker_node(base_url, services, processes=4, env=env),
+    ):
+        time.sleep(5)  # let the processes start and consume the queues
+        publisher = Publisher(services)
+        for slug, tenant_id in tenants.items():
+            publisher.submit(tenant_id, slug, WEIGHTED_FLOOD)
+        time.sleep(WEIGHTED_WINDOW_S)
+        publisher.close()
+    with psycopg.connect(services.database_url) as connection:
+        return {
+            slug: _count_calls(connection, tenant_id)
+            for slug, tenant_id in tenants.items()
+        }
+
+
+def _count_calls(connection: psycopg.Connection[Any], tenant_id: uuid.UUID) -> int:
+    row = connection.execute(
+        "SELECT count(*) FROM attempts a JOIN jobs j ON j.id = a.job_id"
+        " WHERE j.tenant_id = %s",
+        (tenant_id,),
+    ).fetchone()
+    return int(row[0]) if row else 0
 
 
 def _trickle(publisher: Publisher, tenant_id: uuid.UUID, seconds: float) -> None:

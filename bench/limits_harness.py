@@ -93,13 +93,15 @@ def worker_node(
         _stop(node)
 
 
-def add_tenant(services: Services, slug: str) -> uuid.UUID:
+def add_tenant(
+    services: Services, slug: str, limits: dict[str, Any] | None = None
+) -> uuid.UUID:
     """Insert a tenant (before the workers start, so they consume its queue)."""
     tenant_id = uuid.uuid4()
     with psycopg.connect(services.database_url) as connection:
         connection.execute(
-            "INSERT INTO tenants (id, slug, name) VALUES (%s, %s, %s)",
-            (tenant_id, slug, slug),
+            "INSERT INTO tenants (id, slug, name, limits) VALUES (%s, %s, %s, %s)",
+            (tenant_id, slug, slug, json.dumps(limits) if limits else None),
         )
     return tenant_id
 

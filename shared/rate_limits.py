@@ -153,6 +153,9 @@ class TenantLimits(BaseModel):
     submit_burst: int | None = Field(default=None, ge=1)
     max_queued: int | None = Field(default=None, ge=0)
     max_running: int | None = Field(default=None, ge=1)
+    # The tenant's share when tenants with work compete for the workers: messages
+    # in a row it takes in the round robin between tenant queues (None: 1).
+    weight: int | None = Field(default=None, ge=1, le=100)
     monthly_budget_usd: Decimal | None = Field(default=None, ge=0)
     # Extra buckets for this tenant only, in the HELIXQ_PROVIDER_LIMITS text form.
     providers: str | None = Field(default=None, max_length=2000)

@@ -15,6 +15,7 @@ class Call:
     status: int
     job_id: str | None
     generation_id: str | None
+    app: str | None = None  # X-OpenRouter-Title: which client process called
 
 
 class CallLog:

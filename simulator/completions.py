@@ -20,7 +20,14 @@ from simulator.routing import plan_attempts
 from simulator.scripts import Behaviour, Effect, parse_behaviour
 from simulator.state import STATE, SimulatorState
 from simulator.streaming import stream_turn
-from simulator.turns import Turn, record_refusal, settle, start_turn, turn_cost
+from simulator.turns import (
+    Turn,
+    app_title,
+    record_refusal,
+    settle,
+    start_turn,
+    turn_cost,
+)
 
 JOB_ID_HEADER = "X-Helixq-Job-Id"
 BEHAVIOUR_HEADER = "X-Sim-Behaviour"
@@ -66,7 +73,8 @@ async def create_completion(request: web.Request) -> web.StreamResponse:
         )
         _preflight(chat, state)
     except SimError as error:
-        record_refusal(state, error, None if chat is None else chat.primary, job_id)
+        model = None if chat is None else chat.primary
+        record_refusal(state, error, model, job_id, app_title(request))
         return error_response(error)
     turn = start_turn(request, state, chat, plan_attempts(chat, state, forced))
     return await _serve(request, state, turn)
@@ -80,7 +88,7 @@ async def _serve(
     if final.failure is not None:
         await asyncio.sleep(turn.latency_s)
         error = upstream_error(final.failure, turn.chat, final.model)
-        record_refusal(state, error, final.model, turn.chat.job_id)
+        record_refusal(state, error, final.model, turn.chat.job_id, turn.app)
         return error_response(error)
     reply = compose_reply(
         turn.chat,

@@ -33,6 +33,7 @@ class Turn:
     started_s: float  # monotonic
     http_referer: str | None = None
     user_agent: str | None = None
+    app: str | None = None
 
     @property
     def final(self) -> Attempt:
@@ -66,7 +67,13 @@ def start_turn(
         started_s=time.monotonic(),
         http_referer=request.headers.get("HTTP-Referer"),
         user_agent=request.headers.get("User-Agent"),
+        app=app_title(request),
     )
+
+
+def app_title(request: web.Request) -> str | None:
+    """The calling app's name, as OpenRouter's app attribution reads it."""
+    return request.headers.get("X-OpenRouter-Title") or request.headers.get("X-Title")
 
 
 def turn_cost(turn: Turn, reply: Reply) -> Cost:
@@ -132,6 +139,7 @@ def settle(
             status=200,
             job_id=turn.chat.job_id,
             generation_id=turn.generation_id,
+            app=turn.app,
         )
     )
 
@@ -141,6 +149,7 @@ def record_refusal(
     error: SimError,
     model: ModelEntry | None,
     job_id: str | None,
+    app: str | None,
 ) -> None:
     """Log a call answered with an error status."""
     state.calls.record(
@@ -151,5 +160,6 @@ def record_refusal(
             status=error.status,
             job_id=job_id,
             generation_id=None,
+            app=app,
         )
     )

@@ -70,6 +70,8 @@ def create_app() -> HelixqCelery:
         broker_transport_options={
             "visibility_timeout": VISIBILITY_TIMEOUT_S,
             "max_connections": BROKER_MAX_CONNECTIONS,
+            # Round robin between tenant queues, by the tenants' weights.
+            "queue_order_strategy": "workers.weighted_cycle:WeightedCycle",
         },
         broker_pool_limit=64,  # producers for retries and the sweeper's re-sends
         broker_connection_retry_on_startup=True,

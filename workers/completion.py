@@ -19,6 +19,7 @@ import redis.exceptions
 from shared.errors import InvalidRequest
 from shared.jobs import AttemptOutcome
 from shared.logging_setup import log_context
+from shared.redis_keys import JOBS_FINISHED_CHANNEL
 from shared.routing.performance import AttemptSample
 from workers import job_endings as endings
 from workers import jobs_store
@@ -26,7 +27,7 @@ from workers.context import WorkerContext
 from workers.job_endings import Outcome, OutcomeKind
 from workers.jobs_store import AttemptRecord, Call, ClaimedJob
 from workers.limits import admission
-from workers.metrics import record_attempt
+from workers.metrics import add_attempt
 from workers.openrouter.errors import UpstreamError
 from workers.openrouter.request_body import upstream_body
 from workers.route_planner import Plan, TenantFacts
@@ -36,6 +37,7 @@ logger = logging.getLogger(__name__)
 UPSTREAM_DISABLED = "upstream_disabled"
 INVALID_ROUTING = "invalid_routing"
 T = TypeVar("T")
+FINAL = frozenset({OutcomeKind.SUCCEEDED, OutcomeKind.FAILED})
 
 
 def start_in_flight(job_id: UUID, ctx: WorkerContext) -> bool:
@@ -72,10 +74,12 @@ async def _plan(job: ClaimedJob, ctx: WorkerContext) -> Plan | None:
     if not ctx.settings.openrouter_enabled:
         code, message = UPSTREAM_DISABLED, "OPENROUTER_ENABLED=false"
     else:
+        facts = tenant_facts(job)
         try:
-            return await _off_loop(
-                ctx.routes.plan, job.request, tenant_facts(job), job.route
-            )
+            planned = ctx.routes.plan_without_io(job.request, facts, job.route)
+            if planned is not None:
+                return planned
+            return await _off_loop(ctx.routes.plan, job.request, facts, job.route)
         except InvalidRequest as error:  # a tenant config the admin API would refuse
             code, message = INVALID_ROUTING, error.message
     failed = await endings.fail(ctx, job, attempt=None, code=code, message=message)
@@ -114,9 +118,7 @@ async def work(job: ClaimedJob, ctx: WorkerContext, plan: Plan) -> Outcome:
     ended; announce a final state, re-publish a retry."""
     with log_context(job_id=job.id, tenant=job.tenant_slug):
         outcome = await _call_and_record(job, ctx, plan)
-        if outcome.kind in {OutcomeKind.SUCCEEDED, OutcomeKind.FAILED}:
-            await endings.announce_finished(ctx, job.id)
-        elif outcome.retry_in_s is not None:
+        if outcome.retry_in_s is not None:
             await endings.publish_retry(ctx, job, outcome.retry_in_s)
     return outcome
 
@@ -132,22 +134,25 @@ async def _call_and_record(job: ClaimedJob, ctx: WorkerContext, plan: Plan) -> O
             )
         except UpstreamError as error:
             attempt = endings.failed_attempt(job, call, error)
-            await _measured(ctx, attempt)
             plan = await _off_loop(
                 ctx.routes.after_failure, plan, model, error.code, error.http_status
             )
             if plan.decision.next_model() is None:
-                return await endings.settle_failure(
+                outcome = await endings.settle_failure(
                     ctx, job, attempt, error, plan.decision
                 )
+                await _report(ctx, attempt, outcome)
+                return outcome
+            await _report(ctx, attempt)
             if not await endings.record_and_renew(ctx, job, attempt):
                 return Outcome(OutcomeKind.CLAIM_LOST)
             continue  # another candidate may answer
         succeeded = endings.succeeded_attempt(job, call, completion)
-        await _measured(ctx, succeeded.attempt)
-        return await endings.finish(
+        outcome = await endings.finish(
             ctx, job, succeeded, plan.decision.with_model_used(model)
         )
+        await _report(ctx, succeeded.attempt, outcome)
+        return outcome
     raise ValueError(f"job {job.id}: no candidate model")
 
 
@@ -158,18 +163,27 @@ async def _off_loop(function: Callable[..., T], *args: Any) -> T:
     )
 
 
-async def _measured(ctx: WorkerContext, attempt: AttemptRecord) -> None:
-    """Count the attempt in the metrics and fold it into the performance cache."""
-    await record_attempt(ctx.notices, attempt)
+async def _report(
+    ctx: WorkerContext, attempt: AttemptRecord, outcome: Outcome | None = None
+) -> None:
+    """Count the attempt in the metrics, fold it into the performance cache and,
+    once the job is finished or failed, wake the API's long-poll waiters: one
+    Redis round trip. Best effort: Postgres holds the truth, and the waiters
+    re-read it anyway, so a lost notice only delays an answer."""
+    pipe = ctx.notices.pipeline(transaction=False)
+    add_attempt(pipe, attempt)
     sample = AttemptSample(
         succeeded=attempt.outcome is AttemptOutcome.SUCCEEDED,
         latency_ms=attempt.latency_ms,
         completion_tokens=attempt.completion_tokens,
     )
+    ctx.routes.add_record(pipe, attempt.model, sample)
+    if outcome is not None and outcome.kind in FINAL:
+        pipe.publish(JOBS_FINISHED_CHANNEL, str(attempt.job_id))
     try:
-        await ctx.routes.record(attempt.model, sample)
-    except redis.exceptions.RedisError as error:  # stats only: the job goes on
-        logger.warning("job %s: performance not recorded: %r", attempt.job_id, error)
+        await pipe.execute()
+    except (redis.exceptions.RedisError, OSError) as error:
+        logger.warning("job %s: metrics and notice not sent: %r", attempt.job_id, error)
 
 
 def tenant_facts(job: ClaimedJob) -> TenantFacts:

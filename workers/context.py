@@ -66,7 +66,7 @@ class WorkerContext:
     sender: JobSender  # re-publishes retries (blocking: run it in a thread)
     deliveries: DeliverySender  # sends webhook deliveries (blocking, too)
     inflight: InflightJobs
-    routes: RoutePlanner  # blocking (Postgres, Redis): run it off the loop
+    routes: RoutePlanner  # `plan` blocks (Postgres, Redis): off the loop
     rng: random.Random = field(default_factory=random.Random)
 
     def close(self) -> None:
@@ -128,7 +128,6 @@ def build_context(
         routes=RoutePlanner(
             catalog=CatalogCache(sessions),
             client=sync_redis,
-            async_client=notices,
             settings=settings,
             rng=rng,
         ),

@@ -10,6 +10,7 @@ import logging
 import redis
 import redis.exceptions
 from redis.asyncio import Redis as AsyncRedis
+from redis.asyncio.client import Pipeline as AsyncPipeline
 
 from shared import redis_keys
 from shared.metrics import UNKNOWN_PROVIDER, Counter, counter_field, latency_bucket
@@ -20,12 +21,12 @@ logger = logging.getLogger(__name__)
 _REDIS_ERRORS = (redis.exceptions.RedisError, OSError)
 
 
-async def record_attempt(client: AsyncRedis, attempt: AttemptRecord) -> None:
-    """Count one upstream call: by outcome, its latency, tokens and cost."""
+def add_attempt(pipe: AsyncPipeline, attempt: AttemptRecord) -> None:
+    """Queue the counting of one upstream call on `pipe`: by outcome, its latency,
+    tokens and cost (the caller sends it with the job's other Redis writes)."""
     key = redis_keys.monitoring_counters()
     model, provider = attempt.model, attempt.provider or UNKNOWN_PROVIDER
     latency_s = attempt.latency_ms / 1000
-    pipe = client.pipeline(transaction=False)
     pipe.hincrby(key, counter_field(Counter.ATTEMPTS, model, provider, attempt.outcome))
     bucket = latency_bucket(latency_s)
     pipe.hincrby(key, counter_field(Counter.LATENCY_BUCKET, model, provider, bucket))
@@ -43,10 +44,6 @@ async def record_attempt(client: AsyncRedis, attempt: AttemptRecord) -> None:
     if attempt.cost_usd:
         field = counter_field(Counter.COST_USD, model, provider)
         pipe.hincrbyfloat(key, field, float(attempt.cost_usd))
-    try:
-        await pipe.execute()
-    except _REDIS_ERRORS as error:
-        logger.warning("attempt metrics not recorded: %r", error)
 
 
 async def record_rate_limit_wait(client: AsyncRedis, scope: str, wait_s: float) -> None:

@@ -1,9 +1,9 @@
 """Consume every tenant's queue, including tenants created while the worker runs.
 
-A consumer bootstep reads the tenant slugs from Postgres every
-HELIXQ_TENANT_REFRESH_S and starts consuming `tenant.<slug>` for each new one.
-Celery's Redis transport then polls all queues in rotation, which is also what
-fairness between tenants builds on.
+A consumer bootstep reads the tenants from Postgres every HELIXQ_TENANT_REFRESH_S,
+starts consuming `tenant.<slug>` for each new one and updates the tenants'
+weights. Celery's Redis transport polls the queues in weighted rotation
+(workers.weighted_cycle), which is what fairness between tenants builds on.
 """
 
 import logging
@@ -16,10 +16,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shared.queues import tenant_queue
 from workers.context import provider_of
+from workers.weighted_cycle import QueueWeights, queue_weights
 
 logger = logging.getLogger(__name__)
 
-_TENANT_SLUGS = text("SELECT slug FROM tenants ORDER BY created_at")
+_TENANTS = text(
+    "SELECT slug, CAST(limits->>'weight' AS integer) AS weight"
+    " FROM tenants ORDER BY created_at"
+)
 
 
 class QueueConsumer(Protocol):
@@ -31,8 +35,11 @@ class QueueConsumer(Protocol):
 class TenantQueues:
     """Remembers which tenant queues a consumer already reads and adds new ones."""
 
-    def __init__(self, consumer: QueueConsumer) -> None:
+    def __init__(
+        self, consumer: QueueConsumer, weights: QueueWeights = queue_weights
+    ) -> None:
         self._consumer = consumer
+        self._weights = weights
         self._known: set[str] = set()
 
     def add(self, slugs: Iterable[str]) -> list[str]:
@@ -46,10 +53,13 @@ class TenantQueues:
         return added
 
     def refresh(self, sessions: sessionmaker[Session]) -> list[str]:
-        """Read the tenants and add the queues of new ones."""
+        """Read the tenants, update their weights and add the queues of new ones."""
         with sessions() as session:
-            slugs = session.scalars(_TENANT_SLUGS).all()
-        added = self.add(slugs)
+            tenants = session.execute(_TENANTS).all()
+        self._weights.replace(
+            {tenant_queue(row.slug): row.weight for row in tenants if row.weight}
+        )
+        added = self.add(row.slug for row in tenants)
         if added:
             logger.info("consuming %d new tenant queues: %s", len(added), added)
         return added

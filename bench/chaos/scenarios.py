@@ -89,9 +89,13 @@ FAULTS: dict[str, Callable[[Stack], None]] = {
 def run_scenario(stack: Stack, name: str, jobs: int) -> Row:
     httpx.post(f"{stack.sim_url}/_sim/reset").raise_for_status()
     slug, api_key = _create_tenant(stack)
+    # The node stops while the API takes the jobs, so that they are all waiting
+    # when it comes back, and most are still queued or in flight at the fault.
+    stack.kill("worker", signal.SIGTERM)
     job_ids = asyncio.run(_submit(stack.api_url, api_key, jobs))
     if name == "every message delivered twice":  # the API sent each once already
         _publish(stack.redis_url, slug, job_ids)
+    stack.start_worker()
     wait_until(
         lambda: _terminal(stack, slug) >= jobs // 4,
         timeout_s=120,

@@ -186,12 +186,18 @@ class Stack:
         self.start_process("beat", [sys.executable, "-c", code])
 
     def worker_processes(self) -> list[int]:
-        """The worker node's children (its Celery worker processes)."""
+        """The worker node's Celery worker processes (its children but the
+        resource tracker multiprocessing starts beside them)."""
         pid = self.children["worker"].pid
-        return [
+        children = [
             int(child)
             for task in Path(f"/proc/{pid}/task").iterdir()
             for child in (task / "children").read_text().split()
+        ]
+        return [
+            child
+            for child in children
+            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()
         ]
 
     def stop_all(self) -> None:

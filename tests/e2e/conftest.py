@@ -26,8 +26,10 @@ class Stack:
     api_url: str
     simulator_url: str
 
-    def start_worker(self, name: str = "worker") -> None:
-        self.processes.start(name, [str(BIN / "helixq"), "worker", "-c", "32"])
+    def start_worker(self, name: str = "worker", *options: str, **env: str) -> int:
+        """Start a worker node; its pid."""
+        argv = [str(BIN / "helixq"), "worker", "-c", "32", *options]
+        return self.processes.start(name, argv, **env).pid
 
     def simulator_calls(self) -> dict[str, object]:
         response = httpx.get(f"{self.simulator_url}/_sim/calls", timeout=5)

@@ -30,12 +30,13 @@ class ProcessGroup:
     env: dict[str, str]
     children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
-    def start(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
+    def start(self, name: str, argv: list[str], **env: str) -> subprocess.Popen[bytes]:
+        """Start `argv` as `name`, with `env` over the group's environment."""
         LOG_DIR.mkdir(parents=True, exist_ok=True)
         with (LOG_DIR / f"{name}.log").open("ab") as log:  # the child keeps a copy
             child = subprocess.Popen(
                 argv,
-                env=self.env,
+                env={**self.env, **env},
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,

@@ -88,3 +88,7 @@ def test_worker_killed_mid_job_loses_nothing(
     stack.start_worker()
     views = [wait_terminal(tenant_client, job_id, timeout_s=90) for job_id in job_ids]
     assert [view["status"] for view in views] == ["succeeded"] * 3
+    # Every call made is in the ledger, the killed ones included (written first).
+    by_job = stack.simulator_calls()["by_job"]
+    assert isinstance(by_job, dict)
+    assert all(len(view["attempts"]) >= by_job[view["id"]] for view in views)

@@ -162,6 +162,14 @@ class CatalogCache:
         self._models: dict[str, ModelInfo] = {}
         self._loaded_at: float | None = None
 
+    def cached(self) -> Mapping[str, ModelInfo] | None:
+        """The listed models if loaded within the TTL, else None; never blocks on
+        Postgres (the worker's event loop asks this first)."""
+        loaded_at = self._loaded_at
+        if loaded_at is None or self._clock() - loaded_at >= self._ttl_s:
+            return None
+        return self._models
+
     def get(self) -> Mapping[str, ModelInfo]:
         """The listed models, reloaded when older than the TTL."""
         with self._lock:

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Iterable
 
 import redis
-from redis.asyncio import Redis as AsyncRedis
+from redis.asyncio.client import Pipeline as AsyncPipeline
 
 from shared import redis_keys
 from shared.routing.performance import (
@@ -73,13 +73,9 @@ class PerformanceStore:
         alpha: float = EWMA_ALPHA,
         ttl_s: int = redis_keys.MODEL_PERFORMANCE_TTL_S,
         clock: Callable[[], float] = time.time,
-        async_client: AsyncRedis | None = None,
     ) -> None:
         self._client = client
         self._record = client.register_script(_RECORD)
-        self._record_async = (
-            None if async_client is None else async_client.register_script(_RECORD)
-        )
         self._half_life_s = half_life_s
         self._alpha = alpha
         self._ttl_s = ttl_s
@@ -90,12 +86,14 @@ class PerformanceStore:
         keys, args = self.record_call(model, sample)
         self._record(keys=keys, args=args)
 
-    async def record_async(self, model: str, sample: AttemptSample) -> None:
-        """`record` through the asyncio client (on the worker's event loop)."""
-        if self._record_async is None:
-            raise RuntimeError("PerformanceStore was built without an asyncio client")
+    def add_record(
+        self, pipe: AsyncPipeline, model: str, sample: AttemptSample
+    ) -> None:
+        """Queue `record` on an asyncio pipeline (the worker's event loop sends it
+        with the job's other Redis writes). EVAL with the script's text: a pipeline
+        cannot retry an EVALSHA the server has forgotten, and the text is short."""
         keys, args = self.record_call(model, sample)
-        await self._record_async(keys=keys, args=args)
+        pipe.eval(_RECORD, len(keys), *keys, *args)
 
     def record_call(
         self, model: str, sample: AttemptSample

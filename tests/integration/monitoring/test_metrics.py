@@ -19,7 +19,7 @@ from shared.queues import tenant_queue
 from workers import heartbeat
 from workers.jobs_store import AttemptRecord
 from workers.metrics import (
-    record_attempt,
+    add_attempt,
     record_rate_limit_wait,
     record_webhook_delivery,
 )
@@ -78,8 +78,13 @@ async def test_counters_from_two_processes_add_up(api, services, redis_client) -
     # Two clients stand for two worker processes: both write the shared hash.
     first, second = (AsyncRedis.from_url(services.redis_url) for _ in range(2))
     try:
-        await record_attempt(first, _attempt(300, "0.25"))
-        await record_attempt(second, _attempt(3000, "0.5"))
+        for client, attempt in (
+            (first, _attempt(300, "0.25")),
+            (second, _attempt(3000, "0.5")),
+        ):
+            pipe = client.pipeline(transaction=False)
+            add_attempt(pipe, attempt)
+            await pipe.execute()
         await record_rate_limit_wait(first, "OpenAI", 1.5)
         await record_rate_limit_wait(second, "OpenAI", 0.5)
     finally:
