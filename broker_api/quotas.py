@@ -58,7 +58,7 @@ async def enforce_submit_quotas(
     redis: Redis = request.app.state.redis
     if limits.monthly_budget_usd is not None:
         month = budget.month_of(datetime.now(UTC))
-        spent, _ = await budget.spent_usd(redis, caller.slug, month=month)
+        spent, _ = await budget.spent_usd(redis, session, caller.slug, month=month)
         if spent >= limits.monthly_budget_usd:
             raise BudgetExceeded(str(limits.monthly_budget_usd), str(spent))
     max_queued = limits.max_queued

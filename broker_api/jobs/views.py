@@ -5,7 +5,7 @@ from decimal import Decimal
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from shared.db.models import Attempt, Job
 
@@ -26,7 +26,11 @@ class AttemptView(BaseModel):
     model: str
     provider: str | None
     generation_id: str | None
-    outcome: str
+    outcome: str = Field(
+        description="succeeded, retryable or permanent once answered; started while"
+        " the call is in flight; interrupted when its worker died mid-call (the"
+        " call may have been billed, its cost is unknown)"
+    )
     http_status: int | None
     error: ErrorView | None
     usage: UsageView | None

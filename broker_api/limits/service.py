@@ -61,7 +61,7 @@ async def limits_view(
 ) -> LimitsView:
     """The caller's limits and current usage."""
     month = budget.month_of(datetime.now(UTC))
-    spent, reserved = await budget.spent_usd(redis, caller.slug, month=month)
+    spent, reserved = await budget.spent_usd(redis, session, caller.slug, month=month)
     running = await redis.zcard(tenant_running(caller.slug))
     usage = UsageView(
         month=month,

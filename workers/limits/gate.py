@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import partial
 from uuid import UUID
 
 from redis.asyncio import Redis
@@ -65,6 +66,8 @@ class GateParts:
     running: RunningSlots
     redis: "Redis"
     catalog: Catalog
+    # What Postgres says a tenant spent in a month (blocking: run off the loop).
+    recorded_spend: Callable[[str, str], Decimal]
 
 
 class LimitsGate:
@@ -137,16 +140,29 @@ class LimitsGate:
             return True
         estimate = await self._estimate_usd(model, prompt, completion)
         month = budget.month_of(datetime.now(UTC))
-        if not await budget.reserve(
+        reserve = partial(
+            budget.reserve,
             self.parts.redis,
             ticket.tenant,
             month=month,
             estimate_usd=estimate,
             budget_usd=budget_usd,
-        ):
+        )
+        try:
+            reserved = await reserve()
+        except budget.UnseededLedger:  # a new month, or Redis lost the ledger
+            await self._seed(ticket.tenant, month)
+            reserved = await reserve()
+        if not reserved:
             return False
         ticket.month, ticket.reserved_usd = month, estimate
         return True
+
+    async def _seed(self, tenant: str, month: str) -> None:
+        recorded = await asyncio.get_running_loop().run_in_executor(
+            None, self.parts.recorded_spend, tenant, month
+        )
+        await budget.seed(self.parts.redis, tenant, month=month, spent_usd=recorded)
 
     async def _estimate_usd(self, model: str, prompt: int, completion: int) -> Decimal:
         # The catalog cache reads Postgres synchronously when stale: off the loop.

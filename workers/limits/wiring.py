@@ -1,17 +1,26 @@
 """Builds a worker process's LimitsGate from its settings and connections."""
 
+from decimal import Decimal
+from functools import partial
+
 from psycopg import AsyncConnection
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
 from redis.asyncio import Redis
 from sqlalchemy.orm import Session, sessionmaker
 
+from shared import budget
 from workers.limits.buckets import RateLimiter
 from workers.limits.gate import GateParts, LimitsGate
 from workers.limits.running import RunningSlots
 from workers.limits.tenants import TenantLimitsCache
 from workers.model_routing.catalog_sync import CatalogCache
 from workers.settings import WorkerSettings
+
+
+def _recorded_spend(sessions: sessionmaker[Session], slug: str, month: str) -> Decimal:
+    with sessions() as session:
+        return budget.recorded_spend(session, slug, month)
 
 
 def build_gate(
@@ -28,5 +37,6 @@ def build_gate(
         running=RunningSlots(redis, lease_s=settings.helixq_job_lease_s),
         redis=redis,
         catalog=CatalogCache(sessions).get,
+        recorded_spend=partial(_recorded_spend, sessions),
     )
     return LimitsGate(parts, settings)

@@ -1,8 +1,11 @@
 """Tenant quotas at the API: each error through the HTTP client, and GET /v1/limits."""
 
+import uuid
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
+from sqlalchemy import text
 
 from shared import budget
 from tests.factories import make_job_body
@@ -58,6 +61,34 @@ async def test_a_spent_budget_is_402_budget_exceeded(api, api_tenant, redis_clie
 
     assert refused.status_code == 402
     assert refused.json()["error"]["code"] == "budget_exceeded"
+
+
+async def test_a_ledger_redis_lost_is_rebuilt_from_the_attempts(
+    api, api_tenant, redis_client, engine
+):
+    """Redis forgot the month (FLUSHALL, a new server): what Postgres recorded
+    still counts, for the 402 at submit and for GET /v1/limits."""
+    accepted = await _submit(api, api_tenant)
+    _record_call(engine, accepted.json()["id"], Decimal("1.25"))
+    await _set_limits(api, api_tenant.slug, {"monthly_budget_usd": "1.00"})
+
+    refused = await _submit(api, api_tenant)
+    limits = (await api.get("/v1/limits", headers=api_tenant.headers)).json()
+
+    assert refused.status_code == 402
+    assert limits["usage"]["spent_usd"] == "1.25"
+
+
+def _record_call(engine, job_id, cost_usd):
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO attempts (id, job_id, number, model, outcome, cost_usd,"
+                " latency_ms, started_at) VALUES (:id, :job_id, 1,"
+                " 'openai/gpt-4o-mini', 'succeeded', :cost, 300, now())"
+            ),
+            {"id": uuid.uuid4(), "job_id": job_id, "cost": cost_usd},
+        )
 
 
 async def test_limits_are_visible_to_the_tenant(api, api_tenant, redis_client):

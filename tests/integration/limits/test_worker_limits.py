@@ -130,7 +130,37 @@ def test_a_job_the_budget_cannot_cover_fails_with_budget_exceeded(
 
 async def _spent(ctx, slug):
     month = budget.month_of(datetime.now(UTC))
-    return await budget.spent_usd(ctx.notices, slug, month=month)
+    key = f"broker:tenant:{slug}:budget:{month}"
+    spent, reserved = await ctx.notices.hmget(key, "spent", "reserved")
+    return budget.from_nano(int(spent or 0)), budget.from_nano(int(reserved or 0))
+
+
+def test_a_ledger_redis_lost_is_rebuilt_from_the_attempts(
+    make_context, openrouter_mock, make_job, engine, tenant
+):
+    route = openrouter_mock.post("/chat/completions").mock(
+        return_value=httpx.Response(200, json=completion_body())
+    )
+    earlier = make_job(status="succeeded")
+    with engine.begin() as connection:  # a call of this month, in the record only
+        connection.execute(
+            text(
+                "INSERT INTO attempts (id, job_id, number, model, outcome, cost_usd,"
+                " latency_ms, started_at) VALUES (gen_random_uuid(), :job_id, 1,"
+                " 'openai/gpt-4o-mini', 'succeeded', 2.5, 300, now())"
+            ),
+            {"job_id": earlier},
+        )
+    _set_limits(engine, tenant, {"monthly_budget_usd": "2.50"})
+    ctx = make_context()
+    refused = make_job()
+
+    assert _run(ctx, refused).kind is OutcomeKind.NOT_CLAIMED
+
+    assert route.call_count == 0
+    job = fetch_job(engine, refused)
+    assert (job.status, job.error_code) == (JobStatus.FAILED, "budget_exceeded")
+    assert ctx.loop.run(_spent(ctx, tenant["slug"])) == (Decimal("2.5"), Decimal(0))
 
 
 def test_running_cap_defers_a_job_while_the_tenant_runs_its_most(

@@ -1,10 +1,12 @@
 """Limit configuration and the conformance arithmetic (pure)."""
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 from pydantic import ValidationError
 
+from shared import budget
 from shared.rate_limits import (
     Rate,
     ScopeLimit,
@@ -84,3 +86,22 @@ def test_worst_window_excess_finds_the_densest_window():
     burst_then_even = [0.0] * 5 + [0.1 * i for i in range(1, 50)]
     assert worst_window_excess(burst_then_even, per_s=10) == pytest.approx(5.0)
     assert worst_window_excess([], per_s=10) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("month", "start", "end"),
+    [
+        (
+            "2026-11",
+            datetime(2026, 11, 1, tzinfo=UTC),
+            datetime(2026, 12, 1, tzinfo=UTC),
+        ),
+        (
+            "2026-12",
+            datetime(2026, 12, 1, tzinfo=UTC),
+            datetime(2027, 1, 1, tzinfo=UTC),
+        ),
+    ],
+)
+def test_a_budget_month_runs_from_its_first_day_to_the_next_month(month, start, end):
+    assert budget.month_bounds(month) == (start, end)
