@@ -115,6 +115,10 @@ def _positive(raw: str, spec: str) -> float:
     return value
 
 
+REQUESTS_SUFFIX = ":rpm"
+TOKENS_SUFFIX = ":tpm"
+
+
 def bucket_specs(
     model_id: str, *, tokens: int, table: LimitTable, prefix: str = ""
 ) -> list[BucketSpec]:
@@ -128,9 +132,13 @@ def bucket_specs(
         if limit is None:
             continue
         if limit.requests is not None:
-            specs.append(BucketSpec(f"{prefix}{scope}:rpm", limit.requests, 1.0))
+            specs.append(
+                BucketSpec(f"{prefix}{scope}{REQUESTS_SUFFIX}", limit.requests, 1.0)
+            )
         if limit.tokens is not None:
-            specs.append(BucketSpec(f"{prefix}{scope}:tpm", limit.tokens, tokens))
+            specs.append(
+                BucketSpec(f"{prefix}{scope}{TOKENS_SUFFIX}", limit.tokens, tokens)
+            )
     return specs
 
 

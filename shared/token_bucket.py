@@ -17,6 +17,7 @@ from shared.rate_limits import BucketSpec
 # KEYS: n buckets, m cool-down keys, 1 factor key.
 # ARGV: n, m, horizon_ms, then per bucket: rate per ms, burst, cost, adaptive (0|1).
 # Returns {granted (0|1), wait_ms as text}: granted means "call after wait_ms".
+# A negative cost gives tokens back (never above the burst): settling an estimate.
 TAKE_SCRIPT = """
 local n, m, horizon = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local clock = redis.call('TIME')
@@ -47,7 +48,7 @@ for i = 1, n do
 end
 if wait > horizon then return {0, tostring(wait)} end
 for i = 1, n do
-  local left = levels[i] - costs[i]
+  local left = math.min(bursts[i], levels[i] - costs[i])
   redis.call('HSET', KEYS[i], 'tokens', tostring(left), 'ts', tostring(now))
   redis.call('PEXPIRE', KEYS[i], math.ceil((bursts[i] - left) / rates[i]) + 1000)
 end

@@ -11,13 +11,21 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from shared.model_ids import upstream_model_id
-from shared.rate_limits import LimitTable, RateLimitSettings, bucket_specs, provider_of
+from shared.rate_limits import (
+    TOKENS_SUFFIX,
+    BucketSpec,
+    LimitTable,
+    RateLimitSettings,
+    bucket_specs,
+    provider_of,
+)
 from shared.redis_keys import limit_bucket, limit_cool_down, limit_factor
 from shared.token_bucket import COOL_DOWN_SCRIPT, TAKE_SCRIPT, take_call
 
 # Lower the factor at most once in this long: the 429s of calls already in flight
 # report the same overload.
 QUIET_MS = 1000
+SETTLE_HORIZON_S = 86_400.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,16 +59,7 @@ class RateLimiter:
         """Take one request and `tokens` tokens for a call to `model_id` from every
         bucket that applies (all or none), reserving up to `horizon_s` ahead."""
         model = upstream_model_id(model_id)
-        own = f"tenant:{tenant}:"
-        buckets = [
-            (limit_bucket(spec.scope), spec, True)
-            for spec in bucket_specs(model, tokens=tokens, table=self._table)
-        ] + [
-            (limit_bucket(spec.scope), spec, False)
-            for spec in bucket_specs(
-                model, tokens=tokens, table=tenant_table, prefix=own
-            )
-        ]
+        buckets = self._buckets(model, tokens, tenant, tenant_table)
         provider = provider_of(model)
         call = take_call(
             buckets,
@@ -73,6 +72,51 @@ class RateLimiter:
         )
         granted, wait_ms = await self._take(keys=call.keys, args=call.args)
         return Grant(granted=bool(int(granted)), wait_s=float(wait_ms) / 1000)
+
+    async def settle_tokens(
+        self,
+        model_id: str,
+        *,
+        estimated: int,
+        used: int,
+        tenant: str,
+        tenant_table: LimitTable,
+    ) -> None:
+        """Correct the token buckets once a call's usage is known: give back what
+        the estimate (prompt estimate + max_tokens) took beyond it, or take what
+        it used beyond the estimate. No Redis call without a tokens-per-minute
+        bucket for the model."""
+        model = upstream_model_id(model_id)
+        buckets = [
+            bucket
+            for bucket in self._buckets(model, used - estimated, tenant, tenant_table)
+            if bucket[1].scope.endswith(TOKENS_SUFFIX)
+        ]
+        if not buckets or used == estimated:
+            return
+        call = take_call(
+            buckets,
+            cool_down_keys=[],
+            factor_key=limit_factor(provider_of(model)),
+            horizon_s=SETTLE_HORIZON_S,  # a correction always applies
+        )
+        await self._take(keys=call.keys, args=call.args)
+
+    def _buckets(
+        self, model: str, tokens: int, tenant: str, tenant_table: LimitTable
+    ) -> list[tuple[str, BucketSpec, bool]]:
+        """(key, spec, adaptive) of every bucket a call to `model` takes from:
+        the global ones follow the provider's factor, the tenant's own do not."""
+        own = f"tenant:{tenant}:"
+        return [
+            (limit_bucket(spec.scope), spec, True)
+            for spec in bucket_specs(model, tokens=tokens, table=self._table)
+        ] + [
+            (limit_bucket(spec.scope), spec, False)
+            for spec in bucket_specs(
+                model, tokens=tokens, table=tenant_table, prefix=own
+            )
+        ]
 
     async def cool_down(self, model_id: str, *, retry_after_s: float | None) -> float:
         """After an upstream 429: no call to `model_id` for `retry_after_s` (from

@@ -1,12 +1,12 @@
 """The OpenRouter client behind the limits: every call takes its tokens first,
-adds its cost to the job's budget ticket, and an upstream 429 cools its model
-down for every worker."""
+settles the token estimate with the usage it reports, adds its cost to the job's
+budget ticket, and an upstream 429 cools its model down for every worker."""
 
 import asyncio
 from typing import Protocol
 from uuid import UUID
 
-from workers.limits.gate import LimitsGate
+from workers.limits.gate import LimitsGate, Ticket
 from workers.openrouter.errors import UpstreamError, UpstreamRateLimited
 from workers.openrouter.schemas import Completion, JsonObject
 
@@ -56,9 +56,25 @@ class RateLimitedClient:
                     model, retry_after_s=error.retry_after_s
                 )
             raise
-        if ticket is not None and completion.cost_usd is not None:
-            ticket.spent_usd += completion.cost_usd
+        if ticket is not None:
+            if completion.cost_usd is not None:
+                ticket.spent_usd += completion.cost_usd
+            await self._settle_tokens(ticket, model, completion)
         return completion
+
+    async def _settle_tokens(
+        self, ticket: Ticket, model: str, completion: Completion
+    ) -> None:
+        # The buckets took the estimate; what the call used is known now.
+        if completion.prompt_tokens is None or completion.completion_tokens is None:
+            return
+        await self._gate.parts.limiter.settle_tokens(
+            model,
+            estimated=ticket.tokens,
+            used=completion.prompt_tokens + completion.completion_tokens,
+            tenant=ticket.tenant,
+            tenant_table=ticket.limits.provider_table,
+        )
 
     async def aclose(self) -> None:
         """Close the wrapped client."""

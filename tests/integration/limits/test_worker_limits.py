@@ -84,6 +84,26 @@ def test_a_job_without_a_token_is_deferred_without_using_a_retry(
     assert 55 < countdown_s <= 60  # a minute a token, less the horizon
 
 
+def test_the_tokens_a_call_did_not_use_go_back_to_the_bucket(
+    make_context, openrouter_mock, make_job, engine, tenant
+):
+    # Each job's estimate (its prompt and max_tokens 1500) takes most of the
+    # tenant's 2000 tokens; the call reports 15 (completion_body), and the rest
+    # goes back, so the next job has its tokens at once.
+    route = openrouter_mock.post("/chat/completions").mock(
+        return_value=httpx.Response(200, json=completion_body())
+    )
+    _set_limits(engine, tenant, {"providers": "openai=60tpm/tburst=2000"})
+    ctx = make_context()
+    body = json.dumps(make_job_body(max_tokens=1500))
+    jobs = [make_job(request=body) for _ in range(3)]
+
+    outcomes = [_run(ctx, job_id).kind for job_id in jobs]
+
+    assert outcomes == [OutcomeKind.SUCCEEDED] * 3
+    assert route.call_count == 3
+
+
 def test_an_upstream_429_cools_the_model_down_for_another_process(
     make_context, openrouter_mock, make_job, engine
 ):

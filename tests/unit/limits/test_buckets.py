@@ -134,3 +134,55 @@ def test_repeated_429s_lower_the_rate_once_a_second_and_it_recovers(client):
     assert asyncio.run(limiter.cool_down(MODEL, retry_after_s=0)) == pytest.approx(
         0.5, abs=0.01
     )
+
+
+def _settle(limiter, *, estimated, used, tenant_table=None):
+    asyncio.run(
+        limiter.settle_tokens(
+            MODEL,
+            estimated=estimated,
+            used=used,
+            tenant="t",
+            tenant_table=tenant_table or {},
+        )
+    )
+
+
+def test_tokens_the_estimate_took_beyond_the_usage_are_given_back(client):
+    # 60 tokens a minute (one a second), burst 1000: barely any refill in a test.
+    limiter = _limiter(client, "openai=60tpm/tburst=1000")
+    assert _take(limiter, tokens=900).granted
+    assert not _take(limiter, tokens=900).granted
+
+    _settle(limiter, estimated=900, used=100)
+
+    assert _take(limiter, tokens=900).granted
+
+
+def test_a_call_that_used_more_than_its_estimate_is_charged_the_rest(client):
+    limiter = _limiter(client, "openai=60tpm/tburst=1000")
+    assert _take(limiter, tokens=100).granted
+
+    _settle(limiter, estimated=100, used=600)
+
+    assert not _take(limiter, tokens=500).granted
+    assert _take(limiter, tokens=250).granted
+
+
+def test_giving_back_never_fills_a_bucket_past_its_burst(client):
+    limiter = _limiter(client, "openai=60tpm/tburst=1000")
+    assert _take(limiter, tokens=10).granted
+
+    _settle(limiter, estimated=10_000, used=10)
+
+    assert _take(limiter, tokens=1000).granted
+    assert not _take(limiter, tokens=5).granted
+
+
+def test_settling_leaves_the_request_buckets_alone(client):
+    limiter = _limiter(client, "openai=60rpm/60tpm/burst=1/tburst=1000")
+    assert _take(limiter, tokens=500).granted
+
+    _settle(limiter, estimated=500, used=10)
+
+    assert not _take(limiter, tokens=10).granted  # the one request is spent
