@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
+from shared.event_loops import new_event_loop
 from simulator.app import create_app
 from simulator.settings import SimulatorSettings
 
@@ -34,6 +35,7 @@ def serve(
         # An access log line costs more CPU than a simulated completion.
         access_log=logging.getLogger("aiohttp.access") if access_log else None,
         print=None,
+        loop=new_event_loop(),
     )
 
 

@@ -1,7 +1,8 @@
 """One asyncio event loop on a background thread, shared by a worker's task threads.
 
 Task threads block on `run(...)`, while the loop multiplexes every in-flight HTTP call
-on one thread: hundreds of calls cost one loop, not hundreds of clients.
+on one thread: hundreds of calls cost one loop, not hundreds of clients. The loop is
+uvloop's where installed (shared.event_loops).
 """
 
 import asyncio
@@ -9,6 +10,8 @@ import threading
 from collections.abc import Coroutine
 from concurrent.futures import Future
 from typing import TypeVar
+
+from shared.event_loops import new_event_loop
 
 ResultT = TypeVar("ResultT")
 
@@ -19,7 +22,7 @@ class EventLoopThread:
     """An event loop running forever on a daemon thread until `stop()`."""
 
     def __init__(self, name: str = "helixq-event-loop") -> None:
-        self._loop = asyncio.new_event_loop()
+        self._loop = new_event_loop()
         self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
         self._thread.start()
 
