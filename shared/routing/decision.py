@@ -47,7 +47,9 @@ class RoutingDecision:
     @property
     def remaining(self) -> tuple[str, ...]:
         """Candidates not tried yet; empty after a failure no model can fix."""
-        if self.failures and not self.failures[-1].fixable:
+        if not self.failures:  # the common case, asked several times per job
+            return self.candidates
+        if not self.failures[-1].fixable:
             return ()
         tried = set(self.tried)
         return tuple(model for model in self.candidates if model not in tried)
