@@ -15,6 +15,8 @@ import os
 import statistics
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -70,33 +72,38 @@ def main() -> None:
 
 
 def _scenario(args: argparse.Namespace, *, flood: int) -> list[float]:
-    redis_db = int(os.environ.get("HELIXQ_BENCH_REDIS_DB", "5"))
-    services = prepare_services("helixq_bench_limits", redis_db)
-    small = add_tenant(services, "small")
-    flooder = add_tenant(services, "flood")
-    limits = f"{provider_of(MODEL)}={args.rate:g}rps/burst={args.burst}"
-    env = {"HELIXQ_PROVIDER_LIMITS": limits}
-    with (
-        simulator(LATENCY_MS) as base_url,
-        worker_node(base_url, services, processes=4, env=env),
-    ):
-        time.sleep(5)  # let the processes start and consume the queues
-        publisher = Publisher(services)
+    tenants: dict[str, dict[str, Any] | None] = {"small": None, "flood": None}
+    with _limited_node(args, tenants) as (services, publisher, ids):
         for _ in range(flood // 1000):
-            publisher.submit(flooder, "flood", 1000)
-        _trickle(publisher, small, args.seconds)
+            publisher.submit(ids["flood"], "flood", 1000)
+        _trickle(publisher, ids["small"], args.seconds)
         time.sleep(3)  # the last small job's call
-        publisher.close()
-    return _waits(services, small)
+    return _waits(services, ids["small"])
 
 
 def _weighted_scenario(args: argparse.Namespace) -> dict[str, int]:
+    tenants: dict[str, dict[str, Any] | None] = {
+        slug: {"weight": weight} for slug, weight in WEIGHTS.items()
+    }
+    with _limited_node(args, tenants) as (services, publisher, ids):
+        for slug, tenant_id in ids.items():
+            publisher.submit(tenant_id, slug, WEIGHTED_FLOOD)
+        time.sleep(WEIGHTED_WINDOW_S)
+    with psycopg.connect(services.database_url) as connection:
+        return {
+            slug: _count_calls(connection, tenant_id) for slug, tenant_id in ids.items()
+        }
+
+
+@contextmanager
+def _limited_node(
+    args: argparse.Namespace, tenants: dict[str, dict[str, Any] | None]
+) -> Iterator[tuple[Services, Publisher, dict[str, uuid.UUID]]]:
+    """Fresh services with `tenants` (slug: limits), the simulator and a node of
+    four worker processes under one provider limit; yields what submits jobs."""
     redis_db = int(os.environ.get("HELIXQ_BENCH_REDIS_DB", "5"))
     services = prepare_services("helixq_bench_limits", redis_db)
-    tenants = {
-        slug: add_tenant(services, slug, {"weight": weight})
-        for slug, weight in WEIGHTS.items()
-    }
+    ids = {slug: add_tenant(services, slug, limits) for slug, limits in tenants.items()}
     limits = f"{provider_of(MODEL)}={args.rate:g}rps/burst={args.burst}"
     env = {"HELIXQ_PROVIDER_LIMITS": limits}
     with (
@@ -105,15 +112,10 @@ def _weighted_scenario(args: argparse.Namespace) -> dict[str, int]:
     ):
         time.sleep(5)  # let the processes start and consume the queues
         publisher = Publisher(services)
-        for slug, tenant_id in tenants.items():
-            publisher.submit(tenant_id, slug, WEIGHTED_FLOOD)
-        time.sleep(WEIGHTED_WINDOW_S)
-        publisher.close()
-    with psycopg.connect(services.database_url) as connection:
-        return {
-            slug: _count_calls(connection, tenant_id)
-            for slug, tenant_id in tenants.items()
-        }
+        try:
+            yield services, publisher, ids
+        finally:
+            publisher.close()
 
 
 def _count_calls(connection: psycopg.Connection[Any], tenant_id: uuid.UUID) -> int:

@@ -1,15 +1,14 @@
 """Tenant quotas at the API: each error through the HTTP client, and GET /v1/limits."""
 
-import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import text
 
 from shared import budget
 from tests.factories import make_job_body
 from tests.integration.api.conftest import ADMIN_TOKEN
+from tests.integration.workers.conftest import insert_attempt
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(30)]
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -69,7 +68,7 @@ async def test_a_ledger_redis_lost_is_rebuilt_from_the_attempts(
     """Redis forgot the month (FLUSHALL, a new server): what Postgres recorded
     still counts, for the 402 at submit and for GET /v1/limits."""
     accepted = await _submit(api, api_tenant)
-    _record_call(engine, accepted.json()["id"], Decimal("1.25"))
+    insert_attempt(engine, accepted.json()["id"], cost_usd=Decimal("1.25"))
     await _set_limits(api, api_tenant.slug, {"monthly_budget_usd": "1.00"})
 
     refused = await _submit(api, api_tenant)
@@ -77,41 +76,3 @@ async def test_a_ledger_redis_lost_is_rebuilt_from_the_attempts(
 
     assert refused.status_code == 402
     assert limits["usage"]["spent_usd"] == "1.25"
-
-
-def _record_call(engine, job_id, cost_usd):
-    with engine.begin() as connection:
-        connection.execute(
-            text(
-                "INSERT INTO attempts (id, job_id, number, model, outcome, cost_usd,"
-                " latency_ms, started_at) VALUES (:id, :job_id, 1,"
-                " 'openai/gpt-4o-mini', 'succeeded', :cost, 300, now())"
-            ),
-            {"id": uuid.uuid4(), "job_id": job_id, "cost": cost_usd},
-        )
-
-
-async def test_limits_are_visible_to_the_tenant(api, api_tenant, redis_client):
-    await _set_limits(
-        api, api_tenant.slug, {"max_queued": 5, "providers": "openai=60rpm/burst=2"}
-    )
-    await _submit(api, api_tenant)
-
-    response = await api.get("/v1/limits", headers=api_tenant.headers)
-
-    assert response.status_code == 200
-    view = response.json()
-    assert view["limits"]["max_queued"] == 5
-    assert view["limits"]["providers"] == "openai=60rpm/burst=2"
-    assert view["usage"]["queued"] == 1
-    assert view["usage"]["spent_usd"] == "0"
-
-
-async def test_admin_refuses_unreadable_provider_limits(api, api_tenant):
-    response = await api.put(
-        f"/admin/tenants/{api_tenant.slug}/limits",
-        json={"providers": "openai=lots"},
-        headers=ADMIN,
-    )
-
-    assert response.status_code == 422

@@ -18,6 +18,7 @@ from tests.integration.workers.conftest import (
     ListSender,
     fetch_attempts,
     fetch_job,
+    insert_attempt,
 )
 from tests.unit.workers.payloads import completion_body, error_body
 from workers import completion
@@ -162,15 +163,7 @@ def test_a_ledger_redis_lost_is_rebuilt_from_the_attempts(
         return_value=httpx.Response(200, json=completion_body())
     )
     earlier = make_job(status="succeeded")
-    with engine.begin() as connection:  # a call of this month, in the record only
-        connection.execute(
-            text(
-                "INSERT INTO attempts (id, job_id, number, model, outcome, cost_usd,"
-                " latency_ms, started_at) VALUES (gen_random_uuid(), :job_id, 1,"
-                " 'openai/gpt-4o-mini', 'succeeded', 2.5, 300, now())"
-            ),
-            {"job_id": earlier},
-        )
+    insert_attempt(engine, earlier, cost_usd=Decimal("2.5"))  # in the record only
     _set_limits(engine, tenant, {"monthly_budget_usd": "2.50"})
     ctx = make_context()
     refused = make_job()

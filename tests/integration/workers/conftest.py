@@ -5,6 +5,7 @@ import json
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -203,6 +204,34 @@ def fetch_job(engine: Engine, job_id: uuid.UUID) -> Any:
         return connection.execute(
             text("SELECT * FROM jobs WHERE id = :id"), {"id": job_id}
         ).one()
+
+
+def insert_attempt(
+    engine: Engine,
+    job_id: uuid.UUID | str,
+    *,
+    outcome: str = "succeeded",
+    cost_usd: Decimal | None = None,
+    started_at: datetime | None = None,
+) -> None:
+    """Record a call of the job directly (model openai/gpt-4o-mini, 300 ms unless
+    still `started`)."""
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO attempts (id, job_id, number, model, outcome, cost_usd,"
+                " latency_ms, started_at) VALUES (:id, :job_id, 1,"
+                " 'openai/gpt-4o-mini', :outcome, :cost, :latency_ms, :started_at)"
+            ),
+            {
+                "id": uuid.uuid4(),
+                "job_id": job_id,
+                "outcome": outcome,
+                "cost": cost_usd,
+                "latency_ms": None if outcome == "started" else 300,
+                "started_at": started_at or datetime.now(UTC),
+            },
+        )
 
 
 def fetch_attempts(engine: Engine, job_id: uuid.UUID) -> list[Any]:

@@ -1,13 +1,15 @@
 """The sweeper re-sends jobs whose message may be lost, to their tenant queue."""
 
-import uuid
 from datetime import UTC, datetime, timedelta
-
-from sqlalchemy import text
 
 from shared.jobs import JobStatus
 from shared.queues import tenant_queue
-from tests.integration.workers.conftest import ListSender, fetch_attempts, fetch_job
+from tests.integration.workers.conftest import (
+    ListSender,
+    fetch_attempts,
+    fetch_job,
+    insert_attempt,
+)
 from workers.sweeper import requeue_stale_jobs
 
 LEASE_S = 60
@@ -23,16 +25,8 @@ def _sweep(worker_context, sender: ListSender) -> int:
     )
 
 
-def _started_attempt(engine, job_id, *, seconds_ago: float) -> None:
-    started_at = datetime.now(UTC) - timedelta(seconds=seconds_ago)
-    with engine.begin() as connection:
-        connection.execute(
-            text(
-                "INSERT INTO attempts (id, job_id, number, model, outcome, started_at)"
-                " VALUES (:id, :job_id, 1, 'openai/gpt-4o-mini', 'started', :at)"
-            ),
-            {"id": uuid.uuid4(), "job_id": job_id, "at": started_at},
-        )
+def _ago(seconds: float) -> datetime:
+    return datetime.now(UTC) - timedelta(seconds=seconds)
 
 
 def test_calls_a_dead_worker_left_without_answer_are_marked_interrupted(
@@ -40,9 +34,9 @@ def test_calls_a_dead_worker_left_without_answer_are_marked_interrupted(
 ):
     now = datetime.now(UTC)
     dead = make_job(status="running", lease_expires_at=now - timedelta(seconds=5))
-    _started_attempt(engine, dead, seconds_ago=LEASE_S + 5)
+    insert_attempt(engine, dead, outcome="started", started_at=_ago(LEASE_S + 5))
     alive = make_job(status="running", lease_expires_at=now + timedelta(seconds=50))
-    _started_attempt(engine, alive, seconds_ago=1)
+    insert_attempt(engine, alive, outcome="started", started_at=_ago(1))
 
     _sweep(worker_context, ListSender())
 
