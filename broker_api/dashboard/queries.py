@@ -61,6 +61,15 @@ async def finished_counts(
     return [(int(row[0]), str(row[1]), int(row[2])) for row in rows]
 
 
+# Calls in flight (`started`) have not failed; interrupted ones have, as far as
+# anyone can tell.
+_FAILED = [
+    outcome.value
+    for outcome in AttemptOutcome
+    if outcome not in {AttemptOutcome.SUCCEEDED, AttemptOutcome.STARTED}
+]
+
+
 async def attempt_stats(
     session: AsyncSession,
     tenant_id: UUID | None,
@@ -77,7 +86,7 @@ async def attempt_stats(
         sql_select(
             *keys,
             func.count(),
-            func.count().filter(Attempt.outcome != AttemptOutcome.SUCCEEDED.value),
+            func.count().filter(Attempt.outcome.in_(_FAILED)),
             func.percentile_cont(0.5).within_group(Attempt.latency_ms),
             func.percentile_cont(0.95).within_group(Attempt.latency_ms),
             func.coalesce(func.sum(Attempt.cost_usd), 0),

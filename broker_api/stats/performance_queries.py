@@ -17,6 +17,8 @@ from shared.metrics import UNKNOWN_PROVIDER
 PERCENTILES = (0.5, 0.95, 0.99)
 
 _SUCCEEDED = Attempt.outcome == AttemptOutcome.SUCCEEDED.value
+# Calls still in flight have no outcome yet; interrupted ones count as failures.
+_ANSWERED_OR_LOST = Attempt.outcome != AttemptOutcome.STARTED.value
 # Throughput counts only answers that say how many tokens they produced.
 _TIMED = _SUCCEEDED & Attempt.completion_tokens.is_not(None) & (Attempt.latency_ms > 0)
 
@@ -57,7 +59,11 @@ async def performance_rows(
                 func.sum(cast(Attempt.latency_ms, Float) / 1000).filter(_TIMED), 0.0
             ).label("seconds"),
         )
-        .where(Attempt.started_at >= period.start, Attempt.started_at < period.end)
+        .where(
+            Attempt.started_at >= period.start,
+            Attempt.started_at < period.end,
+            _ANSWERED_OR_LOST,
+        )
         .group_by(key)
         .order_by(key)
     )

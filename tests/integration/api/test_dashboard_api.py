@@ -116,3 +116,26 @@ async def test_admin_sees_every_tenant_with_percentiles_and_cost(
     assert failures[0]["error_message"] == "the model refused"
     assert len(data["throughput"]) == 60
     assert sum(p["succeeded"] + p["failed"] for p in data["throughput"]) >= 4
+
+
+async def test_a_call_in_flight_is_an_attempt_but_not_a_failure(
+    api, engine, tenant: TenantCredentials
+) -> None:
+    model = _finish_jobs(engine, tenant.slug, failed=False)
+    with Session(engine) as session, session.begin():
+        job = session.scalars(select(Job).where(Job.model == model)).first()
+        assert job is not None
+        session.add(
+            Attempt(
+                job_id=job.id,
+                number=2,
+                model=model,
+                outcome="started",
+                started_at=datetime.now(UTC),
+            )
+        )
+    response = await api.get("/dashboard/data?window=15m", headers=tenant.headers)
+
+    [stats] = response.json()["models"]
+    assert (stats["attempts"], stats["failed"]) == (3, 0)
+    assert stats["p50_ms"] == 200  # no latency yet: not in the percentiles

@@ -32,6 +32,13 @@ async def test_stats_percentiles_of_known_latencies(api, tenant, add_attempt) ->
         latency_ms=60_000,
         completion_tokens=None,
     )
+    add_attempt(  # a call still in flight has no outcome to compare yet
+        tenant.slug,
+        started_at=_recent(),
+        outcome="started",
+        latency_ms=None,
+        completion_tokens=None,
+    )
     answer = await api.get("/v1/stats", params={"window": "1h"}, headers=tenant.headers)
     assert answer.status_code == 200, answer.text
     row = by_key(answer.json()["models"], "key")[(MODEL,)]
