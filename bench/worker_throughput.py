@@ -4,8 +4,9 @@
 (b) one worker node (`run_worker(processes=N)`, each process a threads-pool Celery
     worker with IN_FLIGHT / N jobs in flight on its event loop) draining pre-inserted
     jobs with every Postgres write; the clock runs from the first job's start to the
-    last job's end.
-Prints both rates and their ratio. Uses DATABASE_URL's server (database helixq_bench,
+    last job's end. Twice: jobs published as a batch is (MESSAGE_GROUP jobs a
+    message, the API's batch path), then one message a job (as `POST /v1/jobs`).
+Prints the rates and their ratios. Uses DATABASE_URL's server (database helixq_bench,
 recreated) and REDIS_URL's server (db index HELIXQ_BENCH_REDIS_DB, flushed).
 """
 
@@ -30,6 +31,7 @@ import psycopg
 import redis
 from celery import Celery
 
+from broker_api.enqueue import CeleryEnqueuer, Priority
 from helixq.scratch_services import fresh_database, redis_database
 from shared.queues import TaskName, tenant_queue
 
@@ -53,27 +55,39 @@ class Options:
     jobs: int
     processes: int
     deadline_s: float
+    publishing: tuple[str, ...]
+
+
+PUBLISHING = {
+    "batch": "jobs submitted as a batch (16 a message)",
+    "each": "one message a job (POST /v1/jobs)",
+}
 
 
 def main() -> None:
-    """Run both measurements and print the figures."""
+    """Run the measurements and print the figures."""
     options = _parse_args()
     deadline = time.monotonic() + options.deadline_s
-    database_url, redis_url = _prepare_services()
     with _simulator() as base_url:
         direct = asyncio.run(_direct_rate(base_url, options))
         print(f"direct aiohttp, {options.in_flight} in flight: {direct:.0f} calls/s")
-        worker, cpu_ms = _worker_rate(
-            base_url, database_url, redis_url, options, deadline
-        )
-        calls = _sim_calls(base_url)
-    print(
-        f"worker node ({options.processes} process(es) x "
-        f"{options.in_flight // options.processes} in flight): "
-        f"{worker:.0f} jobs/s, {cpu_ms:.2f} ms worker CPU per job"
-    )
-    print(f"simulator saw {calls['total']} calls for {len(calls['by_job'])} jobs")
-    print(f"ratio worker/direct: {worker / direct:.2f}")
+        for publishing in options.publishing:
+            database_url, redis_url = _prepare_services()
+            _reset_simulator(base_url)
+            worker, cpu_ms = _worker_rate(
+                base_url, database_url, redis_url, options, deadline, publishing
+            )
+            calls = _sim_calls(base_url)
+            print(
+                f"worker node ({options.processes} process(es) x "
+                f"{options.in_flight // options.processes} in flight), "
+                f"{PUBLISHING[publishing]}: {worker:.0f} jobs/s, "
+                f"{cpu_ms:.2f} ms worker CPU per job"
+            )
+            print(
+                f"simulator saw {calls['total']} calls for {len(calls['by_job'])} jobs"
+            )
+            print(f"ratio worker/direct, {publishing}: {worker / direct:.2f}")
 
 
 def _parse_args() -> Options:
@@ -82,7 +96,13 @@ def _parse_args() -> Options:
     parser.add_argument("--direct-seconds", type=float, default=15.0)
     parser.add_argument("--jobs", type=int, default=12000)
     parser.add_argument("--processes", type=int, default=DEFAULT_PROCESSES)
-    parser.add_argument("--deadline-seconds", type=float, default=110.0)
+    parser.add_argument("--deadline-seconds", type=float, default=200.0)
+    parser.add_argument(
+        "--publishing",
+        choices=sorted(PUBLISHING),
+        action="append",
+        help="default: both",
+    )
     args = parser.parse_args()
     return Options(
         args.in_flight,
@@ -90,6 +110,7 @@ def _parse_args() -> Options:
         args.jobs,
         args.processes,
         args.deadline_seconds,
+        tuple(args.publishing or PUBLISHING),
     )
 
 
@@ -149,10 +170,18 @@ async def _direct_rate(base_url: str, options: Options) -> float:
 
 
 def _worker_rate(
-    base_url: str, database_url: str, redis_url: str, options: Options, deadline: float
+    base_url: str,
+    database_url: str,
+    redis_url: str,
+    options: Options,
+    deadline: float,
+    publishing: str,
 ) -> tuple[float, float]:
     job_ids = _insert_jobs(database_url, options.jobs)
-    _publish(redis_url, job_ids)
+    if publishing == "batch":
+        asyncio.run(_publish_batch(redis_url, job_ids))
+    else:
+        _publish_each(redis_url, job_ids)
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -197,7 +226,15 @@ def _insert_jobs(database_url: str, count: int) -> list[uuid.UUID]:
     return job_ids
 
 
-def _publish(redis_url: str, job_ids: list[uuid.UUID]) -> None:
+async def _publish_batch(redis_url: str, job_ids: list[uuid.UUID]) -> None:
+    enqueuer = CeleryEnqueuer(redis_url)
+    try:
+        await enqueuer.enqueue_completions(job_ids, "bench", Priority.BATCH)
+    finally:
+        await enqueuer.close()
+
+
+def _publish_each(redis_url: str, job_ids: list[uuid.UUID]) -> None:
     sender = Celery(broker=redis_url)
     sender.conf.update(task_serializer="json", accept_content=["json"])
     with sender.producer_or_acquire() as producer:
@@ -234,6 +271,15 @@ def _drain_rate(database_url: str) -> float:
     succeeded, elapsed_s, attempts = row
     print(f"worker: {succeeded} jobs succeeded, {attempts} attempts, {elapsed_s:.1f}s")
     return float(succeeded) / float(elapsed_s)
+
+
+def _reset_simulator(base_url: str) -> None:
+    async def reset() -> None:
+        url = f"{base_url}/_sim/reset"
+        async with aiohttp.ClientSession() as session, session.post(url) as response:
+            response.raise_for_status()
+
+    asyncio.run(reset())
 
 
 def _sim_calls(base_url: str) -> dict[str, Any]:

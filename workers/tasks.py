@@ -25,8 +25,9 @@ class BrokerTask(Task[Any, Any]):
 
 
 @app.task(bind=True, base=BrokerTask, name=TaskName.RUN_COMPLETION.value)
-def run_completion(self: BrokerTask, job_id: str) -> None:
-    """Start one completion job and return once Postgres holds its claim.
+def run_completion(self: BrokerTask, *job_ids: str) -> None:
+    """Start the message's completion jobs (one, or a group a batch submitted
+    together, in order) and return once Postgres holds their claims.
 
     Unlike STYLE §5's "the task waits for the whole job", the task returns (and
     Celery acks) as soon as the claim (status `running`, claim token, lease) is
@@ -40,8 +41,11 @@ def run_completion(self: BrokerTask, job_id: str) -> None:
     re-published to the tenant's queue by the job itself (workers.completion); when
     the claim fails (finished, not yet due, held elsewhere) the task returns
     quietly. Waits for an in-flight slot first: HELIXQ_WORKER_INFLIGHT a process.
+    A claim that raises leaves the group's later jobs `queued`: the sweeper
+    re-sends them like any job whose message was lost.
     """
-    completion.start_in_flight(UUID(job_id), self.context)
+    for job_id in job_ids:
+        completion.start_in_flight(UUID(job_id), self.context)
 
 
 @app.task(bind=True, base=BrokerTask, name=TaskName.REQUEUE_STALE_JOBS.value)

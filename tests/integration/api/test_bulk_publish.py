@@ -7,7 +7,7 @@ import uuid
 import pytest
 import redis
 
-from broker_api.enqueue import CeleryEnqueuer, Priority, redis_list_key
+from broker_api.enqueue import MESSAGE_GROUP, CeleryEnqueuer, Priority, redis_list_key
 from tests.services import Services
 
 pytestmark = pytest.mark.anyio
@@ -56,3 +56,21 @@ async def test_bulk_messages_match_send_task(
     assert from_bulk_shape == from_celery_shape
     assert json.loads(base64.b64decode(from_bulk["body"]))[0] == [str(bulk)]
     assert json.loads(base64.b64decode(from_celery["body"]))[0] == [str(single)]
+
+
+async def test_a_batch_is_published_in_groups_of_jobs_a_message(
+    services: Services, redis_client: redis.Redis
+) -> None:
+    enqueuer = CeleryEnqueuer(services.redis_url)
+    job_ids = [uuid.uuid4() for _ in range(2 * MESSAGE_GROUP + 3)]
+    await enqueuer.enqueue_completions(job_ids, "grouped", Priority.BATCH)
+    await enqueuer.close()
+    key = redis_list_key("tenant.grouped", int(Priority.BATCH))
+    # LPUSH, consumed from the right: the oldest message is the last of the list.
+    messages = [json.loads(m) for m in reversed(redis_client.lrange(key, 0, -1))]
+    redis_client.delete(key)
+
+    groups = [json.loads(base64.b64decode(m["body"]))[0] for m in messages]
+    assert [len(group) for group in groups] == [MESSAGE_GROUP, MESSAGE_GROUP, 3]
+    assert [job for group in groups for job in group] == [str(j) for j in job_ids]
+    assert [m["headers"]["id"] for m in messages] == [group[0] for group in groups]

@@ -76,3 +76,29 @@ async def test_a_ledger_redis_lost_is_rebuilt_from_the_attempts(
 
     assert refused.status_code == 402
     assert limits["usage"]["spent_usd"] == "1.25"
+
+
+async def test_limits_are_visible_to_the_tenant(api, api_tenant, redis_client):
+    await _set_limits(
+        api, api_tenant.slug, {"max_queued": 5, "providers": "openai=60rpm/burst=2"}
+    )
+    await _submit(api, api_tenant)
+
+    response = await api.get("/v1/limits", headers=api_tenant.headers)
+
+    assert response.status_code == 200
+    view = response.json()
+    assert view["limits"]["max_queued"] == 5
+    assert view["limits"]["providers"] == "openai=60rpm/burst=2"
+    assert view["usage"]["queued"] == 1
+    assert view["usage"]["spent_usd"] == "0"
+
+
+async def test_admin_refuses_unreadable_provider_limits(api, api_tenant):
+    response = await api.put(
+        f"/admin/tenants/{api_tenant.slug}/limits",
+        json={"providers": "openai=lots"},
+        headers=ADMIN,
+    )
+
+    assert response.status_code == 422
