@@ -8,6 +8,7 @@ server (db index 1, flushed).
 """
 
 import argparse
+import base64
 import json
 import os
 import subprocess
@@ -139,20 +140,30 @@ def main() -> None:
         api.wait(timeout=20)
     if response.status_code != 201:
         raise SystemExit(f"upload failed: {response.status_code} {response.text[:500]}")
-    queued = client.llen(redis_list_key(tenant_queue(slug), int(Priority.BATCH)))
+    queued = _queued_jobs(
+        client, redis_list_key(tenant_queue(slug), int(Priority.BATCH))
+    )
     print(f"batch ingest: {lines} lines, {size / 1e6:.1f} MB")
     print(
         f"  upload → all rows committed and queued: {elapsed:.2f} s "
         f"= {lines / elapsed:,.0f} requests/s (target ≥ 5,000/s: "
         f"{lines / elapsed / 5000:.2f} x the target)"
     )
-    print(f"  messages in tenant.{slug}: {queued} (expected {lines})")
+    print(f"  jobs in tenant.{slug}'s messages: {queued} (expected {lines})")
     print(
         f"  API RSS: {baseline:.0f} MiB before, peak {peak:.0f} MiB "
         f"(+{peak - baseline:.0f} MiB while ingesting)"
     )
     if queued != lines:
         raise SystemExit("not every row was queued")
+
+
+def _queued_jobs(client: redis.Redis, key: str) -> int:
+    """Job ids carried by the messages in `key` (each message carries a group)."""
+    return sum(
+        len(json.loads(base64.b64decode(json.loads(message)["body"]))[0])
+        for message in client.lrange(key, 0, -1)
+    )
 
 
 if __name__ == "__main__":
