@@ -1,17 +1,18 @@
 """Run one completion job: claim → call OpenRouter → record → finish, fail or release.
 
 Everything runs on the worker's event loop. `start_in_flight` is what the Celery task
-calls: it returns once the claim is committed, and the rest of the job goes on on the
-loop (see workers.inflight and docs/benchmarks.md for why the message is acked then).
+calls, with the message's jobs (one, or a batch's group): it returns once their claim
+is committed, and the rest of each job goes on on the loop (see workers.inflight and
+docs/benchmarks.md for why the message is acked then).
 Safe to run twice for the same job: the claim decides who works, and every write
 after it is guarded by the claim token. No statement is held across the call.
 """
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from uuid import UUID
 
 import redis.exceptions
@@ -24,6 +25,7 @@ from shared.routing.performance import AttemptSample
 from workers import job_endings as endings
 from workers import jobs_store
 from workers.context import WorkerContext
+from workers.inflight import Rest, Starter
 from workers.job_endings import Outcome, OutcomeKind
 from workers.jobs_store import AttemptRecord, Call, ClaimedJob
 from workers.limits import admission
@@ -40,33 +42,46 @@ T = TypeVar("T")
 FINAL = frozenset({OutcomeKind.SUCCEEDED, OutcomeKind.FAILED})
 
 
-def start_in_flight(job_id: UUID, ctx: WorkerContext) -> bool:
-    """Take an in-flight slot (blocking while all are taken), claim the job and
-    return once the claim is committed; the rest of the job runs on the loop. False
-    when there was nothing to claim (finished, not yet due, or held elsewhere)."""
-    return ctx.inflight.start(_claim_then_rest(job_id, ctx), name=f"job {job_id}")
+def start_in_flight(job_ids: Sequence[UUID], ctx: WorkerContext) -> int:
+    """Take an in-flight slot for each job (blocking while they are taken), claim
+    the jobs in one statement and return once the claims are committed; the rest
+    of each claimed job runs on the loop. How many were started: a job finished,
+    not yet due, held elsewhere, deferred or refused is not."""
+    size = ctx.inflight.limit  # a group never needs more slots than there are
+    started = 0
+    for first in range(0, len(job_ids), size):
+        chunk = job_ids[first : first + size]
+        claim = partial(_claim_and_start, chunk, ctx)
+        started += ctx.inflight.start(claim, slots=len(chunk))
+    return started
 
 
 async def run(job_id: UUID, ctx: WorkerContext) -> Outcome:
     """Claim and work the job, waiting for the end (on the loop)."""
-    rest = await _claim_then_rest(job_id, ctx)
-    return Outcome(OutcomeKind.NOT_CLAIMED) if rest is None else await rest
+    rests: list[Rest] = []
+    await _claim_and_start([job_id], ctx, lambda _name, rest: rests.append(rest))
+    if not rests:
+        return Outcome(OutcomeKind.NOT_CLAIMED)
+    return cast(Outcome, await rests[0])  # _claim_and_start starts _work_then_release
 
 
-async def _claim_then_rest(
-    job_id: UUID, ctx: WorkerContext
-) -> Coroutine[object, object, Outcome] | None:
+async def _claim_and_start(
+    job_ids: Sequence[UUID], ctx: WorkerContext, start: Starter
+) -> None:
+    """Claim the jobs, then route and admit each in order, starting the rest of
+    each admitted one at once (an error on a later job stops none before it)."""
     async with ctx.db.connection() as conn:
-        job = await jobs_store.claim_job(
-            conn, job_id, lease_s=ctx.settings.helixq_job_lease_s
+        jobs = await jobs_store.claim_jobs(
+            conn, job_ids, lease_s=ctx.settings.helixq_job_lease_s
         )
-    if job is None:
-        logger.debug("job %s: not claimed", job_id)
-        return None
-    plan = await _plan(job, ctx)
-    if plan is None or not await _admitted(job, ctx, plan):
-        return None
-    return _work_then_release(job, ctx, plan)
+    if len(jobs) < len(job_ids):
+        logger.debug(
+            "%d of %d jobs not claimed", len(job_ids) - len(jobs), len(job_ids)
+        )
+    for job in jobs:
+        plan = await _plan(job, ctx)
+        if plan is not None and await _admitted(job, ctx, plan):
+            start(f"job {job.id}", _work_then_release(job, ctx, plan))
 
 
 async def _plan(job: ClaimedJob, ctx: WorkerContext) -> Plan | None:

@@ -9,6 +9,7 @@ whether the job's end is announced by webhook: only then does finishing take a
 transaction block (the finish and its outbox row, workers.webhooks.job_events).
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -84,15 +85,16 @@ class AttemptRecord:
 # A job past its deadline is not started (workers.batches expires it). A batch item
 # is announced by its batch's event, unless it has a URL of its own.
 _CLAIM = """
-UPDATE jobs SET status = 'running', claim_token = %(token)s,
+UPDATE jobs SET status = 'running', claim_token = gen_random_uuid(),
     lease_expires_at = now() + make_interval(secs => %(lease_s)s),
     started_at = coalesce(jobs.started_at, now())
 FROM tenants
-WHERE jobs.id = %(job_id)s AND tenants.id = jobs.tenant_id
+WHERE jobs.id = ANY(%(job_ids)s) AND tenants.id = jobs.tenant_id
   AND ((jobs.status = 'queued' AND jobs.available_at <= now())
        OR (jobs.status = 'running' AND jobs.lease_expires_at < now()))
   AND (jobs.deadline_at IS NULL OR jobs.deadline_at > now())
-RETURNING jobs.request, jobs.route, jobs.retries, tenants.default_model, tenants.slug,
+RETURNING jobs.id, jobs.claim_token, jobs.request, jobs.route, jobs.retries,
+    tenants.default_model, tenants.slug,
     CASE WHEN jobs.batch_id IS NULL THEN coalesce(jobs.webhook_url, tenants.webhook_url)
          ELSE jobs.webhook_url END,
     tenants.route_strategy, tenants.fallback_strategy, tenants.model_pool
@@ -167,19 +169,21 @@ _RELEASE = f"{_WITH_ATTEMPT} {_RELEASE_SQL}"
 _RECORD_AND_RENEW = f"{_WITH_ATTEMPT} {_RENEW_SQL}"
 
 
-async def claim_job(
-    conn: Connection, job_id: UUID, *, lease_s: float
-) -> ClaimedJob | None:
-    """Take the job if it is due (queued and available, or its lease expired);
-    None when it is finished, not yet due, or held by another worker. Committed
-    when this returns (autocommit)."""
-    token = uuid4()
-    params = {"job_id": job_id, "token": token, "lease_s": float(lease_s)}
+async def claim_jobs(
+    conn: Connection, job_ids: Sequence[UUID], *, lease_s: float
+) -> list[ClaimedJob]:
+    """Take those of the jobs that are due (queued and available, or their lease
+    expired), in one statement, each with a claim token of its own; in the order
+    given. A job finished, not yet due or held by another worker is left out.
+    Committed when this returns (autocommit)."""
+    params = {"job_ids": list(job_ids), "lease_s": float(lease_s)}
     cursor = await conn.execute(_CLAIM, params, prepare=True)
-    row = await cursor.fetchone()
-    if row is None:
-        return None
-    request, route, retries, default_model, slug, webhook_url, *routing = row
+    claimed = {row[0]: _claimed(row) for row in await cursor.fetchall()}
+    return [claimed[job_id] for job_id in job_ids if job_id in claimed]
+
+
+def _claimed(row: tuple[Any, ...]) -> ClaimedJob:
+    job_id, token, request, route, retries, default_model, slug, webhook, *routing = row
     return ClaimedJob(
         id=job_id,
         claim_token=token,
@@ -188,7 +192,7 @@ async def claim_job(
         retries=retries,
         tenant_default_model=default_model,
         tenant_slug=slug,
-        webhook_url=webhook_url,
+        webhook_url=webhook,
         tenant_route_strategy=routing[0],
         tenant_fallback_strategy=routing[1],
         tenant_model_pool=routing[2],

@@ -44,8 +44,7 @@ def run_completion(self: BrokerTask, *job_ids: str) -> None:
     A claim that raises leaves the group's later jobs `queued`: the sweeper
     re-sends them like any job whose message was lost.
     """
-    for job_id in job_ids:
-        completion.start_in_flight(UUID(job_id), self.context)
+    completion.start_in_flight([UUID(job_id) for job_id in job_ids], self.context)
 
 
 @app.task(bind=True, base=BrokerTask, name=TaskName.REQUEUE_STALE_JOBS.value)

@@ -187,7 +187,8 @@ def test_running_job_with_expired_lease_is_reclaimed(
 def _claim(ctx, job_id):
     async def claim():
         async with ctx.db.connection() as conn:
-            return await jobs_store.claim_job(conn, job_id, lease_s=60)
+            [job] = await jobs_store.claim_jobs(conn, [job_id], lease_s=60)
+            return job
 
     return ctx.loop.run(claim())
 
@@ -275,7 +276,7 @@ def test_task_returns_once_the_claim_is_committed_while_the_call_goes_on(
     openrouter_mock.post("/chat/completions").mock(side_effect=slow_upstream)
     job_id = make_job()
 
-    assert completion.start_in_flight(job_id, worker_context) is True
+    assert completion.start_in_flight([job_id], worker_context) == 1
 
     job = fetch_job(engine, job_id)  # the ack may go now: Postgres holds the claim
     assert job.status == JobStatus.RUNNING
@@ -303,7 +304,7 @@ def test_second_delivery_of_a_running_job_exits_quietly(
         status="running", lease_expires_at=datetime.now(UTC) + timedelta(minutes=1)
     )
 
-    assert completion.start_in_flight(job_id, worker_context) is False
+    assert completion.start_in_flight([job_id], worker_context) == 0
 
     assert route.call_count == 0
     assert fetch_job(engine, job_id).status == JobStatus.RUNNING
@@ -420,3 +421,26 @@ def test_rate_limited_model_falls_back_to_the_tenant_default_in_the_same_run(
     keys = {redis_keys.model_performance(model) for model in models}
     samples = sum(float(redis_client.hget(key, "samples") or 0) for key in keys)
     assert round(samples) == 2
+
+
+def test_a_group_is_claimed_at_once_and_each_job_runs_on(
+    worker_context, openrouter_mock, make_job, engine
+):
+    route = openrouter_mock.post("/chat/completions").mock(
+        return_value=httpx.Response(200, json=completion_body())
+    )
+    group = [make_job() for _ in range(3)]
+    finished = make_job(status="succeeded")
+    later = make_job(available_at=datetime.now(UTC) + timedelta(minutes=5))
+
+    started = completion.start_in_flight([*group, finished, later], worker_context)
+
+    assert started == 3  # the finished job and the one not yet due are left alone
+    assert worker_context.inflight.wait_idle(10) == 0
+    assert [fetch_job(engine, job_id).status for job_id in group] == [
+        JobStatus.SUCCEEDED
+    ] * 3
+    assert fetch_job(engine, later).status == JobStatus.QUEUED
+    assert route.call_count == 3
+    tokens = {fetch_job(engine, job_id).claim_token for job_id in group}
+    assert len(tokens) == 3  # each job holds a claim of its own
