@@ -33,9 +33,9 @@ Measured with `make chaos` (`python -m bench.chaos`, {jobs} jobs a scenario) on
 {when}. The run owns an embedded PostgreSQL, a redis-server, the simulator (200 ms
 a call), the API, a worker node of 2 processes and beat, all on loopback. Each
 scenario creates a tenant through the admin API and submits its jobs through
-`POST /v1/jobs`, as clients do. Each fault is injected once a quarter of the jobs
-are terminal; "recovery" runs from the fault to the last job terminal. Lease 10 s,
-stale-queued threshold 5 s, sweep every 2 s.
+`POST /v1/jobs`, as clients do (the batch scenario: one `POST /v1/batches`). Each
+fault is injected once a quarter of the jobs are terminal; "recovery" runs from the
+fault to the last job terminal. Lease 10 s, stale-queued threshold 5 s, sweep every 2 s.
 
 {table(rows)}
 
@@ -54,6 +54,8 @@ What the table shows, scenario by scenario:
 - **SIGKILL of the whole worker node**: the calls in flight at each kill reach
   OpenRouter but their answers never reach Postgres; their rows stay in the ledger
   and become `interrupted`, and the jobs run again once their lease expires.
+- **The same with a batch**: its items travel 16 to a message and are claimed in
+  one statement; a kill leaves each claimed item's lease to expire like any job's.
 - **SIGKILL of a worker process**: the node stops as a whole and is restarted (as
   systemd or Kubernetes would); the same recovery through leases.
 - **Postgres stop**: a worker whose answer cannot be stored keeps retrying the write

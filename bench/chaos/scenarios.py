@@ -77,8 +77,12 @@ def kill_worker_process(stack: Stack) -> None:
     stack.start_worker()
 
 
+BATCH_SCENARIO = "SIGKILL worker node x3, jobs submitted as a batch"
+
 FAULTS: dict[str, Callable[[Stack], None]] = {
     "SIGKILL worker node x3": kill_node,
+    # Batch items travel 16 to a message and are claimed together.
+    BATCH_SCENARIO: kill_node,
     "SIGKILL a worker process": kill_worker_process,
     "FLUSHALL + Redis restart": lambda stack: stack.restart_redis_empty(),
     "Postgres stop 5 s + start": lambda stack: stack.bounce_postgres(5.0),
@@ -92,9 +96,12 @@ def run_scenario(stack: Stack, name: str, jobs: int) -> Row:
     # The node stops while the API takes the jobs, so that they are all waiting
     # when it comes back, and most are still queued or in flight at the fault.
     stack.kill("worker", signal.SIGTERM)
-    job_ids = asyncio.run(_submit(stack.api_url, api_key, jobs))
-    if name == "every message delivered twice":  # the API sent each once already
-        _publish(stack.redis_url, slug, job_ids)
+    if name == BATCH_SCENARIO:
+        _submit_batch(stack.api_url, api_key, jobs)
+    else:
+        job_ids = asyncio.run(_submit(stack.api_url, api_key, jobs))
+        if name == "every message delivered twice":  # the API sent each once
+            _publish(stack.redis_url, slug, job_ids)
     stack.start_worker()
     wait_until(
         lambda: _terminal(stack, slug) >= jobs // 4,
@@ -135,6 +142,14 @@ async def _submit(api_url: str, api_key: str, count: int) -> list[str]:
             return str(answer.json()["id"])
 
         return list(await asyncio.gather(*(submit_one() for _ in range(count))))
+
+
+def _submit_batch(api_url: str, api_key: str, count: int) -> None:
+    """Submit `count` jobs as one batch through the API."""
+    requests = [{"custom_id": f"row-{n}", "body": BODY} for n in range(count)]
+    headers = {"Authorization": f"Bearer {api_key}"}
+    with httpx.Client(base_url=api_url, headers=headers, timeout=60) as client:
+        client.post("/v1/batches", json={"requests": requests}).raise_for_status()
 
 
 def _publish(redis_url: str, slug: str, job_ids: list[str]) -> None:
