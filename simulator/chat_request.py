@@ -9,6 +9,7 @@ from functools import cached_property
 from types import MappingProxyType
 from typing import Any
 
+from shared.routing.features import estimate_prompt_tokens, message_text
 from simulator.catalog import AUTO_ROUTER, Catalog, ModelEntry
 from simulator.errors import SimError
 from simulator.settings import SimulatorSettings
@@ -27,8 +28,6 @@ _RANGES = MappingProxyType(
         "top_logprobs": (0, 20),
     }
 )
-_CHARS_PER_TOKEN = 4
-_TOKENS_PER_MESSAGE = 4
 Message = Mapping[str, Any]
 
 
@@ -63,27 +62,8 @@ class ChatRequest:
         """Return the text of the last user message, the seed of the reply."""
         for message in reversed(self.messages):
             if message.get("role") == "user":
-                return content_text(message.get("content"))
+                return message_text(message.get("content"))
         return ""
-
-
-def content_text(content: object) -> str:
-    """Flatten a message content (a string or a list of parts) to its text."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(
-            part["text"]
-            for part in content
-            if isinstance(part, dict) and isinstance(part.get("text"), str)
-        )
-    return ""
-
-
-def count_prompt_tokens(messages: Sequence[Message]) -> int:
-    """Estimate prompt tokens: a token per 4 characters plus 4 per message."""
-    chars = sum(len(content_text(message.get("content"))) for message in messages)
-    return math.ceil(chars / _CHARS_PER_TOKEN) + _TOKENS_PER_MESSAGE * len(messages)
 
 
 def _bad_request(message: str) -> SimError:
@@ -196,7 +176,8 @@ def parse_chat_request(
         messages=messages,
         is_stream=stream,
         max_output_tokens=max_output,
-        prompt_tokens=count_prompt_tokens(messages),
+        # The broker's rule of thumb stands in for a provider's tokenizer.
+        prompt_tokens=estimate_prompt_tokens(list(messages)),
         router=router,
         user=user if isinstance(user, str) else None,
         job_id=job_id,
