@@ -17,7 +17,8 @@ import psycopg
 import redis
 from celery import Celery
 
-from bench.worker_throughput import ROOT, _free_port, _stop, _wait_until_up
+from bench.processes import ROOT, stop
+from bench.processes import simulator as simulator_process
 from helixq.scratch_services import fresh_database, redis_database
 from shared.queues import TaskName, tenant_queue
 
@@ -53,16 +54,8 @@ def prepare_services(database: str, redis_db: int) -> Services:
 @contextmanager
 def simulator(latency_ms: int) -> Iterator[str]:
     """A simulator subprocess answering after `latency_ms`; yields its base URL."""
-    port = _free_port()
-    env = {**os.environ, "HELIXQ_SIM_LATENCY_MS": str(latency_ms)}
-    command = [sys.executable, "-m", "simulator", "--host", "127.0.0.1"]
-    process = subprocess.Popen([*command, "--port", str(port)], env=env, cwd=ROOT)
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_up(f"{base_url}/_sim/health")
+    with simulator_process(HELIXQ_SIM_LATENCY_MS=str(latency_ms)) as base_url:
         yield base_url
-    finally:
-        _stop(process)
 
 
 @contextmanager
@@ -90,7 +83,7 @@ def worker_node(
     try:
         yield
     finally:
-        _stop(node)
+        stop(node)
 
 
 def add_tenant(

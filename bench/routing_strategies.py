@@ -11,12 +11,8 @@ cost as a ratio of basic's.
 """
 
 import argparse
-import os
 import random
-import socket
 import statistics
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -29,6 +25,7 @@ from typing import Any
 
 import httpx
 
+from bench import processes
 from shared.routing.catalog import by_id, load_snapshot
 from shared.routing.classifier import RequestClass
 from shared.routing.performance import AttemptSample, ModelStats, decay, record_sample
@@ -244,12 +241,9 @@ def summarise(outcomes: list[Outcome]) -> Row:
 
 @contextmanager
 def simulator() -> Iterator[str]:
-    """`python -m simulator` on a free port with per-model latencies."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = {
-        **os.environ,
+    """`python -m simulator` on a free port with per-model latencies; yields its
+    OpenRouter base URL."""
+    settings = {
         "HELIXQ_SIM_MODEL_LATENCY_MS": ",".join(
             f"{m}={ms}" for m, ms in LATENCY_MS.items()
         ),
@@ -257,33 +251,8 @@ def simulator() -> Iterator[str]:
         "HELIXQ_SIM_SEED": str(SEED),
         "HELIXQ_SIM_LATENCY_JITTER_MS": "10",
     }
-    command = [
-        sys.executable,
-        "-m",
-        "simulator",
-        "--port",
-        str(port),
-        "--log-level",
-        "WARNING",
-    ]
-    process = subprocess.Popen(command, env=env)
-    try:
-        _wait_until_up(f"http://127.0.0.1:{port}/_sim/health")
-        yield f"http://127.0.0.1:{port}/api/v1"
-    finally:
-        process.terminate()
-        process.wait(10)
-
-
-def _wait_until_up(url: str, timeout_s: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise RuntimeError(f"the simulator did not come up at {url}")
+    with processes.simulator(**settings) as base_url:
+        yield f"{base_url}/api/v1"
 
 
 def print_table(rows: dict[RouteStrategy, Row]) -> None:

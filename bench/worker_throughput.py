@@ -14,14 +14,10 @@ import argparse
 import asyncio
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +27,7 @@ import psycopg
 import redis
 from celery import Celery
 
+from bench.processes import ROOT, simulator, stop
 from broker_api.enqueue import CeleryEnqueuer, Priority
 from helixq.scratch_services import fresh_database, redis_database
 from shared.queues import TaskName, tenant_queue
@@ -45,7 +42,6 @@ BODY = {
     "messages": [{"role": "user", "content": "Say hello."}],
     "max_tokens": 16,
 }
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)
@@ -68,7 +64,7 @@ def main() -> None:
     """Run the measurements and print the figures."""
     options = _parse_args()
     deadline = time.monotonic() + options.deadline_s
-    with _simulator() as base_url:
+    with simulator(HELIXQ_SIM_LATENCY_MS=str(LATENCY_MS)) as base_url:
         direct = asyncio.run(_direct_rate(base_url, options))
         print(f"direct aiohttp, {options.in_flight} in flight: {direct:.0f} calls/s")
         for publishing in options.publishing:
@@ -127,28 +123,6 @@ def _prepare_services() -> tuple[str, str]:
     return database_url, redis_url
 
 
-@contextmanager
-def _simulator() -> Iterator[str]:
-    port = _free_port()
-    env = {**os.environ, "HELIXQ_SIM_LATENCY_MS": str(LATENCY_MS)}
-    command = [
-        sys.executable,
-        "-m",
-        "simulator",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
-    process = subprocess.Popen(command, env=env, cwd=ROOT)
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_up(f"{base_url}/_sim/health")
-        yield base_url
-    finally:
-        _stop(process)
-
-
 async def _direct_rate(base_url: str, options: Options) -> float:
     connector = aiohttp.TCPConnector(limit=options.in_flight)
     headers = {"Authorization": f"Bearer {API_KEY}"}
@@ -205,7 +179,7 @@ def _worker_rate(
         system_s = sum(_cpu_s(pid, system_only=True) for pid in pids)
         print(f"worker CPU: {cpu_s:.1f}s, of which kernel {system_s:.1f}s")
     finally:
-        _stop(node)
+        stop(node)
     return _drain_rate(database_url), cpu_s * 1000 / len(job_ids)
 
 
@@ -304,37 +278,6 @@ def _cpu_s(pid: int, *, system_only: bool = False) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     user, system = int(fields[11]), int(fields[12])
     return (system if system_only else user + system) / os.sysconf("SC_CLK_TCK")
-
-
-def _wait_until_up(url: str, timeout_s: float = 20.0) -> None:
-    async def probe() -> bool:
-        try:
-            async with aiohttp.ClientSession() as session, session.get(url) as response:
-                return response.status == 200
-        except aiohttp.ClientError:
-            return False
-
-    stop_at = time.monotonic() + timeout_s
-    while time.monotonic() < stop_at:
-        if asyncio.run(probe()):
-            return
-        time.sleep(0.2)
-    raise SystemExit(f"{url} did not come up")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 if __name__ == "__main__":

@@ -6,7 +6,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,10 +18,10 @@ from typing import Any
 import httpx
 import redis
 
+from bench.processes import ROOT, free_port
 from helixq.embedded import start_postgres
 from shared.db.migrate import upgrade_to_head
 
-ROOT = Path(__file__).resolve().parents[2]
 API_KEY = "sk-or-v1-chaos"
 ADMIN_TOKEN = "chaos-admin-token"
 SIM_LATENCY_MS = 200
@@ -39,12 +38,6 @@ WORKER_ENV = {
     "DATABASE_POOL_SIZE": "4",
     "DATABASE_MAX_OVERFLOW": "4",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def wait_until(check: Callable[[], bool], *, timeout_s: float, what: str) -> None:
