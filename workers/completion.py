@@ -20,7 +20,6 @@ import redis.exceptions
 from shared.errors import InvalidRequest
 from shared.jobs import AttemptOutcome
 from shared.logging_setup import log_context
-from shared.redis_keys import JOBS_FINISHED_CHANNEL
 from shared.routing.performance import AttemptSample
 from workers import job_endings as endings
 from workers import jobs_store
@@ -130,7 +129,8 @@ async def _work_then_release(
 
 async def work(job: ClaimedJob, ctx: WorkerContext, plan: Plan) -> Outcome:
     """Call the job's candidate models in the planned order and record how it
-    ended; announce a final state, re-publish a retry."""
+    ended (a final state is announced with the attempt's report); re-publish a
+    retry."""
     with log_context(job_id=job.id, tenant=job.tenant_slug):
         outcome = await _call_and_record(job, ctx, plan)
         if outcome.retry_in_s is not None:
@@ -182,9 +182,8 @@ async def _report(
     ctx: WorkerContext, attempt: AttemptRecord, outcome: Outcome | None = None
 ) -> None:
     """Count the attempt in the metrics, fold it into the performance cache and,
-    once the job is finished or failed, wake the API's long-poll waiters: one
-    Redis round trip. Best effort: Postgres holds the truth, and the waiters
-    re-read it anyway, so a lost notice only delays an answer."""
+    once the job is finished or failed, queue the finished notice: one Redis round
+    trip. Best effort: Postgres holds the truth."""
     pipe = ctx.notices.pipeline(transaction=False)
     add_attempt(pipe, attempt)
     sample = AttemptSample(
@@ -194,7 +193,7 @@ async def _report(
     )
     ctx.routes.add_record(pipe, attempt.model, sample)
     if outcome is not None and outcome.kind in FINAL:
-        pipe.publish(JOBS_FINISHED_CHANNEL, str(attempt.job_id))
+        endings.add_finished_notice(pipe, attempt.job_id)
     try:
         await pipe.execute()
     except (redis.exceptions.RedisError, OSError) as error:

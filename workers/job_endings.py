@@ -21,6 +21,7 @@ from uuid import UUID
 import psycopg
 import psycopg_pool
 import redis.exceptions
+from redis.asyncio.client import Pipeline as AsyncPipeline
 
 from shared.jobs import AttemptOutcome
 from shared.queues import tenant_queue
@@ -214,11 +215,18 @@ async def fail(
     return Outcome(OutcomeKind.FAILED)
 
 
+def add_finished_notice(pipe: AsyncPipeline, job_id: UUID) -> None:
+    """Queue on `pipe` the notice that wakes the API's long-poll waiters; they
+    re-read Postgres anyway, so a lost notice only delays an answer."""
+    pipe.publish(JOBS_FINISHED_CHANNEL, str(job_id))
+
+
 async def announce_finished(ctx: WorkerContext, job_id: UUID) -> None:
-    # Wakes the API's long-poll waiters; they re-read Postgres anyway, so a lost
-    # notice only delays an answer.
+    """Send the finished notice on its own (no call was made: nothing else to send)."""
+    pipe = ctx.notices.pipeline(transaction=False)
+    add_finished_notice(pipe, job_id)
     try:
-        await ctx.notices.publish(JOBS_FINISHED_CHANNEL, str(job_id))
+        await pipe.execute()
     except (redis.exceptions.RedisError, OSError) as error:
         logger.warning("job %s: finished notice not sent: %r", job_id, error)
 
