@@ -15,7 +15,7 @@ from functools import partial
 from typing import Any, TypeVar, cast
 from uuid import UUID
 
-import redis.exceptions
+from redis.asyncio.client import Pipeline as AsyncPipeline
 
 from shared.errors import InvalidRequest
 from shared.jobs import AttemptOutcome
@@ -182,22 +182,22 @@ async def _report(
     ctx: WorkerContext, attempt: AttemptRecord, outcome: Outcome | None = None
 ) -> None:
     """Count the attempt in the metrics, fold it into the performance cache and,
-    once the job is finished or failed, queue the finished notice: one Redis round
-    trip. Best effort: Postgres holds the truth."""
-    pipe = ctx.notices.pipeline(transaction=False)
-    add_attempt(pipe, attempt)
+    once the job is finished or failed, queue the finished notice: sent with the
+    other jobs' Redis commands. Best effort: Postgres holds the truth."""
     sample = AttemptSample(
         succeeded=attempt.outcome is AttemptOutcome.SUCCEEDED,
         latency_ms=attempt.latency_ms,
         completion_tokens=attempt.completion_tokens,
     )
-    ctx.routes.add_record(pipe, attempt.model, sample)
-    if outcome is not None and outcome.kind in FINAL:
-        endings.add_finished_notice(pipe, attempt.job_id)
-    try:
-        await pipe.execute()
-    except (redis.exceptions.RedisError, OSError) as error:
-        logger.warning("job %s: metrics and notice not sent: %r", attempt.job_id, error)
+    finished = outcome is not None and outcome.kind in FINAL
+
+    def fill(pipe: AsyncPipeline) -> None:
+        add_attempt(pipe, attempt)
+        ctx.routes.add_record(pipe, attempt.model, sample)
+        if finished:
+            endings.add_finished_notice(pipe, attempt.job_id)
+
+    await ctx.redis_batch.send(fill, what=f"job {attempt.job_id}: metrics and notice")
 
 
 def tenant_facts(job: ClaimedJob) -> TenantFacts:

@@ -32,6 +32,7 @@ from workers.limits.gate import LimitsGate
 from workers.limits.wiring import build_gate
 from workers.model_routing.catalog_sync import CatalogCache
 from workers.openrouter.client import ClientConfig, OpenRouterClient
+from workers.redis_batching import RedisBatcher
 from workers.route_planner import RoutePlanner
 from workers.settings import WorkerSettings, check_worker_settings
 from workers.webhooks.sender import DeliverySender
@@ -60,7 +61,8 @@ class WorkerContext:
     redis: redis.Redis
     loop: EventLoopThread
     db: ConnectionPool  # autocommit connections for workers.jobs_store, on `loop`
-    notices: AsyncRedis  # publishes "job finished", on `loop`
+    notices: AsyncRedis  # on `loop`
+    redis_batch: RedisBatcher  # the jobs' Redis commands, sent together, on `loop`
     openrouter: CompletionClient  # on `loop`, behind the rate limits
     limits: LimitsGate  # on `loop` (workers.limits)
     sender: JobSender  # re-publishes retries (blocking: run it in a thread)
@@ -86,6 +88,7 @@ class WorkerContext:
 
     async def _close_async(self) -> None:
         await self.openrouter.aclose()
+        await self.redis_batch.drain()
         await self.notices.aclose()
         await self.db.close()
 
@@ -104,7 +107,10 @@ def build_context(
     sessions = make_sessions(engine)
     db = loop.run(_open_pool(settings))
     notices = AsyncRedis.from_url(settings.redis_url)
-    limits = build_gate(settings, redis=notices, db=db, sessions=sessions)
+    redis_batch = RedisBatcher(notices)
+    limits = build_gate(
+        settings, redis=notices, batcher=redis_batch, db=db, sessions=sessions
+    )
     client = OpenRouterClient(_client_config(settings), transport=transport)
     sync_redis = redis.Redis.from_url(settings.redis_url)
     rng = random.Random()
@@ -120,6 +126,7 @@ def build_context(
         loop=loop,
         db=db,
         notices=notices,
+        redis_batch=redis_batch,
         openrouter=RateLimitedClient(client, limits),
         limits=limits,
         sender=sender,

@@ -20,7 +20,6 @@ from uuid import UUID
 
 import psycopg
 import psycopg_pool
-import redis.exceptions
 from redis.asyncio.client import Pipeline as AsyncPipeline
 
 from shared.jobs import AttemptOutcome
@@ -222,13 +221,11 @@ def add_finished_notice(pipe: AsyncPipeline, job_id: UUID) -> None:
 
 
 async def announce_finished(ctx: WorkerContext, job_id: UUID) -> None:
-    """Send the finished notice on its own (no call was made: nothing else to send)."""
-    pipe = ctx.notices.pipeline(transaction=False)
-    add_finished_notice(pipe, job_id)
-    try:
-        await pipe.execute()
-    except (redis.exceptions.RedisError, OSError) as error:
-        logger.warning("job %s: finished notice not sent: %r", job_id, error)
+    """Send the finished notice (no call was made: there is no report to join)."""
+    await ctx.redis_batch.send(
+        partial(add_finished_notice, job_id=job_id),
+        what=f"job {job_id}: finished notice",
+    )
 
 
 async def publish_retry(ctx: WorkerContext, job: ClaimedJob, delay_s: float) -> None:

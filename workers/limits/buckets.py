@@ -1,14 +1,15 @@
 """Token buckets, cool-downs and the adaptive factor, shared through Redis.
 
 Every worker process and host takes from the same buckets with one Lua call
-(shared.token_bucket), on the process's event loop. Global buckets (provider and
-model, HELIXQ_PROVIDER_LIMITS) follow the provider's adaptive factor; a tenant's
-own buckets do not (they are the tenant's caps, not the provider's capacity).
+(shared.token_bucket), on the process's event loop, sent with the other jobs'
+Redis commands (workers.redis_batching). Global buckets (provider and model,
+HELIXQ_PROVIDER_LIMITS) follow the provider's adaptive factor; a tenant's own
+buckets do not (they are the tenant's caps, not the provider's capacity).
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-
-from redis.asyncio import Redis
+from typing import Any
 
 from shared.model_ids import upstream_model_id
 from shared.rate_limits import (
@@ -21,6 +22,7 @@ from shared.rate_limits import (
 )
 from shared.redis_keys import limit_bucket, limit_cool_down, limit_factor
 from shared.token_bucket import COOL_DOWN_SCRIPT, TAKE_SCRIPT, take_call
+from workers.redis_batching import RedisBatcher
 
 # Lower the factor at most once in this long: the 429s of calls already in flight
 # report the same overload.
@@ -40,12 +42,10 @@ class Grant:
 class RateLimiter:
     """Takes tokens for calls and cools models down after upstream 429s."""
 
-    def __init__(self, redis: "Redis", settings: RateLimitSettings) -> None:
+    def __init__(self, redis: RedisBatcher, settings: RateLimitSettings) -> None:
         self._redis = redis
         self._settings = settings
         self._table = settings.provider_table
-        self._take = redis.register_script(TAKE_SCRIPT)
-        self._cool_down = redis.register_script(COOL_DOWN_SCRIPT)
 
     async def take(
         self,
@@ -70,7 +70,7 @@ class RateLimiter:
             else horizon_s,
             burst_margin=self._settings.helixq_limit_burst_margin,
         )
-        granted, wait_ms = await self._take(keys=call.keys, args=call.args)
+        granted, wait_ms = await self._eval(TAKE_SCRIPT, call.keys, call.args)
         return Grant(granted=bool(int(granted)), wait_s=float(wait_ms) / 1000)
 
     async def settle_tokens(
@@ -100,7 +100,7 @@ class RateLimiter:
             factor_key=limit_factor(provider_of(model)),
             horizon_s=SETTLE_HORIZON_S,  # a correction always applies
         )
-        await self._take(keys=call.keys, args=call.args)
+        await self._eval(TAKE_SCRIPT, call.keys, call.args)
 
     def _buckets(
         self, model: str, tokens: int, tenant: str, tenant_table: LimitTable
@@ -127,9 +127,10 @@ class RateLimiter:
         if retry_after_s is not None:
             cool_s = retry_after_s
         settings = self._settings
-        factor = await self._cool_down(
-            keys=[limit_factor(provider_of(model)), limit_cool_down(model)],
-            args=[
+        factor = await self._eval(
+            COOL_DOWN_SCRIPT,
+            [limit_factor(provider_of(model)), limit_cool_down(model)],
+            [
                 repr(cool_s * 1000),
                 repr(settings.helixq_limit_backoff),
                 repr(settings.helixq_limit_min_factor),
@@ -138,3 +139,12 @@ class RateLimiter:
             ],
         )
         return float(factor)
+
+    async def _eval(
+        self, script: str, keys: Sequence[str], args: Sequence[str | int]
+    ) -> Any:
+        # EVAL with the text: a pipeline cannot retry an EVALSHA the server forgot.
+        (reply,) = await self._redis.execute(
+            lambda pipe: pipe.eval(script, len(keys), *keys, *args)
+        )
+        return reply

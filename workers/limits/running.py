@@ -3,9 +3,8 @@ ids scored by the end of their lease, so a dead worker's slots free themselves."
 
 from uuid import UUID
 
-from redis.asyncio import Redis
-
 from shared.redis_keys import tenant_running
+from workers.redis_batching import RedisBatcher
 
 # KEYS[1] the set. ARGV: job id, most running, lease ms. Drops lapsed entries,
 # then takes a slot unless all are taken (a job that holds one keeps it).
@@ -26,18 +25,20 @@ return 1
 class RunningSlots:
     """At most `limit` running jobs per tenant, whatever process runs them."""
 
-    def __init__(self, redis: "Redis", *, lease_s: float) -> None:
+    def __init__(self, redis: RedisBatcher, *, lease_s: float) -> None:
         self._redis = redis
         self._lease_ms = round(lease_s * 1000)
-        self._take = redis.register_script(_TAKE_SLOT)
 
     async def take(self, slug: str, job_id: UUID, *, limit: int) -> bool:
         """Hold one of the tenant's `limit` slots for the job; False when full."""
-        taken = await self._take(
-            keys=[tenant_running(slug)], args=[str(job_id), limit, self._lease_ms]
+        args = (str(job_id), limit, self._lease_ms)
+        (taken,) = await self._redis.execute(
+            lambda pipe: pipe.eval(_TAKE_SLOT, 1, tenant_running(slug), *args)
         )
         return bool(taken)
 
     async def give_back(self, slug: str, job_id: UUID) -> None:
         """Free the job's slot."""
-        await self._redis.zrem(tenant_running(slug), str(job_id))
+        await self._redis.execute(
+            lambda pipe: pipe.zrem(tenant_running(slug), str(job_id))
+        )

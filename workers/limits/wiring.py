@@ -15,6 +15,7 @@ from workers.limits.gate import GateParts, LimitsGate
 from workers.limits.running import RunningSlots
 from workers.limits.tenants import TenantLimitsCache
 from workers.model_routing.catalog_sync import CatalogCache
+from workers.redis_batching import RedisBatcher
 from workers.settings import WorkerSettings
 
 
@@ -27,14 +28,16 @@ def build_gate(
     settings: WorkerSettings,
     *,
     redis: "Redis",
+    batcher: RedisBatcher,
     db: AsyncConnectionPool[AsyncConnection[TupleRow]],
     sessions: sessionmaker[Session],
 ) -> LimitsGate:
-    """The gate on `redis` (an asyncio client used on the worker's loop)."""
+    """The gate on `redis` (an asyncio client used on the worker's loop), its
+    per-call commands sent through `batcher` (on the same client)."""
     parts = GateParts(
-        limiter=RateLimiter(redis, settings),
+        limiter=RateLimiter(batcher, settings),
         tenants=TenantLimitsCache(db, ttl_s=settings.helixq_tenant_refresh_s),
-        running=RunningSlots(redis, lease_s=settings.helixq_job_lease_s),
+        running=RunningSlots(batcher, lease_s=settings.helixq_job_lease_s),
         redis=redis,
         catalog=CatalogCache(sessions).get,
         recorded_spend=partial(_recorded_spend, sessions),

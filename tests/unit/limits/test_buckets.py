@@ -9,6 +9,7 @@ import pytest
 from shared.rate_limits import RateLimitSettings, parse_limits
 from shared.redis_keys import limit_cool_down
 from workers.limits.buckets import RateLimiter
+from workers.redis_batching import RedisBatcher
 
 MODEL = "openai/gpt-4o"
 
@@ -16,7 +17,7 @@ MODEL = "openai/gpt-4o"
 def _limiter(client, limits: str, **settings) -> RateLimiter:
     settings = {"helixq_limit_burst_margin": 0, **settings}
     return RateLimiter(
-        client,
+        RedisBatcher(client),
         RateLimitSettings(helixq_provider_limits=limits, **settings),
     )
 
