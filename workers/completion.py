@@ -22,7 +22,6 @@ from shared.jobs import AttemptOutcome
 from shared.logging_setup import log_context
 from shared.routing.performance import AttemptSample
 from workers import job_endings as endings
-from workers import jobs_store
 from workers.context import WorkerContext
 from workers.inflight import Rest, Starter
 from workers.job_endings import Outcome, OutcomeKind
@@ -69,10 +68,7 @@ async def _claim_and_start(
 ) -> None:
     """Claim the jobs, then route and admit each in order, starting the rest of
     each admitted one at once (an error on a later job stops none before it)."""
-    async with ctx.db.connection() as conn:
-        jobs = await jobs_store.claim_jobs(
-            conn, job_ids, lease_s=ctx.settings.helixq_job_lease_s
-        )
+    jobs = await ctx.claims.claim(job_ids)
     if len(jobs) < len(job_ids):
         logger.debug(
             "%d of %d jobs not claimed", len(job_ids) - len(jobs), len(job_ids)

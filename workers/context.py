@@ -24,6 +24,7 @@ from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.db.session import make_sessions, psycopg_url
+from workers.claims import Claims
 from workers.event_loop import EventLoopThread
 from workers.inflight import InflightJobs
 from workers.job_sender import JobSender
@@ -61,6 +62,7 @@ class WorkerContext:
     redis: redis.Redis
     loop: EventLoopThread
     db: ConnectionPool  # autocommit connections for workers.jobs_store, on `loop`
+    claims: Claims  # on `loop`
     notices: AsyncRedis  # on `loop`
     redis_batch: RedisBatcher  # the jobs' Redis commands, sent together, on `loop`
     openrouter: CompletionClient  # on `loop`, behind the rate limits
@@ -125,6 +127,7 @@ def build_context(
         redis=sync_redis,
         loop=loop,
         db=db,
+        claims=Claims(db, lease_s=settings.helixq_job_lease_s),
         notices=notices,
         redis_batch=redis_batch,
         openrouter=RateLimitedClient(client, limits),

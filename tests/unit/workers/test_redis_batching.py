@@ -126,7 +126,7 @@ def test_a_fill_that_raises_queues_nothing(client):
         raise ValueError("bad argument")
 
     async def scenario():
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="bad argument"):
             await batcher.execute(broken)
         return await batcher.execute(lambda pipe: pipe.get("a"))
 
