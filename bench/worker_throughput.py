@@ -4,16 +4,19 @@
 (b) one worker node (`run_worker(processes=N)`, each process a threads-pool Celery
     worker with IN_FLIGHT / N jobs in flight on its event loop) draining pre-inserted
     jobs with every Postgres write; the clock runs from the first job's start to the
-    last job's end. Twice: jobs published as a batch is (MESSAGE_GROUP jobs a
-    message, the API's batch path), then one message a job (as `POST /v1/jobs`).
-Prints the rates and their ratios. Uses DATABASE_URL's server (database helixq_bench,
-recreated) and REDIS_URL's server (db index HELIXQ_BENCH_REDIS_DB, flushed).
+    last job's end. For jobs published as a batch is (MESSAGE_GROUP jobs a message,
+    the API's batch path), then one message a job (as `POST /v1/jobs`), each
+    `--runs` times (runs on a shared 2-core machine vary by ±10%).
+Prints each run, then each way's median and range as ratios to (a). Uses
+DATABASE_URL's server (database helixq_bench, recreated) and REDIS_URL's server
+(db index HELIXQ_BENCH_REDIS_DB, flushed).
 """
 
 import argparse
 import asyncio
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -52,6 +55,7 @@ class Options:
     processes: int
     deadline_s: float
     publishing: tuple[str, ...]
+    runs: int
 
 
 PUBLISHING = {
@@ -63,27 +67,40 @@ PUBLISHING = {
 def main() -> None:
     """Run the measurements and print the figures."""
     options = _parse_args()
-    deadline = time.monotonic() + options.deadline_s
     with simulator(HELIXQ_SIM_LATENCY_MS=str(LATENCY_MS)) as base_url:
         direct = asyncio.run(_direct_rate(base_url, options))
         print(f"direct aiohttp, {options.in_flight} in flight: {direct:.0f} calls/s")
-        for publishing in options.publishing:
-            database_url, redis_url = _prepare_services()
-            _reset_simulator(base_url)
-            worker, cpu_ms = _worker_rate(
-                base_url, database_url, redis_url, options, deadline, publishing
-            )
-            calls = _sim_calls(base_url)
-            print(
-                f"worker node ({options.processes} process(es) x "
-                f"{options.in_flight // options.processes} in flight), "
-                f"{PUBLISHING[publishing]}: {worker:.0f} jobs/s, "
-                f"{cpu_ms:.2f} ms worker CPU per job"
-            )
-            print(
-                f"simulator saw {calls['total']} calls for {len(calls['by_job'])} jobs"
-            )
-            print(f"ratio worker/direct, {publishing}: {worker / direct:.2f}")
+        rates = {
+            publishing: [
+                _one_run(base_url, options, publishing) for _ in range(options.runs)
+            ]
+            for publishing in options.publishing
+        }
+    for publishing, runs in rates.items():
+        print(
+            f"ratio worker/direct, {publishing}: median "
+            f"{statistics.median(runs) / direct:.2f} (runs "
+            f"{min(runs) / direct:.2f}-{max(runs) / direct:.2f}, "
+            f"{statistics.median(runs):.0f} jobs/s)"
+        )
+
+
+def _one_run(base_url: str, options: Options, publishing: str) -> float:
+    database_url, redis_url = _prepare_services()
+    _reset_simulator(base_url)
+    deadline = time.monotonic() + options.deadline_s
+    worker, cpu_ms = _worker_rate(
+        base_url, database_url, redis_url, options, deadline, publishing
+    )
+    calls = _sim_calls(base_url)
+    print(
+        f"worker node ({options.processes} process(es) x "
+        f"{options.in_flight // options.processes} in flight), "
+        f"{PUBLISHING[publishing]}: {worker:.0f} jobs/s, "
+        f"{cpu_ms:.2f} ms worker CPU per job"
+    )
+    print(f"simulator saw {calls['total']} calls for {len(calls['by_job'])} jobs")
+    return worker
 
 
 def _parse_args() -> Options:
@@ -92,7 +109,10 @@ def _parse_args() -> Options:
     parser.add_argument("--direct-seconds", type=float, default=15.0)
     parser.add_argument("--jobs", type=int, default=12000)
     parser.add_argument("--processes", type=int, default=DEFAULT_PROCESSES)
-    parser.add_argument("--deadline-seconds", type=float, default=200.0)
+    parser.add_argument(
+        "--deadline-seconds", type=float, default=120.0, help="for each run"
+    )
+    parser.add_argument("--runs", type=int, default=3, help="for each way")
     parser.add_argument(
         "--publishing",
         choices=sorted(PUBLISHING),
@@ -107,6 +127,7 @@ def _parse_args() -> Options:
         args.processes,
         args.deadline_seconds,
         tuple(args.publishing or PUBLISHING),
+        args.runs,
     )
 
 

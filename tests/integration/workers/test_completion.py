@@ -444,3 +444,33 @@ def test_a_group_is_claimed_at_once_and_each_job_runs_on(
     assert route.call_count == 3
     tokens = {fetch_job(engine, job_id).claim_token for job_id in group}
     assert len(tokens) == 3  # each job holds a claim of its own
+
+
+def test_claims_made_at_the_same_moment_share_one_statement(
+    worker_context, make_job, engine, monkeypatch
+):
+    first, shared, last = make_job(), make_job(), make_job()
+    statements = []
+    claim_jobs = jobs_store.claim_jobs
+
+    async def counted(conn, job_ids, *, lease_s):
+        statements.append(list(job_ids))
+        return await claim_jobs(conn, job_ids, lease_s=lease_s)
+
+    monkeypatch.setattr(jobs_store, "claim_jobs", counted)
+
+    async def two_messages():
+        return await asyncio.gather(
+            worker_context.claims.claim([first, shared]),
+            worker_context.claims.claim([shared, last]),
+        )
+
+    one, other = worker_context.loop.run(two_messages())
+
+    assert statements == [[first, shared, shared, last]]
+    # A job named by both messages is held by the first alone, never worked twice.
+    assert [job.id for job in one] == [first, shared]
+    assert [job.id for job in other] == [last]
+    assert {fetch_job(engine, job_id).status for job_id in (first, shared, last)} == {
+        JobStatus.RUNNING
+    }
