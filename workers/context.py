@@ -24,10 +24,10 @@ from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.db.session import make_sessions, psycopg_url
+from workers.claims import Claims
 from workers.event_loop import EventLoopThread
 from workers.inflight import InflightJobs
 from workers.job_sender import JobSender
-from workers.ledger_rounds import AttemptStarts, Claims
 from workers.limits.client import CompletionClient, RateLimitedClient
 from workers.limits.gate import LimitsGate
 from workers.limits.wiring import build_gate
@@ -63,7 +63,6 @@ class WorkerContext:
     loop: EventLoopThread
     db: ConnectionPool  # autocommit connections for workers.jobs_store, on `loop`
     claims: Claims  # on `loop`
-    attempt_starts: AttemptStarts  # on `loop`
     notices: AsyncRedis  # on `loop`
     redis_batch: RedisBatcher  # the jobs' Redis commands, sent together, on `loop`
     openrouter: CompletionClient  # on `loop`, behind the rate limits
@@ -129,7 +128,6 @@ def build_context(
         loop=loop,
         db=db,
         claims=Claims(db, lease_s=settings.helixq_job_lease_s),
-        attempt_starts=AttemptStarts(db),
         notices=notices,
         redis_batch=redis_batch,
         openrouter=RateLimitedClient(client, limits),

@@ -83,35 +83,17 @@ def retry_delay_for(
 async def stored(
     ctx: WorkerContext, job: ClaimedJob, write: Callable[[Connection], Awaitable[T]]
 ) -> T:
-    """Run a write of the job's ledger on a pooled connection, retrying while
-    Postgres is away (see `_retrying`)."""
-
-    async def on_a_connection() -> T:
-        async with ctx.db.connection() as conn:
-            return await write(conn)
-
-    return await _retrying(ctx, job, on_a_connection)
-
-
-async def begin(ctx: WorkerContext, job: ClaimedJob, call: Call) -> bool:
-    """Put the call in the ledger before making it (with the other jobs' calls
-    about to be made); False: the claim was lost."""
-    return await _retrying(ctx, job, partial(ctx.attempt_starts.begin, job, call))
-
-
-async def _retrying(
-    ctx: WorkerContext, job: ClaimedJob, write: Callable[[], Awaitable[T]]
-) -> T:
-    """Retry a write of the job's ledger while Postgres is away: after a call, the
-    call was made and paid for, and waiting is cheaper than calling again; before
-    one, the job resumes as soon as Postgres is back. Gives up once the lease has
-    run out (another worker may own the job by then). The writes are idempotent:
-    an answer goes onto its attempt's row, the job's end is guarded."""
+    """Run a write of the job's ledger, retrying while Postgres is away: after a
+    call, the call was made and paid for, and waiting is cheaper than calling
+    again; before one, the job resumes as soon as Postgres is back. Gives up once
+    the lease has run out (another worker may own the job by then). The writes are
+    idempotent: an answer goes onto its attempt's row, the job's end is guarded."""
     delay_s = STORE_RETRY_FIRST_S
     deadline = time.monotonic() + ctx.settings.helixq_job_lease_s
     while True:
         try:
-            return await write()
+            async with ctx.db.connection() as conn:
+                return await write(conn)
         except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as error:
             if time.monotonic() + delay_s > deadline:
                 raise
@@ -123,6 +105,13 @@ async def _retrying(
             )
             await asyncio.sleep(delay_s)
             delay_s = min(delay_s * 2, STORE_RETRY_MAX_S)
+
+
+async def begin(ctx: WorkerContext, job: ClaimedJob, call: Call) -> bool:
+    """Put the call in the ledger before making it; False: the claim was lost."""
+    return await stored(
+        ctx, job, lambda conn: jobs_store.begin_attempt(conn, job, call)
+    )
 
 
 async def record_and_renew(

@@ -101,21 +101,14 @@ RETURNING jobs.id, jobs.claim_token, jobs.request, jobs.route, jobs.retries,
 """
 
 # Written before the call, guarded by the claim: a worker that lost its claim makes
-# no call, and a worker that dies mid-call still leaves the call in the ledger. One
-# row per (attempt id, job, claim token, model, start) given; a job appears at most
-# once (its calls are made one after another).
-_BEGIN_ATTEMPTS = """
+# no call, and a worker that dies mid-call still leaves the call in the ledger.
+_BEGIN_ATTEMPT = """
 INSERT INTO attempts (id, job_id, number, model, outcome, started_at)
-SELECT call.id, jobs.id,
+SELECT %(attempt_id)s, jobs.id,
     (SELECT coalesce(max(number), 0) + 1 FROM attempts WHERE job_id = jobs.id),
-    call.model, 'started', call.started_at
-FROM unnest(CAST(%(attempt_ids)s AS uuid[]), CAST(%(job_ids)s AS uuid[]),
-            CAST(%(tokens)s AS uuid[]), CAST(%(models)s AS text[]),
-            CAST(%(started_at)s AS timestamptz[]))
-    AS call (id, job_id, token, model, started_at)
-JOIN jobs ON jobs.id = call.job_id AND jobs.claim_token = call.token
-    AND jobs.status = 'running'
-RETURNING attempts.id
+    %(model)s, 'started', %(started_at)s
+FROM jobs
+WHERE jobs.id = %(job_id)s AND jobs.claim_token = %(token)s AND jobs.status = 'running'
 """
 
 # The call's answer, onto the row written before it. Updating by id makes a retried
@@ -206,22 +199,17 @@ def _claimed(row: tuple[Any, ...]) -> ClaimedJob:
     )
 
 
-async def begin_attempts(
-    conn: Connection, starts: Sequence[tuple[ClaimedJob, Call]]
-) -> list[bool]:
-    """Write the `started` row of each call about to be made, in one statement;
-    for each, False (and nothing written) when its job's claim was lost: that
-    call must not be made."""
+async def begin_attempt(conn: Connection, job: ClaimedJob, call: Call) -> bool:
+    """Write the `started` row of a call about to be made; False (and nothing
+    written) when the claim was lost: the call must not be made."""
     params = {
-        "attempt_ids": [call.id for _, call in starts],
-        "job_ids": [job.id for job, _ in starts],
-        "tokens": [job.claim_token for job, _ in starts],
-        "models": [call.model for _, call in starts],
-        "started_at": [call.started_at for _, call in starts],
+        "attempt_id": call.id,
+        "job_id": job.id,
+        "token": job.claim_token,
+        "model": call.model,
+        "started_at": call.started_at,
     }
-    cursor = await conn.execute(_BEGIN_ATTEMPTS, params, prepare=True)
-    written = {row[0] for row in await cursor.fetchall()}
-    return [call.id in written for _, call in starts]
+    return await _changed(conn, _BEGIN_ATTEMPT, params)
 
 
 async def record_attempt_and_renew(

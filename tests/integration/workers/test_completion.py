@@ -194,7 +194,11 @@ def _claim(ctx, job_id):
 
 
 def _begin(ctx, job, call):
-    return ctx.loop.run(ctx.attempt_starts.begin(job, call))
+    async def begin():
+        async with ctx.db.connection() as conn:
+            return await jobs_store.begin_attempt(conn, job, call)
+
+    return ctx.loop.run(begin())
 
 
 def _take_over(engine, job_id):
@@ -247,13 +251,13 @@ def test_a_lost_claim_before_the_call_means_no_call(
 ):
     route = _answer(openrouter_mock, httpx.Response(200, json=completion_body()))
     job_id = make_job()
-    begin = jobs_store.begin_attempts
+    begin = jobs_store.begin_attempt
 
-    async def taken_over_first(conn, starts):
+    async def taken_over_first(conn, job, call):
         _take_over(engine, job_id)
-        return await begin(conn, starts)
+        return await begin(conn, job, call)
 
-    monkeypatch.setattr(jobs_store, "begin_attempts", taken_over_first)
+    monkeypatch.setattr(jobs_store, "begin_attempt", taken_over_first)
 
     assert _run(worker_context, job_id).kind is OutcomeKind.CLAIM_LOST
     assert route.call_count == 0
@@ -470,31 +474,3 @@ def test_claims_made_at_the_same_moment_share_one_statement(
     assert {fetch_job(engine, job_id).status for job_id in (first, shared, last)} == {
         JobStatus.RUNNING
     }
-
-
-def test_calls_about_to_be_made_are_written_in_one_statement_each_to_its_claim(
-    worker_context, make_job, engine, monkeypatch
-):
-    held, lost = (_claim(worker_context, make_job()) for _ in range(2))
-    _take_over(engine, lost.id)
-    statements = []
-    begin_attempts = jobs_store.begin_attempts
-
-    async def counted(conn, starts):
-        statements.append(len(starts))
-        return await begin_attempts(conn, starts)
-
-    monkeypatch.setattr(jobs_store, "begin_attempts", counted)
-    calls = [jobs_store.Call("openai/gpt-4o-mini") for _ in range(2)]
-
-    async def both():
-        return await asyncio.gather(
-            worker_context.attempt_starts.begin(held, calls[0]),
-            worker_context.attempt_starts.begin(lost, calls[1]),
-        )
-
-    assert worker_context.loop.run(both()) == [True, False]
-    assert statements == [2]
-    [row] = fetch_attempts(engine, held.id)
-    assert (row.id, row.outcome, row.number) == (calls[0].id, "started", 1)
-    assert fetch_attempts(engine, lost.id) == []
