@@ -63,7 +63,7 @@ class WorkerContext:
     loop: EventLoopThread
     db: ConnectionPool  # autocommit connections for workers.jobs_store, on `loop`
     claims: Claims  # on `loop`
-    notices: AsyncRedis  # on `loop`
+    notices: AsyncRedis  # on `loop`: the budget ledger, and the batcher's client
     redis_batch: RedisBatcher  # the jobs' Redis commands, sent together, on `loop`
     openrouter: CompletionClient  # on `loop`, behind the rate limits
     limits: LimitsGate  # on `loop` (workers.limits)

@@ -35,6 +35,16 @@ class RedisBatcher:
         Raises the first error among them, or the round trip's (RedisError, OSError)."""
         return await self._rounds.submit(fill)
 
+    async def eval(
+        self, script: str, keys: Sequence[str], args: Sequence[str | int]
+    ) -> Any:
+        """Run a Lua script and return its reply. EVAL with the text: a pipeline
+        cannot retry an EVALSHA the server has forgotten, and the scripts are short."""
+        (reply,) = await self.execute(
+            lambda pipe: pipe.eval(script, len(keys), *keys, *args)
+        )
+        return reply
+
     async def send(self, fill: Fill, *, what: str) -> None:
         """`execute` for writes that must never fail a job (counters, notices):
         an error is logged and dropped."""

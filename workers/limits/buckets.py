@@ -7,9 +7,7 @@ HELIXQ_PROVIDER_LIMITS) follow the provider's adaptive factor; a tenant's own
 buckets do not (they are the tenant's caps, not the provider's capacity).
 """
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from shared.model_ids import upstream_model_id
 from shared.rate_limits import (
@@ -70,7 +68,7 @@ class RateLimiter:
             else horizon_s,
             burst_margin=self._settings.helixq_limit_burst_margin,
         )
-        granted, wait_ms = await self._eval(TAKE_SCRIPT, call.keys, call.args)
+        granted, wait_ms = await self._redis.eval(TAKE_SCRIPT, call.keys, call.args)
         return Grant(granted=bool(int(granted)), wait_s=float(wait_ms) / 1000)
 
     async def settle_tokens(
@@ -100,7 +98,7 @@ class RateLimiter:
             factor_key=limit_factor(provider_of(model)),
             horizon_s=SETTLE_HORIZON_S,  # a correction always applies
         )
-        await self._eval(TAKE_SCRIPT, call.keys, call.args)
+        await self._redis.eval(TAKE_SCRIPT, call.keys, call.args)
 
     def _buckets(
         self, model: str, tokens: int, tenant: str, tenant_table: LimitTable
@@ -127,7 +125,7 @@ class RateLimiter:
         if retry_after_s is not None:
             cool_s = retry_after_s
         settings = self._settings
-        factor = await self._eval(
+        factor = await self._redis.eval(
             COOL_DOWN_SCRIPT,
             [limit_factor(provider_of(model)), limit_cool_down(model)],
             [
@@ -139,12 +137,3 @@ class RateLimiter:
             ],
         )
         return float(factor)
-
-    async def _eval(
-        self, script: str, keys: Sequence[str], args: Sequence[str | int]
-    ) -> Any:
-        # EVAL with the text: a pipeline cannot retry an EVALSHA the server forgot.
-        (reply,) = await self._redis.execute(
-            lambda pipe: pipe.eval(script, len(keys), *keys, *args)
-        )
-        return reply

@@ -31,9 +31,8 @@ class RunningSlots:
 
     async def take(self, slug: str, job_id: UUID, *, limit: int) -> bool:
         """Hold one of the tenant's `limit` slots for the job; False when full."""
-        args = (str(job_id), limit, self._lease_ms)
-        (taken,) = await self._redis.execute(
-            lambda pipe: pipe.eval(_TAKE_SLOT, 1, tenant_running(slug), *args)
+        taken = await self._redis.eval(
+            _TAKE_SLOT, [tenant_running(slug)], [str(job_id), limit, self._lease_ms]
         )
         return bool(taken)
 
