@@ -9,7 +9,6 @@ import logging
 
 import redis
 import redis.exceptions
-from redis.asyncio import Redis as AsyncRedis
 from redis.asyncio.client import Pipeline as AsyncPipeline
 
 from shared import redis_keys
@@ -46,16 +45,12 @@ def add_attempt(pipe: AsyncPipeline, attempt: AttemptRecord) -> None:
         pipe.hincrbyfloat(key, field, float(attempt.cost_usd))
 
 
-async def record_rate_limit_wait(client: AsyncRedis, scope: str, wait_s: float) -> None:
-    """Count one wait for a rate-limit token, `scope` being e.g. a provider."""
+def add_rate_limit_wait(pipe: AsyncPipeline, scope: str, wait_s: float) -> None:
+    """Queue on `pipe` the counting of one wait for a rate-limit token, `scope`
+    being the provider whose buckets made the call wait."""
     key = redis_keys.monitoring_counters()
-    pipe = client.pipeline(transaction=False)
     pipe.hincrby(key, counter_field(Counter.RATE_LIMIT_WAITS, scope))
     pipe.hincrbyfloat(key, counter_field(Counter.RATE_LIMIT_WAIT_S, scope), wait_s)
-    try:
-        await pipe.execute()
-    except _REDIS_ERRORS as error:
-        logger.warning("rate-limit metrics not recorded: %r", error)
 
 
 def record_webhook_delivery(client: redis.Redis, outcome: str) -> None:

@@ -2,7 +2,6 @@
 settles the token estimate with the usage it reports, adds its cost to the job's
 budget ticket, and an upstream 429 cools its model down for every worker."""
 
-import asyncio
 from typing import Protocol
 from uuid import UUID
 
@@ -45,7 +44,7 @@ class RateLimitedClient:
                 f"rate limit: no capacity for {model} for {grant.wait_s:.1f}s",
                 retry_after_s=grant.wait_s,
             )
-        await asyncio.sleep(grant.wait_s)
+        await self._gate.wait(grant, model)
         try:
             completion = await self._inner.complete(job_id, body)
         except UpstreamError as error:

@@ -22,11 +22,18 @@ from redis.asyncio import Redis
 
 from shared import budget
 from shared.model_ids import upstream_model_id
-from shared.rate_limits import RateLimitSettings, TenantLimits, estimated_tokens
+from shared.rate_limits import (
+    RateLimitSettings,
+    TenantLimits,
+    estimated_tokens,
+    provider_of,
+)
 from shared.routing.catalog import ModelInfo, estimated_cost_usd
 from workers.limits.buckets import Grant, RateLimiter
 from workers.limits.running import RunningSlots
 from workers.limits.tenants import TenantLimitsCache
+from workers.metrics import add_rate_limit_wait
+from workers.redis_batching import RedisBatcher
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +72,7 @@ class GateParts:
     tenants: TenantLimitsCache
     running: RunningSlots
     redis: "Redis"
+    batcher: RedisBatcher  # the per-call commands, sent with the other jobs'
     catalog: Catalog
     # What Postgres says a tenant spent in a month (blocking: run off the loop).
     recorded_spend: Callable[[str, str], Decimal]
@@ -99,7 +107,7 @@ class LimitsGate:
             await self._give_back(job_id, ticket)
             horizon_s = self._settings.helixq_limit_horizon_s
             return Verdict(defer_s=max(grant.wait_s - horizon_s, 0.05))
-        await asyncio.sleep(grant.wait_s)
+        await self.wait(grant, model)
         ticket.prepaid_model = upstream_model_id(model)
         self._tickets[job_id] = ticket
         return Verdict(ticket=ticket)
@@ -117,6 +125,19 @@ class LimitsGate:
         if ticket is None:  # a job worked without admission (tests, tools)
             ticket = Ticket("", TenantLimits(), sum(estimated_tokens({})))
         return await self._take(ticket, model)
+
+    async def wait(self, grant: Grant, model: str) -> None:
+        """Wait until a granted call to `model` may go, counted in the monitoring
+        counters (helixq_rate_limit_wait*) under the model's provider."""
+        if grant.wait_s <= 0:
+            return
+        count = partial(
+            add_rate_limit_wait, scope=provider_of(model), wait_s=grant.wait_s
+        )
+        await asyncio.gather(
+            asyncio.sleep(grant.wait_s),
+            self.parts.batcher.send(count, what="rate-limit wait counters"),
+        )
 
     async def release(self, job_id: UUID) -> None:
         """Give back what the job held and settle its budget; once, at its end."""

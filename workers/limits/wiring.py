@@ -39,6 +39,7 @@ def build_gate(
         tenants=TenantLimitsCache(db, ttl_s=settings.helixq_tenant_refresh_s),
         running=RunningSlots(batcher, lease_s=settings.helixq_job_lease_s),
         redis=redis,
+        batcher=batcher,
         catalog=CatalogCache(sessions).get,
         recorded_spend=partial(_recorded_spend, sessions),
     )

@@ -9,8 +9,9 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from shared import budget
+from shared import budget, redis_keys
 from shared.jobs import JobStatus
+from shared.metrics import Counter, counter_field
 from shared.queues import tenant_queue
 from tests.factories import make_job_body
 from tests.integration.workers.conftest import (
@@ -200,3 +201,24 @@ def test_running_cap_defers_a_job_while_the_tenant_runs_its_most(
             text("UPDATE jobs SET available_at = now() WHERE id = :id"), {"id": waiting}
         )
     assert _run(ctx, waiting).kind is OutcomeKind.SUCCEEDED
+
+
+def test_a_wait_for_tokens_is_counted_for_the_metrics(
+    make_context, openrouter_mock, make_job, redis_client
+):
+    openrouter_mock.post("/chat/completions").mock(
+        return_value=httpx.Response(200, json=completion_body())
+    )
+    # Two calls a second, one at once: the second job waits about half a second,
+    # within the horizon, instead of being deferred.
+    ctx = make_context(helixq_provider_limits="openai=2rps/burst=1")
+    key = redis_keys.monitoring_counters()
+    waits = counter_field(Counter.RATE_LIMIT_WAITS, "openai")
+    waited_s = counter_field(Counter.RATE_LIMIT_WAIT_S, "openai")
+    before = int(redis_client.hget(key, waits) or 0)
+
+    outcomes = [_run(ctx, make_job()).kind for _ in range(2)]
+
+    assert outcomes == [OutcomeKind.SUCCEEDED] * 2
+    assert int(redis_client.hget(key, waits) or 0) == before + 1
+    assert float(redis_client.hget(key, waited_s)) > 0.2

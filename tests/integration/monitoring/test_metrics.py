@@ -20,7 +20,7 @@ from workers import heartbeat
 from workers.jobs_store import AttemptRecord
 from workers.metrics import (
     add_attempt,
-    record_rate_limit_wait,
+    add_rate_limit_wait,
     record_webhook_delivery,
 )
 
@@ -85,8 +85,10 @@ async def test_counters_from_two_processes_add_up(api, services, redis_client) -
             pipe = client.pipeline(transaction=False)
             add_attempt(pipe, attempt)
             await pipe.execute()
-        await record_rate_limit_wait(first, "OpenAI", 1.5)
-        await record_rate_limit_wait(second, "OpenAI", 0.5)
+        for client, wait_s in ((first, 1.5), (second, 0.5)):
+            pipe = client.pipeline(transaction=False)
+            add_rate_limit_wait(pipe, "OpenAI", wait_s)
+            await pipe.execute()
     finally:
         await first.aclose()
         await second.aclose()
