@@ -2,8 +2,9 @@
 
 Built lazily on first use, after any fork, and closed on worker shutdown. The hot
 path (workers.completion) runs on the event loop with the async resources (`db`,
-`notices`, `openrouter`); the sync engine serves the sweeper, the tenant-queue
-refresh, webhook deliveries, the batch sweep and other low-rate tasks.
+`claims`, `redis_async`, `redis_batch`, `openrouter`); the sync engine serves the
+sweeper, the tenant-queue refresh, webhook deliveries, the batch sweep and other
+low-rate tasks.
 """
 
 import logging
@@ -63,7 +64,7 @@ class WorkerContext:
     loop: EventLoopThread
     db: ConnectionPool  # autocommit connections for workers.jobs_store, on `loop`
     claims: Claims  # on `loop`
-    notices: AsyncRedis  # on `loop`: the budget ledger, and the batcher's client
+    redis_async: AsyncRedis  # on `loop`: the budget ledger, and the batcher's client
     redis_batch: RedisBatcher  # the jobs' Redis commands, sent together, on `loop`
     openrouter: CompletionClient  # on `loop`, behind the rate limits
     limits: LimitsGate  # on `loop` (workers.limits)
@@ -91,7 +92,7 @@ class WorkerContext:
     async def _close_async(self) -> None:
         await self.openrouter.aclose()
         await self.redis_batch.drain()
-        await self.notices.aclose()
+        await self.redis_async.aclose()
         await self.db.close()
 
 
@@ -108,10 +109,10 @@ def build_context(
     engine = _autocommit_engine(settings)
     sessions = make_sessions(engine)
     db = loop.run(_open_pool(settings))
-    notices = AsyncRedis.from_url(settings.redis_url)
-    redis_batch = RedisBatcher(notices)
+    redis_async = AsyncRedis.from_url(settings.redis_url)
+    redis_batch = RedisBatcher(redis_async)
     limits = build_gate(
-        settings, redis=notices, batcher=redis_batch, db=db, sessions=sessions
+        settings, redis=redis_async, batcher=redis_batch, db=db, sessions=sessions
     )
     client = OpenRouterClient(_client_config(settings), transport=transport)
     sync_redis = redis.Redis.from_url(settings.redis_url)
@@ -128,7 +129,7 @@ def build_context(
         loop=loop,
         db=db,
         claims=Claims(db, lease_s=settings.helixq_job_lease_s),
-        notices=notices,
+        redis_async=redis_async,
         redis_batch=redis_batch,
         openrouter=RateLimitedClient(client, limits),
         limits=limits,

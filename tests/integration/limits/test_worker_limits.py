@@ -153,7 +153,7 @@ def test_a_job_the_budget_cannot_cover_fails_with_budget_exceeded(
 async def _spent(ctx, slug):
     month = budget.month_of(datetime.now(UTC))
     key = f"broker:tenant:{slug}:budget:{month}"
-    spent, reserved = await ctx.notices.hmget(key, "spent", "reserved")
+    spent, reserved = await ctx.redis_async.hmget(key, "spent", "reserved")
     return budget.from_nano(int(spent or 0)), budget.from_nano(int(reserved or 0))
 
 
