@@ -1,9 +1,10 @@
 """Run one completion job: claim → call OpenRouter → record → finish, fail or release.
 
-Everything runs on the worker's event loop. `start_in_flight` is what the Celery task
-calls, with the message's jobs (one, or a batch's group): it returns once their claim
-is committed, and the rest of each job goes on on the loop (see workers.inflight and
-docs/benchmarks.md for why the message is acked then).
+Everything runs on the worker's event loop. `start` is what a `run_completion`
+message leads to, with the message's jobs (one, or a batch's group): it returns once
+their claim is committed, and the rest of each job goes on on the loop (see
+workers.inflight, workers.completion_messages and docs/benchmarks.md for why the
+message is acked then).
 Safe to run twice for the same job: the claim decides who works, and every write
 after it is guarded by the claim token. No statement is held across the call.
 """
@@ -40,17 +41,17 @@ T = TypeVar("T")
 FINAL = frozenset({OutcomeKind.SUCCEEDED, OutcomeKind.FAILED})
 
 
-def start_in_flight(job_ids: Sequence[UUID], ctx: WorkerContext) -> int:
-    """Take an in-flight slot for each job (blocking while they are taken), claim
-    the jobs in one statement and return once the claims are committed; the rest
-    of each claimed job runs on the loop. How many were started: a job finished,
-    not yet due, held elsewhere, deferred or refused is not."""
+async def start(job_ids: Sequence[UUID], ctx: WorkerContext) -> int:
+    """Take an in-flight slot for each job (waiting while they are taken), claim
+    the jobs in one statement and return once the claims are committed and each
+    claimed job admitted; the rest of each runs on the loop. How many were started:
+    a job finished, not yet due, held elsewhere, deferred or refused is not."""
     size = ctx.inflight.limit  # a group never needs more slots than there are
     started = 0
     for first in range(0, len(job_ids), size):
         chunk = job_ids[first : first + size]
         claim = partial(_claim_and_start, chunk, ctx)
-        started += ctx.inflight.start(claim, slots=len(chunk))
+        started += await ctx.inflight.begin(claim, slots=len(chunk))
     return started
 
 

@@ -70,14 +70,16 @@ class WorkerContext:
     limits: LimitsGate  # on `loop` (workers.limits)
     sender: JobSender  # re-publishes retries (blocking: run it in a thread)
     deliveries: DeliverySender  # sends webhook deliveries (blocking, too)
-    inflight: InflightJobs
+    inflight: InflightJobs  # on `loop`
     routes: RoutePlanner  # `plan` blocks (Postgres, Redis): off the loop
     rng: random.Random = field(default_factory=random.Random)
 
     def close(self) -> None:
         """Let the jobs in flight end (up to one call timeout), then release
         connections and stop the event loop thread."""
-        still_running = self.inflight.wait_idle(self.settings.openrouter_timeout)
+        still_running = self.loop.run(
+            self.inflight.wait_idle(self.settings.openrouter_timeout)
+        )
         if still_running:
             logger.warning(
                 "%d jobs still in flight at shutdown: their leases will expire and "
@@ -135,7 +137,7 @@ def build_context(
         limits=limits,
         sender=sender,
         deliveries=deliveries,
-        inflight=InflightJobs(loop, settings.helixq_worker_inflight),
+        inflight=InflightJobs(settings.helixq_worker_inflight),
         routes=RoutePlanner(
             catalog=CatalogCache(sessions),
             client=sync_redis,

@@ -1,8 +1,8 @@
-"""One asyncio event loop on a background thread, shared by a worker's task threads.
+"""One asyncio event loop on a background thread, shared by a worker process.
 
-Task threads block on `run(...)`, while the loop multiplexes every in-flight HTTP call
-on one thread: hundreds of calls cost one loop, not hundreds of clients. The loop is
-uvloop's where installed (shared.event_loops).
+The consumer hands it messages' jobs, task threads block on `run(...)`, and the loop
+multiplexes every in-flight HTTP call on one thread: hundreds of calls cost one loop,
+not hundreds of clients. The loop is uvloop's where installed (shared.event_loops).
 """
 
 import asyncio
@@ -28,7 +28,11 @@ class EventLoopThread:
 
     def submit(self, coroutine: Coroutine[object, object, ResultT]) -> Future[ResultT]:
         """Schedule `coroutine` on the loop; safe from any thread."""
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+        try:
+            return asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+        except BaseException:
+            coroutine.close()  # never started (the loop is closed): no "never awaited"
+            raise
 
     def run(self, coroutine: Coroutine[object, object, ResultT]) -> ResultT:
         """Run `coroutine` on the loop and wait for its result from this thread."""

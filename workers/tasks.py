@@ -24,7 +24,14 @@ class BrokerTask(Task[Any, Any]):
         return provider_of(self.app).get()
 
 
-@app.task(bind=True, base=BrokerTask, name=TaskName.RUN_COMPLETION.value)
+@app.task(
+    bind=True,
+    base=BrokerTask,
+    name=TaskName.RUN_COMPLETION.value,
+    # Most messages never reach this function: the consumer starts their jobs on
+    # the loop itself (workers.completion_messages); the rest come here.
+    Strategy="workers.completion_messages:completion_strategy",
+)
 def run_completion(self: BrokerTask, *job_ids: str) -> None:
     """Start the message's completion jobs (one, or a group a batch submitted
     together, in order) and return once Postgres holds their claims.
@@ -44,7 +51,8 @@ def run_completion(self: BrokerTask, *job_ids: str) -> None:
     A claim that raises leaves the group's later jobs `queued`: the sweeper
     re-sends them like any job whose message was lost.
     """
-    completion.start_in_flight([UUID(job_id) for job_id in job_ids], self.context)
+    context = self.context
+    context.loop.run(completion.start([UUID(job_id) for job_id in job_ids], context))
 
 
 @app.task(bind=True, base=BrokerTask, name=TaskName.REQUEUE_STALE_JOBS.value)

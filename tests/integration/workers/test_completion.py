@@ -34,6 +34,15 @@ def _run(ctx, job_id):
     return ctx.loop.run(completion.run(job_id, ctx))
 
 
+def _start(job_ids, ctx) -> int:
+    """completion.start, as a message leads to it: returns after the claims."""
+    return ctx.loop.run(completion.start(job_ids, ctx))
+
+
+def _wait_idle(ctx) -> int:
+    return ctx.loop.run(ctx.inflight.wait_idle(10))
+
+
 @pytest.fixture
 def single_model_job(make_job, tenant):
     """A job whose only candidate is the tenant's default model: no model to fall
@@ -276,7 +285,7 @@ def test_task_returns_once_the_claim_is_committed_while_the_call_goes_on(
     openrouter_mock.post("/chat/completions").mock(side_effect=slow_upstream)
     job_id = make_job()
 
-    assert completion.start_in_flight([job_id], worker_context) == 1
+    assert _start([job_id], worker_context) == 1
 
     job = fetch_job(engine, job_id)  # the ack may go now: Postgres holds the claim
     assert job.status == JobStatus.RUNNING
@@ -289,7 +298,7 @@ def test_task_returns_once_the_claim_is_committed_while_the_call_goes_on(
     [in_flight] = fetch_attempts(engine, job_id)
     assert (in_flight.outcome, in_flight.latency_ms) == ("started", None)
     upstream_may_answer.set()
-    assert worker_context.inflight.wait_idle(10) == 0
+    assert _wait_idle(worker_context) == 0
     assert fetch_job(engine, job_id).status == JobStatus.SUCCEEDED
     [answered] = fetch_attempts(engine, job_id)
     assert (answered.id, answered.outcome) == (in_flight.id, "succeeded")
@@ -304,7 +313,7 @@ def test_second_delivery_of_a_running_job_exits_quietly(
         status="running", lease_expires_at=datetime.now(UTC) + timedelta(minutes=1)
     )
 
-    assert completion.start_in_flight([job_id], worker_context) == 0
+    assert _start([job_id], worker_context) == 0
 
     assert route.call_count == 0
     assert fetch_job(engine, job_id).status == JobStatus.RUNNING
@@ -433,10 +442,10 @@ def test_a_group_is_claimed_at_once_and_each_job_runs_on(
     finished = make_job(status="succeeded")
     later = make_job(available_at=datetime.now(UTC) + timedelta(minutes=5))
 
-    started = completion.start_in_flight([*group, finished, later], worker_context)
+    started = _start([*group, finished, later], worker_context)
 
     assert started == 3  # the finished job and the one not yet due are left alone
-    assert worker_context.inflight.wait_idle(10) == 0
+    assert _wait_idle(worker_context) == 0
     assert [fetch_job(engine, job_id).status for job_id in group] == [
         JobStatus.SUCCEEDED
     ] * 3

@@ -1,0 +1,104 @@
+"""How a worker's consumer hands `run_completion` messages straight to the event loop.
+
+Celery's own path for a message (a Request object, the pool's hand-off to a task
+thread, the tracer, the result callback) cost ~0.6 ms of CPU a message, a quarter of
+all the worker's work for a job sent alone (docs/benchmarks.md). A task's `Strategy`
+is Celery's hook for what the consumer does with the task's messages; this one reads
+the message's job ids on the consumer's thread, starts them on the process's loop
+(workers.completion.start: in-flight slots, claim, admission) and acks the message
+once that has returned, as the task would have. Nothing else changes: a message is
+in hand until acked, the consumer holds at most its prefetch count of them
+(HELIXQ_WORKER_CONCURRENCY), so while jobs wait for slots or rate-limit tokens the
+consumer fetches no more; that is the backpressure fairness between tenants
+relies on. An error starting the jobs is logged and the message acked, like a task
+that raised: the jobs are still `queued` in Postgres and the sweeper re-sends them.
+
+Messages this path does not take go Celery's way, to the task in workers.tasks: an
+ETA (a retry's countdown: Celery's timer holds it), an expiry, a revoked id, chained
+callbacks, protocol 1, arguments that are not job ids (the task raises the error),
+task events on (monitoring asked for them), or a consumer without an event hub.
+"""
+
+import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from functools import partial
+from typing import Any
+from uuid import UUID
+
+from celery import Celery, Task
+from celery.worker import strategy
+
+from workers import completion
+from workers.context import provider_of
+
+logger = logging.getLogger(__name__)
+
+# Celery's message handler: (message, body, ack, reject, callbacks, **options).
+Handler = Callable[..., Any]
+_EMBEDDED = ("callbacks", "errbacks", "chain", "chord")
+
+
+def completion_strategy(
+    task: Task[Any, Any], app: Celery, consumer: Any, **options: Any
+) -> Handler:
+    """The consumer's handler for `run_completion` messages (Task.Strategy)."""
+    celery_path: Handler = strategy.default(task, app, consumer, **options)
+    if consumer.hub is None or _sends_task_events(consumer.event_dispatcher, task):
+        return celery_path
+    contexts = provider_of(app)
+    revoked = consumer.controller.state.revoked
+    connection_errors = consumer.connection_errors
+
+    def handle(
+        message: Any, body: Any, ack: Any, reject: Any, callbacks: Any, **more: Any
+    ) -> Any:
+        job_ids = None if body is not None else job_ids_to_start_now(message, revoked)
+        if job_ids is None:
+            return celery_path(message, body, ack, reject, callbacks, **more)
+        context = contexts.get()
+        started = context.loop.submit(completion.start(job_ids, context))
+        started.add_done_callback(
+            partial(_acknowledge, ack, connection_errors, message.headers["id"])
+        )
+        return None
+
+    return handle
+
+
+def _sends_task_events(events: Any, task: Task[Any, Any]) -> bool:
+    # Without -E the dispatcher is on for worker heartbeats only (its groups).
+    if not (events and events.enabled and task.send_events):
+        return False
+    return not events.groups or "task" in events.groups
+
+
+def job_ids_to_start_now(
+    message: Any, revoked: Any = frozenset()
+) -> Sequence[UUID] | None:
+    """The job ids of a protocol 2 message this path can start at once, or None
+    for a message that must go Celery's way."""
+    headers = message.headers or {}
+    if headers.get("eta") or headers.get("expires") or headers.get("id") in revoked:
+        return None
+    try:
+        args, kwargs, embed = message.decode()
+        if kwargs or any((embed or {}).get(key) for key in _EMBEDDED) or not args:
+            return None
+        return [UUID(job_id) for job_id in args]
+    except Exception:  # anything unreadable goes Celery's way, which reports it
+        return None
+
+
+def _acknowledge(
+    ack: Any, connection_errors: Any, message_id: str, started: Future[int]
+) -> None:
+    # On the loop's thread; `ack` hands the ack to the consumer's hub (thread-safe).
+    if started.cancelled():
+        return  # the loop stopped first: the jobs are `queued`, the sweeper re-sends
+    error = started.exception()
+    if error is not None:
+        logger.error(
+            "run_completion[%s]: could not start its jobs", message_id, exc_info=error
+        )
+    ack(logger, connection_errors)
