@@ -75,15 +75,16 @@ class WorkerContext:
     rng: random.Random = field(default_factory=random.Random)
 
     def close(self) -> None:
-        """Let the jobs in flight end (up to one call timeout), then release
-        connections and stop the event loop thread."""
+        """Let the jobs in flight end (up to one call timeout; the messages not
+        yet started are dropped), then release connections and stop the event
+        loop thread."""
         still_running = self.loop.run(
-            self.inflight.wait_idle(self.settings.openrouter_timeout)
+            self.inflight.stop(self.settings.openrouter_timeout)
         )
         if still_running:
             logger.warning(
-                "%d jobs still in flight at shutdown: their leases will expire and "
-                "the sweeper re-sends them",
+                "%d jobs still in flight at shutdown were stopped: their leases will "
+                "expire and the sweeper re-sends them",
                 still_running,
             )
         self.loop.run(self._close_async())

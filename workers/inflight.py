@@ -12,9 +12,12 @@ Hundreds of jobs in flight cost one loop, not a thread each.
 import asyncio
 import logging
 from collections.abc import Callable, Coroutine
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 logger = logging.getLogger(__name__)
+
+# How long jobs cancelled at shutdown get to run their `finally` blocks.
+CANCEL_GRACE_S = 5.0
 
 Rest: TypeAlias = Coroutine[object, object, object]
 # What a claim calls for each job it took: start(name, rest).
@@ -40,6 +43,8 @@ class InflightJobs:
         self._taking = asyncio.Lock()
         # asyncio keeps only weak references to tasks: these keep them alive.
         self._running: set[asyncio.Task[object]] = set()
+        # The tasks of messages still taking slots or claiming, for `stop`.
+        self._beginning: set[asyncio.Task[Any]] = set()
 
     async def begin(self, claim: Claim, *, slots: int) -> int:
         """Take `slots` slots (waiting while they are taken), run `claim` and
@@ -57,6 +62,9 @@ class InflightJobs:
             task.add_done_callback(self._end)
             started.count += 1
 
+        current = asyncio.current_task()
+        beginning = {current} if current is not None else set()
+        self._beginning |= beginning
         try:
             async with self._taking:
                 while taken < slots:
@@ -64,9 +72,20 @@ class InflightJobs:
                     taken += 1
             await claim(start)
         finally:
+            self._beginning -= beginning
             for _ in range(taken - started.count):
                 self._slots.release()
         return started.count
+
+    async def stop(self, timeout_s: float) -> int:
+        """At shutdown: cancel the messages not yet started, give the running jobs
+        up to `timeout_s` to end, then cancel the rest; how many were cancelled
+        running. Nothing is lost: a job not yet claimed is still `queued`, a claimed
+        one keeps its lease, and the sweeper re-sends both."""
+        await _cancel(self._beginning, CANCEL_GRACE_S)
+        still_running = await self.wait_idle(timeout_s)
+        await _cancel(self._running, CANCEL_GRACE_S)
+        return still_running
 
     async def wait_idle(self, timeout_s: float) -> int:
         """Wait up to `timeout_s` for the running jobs to end; how many still run."""
@@ -81,3 +100,11 @@ class InflightJobs:
         if not task.cancelled() and (error := task.exception()) is not None:
             # The job stays `running` until its lease expires; the sweeper re-sends it.
             logger.error("%s: crashed after its claim", task.get_name(), exc_info=error)
+
+
+async def _cancel(tasks: set[asyncio.Task[Any]], grace_s: float) -> None:
+    cancelled = set(tasks)
+    for task in cancelled:
+        task.cancel()
+    if cancelled:
+        await asyncio.wait(cancelled, timeout=grace_s)

@@ -156,3 +156,21 @@ def test_a_claim_that_fails_midway_keeps_the_jobs_it_started():
 def test_a_group_larger_than_the_slots_is_refused():
     with pytest.raises(ValueError, match="3 slots"):
         asyncio.run(InflightJobs(limit=2).begin(_nothing_to_do, slots=3))
+
+
+def test_stop_cancels_waiting_messages_and_jobs_that_outlast_the_timeout():
+    async def forever() -> None:
+        await asyncio.Event().wait()
+
+    async def claim(start):
+        start("job slow", forever())
+
+    async def scenario():
+        jobs = InflightJobs(limit=1)
+        await jobs.begin(claim, slots=1)
+        waiting = asyncio.create_task(jobs.begin(_nothing_to_do, slots=1))
+        await asyncio.sleep(0.05)  # it waits for the slot the slow job holds
+        stopped = await jobs.stop(0.1)
+        return stopped, waiting.cancelled(), await jobs.wait_idle(0)
+
+    assert asyncio.run(scenario()) == (1, True, 0)
