@@ -1,5 +1,5 @@
 """The claims of the messages a worker process takes at the same moment, made in
-one statement (workers.coalescing): each task thread waits for its own jobs, and
+one statement (workers.coalescing): each message waits for its own jobs, and
 Postgres sees one claim a round instead of one a message."""
 
 from collections.abc import Sequence

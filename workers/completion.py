@@ -100,7 +100,7 @@ async def _plan(job: ClaimedJob, ctx: WorkerContext) -> Plan | None:
 
 
 async def _admitted(job: ClaimedJob, ctx: WorkerContext, plan: Plan) -> bool:
-    # Waits for capacity while the task thread waits too (workers.limits.gate).
+    # Waits for capacity while the message stays unacked (workers.limits.gate).
     first_model = plan.decision.next_model() or plan.decision.candidates[0]
     verdict = await admission.admit(ctx, job, first_model)
     if verdict.defer_s is not None and await admission.defer(ctx, job, verdict.defer_s):

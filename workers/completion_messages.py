@@ -53,10 +53,13 @@ def completion_strategy(
     def handle(
         message: Any, body: Any, ack: Any, reject: Any, callbacks: Any, **more: Any
     ) -> Any:
-        job_ids = None if body is not None else job_ids_to_start_now(message, revoked)
+        job_ids = None if body is not None else _job_ids_to_start_now(message, revoked)
         if job_ids is None:
             return celery_path(message, body, ack, reject, callbacks, **more)
-        context = contexts.get()
+        try:
+            context = contexts.get()
+        except Exception:  # not built (Postgres away?): the task reports why
+            return celery_path(message, body, ack, reject, callbacks, **more)
         started = context.loop.submit(completion.start(job_ids, context))
         started.add_done_callback(
             partial(_acknowledge, ack, connection_errors, message.headers["id"])
@@ -73,9 +76,7 @@ def _sends_task_events(events: Any, task: Task[Any, Any]) -> bool:
     return not events.groups or "task" in events.groups
 
 
-def job_ids_to_start_now(
-    message: Any, revoked: Any = frozenset()
-) -> Sequence[UUID] | None:
+def _job_ids_to_start_now(message: Any, revoked: Any) -> Sequence[UUID] | None:
     """The job ids of a protocol 2 message this path can start at once, or None
     for a message that must go Celery's way."""
     headers = message.headers or {}

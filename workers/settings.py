@@ -16,7 +16,8 @@ from shared.settings import (
     WebhookSettings,
 )
 
-# Task threads per process: they only claim (a few ms each), so a few suffice.
+# Messages a process holds while their jobs wait to start (the consumer's prefetch
+# count: what holds a flooding tenant's messages back), and threads for other tasks.
 DEFAULT_CONCURRENCY = 4
 # Jobs in flight per process, multiplexed on its event loop.
 DEFAULT_INFLIGHT = 400

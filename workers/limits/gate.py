@@ -1,6 +1,6 @@
 """What a claimed job must hold before its first call, and gives back at its end.
 
-`admit` runs right after the claim, while the task thread still waits (see
+`admit` runs right after the claim, while the job's message is still unacked (see
 workers.completion): a running slot if the tenant caps them, a budget reservation
 if it has a monthly budget, then tokens for its first candidate model. Tokens up
 to HELIXQ_LIMIT_HORIZON_S ahead are waited for there, so the worker fetches no

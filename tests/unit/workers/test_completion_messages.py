@@ -86,9 +86,11 @@ def starts(monkeypatch):
     return recorder
 
 
-def _handler(loop, *, hub=HUB, events=None):
+def _handler(loop, *, hub=HUB, events=None, context_factory=None):
     app = SimpleNamespace(
-        worker_contexts=ContextProvider(lambda: SimpleNamespace(loop=loop))
+        worker_contexts=ContextProvider(
+            context_factory or (lambda: SimpleNamespace(loop=loop))
+        )
     )
     consumer = SimpleNamespace(
         hub=hub,
@@ -189,3 +191,18 @@ def test_a_start_cancelled_with_the_loop_leaves_the_message_unacked(
 
     assert not acks.done.wait(0.3)
     assert len(starts.job_ids) == 1
+
+
+def test_a_context_that_cannot_be_built_leaves_the_message_to_the_task(
+    loop, celery_path, starts
+):
+    def unbuildable():
+        raise ConnectionError("database away")
+
+    handle = _handler(loop, context_factory=unbuildable)
+    message = Message([str(uuid.uuid4())])
+
+    handle(message, None, "ack", "reject", None)
+
+    assert celery_path == [(message, None, "ack", "reject", None)]
+    assert starts.job_ids == []
