@@ -56,8 +56,11 @@ class OpenRouterClient:
             max_keepalive_connections=config.max_connections,
         )
         self._timeout_s = config.timeout_s
+        base_url = config.base_url.rstrip("/") + "/"
+        # Absolute: httpx merges a relative URL into base_url anew on every call.
+        self._completions_url = httpx.URL(base_url + "chat/completions")
         self._http = httpx.AsyncClient(
-            base_url=config.base_url.rstrip("/") + "/",
+            base_url=base_url,
             headers=config.headers(),
             timeout=config.timeout_s,
             transport=transport or AiohttpTransport(limits=limits),
@@ -69,7 +72,7 @@ class OpenRouterClient:
         try:
             async with asyncio.timeout(self._timeout_s):
                 response = await self._http.post(
-                    "chat/completions",
+                    self._completions_url,
                     json=body,
                     headers={JOB_ID_HEADER: str(job_id)},
                 )
