@@ -60,6 +60,7 @@ def completion_strategy(
             context = contexts.get()
         except Exception:  # not built (Postgres away?): the task reports why
             return celery_path(message, body, ack, reject, callbacks, **more)
+        context.intake.on_message(consumer.qos)
         started = context.loop.submit(completion.start(job_ids, context))
         started.add_done_callback(
             partial(_acknowledge, ack, connection_errors, message.headers["id"])

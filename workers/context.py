@@ -28,6 +28,7 @@ from shared.db.session import make_sessions, psycopg_url
 from workers.claims import Claims
 from workers.event_loop import EventLoopThread
 from workers.inflight import InflightJobs
+from workers.intake import Intake
 from workers.job_sender import JobSender
 from workers.limits.client import CompletionClient, RateLimitedClient
 from workers.limits.gate import LimitsGate
@@ -71,6 +72,7 @@ class WorkerContext:
     sender: JobSender  # re-publishes retries (blocking: run it in a thread)
     deliveries: DeliverySender  # sends webhook deliveries (blocking, too)
     inflight: InflightJobs  # on `loop`
+    intake: Intake  # how many messages the consumer holds
     routes: RoutePlanner  # `plan` blocks (Postgres, Redis): off the loop
     rng: random.Random = field(default_factory=random.Random)
 
@@ -114,8 +116,18 @@ def build_context(
     db = loop.run(_open_pool(settings))
     redis_async = AsyncRedis.from_url(settings.redis_url)
     redis_batch = RedisBatcher(redis_async)
+    # Twice the prefetch count while no job waits for tokens (workers.intake).
+    intake = Intake(
+        extra=settings.helixq_worker_concurrency,
+        quiet_s=settings.helixq_limit_horizon_s,
+    )
     limits = build_gate(
-        settings, redis=redis_async, batcher=redis_batch, db=db, sessions=sessions
+        settings,
+        redis=redis_async,
+        batcher=redis_batch,
+        db=db,
+        sessions=sessions,
+        intake=intake,
     )
     client = OpenRouterClient(_client_config(settings), transport=transport)
     sync_redis = redis.Redis.from_url(settings.redis_url)
@@ -139,6 +151,7 @@ def build_context(
         sender=sender,
         deliveries=deliveries,
         inflight=InflightJobs(settings.helixq_worker_inflight),
+        intake=intake,
         routes=RoutePlanner(
             catalog=CatalogCache(sessions),
             client=sync_redis,

@@ -29,6 +29,7 @@ from shared.rate_limits import (
     provider_of,
 )
 from shared.routing.catalog import ModelInfo, estimated_cost_usd
+from workers.intake import Intake
 from workers.limits.buckets import Grant, RateLimiter
 from workers.limits.running import RunningSlots
 from workers.limits.tenants import TenantLimitsCache
@@ -76,6 +77,7 @@ class GateParts:
     catalog: Catalog
     # What Postgres says a tenant spent in a month (blocking: run off the loop).
     recorded_spend: Callable[[str, str], Decimal]
+    intake: Intake  # narrows the process's prefetch count while jobs wait
 
 
 class LimitsGate:
@@ -134,10 +136,11 @@ class LimitsGate:
         count = partial(
             add_rate_limit_wait, scope=provider_of(model), wait_s=grant.wait_s
         )
-        await asyncio.gather(
-            asyncio.sleep(grant.wait_s),
-            self.parts.batcher.send(count, what="rate-limit wait counters"),
-        )
+        with self.parts.intake.waiting():
+            await asyncio.gather(
+                asyncio.sleep(grant.wait_s),
+                self.parts.batcher.send(count, what="rate-limit wait counters"),
+            )
 
     async def release(self, job_id: UUID) -> None:
         """Give back what the job held and settle its budget; once, at its end."""

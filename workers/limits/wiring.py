@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared import budget
+from workers.intake import Intake
 from workers.limits.buckets import RateLimiter
 from workers.limits.gate import GateParts, LimitsGate
 from workers.limits.running import RunningSlots
@@ -31,6 +32,7 @@ def build_gate(
     batcher: RedisBatcher,
     db: AsyncConnectionPool[AsyncConnection[TupleRow]],
     sessions: sessionmaker[Session],
+    intake: Intake,
 ) -> LimitsGate:
     """The gate on `redis` (an asyncio client used on the worker's loop), its
     per-call commands sent through `batcher` (on the same client)."""
@@ -42,5 +44,6 @@ def build_gate(
         batcher=batcher,
         catalog=CatalogCache(sessions).get,
         recorded_spend=partial(_recorded_spend, sessions),
+        intake=intake,
     )
     return LimitsGate(parts, settings)

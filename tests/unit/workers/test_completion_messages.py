@@ -13,6 +13,7 @@ import pytest
 from workers import completion_messages
 from workers.context import ContextProvider
 from workers.event_loop import EventLoopThread
+from workers.intake import Intake
 
 pytestmark = pytest.mark.timeout(10)
 
@@ -89,7 +90,8 @@ def starts(monkeypatch):
 def _handler(loop, *, hub=HUB, events=None, context_factory=None):
     app = SimpleNamespace(
         worker_contexts=ContextProvider(
-            context_factory or (lambda: SimpleNamespace(loop=loop))
+            context_factory
+            or (lambda: SimpleNamespace(loop=loop, intake=Intake(extra=0, quiet_s=1)))
         )
     )
     consumer = SimpleNamespace(
@@ -97,6 +99,7 @@ def _handler(loop, *, hub=HUB, events=None, context_factory=None):
         event_dispatcher=events,
         controller=SimpleNamespace(state=SimpleNamespace(revoked={"revoked-id"})),
         connection_errors=CONNECTION_ERRORS,
+        qos=object(),
     )
     task = SimpleNamespace(send_events=True)
     return completion_messages.completion_strategy(task, app, consumer)
