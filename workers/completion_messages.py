@@ -8,10 +8,11 @@ the message's job ids on the consumer's thread, starts them on the process's loo
 (workers.completion.start: in-flight slots, claim, admission) and acks the message
 once that has returned, as the task would have. Nothing else changes: a message is
 in hand until acked, the consumer holds at most its prefetch count of them
-(HELIXQ_WORKER_CONCURRENCY), so while jobs wait for slots or rate-limit tokens the
-consumer fetches no more; that is the backpressure fairness between tenants
-relies on. An error starting the jobs is logged and the message acked, like a task
-that raised: the jobs are still `queued` in Postgres and the sweeper re-sends them.
+(HELIXQ_WORKER_CONCURRENCY while jobs wait for tokens, workers.intake), so while
+jobs wait for slots or rate-limit tokens the consumer fetches no more; that is the
+backpressure fairness between tenants relies on. An error starting the jobs is
+logged and the message acked, like a task that raised: the jobs are still `queued`
+in Postgres and the sweeper re-sends them.
 
 Messages this path does not take go Celery's way, to the task in workers.tasks: an
 ETA (a retry's countdown: Celery's timer holds it), an expiry, a revoked id, chained

@@ -37,7 +37,7 @@ class InflightJobs:
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self._slots = asyncio.Semaphore(limit)
+        self._slots = asyncio.BoundedSemaphore(limit)
         # One message takes its slots at a time: two each holding part of what
         # they need could otherwise wait for each other forever.
         self._taking = asyncio.Lock()
