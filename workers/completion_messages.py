@@ -1,18 +1,18 @@
 """How a worker's consumer hands `run_completion` messages straight to the event loop.
 
 Celery's own path for a message (a Request object, the pool's hand-off to a task
-thread, the tracer, the result callback) cost ~0.6 ms of CPU a message, a quarter of
-all the worker's work for a job sent alone (docs/benchmarks.md). A task's `Strategy`
-is Celery's hook for what the consumer does with the task's messages; this one reads
-the message's job ids on the consumer's thread, starts them on the process's loop
-(workers.completion.start: in-flight slots, claim, admission) and acks the message
-once that has returned, as the task would have. Nothing else changes: a message is
-in hand until acked, the consumer holds at most its prefetch count of them
-(HELIXQ_WORKER_CONCURRENCY while jobs wait for tokens, workers.intake), so while
-jobs wait for slots or rate-limit tokens the consumer fetches no more; that is the
-backpressure fairness between tenants relies on. An error starting the jobs is
-logged and the message acked, like a task that raised: the jobs are still `queued`
-in Postgres and the sweeper re-sends them.
+thread, the tracer, the result callback) cost ~0.55 ms of worker CPU a message, a
+sixth of the worker's work for a job sent alone (docs/benchmarks.md). A task's
+`Strategy` is Celery's hook for what the consumer does with the task's messages;
+this one reads the message's job ids on the consumer's thread, starts them on the
+process's loop (workers.completion.start: in-flight slots, claim, admission) and
+acks the message once that has returned, as the task would have. Nothing else
+changes: a message is in hand until acked, the consumer holds at most its prefetch
+count of them (HELIXQ_WORKER_CONCURRENCY while jobs wait for tokens,
+workers.intake), so while jobs wait for slots or rate-limit tokens the consumer
+fetches no more; that is the backpressure fairness between tenants relies on. An
+error starting the jobs is logged and the message acked, like a task that raised:
+the jobs are still `queued` in Postgres and the sweeper re-sends them.
 
 Messages this path does not take go Celery's way, to the task in workers.tasks: an
 ETA (a retry's countdown: Celery's timer holds it), an expiry, a revoked id, chained
@@ -98,7 +98,9 @@ def _acknowledge(
 ) -> None:
     # On the loop's thread; `ack` hands the ack to the consumer's hub (thread-safe).
     if started.cancelled():
-        return  # the loop stopped first: the jobs are `queued`, the sweeper re-sends
+        # Stopped at shutdown: the jobs are still `queued`, or `running` under a lease
+        # that expires; the sweeper re-sends both.
+        return
     error = started.exception()
     if error is not None:
         logger.error(

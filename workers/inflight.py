@@ -25,13 +25,6 @@ Starter: TypeAlias = Callable[[str, Rest], None]
 Claim: TypeAlias = Callable[[Starter], Coroutine[object, object, None]]
 
 
-class _Started:
-    """How many jobs a claim started."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-
 class InflightJobs:
     """At most `limit` jobs running on one event loop at once (use it on that loop)."""
 
@@ -53,14 +46,14 @@ class InflightJobs:
         raised here; the jobs it started before go on."""
         if not 0 < slots <= self.limit:
             raise ValueError(f"{slots} slots asked of {self.limit}")
-        taken = 0
-        started = _Started()
+        taken = started = 0
 
         def start(name: str, rest: Rest) -> None:
+            nonlocal started
             task = asyncio.create_task(rest, name=name)
             self._running.add(task)
             task.add_done_callback(self._end)
-            started.count += 1
+            started += 1
 
         current = asyncio.current_task()
         beginning = {current} if current is not None else set()
@@ -73,9 +66,9 @@ class InflightJobs:
             await claim(start)
         finally:
             self._beginning -= beginning
-            for _ in range(taken - started.count):
+            for _ in range(taken - started):
                 self._slots.release()
-        return started.count
+        return started
 
     async def stop(self, timeout_s: float) -> int:
         """At shutdown: cancel the messages not yet started, give the running jobs
