@@ -107,6 +107,31 @@ def test_connection_error_is_retryable(openrouter_mock, complete):
     assert API_KEY not in str(error)
 
 
+class _BrokenBody(httpx.AsyncByteStream):
+    """A body that fails after its first bytes, remembering that it was closed."""
+
+    closed = False
+
+    async def __aiter__(self):
+        yield b'{"id": "gen-'
+        raise httpx.ReadError("connection reset")
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+def test_connection_lost_while_reading_the_body_is_retryable_and_closed(
+    openrouter_mock, complete
+):
+    body = _BrokenBody()
+    _answer(openrouter_mock, httpx.Response(200, stream=body))
+
+    error = _failure(complete)
+
+    assert type(error) is UpstreamUnavailable
+    assert body.closed
+
+
 def test_429_with_retry_after_carries_the_delay(openrouter_mock, complete):
     body = error_body(429, "Provider returned error", raw="slow down upstream")
     _answer(
