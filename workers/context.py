@@ -28,7 +28,7 @@ from shared.db.session import make_sessions, psycopg_url
 from workers.claims import Claims
 from workers.event_loop import EventLoopThread
 from workers.inflight import InflightJobs
-from workers.intake import Intake
+from workers.intake import WIDE_INTAKE, Intake
 from workers.job_sender import JobSender
 from workers.limits.client import CompletionClient, RateLimitedClient
 from workers.limits.gate import LimitsGate
@@ -116,9 +116,8 @@ def build_context(
     db = loop.run(_open_pool(settings))
     redis_async = AsyncRedis.from_url(settings.redis_url)
     redis_batch = RedisBatcher(redis_async)
-    # Twice the prefetch count while no job waits for tokens (workers.intake).
     intake = Intake(
-        extra=settings.helixq_worker_concurrency,
+        extra=(WIDE_INTAKE - 1) * settings.helixq_worker_concurrency,
         quiet_s=settings.helixq_limit_horizon_s,
     )
     limits = build_gate(

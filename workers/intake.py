@@ -1,5 +1,6 @@
 """How many messages a worker process holds unacked: its prefetch count while its
-jobs wait for rate-limit tokens, more while none has for a limit horizon.
+jobs wait for rate-limit tokens, WIDE_INTAKE times that while none has for a limit
+horizon.
 
 A completion message is in hand from its delivery until its jobs are claimed and
 admitted (workers.completion_messages). While jobs wait for tokens, the messages
@@ -9,9 +10,10 @@ count (HELIXQ_WORKER_CONCURRENCY), which bounds how long a small tenant's job wa
 behind a flooding one's reservations. When no job of the process has waited for
 HELIXQ_LIMIT_HORIZON_S (so no reservation it made is still ahead), holding more
 lets more messages share a claim and keeps the consumer from waiting for the loop:
-+10% jobs/s for one message a job (docs/benchmarks.md). The first wait narrows the
-count again at once; messages already in hand stay, so a flood that starts while
-it is wide gets at most the extra messages ahead of the rotation.
+with one message a job, twice the count gave +10% jobs/s, four times a further +2%
+(docs/benchmarks.md). The first wait narrows the count again at once; messages
+already in hand stay, so a flood that starts while it is wide gets at most the
+extra messages ahead of the rotation.
 """
 
 import math
@@ -20,6 +22,9 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Protocol
+
+# The prefetch count's multiple while no job waits for tokens.
+WIDE_INTAKE = 4
 
 
 class PrefetchCount(Protocol):

@@ -17,8 +17,8 @@ from shared.settings import (
 )
 
 # Messages a process holds while their jobs wait for rate-limit tokens (the
-# consumer's prefetch count: what holds a flooding tenant's messages back; twice as
-# many while none waits, workers.intake), and threads for other tasks.
+# consumer's prefetch count: what holds a flooding tenant's messages back; four
+# times as many while none waits, workers.intake), and threads for other tasks.
 DEFAULT_CONCURRENCY = 4
 # Jobs in flight per process, multiplexed on its event loop.
 DEFAULT_INFLIGHT = 400
