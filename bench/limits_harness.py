@@ -4,11 +4,9 @@ Redis db, a simulator, a worker node under given limits, and job publishing."""
 import asyncio
 import json
 import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,8 +15,8 @@ import psycopg
 import redis
 from celery import Celery
 
-from bench.processes import ROOT, stop
 from bench.processes import simulator as simulator_process
+from bench.processes import worker_node as processes_worker_node
 from helixq.scratch_services import fresh_database, redis_database
 from shared.queues import TaskName, tenant_queue
 
@@ -58,32 +56,25 @@ def simulator(latency_ms: int) -> Iterator[str]:
         yield base_url
 
 
-@contextmanager
 def worker_node(
     base_url: str, services: Services, *, processes: int, env: dict[str, str]
-) -> Iterator[None]:
-    """`run_worker(processes=...)` against the simulator, with extra `env`."""
-    full_env = {
-        **os.environ,
-        "DATABASE_URL": services.database_url,
-        "REDIS_URL": services.redis_url,
-        "OPENROUTER_API_KEY": API_KEY,
-        "OPENROUTER_BASE_URL": f"{base_url}/api/v1",
-        "HELIXQ_WORKER_INFLIGHT": "50",
-        # Postgres allows 100 connections, shared with whatever else runs here.
-        "DATABASE_POOL_SIZE": "2",
-        "DATABASE_MAX_OVERFLOW": "2",
-        **env,
-    }
-    code = (
-        "from workers.entrypoints import run_worker; "
-        f"run_worker(processes={processes}, loglevel='WARNING')"
+) -> AbstractContextManager[object]:
+    """A worker node (bench.processes.worker_node) against the simulator, with
+    extra `env`."""
+    return processes_worker_node(
+        {
+            "DATABASE_URL": services.database_url,
+            "REDIS_URL": services.redis_url,
+            "OPENROUTER_API_KEY": API_KEY,
+            "OPENROUTER_BASE_URL": f"{base_url}/api/v1",
+            "HELIXQ_WORKER_INFLIGHT": "50",
+            # Postgres allows 100 connections, shared with whatever else runs here.
+            "DATABASE_POOL_SIZE": "2",
+            "DATABASE_MAX_OVERFLOW": "2",
+            **env,
+        },
+        processes=processes,
     )
-    node = subprocess.Popen([sys.executable, "-c", code], env=full_env, cwd=ROOT)
-    try:
-        yield
-    finally:
-        stop(node)
 
 
 def add_tenant(

@@ -1,13 +1,14 @@
-"""The subprocesses benchmarks start, on loopback: the simulator, and the helpers
-to find a port, wait for a server and stop a process."""
+"""The subprocesses benchmarks start, on loopback: the simulator, a worker node,
+and the helpers to find a port, wait for a server and stop a process."""
 
 import os
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -59,3 +60,35 @@ def simulator(**settings: str) -> Iterator[str]:
         yield base_url
     finally:
         stop(process)
+
+
+@contextmanager
+def worker_node(
+    env: Mapping[str, str], *, processes: int
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`run_worker(processes=...)` in a subprocess, with `env` over the environment;
+    stopped at the end. Its output (Celery's banner and warnings) goes to a log file,
+    kept and named on stderr when the benchmark fails while the node runs."""
+    code = (
+        "from workers.entrypoints import run_worker; "
+        f"run_worker(processes={processes}, loglevel='WARNING')"
+    )
+    with tempfile.NamedTemporaryFile(
+        prefix="helixq-bench-worker-", suffix=".log", delete=False
+    ) as log:
+        node = subprocess.Popen(
+            [sys.executable, "-c", code],
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            yield node
+        except BaseException:
+            print(f"the worker node's output: {log.name}", file=sys.stderr)
+            raise
+        else:
+            os.unlink(log.name)
+        finally:
+            stop(node)

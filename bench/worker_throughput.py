@@ -17,8 +17,6 @@ import asyncio
 import json
 import os
 import statistics
-import subprocess
-import sys
 import time
 import uuid
 from dataclasses import dataclass
@@ -30,7 +28,7 @@ import psycopg
 import redis
 from celery import Celery
 
-from bench.processes import ROOT, simulator, stop
+from bench.processes import simulator, worker_node
 from broker_api.enqueue import CeleryEnqueuer, Priority
 from helixq.scratch_services import fresh_database, redis_database
 from shared.queues import TaskName, tenant_queue
@@ -178,7 +176,6 @@ def _worker_rate(
     else:
         _publish_each(redis_url, job_ids)
     env = {
-        **os.environ,
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
         "OPENROUTER_API_KEY": API_KEY,
@@ -188,19 +185,12 @@ def _worker_rate(
         "DATABASE_POOL_SIZE": str(max(2, 8 // options.processes)),
         "DATABASE_MAX_OVERFLOW": str(max(2, 8 // options.processes)),
     }
-    code = (
-        "from workers.entrypoints import run_worker; "
-        f"run_worker(processes={options.processes}, loglevel='WARNING')"
-    )
-    node = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=ROOT)
-    try:
+    with worker_node(env, processes=options.processes) as node:
         _wait_for_jobs(database_url, len(job_ids), deadline)
         pids = _process_tree(node.pid)
         cpu_s = sum(_cpu_s(pid) for pid in pids)
         system_s = sum(_cpu_s(pid, system_only=True) for pid in pids)
         print(f"worker CPU: {cpu_s:.1f}s, of which kernel {system_s:.1f}s")
-    finally:
-        stop(node)
     return _drain_rate(database_url), cpu_s * 1000 / len(job_ids)
 
 
