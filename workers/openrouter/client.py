@@ -5,7 +5,7 @@ at hundreds of concurrent calls: see shared/reference/baselines.md), used only o
 the process's event loop (workers.event_loop). Each call builds its `httpx.Request`
 and hands it to the transport itself: `httpx.AsyncClient`'s per-call work (merging
 its defaults, the cookie jar, the auth and redirect flows), none of which a chat
-completion uses, cost ~70 µs of the worker's CPU a call, 4% of a job's
+completion uses, cost ~0.1 ms of the worker's CPU a job, 6% of it
 (docs/benchmarks.md).
 """
 
