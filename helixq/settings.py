@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from shared.settings import DurationS
+from shared.settings import DatabaseSettings, DurationS
 
 
 class StackSettings(BaseSettings):
@@ -44,6 +44,13 @@ class StackSettings(BaseSettings):
     def _blank_is_unset(cls, value: object) -> object:
         # `.env` files copied from env.example carry `NAME=` lines.
         return None if isinstance(value, str) and not value.strip() else value
+
+
+class FlowerSettings(DatabaseSettings):
+    """What `helixq flower` reads besides REDIS_URL and Flower's FLOWER_* options."""
+
+    # How soon a new tenant's queue appears on the Broker page (the workers' knob).
+    helixq_tenant_refresh_s: DurationS = Field(default=2.0, gt=0)
 
 
 class ClientSettings(BaseSettings):
