@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 from broker_api.admin.limits_routes import router as admin_limits_router
 from broker_api.admin.routes import router as admin_router
 from broker_api.admin.routing_routes import router as admin_routing_router
+from broker_api.api_docs import router as api_docs_router
 from broker_api.auth_throttle import AuthThrottle
 from broker_api.batches.routes import router as batches_router
 from broker_api.body_limit import BodyLimitMiddleware
@@ -73,8 +74,11 @@ def create_app(
         summary="A durable job broker in front of OpenRouter.",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # served by api_docs_router, without a CDN
+        redoc_url=None,
     )
     install_error_handlers(app)
+    app.include_router(api_docs_router)
     app.include_router(health_router)
     app.include_router(jobs_router)
     app.include_router(chat_router)
