@@ -10,6 +10,7 @@ BrokerError
 ├── Conflict
 │   ├── TenantExists
 │   └── BatchNotCancellable
+│       └── NothingLeftToCancel  every item had ended: the batch ended instead
 ├── UnsupportedMediaType     a body in a content type the endpoint does not take
 ├── InvalidRequest           well-formed but unacceptable input (with field details)
 │   ├── IdempotencyKeyReused  the same Idempotency-Key with a different body
@@ -91,10 +92,24 @@ class TenantExists(Conflict):
 class BatchNotCancellable(Conflict):
     code = "batch_not_cancellable"
 
+    def __init__(
+        self, batch_id: UUID, status: str, *, message: str | None = None
+    ) -> None:
+        super().__init__(
+            message or f"batch {batch_id} is already {status} and cannot be cancelled",
+            details={"batch_id": str(batch_id), "status": status},
+        )
+
+
+class NothingLeftToCancel(BatchNotCancellable):
+    code = "batch_nothing_to_cancel"
+
     def __init__(self, batch_id: UUID, status: str) -> None:
         super().__init__(
-            f"batch {batch_id} is already {status} and cannot be cancelled",
-            details={"batch_id": str(batch_id), "status": status},
+            batch_id,
+            status,
+            message=f"batch {batch_id} had nothing left to cancel: every item had "
+            f"already ended, so the batch is {status}",
         )
 
 
