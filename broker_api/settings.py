@@ -24,5 +24,6 @@ class ApiSettings(
     helixq_long_poll_max_s: float = Field(default=60.0, ge=0, le=600)
     helixq_sync_timeout_s: float = Field(default=300.0, gt=0, le=3600)
     helixq_seed_tenants: bool = True
-    # Failed authentications one client address may make per minute before a 429.
+    # Failed authentications one client address may make per minute before its
+    # further failures answer 429 (a valid key always passes).
     helixq_auth_failures_per_minute: int = Field(default=30, ge=1)
