@@ -3,6 +3,7 @@
 Pure functions of the settings and the chosen servers, so tests can read them.
 """
 
+import ipaddress
 import json
 import secrets
 import shlex
@@ -86,7 +87,8 @@ def child_specs(plan: StackPlan, *, python: str = sys.executable) -> list[ChildS
         sim_args = _host_port(settings.helixq_sim_host, settings.helixq_sim_port)
         specs.append(ChildSpec("simulator", (*helixq, "simulator", *sim_args), sim_env))
     api_args = _host_port(settings.helixq_api_host, settings.helixq_api_port)
-    specs.append(ChildSpec("api", (*helixq, "api", *api_args), env))
+    api_env = {**env, **_metrics_environment(settings.helixq_api_host)}
+    specs.append(ChildSpec("api", (*helixq, "api", *api_args), api_env))
     concurrency = settings.helixq_stack_worker_concurrency
     worker_args = ("-c", str(concurrency)) if concurrency else ()
     specs.append(ChildSpec("worker", (*helixq, "worker", *worker_args), env))
@@ -96,6 +98,20 @@ def child_specs(plan: StackPlan, *, python: str = sys.executable) -> list[ChildS
     flower_args = ("--port", str(settings.helixq_flower_port), "--address", "127.0.0.1")
     specs.append(ChildSpec("flower", (*helixq, "flower", *flower_args), flower_env))
     return specs
+
+
+def _metrics_environment(api_host: str) -> dict[str, str]:
+    """Prometheus may scrape a loopback API without a token; elsewhere it needs one."""
+    if api_host == "localhost" or _is_loopback_address(api_host):
+        return {"HELIXQ_METRICS_OPEN": "true"}
+    return {}
+
+
+def _is_loopback_address(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _host_port(host: str, port: int) -> tuple[str, ...]:

@@ -7,6 +7,7 @@ BrokerError
 │   └── TenantNotFound
 ├── Unauthenticated          missing, unknown, revoked or expired API key
 ├── Forbidden                a valid credential that may not do this
+│   └── MetricsClosed        /metrics with neither a token nor an open setting
 ├── Conflict
 │   ├── TenantExists
 │   └── BatchNotCancellable
@@ -76,6 +77,16 @@ class Unauthenticated(BrokerError):
 
 class Forbidden(BrokerError):
     code = "forbidden"
+
+
+class MetricsClosed(Forbidden):
+    code = "metrics_closed"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "metrics are closed: set HELIXQ_METRICS_TOKEN and scrape with it as a "
+            "bearer token (or HELIXQ_METRICS_OPEN=true on a trusted network)"
+        )
 
 
 class Conflict(BrokerError):

@@ -118,7 +118,11 @@ def make_due(sessions: sessionmaker[Session], delivery_id: UUID) -> None:
 # The API side: the webhooks router alone on the app's error handlers and state,
 # without the rest of the app's lifespan (tested with the app elsewhere).
 
-DNS = {"hooks.example.com": ["93.184.216.34"], "internal.example.com": ["10.0.0.7"]}
+DNS = {
+    "hooks.example.com": ["93.184.216.34"],
+    "internal.example.com": ["10.0.0.7"],
+    "compat.example.com": ["::7f00:1"],  # IPv4-compatible IPv6 of 127.0.0.1
+}
 
 
 def fake_resolve(host: str, port: int) -> list[str]:

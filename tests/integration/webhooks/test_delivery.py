@@ -199,6 +199,28 @@ def test_used_up_schedule_fails(
     assert [e["status_code"] for e in delivery.attempts_log] == [500, 500]
 
 
+def test_a_name_rebound_to_an_ipv4_compatible_loopback_is_refused_at_connect(
+    deps: DeliveryDeps, sessions, tenant_id, receiver
+) -> None:
+    url = receiver.url.replace("127.0.0.1", "hooks.example.com")
+    delivery_id = new_delivery(sessions, tenant_id, url)
+    rebound = replace(
+        deps,
+        settings=webhook_settings(helixq_webhook_allow_private=False),
+        resolve=lambda host, port: ["::127.0.0.1"],
+    )
+    deliver(delivery_id, rebound)
+
+    assert receiver.received == []
+    delivery = load(sessions, delivery_id)
+    assert delivery.status == "failed"
+    [entry] = delivery.attempts_log
+    assert entry["error"] == (
+        "webhook URL refused: the host resolves to a loopback address "
+        "inside an IPv4-compatible IPv6 address"
+    )
+
+
 def test_delivering_twice_sends_once(
     deps: DeliveryDeps, sessions, tenant_id, receiver
 ) -> None:

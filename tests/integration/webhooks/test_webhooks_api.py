@@ -181,6 +181,9 @@ async def test_put_endpoint_sets_the_default_and_get_reads_it(
         "http://[::ffff:127.0.0.1]/",
         "http://2130706433/",
         "https://internal.example.com/",  # resolves to 10.0.0.7
+        "http://[::127.0.0.1]:9998/h",  # IPv4-compatible IPv6
+        "http://[64:ff9b:1::a00:7]/h",  # local-use NAT64
+        "https://compat.example.com/",  # resolves to ::7f00:1
         "https://user:pw@hooks.example.com/",
         "ftp://hooks.example.com/",
         "https://nowhere.example.com/",
@@ -193,6 +196,23 @@ async def test_put_endpoint_refuses_ssrf_targets(api, tenant, url: str) -> None:
     assert response.status_code == 422
     assert response.json()["error"]["code"].startswith("webhook_")
     assert "pw" not in response.text
+
+
+async def test_put_endpoint_names_the_ipv4_an_ipv6_address_carries(api, tenant) -> None:
+    response = await api.put(
+        "/v1/webhooks/endpoint",
+        json={"url": "http://[::127.0.0.1]:9998/h"},
+        headers=tenant.headers,
+    )
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "webhook_url_refused"
+    assert error["message"] == (
+        "webhook URL refused: the host resolves to a loopback address "
+        "inside an IPv4-compatible IPv6 address"
+    )
+    read = await api.get("/v1/webhooks/endpoint", headers=tenant.headers)
+    assert read.json()["url"] is None
 
 
 async def test_put_endpoint_again_re_enables_a_disabled_url(

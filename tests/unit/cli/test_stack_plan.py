@@ -68,6 +68,20 @@ def test_only_flower_may_answer_its_api_without_a_login() -> None:
     assert all("FLOWER_UNAUTHENTICATED_API" not in spec.env for spec in others)
 
 
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1", "localhost"])
+def test_only_the_api_on_loopback_serves_metrics_without_a_token(host: str) -> None:
+    specs = _by_name(child_specs(_plan(helixq_api_host=host)))
+    assert specs["api"].env["HELIXQ_METRICS_OPEN"] == "true"
+    others = [spec for name, spec in specs.items() if name != "api"]
+    assert all("HELIXQ_METRICS_OPEN" not in spec.env for spec in others)
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.20", "broker.lan"])
+def test_an_api_off_loopback_keeps_its_metrics_closed(host: str) -> None:
+    api = _by_name(child_specs(_plan(helixq_api_host=host)))["api"]
+    assert "HELIXQ_METRICS_OPEN" not in api.env
+
+
 def test_with_an_openrouter_key_there_is_no_simulator_and_no_override() -> None:
     plan = _plan(openrouter_api_key=SecretStr("sk-or-v1-real"))
     specs = child_specs(plan)
