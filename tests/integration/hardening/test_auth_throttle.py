@@ -5,6 +5,7 @@ import httpx
 import pytest
 import redis
 
+from broker_api import auth_throttle
 from broker_api.settings import ApiSettings
 from tests.integration.api.conftest import TenantCredentials
 
@@ -15,6 +16,12 @@ pytestmark = pytest.mark.anyio
 def api_settings(api_settings: ApiSettings, redis_client: redis.Redis) -> ApiSettings:
     # redis_client flushes the test Redis db, so earlier failures do not count.
     return api_settings.model_copy(update={"helixq_auth_failures_per_minute": 3})
+
+
+@pytest.fixture(autouse=True)
+def one_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every guess of a test falls in one window, even across a minute boundary."""
+    monkeypatch.setattr(auth_throttle, "_window", lambda: (1, 30))
 
 
 async def _guess(api: httpx.AsyncClient) -> httpx.Response:
