@@ -15,6 +15,7 @@ from uuid import UUID
 import redis
 from sqlalchemy.orm import Session, sessionmaker
 
+from shared.redaction import redact_json
 from shared.settings import WebhookSettings
 from shared.webhooks.addresses import Resolver, system_resolver
 from shared.webhooks.errors import DestinationRefused
@@ -91,7 +92,9 @@ def _send(claimed: store.Claimed, deps: DeliveryDeps) -> HttpTry | DestinationRe
         )
     except DestinationRefused as refused:
         return refused
-    body = json.dumps(claimed.payload, separators=(",", ":")).encode()
+    # Payloads recorded before upstream text was redacted may hold a key.
+    payload = redact_json(claimed.payload)
+    body = json.dumps(payload, separators=(",", ":")).encode()
     timestamp = int(deps.clock().timestamp())  # each try says when it was sent
     headers = signed_headers(
         claimed.signing_secrets, message_id(claimed.id), timestamp, body
