@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
-from shared.db.models import Attempt, Job, Tenant
+from shared.db.models import Attempt, Batch, Job, Tenant
 from tests.integration.api.conftest import TenantCredentials
 from tests.integration.api.test_batches_api import inline_batch
 
@@ -17,6 +17,14 @@ pytestmark = pytest.mark.anyio
 LEAKED = "Invalid credentials: Bearer sk-or-v1-0123456789abcdef0123456789abcdef"
 MASKED = "Invalid credentials: Bearer ***"
 SECRET = "0123456789abcdef0123456789abcdef"
+_ONE_FAILED = {
+    "total": 1,
+    "succeeded": 0,
+    "failed": 1,
+    "cancelled": 0,
+    "expired": 0,
+    "pending": 0,
+}
 
 
 def _failed_job(engine: Engine, slug: str, **columns: object) -> UUID:
@@ -81,6 +89,12 @@ async def test_batch_results_mask_the_key(
                 error_code="upstream_unauthorized",
                 error_message=LEAKED,
             )
+        )
+        # Ended, so that no batch sweep later in the run settles it.
+        session.execute(
+            update(Batch)
+            .where(Batch.id == UUID(batch_id))
+            .values(status="failed", request_counts=_ONE_FAILED)
         )
 
     response = await api.get(f"/v1/batches/{batch_id}/results", headers=tenant.headers)
