@@ -106,8 +106,8 @@ def _redact_object(value: dict[str, Any]) -> dict[str, Any]:
     return {key: _SHAPES.redact_json(item) for key, item in value.items()}
 
 
-# Fields of the API's views that serve stored text: rows written before upstream
-# text was redacted are masked (by shape) on the way out.
+# Fields of the API's views that serve stored text: whatever a row holds, no
+# secret shape is served.
 RedactedText = Annotated[str, AfterValidator(_SHAPES.redact)]
 RedactedJson = Annotated[dict[str, Any], AfterValidator(_redact_object)]
 

@@ -314,9 +314,9 @@ def _attempt_params(attempt: AttemptRecord) -> dict[str, Any]:
 
 
 def _kept_text(text: str | None) -> str | None:
-    # Upstream text arrives redacted with the key it was sent with (workers.
-    # openrouter.responses); error text from any source loses the known secret
-    # shapes here, before a tenant can be shown it.
+    # Upstream text arrives redacted with the key it was sent with
+    # (workers.openrouter.responses); error text from any source loses the known
+    # secret shapes here, before a tenant can be shown it.
     return None if text is None else redact(text)
 
 

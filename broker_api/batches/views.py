@@ -105,5 +105,5 @@ def result_line(row: Any) -> dict[str, Any]:
 
 
 def _served_text(text: str | None) -> str | None:
-    # Rows written before upstream text was redacted may hold a key.
+    # Whatever a stored row holds, no secret shape is served (docs/monitoring.md).
     return None if text is None else redact(text)

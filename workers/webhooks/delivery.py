@@ -92,7 +92,8 @@ def _send(claimed: store.Claimed, deps: DeliveryDeps) -> HttpTry | DestinationRe
         )
     except DestinationRefused as refused:
         return refused
-    # Payloads recorded before upstream text was redacted may hold a key.
+    # The last way out to the tenant: whatever a stored payload holds, no secret
+    # shape leaves in the body.
     payload = redact_json(claimed.payload)
     body = json.dumps(payload, separators=(",", ":")).encode()
     timestamp = int(deps.clock().timestamp())  # each try says when it was sent
