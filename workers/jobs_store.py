@@ -20,6 +20,7 @@ from psycopg import AsyncConnection
 from psycopg.rows import TupleRow
 
 from shared.jobs import AttemptOutcome
+from shared.redaction import redact
 from workers.openrouter.schemas import JsonObject
 from workers.webhooks.job_events import ENDED_JOB_RETURNING, EndedJob, record_job_event
 
@@ -266,7 +267,7 @@ async def fail_job(
     outcome = {
         "token": job.claim_token,
         "code": code,
-        "message": message,
+        "message": _kept_text(message),
         "routing": routing,
     }
     return await _end(conn, job, statement, {**params, **outcome})
@@ -288,7 +289,7 @@ async def release_job(
         "token": job.claim_token,
         "delay_s": float(delay_s),
         "code": attempt.error_code,
-        "message": attempt.error_message,
+        "message": _kept_text(attempt.error_message),
         "routing": routing,
     }
     return await _changed(conn, _RELEASE, params)
@@ -304,12 +305,19 @@ def _attempt_params(attempt: AttemptRecord) -> dict[str, Any]:
         "outcome": attempt.outcome.value,
         "http_status": attempt.http_status,
         "attempt_error_code": attempt.error_code,
-        "attempt_error_message": attempt.error_message,
+        "attempt_error_message": _kept_text(attempt.error_message),
         "prompt_tokens": attempt.prompt_tokens,
         "completion_tokens": attempt.completion_tokens,
         "cost_usd": attempt.cost_usd,
         "latency_ms": attempt.latency_ms,
     }
+
+
+def _kept_text(text: str | None) -> str | None:
+    # Upstream text arrives redacted with the key it was sent with
+    # (workers.openrouter.responses); error text from any source loses the known
+    # secret shapes here, before a tenant can be shown it.
+    return None if text is None else redact(text)
 
 
 async def _end(

@@ -7,6 +7,8 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
+from shared.redaction import RedactedText
+
 Window = Literal["15m", "1h", "6h", "24h"]
 
 
@@ -47,7 +49,7 @@ class FailureView(BaseModel):
     tenant: str
     model: str | None
     error_code: str | None
-    error_message: str | None
+    error_message: RedactedText | None
     finished_at: datetime | None
 
 

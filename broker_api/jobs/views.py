@@ -8,11 +8,12 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 
 from shared.db.models import Attempt, Job
+from shared.redaction import RedactedText
 
 
 class ErrorView(BaseModel):
     code: str
-    message: str
+    message: RedactedText
 
 
 class UsageView(BaseModel):

@@ -19,6 +19,7 @@ import httpx
 from httpx_aiohttp import AiohttpTransport
 from pydantic import SecretStr
 
+from shared.redaction import Redactor
 from workers.openrouter.errors import UpstreamTimeout, UpstreamUnavailable
 from workers.openrouter.responses import read_reply
 from workers.openrouter.schemas import Completion, JsonObject
@@ -69,6 +70,8 @@ class OpenRouterClient:
         # timeout around it.
         self._extensions = {"timeout": dict.fromkeys(_TIMEOUTS, config.timeout_s)}
         self._transport = transport or AiohttpTransport(limits=limits)
+        # The key this client sends is the one an upstream could quote back.
+        self._redactor = Redactor([config.api_key.get_secret_value()])
 
     async def complete(self, job_id: UUID, body: JsonObject) -> Completion:
         """Send one chat completion; raises UpstreamError when it fails."""
@@ -102,6 +105,7 @@ class OpenRouterClient:
             content,
             latency_ms=round((time.monotonic() - started) * 1000),
             now_s=time.time(),
+            redactor=self._redactor,
         )
 
     async def aclose(self) -> None:

@@ -10,6 +10,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.db.models import WebhookDelivery, WebhookEndpoint
+from shared.webhooks.events import EventType
 from shared.webhooks.secrets import current_secret, rotate_secret
 from tests import standard_webhooks
 from tests.integration.webhooks.conftest import (
@@ -255,4 +256,28 @@ def test_rotation_signs_with_both_secrets_until_the_old_expires(
     assert len(latest.headers["webhook-signature"].split(" ")) == 1
     assert not standard_webhooks.is_valid(
         old, latest.headers, latest.body, now_s=time.time()
+    )
+
+
+def test_a_key_an_older_payload_holds_is_masked_in_the_signed_body(
+    deps: DeliveryDeps, sessions, tenant_id: UUID, receiver: Receiver
+) -> None:
+    # Written before upstream text was redacted: the key is in the job's error.
+    leaked = {"code": "upstream_unauthorized", "message": "Bearer sk-or-v1-abcdef0123"}
+    delivery_id = add_delivery(
+        sessions,
+        tenant_id,
+        receiver.url,
+        event_type=EventType.JOB_FAILED,
+        data={"id": "job-1", "error": leaked},
+    )
+    assert delivery_id is not None
+
+    deliver(delivery_id, deps)
+
+    [request] = receiver.received
+    assert b"abcdef0123" not in request.body
+    assert request.json["data"]["error"]["message"] == "Bearer ***"
+    assert standard_webhooks.is_valid(
+        secret_of(sessions, tenant_id), request.headers, request.body, now_s=time.time()
     )

@@ -7,6 +7,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.db.models import Tenant, WebhookDelivery, WebhookEndpoint
+from shared.webhooks.events import EventType
 from tests.integration.api.conftest import TenantCredentials
 from tests.integration.webhooks.conftest import RecordingEnqueuer, add_delivery, load
 from workers.webhooks.delivery import utc_now
@@ -87,6 +88,29 @@ async def test_detail_has_payload_log_and_webhook_id(api, tenant, sessions) -> N
     assert body["payload"]["type"] == "job.succeeded"
     assert body["attempts"] == []
     assert body["status"] == "pending"
+
+
+async def test_detail_masks_a_key_an_older_payload_holds(api, tenant, sessions) -> None:
+    # Written before upstream text was redacted: the key is in the job's error.
+    leaked = {"code": "upstream_unauthorized", "message": "Bearer sk-or-v1-abcdef0123"}
+    delivery_id = add_delivery(
+        sessions,
+        tenant_id_of(sessions, tenant.slug),
+        "https://hooks.example.com/h",
+        event_type=EventType.JOB_FAILED,
+        data={"id": "job-1", "error": leaked},
+    )
+
+    response = await api.get(
+        f"/v1/webhooks/deliveries/{delivery_id}", headers=tenant.headers
+    )
+
+    assert response.status_code == 200
+    assert response.json()["payload"]["data"]["error"] == {
+        "code": "upstream_unauthorized",
+        "message": "Bearer ***",
+    }
+    assert "abcdef0123" not in response.text
 
 
 @pytest.mark.parametrize("path", ["", "/replay"])
