@@ -185,9 +185,9 @@ def _worker_rate(
         "DATABASE_POOL_SIZE": str(max(2, 8 // options.processes)),
         "DATABASE_MAX_OVERFLOW": str(max(2, 8 // options.processes)),
     }
-    with worker_node(env, processes=options.processes) as node:
+    with worker_node(env, processes=options.processes) as node_pid:
         _wait_for_jobs(database_url, len(job_ids), deadline)
-        pids = _process_tree(node.pid)
+        pids = _process_tree(node_pid)
         cpu_s = sum(_cpu_s(pid) for pid in pids)
         system_s = sum(_cpu_s(pid, system_only=True) for pid in pids)
         print(f"worker CPU: {cpu_s:.1f}s, of which kernel {system_s:.1f}s")
