@@ -33,7 +33,7 @@ class Stack:
 
     def start(self, name: str, argv: list[str], **env: str) -> int:
         """Start `argv` as `name`, with `env` over the stack's; its pid. Its output
-        is appended to tests/artifacts/e2e-logs/<name>.log."""
+        is appended to `<name>.log` in LOG_DIR."""
         LOG_DIR.mkdir(parents=True, exist_ok=True)
         log = LOG_DIR / f"{name}.log"
         return self.processes.start(name, argv, {**self.env, **env}, log=log)
