@@ -6,7 +6,7 @@
     jobs with every Postgres write; the clock runs from the first job's start to the
     last job's end. For jobs published as a batch is (MESSAGE_GROUP jobs a message,
     the API's batch path), then one message a job (as `POST /v1/jobs`), each
-    `--runs` times (runs on a shared 2-core machine vary by ±10%).
+    `--runs` times (runs on a shared machine vary: compare medians).
 Prints each run, then each way's median and range as ratios to (a). Uses
 DATABASE_URL's server (database helixq_bench, recreated) and REDIS_URL's server
 (db index HELIXQ_BENCH_REDIS_DB, flushed).
