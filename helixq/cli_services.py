@@ -11,7 +11,12 @@ from typing import TypeAlias
 
 from helixq.settings import StackSettings, inherited_environment
 from helixq.state import StateDir
-from shared.settings import DatabaseSettings, RedisSettings, load_settings
+from shared.settings import (
+    DatabaseSettings,
+    RedisSettings,
+    TenantSeedSettings,
+    load_settings,
+)
 
 # argparse exposes no public name for what add_subparsers() returns.
 SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
@@ -102,6 +107,8 @@ def run_api(args: argparse.Namespace) -> int:
     from shared.logging_setup import LoggingSettings, configure_logging
 
     settings = load_settings(ApiSettings)  # a bad variable: one line, not a traceback
+    if settings.helixq_seed_tenants:
+        load_settings(TenantSeedSettings)  # read again at start-up, inside uvicorn
     configure_logging(load_settings(LoggingSettings))
     uvicorn.run(
         "broker_api.app:create_app",

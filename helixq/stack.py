@@ -60,6 +60,8 @@ def _prepare(
     settings: StackSettings, state: StateDir, resources: ExitStack
 ) -> StackPlan:
     """Servers, schema, demo key and stack.env; all of it undone by `resources`."""
+    # Read first: a bad tenant variable stops `helixq up` before anything starts.
+    seeds = load_settings(TenantSeedSettings).tenants
     claim_pid_file(state.pid_file)
     resources.callback(release_pid_file, state.pid_file)
     # One left by a killed run must not steer this one.
@@ -71,7 +73,6 @@ def _prepare(
         _embedded("Valkey", _valkey(state, settings.helixq_stack_redis_port))
     )
     console.say("migrating the database and seeding tenants")
-    seeds = load_settings(TenantSeedSettings).tenants
     prepare_database(database_url, seeds=seeds, demo_key_file=state.demo_key_file)
     given_token = settings.helixq_admin_token
     admin_token = (

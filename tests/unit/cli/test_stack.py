@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from helixq import stack
+from helixq.cli import USAGE, main
 from helixq.errors import StackError
 from helixq.settings import StackSettings
 from helixq.stack import StackStopped, _stop_on_signals, run_stack
@@ -61,6 +62,25 @@ def test_a_dying_child_stops_the_stack_and_cleans_up(
     assert not state.stack_env_file.exists()
     assert not state.pid_file.exists()
     assert (isolated_cwd / ".helixq" / "admin-token").exists()
+
+
+def test_a_short_tenant_key_stops_up_in_one_line_before_anything_starts(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    prepared = []
+    monkeypatch.setattr(stack, "prepare_database", lambda *a, **k: prepared.append(a))
+    _only_child(monkeypatch, "raise SystemExit(3)")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://db/helixq")
+    monkeypatch.setenv("REDIS_URL", "redis://r:1/0")
+    monkeypatch.setenv("OPENROUTER_TENANT_2_NAME", "beta")
+    monkeypatch.setenv("OPENROUTER_TENANT_2_API_KEY", "hqk_too_short")
+    assert main(["up"]) == USAGE
+    err = capsys.readouterr().err
+    assert err == (
+        "helixq: invalid OPENROUTER_TENANT_2_API_KEY: "
+        "an API key needs at least 20 characters\n"
+    )
+    assert prepared == []
 
 
 @pytest.mark.usefixtures("no_database")
