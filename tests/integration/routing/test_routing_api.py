@@ -5,10 +5,10 @@ import uuid
 
 import pytest
 import redis
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
-from shared.db.models import Job
+from shared.db.models import Job, Tenant
 from shared.routing.decision import FailureNote, RoutingDecision
 from shared.routing.performance import AttemptSample
 from tests.factories import make_job_body
@@ -129,6 +129,22 @@ async def test_admin_refuses_a_model_missing_from_the_catalog(
     )
     assert response.status_code == 422
     assert response.json()["error"]["details"]["suggestions"][0] == catalog_models[0].id
+
+
+async def test_admin_refuses_a_new_tenant_whose_default_model_is_not_listed(
+    routing_api, catalog_models, engine: Engine
+):
+    typo = catalog_models[0].id.replace("cheap-mini", "cheap-mni")
+    name = f"typo-{uuid.uuid4().hex[:8]}"
+    response = await routing_api.post(
+        "/admin/tenants", json={"name": name, "default_model": typo}, headers=ADMIN
+    )
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["details"]["field"] == "default_model"
+    assert error["details"]["suggestions"][0] == catalog_models[0].id
+    with Session(engine) as session:
+        assert session.scalar(select(Tenant).where(Tenant.slug == name)) is None
 
 
 async def test_admin_routing_needs_the_admin_token(routing_api, tenant):

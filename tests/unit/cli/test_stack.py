@@ -118,3 +118,25 @@ def test_a_busy_valkey_port_is_a_clear_error(
     monkeypatch.setattr(stack, "is_port_bindable", lambda _host, _port: False)
     with pytest.raises(StackError, match="HELIXQ_STACK_REDIS_PORT"):
         stack._valkey(StateDir(), 6390)
+
+
+@pytest.mark.parametrize("simulated", [True, False])
+def test_up_checks_the_default_model_against_the_catalog_it_will_use(
+    monkeypatch: pytest.MonkeyPatch, simulated: bool
+) -> None:
+    prepared: list[dict[str, object]] = []
+    monkeypatch.setattr(stack, "prepare_database", lambda *_a, **k: prepared.append(k))
+    _only_child(monkeypatch, "raise SystemExit(3)")
+    monkeypatch.setenv("OPENROUTER_DEFAULT_MODEL", "openrouter/openai/gpt-4o")
+    settings = _given_servers()
+    if not simulated:
+        settings = settings.model_copy(update={"openrouter_api_key": "sk-or-v1-x"})
+    with pytest.raises(StackError):
+        run_stack(settings, StateDir())
+    [given] = prepared
+    assert given["default_model"] == "openrouter/openai/gpt-4o"
+    listed = {model.id for model in given["catalog"]}  # type: ignore[attr-defined]
+    # The simulator's models are the catalog before its first sync; OpenRouter's
+    # are known only once synced.
+    assert ("sim/ok" in listed and "openai/gpt-4o" in listed) is simulated
+    assert bool(listed) is simulated

@@ -3,10 +3,14 @@ from typing import Any
 
 import pytest
 
-from shared.errors import InvalidRequest
+from shared.errors import InvalidRequest, SettingsError
 from shared.routing.classifier import RequestClass
 from shared.routing.pool import PoolEntry, TenantRouting, parse_pool, tenant_routing_of
-from shared.routing.validation import validate_pool, validate_route
+from shared.routing.validation import (
+    check_configured_models,
+    validate_pool,
+    validate_route,
+)
 from shared.strategies import FallbackStrategy, RouteStrategy
 
 CATALOG = {
@@ -88,6 +92,30 @@ def test_pool_and_default_models_must_be_in_the_catalog():
     )
     assert error.details["field"] == "model_pool"
     assert _error(validate_pool, (), "x/y", CATALOG).details["field"] == "default_model"
+
+
+def test_configured_models_missing_from_the_catalog_are_refused_by_variable():
+    configured = {
+        "OPENROUTER_DEFAULT_MODEL": "nosuch/model",
+        "OPENROUTER_TENANT_1_DEFAULT_MODEL": "anthropic/claude-sonet-4.5",
+        "OPENROUTER_TENANT_2_DEFAULT_MODEL": "openrouter/openai/gpt-4o",
+        "OPENROUTER_TENANT_3_DEFAULT_MODEL": None,
+    }
+    with pytest.raises(SettingsError) as caught:
+        check_configured_models(configured, CATALOG)
+    message = caught.value.message
+    assert message == (
+        "invalid OPENROUTER_DEFAULT_MODEL='nosuch/model': not in the model catalog; "
+        "invalid OPENROUTER_TENANT_1_DEFAULT_MODEL='anthropic/claude-sonet-4.5': "
+        "not in the model catalog (did you mean 'anthropic/claude-sonnet-4.5'?)"
+    )
+
+
+def test_configured_models_are_accepted_while_the_catalog_is_empty():
+    check_configured_models({"OPENROUTER_DEFAULT_MODEL": "made/up"}, set())
+    check_configured_models(
+        {"OPENROUTER_DEFAULT_MODEL": "openai/gpt-4o:nitro"}, CATALOG
+    )
 
 
 @dataclass
