@@ -104,11 +104,14 @@ def run_api(args: argparse.Namespace) -> int:
     import uvicorn
 
     from broker_api.settings import ApiSettings
+    from shared.configured_models import check_environment_models_at_start
     from shared.logging_setup import LoggingSettings, configure_logging
 
     settings = load_settings(ApiSettings)  # a bad variable: one line, not a traceback
     if settings.helixq_seed_tenants:
-        load_settings(TenantSeedSettings)  # read again at start-up, inside uvicorn
+        # Checked here as well as at start-up, where uvicorn reports a traceback.
+        seeds = load_settings(TenantSeedSettings).tenants
+        check_environment_models_at_start(settings, seeds=seeds)
     configure_logging(load_settings(LoggingSettings))
     uvicorn.run(
         "broker_api.app:create_app",

@@ -1,6 +1,5 @@
 """`helixq worker` and `helixq beat`: run a worker node or the scheduler here."""
 
-import logging
 import multiprocessing
 import os
 import signal
@@ -9,10 +8,7 @@ from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
 from types import FrameType
 
-from sqlalchemy.exc import SQLAlchemyError
-
-from shared.configured_models import check_environment_models
-from shared.db.session import make_engine, make_sessions
+from shared.configured_models import check_environment_models_at_start
 from shared.errors import SettingsError
 from shared.queues import Queue, TaskName
 from shared.settings import load_settings
@@ -32,8 +28,6 @@ from workers.settings import (
 )
 from workers.webhooks.sender import CeleryDeliverySender
 
-logger = logging.getLogger(__name__)
-
 # Redis connections beyond one per task thread: the consumer, timers, retries.
 EXTRA_BROKER_CONNECTIONS = 32
 STOP_TIMEOUT_S = 60.0
@@ -52,7 +46,9 @@ def run_worker(
     Raises SettingsError (one line) before starting when the environment is unusable.
     """
     settings = load_worker_settings(concurrency=concurrency, processes=processes)
-    check_default_model(settings)
+    check_environment_models_at_start(
+        settings, default_model=settings.openrouter_default_model
+    )
     count = settings.helixq_worker_processes
     if count == 1:
         _run_worker_process(concurrency, loglevel, None)
@@ -67,25 +63,6 @@ def run_worker(
         for index in range(1, count + 1)
     ]
     _supervise(children)
-
-
-def check_default_model(settings: WorkerSettings) -> None:
-    """Refuse an OPENROUTER_DEFAULT_MODEL the catalog does not list (SettingsError,
-    one line, with close matches). A catalog that cannot be read yet (database
-    down, not migrated) is not known, like an empty one: nothing is refused."""
-    engine = make_engine(settings)
-    try:
-        with make_sessions(engine)() as session:
-            check_environment_models(
-                session, default_model=settings.openrouter_default_model
-            )
-    except SQLAlchemyError as exc:
-        logger.warning(
-            "model catalog not readable (%s): OPENROUTER_DEFAULT_MODEL not checked",
-            type(exc).__name__,
-        )
-    finally:
-        engine.dispose()
 
 
 def _run_worker_process(

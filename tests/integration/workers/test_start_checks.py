@@ -1,9 +1,10 @@
-"""What a worker checks against the database before it starts taking jobs."""
+"""What a worker checks against the database before it starts taking jobs
+(`helixq worker` runs the same check)."""
 
 import pytest
 
 from shared.errors import SettingsError
-from workers.entrypoints import check_default_model
+from shared.configured_models import check_environment_models_at_start
 from workers.settings import WorkerSettings
 
 
@@ -13,7 +14,7 @@ def test_a_default_model_missing_from_the_catalog_stops_the_worker(
     typo = listed_model.replace("steady", "stedy")
     settings = worker_settings.model_copy(update={"openrouter_default_model": typo})
     with pytest.raises(SettingsError) as caught:
-        check_default_model(settings)
+        _check_at_start(settings)
     assert caught.value.message == (
         f"invalid OPENROUTER_DEFAULT_MODEL={typo!r}: not in the model catalog "
         f"(did you mean {listed_model!r}?)"
@@ -26,4 +27,23 @@ def test_a_listed_default_model_starts_the_worker(
     settings = worker_settings.model_copy(
         update={"openrouter_default_model": f"openrouter/{listed_model}"}
     )
-    check_default_model(settings)
+    _check_at_start(settings)
+
+
+def test_an_unreadable_catalog_refuses_nothing(
+    worker_settings: WorkerSettings, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = worker_settings.model_copy(
+        update={
+            "database_url": "postgresql://nobody@127.0.0.1:1/none",
+            "openrouter_default_model": "nosuch/model",
+        }
+    )
+    _check_at_start(settings)
+    assert "configured models not checked" in caplog.text
+
+
+def _check_at_start(settings: WorkerSettings) -> None:
+    check_environment_models_at_start(
+        settings, default_model=settings.openrouter_default_model
+    )
