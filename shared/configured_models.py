@@ -54,9 +54,7 @@ def check_environment_models_at_start(
     engine = make_engine(settings)
     try:
         with make_sessions(engine)() as session:
-            check_environment_models(
-                session, seeds=seeds, default_model=default_model
-            )
+            check_environment_models(session, seeds=seeds, default_model=default_model)
     except SQLAlchemyError as exc:
         logger.warning(
             "model catalog not readable (%s): configured models not checked",

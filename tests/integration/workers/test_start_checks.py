@@ -3,8 +3,8 @@
 
 import pytest
 
-from shared.errors import SettingsError
 from shared.configured_models import check_environment_models_at_start
+from shared.errors import SettingsError
 from workers.settings import WorkerSettings
 
 
