@@ -27,7 +27,7 @@ from pydantic_settings import (
 from shared.api_keys import MIN_KEY_CHARS
 from shared.durations import DURATION_HELP, parse_duration_list, parse_duration_s
 from shared.errors import SettingsError
-from shared.strategies import FallbackStrategy, RouteStrategy
+from shared.strategies import FallbackStrategy, ModelSubstitution, RouteStrategy
 
 DurationS = Annotated[float, BeforeValidator(parse_duration_s)]
 
@@ -64,6 +64,8 @@ class RoutingSettings(BaseSettings):
     openrouter_fallback_strategy: FallbackStrategy = FallbackStrategy.BASIC
     openrouter_performance_cache: bool = True
     openrouter_cost_optimized: bool = False
+    # Whether routing may call another model than the one a request names.
+    helixq_model_substitution: ModelSubstitution = ModelSubstitution.NONE
 
     @property
     def default_strategy(self) -> RouteStrategy:
@@ -82,6 +84,7 @@ class TenantSeed(BaseModel):
     default_model: str | None = None
     route_strategy: RouteStrategy | None = None
     fallback_strategy: FallbackStrategy | None = None
+    model_substitution: ModelSubstitution | None = None
 
     @field_validator("api_key")
     @classmethod

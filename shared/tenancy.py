@@ -116,6 +116,7 @@ def upsert_tenant_seeds(session: Session, seeds: list[TenantSeed]) -> list[Tenan
         tenant.default_model = seed.default_model or tenant.default_model
         tenant.route_strategy = seed.route_strategy or tenant.route_strategy
         tenant.fallback_strategy = seed.fallback_strategy or tenant.fallback_strategy
+        tenant.model_substitution = seed.model_substitution or tenant.model_substitution
         if seed.api_key is not None:
             _ensure_key(session, tenant, seed.api_key, seed.variable("api_key"))
         tenants.append(tenant)

@@ -15,6 +15,7 @@ from shared.routing.names import (
     close_matches,
     parse_fallback,
     parse_strategy,
+    parse_substitution,
     unknown_name_error,
 )
 from shared.routing.pool import PoolEntry
@@ -33,6 +34,8 @@ def validate_route(request: Mapping[str, object], catalog_ids: Collection[str]) 
             parse_strategy(str(route["strategy"]))
         if route.get("fallback"):
             parse_fallback(str(route["fallback"]))
+        if route.get("model_substitution"):
+            parse_substitution(str(route["model_substitution"]))
     check_known_models(requested_models(request), catalog_ids, field="model")
 
 

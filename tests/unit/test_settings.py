@@ -86,3 +86,20 @@ def test_a_short_tenant_api_key_is_named_and_never_echoed(monkeypatch) -> None:
     assert message == (
         "invalid OPENROUTER_TENANT_2_API_KEY: an API key needs at least 20 characters"
     )
+
+
+def test_model_substitution_is_read_per_tenant_and_for_the_deployment(
+    monkeypatch,
+) -> None:
+    monkeypatch.setenv("HELIXQ_MODEL_SUBSTITUTION", "on_failure")
+    monkeypatch.setenv("OPENROUTER_TENANT_1_MODEL_SUBSTITUTION", "any")
+    routing = load_settings(RoutingSettings)
+    assert routing.helixq_model_substitution == "on_failure"
+    assert load_settings(TenantSeedSettings).tenants[0].model_substitution == "any"
+    monkeypatch.setenv("OPENROUTER_TENANT_1_MODEL_SUBSTITUTION", "always")
+    with pytest.raises(SettingsError) as caught:
+        load_settings(TenantSeedSettings)
+    assert "invalid OPENROUTER_TENANT_1_MODEL_SUBSTITUTION='always'" in str(
+        caught.value
+    )
+    assert "'on_failure'" in str(caught.value)

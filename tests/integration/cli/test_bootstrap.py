@@ -15,6 +15,7 @@ from shared.db.models import ApiKey, CatalogModel, Tenant
 from shared.errors import SettingsError
 from shared.routing.catalog import ModelInfo
 from shared.settings import TenantSeed
+from shared.strategies import ModelSubstitution
 from shared.tenancy import (
     find_tenant,
     is_active_key,
@@ -80,7 +81,14 @@ def test_prepare_database_seeds_tenants_and_keeps_one_demo_key(
     database_url: str, seeded_name: str, tmp_path: Path, engine: Engine
 ) -> None:
     key_file = tmp_path / "demo-api-key"
-    seeds = [TenantSeed(number=1, name=seeded_name, default_model="openai/gpt-4o")]
+    seeds = [
+        TenantSeed(
+            number=1,
+            name=seeded_name,
+            default_model="openai/gpt-4o",
+            model_substitution=ModelSubstitution.ON_FAILURE,
+        )
+    ]
     prepare_database(database_url, seeds=seeds, demo_key_file=key_file)
     key = key_file.read_text().strip()
     prepare_database(database_url, seeds=seeds, demo_key_file=key_file)
@@ -88,6 +96,7 @@ def test_prepare_database_seeds_tenants_and_keeps_one_demo_key(
     with Session(engine) as session:
         seeded = find_tenant(session, seeded_name)
         assert seeded.default_model == "openai/gpt-4o"
+        assert seeded.model_substitution == "on_failure"
         demo = find_tenant(session, DEMO_TENANT)
         assert is_active_key(session, demo, key, now=datetime.now(UTC))
         keys = session.scalars(select(ApiKey).where(ApiKey.tenant_id == demo.id))

@@ -91,6 +91,21 @@ async def test_admin_sets_and_reads_a_tenant_routing(
         {"model": catalog_models[1].id, "weight": 1, "tier": None},
     ]
     assert got.json()["route_strategy"] == "weighted"
+    assert got.json()["model_substitution"] is None
+
+
+async def test_admin_sets_the_tenant_model_substitution(routing_api, tenant, engine):
+    url = f"/admin/tenants/{tenant.slug}/routing"
+    put = await routing_api.put(
+        url, json={"model_substitution": "on_failure"}, headers=ADMIN
+    )
+    assert put.status_code == 200, put.text
+    got = await routing_api.get(url, headers=ADMIN)
+    assert got.json()["model_substitution"] == "on_failure"
+    with Session(engine) as session:
+        stored = session.scalar(select(Tenant).where(Tenant.slug == tenant.slug))
+        assert stored is not None
+        assert stored.model_substitution == "on_failure"
 
 
 @pytest.mark.parametrize(
@@ -98,6 +113,7 @@ async def test_admin_sets_and_reads_a_tenant_routing(
     [
         ({"route_strategy": "round-robin"}, "route_strategy", "round_robin"),
         ({"fallback_strategy": "cost"}, "fallback_strategy", None),
+        ({"model_substitution": "anyy"}, "model_substitution", "any"),
         (
             {"model_pool": [{"model": "CHEAP", "tier": "cod"}]},
             "model_pool[0].tier",

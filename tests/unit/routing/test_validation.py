@@ -11,7 +11,7 @@ from shared.routing.validation import (
     validate_pool,
     validate_route,
 )
-from shared.strategies import FallbackStrategy, RouteStrategy
+from shared.strategies import FallbackStrategy, ModelSubstitution, RouteStrategy
 
 CATALOG = {
     "openai/gpt-4o-mini",
@@ -127,6 +127,7 @@ class _Row:
     model_pool: list[dict[str, Any]] = field(
         default_factory=lambda: [{"model": "a/b", "weight": 3, "tier": "code"}]
     )
+    model_substitution: str | None = "on_failure"
 
 
 def test_tenant_row_becomes_routing_input():
@@ -137,7 +138,13 @@ def test_tenant_row_becomes_routing_input():
         route_strategy=RouteStrategy.WEIGHTED,
         fallback_strategy=FallbackStrategy.NONE,
         pool=(PoolEntry("a/b", 3, RequestClass.CODE),),
+        model_substitution=ModelSubstitution.ON_FAILURE,
     )
+
+
+def test_corrupt_tenant_model_substitution_is_an_error_not_a_default():
+    row = _Row(model_substitution="sometimes")
+    assert _error(tenant_routing_of, row).details["field"] == "model_substitution"
 
 
 def test_corrupt_tenant_strategy_is_an_error_not_a_default():
