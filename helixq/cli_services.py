@@ -9,7 +9,7 @@ from typing import TypeAlias
 
 from helixq.settings import FlowerSettings, StackSettings
 from helixq.state import StateDir
-from shared.settings import DatabaseSettings, load_settings
+from shared.settings import DatabaseSettings, TenantSeedSettings, load_settings
 
 # argparse exposes no public name for what add_subparsers() returns.
 SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
@@ -98,9 +98,14 @@ def run_api(args: argparse.Namespace) -> int:
     import uvicorn
 
     from broker_api.settings import ApiSettings
+    from shared.configured_models import check_environment_models_at_start
     from shared.logging_setup import LoggingSettings, configure_logging
 
     settings = load_settings(ApiSettings)  # a bad variable: one line, not a traceback
+    if settings.helixq_seed_tenants:
+        # Checked here as well as at start-up, where uvicorn reports a traceback.
+        seeds = load_settings(TenantSeedSettings).tenants
+        check_environment_models_at_start(settings, seeds=seeds)
     configure_logging(load_settings(LoggingSettings))
     uvicorn.run(
         "broker_api.app:create_app",

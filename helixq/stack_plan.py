@@ -40,7 +40,7 @@ class StackPlan:
     @property
     def is_simulated(self) -> bool:
         """No OpenRouter key given: the local simulator stands in for OpenRouter."""
-        return self.settings.openrouter_api_key is None
+        return self.settings.is_simulated
 
     @property
     def api_url(self) -> str:

@@ -204,4 +204,5 @@ def tenant_facts(job: ClaimedJob) -> TenantFacts:
         route_strategy=job.tenant_route_strategy,
         fallback_strategy=job.tenant_fallback_strategy,
         model_pool=job.tenant_model_pool,
+        model_substitution=job.tenant_model_substitution,
     )

@@ -8,6 +8,7 @@ from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
 from types import FrameType
 
+from shared.configured_models import check_environment_models_at_start
 from shared.errors import SettingsError
 from shared.queues import Queue, TaskName
 from shared.settings import load_settings
@@ -45,6 +46,9 @@ def run_worker(
     Raises SettingsError (one line) before starting when the environment is unusable.
     """
     settings = load_worker_settings(concurrency=concurrency, processes=processes)
+    check_environment_models_at_start(
+        settings, default_model=settings.openrouter_default_model
+    )
     count = settings.helixq_worker_processes
     if count == 1:
         _run_worker_process(concurrency, loglevel, None)

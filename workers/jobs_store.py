@@ -43,6 +43,7 @@ class ClaimedJob:
     tenant_route_strategy: str | None = None
     tenant_fallback_strategy: str | None = None
     tenant_model_pool: list[dict[str, Any]] | None = None
+    tenant_model_substitution: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +106,8 @@ RETURNING jobs.id, jobs.claim_token, jobs.request, jobs.route, jobs.retries,
     tenants.default_model, tenants.slug,
     CASE WHEN jobs.batch_id IS NULL THEN coalesce(jobs.webhook_url, tenants.webhook_url)
          ELSE jobs.webhook_url END,
-    tenants.route_strategy, tenants.fallback_strategy, tenants.model_pool
+    tenants.route_strategy, tenants.fallback_strategy, tenants.model_pool,
+    tenants.model_substitution
 """
 
 # Written before the call, guarded by the claim: a worker that lost its claim makes
@@ -204,6 +206,7 @@ def _claimed(row: tuple[Any, ...]) -> ClaimedJob:
         tenant_route_strategy=routing[0],
         tenant_fallback_strategy=routing[1],
         tenant_model_pool=routing[2],
+        tenant_model_substitution=routing[3],
     )
 
 

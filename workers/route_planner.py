@@ -26,8 +26,8 @@ from shared.routing.router import (
     RoutingInputs,
     candidate_models,
     reorder_after_failure,
-    resolve_strategies,
     route,
+    strategies_in_use,
 )
 from shared.settings import RoutingSettings
 from shared.strategies import FallbackStrategy, RouteStrategy
@@ -70,6 +70,7 @@ class TenantFacts:
     route_strategy: str | None
     fallback_strategy: str | None
     model_pool: list[dict[str, Any]] | None
+    model_substitution: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +103,7 @@ class RoutePlanner:
         """The decision for one job; raises InvalidRequest on a corrupt config.
         Blocks on Postgres and Redis as needed."""
         inputs = self._inputs(request, tenant, override, self._catalog.get())
-        if not PERFORMANCE_AWARE.isdisjoint(resolve_strategies(inputs)):
+        if not PERFORMANCE_AWARE.isdisjoint(strategies_in_use(inputs)):
             candidates = candidate_models(request, inputs.tenant, self._defaults)
             stats = self._performance.snapshot(candidates)
             inputs = replace(inputs, performance=stats)
@@ -120,7 +121,7 @@ class RoutePlanner:
         if catalog is None:
             return None
         inputs = self._inputs(request, tenant, override, catalog)
-        if not PERFORMANCE_AWARE.isdisjoint(resolve_strategies(inputs)):
+        if not PERFORMANCE_AWARE.isdisjoint(strategies_in_use(inputs)):
             return None
         try:
             decision = route(replace(inputs, rotation=_NO_ROTATION))

@@ -17,6 +17,7 @@ def _tenant(**routing) -> TenantFacts:
         "route_strategy": None,
         "fallback_strategy": None,
         "model_pool": None,
+        "model_substitution": None,
         **routing,
     }
     return TenantFacts(slug="acme", **fields)
@@ -38,6 +39,22 @@ def test_a_named_model_is_planned_on_the_loop_as_plan_would(routes):
 
 
 @pytest.mark.parametrize(
+    "tenant",
+    [
+        _tenant(route_strategy="performance_optimized", model_pool=POOL),
+        _tenant(route_strategy="round_robin", model_pool=POOL),
+    ],
+)
+def test_a_named_model_called_as_named_is_planned_on_the_loop(routes, tenant):
+    request = make_job_body(model="anthropic/claude-3.5-haiku")
+
+    planned = routes.plan_without_io(request, tenant, None)
+
+    assert planned is not None
+    assert planned.decision.candidates == ("anthropic/claude-3.5-haiku",)
+
+
+@pytest.mark.parametrize(
     ("tenant", "override"),
     [
         # The shared round-robin position lives in Redis.
@@ -46,11 +63,17 @@ def test_a_named_model_is_planned_on_the_loop_as_plan_would(routes):
         (_tenant(model_pool=POOL), None),
         # The performance cache lives in Redis.
         (_tenant(model_pool=POOL), {"strategy": "performance_optimized"}),
+        # ... and orders the tenant's models after a named one.
+        (
+            _tenant(model_pool=POOL, model_substitution="on_failure"),
+            {"fallback": "performance_optimized"},
+        ),
     ],
 )
 def test_decisions_that_read_redis_are_left_to_plan(routes, tenant, override):
     request = make_job_body(model=None)
-    request.pop("model", None)
+    if tenant.model_substitution is None:
+        request.pop("model", None)
 
     assert routes.plan_without_io(request, tenant, override) is None
     assert routes.plan(request, tenant, override).decision.candidates

@@ -47,6 +47,23 @@ def test_api_refuses_bad_settings_before_starting(
     assert uvicorn_run.calls == []
 
 
+def test_api_refuses_a_bad_tenant_variable_in_one_line_before_starting(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    uvicorn_run = Recorder()
+    monkeypatch.setattr("uvicorn.run", uvicorn_run)
+    monkeypatch.setenv("DATABASE_URL", DATABASE_URL)
+    monkeypatch.setenv("OPENROUTER_TENANT_2_NAME", "beta")
+    monkeypatch.setenv("OPENROUTER_TENANT_2_ROUTE_STRATEGY", "cheapest")
+    assert main(["api"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        "helixq: invalid OPENROUTER_TENANT_2_ROUTE_STRATEGY='cheapest': "
+    )
+    assert err.count("\n") == 1
+    assert uvicorn_run.calls == []
+
+
 def test_worker_and_beat_pass_their_options_on(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
