@@ -5,7 +5,9 @@ worker's active queues to go by: what it lists comes from the tenants themselves
 """
 
 import os
+import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -14,13 +16,15 @@ from sqlalchemy import Engine, delete
 from sqlalchemy.orm import Session
 
 from broker_api.enqueue import redis_list_key
+from helixq.processes import Supervisor, answers, free_port
 from shared.db.models import Tenant
 from shared.queues import tenant_queue
 from shared.tenancy import create_tenant
-from tests.e2e.processes import BIN, ProcessGroup, answers, free_port
 from tests.factories import unique_name
 from tests.polling import wait_until
 from tests.services import Services
+
+HELIXQ = str(Path(sys.executable).parent / "helixq")
 
 
 @pytest.fixture
@@ -51,25 +55,26 @@ def start_flower(
     services: Services, redis_client: "redis.Redis[bytes]"
 ) -> Iterator[Callable[[], str]]:
     """Start `helixq flower` on the test services; its URL once it answers."""
-    processes = ProcessGroup(
-        env={
-            **os.environ,
-            "DATABASE_URL": services.database_url,
-            "REDIS_URL": services.redis_url,
-            "FLOWER_UNAUTHENTICATED_API": "true",
-            "HELIXQ_TENANT_REFRESH_S": "0.2",
-        }
-    )
+    processes = Supervisor()
+    env = {
+        **os.environ,
+        "DATABASE_URL": services.database_url,
+        "REDIS_URL": services.redis_url,
+        "FLOWER_UNAUTHENTICATED_API": "true",
+        "HELIXQ_TENANT_REFRESH_S": "0.2",
+    }
 
     def start() -> str:
         port = free_port()
         url = f"http://127.0.0.1:{port}"
-        processes.start("flower", [str(BIN / "helixq"), "flower", "--port", str(port)])
-        wait_until(lambda: answers(f"{url}/healthcheck"), timeout_s=30, what="Flower")
+        processes.start("flower", [HELIXQ, "flower", "--port", str(port)], env)
+        processes.wait_until_ready(
+            lambda: answers(f"{url}/healthcheck"), timeout_s=30, what="Flower"
+        )
         return url
 
     yield start
-    processes.stop_all()
+    processes.stop_all(grace_s=10)
 
 
 def _queue_lengths(url: str) -> dict[str, int]:
