@@ -33,6 +33,9 @@ DEFAULT_COMPLETION_TOKENS = 256
 MIN_RATE_PER_S = 1 / 86_400
 # The largest submit burst; it is counted as a float, which an int may overflow.
 MAX_SUBMIT_BURST = 1_000_000
+# The largest monthly budget: the ledger counts nano-USD in Redis's Lua numbers,
+# exact up to 2^53 (shared.budget); far larger ones overflow the conversion.
+MAX_MONTHLY_BUDGET_USD = Decimal(9_000_000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,7 +174,9 @@ class TenantLimits(BaseModel):
     # The tenant's share when tenants with work compete for the workers: messages
     # in a row it takes in the round robin between tenant queues (None: 1).
     weight: int | None = Field(default=None, ge=1, le=100)
-    monthly_budget_usd: Decimal | None = Field(default=None, ge=0)
+    monthly_budget_usd: Decimal | None = Field(
+        default=None, ge=0, le=MAX_MONTHLY_BUDGET_USD
+    )
     # Extra buckets for this tenant only, in the HELIXQ_PROVIDER_LIMITS text form.
     providers: str | None = Field(default=None, max_length=2000)
 

@@ -96,6 +96,13 @@ def test_a_submit_burst_fits_a_float():
         TenantLimits(submit_per_s=1, submit_burst=10**400)
 
 
+@pytest.mark.parametrize("budget_usd", ["9000000.01", "1e100000"])
+def test_a_monthly_budget_stays_exact_in_nano_usd(budget_usd):
+    assert budget.to_nano(Decimal(9_000_000)) < 2**53
+    with pytest.raises(ValidationError, match="monthly_budget_usd"):
+        TenantLimits(monthly_budget_usd=Decimal(budget_usd))
+
+
 def test_submit_rate_defaults_its_burst_to_one_second():
     assert TenantLimits(submit_per_s=5).submit_rate == Rate(per_s=5, burst=5.0)
     assert TenantLimits().submit_rate is None
