@@ -15,9 +15,11 @@ BrokerError
 ├── UnsupportedMediaType     a body in a content type the endpoint does not take
 ├── InvalidRequest           well-formed but unacceptable input (with field details)
 │   ├── IdempotencyKeyReused  the same Idempotency-Key with a different body
-│   └── InvalidJson          a body JSON cannot carry safely (NaN, depth, encoding)
-│       ├── JsonTooDeep
-│       └── NotUtf8
+│   ├── InvalidJson          a body JSON cannot carry safely (NaN, depth, encoding)
+│   │   ├── JsonTooDeep
+│   │   ├── NotUtf8
+│   │   └── NumberOutOfRange  a number no double holds, or an integer too long to read
+│   └── DateOutOfRange       a date whose period falls outside the years 1 to 9999
 ├── TooManyAuthFailures      a source guessing API keys; retry after a pause
 ├── Unavailable              Postgres or Redis cannot be reached; retry later
 ├── QuotaExceeded            a tenant quota (shared.rate_limits.TenantLimits)
@@ -171,6 +173,20 @@ class NotUtf8(InvalidJson):
             f"the body is not valid UTF-8 (first bad byte at {position})",
             details={"position": position},
         )
+
+
+class NumberOutOfRange(InvalidJson):
+    code = "number_out_of_range"
+
+    def __init__(self, message: str, *, number: str) -> None:
+        super().__init__(message, details={"number": number})
+
+
+class DateOutOfRange(InvalidRequest):
+    code = "date_out_of_range"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}", details={"field": field})
 
 
 class TooManyAuthFailures(BrokerError):

@@ -100,7 +100,7 @@ async def _write_rows(
 
 def _invalid(ingest: Ingest) -> InvalidRequest:
     errors = [
-        {"line": e.line, "custom_id": e.custom_id, "message": e.message}
+        {"line": e.line, "custom_id": e.custom_id, "code": e.code, "message": e.message}
         for e in ingest.errors
     ]
     first = ingest.errors[0]

@@ -25,14 +25,16 @@ UNFINISHED = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
 
 @dataclass(frozen=True)
 class AttemptStats:
-    """Attempts of one model, in one bucket (`t`) or over the whole window."""
+    """Attempts of one model, in one bucket (`t`) or over the whole window.
+    The percentiles are None while none of those attempts has a latency (every
+    call still in flight)."""
 
     model: str
     t: int | None
     attempts: int
     failed: int
-    p50_ms: float
-    p95_ms: float
+    p50_ms: float | None
+    p95_ms: float | None
     cost_usd: Decimal
 
 
@@ -109,8 +111,8 @@ def _attempt_stats(row: Any, *, is_bucketed: bool) -> AttemptStats:
         t=t,
         attempts=int(attempts),
         failed=int(failed),
-        p50_ms=float(p50),
-        p95_ms=float(p95),
+        p50_ms=None if p50 is None else float(p50),
+        p95_ms=None if p95 is None else float(p95),
         cost_usd=Decimal(cost),
     )
 

@@ -139,3 +139,38 @@ async def test_a_call_in_flight_is_an_attempt_but_not_a_failure(
     [stats] = response.json()["models"]
     assert (stats["attempts"], stats["failed"]) == (3, 0)
     assert stats["p50_ms"] == 200  # no latency yet: not in the percentiles
+
+
+async def test_a_model_with_only_calls_in_flight_has_no_latency_yet(
+    api, engine, tenant: TenantCredentials
+) -> None:
+    model = f"test/{tenant.slug}-in-flight"
+    with Session(engine) as session, session.begin():
+        tenant_id = session.scalars(
+            select(Tenant.id).where(Tenant.slug == tenant.slug)
+        ).one()
+        job = Job(
+            tenant_id=tenant_id,
+            status="running",
+            request={"messages": [{"role": "user", "content": "hi"}]},
+            model=model,
+        )
+        session.add(job)
+        session.flush()
+        session.add(
+            Attempt(
+                job_id=job.id,
+                number=1,
+                model=model,
+                outcome="started",
+                started_at=datetime.now(UTC),
+            )
+        )
+    for headers in (tenant.headers, ADMIN):
+        response = await api.get("/dashboard/data?window=15m", headers=headers)
+        assert response.status_code == 200, response.text
+        stats = {m["model"]: m for m in response.json()["models"]}[model]
+        assert (stats["attempts"], stats["failed"]) == (1, 0)
+        assert (stats["p50_ms"], stats["p95_ms"]) == (None, None)
+        [point] = stats["points"]
+        assert (point["attempts"], point["p50_ms"], point["p95_ms"]) == (1, None, None)
