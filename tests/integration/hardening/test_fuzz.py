@@ -15,7 +15,8 @@ from sqlalchemy import Engine
 
 from broker_api.app import create_app
 from broker_api.settings import ApiSettings
-from tests.integration.api.conftest import ADMIN_TOKEN, RecordingEnqueuer, _new_tenant
+from tests.integration.api.conftest import ADMIN_TOKEN, _new_tenant
+from tests.recording_enqueuer import RecordingEnqueuer
 from tests.services import Services
 
 EXAMPLES_PER_OPERATION = 20
