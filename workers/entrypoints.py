@@ -9,11 +9,12 @@ from multiprocessing.process import BaseProcess
 from types import FrameType
 
 from shared.errors import SettingsError
-from shared.queues import Queue, TaskName
+from shared.queues import Queue
 from shared.settings import load_settings
 from workers.celery_app import (
     BATCH_SWEEP_SCHEDULE_NAME,
     BROKER_MAX_CONNECTIONS,
+    SENT_AT_BEAT_START,
     SWEEP_SCHEDULE_NAME,
     VISIBILITY_TIMEOUT_S,
     app,
@@ -136,8 +137,8 @@ def run_beat(*, loglevel: str = "INFO") -> None:
     schedule[BATCH_SWEEP_SCHEDULE_NAME]["schedule"] = (
         settings.helixq_batch_sweep_interval_s
     )
-    # An interval entry first runs one interval after start: sync the catalog now.
-    app.send_task(TaskName.SYNC_MODEL_CATALOG.value)
+    for name in SENT_AT_BEAT_START:
+        app.send_task(name.value)
     app.start(
         [
             "beat",
