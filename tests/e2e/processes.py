@@ -50,6 +50,23 @@ class ProcessGroup:
         os.killpg(child.pid, signal.SIGKILL)
         child.wait(timeout=10)
 
+    def stop(self, name: str, signum: int, *, timeout_s: float) -> float:
+        """Send `signum` to a process group, as an operator or a terminal's Ctrl-C
+        would, and wait for it to exit; how long it took. Raises AssertionError
+        (after a SIGKILL) when it outlives `timeout_s`."""
+        child = self.children.pop(name)
+        started = time.monotonic()
+        _signal_group(child, signum)
+        try:
+            child.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            _signal_group(child, signal.SIGKILL)
+            child.wait(timeout=10)
+            raise AssertionError(
+                f"{name} still running {timeout_s}s after signal"
+            ) from None
+        return time.monotonic() - started
+
     def stop_all(self) -> None:
         for child in self.children.values():
             _signal_group(child, signal.SIGTERM)
