@@ -1,11 +1,11 @@
 """Child processes of the local stack: started in their own process groups, their
-output forwarded line by line, stopped with SIGTERM then SIGKILL."""
+output forwarded line by line, stopped in reverse start order with SIGTERM then
+SIGKILL."""
 
 import os
 import signal
 import subprocess
 import threading
-import time
 from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
@@ -59,14 +59,16 @@ class Supervisor:
         return None
 
     def stop_all(self, grace_s: float) -> None:
-        """SIGTERM every group, SIGKILL what is left after `grace_s` seconds."""
-        for child in self._children:
+        """Stop the children in reverse start order, one group after the other:
+        SIGTERM, then SIGKILL if it is still there after `grace_s` seconds.
+
+        A child serves those started after it (the simulator stands in for
+        OpenRouter): it stays up until they have stopped, so that a worker
+        finishing its calls in flight still gets their answers."""
+        for child in reversed(self._children):
             _signal_group(child.process, signal.SIGTERM)
-        deadline = time.monotonic() + grace_s
-        for child in self._children:
             with suppress(subprocess.TimeoutExpired):
-                child.process.wait(timeout=max(0.0, deadline - time.monotonic()))
-        for child in self._children:
+                child.process.wait(timeout=grace_s)
             # Also reaps grandchildren (Celery's pool) whose leader already left.
             _signal_group(child.process, signal.SIGKILL)
             child.process.wait()

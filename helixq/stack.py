@@ -150,7 +150,8 @@ def _raise_if_one_died(supervisor: Supervisor) -> None:
 
 
 def _stop_children(supervisor: Supervisor, settings: StackSettings) -> None:
-    console.say(f"stopping {', '.join(supervisor.names) or 'nothing'}")
+    stopping = ", ".join(reversed(supervisor.names))  # the order stop_all takes
+    console.say(f"stopping {stopping or 'nothing'}")
     supervisor.stop_all(settings.helixq_stack_grace_s)
 
 
