@@ -99,8 +99,10 @@ def _supervise(children: Sequence[BaseProcess]) -> None:
     # when one child ends the node stops, so that whatever runs it restarts it whole.
     signalled: set[int] = set()
 
-    def forward(signum: int, _frame: FrameType | None) -> None:
-        # Once each: a second SIGTERM turns Celery's warm shutdown into a cold one.
+    def forward(_signum: int, _frame: FrameType | None) -> None:
+        # Always SIGTERM, once each: a terminal's Ctrl-C has already sent every
+        # child its SIGINT, and Celery takes a second SIGINT for a cold shutdown,
+        # which skips handing back the jobs in flight (SIGTERM repeated is harmless).
         for child in children:
             if (
                 child.pid is not None
@@ -108,7 +110,7 @@ def _supervise(children: Sequence[BaseProcess]) -> None:
                 and child.pid not in signalled
             ):
                 signalled.add(child.pid)
-                os.kill(child.pid, signum)
+                os.kill(child.pid, signal.SIGTERM)
 
     for child in children:
         child.start()
