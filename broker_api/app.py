@@ -52,7 +52,10 @@ def create_app(
         app.state.engine = engine
         app.state.sessions = make_async_sessions(engine)
         app.state.redis = Redis.from_url(settings.redis_url)
-        app.state.enqueuer = enqueuer or CeleryEnqueuer(settings.redis_url)
+        # Typed, so that the checker holds CeleryEnqueuer to the Protocol the
+        # routes call (app.state itself is untyped).
+        publisher: Enqueuer = enqueuer or CeleryEnqueuer(settings.redis_url)
+        app.state.enqueuer = publisher
         app.state.auth_throttle = AuthThrottle(
             app.state.redis, max_failures=settings.helixq_auth_failures_per_minute
         )

@@ -41,6 +41,8 @@ class Enqueuer(Protocol):
         self, job_ids: Sequence[UUID], tenant_slug: str, priority: Priority
     ) -> None: ...
 
+    async def enqueue_webhook(self, delivery_id: UUID) -> None: ...
+
     async def close(self) -> None: ...
 
 
@@ -100,6 +102,16 @@ class CeleryEnqueuer:
                 for group in groups[start : start + PUBLISH_CHUNK]
             ]
             await self._redis.lpush(key, *messages)
+
+    async def enqueue_webhook(self, delivery_id: UUID) -> None:
+        """Publish one webhook delivery (a replay) after its row is committed."""
+        await anyio.to_thread.run_sync(self._send_webhook, str(delivery_id))
+
+    def _send_webhook(self, delivery_id: str) -> None:
+        # Routed to the webhooks queue by TASK_QUEUE.
+        self._app.send_task(
+            TaskName.DELIVER_WEBHOOK.value, args=[delivery_id], retry=False
+        )
 
     async def close(self) -> None:
         self._app.close()

@@ -3,8 +3,8 @@ benchmarks and chaos all start, wait for, signal and stop their processes here.
 
 Every child runs in its own process group, so a signal sent to it reaches what it
 started (Celery's pool, a worker node's processes), and the terminal's Ctrl-C
-reaches only the parent, which then stops its children in order instead of all at
-once. Whoever uses it keeps only what is its own: which processes, which env.
+reaches only the parent, which then stops its children in reverse start order.
+Whoever uses it keeps only what is its own: which processes, which env.
 """
 
 import os
@@ -151,15 +151,16 @@ class Supervisor:
         return code
 
     def stop_all(self, grace_s: float) -> None:
-        """SIGTERM every group, SIGKILL what is left after `grace_s` seconds."""
-        children = list(self._children.values())
-        for child in children:
+        """Stop the children in reverse start order, one group after the other:
+        SIGTERM, then SIGKILL if it is still there after `grace_s` seconds.
+
+        A child serves those started after it (the simulator stands in for
+        OpenRouter): it stays up until they have stopped, so that a worker
+        finishing its calls in flight still gets their answers."""
+        for child in reversed(list(self._children.values())):
             _signal_group(child.process, signal.SIGTERM)
-        deadline = time.monotonic() + grace_s
-        for child in children:
             with suppress(subprocess.TimeoutExpired):
-                child.process.wait(timeout=max(0.0, deadline - time.monotonic()))
-        for child in children:
+                child.process.wait(timeout=grace_s)
             self._forget(child)
 
     def _forget(self, child: Child) -> None:

@@ -30,7 +30,11 @@ class StackSettings(BaseSettings):
     helixq_sim_latency_ms: int = Field(default=300, ge=0)
     helixq_stack_redis_port: int = Field(default=6390, ge=0, le=65535)  # 0: any free
     helixq_stack_worker_concurrency: int | None = Field(default=None, ge=1)
+    # Per child, in reverse start order: SIGTERM, then SIGKILL after this long.
     helixq_stack_grace_s: DurationS = 10.0
+    # The stack's worker lets its calls run on for at most this long when stopped
+    # (and never past the stack's grace less the time to hand back the rest).
+    helixq_worker_stop_grace_s: DurationS | None = None
     helixq_stack_ready_timeout_s: DurationS = 90.0
 
     @property

@@ -147,7 +147,8 @@ def _wait_for_a_death(supervisor: Supervisor) -> NoReturn:
 
 
 def _stop_children(supervisor: Supervisor, settings: StackSettings) -> None:
-    console.say(f"stopping {', '.join(supervisor.names) or 'nothing'}")
+    stopping = ", ".join(reversed(supervisor.names))  # the order stop_all takes
+    console.say(f"stopping {stopping or 'nothing'}")
     supervisor.stop_all(settings.helixq_stack_grace_s)
 
 

@@ -7,6 +7,8 @@ workers.inflight, workers.completion_messages and docs/benchmarks.md for why the
 message is acked then).
 Safe to run twice for the same job: the claim decides who works, and every write
 after it is guarded by the claim token. No statement is held across the call.
+A worker that stops cancels the jobs still running after its grace period
+(workers.inflight); a cancelled job is handed back (job_endings.interrupt).
 """
 
 import asyncio
@@ -74,10 +76,30 @@ async def _claim_and_start(
         logger.debug(
             "%d of %d jobs not claimed", len(job_ids) - len(jobs), len(job_ids)
         )
-    for job in jobs:
-        plan = await _plan(job, ctx)
-        if plan is not None and await _admitted(job, ctx, plan):
+    for index, job in enumerate(jobs):
+        try:
+            plan = await _admitted_plan(job, ctx)
+        except asyncio.CancelledError:  # the worker is stopping (workers.inflight)
+            await _hand_back(jobs[index:], ctx)
+            raise
+        if plan is not None:
             start(f"job {job.id}", _work_then_release(job, ctx, plan))
+
+
+async def _admitted_plan(job: ClaimedJob, ctx: WorkerContext) -> Plan | None:
+    """The job's plan once it is admitted; None if it failed, was deferred or
+    refused meanwhile."""
+    plan = await _plan(job, ctx)
+    if plan is None or not await _admitted(job, ctx, plan):
+        return None
+    return plan
+
+
+async def _hand_back(jobs: Sequence[ClaimedJob], ctx: WorkerContext) -> None:
+    # Claimed but not started: back to their queues now, with what they held.
+    for job in jobs:
+        await endings.interrupt(ctx, job)
+        await ctx.limits.release(job.id)
 
 
 async def _plan(job: ClaimedJob, ctx: WorkerContext) -> Plan | None:
@@ -120,6 +142,9 @@ async def _work_then_release(
 ) -> Outcome:
     try:
         return await work(job, ctx, plan)
+    except asyncio.CancelledError:  # the worker is stopping (workers.inflight)
+        await endings.interrupt(ctx, job)
+        raise
     finally:
         await ctx.limits.release(job.id)
 

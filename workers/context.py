@@ -37,7 +37,7 @@ from workers.model_routing.catalog_sync import CatalogCache
 from workers.openrouter.client import ClientConfig, OpenRouterClient
 from workers.redis_batching import RedisBatcher
 from workers.route_planner import RoutePlanner
-from workers.settings import WorkerSettings, check_worker_settings
+from workers.settings import WorkerSettings, check_worker_settings, stop_grace_s
 from workers.webhooks.sender import DeliverySender
 
 logger = logging.getLogger(__name__)
@@ -77,16 +77,14 @@ class WorkerContext:
     rng: random.Random = field(default_factory=random.Random)
 
     def close(self) -> None:
-        """Let the jobs in flight end (up to one call timeout; the messages not
-        yet started are dropped), then release connections and stop the event
-        loop thread."""
-        still_running = self.loop.run(
-            self.inflight.stop(self.settings.openrouter_timeout)
-        )
+        """Let the jobs in flight end within the stop grace (the messages not yet
+        started are dropped; the jobs still running after it are cut off and
+        handed back), then release connections and stop the event loop thread."""
+        still_running = self.loop.run(self.inflight.stop(stop_grace_s(self.settings)))
         if still_running:
             logger.warning(
-                "%d jobs still in flight at shutdown were stopped: their leases will "
-                "expire and the sweeper re-sends them",
+                "%d jobs still in flight after the stop grace were cut off: their "
+                "calls are marked interrupted and the jobs queued again",
                 still_running,
             )
         self.loop.run(self._close_async())

@@ -1,5 +1,6 @@
-"""How a job's run ends: finished, failed, or released for a retry; and what is
-sent after the commit (the finished notice, the retry, the webhook delivery).
+"""How a job's run ends: finished, failed, released for a retry, or handed back by
+a stopping worker; and what is sent after the commit (the finished notice, the
+retry, the webhook delivery).
 
 Every write is one statement guarded by the claim token (workers.jobs_store), so a
 worker whose lease was taken over changes nothing.
@@ -35,6 +36,11 @@ from workers.openrouter.schemas import Completion
 
 logger = logging.getLogger(__name__)
 
+WORKER_STOPPED = "worker_stopped"
+WORKER_STOPPED_MESSAGE = (
+    "the worker stopped before OpenRouter answered this call; the job runs again "
+    "(OpenRouter may still have answered and billed this call)"
+)
 STORE_RETRY_FIRST_S = 0.5
 STORE_RETRY_MAX_S = 10.0
 T = TypeVar("T")
@@ -212,6 +218,25 @@ async def fail(
     await _send_delivery(ctx, job, ended)
     logger.info("job %s: failed: %s", job.id, code)
     return Outcome(OutcomeKind.FAILED)
+
+
+async def interrupt(ctx: WorkerContext, job: ClaimedJob) -> None:
+    """The worker is stopping before the job ended: mark its call in flight (if
+    any) `interrupted`, put the job back in its queue and re-publish it, so that
+    another worker, or this one restarted, runs it at once rather than after the
+    lease. One try: the sweeper still re-sends the job once its lease runs out."""
+    try:
+        async with ctx.db.connection() as conn:
+            handed_back = await jobs_store.interrupt_job(
+                conn, job, code=WORKER_STOPPED, message=WORKER_STOPPED_MESSAGE
+            )
+    except (psycopg.Error, psycopg_pool.PoolTimeout) as error:
+        logger.warning("job %s: not handed back at shutdown: %r", job.id, error)
+        return
+    if handed_back:
+        send = partial(ctx.sender.send, job.id, tenant_queue(job.tenant_slug))
+        await _send_in_thread(job, send, what="re-publish at shutdown")
+        logger.info("job %s: handed back at shutdown", job.id)
 
 
 def add_finished_notice(pipe: AsyncPipeline, job_id: UUID) -> None:

@@ -1,4 +1,5 @@
-"""SQL for a job's life in a worker: claim, record an attempt, finish, fail, release.
+"""SQL for a job's life in a worker: claim, record an attempt, finish, fail, release,
+hand back at shutdown.
 
 Async functions taking a psycopg connection in autocommit mode (the worker's
 AsyncConnectionPool, see workers.context). Each is one statement, prepared on the
@@ -172,6 +173,22 @@ _RENEW_SQL = f"""
 UPDATE jobs SET lease_expires_at = now() + make_interval(secs => %(lease_s)s)
 {_HELD}"""
 
+# A stopping worker hands the job back: its call in flight (if any) is cut off, and
+# the job is due again at once, without counting a retry (the model did not fail).
+# Both parts see the same snapshot, so the attempt changes only while the claim holds.
+_INTERRUPT = f"""
+WITH attempt AS (
+    UPDATE attempts SET outcome = 'interrupted', error_code = %(code)s,
+        error_message = %(message)s
+    FROM jobs
+    WHERE attempts.job_id = %(job_id)s AND attempts.outcome = 'started'
+      AND jobs.id = attempts.job_id AND jobs.claim_token = %(token)s
+      AND jobs.status = 'running'
+)
+UPDATE jobs SET status = 'queued', claim_token = NULL, lease_expires_at = NULL,
+    available_at = now()
+{_HELD}"""
+
 _FINISH = f"{_WITH_ATTEMPT} {_FINISH_SQL}"
 _FAIL = _FAIL_SQL
 _FAIL_AFTER_CALL = f"{_WITH_ATTEMPT} {_FAIL_SQL}"
@@ -296,6 +313,21 @@ async def release_job(
         "routing": routing,
     }
     return await _changed(conn, _RELEASE, params)
+
+
+async def interrupt_job(
+    conn: Connection, job: ClaimedJob, *, code: str, message: str
+) -> bool:
+    """Mark the job's call in flight `interrupted` (with `code` and `message`) and
+    put the job back in the queue, due now, its retries unchanged; False (and
+    nothing changed) if the claim was lost."""
+    params = {
+        "job_id": job.id,
+        "token": job.claim_token,
+        "code": code,
+        "message": message,
+    }
+    return await _changed(conn, _INTERRUPT, params)
 
 
 def _attempt_params(attempt: AttemptRecord) -> dict[str, Any]:

@@ -63,12 +63,17 @@ async def finished_counts(
     return [(int(row[0]), str(row[1]), int(row[2])) for row in rows]
 
 
-# Calls in flight (`started`) have not failed; interrupted ones have, as far as
-# anyone can tell.
+# Calls in flight (`started`) have not failed, nor have those interrupted: their
+# worker stopped or died, which says nothing about the model.
 _FAILED = [
     outcome.value
     for outcome in AttemptOutcome
-    if outcome not in {AttemptOutcome.SUCCEEDED, AttemptOutcome.STARTED}
+    if outcome
+    not in {
+        AttemptOutcome.SUCCEEDED,
+        AttemptOutcome.STARTED,
+        AttemptOutcome.INTERRUPTED,
+    }
 ]
 
 

@@ -9,7 +9,8 @@ from sqlalchemy.orm import Session
 
 from shared.db.models import Batch, Job
 from tests.factories import make_messages
-from tests.integration.api.conftest import RecordingEnqueuer, TenantCredentials
+from tests.integration.api.conftest import TenantCredentials
+from tests.recording_enqueuer import RecordingEnqueuer
 
 pytestmark = pytest.mark.anyio
 

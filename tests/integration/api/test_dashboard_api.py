@@ -118,8 +118,10 @@ async def test_admin_sees_every_tenant_with_percentiles_and_cost(
     assert sum(p["succeeded"] + p["failed"] for p in data["throughput"]) >= 4
 
 
-async def test_a_call_in_flight_is_an_attempt_but_not_a_failure(
-    api, engine, tenant: TenantCredentials
+# In flight, or cut off by a stopping (or dead) worker: neither is the model's doing.
+@pytest.mark.parametrize("outcome", ["started", "interrupted"])
+async def test_a_call_without_an_answer_is_an_attempt_but_not_a_failure(
+    api, engine, tenant: TenantCredentials, outcome: str
 ) -> None:
     model = _finish_jobs(engine, tenant.slug, failed=False)
     with Session(engine) as session, session.begin():
@@ -130,7 +132,7 @@ async def test_a_call_in_flight_is_an_attempt_but_not_a_failure(
                 job_id=job.id,
                 number=2,
                 model=model,
-                outcome="started",
+                outcome=outcome,
                 started_at=datetime.now(UTC),
             )
         )

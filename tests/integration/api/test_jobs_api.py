@@ -9,7 +9,8 @@ from sqlalchemy.orm import Session
 
 from shared.db.models import ApiKey, Job
 from tests.factories import make_job_body
-from tests.integration.api.conftest import RecordingEnqueuer, TenantCredentials
+from tests.integration.api.conftest import TenantCredentials
+from tests.recording_enqueuer import RecordingEnqueuer
 
 pytestmark = pytest.mark.anyio
 

@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 from broker_api.app import create_app
 from broker_api.settings import ApiSettings
 from shared.db.models import Attempt, Job, Tenant
-from tests.integration.api.conftest import ADMIN_TOKEN, RecordingEnqueuer, _new_tenant
+from tests.integration.api.conftest import ADMIN_TOKEN, _new_tenant
+from tests.recording_enqueuer import RecordingEnqueuer
 from tests.services import Services
 
 EXAMPLES_PER_OPERATION = 20

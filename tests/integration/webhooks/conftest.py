@@ -27,6 +27,7 @@ from tests.integration.api.conftest import (  # noqa: F401  (fixtures, by name)
     other_tenant,
     tenant,
 )
+from tests.recording_enqueuer import RecordingEnqueuer
 from tests.services import Services
 from tests.webhook_receiver import (  # noqa: F401  (the fixture, by name)
     Received,
@@ -129,14 +130,6 @@ def fake_resolve(host: str, port: int) -> list[str]:
     if host not in DNS:
         raise OSError("unknown host")
     return DNS[host]
-
-
-@dataclass
-class RecordingEnqueuer:
-    webhooks: list[UUID] = field(default_factory=list)
-
-    async def enqueue_webhook(self, delivery_id: UUID) -> None:
-        self.webhooks.append(delivery_id)
 
 
 @pytest.fixture

@@ -9,7 +9,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from shared.db.models import Tenant, WebhookDelivery, WebhookEndpoint
 from shared.webhooks.events import EventType
 from tests.integration.api.conftest import TenantCredentials
-from tests.integration.webhooks.conftest import RecordingEnqueuer, add_delivery, load
+from tests.integration.webhooks.conftest import add_delivery, load
+from tests.recording_enqueuer import RecordingEnqueuer
 from workers.webhooks.delivery import utc_now
 
 pytestmark = pytest.mark.anyio

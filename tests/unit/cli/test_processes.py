@@ -84,6 +84,42 @@ def test_a_child_that_ignores_sigterm_is_killed_after_the_grace_period() -> None
     assert supervisor.names == []
 
 
+def test_children_stop_in_reverse_start_order_each_after_the_next(
+    tmp_path: Path,
+) -> None:
+    # The stack starts the simulator before the worker: the worker's calls in
+    # flight must still reach it while the worker stops.
+    stopped = tmp_path / "user-stopped"
+    server = (
+        "import pathlib, signal, sys, time\n"
+        "def stop(*_):\n"
+        f"    print(pathlib.Path({str(stopped)!r}).exists(), flush=True)\n"
+        "    sys.exit(0)\n"
+        "signal.signal(signal.SIGTERM, stop)\n"
+        "print('up', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    user = (
+        "import pathlib, signal, sys, time\n"
+        "def stop(*_):\n"
+        "    time.sleep(0.5)\n"  # finishing its calls
+        f"    pathlib.Path({str(stopped)!r}).touch()\n"
+        "    sys.exit(0)\n"
+        "signal.signal(signal.SIGTERM, stop)\n"
+        "print('up', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    lines = Lines()
+    supervisor = Supervisor(lines)
+    supervisor.start("server", _python(server), ENV)
+    supervisor.start("user", _python(user), ENV)
+    _wait_for(lambda: {("server", "up"), ("user", "up")} <= set(lines.seen))
+
+    supervisor.stop_all(grace_s=5)
+
+    assert ("server", "True") in lines.seen
+
+
 def test_stop_all_also_ends_grandchildren(tmp_path: Path) -> None:
     pid_file = tmp_path / "grandchild.pid"
     code = (

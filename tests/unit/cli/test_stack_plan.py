@@ -143,3 +143,15 @@ def test_the_simulator_warning_is_one_loud_line() -> None:
     assert warning.startswith("⚠ OPENROUTER_API_KEY is not set")
     assert "http://127.0.0.1:8090" in warning
     assert "\n" not in warning
+
+
+def test_the_worker_lets_its_calls_end_within_the_stack_grace() -> None:
+    worker = _by_name(child_specs(_plan(helixq_stack_grace_s=10)))["worker"]
+    # What is left after the grace hands back the jobs of calls cut off.
+    assert float(worker.env["HELIXQ_WORKER_STOP_GRACE_S"]) == 7
+
+
+def test_a_worker_stop_grace_given_to_the_stack_is_kept() -> None:
+    plan = _plan(helixq_stack_grace_s=30, helixq_worker_stop_grace_s="20s")
+    worker = _by_name(child_specs(plan))["worker"]
+    assert float(worker.env["HELIXQ_WORKER_STOP_GRACE_S"]) == 20
