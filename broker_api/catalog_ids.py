@@ -6,7 +6,7 @@ every request would cost more than the check itself.
 
 import time
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broker_api.models.queries import listed_model_ids
 
@@ -19,9 +19,11 @@ class CatalogIds:
         self._ids: frozenset[str] = frozenset()
         self._read_at = float("-inf")
 
-    async def get(self, session: AsyncSession) -> frozenset[str]:
-        """The ids, re-read when older than the TTL (a new model shows up within it)."""
+    async def get(self, sessions: async_sessionmaker[AsyncSession]) -> frozenset[str]:
+        """The ids, re-read when older than the TTL (a new model shows up within it);
+        a session is opened only to re-read them."""
         if time.monotonic() - self._read_at > self._ttl_s:
-            self._ids = frozenset(await listed_model_ids(session))
+            async with sessions() as session:
+                self._ids = frozenset(await listed_model_ids(session))
             self._read_at = time.monotonic()
         return self._ids

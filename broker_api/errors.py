@@ -4,6 +4,8 @@
 import logging
 from typing import Any
 
+import psycopg
+import psycopg_pool
 import redis.exceptions
 import sqlalchemy.exc
 from fastapi import FastAPI, Request
@@ -33,6 +35,8 @@ UNAVAILABLE_ERRORS: dict[type[Exception], str] = {
     sqlalchemy.exc.OperationalError: "the database",
     sqlalchemy.exc.InterfaceError: "the database",
     sqlalchemy.exc.TimeoutError: "the database",
+    psycopg.OperationalError: "the database",
+    psycopg_pool.PoolTimeout: "the database",
     redis.exceptions.ConnectionError: "the queue store",
     redis.exceptions.TimeoutError: "the queue store",
 }

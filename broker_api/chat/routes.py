@@ -14,11 +14,10 @@ from broker_api.deps import (
     CallerDep,
     CatalogIdsDep,
     EnqueuerDep,
-    SessionDep,
+    PoolDep,
     SettingsDep,
     WaitersDep,
 )
-from broker_api.enqueue import Priority
 from broker_api.errors import DEFAULT_JOB_ERROR_STATUS, JOB_ERROR_STATUS, error_body
 from broker_api.jobs import service
 from broker_api.jobs.views import JobView
@@ -42,7 +41,7 @@ def _failure(view: JobView) -> tuple[int, str, str]:
 @router.post("/v1/chat/completions", response_model=None, dependencies=[SubmitQuotaDep])
 async def chat_completions(
     body: ChatCompletionCreate,
-    session: SessionDep,
+    pool: PoolDep,
     enqueuer: EnqueuerDep,
     waiters: WaitersDep,
     caller: CallerDep,
@@ -50,18 +49,16 @@ async def chat_completions(
     catalog_ids: CatalogIdsDep,
 ) -> JSONResponse | StreamingResponse:
     """Run one completion and answer in OpenAI/OpenRouter format (usage with cost)."""
-    accepted = await service.submit_job(
-        session,
+    view = await service.submit_and_wait(
+        pool,
         enqueuer,
+        waiters,
         caller,
         body.as_job(),
-        priority=Priority.INTERACTIVE,
+        wait_s=settings.helixq_sync_timeout_s,
         catalog_ids=catalog_ids,
     )
-    view = await service.wait_for_job(
-        session, waiters, caller, accepted.id, wait_s=settings.helixq_sync_timeout_s
-    )
-    headers = {"X-Helixq-Job-Id": str(accepted.id)}
+    headers = {"X-Helixq-Job-Id": str(view.id)}
     if view.status == "succeeded" and view.result is not None:
         result: dict[str, Any] = view.result
         if body.stream:

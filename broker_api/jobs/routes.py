@@ -9,7 +9,7 @@ from broker_api.deps import (
     CatalogIdsDep,
     EnqueuerDep,
     IdempotencyKeyHeader,
-    SessionDep,
+    PoolDep,
     SettingsDep,
     WaitersDep,
 )
@@ -29,7 +29,7 @@ router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 async def create_job(
     body: JobCreate,
     response: Response,
-    session: SessionDep,
+    pool: PoolDep,
     enqueuer: EnqueuerDep,
     caller: CallerDep,
     settings: SettingsDep,
@@ -48,7 +48,7 @@ async def create_job(
             resolve=system_resolver,
         )
     accepted = await service.submit_job(
-        session,
+        pool,
         enqueuer,
         caller,
         body,
@@ -62,7 +62,7 @@ async def create_job(
 @router.get("/{job_id}")
 async def get_job(
     job_id: str,
-    session: SessionDep,
+    pool: PoolDep,
     caller: CallerDep,
     waiters: WaitersDep,
     settings: SettingsDep,
@@ -77,4 +77,4 @@ async def get_job(
     """
     parsed = parse_id(job_id, JobNotFound)
     wait_s = min(wait, settings.helixq_long_poll_max_s)
-    return await service.wait_for_job(session, waiters, caller, parsed, wait_s=wait_s)
+    return await service.wait_for_job(pool, waiters, caller, parsed, wait_s=wait_s)
