@@ -21,6 +21,7 @@ from broker_api.db_pool import open_pool
 from broker_api.enqueue import CeleryEnqueuer, Enqueuer
 from broker_api.errors import install_error_handlers
 from broker_api.health import router as health_router
+from broker_api.hot_path import HotPath
 from broker_api.jobs.routes import router as jobs_router
 from broker_api.json_guard import JsonGuardMiddleware
 from broker_api.key_cache import KeyCache
@@ -119,7 +120,9 @@ def create_app(
         max_bytes=settings.helixq_max_body_bytes,
         max_bytes_by_path={"/v1/batches": settings.helixq_max_batch_bytes},
     )
-    app.add_middleware(LogContextMiddleware)  # outermost: every line is tagged
+    app.add_middleware(LogContextMiddleware)  # every line is tagged
+    # Outermost: the requests it answers pass through nothing else of ours.
+    app.add_middleware(HotPath, max_body_bytes=settings.helixq_max_body_bytes)
     return app
 
 

@@ -94,8 +94,11 @@ WHERE api_keys.prefix = %s
 async def get_caller(request: Request, credentials: BearerDep) -> Caller:
     if credentials is None:
         raise Unauthenticated("missing API key: send 'Authorization: Bearer <key>'")
+    state = request.app.state
     try:
-        caller = await _authenticate(request, credentials.credentials)
+        caller = await authenticate(
+            state.pool, state.key_cache, credentials.credentials
+        )
     except Unauthenticated:
         # Checked before throttled: a valid key is never refused for its address.
         await throttle_of(request).record_failure(client_address(request))
@@ -104,9 +107,8 @@ async def get_caller(request: Request, credentials: BearerDep) -> Caller:
     return caller
 
 
-async def _authenticate(request: Request, key: str) -> Caller:
-    pool: Pool = request.app.state.pool
-    cache: KeyCache = request.app.state.key_cache
+async def authenticate(pool: Pool, cache: KeyCache, key: str) -> Caller:
+    """The tenant whose key `key` is; Unauthenticated (with the reason) if none."""
 
     async def load(presented: str) -> StoredKey | None:
         async with pool.connection() as connection:

@@ -51,13 +51,19 @@ async def count_queued(session: AsyncSession, caller: Caller) -> int:
 
 
 async def enforce_submit_quotas(request: Request, caller: CallerDep) -> None:
+    """Refuse a submission over the tenant's budget, queue or submit rate."""
+    state = request.app.state
+    await check_submit_quotas(state.redis, state.sessions, caller)
+
+
+async def check_submit_quotas(
+    redis: Redis, sessions: async_sessionmaker[AsyncSession], caller: Caller
+) -> None:
     """Refuse a submission over the tenant's budget, queue or submit rate.
 
     A tenant without a budget or a queue cap costs no database session here."""
     limits = limits_of(caller)
-    redis: Redis = request.app.state.redis
     if limits.monthly_budget_usd is not None or limits.max_queued is not None:
-        sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
         async with sessions() as session:
             await _check_budget_and_queue(redis, session, caller, limits)
     await _take_submit_token(redis, caller.slug, limits)

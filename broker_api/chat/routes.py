@@ -27,7 +27,8 @@ from shared.schemas import ChatCompletionCreate
 router = APIRouter(tags=["openai-compatible"])
 
 
-def _failure(view: JobView) -> tuple[int, str, str]:
+def failure_of(view: JobView) -> tuple[int, str, str]:
+    """The status, code and message of a job that did not succeed in time."""
     if view.error is None:  # still running when the wait ran out
         return (
             504,
@@ -68,5 +69,5 @@ async def chat_completions(
         return JSONResponse(result, headers=headers)
     # Nothing has been streamed yet, so even a streaming caller gets a plain HTTP
     # error, which is what OpenAI's SDKs raise on.
-    status, code, message = _failure(view)
+    status, code, message = failure_of(view)
     return JSONResponse(error_body(code, message), status_code=status, headers=headers)
