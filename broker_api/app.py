@@ -37,6 +37,7 @@ from broker_api.usage.routes import router as usage_router
 from broker_api.waiters import JobWaiters
 from broker_api.webhooks.routes import router as webhooks_router
 from shared.db.session import make_async_engine, make_async_sessions
+from shared.logging_setup import LoggingSettings, configure_logging
 from shared.redis_keys import JOBS_FINISHED_CHANNEL, KEYS_CHANGED_CHANNEL
 from shared.settings import TenantSeedSettings, load_settings
 from shared.tenancy import upsert_tenant_seeds
@@ -124,6 +125,14 @@ def create_app(
     # Outermost: the requests it answers pass through nothing else of ours.
     app.add_middleware(HotPath, max_body_bytes=settings.helixq_max_body_bytes)
     return app
+
+
+def create_served_app() -> FastAPI:
+    """The app `helixq api` serves, built in each of its processes: uvicorn starts
+    its worker processes afresh, so each configures its own logging (format,
+    redaction) here."""
+    configure_logging(load_settings(LoggingSettings))
+    return create_app()
 
 
 async def _seed_tenants(app: FastAPI) -> None:

@@ -34,3 +34,6 @@ class ApiSettings(
     helixq_auth_cache_s: float = Field(default=5.0, ge=0, le=10)
     # API processes `helixq api` starts (uvicorn workers), one core each.
     helixq_api_workers: int = Field(default=1, ge=1, le=64)
+    # A log line per request; off, requests are logged by the proxy in front and
+    # jobs by their ids (a line costs a tenth of accepting a job).
+    helixq_api_access_log: bool = False
