@@ -14,13 +14,20 @@ Entries are keyed by the key's SHA-256, so the cache holds no key in clear.
 """
 
 import hmac
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
 from broker_api.caller import Caller
 from shared.api_keys import hash_api_key
+from shared.redis_keys import KEYS_CHANGED_CHANNEL
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_TTL_S = 5.0
 
@@ -89,3 +96,12 @@ def is_expired(stored: StoredKey, now: datetime | None = None) -> bool:
     return stored.expires_at is not None and stored.expires_at <= (
         now or datetime.now(UTC)
     )
+
+
+async def announce_change(redis: Redis, what: str) -> None:
+    """Tell every API process to forget the keys it checked (after a commit that
+    changed a key or a tenant); Redis away, their entries expire within the TTL."""
+    try:
+        await redis.publish(KEYS_CHANGED_CHANNEL, what)
+    except RedisError:
+        logger.warning("keys-changed notice not sent (%s): Redis unreachable", what)
