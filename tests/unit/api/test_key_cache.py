@@ -51,7 +51,8 @@ async def test_a_key_is_read_again_once_its_entry_is_older_than_the_ttl() -> Non
     load.stored = _stored(revoked=True)
     await asyncio.sleep(0.06)
     found = await cache.find(KEY, load)
-    assert found is not None and found.revoked_at is not None
+    assert found is not None
+    assert found.revoked_at is not None
     assert load.reads == 2
 
 
