@@ -121,7 +121,8 @@ def measure(
         "errors": float(one.not_ok + many.not_ok),
     }
     print(
-        f"  {name}: one client p50 {figures['p50']:.2f} ms p99 {figures['p99']:.2f} ms; "
+        f"  {name}: one client p50 {figures['p50']:.2f} ms "
+        f"p99 {figures['p99']:.2f} ms; "
         f"{options.clients} clients {figures['rate']:.0f} calls/s; non-2xx "
         f"{figures['errors']:.0f} {one.statuses() | many.statuses()}",
         flush=True,

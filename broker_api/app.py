@@ -23,6 +23,7 @@ from broker_api.errors import install_error_handlers
 from broker_api.health import router as health_router
 from broker_api.hot_path import HotPath
 from broker_api.jobs.routes import router as jobs_router
+from broker_api.jobs.writer import JobWriter
 from broker_api.json_guard import JsonGuardMiddleware
 from broker_api.key_cache import KeyCache
 from broker_api.limits.routes import router as limits_router
@@ -58,6 +59,7 @@ def create_app(
         app.state.engine = engine
         app.state.sessions = make_async_sessions(engine)
         app.state.pool = await open_pool(settings)
+        app.state.job_writer = JobWriter(app.state.pool)
         app.state.redis = Redis.from_url(settings.redis_url)
         # Typed, so that the checker holds CeleryEnqueuer to the Protocol the
         # routes call (app.state itself is untyped).

@@ -17,6 +17,7 @@ from broker_api.caller import Caller
 from broker_api.catalog_ids import CatalogIds
 from broker_api.db_pool import Pool
 from broker_api.enqueue import Enqueuer
+from broker_api.jobs.writer import JobWriter
 from broker_api.key_cache import KeyCache, StoredKey, is_expired
 from broker_api.settings import ApiSettings
 from broker_api.waiters import JobWaiters
@@ -82,6 +83,14 @@ async def get_pool(request: Request) -> Pool:
 
 
 PoolDep = Annotated[Pool, Depends(get_pool)]
+
+
+async def get_job_writer(request: Request) -> JobWriter:
+    writer: JobWriter = request.app.state.job_writer
+    return writer
+
+
+JobWriterDep = Annotated[JobWriter, Depends(get_job_writer)]
 
 _KEY_ROW = """
 SELECT api_keys.key_hash, api_keys.revoked_at, api_keys.expires_at,

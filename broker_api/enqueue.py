@@ -13,12 +13,14 @@ import anyio.to_thread
 from celery import Celery
 from redis.asyncio import Redis
 
+from shared.coalescing import Coalescer
 from shared.queues import TaskName, task_routes, tenant_queue
 
 # kombu's Redis transport keeps one list per priority step: `<queue>\x06\x16<step>`,
 # consumed in step order, 0 first.
 PRIORITY_SEPARATOR = "\x06\x16"
 PUBLISH_CHUNK = 2000  # messages an LPUSH
+PUBLISH_TIMEOUT_S = 5
 # Jobs a batch's message carries. Small against a worker's in-flight slots, large
 # enough that Celery's fixed cost per message is paid once for many jobs. Batch
 # messages compete only with each other (their priority comes after every other),
@@ -64,17 +66,36 @@ def make_sender(broker_url: str) -> Celery:
 class CeleryEnqueuer:
     def __init__(self, broker_url: str) -> None:
         self._app = make_sender(broker_url)
-        self._redis = Redis.from_url(broker_url)
+        # Publishing must not hang a request when Redis is away; the sweeper
+        # re-sends what was not published.
+        self._redis = Redis.from_url(
+            broker_url,
+            socket_timeout=PUBLISH_TIMEOUT_S,
+            socket_connect_timeout=PUBLISH_TIMEOUT_S,
+        )
+        self._pushes: Coalescer[tuple[str, str], object] = Coalescer(self._push_round)
 
     async def enqueue_completion(
         self, job_id: UUID, tenant_slug: str, priority: Priority = Priority.JOB
     ) -> None:
         """Publish after the job row is committed; the message carries only the id.
 
-        One LPUSH, on the event loop, of the message `send_task` would write:
-        `send_task` blocks, so it needed a worker thread, and the thread hop and
-        kombu's publishing cost more CPU than the rest of a submission."""
-        await self.enqueue_completions([job_id], tenant_slug, priority)
+        An LPUSH, on the event loop, of the message `send_task` would write
+        (`send_task` blocks: the thread it needed and kombu's publishing cost
+        more CPU than the rest of a submission), pipelined with those of the
+        submissions made meanwhile (shared.coalescing): one round trip for all."""
+        queue = tenant_queue(tenant_slug)
+        message = json.dumps(completion_message([job_id], queue, int(priority)))
+        await self._pushes.submit((redis_list_key(queue, int(priority)), message))
+
+    async def _push_round(
+        self, pushes: Sequence[tuple[str, str]]
+    ) -> list[object | BaseException]:
+        pipe = self._redis.pipeline(transaction=False)
+        for key, message in pushes:
+            pipe.lpush(key, message)
+        replies: list[object | BaseException] = await pipe.execute(raise_on_error=False)
+        return replies
 
     async def enqueue_completions(
         self, job_ids: Sequence[UUID], tenant_slug: str, priority: Priority

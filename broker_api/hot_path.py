@@ -169,7 +169,7 @@ async def _submit(
             resolve=system_resolver,
         )
     accepted = await service.submit_job(
-        state.pool,
+        state.job_writer,
         state.enqueuer,
         caller,
         request,
@@ -188,7 +188,7 @@ async def _chat(
     await check_submit_quotas(state.redis, state.sessions, caller)
     catalog_ids = await state.catalog_ids.get(state.sessions)
     view = await service.submit_and_wait(
-        state.pool,
+        state.job_writer,
         state.enqueuer,
         state.waiters,
         caller,

@@ -14,7 +14,7 @@ from broker_api.deps import (
     CallerDep,
     CatalogIdsDep,
     EnqueuerDep,
-    PoolDep,
+    JobWriterDep,
     SettingsDep,
     WaitersDep,
 )
@@ -42,7 +42,7 @@ def failure_of(view: JobView) -> tuple[int, str, str]:
 @router.post("/v1/chat/completions", response_model=None, dependencies=[SubmitQuotaDep])
 async def chat_completions(
     body: ChatCompletionCreate,
-    pool: PoolDep,
+    writer: JobWriterDep,
     enqueuer: EnqueuerDep,
     waiters: WaitersDep,
     caller: CallerDep,
@@ -51,7 +51,7 @@ async def chat_completions(
 ) -> JSONResponse | StreamingResponse:
     """Run one completion and answer in OpenAI/OpenRouter format (usage with cost)."""
     view = await service.submit_and_wait(
-        pool,
+        writer,
         enqueuer,
         waiters,
         caller,

@@ -4,6 +4,8 @@ They run on the API's psycopg pool in autocommit (broker_api.db_pool): each
 statement is one round trip and its own transaction.
 """
 
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -33,13 +35,14 @@ def jsonb_params(values: dict[str, Any]) -> dict[str, Any]:
 
 async def insert_job(
     connection: AsyncConnection[DictRow], values: dict[str, Any]
-) -> Any:
+) -> datetime:
     """Insert one job row; its created_at. In autocommit it is committed on return,
     in a transaction with it."""
     cursor = await connection.execute(_INSERT_JOB, jsonb_params(values))
     row = await cursor.fetchone()
     assert row is not None  # RETURNING always answers a row
-    return row["created_at"]
+    created_at: datetime = row["created_at"]
+    return created_at
 
 
 async def find_job_row(
@@ -55,3 +58,36 @@ async def list_attempt_rows(
 ) -> list[DictRow]:
     cursor = await connection.execute(_ATTEMPTS, [job_id])
     return await cursor.fetchall()
+
+
+# Rows of several submissions in one statement (and one commit): a column an array.
+_INSERT_JOBS = """
+INSERT INTO jobs (id, tenant_id, status, request, route, custom_id, metadata,
+    webhook_url, priority)
+SELECT * FROM unnest(%(id)s::uuid[], %(tenant_id)s::uuid[], %(status)s::text[],
+    %(request)s::jsonb[], %(route)s::jsonb[], %(custom_id)s::text[],
+    %(metadata)s::jsonb[], %(webhook_url)s::text[], %(priority)s::int[])
+RETURNING id, created_at
+"""
+_COLUMNS = (
+    "id",
+    "tenant_id",
+    "status",
+    "request",
+    "route",
+    "custom_id",
+    "metadata",
+    "webhook_url",
+    "priority",
+)
+
+
+async def insert_jobs(
+    connection: AsyncConnection[DictRow], rows: Sequence[dict[str, Any]]
+) -> dict[UUID, datetime]:
+    """Insert job rows in one statement (in autocommit, one commit); each one's
+    created_at by id. One bad row fails them all."""
+    wrapped = [jsonb_params(row) for row in rows]
+    columns = {name: [row[name] for row in wrapped] for name in _COLUMNS}
+    cursor = await connection.execute(_INSERT_JOBS, columns)
+    return {row["id"]: row["created_at"] for row in await cursor.fetchall()}

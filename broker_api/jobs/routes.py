@@ -9,6 +9,7 @@ from broker_api.deps import (
     CatalogIdsDep,
     EnqueuerDep,
     IdempotencyKeyHeader,
+    JobWriterDep,
     PoolDep,
     SettingsDep,
     WaitersDep,
@@ -29,7 +30,7 @@ router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 async def create_job(
     body: JobCreate,
     response: Response,
-    pool: PoolDep,
+    writer: JobWriterDep,
     enqueuer: EnqueuerDep,
     caller: CallerDep,
     settings: SettingsDep,
@@ -48,7 +49,7 @@ async def create_job(
             resolve=system_resolver,
         )
     accepted = await service.submit_job(
-        pool,
+        writer,
         enqueuer,
         caller,
         body,

@@ -15,6 +15,7 @@ from broker_api.deps import Caller
 from broker_api.enqueue import Enqueuer, Priority
 from broker_api.jobs import queries
 from broker_api.jobs.views import JobAccepted, JobView, job_view
+from broker_api.jobs.writer import JobWriter
 from broker_api.waiters import JobWaiters, wait_for
 from shared.errors import JobNotFound
 from shared.jobs import JobStatus
@@ -25,7 +26,7 @@ logger = logging.getLogger(__name__)
 
 
 async def submit_job(
-    pool: Pool,
+    writer: JobWriter,
     enqueuer: Enqueuer,
     caller: Caller,
     request: JobCreate,
@@ -39,20 +40,21 @@ async def submit_job(
     fails, the sweeper sends it later, so the client still gets its id.
 
     Unknown models or strategies are refused (422, with close matches) first.
-    Without an Idempotency-Key the row is one INSERT in autocommit; with one, the
-    key's reservation, the row and the stored answer commit together."""
+    Without an Idempotency-Key the row is inserted with those of concurrent
+    submissions (broker_api.jobs.writer); with one, the key's reservation, the row
+    and the stored answer commit together in a transaction of their own."""
     validate_route(request.model_dump(exclude_none=True), catalog_ids)
     values = _job_values(job_id or uuid.uuid4(), caller, request, priority)
-    async with pool.connection() as connection:
-        if idempotency_key is None:
-            accepted = _accepted(values, await queries.insert_job(connection, values))
-        else:
-            body_hash = idempotency.request_hash(request.model_dump(mode="json"))
+    if idempotency_key is None:
+        accepted = _accepted(values, await writer.insert(values))
+    else:
+        body_hash = idempotency.request_hash(request.model_dump(mode="json"))
+        async with writer.pool.connection() as connection:
             replayed, accepted = await _insert_once(
                 connection, caller, values, idempotency_key, body_hash
             )
-            if replayed:
-                return accepted
+        if replayed:
+            return accepted
     await publish(enqueuer, accepted.id, caller.slug, priority)
     return accepted
 
@@ -155,7 +157,7 @@ async def wait_for_job(
 
 
 async def submit_and_wait(
-    pool: Pool,
+    writer: JobWriter,
     enqueuer: Enqueuer,
     waiters: JobWaiters,
     caller: Caller,
@@ -174,7 +176,7 @@ async def submit_and_wait(
     job_id = uuid.uuid4()
     with waiters.watching(job_id) as finished:
         await submit_job(
-            pool,
+            writer,
             enqueuer,
             caller,
             request,
@@ -185,5 +187,5 @@ async def submit_and_wait(
         await wait_for(finished, wait_s)
     remaining = max(0.0, deadline - time.monotonic())
     return await wait_for_job(
-        pool, waiters, caller, job_id, wait_s=remaining, with_attempts=False
+        writer.pool, waiters, caller, job_id, wait_s=remaining, with_attempts=False
     )
