@@ -3,43 +3,19 @@ each API process, and a revoked key stops working within that bound in all of
 them; helixq's own changes reach every process at once."""
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 
 import httpx
 import pytest
 from sqlalchemy import Engine, text
 
-from broker_api.app import create_app
-from broker_api.settings import ApiSettings
 from helixq.cli import main
 from tests.factories import make_job_body
-from tests.integration.api.conftest import ADMIN_TOKEN, TenantCredentials
-from tests.recording_enqueuer import RecordingEnqueuer
+from tests.integration.api.conftest import ADMIN_TOKEN, TenantCredentials, api_process
 from tests.services import Services
 
 pytestmark = pytest.mark.anyio
 NOTICE_WAIT_S = 3.0
-
-
-@asynccontextmanager
-async def _api_process(
-    services: Services, cache_s: float
-) -> AsyncIterator[httpx.AsyncClient]:
-    """One API process's app (its own pool, cache and notice subscription)."""
-    settings = ApiSettings(
-        database_url=services.database_url,
-        redis_url=services.redis_url,
-        helixq_admin_token=ADMIN_TOKEN,
-        helixq_seed_tenants=False,
-        helixq_auth_cache_s=cache_s,
-    )
-    app = create_app(settings, enqueuer=RecordingEnqueuer())
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
-            await asyncio.sleep(0.2)  # its notice subscription is in place
-            yield c
 
 
 async def _submit(api: httpx.AsyncClient, tenant: TenantCredentials) -> int:
@@ -68,7 +44,7 @@ async def _eventually(check: Callable[[], Awaitable[bool]], within_s: float) -> 
 async def test_a_checked_key_is_not_read_from_postgres_again_within_the_bound(
     services: Services, engine: Engine, tenant: TenantCredentials
 ) -> None:
-    async with _api_process(services, cache_s=10) as api:
+    async with api_process(services, cache_s=10) as api:
         assert await _submit(api, tenant) == 202
         _revoke_in_sql(engine, tenant)
         # Still trusted: the row was not read again.
@@ -78,7 +54,7 @@ async def test_a_checked_key_is_not_read_from_postgres_again_within_the_bound(
 async def test_a_key_revoked_in_postgres_stops_working_within_the_bound(
     services: Services, engine: Engine, tenant: TenantCredentials
 ) -> None:
-    async with _api_process(services, cache_s=0.5) as api:
+    async with api_process(services, cache_s=0.5) as api:
         assert await _submit(api, tenant) == 202
         _revoke_in_sql(engine, tenant)
         await asyncio.sleep(0.6)
@@ -98,8 +74,8 @@ async def test_helixq_keys_revoke_reaches_every_api_process_at_once(
     monkeypatch.setenv("DATABASE_URL", services.database_url)
     monkeypatch.setenv("REDIS_URL", services.redis_url)
     async with (
-        _api_process(services, cache_s=10) as first,
-        _api_process(services, cache_s=10) as second,
+        api_process(services, cache_s=10) as first,
+        api_process(services, cache_s=10) as second,
     ):
         assert await _submit(first, tenant) == await _submit(second, tenant) == 202
         assert await asyncio.to_thread(main, ["keys", "revoke", tenant.key[:12]]) == 0
@@ -112,13 +88,13 @@ async def test_helixq_keys_revoke_reaches_every_api_process_at_once(
             assert await _eventually(refused, NOTICE_WAIT_S)
 
 
-async def test_new_limits_apply_at_once_in_every_api_process(
+async def test_new_limits_apply_at_once_in_everyapi_process(
     services: Services, tenant: TenantCredentials
 ) -> None:
     admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
     async with (
-        _api_process(services, cache_s=10) as first,
-        _api_process(services, cache_s=10) as second,
+        api_process(services, cache_s=10) as first,
+        api_process(services, cache_s=10) as second,
     ):
         assert await _submit(first, tenant) == await _submit(second, tenant) == 202
         limits = {"max_queued": 1}
