@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 RequestMaker = Callable[[int], bytes]  # request number → the whole request
+# A kept-alive connection idle longer is not reused: uvicorn closes them after 5 s.
+IDLE_REUSE_S = 4.0
 
 
 def build_request(
@@ -45,6 +47,12 @@ class Outcome:
     replies: list[Reply] = field(default_factory=list)
     elapsed_s: float = 0.0
     failures: int = 0  # connections that broke mid-request
+    failure_kinds: dict[str, int] = field(default_factory=dict)
+
+    def fail(self, error: BaseException) -> None:
+        self.failures += 1
+        kind = type(error).__name__
+        self.failure_kinds[kind] = self.failure_kinds.get(kind, 0) + 1
 
     @property
     def ok(self) -> list[Reply]:
@@ -61,10 +69,12 @@ class Outcome:
     def percentile_ms(self, share: float) -> float:
         return percentile([reply.latency_s * 1000 for reply in self.ok], share)
 
-    def statuses(self) -> dict[int, int]:
-        counts: dict[int, int] = {}
+    def statuses(self) -> dict[int | str, int]:
+        """Replies by status, and broken requests by error."""
+        counts: dict[int | str, int] = {}
         for reply in self.replies:
             counts[reply.status] = counts.get(reply.status, 0) + 1
+        counts.update(self.failure_kinds)
         return counts
 
 
@@ -147,8 +157,8 @@ async def closed_loop(
                 request = make(next(numbers))
                 try:
                     reply = await _timed(connection, request, time.perf_counter())
-                except (OSError, asyncio.IncompleteReadError):
-                    outcome.failures += 1
+                except (OSError, asyncio.IncompleteReadError) as error:
+                    outcome.fail(error)
                     await connection.close()
                     continue
                 outcome.replies.append(reply)
@@ -168,19 +178,27 @@ async def open_loop(
     each request's scheduled time, so a stalled server cannot hide its queue."""
     host, port = _target(url)
     outcome = Outcome()
-    idle: list[Connection] = []
+    idle: list[tuple[Connection, float]] = []  # with the time each was last used
     pending: set[asyncio.Task[None]] = set()
 
+    async def connection_for_now() -> Connection:
+        while idle:
+            connection, used_at = idle.pop()
+            if time.perf_counter() - used_at < IDLE_REUSE_S:
+                return connection
+            await connection.close()  # the server may have closed it meanwhile
+        return Connection(host, port)
+
     async def one(number: int, scheduled: float) -> None:
-        connection = idle.pop() if idle else Connection(host, port)
+        connection = await connection_for_now()
         try:
             reply = await _timed(connection, make(number), scheduled)
-        except (OSError, asyncio.IncompleteReadError):
-            outcome.failures += 1
+        except (OSError, asyncio.IncompleteReadError) as error:
+            outcome.fail(error)
             await connection.close()
             return
         outcome.replies.append(reply)
-        idle.append(connection)
+        idle.append((connection, time.perf_counter()))
 
     started = time.perf_counter()
     total = int(rate * seconds)
@@ -195,7 +213,7 @@ async def open_loop(
     if pending:
         await asyncio.gather(*pending)
     outcome.elapsed_s = time.perf_counter() - started
-    for connection in idle:
+    for connection, _ in idle:
         await connection.close()
     return outcome
 

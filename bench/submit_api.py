@@ -213,6 +213,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--open-seconds", type=float, default=60.0)
     parser.add_argument("--sim-latency-ms", type=int, default=300)
     parser.add_argument(
+        "--worker-processes", type=int, default=1, help="of the draining worker"
+    )
+    parser.add_argument(
         "--scenarios",
         nargs="+",
         choices=["closed", "batch", "open"],
