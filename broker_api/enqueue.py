@@ -73,7 +73,9 @@ class CeleryEnqueuer:
             socket_timeout=PUBLISH_TIMEOUT_S,
             socket_connect_timeout=PUBLISH_TIMEOUT_S,
         )
-        self._pushes: Coalescer[tuple[str, str], object] = Coalescer(self._push_round)
+        self._pushes: Coalescer[tuple[str, str], object] = Coalescer(
+            self._push_round, lone_inline=True
+        )
 
     async def enqueue_completion(
         self, job_id: UUID, tenant_slug: str, priority: Priority = Priority.JOB

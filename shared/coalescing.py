@@ -29,19 +29,38 @@ class _Pending(Generic[RequestT, ReplyT]):
 class Coalescer(Generic[RequestT, ReplyT]):
     """Serves requests in shared rounds, one round under way at a time."""
 
-    def __init__(self, serve: Round[RequestT, ReplyT]) -> None:
+    def __init__(
+        self, serve: Round[RequestT, ReplyT], *, lone_inline: bool = False
+    ) -> None:
+        """`lone_inline`: a request made while nothing is under way is served at
+        once in the caller's own task, a round of one, saving the task and the
+        loop turn a round costs (requests made meanwhile form the next rounds)."""
         self._serve = serve
         self._pending: list[_Pending[RequestT, ReplyT]] = []
         self._serving: asyncio.Task[None] | None = None
+        self._lone_inline = lone_inline
+        self._inline_under_way = False
 
     async def submit(self, request: RequestT) -> ReplyT:
         """Queue `request` for the next round and wait for its reply."""
+        if self._lone_inline and self._serving is None and not self._inline_under_way:
+            return await self._serve_inline(request)
         reply: asyncio.Future[ReplyT] = asyncio.get_running_loop().create_future()
         self._pending.append(_Pending(request, reply))
         if self._serving is None:
             # Starts on the loop's next turn: the requests this turn makes join it.
             self._serving = asyncio.create_task(self._serve_all())
         return await reply
+
+    async def _serve_inline(self, request: RequestT) -> ReplyT:
+        self._inline_under_way = True
+        try:
+            [reply] = await self._serve([request])
+        finally:
+            self._inline_under_way = False
+        if isinstance(reply, BaseException):
+            raise reply
+        return reply
 
     async def drain(self) -> None:
         """Wait until every queued request is served (at shutdown)."""

@@ -29,7 +29,9 @@ ROW_ERRORS = (psycopg.DataError, psycopg.IntegrityError)
 class JobWriter:
     def __init__(self, pool: Pool) -> None:
         self.pool = pool
-        self._inserts: Coalescer[Row, datetime] = Coalescer(self._insert_round)
+        self._inserts: Coalescer[Row, datetime] = Coalescer(
+            self._insert_round, lone_inline=True
+        )
 
     async def insert(self, row: Row) -> datetime:
         """Insert the job row, committed on return; its created_at."""

@@ -86,3 +86,37 @@ def test_stopping_a_round_cancels_its_waiters_instead_of_leaving_them_forever():
             await waiter
 
     asyncio.run(scenario())
+
+
+def test_a_lone_request_is_served_inline_and_later_ones_in_rounds():
+    async def scenario():
+        served: list[list[int]] = []
+        release = asyncio.Event()
+
+        async def serve(requests):
+            served.append(list(requests))
+            await release.wait()
+            return [request * 2 for request in requests]
+
+        coalescer = Coalescer(serve, lone_inline=True)
+        first = asyncio.create_task(coalescer.submit(1))
+        await asyncio.sleep(0)
+        assert served == [[1]]
+        later = [asyncio.create_task(coalescer.submit(n)) for n in (2, 3)]
+        await asyncio.sleep(0)
+        release.set()
+        return await first, [await task for task in later], served
+
+    first, later, served = asyncio.run(scenario())
+    assert first == 2
+    assert later == [4, 6]
+    assert served == [[1], [2, 3]]
+
+
+def test_an_inline_error_reaches_its_caller():
+    async def serve(requests):
+        return [ValueError("refused") for _ in requests]
+
+    coalescer = Coalescer(serve, lone_inline=True)
+    with pytest.raises(ValueError, match="refused"):
+        asyncio.run(coalescer.submit(1))
