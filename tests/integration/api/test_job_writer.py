@@ -69,14 +69,19 @@ async def test_concurrent_rows_share_statements_and_are_all_committed(
     tenant: TenantCredentials,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    statements: list[int] = []
-    insert_jobs = queries.insert_jobs
+    statements: list[int] = []  # rows per INSERT
+    insert_job, insert_jobs = queries.insert_job, queries.insert_jobs
 
-    async def counting(connection, rows):  # type: ignore[no-untyped-def]
+    async def counting_one(connection, row):  # type: ignore[no-untyped-def]
+        statements.append(1)
+        return await insert_job(connection, row)
+
+    async def counting_many(connection, rows):  # type: ignore[no-untyped-def]
         statements.append(len(rows))
         return await insert_jobs(connection, rows)
 
-    monkeypatch.setattr(queries, "insert_jobs", counting)
+    monkeypatch.setattr(queries, "insert_job", counting_one)
+    monkeypatch.setattr(queries, "insert_jobs", counting_many)
     writer = JobWriter(pool)
     rows = [_row(_tenant_id(engine, tenant)) for _ in range(40)]
     created = await asyncio.gather(*(writer.insert(row) for row in rows))
