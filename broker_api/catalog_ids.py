@@ -1,7 +1,7 @@
 """The listed model ids, cached per API process for a short while.
 
-Every submission is checked against them; reading ~400 ids from Postgres on every
-request would cost more than the check itself.
+Every submission is checked against them; reading every listed id from Postgres on
+every request would cost more than the check itself.
 """
 
 import time

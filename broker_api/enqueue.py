@@ -20,7 +20,7 @@ from shared.queues import TaskName, task_routes, tenant_queue
 PRIORITY_SEPARATOR = "\x06\x16"
 PUBLISH_CHUNK = 2000  # messages an LPUSH
 # Jobs a batch's message carries. Small against a worker's in-flight slots (400),
-# large enough that Celery's ~0.5 ms a message is paid once for many jobs. Batch
+# large enough that Celery's fixed cost of a message is paid once for many jobs. Batch
 # messages compete only with each other (their priority comes after every other),
 # so tenants' batches still share the workers message by message.
 MESSAGE_GROUP = 16
@@ -87,7 +87,7 @@ class CeleryEnqueuer:
     ) -> None:
         """Publish many jobs: MESSAGE_GROUP ids a message (a worker pays Celery's
         fixed cost once per message, not per job), with pipelined LPUSHes (one
-        round trip per chunk; `send_task` costs ~0.3 ms of Python per message)."""
+        round trip per chunk, where `send_task` builds and sends each message alone)."""
         queue = tenant_queue(tenant_slug)
         key = redis_list_key(queue, int(priority))
         groups = [

@@ -11,16 +11,16 @@ from types import FrameType
 from shared.errors import SettingsError
 from shared.queues import Queue, TaskName
 from shared.settings import load_settings
-from workers.celery_app import (
+from workers.runtime.celery_app import (
     BATCH_SWEEP_SCHEDULE_NAME,
     BROKER_MAX_CONNECTIONS,
     SWEEP_SCHEDULE_NAME,
     VISIBILITY_TIMEOUT_S,
     app,
 )
-from workers.context import build_context
-from workers.job_sender import CeleryJobSender
-from workers.settings import (
+from workers.runtime.context import build_context
+from workers.runtime.job_sender import CeleryJobSender
+from workers.runtime.settings import (
     WorkerSettings,
     check_worker_settings,
     longest_message_hold_s,

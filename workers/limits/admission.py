@@ -1,9 +1,9 @@
 """The completion loop's side of the limits: admit a claimed job, or defer it."""
 
-from workers.context import WorkerContext
-from workers.jobs_store import ClaimedJob
+from workers.jobs.transitions import ClaimedJob
 from workers.limits.deferral import defer_job
 from workers.limits.gate import Verdict
+from workers.runtime.context import WorkerContext
 
 
 async def admit(ctx: WorkerContext, job: ClaimedJob, first_model: str) -> Verdict:

@@ -6,7 +6,7 @@ from uuid import UUID
 from psycopg import AsyncConnection
 from psycopg.rows import TupleRow
 
-# Guarded by the claim token like every write after a claim (workers.jobs_store).
+# Guarded by the claim token like every write after a claim (workers.jobs.transitions).
 # A job that never ran forgets its start, so queue-wait figures stay honest.
 _DEFER = """
 UPDATE jobs SET status = 'queued', claim_token = NULL, lease_expires_at = NULL,

@@ -1,7 +1,7 @@
 """What a claimed job must hold before its first call, and gives back at its end.
 
 `admit` runs right after the claim, while the job's message is still unacked (see
-workers.completion): a running slot if the tenant caps them, a budget reservation
+workers.jobs.completion): a running slot if the tenant caps them, a budget reservation
 if it has a monthly budget, then tokens for its first candidate model. Tokens up
 to HELIXQ_LIMIT_HORIZON_S ahead are waited for there, so the worker fetches no
 more messages meanwhile and the jobs behind stay in their tenant queues, in order,
@@ -29,12 +29,12 @@ from shared.rate_limits import (
     provider_of,
 )
 from shared.routing.catalog import ModelInfo, estimated_cost_usd
-from workers.intake import Intake
 from workers.limits.buckets import Grant, RateLimiter
 from workers.limits.running import RunningSlots
 from workers.limits.tenants import TenantLimitsCache
-from workers.metrics import add_rate_limit_wait
-from workers.redis_batching import RedisBatcher
+from workers.runtime.intake import Intake
+from workers.runtime.metrics import add_rate_limit_wait
+from workers.runtime.redis_batching import RedisBatcher
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ class Verdict:
 
 @dataclass(frozen=True, slots=True)
 class GateParts:
-    """The gate's collaborators (built per process in workers.context)."""
+    """The gate's collaborators (built per process in workers.runtime.context)."""
 
     limiter: RateLimiter
     tenants: TenantLimitsCache

@@ -10,14 +10,14 @@ from redis.asyncio import Redis
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared import budget
-from workers.intake import Intake
 from workers.limits.buckets import RateLimiter
 from workers.limits.gate import GateParts, LimitsGate
 from workers.limits.running import RunningSlots
 from workers.limits.tenants import TenantLimitsCache
-from workers.model_routing.catalog_sync import CatalogCache
-from workers.redis_batching import RedisBatcher
-from workers.settings import WorkerSettings
+from workers.maintenance.catalog_sync import CatalogCache
+from workers.runtime.intake import Intake
+from workers.runtime.redis_batching import RedisBatcher
+from workers.runtime.settings import WorkerSettings
 
 
 def _recorded_spend(sessions: sessionmaker[Session], slug: str, month: str) -> Decimal:

@@ -20,8 +20,8 @@ from shared.webhooks.addresses import Resolver, system_resolver
 from shared.webhooks.errors import DestinationRefused
 from shared.webhooks.outbox import DeliveryStatus
 from shared.webhooks.signing import message_id, signed_headers
-from workers.context import WorkerContext
-from workers.metrics import record_webhook_delivery
+from workers.runtime.context import WorkerContext
+from workers.runtime.metrics import record_webhook_delivery
 from workers.webhooks import store
 from workers.webhooks.outcome import classify
 from workers.webhooks.pinned_http import HttpTry, post_pinned, resolve_checked

@@ -22,9 +22,9 @@ from tests.integration.workers.conftest import (
     insert_attempt,
 )
 from tests.unit.workers.payloads import completion_body, error_body
-from workers import completion
-from workers.context import build_context
-from workers.job_endings import OutcomeKind
+from workers.jobs import completion
+from workers.jobs.endings import OutcomeKind
+from workers.runtime.context import build_context
 
 pytestmark = pytest.mark.timeout(30)
 

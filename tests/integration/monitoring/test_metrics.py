@@ -16,9 +16,9 @@ from broker_api.app import create_app
 from broker_api.enqueue import redis_list_key
 from shared.jobs import AttemptOutcome
 from shared.queues import tenant_queue
-from workers import heartbeat
-from workers.jobs_store import AttemptRecord
-from workers.metrics import (
+from workers.jobs.transitions import AttemptRecord
+from workers.runtime import heartbeat
+from workers.runtime.metrics import (
     add_attempt,
     add_rate_limit_wait,
     record_webhook_delivery,

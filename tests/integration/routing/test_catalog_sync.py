@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shared.db.models import CatalogModel
 from shared.routing.catalog import parse_model
-from workers.model_routing.catalog_sync import (
+from workers.maintenance.catalog_sync import (
     CatalogCache,
     load_catalog,
     seed_catalog,

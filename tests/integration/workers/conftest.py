@@ -17,8 +17,8 @@ from sqlalchemy import Engine, text
 from shared.settings import load_settings
 from tests.factories import make_job_body, unique_name
 from tests.services import Services
-from workers.context import WorkerContext, build_context
-from workers.settings import WorkerSettings
+from workers.runtime.context import WorkerContext, build_context
+from workers.runtime.settings import WorkerSettings
 
 BASE_URL = "https://openrouter.test/api/v1"
 

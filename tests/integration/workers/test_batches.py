@@ -15,8 +15,9 @@ from tests.integration.workers.conftest import (
     set_tenant_webhook,
 )
 from tests.unit.workers.payloads import completion_body
-from workers import batches, completion
-from workers.job_endings import OutcomeKind
+from workers.jobs import completion
+from workers.jobs.endings import OutcomeKind
+from workers.maintenance import batches
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -22,9 +22,9 @@ from tests.factories import make_job_body
 from tests.integration.workers.conftest import fetch_attempts, fetch_job
 from tests.polling import wait_until
 from tests.unit.workers.payloads import GENERATION_ID, completion_body, error_body
-from workers import completion, jobs_store
-from workers.job_endings import OutcomeKind
-from workers.job_sender import CeleryJobSender
+from workers.jobs import completion, transitions
+from workers.jobs.endings import OutcomeKind
+from workers.runtime.job_sender import CeleryJobSender
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -196,7 +196,7 @@ def test_running_job_with_expired_lease_is_reclaimed(
 def _claim(ctx, job_id):
     async def claim():
         async with ctx.db.connection() as conn:
-            [job] = await jobs_store.claim_jobs(conn, [job_id], lease_s=60)
+            [job] = await transitions.claim_jobs(conn, [job_id], lease_s=60)
             return job
 
     return ctx.loop.run(claim())
@@ -205,7 +205,7 @@ def _claim(ctx, job_id):
 def _begin(ctx, job, call):
     async def begin():
         async with ctx.db.connection() as conn:
-            return await jobs_store.begin_attempt(conn, job, call)
+            return await transitions.begin_attempt(conn, job, call)
 
     return ctx.loop.run(begin())
 
@@ -223,10 +223,10 @@ def test_stale_claim_cannot_finish_but_its_answer_is_kept(
 ):
     job_id = make_job()
     stale = _claim(worker_context, job_id)
-    call = jobs_store.Call("openai/gpt-4o-mini")
+    call = transitions.Call("openai/gpt-4o-mini")
     assert _begin(worker_context, stale, call)
     _take_over(engine, job_id)
-    attempt = jobs_store.AttemptRecord(
+    attempt = transitions.AttemptRecord(
         id=call.id,
         job_id=job_id,
         model=call.model,
@@ -238,7 +238,7 @@ def test_stale_claim_cannot_finish_but_its_answer_is_kept(
 
     async def finish():
         async with worker_context.db.connection() as conn:
-            return await jobs_store.finish_job(conn, stale, attempt, result_json="{}")
+            return await transitions.finish_job(conn, stale, attempt, result_json="{}")
 
     assert not worker_context.loop.run(finish())
     assert fetch_job(engine, job_id).status == JobStatus.RUNNING
@@ -251,7 +251,7 @@ def test_no_call_begins_without_the_claim(worker_context, make_job, engine):
     stale = _claim(worker_context, job_id)
     _take_over(engine, job_id)
 
-    assert not _begin(worker_context, stale, jobs_store.Call("openai/gpt-4o-mini"))
+    assert not _begin(worker_context, stale, transitions.Call("openai/gpt-4o-mini"))
     assert fetch_attempts(engine, job_id) == []
 
 
@@ -260,13 +260,13 @@ def test_a_lost_claim_before_the_call_means_no_call(
 ):
     route = _answer(openrouter_mock, httpx.Response(200, json=completion_body()))
     job_id = make_job()
-    begin = jobs_store.begin_attempt
+    begin = transitions.begin_attempt
 
     async def taken_over_first(conn, job, call):
         _take_over(engine, job_id)
         return await begin(conn, job, call)
 
-    monkeypatch.setattr(jobs_store, "begin_attempt", taken_over_first)
+    monkeypatch.setattr(transitions, "begin_attempt", taken_over_first)
 
     assert _run(worker_context, job_id).kind is OutcomeKind.CLAIM_LOST
     assert route.call_count == 0
@@ -460,13 +460,13 @@ def test_claims_made_at_the_same_moment_share_one_statement(
 ):
     first, shared, last = make_job(), make_job(), make_job()
     statements = []
-    claim_jobs = jobs_store.claim_jobs
+    claim_jobs = transitions.claim_jobs
 
     async def counted(conn, job_ids, *, lease_s):
         statements.append(list(job_ids))
         return await claim_jobs(conn, job_ids, lease_s=lease_s)
 
-    monkeypatch.setattr(jobs_store, "claim_jobs", counted)
+    monkeypatch.setattr(transitions, "claim_jobs", counted)
 
     async def two_messages():
         return await asyncio.gather(

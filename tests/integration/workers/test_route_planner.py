@@ -3,7 +3,7 @@
 import pytest
 
 from tests.factories import make_job_body
-from workers.route_planner import TenantFacts
+from workers.routing.planner import TenantFacts
 
 POOL = [
     {"model": "openai/gpt-4o-mini", "weight": 2, "tier": None},

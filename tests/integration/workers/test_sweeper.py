@@ -10,7 +10,7 @@ from tests.integration.workers.conftest import (
     fetch_job,
     insert_attempt,
 )
-from workers.sweeper import requeue_stale_jobs
+from workers.maintenance.sweeper import requeue_stale_jobs
 
 LEASE_S = 60
 

@@ -9,8 +9,8 @@ from sqlalchemy import text
 from shared.queues import tenant_queue
 from tests.factories import unique_name
 from tests.unit.workers.test_tenant_queues import FakeConsumer
-from workers.tenant_queues import TenantQueues
-from workers.weighted_cycle import QueueWeights, queue_weights
+from workers.runtime.tenant_queues import TenantQueues
+from workers.runtime.weighted_cycle import QueueWeights, queue_weights
 
 
 def test_refresh_adds_existing_then_new_tenants_once(
@@ -56,7 +56,7 @@ def test_redis_transport_serves_queues_by_weight(services, weights_of_this_proce
     transport with the option the worker app sets."""
     heavy, light = (f"tenant.{unique_name('wrr')}" for _ in range(2))
     weights_of_this_process.replace({heavy: 3})
-    options = {"queue_order_strategy": "workers.weighted_cycle:WeightedCycle"}
+    options = {"queue_order_strategy": "workers.runtime.weighted_cycle:WeightedCycle"}
     served: list[str] = []
     with Connection(services.redis_url, transport_options=options) as connection:
         queues = [

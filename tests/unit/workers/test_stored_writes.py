@@ -8,7 +8,7 @@ from uuid import uuid4
 import psycopg
 import pytest
 
-from workers import job_endings
+from workers.jobs import endings
 
 
 class FlakyPool:
@@ -34,8 +34,8 @@ def _context(pool: FlakyPool, lease_s: float) -> SimpleNamespace:
 
 @pytest.fixture(autouse=True)
 def _fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(job_endings, "STORE_RETRY_FIRST_S", 0.001)
-    monkeypatch.setattr(job_endings, "STORE_RETRY_MAX_S", 0.002)
+    monkeypatch.setattr(endings, "STORE_RETRY_FIRST_S", 0.001)
+    monkeypatch.setattr(endings, "STORE_RETRY_MAX_S", 0.002)
 
 
 def test_the_write_is_retried_until_postgres_answers() -> None:
@@ -47,7 +47,7 @@ def test_the_write_is_retried_until_postgres_answers() -> None:
         return "stored"
 
     job = SimpleNamespace(id=uuid4())
-    result = asyncio.run(job_endings.stored(_context(pool, 60), job, write))
+    result = asyncio.run(endings.stored(_context(pool, 60), job, write))
 
     assert result == "stored"
     assert pool.attempts == 4
@@ -62,5 +62,5 @@ def test_the_write_gives_up_once_the_lease_is_over() -> None:
 
     job = SimpleNamespace(id=uuid4())
     with pytest.raises(psycopg.OperationalError):
-        asyncio.run(job_endings.stored(_context(pool, 0.05), job, write))
+        asyncio.run(endings.stored(_context(pool, 0.05), job, write))
     assert pool.attempts > 1

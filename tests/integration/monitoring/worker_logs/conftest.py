@@ -13,7 +13,7 @@ from tests.integration.workers.conftest import (  # noqa: F401 (fixtures)
     tenant,
     worker_context,
 )
-from workers.settings import WorkerSettings
+from workers.runtime.settings import WorkerSettings
 
 OPENROUTER_KEY = "sk-or-v1-canaryOPENROUTERkey0123456789abcdef"
 TENANT_KEY = "hqk_canary12_canaryTENANTkeyabcdefghijklmnopqrstuvwxyz"

@@ -15,8 +15,8 @@ from tests.integration.monitoring.worker_logs.conftest import (
     WEBHOOK_SECRET,
 )
 from tests.unit.workers.payloads import completion_body, error_body
-from workers import completion
-from workers.job_endings import OutcomeKind
+from workers.jobs import completion
+from workers.jobs.endings import OutcomeKind
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -3,7 +3,7 @@
 Everything runs on the worker's event loop. `start` is what a `run_completion`
 message leads to, with the message's jobs (one, or a batch's group): it returns once
 their claim is committed, and the rest of each job goes on on the loop (see
-workers.inflight, workers.completion_messages and docs/benchmarks.md for why the
+workers.runtime.inflight, workers.runtime.consumer and docs/benchmarks.md for why the
 message is acked then).
 Safe to run twice for the same job: the claim decides who works, and every write
 after it is guarded by the claim token. No statement is held across the call.
@@ -22,16 +22,16 @@ from shared.errors import InvalidRequest
 from shared.jobs import AttemptOutcome
 from shared.logging_setup import log_context
 from shared.routing.performance import AttemptSample
-from workers import job_endings as endings
-from workers.context import WorkerContext
-from workers.inflight import Rest, Starter
-from workers.job_endings import Outcome, OutcomeKind
-from workers.jobs_store import AttemptRecord, Call, ClaimedJob
+from workers.jobs import endings
+from workers.jobs.endings import Outcome, OutcomeKind
+from workers.jobs.transitions import AttemptRecord, Call, ClaimedJob
 from workers.limits import admission
-from workers.metrics import add_attempt
 from workers.openrouter.errors import UpstreamError
 from workers.openrouter.request_body import upstream_body
-from workers.route_planner import Plan, TenantFacts
+from workers.routing.planner import Plan, TenantFacts
+from workers.runtime.context import WorkerContext
+from workers.runtime.inflight import Rest, Starter
+from workers.runtime.metrics import add_attempt
 
 logger = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from shared.settings import (
 
 # Messages a process holds while their jobs wait for rate-limit tokens (the
 # consumer's prefetch count: what holds a flooding tenant's messages back; four
-# times as many while none waits, workers.intake), and threads for other tasks.
+# times as many while none waits, workers.runtime.intake), and threads for other tasks.
 DEFAULT_CONCURRENCY = 4
 # Jobs in flight per process, multiplexed on its event loop.
 DEFAULT_INFLIGHT = 400
@@ -40,9 +40,9 @@ class WorkerSettings(
     helixq_worker_concurrency: int = Field(default=DEFAULT_CONCURRENCY, ge=1, le=256)
     helixq_worker_inflight: int = Field(default=DEFAULT_INFLIGHT, ge=1, le=10_000)
     helixq_worker_processes: int = Field(default=1, ge=1, le=64)
-    # Redis's emulated acks (an unacked hash written on every delivery and ack) cost
-    # ~0.5 ms CPU a message; Postgres and the sweepers already re-send whatever a dead
-    # worker held, so they are off unless asked for (docs/benchmarks.md).
+    # Redis's emulated acks write an unacked hash on every delivery and ack; Postgres
+    # and the sweepers already re-send whatever a dead worker held, so they are off
+    # unless asked for (docs/benchmarks.md measures what they cost).
     helixq_broker_ack_emulation: bool = False
     # A claimed job whose worker vanished is picked up again after this long.
     helixq_job_lease_s: DurationS = Field(default=180.0, gt=0)

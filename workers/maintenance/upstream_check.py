@@ -14,7 +14,7 @@ import redis
 
 from shared import redis_keys
 from shared.upstream_health import UpstreamCheck
-from workers.settings import WorkerSettings
+from workers.runtime.settings import WorkerSettings
 
 logger = logging.getLogger(__name__)
 

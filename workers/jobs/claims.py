@@ -1,5 +1,5 @@
 """The claims of the messages a worker process takes at the same moment, made in
-one statement (workers.coalescing): each message waits for its own jobs, and
+one statement (workers.runtime.coalescing): each message waits for its own jobs, and
 Postgres sees one claim a round instead of one a message."""
 
 from collections.abc import Sequence
@@ -9,9 +9,9 @@ from psycopg import AsyncConnection
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
 
-from workers import jobs_store
-from workers.coalescing import Coalescer
-from workers.jobs_store import ClaimedJob
+from workers.jobs import transitions
+from workers.jobs.transitions import ClaimedJob
+from workers.runtime.coalescing import Coalescer
 
 
 class Claims:
@@ -28,14 +28,14 @@ class Claims:
 
     async def claim(self, job_ids: Sequence[UUID]) -> list[ClaimedJob]:
         """Those of the jobs this worker now holds, in the order given (see
-        jobs_store.claim_jobs); committed when this returns."""
+        transitions.claim_jobs); committed when this returns."""
         return await self._rounds.submit(job_ids)
 
     async def _claim_round(
         self, requests: Sequence[Sequence[UUID]]
     ) -> list[list[ClaimedJob]]:
         async with self._db.connection() as conn:
-            jobs = await jobs_store.claim_jobs(
+            jobs = await transitions.claim_jobs(
                 conn,
                 [job_id for request in requests for job_id in request],
                 lease_s=self._lease_s,

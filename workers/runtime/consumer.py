@@ -1,23 +1,24 @@
 """How a worker's consumer hands `run_completion` messages straight to the event loop.
 
 Celery's own path for a message (a Request object, the pool's hand-off to a task
-thread, the tracer, the result callback) cost ~0.55 ms of worker CPU a message, a
-sixth of the worker's work for a job sent alone (docs/benchmarks.md). A task's
+thread, the tracer, the result callback) is a large share of a worker's CPU for a
+job sent alone, and none of it is needed to start a job on the loop. A task's
 `Strategy` is Celery's hook for what the consumer does with the task's messages;
 this one reads the message's job ids on the consumer's thread, starts them on the
-process's loop (workers.completion.start: in-flight slots, claim, admission) and
-acks the message once that has returned, as the task would have. Nothing else
-changes: a message is in hand until acked, the consumer holds at most its prefetch
-count of them (HELIXQ_WORKER_CONCURRENCY while jobs wait for tokens,
-workers.intake), so while jobs wait for slots or rate-limit tokens the consumer
-fetches no more; that is the backpressure fairness between tenants relies on. An
-error starting the jobs is logged and the message acked, like a task that raised:
-the jobs are still `queued` in Postgres and the sweeper re-sends them.
+process's loop (workers.jobs.completion.start: in-flight slots, claim,
+admission) and acks the message once that has returned, as the task would have.
+Nothing else changes: a message is in hand until acked, the consumer holds at most
+its prefetch count of them (HELIXQ_WORKER_CONCURRENCY while jobs wait for tokens,
+workers.runtime.intake), so while jobs wait for slots or rate-limit tokens the
+consumer fetches no more; that is the backpressure fairness between tenants relies
+on. An error starting the jobs is logged and the message acked, like a task that
+raised: the jobs are still `queued` in Postgres and the sweeper re-sends them.
 
-Messages this path does not take go Celery's way, to the task in workers.tasks: an
-ETA (a retry's countdown: Celery's timer holds it), an expiry, a revoked id, chained
-callbacks, protocol 1, arguments that are not job ids (the task raises the error),
-task events on (monitoring asked for them), or a consumer without an event hub.
+Messages this path does not take go Celery's way, to the task in
+workers.runtime.tasks: an ETA (a retry's countdown: Celery's timer holds it), an
+expiry, a revoked id, chained callbacks, protocol 1, arguments that are not job ids
+(the task raises the error), task events on (monitoring asked for them), or a
+consumer without an event hub.
 """
 
 import logging
@@ -30,8 +31,8 @@ from uuid import UUID
 from celery import Celery, Task
 from celery.worker import strategy
 
-from workers import completion
-from workers.context import provider_of
+from workers.jobs import completion
+from workers.runtime.context import provider_of
 
 logger = logging.getLogger(__name__)
 

@@ -3,17 +3,16 @@ jobs wait for rate-limit tokens, WIDE_INTAKE times that while none has for a lim
 horizon.
 
 A completion message is in hand from its delivery until its jobs are claimed and
-admitted (workers.completion_messages). While jobs wait for tokens, the messages
+admitted (workers.runtime.consumer). While jobs wait for tokens, the messages
 behind them must stay in Redis, where the weighted rotation over the tenant queues
 decides who goes next (docs/limits.md): the consumer then holds only its prefetch
 count (HELIXQ_WORKER_CONCURRENCY), which bounds how long a small tenant's job waits
 behind a flooding one's reservations. When no job of the process has waited for
 HELIXQ_LIMIT_HORIZON_S (so no reservation it made is still ahead), holding more
-lets more messages share a claim and keeps the consumer from waiting for the loop:
-with one message a job, twice the count gave +10% jobs/s, four times a further +2%
-(docs/benchmarks.md). The first wait narrows the count again at once; messages
-already in hand stay, so a flood that starts while it is wide gets at most the
-extra messages ahead of the rotation.
+lets more messages share a claim and keeps the consumer from waiting for the loop
+(docs/benchmarks.md measures the gain). The first wait narrows the count again at
+once; messages already in hand stay, so a flood that starts while it is wide gets
+at most the extra messages ahead of the rotation.
 """
 
 import math

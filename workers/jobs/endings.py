@@ -1,7 +1,7 @@
 """How a job's run ends: finished, failed, or released for a retry; and what is
 sent after the commit (the finished notice, the retry, the webhook delivery).
 
-Every write is one statement guarded by the claim token (workers.jobs_store), so a
+Every write is one statement guarded by the claim token (workers.jobs.transitions), so a
 worker whose lease was taken over changes nothing.
 """
 
@@ -26,12 +26,12 @@ from shared.jobs import AttemptOutcome
 from shared.queues import tenant_queue
 from shared.redis_keys import JOBS_FINISHED_CHANNEL
 from shared.routing.decision import RoutingDecision
-from workers import jobs_store
-from workers.backoff import retry_delay_s
-from workers.context import WorkerContext
-from workers.jobs_store import AttemptRecord, Call, ClaimedJob, Connection, Ended
+from workers.jobs import transitions
+from workers.jobs.backoff import retry_delay_s
+from workers.jobs.transitions import AttemptRecord, Call, ClaimedJob, Connection, Ended
 from workers.openrouter.errors import UpstreamError
 from workers.openrouter.schemas import Completion
+from workers.runtime.context import WorkerContext
 
 logger = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ async def stored(
 async def begin(ctx: WorkerContext, job: ClaimedJob, call: Call) -> bool:
     """Put the call in the ledger before making it; False: the claim was lost."""
     return await stored(
-        ctx, job, lambda conn: jobs_store.begin_attempt(conn, job, call)
+        ctx, job, lambda conn: transitions.begin_attempt(conn, job, call)
     )
 
 
@@ -121,7 +121,7 @@ async def record_and_renew(
     return await stored(
         ctx,
         job,
-        lambda conn: jobs_store.record_attempt_and_renew(
+        lambda conn: transitions.record_attempt_and_renew(
             conn, job, attempt, lease_s=lease_s
         ),
     )
@@ -138,7 +138,7 @@ async def finish(
     ended = await stored(
         ctx,
         job,
-        lambda conn: jobs_store.finish_job(
+        lambda conn: transitions.finish_job(
             conn, job, record, result_json=result_json, routing=routing
         ),
     )
@@ -179,7 +179,7 @@ async def settle_failure(
     released = await stored(
         ctx,
         job,
-        lambda conn: jobs_store.release_job(
+        lambda conn: transitions.release_job(
             conn, job, attempt, delay_s=delay_s, routing=routing
         ),
     )
@@ -203,7 +203,7 @@ async def fail(
     ended = await stored(
         ctx,
         job,
-        lambda conn: jobs_store.fail_job(
+        lambda conn: transitions.fail_job(
             conn, job, attempt=attempt, code=code, message=message, routing=routing
         ),
     )

@@ -9,7 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.queues import tenant_queue
-from workers.job_sender import JobSender
+from workers.runtime.job_sender import JobSender
 
 logger = logging.getLogger(__name__)
 

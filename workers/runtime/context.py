@@ -1,7 +1,7 @@
 """WorkerContext: the resources one worker process shares across its threads.
 
 Built lazily on first use, after any fork, and closed on worker shutdown. The hot
-path (workers.completion) runs on the event loop with the async resources (`db`,
+path (workers.jobs.completion) runs on the event loop with the async resources (`db`,
 `claims`, `redis_async`, `redis_batch`, `openrouter`); the sync engine serves the
 sweeper, the tenant-queue refresh, webhook deliveries, the batch sweep and other
 low-rate tasks.
@@ -25,19 +25,19 @@ from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.db.session import make_sessions, psycopg_url
-from workers.claims import Claims
-from workers.event_loop import EventLoopThread
-from workers.inflight import InflightJobs
-from workers.intake import WIDE_INTAKE, Intake
-from workers.job_sender import JobSender
+from workers.jobs.claims import Claims
 from workers.limits.client import CompletionClient, RateLimitedClient
 from workers.limits.gate import LimitsGate
 from workers.limits.wiring import build_gate
-from workers.model_routing.catalog_sync import CatalogCache
+from workers.maintenance.catalog_sync import CatalogCache
 from workers.openrouter.client import ClientConfig, OpenRouterClient
-from workers.redis_batching import RedisBatcher
-from workers.route_planner import RoutePlanner
-from workers.settings import WorkerSettings, check_worker_settings
+from workers.routing.planner import RoutePlanner
+from workers.runtime.event_loop import EventLoopThread
+from workers.runtime.inflight import InflightJobs
+from workers.runtime.intake import WIDE_INTAKE, Intake
+from workers.runtime.job_sender import JobSender
+from workers.runtime.redis_batching import RedisBatcher
+from workers.runtime.settings import WorkerSettings, check_worker_settings
 from workers.webhooks.sender import DeliverySender
 
 logger = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ class WorkerContext:
     transactions: sessionmaker[Session]  # `begin()` is a real transaction
     redis: redis.Redis
     loop: EventLoopThread
-    db: ConnectionPool  # autocommit connections for workers.jobs_store, on `loop`
+    db: ConnectionPool  # autocommit connections for workers.jobs.transitions, on `loop`
     claims: Claims  # on `loop`
     redis_async: AsyncRedis  # on `loop`: the budget ledger, and the batcher's client
     redis_batch: RedisBatcher  # the jobs' Redis commands, sent together, on `loop`
@@ -173,8 +173,8 @@ def _client_config(settings: WorkerSettings) -> ClientConfig:
 
 
 async def _open_pool(settings: WorkerSettings) -> ConnectionPool:
-    # Autocommit: every hot-path write is one statement (workers.jobs_store), so no
-    # BEGIN/COMMIT round trips. A job holds a connection only for one statement,
+    # Autocommit: every hot-path write is one statement (workers.jobs.transitions),
+    # so no BEGIN/COMMIT round trips. A job holds a connection only for one statement,
     # never across the call, so a small pool serves hundreds of jobs in flight.
     pool: ConnectionPool = AsyncConnectionPool(
         libpq_url(settings.database_url),
@@ -241,7 +241,7 @@ class ContextProvider:
 
 
 def provider_of(app: object) -> ContextProvider:
-    """The ContextProvider the Celery app carries (see workers.celery_app)."""
+    """The ContextProvider the Celery app carries (see workers.runtime.celery_app)."""
     provider = getattr(app, "worker_contexts", None)
     if not isinstance(provider, ContextProvider):
         raise TypeError("this Celery app carries no worker_contexts")

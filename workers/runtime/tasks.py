@@ -7,11 +7,12 @@ import httpx
 from celery import Task
 
 from shared.queues import TaskName
-from workers import batches, completion, sweeper, upstream_check
-from workers.celery_app import app
-from workers.context import WorkerContext, provider_of
-from workers.job_sender import CeleryJobSender
-from workers.model_routing.catalog_sync import sync_catalog
+from workers.jobs import completion
+from workers.maintenance import batches, sweeper, upstream_check
+from workers.maintenance.catalog_sync import sync_catalog
+from workers.runtime.celery_app import app
+from workers.runtime.context import WorkerContext, provider_of
+from workers.runtime.job_sender import CeleryJobSender
 from workers.webhooks import delivery
 
 
@@ -29,24 +30,24 @@ class BrokerTask(Task[Any, Any]):
     base=BrokerTask,
     name=TaskName.RUN_COMPLETION.value,
     # Most messages never reach this function: the consumer starts their jobs on
-    # the loop itself (workers.completion_messages); the rest come here.
-    Strategy="workers.completion_messages:completion_strategy",
+    # the loop itself (workers.runtime.consumer); the rest come here.
+    Strategy="workers.runtime.consumer:completion_strategy",
 )
 def run_completion(self: BrokerTask, *job_ids: str) -> None:
     """Start the message's completion jobs (one, or a group a batch submitted
     together, in order) and return once Postgres holds their claims.
 
-    Unlike STYLE §5's "the task waits for the whole job", the task returns (and
-    Celery acks) as soon as the claim (status `running`, claim token, lease) is
-    committed; the call and its writes go on on the process's event loop. Holding
-    a thread per call cost a Celery worker ~1.7 ms CPU a job (docs/benchmarks.md).
+    The task does not wait for the whole job: it returns (and Celery acks) as soon
+    as the claim (status `running`, claim token, lease) is committed; the call and
+    its writes go on on the process's event loop, where hundreds of calls share one
+    thread instead of holding a thread each.
     Nothing is lost by acking early: if this process dies, the lease expires and
     the sweeper re-sends the job, which the claim makes safe to run twice. (With
     Redis's ack emulation off, the default, a message is gone from Redis once
     fetched; a job whose message dies with a worker before its claim is still
     `queued` in Postgres, and the sweeper re-sends it the same way.) Retries are
-    re-published to the tenant's queue by the job itself (workers.completion); when
-    the claim fails (finished, not yet due, held elsewhere) the task returns
+    re-published to the tenant's queue by the job itself (workers.jobs.completion);
+    when the claim fails (finished, not yet due, held elsewhere) the task returns
     quietly. Waits for an in-flight slot first: HELIXQ_WORKER_INFLIGHT a process.
     A claim that raises leaves the group's later jobs `queued`: the sweeper
     re-sends them like any job whose message was lost.

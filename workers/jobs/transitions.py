@@ -1,8 +1,8 @@
 """SQL for a job's life in a worker: claim, record an attempt, finish, fail, release.
 
 Async functions taking a psycopg connection in autocommit mode (the worker's
-AsyncConnectionPool, see workers.context). Each is one statement, prepared on the
-server the first time a connection runs it: one round trip, no BEGIN/COMMIT. Each
+AsyncConnectionPool, see workers.runtime.context). Each is one statement, prepared
+on the server the first time a connection runs it: one round trip, no BEGIN/COMMIT. Each
 write after the claim is guarded by the claim token, so a worker whose lease was
 taken over changes nothing. The claim reads everything the call needs, including
 whether the job's end is announced by webhook: only then does finishing take a
@@ -82,14 +82,14 @@ class AttemptRecord:
     id: UUID = field(default_factory=uuid4)
 
 
-# A job past its deadline is not started (workers.batches expires it). A batch item
-# is announced by its batch's event, unless it has a URL of its own.
+# A job past its deadline is not started (workers.maintenance.batches expires it).
+# A batch item is announced by its batch's event, unless it has a URL of its own.
 # "Due" is a CASE, not `(status = 'queued' AND …) OR (status = 'running' AND …)`:
 # that form lets the planner read the jobs through ix_jobs_unfinished, and with the
 # statistics of a table that was just bulk-loaded (a batch) the generic plan of this
-# prepared statement did so, reading every unfinished job to find the few named:
-# 6 ms a claim with 12,000 queued. The CASE cannot use that index; the primary key
-# finds the named jobs whatever the queue's depth.
+# prepared statement did so, reading every unfinished job to find the few named, so
+# a claim slowed down with the queue's depth. The CASE cannot use that index; the
+# primary key finds the named jobs whatever the queue's depth.
 _CLAIM = """
 UPDATE jobs SET status = 'running', claim_token = gen_random_uuid(),
     lease_expires_at = now() + make_interval(secs => %(lease_s)s),

@@ -31,9 +31,9 @@ from shared.routing.router import (
 )
 from shared.settings import RoutingSettings
 from shared.strategies import FallbackStrategy, RouteStrategy
-from workers.model_routing.catalog_sync import CatalogCache
-from workers.model_routing.performance_store import PerformanceStore
-from workers.model_routing.rotation_store import RedisRotation
+from workers.maintenance.catalog_sync import CatalogCache
+from workers.routing.performance_store import PerformanceStore
+from workers.routing.rotation_store import RedisRotation
 
 # Strategies that read the performance cache (cost_optimized breaks ties with it);
 # the others route without the Redis round trip.

@@ -10,10 +10,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from workers import completion_messages
-from workers.context import ContextProvider
-from workers.event_loop import EventLoopThread
-from workers.intake import Intake
+from workers.runtime import consumer as consumer_path
+from workers.runtime.context import ContextProvider
+from workers.runtime.event_loop import EventLoopThread
+from workers.runtime.intake import Intake
 
 pytestmark = pytest.mark.timeout(10)
 
@@ -76,14 +76,14 @@ def celery_path(monkeypatch):
     def default(task, app, consumer, **options):
         return lambda *args, **more: taken.append(args)
 
-    monkeypatch.setattr(completion_messages.strategy, "default", default)
+    monkeypatch.setattr(consumer_path.strategy, "default", default)
     return taken
 
 
 @pytest.fixture
 def starts(monkeypatch):
     recorder = Starts()
-    monkeypatch.setattr(completion_messages.completion, "start", recorder)
+    monkeypatch.setattr(consumer_path.completion, "start", recorder)
     return recorder
 
 
@@ -102,7 +102,7 @@ def _handler(loop, *, hub=HUB, events=None, context_factory=None):
         qos=object(),
     )
     task = SimpleNamespace(send_events=True)
-    return completion_messages.completion_strategy(task, app, consumer)
+    return consumer_path.completion_strategy(task, app, consumer)
 
 
 def test_a_message_for_now_is_acked_once_its_jobs_are_started(
@@ -117,7 +117,7 @@ def test_a_message_for_now_is_acked_once_its_jobs_are_started(
     assert not acks.done.wait(0.2)  # still claiming: the message stays in hand
     starts.gate.set()
     assert acks.done.wait(5)
-    assert acks.calls == [(completion_messages.logger, CONNECTION_ERRORS)]
+    assert acks.calls == [(consumer_path.logger, CONNECTION_ERRORS)]
     assert starts.job_ids == [job_ids]
     assert celery_path == []
 

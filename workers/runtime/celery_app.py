@@ -1,7 +1,7 @@
 """The Celery app, its queues and reliability flags.
 
 The one module that builds an object at import, because the Celery CLI needs `app`
-(`celery -A workers.celery_app worker`). It reads only the broker URL and opens
+(`celery -A workers.runtime.celery_app worker`). It reads only the broker URL and opens
 nothing; everything else is built lazily in the worker (WorkerContext).
 """
 
@@ -13,12 +13,12 @@ from kombu import Queue as KombuQueue
 
 from shared.queues import Queue, TaskName, task_routes
 from shared.settings import load_settings
-from workers.context import ContextProvider, WorkerContext, build_context
-from workers.heartbeat import HeartbeatStep
-from workers.job_sender import CeleryJobSender
-from workers.logging_config import configure_logging
-from workers.settings import DEFAULT_CONCURRENCY, BrokerSettings, WorkerSettings
-from workers.tenant_queues import TenantQueuesStep
+from workers.runtime.context import ContextProvider, WorkerContext, build_context
+from workers.runtime.heartbeat import HeartbeatStep
+from workers.runtime.job_sender import CeleryJobSender
+from workers.runtime.logging_config import configure_logging
+from workers.runtime.settings import DEFAULT_CONCURRENCY, BrokerSettings, WorkerSettings
+from workers.runtime.tenant_queues import TenantQueuesStep
 from workers.webhooks.sender import CeleryDeliverySender
 
 # With HELIXQ_BROKER_ACK_EMULATION=true, a worker holds a message unacknowledged
@@ -26,8 +26,8 @@ from workers.webhooks.sender import CeleryDeliverySender
 # Redis hands it to another worker after this long. The entry point checks that the
 # settings stay below it. (Off by default: the sweeper re-sends instead.)
 VISIBILITY_TIMEOUT_S = 3600
-# Kombu's default of 10 Redis connections loses and repeats jobs at high concurrency
-# (baselines.md, pitfall 2): allow at least one per task thread.
+# Kombu's default of 10 Redis connections is too few once many threads publish at
+# once (messages were lost and repeated): allow at least one per task thread.
 BROKER_MAX_CONNECTIONS = 2 * DEFAULT_CONCURRENCY
 # run_beat replaces it with HELIXQ_SWEEP_INTERVAL_S.
 DEFAULT_SWEEP_INTERVAL_S = 30.0
@@ -49,9 +49,11 @@ class HelixqCelery(Celery):
 
 
 def create_app() -> HelixqCelery:
-    """The worker-side Celery app, configured per STYLE §5."""
+    """The worker-side Celery app: explicit queues, late acks, JSON only."""
     broker = load_settings(BrokerSettings)
-    app = HelixqCelery("helixq", broker=broker.redis_url, include=["workers.tasks"])
+    app = HelixqCelery(
+        "helixq", broker=broker.redis_url, include=["workers.runtime.tasks"]
+    )
     app.worker_contexts = ContextProvider(lambda: _context_from_environment(app))
     app.conf.update(
         task_queues=[
@@ -60,7 +62,7 @@ def create_app() -> HelixqCelery:
         ],
         task_routes=task_routes(),
         task_default_queue=Queue.MAINTENANCE.value,
-        task_acks_late=True,  # ack after the claim (see workers.tasks.run_completion)
+        task_acks_late=True,  # ack after the claim (workers.runtime.tasks)
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,  # calls are long: do not hoard messages
         task_ignore_result=True,  # job state lives in Postgres
@@ -71,7 +73,7 @@ def create_app() -> HelixqCelery:
             "visibility_timeout": VISIBILITY_TIMEOUT_S,
             "max_connections": BROKER_MAX_CONNECTIONS,
             # Round robin between tenant queues, by the tenants' weights.
-            "queue_order_strategy": "workers.weighted_cycle:WeightedCycle",
+            "queue_order_strategy": "workers.runtime.weighted_cycle:WeightedCycle",
         },
         broker_pool_limit=64,  # producers for retries and the sweeper's re-sends
         broker_connection_retry_on_startup=True,

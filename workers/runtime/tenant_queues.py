@@ -3,7 +3,7 @@
 A consumer bootstep reads the tenants from Postgres every HELIXQ_TENANT_REFRESH_S,
 starts consuming `tenant.<slug>` for each new one and updates the tenants'
 weights. Celery's Redis transport polls the queues in weighted rotation
-(workers.weighted_cycle), which is what fairness between tenants builds on.
+(workers.runtime.weighted_cycle), which is what fairness between tenants builds on.
 """
 
 import logging
@@ -15,8 +15,8 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.queues import tenant_queue
-from workers.context import provider_of
-from workers.weighted_cycle import QueueWeights, queue_weights
+from workers.runtime.context import provider_of
+from workers.runtime.weighted_cycle import QueueWeights, queue_weights
 
 logger = logging.getLogger(__name__)
 
