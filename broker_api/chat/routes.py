@@ -18,12 +18,12 @@ from broker_api.deps import (
     SettingsDep,
     WaitersDep,
 )
-from broker_api.enqueue import Priority
 from broker_api.errors import DEFAULT_JOB_ERROR_STATUS, JOB_ERROR_STATUS, error_body
 from broker_api.jobs import service
 from broker_api.jobs.views import JobView
 from broker_api.quotas import SubmitQuotaDep
 from shared.schemas import ChatCompletionCreate
+from shared.task_messages import Priority
 
 router = APIRouter(tags=["openai-compatible"])
 

@@ -13,6 +13,7 @@ from kombu import Queue as KombuQueue
 
 from shared.queues import Queue, TaskName, task_routes
 from shared.settings import load_settings
+from shared.task_messages import TRANSPORT_OPTIONS
 from workers.runtime.context import ContextProvider, WorkerContext, build_context
 from workers.runtime.heartbeat import HeartbeatStep
 from workers.runtime.job_sender import CeleryJobSender
@@ -70,6 +71,7 @@ def create_app() -> HelixqCelery:
         result_serializer="json",
         accept_content=["json"],
         broker_transport_options={
+            **TRANSPORT_OPTIONS,  # the priority lists the API writes to
             "visibility_timeout": VISIBILITY_TIMEOUT_S,
             "max_connections": BROKER_MAX_CONNECTIONS,
             # Round robin between tenant queues, by the tenants' weights.

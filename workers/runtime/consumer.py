@@ -4,7 +4,8 @@ Celery's own path for a message (a Request object, the pool's hand-off to a task
 thread, the tracer, the result callback) is a large share of a worker's CPU for a
 job sent alone, and none of it is needed to start a job on the loop. A task's
 `Strategy` is Celery's hook for what the consumer does with the task's messages;
-this one reads the message's job ids on the consumer's thread, starts them on the
+this one reads the message's job ids (shared.task_messages) on the consumer's
+thread, starts them on the
 process's loop (workers.jobs.completion.start: in-flight slots, claim,
 admission) and acks the message once that has returned, as the task would have.
 Nothing else changes: a message is in hand until acked, the consumer holds at most
@@ -31,6 +32,7 @@ from uuid import UUID
 from celery import Celery, Task
 from celery.worker import strategy
 
+from shared.task_messages import started_job_ids
 from workers.jobs import completion
 from workers.runtime.context import provider_of
 
@@ -38,7 +40,6 @@ logger = logging.getLogger(__name__)
 
 # Celery's message handler: (message, body, ack, reject, callbacks, **options).
 Handler = Callable[..., Any]
-_EMBEDDED = ("callbacks", "errbacks", "chain", "chord")
 
 
 def completion_strategy(
@@ -87,9 +88,7 @@ def _job_ids_to_start_now(message: Any, revoked: Any) -> Sequence[UUID] | None:
         return None
     try:
         args, kwargs, embed = message.decode()
-        if kwargs or any((embed or {}).get(key) for key in _EMBEDDED) or not args:
-            return None
-        return [UUID(job_id) for job_id in args]
+        return started_job_ids(args, kwargs, embed)
     except Exception:  # anything unreadable goes Celery's way, which reports it
         return None
 

@@ -10,8 +10,8 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from broker_api.app import create_app
-from broker_api.enqueue import Priority
 from broker_api.settings import ApiSettings
+from shared.task_messages import Priority
 from shared.tenancy import create_api_key, create_tenant
 from tests.factories import unique_name
 from tests.services import Services

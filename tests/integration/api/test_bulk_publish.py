@@ -1,4 +1,5 @@
-"""The pipelined publish path writes exactly what Celery's own send_task writes."""
+"""The wire format both ends share (shared.task_messages) is exactly what Celery's own
+send_task writes, and the API's pipelined publish path writes it."""
 
 import base64
 import json
@@ -7,7 +8,9 @@ import uuid
 import pytest
 import redis
 
-from broker_api.enqueue import MESSAGE_GROUP, CeleryEnqueuer, Priority, redis_list_key
+from broker_api.enqueue import MESSAGE_GROUP, CeleryEnqueuer, make_sender
+from shared.queues import TaskName
+from shared.task_messages import Priority, completion_message, redis_list_key
 from tests.services import Services
 
 pytestmark = pytest.mark.anyio
@@ -35,6 +38,43 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+def _same_shape(
+    written: dict, job_id: uuid.UUID, expected: dict, expected_id: uuid.UUID
+) -> None:
+    shapes = [
+        json.loads(json.dumps(_shape(message)).replace(str(one_id), "ID"))
+        for message, one_id in ((written, job_id), (expected, expected_id))
+    ]
+    for shape in shapes:
+        shape["body"] = None  # compared decoded below
+    assert shapes[0] == shapes[1]
+    assert json.loads(base64.b64decode(written["body"]))[0] == [str(job_id)]
+    assert json.loads(base64.b64decode(expected["body"]))[0] == [str(expected_id)]
+
+
+@pytest.mark.parametrize("priority", [Priority.INTERACTIVE, Priority.BATCH])
+def test_the_contract_message_is_what_send_task_writes(
+    services: Services, redis_client: redis.Redis, priority: Priority
+) -> None:
+    job_id = uuid.uuid4()
+    sender = make_sender(services.redis_url)
+    sender.send_task(
+        TaskName.RUN_COMPLETION.value,
+        args=[str(job_id)],
+        task_id=str(job_id),
+        queue="tenant.acme",
+        priority=int(priority),
+        retry=False,
+    )
+    sender.close()
+    key = redis_list_key("tenant.acme", int(priority))
+    (from_celery,) = (json.loads(m) for m in redis_client.lrange(key, 0, -1))
+    redis_client.delete(key)
+    contract = completion_message([job_id], "tenant.acme", priority, origin="test")
+    assert from_celery["headers"]["id"] == str(job_id)
+    _same_shape(from_celery, job_id, json.loads(json.dumps(contract)), job_id)
+
+
 @pytest.mark.parametrize("priority", [Priority.INTERACTIVE, Priority.BATCH])
 async def test_bulk_messages_match_send_task(
     services: Services, redis_client: redis.Redis, priority: Priority
@@ -46,16 +86,10 @@ async def test_bulk_messages_match_send_task(
     await enqueuer.close()
     key = redis_list_key("tenant.acme", int(priority))
     from_bulk, from_celery = (json.loads(m) for m in redis_client.lrange(key, 0, -1))
+    redis_client.delete(key)
     assert from_celery["headers"]["id"] == str(single)
     assert from_bulk["headers"]["id"] == str(bulk)
-    from_celery_shape = json.loads(
-        json.dumps(_shape(from_celery)).replace(str(single), "ID")
-    )
-    from_bulk_shape = json.loads(json.dumps(_shape(from_bulk)).replace(str(bulk), "ID"))
-    from_celery_shape["body"] = from_bulk_shape["body"] = None  # compared decoded below
-    assert from_bulk_shape == from_celery_shape
-    assert json.loads(base64.b64decode(from_bulk["body"]))[0] == [str(bulk)]
-    assert json.loads(base64.b64decode(from_celery["body"]))[0] == [str(single)]
+    _same_shape(from_bulk, bulk, from_celery, single)
 
 
 async def test_a_batch_is_published_in_groups_of_jobs_a_message(

@@ -13,9 +13,9 @@ from redis.asyncio import Redis as AsyncRedis
 from sqlalchemy import text
 
 from broker_api.app import create_app
-from broker_api.enqueue import redis_list_key
 from shared.jobs import AttemptOutcome
 from shared.queues import tenant_queue
+from shared.task_messages import redis_list_key
 from workers.jobs.transitions import AttemptRecord
 from workers.runtime import heartbeat
 from workers.runtime.metrics import (
