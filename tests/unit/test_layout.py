@@ -16,6 +16,15 @@ COMMENTED = ("workers", "shared", "broker_api")
 WORKERS_TOP_LEVEL = {"__init__.py", "entrypoints.py"}
 
 # A file named by its path, or the design notes that live outside the repository.
+# Statements that move a job to another status, as SQL text or SQLAlchemy Core.
+STATUS_CHANGE = re.compile(
+    r"UPDATE\s+jobs\s+SET\b[^;]{0,400}?\bstatus\s*=|"
+    r"update\(Job\)[^;]{0,300}?\.values\([^)]*\bstatus=",
+    re.IGNORECASE,
+)
+# Every status change a worker makes; the API's one (a batch's queued items
+# cancelled, in its own transaction) stays with the API, which cannot import workers.
+STATUS_CHANGERS = {"workers/jobs/transitions.py", "broker_api/batches/queries.py"}
 CITED_FILE = re.compile(r"[\w./-]*[\w-]+\.(?:md|json|txt)\b|\bSTYLE\b|\bARCHITECTURE\b")
 # A figure someone measured: "~0.5 ms", "6 ms a claim", "+10% jobs/s", "15% of".
 MEASURED = re.compile(
@@ -82,3 +91,12 @@ def test_comments_quote_no_measured_figures(package: str) -> None:
         for match in MEASURED.finditer(prose)
     ]
     assert quoted == []
+
+
+def test_every_job_status_change_is_a_statement_of_one_module() -> None:
+    changers = {
+        str(path.relative_to(ROOT))
+        for path in _sources()
+        if STATUS_CHANGE.search(path.read_text(encoding="utf-8"))
+    }
+    assert changers == STATUS_CHANGERS

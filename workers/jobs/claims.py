@@ -10,7 +10,7 @@ from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
 
 from workers.jobs import transitions
-from workers.jobs.transitions import ClaimedJob
+from workers.jobs.records import ClaimedJob
 from workers.runtime.coalescing import Coalescer
 
 

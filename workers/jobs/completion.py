@@ -24,7 +24,7 @@ from shared.logging_setup import log_context
 from shared.routing.performance import AttemptSample
 from workers.jobs import endings
 from workers.jobs.endings import Outcome, OutcomeKind
-from workers.jobs.transitions import AttemptRecord, Call, ClaimedJob
+from workers.jobs.records import AttemptRecord, Call, ClaimedJob
 from workers.limits import admission
 from workers.openrouter.errors import UpstreamError
 from workers.openrouter.request_body import upstream_body

@@ -28,7 +28,8 @@ from shared.redis_keys import JOBS_FINISHED_CHANNEL
 from shared.routing.decision import RoutingDecision
 from workers.jobs import transitions
 from workers.jobs.backoff import retry_delay_s
-from workers.jobs.transitions import AttemptRecord, Call, ClaimedJob, Connection, Ended
+from workers.jobs.records import AttemptRecord, Call, ClaimedJob, Ended
+from workers.jobs.transitions import Connection
 from workers.openrouter.errors import UpstreamError
 from workers.openrouter.schemas import Completion
 from workers.runtime.context import WorkerContext

@@ -1,85 +1,34 @@
-"""SQL for a job's life in a worker: claim, record an attempt, finish, fail, release.
+"""Every statement a worker runs that changes a job's status, with the ledger writes
+that go with them: claim, record an attempt, finish, fail, release, defer; and, for
+the periodic sweeps, re-queue stale jobs and expire overdue ones.
 
-Async functions taking a psycopg connection in autocommit mode (the worker's
-AsyncConnectionPool, see workers.runtime.context). Each is one statement, prepared
-on the server the first time a connection runs it: one round trip, no BEGIN/COMMIT. Each
-write after the claim is guarded by the claim token, so a worker whose lease was
-taken over changes nothing. The claim reads everything the call needs, including
-whether the job's end is announced by webhook: only then does finishing take a
-transaction block (the finish and its outbox row, workers.webhooks.job_events).
+Each move is guarded by the status it leaves (shared.jobs draws them). The job's
+own path uses async functions taking a psycopg connection in autocommit mode (the
+worker's AsyncConnectionPool, see workers.runtime.context). Each is one statement,
+prepared on the server the first time a connection runs it: one round trip, no
+BEGIN/COMMIT. Each write after the claim is guarded by the claim token, so a
+worker whose lease was taken over changes nothing. The sweeps' statements take a
+SQLAlchemy session, inside the sweep's transaction. The claim reads everything the
+call needs, including whether the job's end is announced by webhook: only then
+does finishing take a transaction block (the finish and its outbox row,
+workers.webhooks.job_events).
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any, TypeAlias
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from psycopg import AsyncConnection
 from psycopg.rows import TupleRow
+from sqlalchemy import func, text, update
+from sqlalchemy.orm import Session
 
-from shared.jobs import AttemptOutcome
-from workers.openrouter.schemas import JsonObject
+from shared.db.models import Job
+from shared.jobs import JobStatus
+from workers.jobs.records import AttemptRecord, Call, ClaimedJob, Ended
 from workers.webhooks.job_events import ENDED_JOB_RETURNING, EndedJob, record_job_event
 
 Connection: TypeAlias = AsyncConnection[TupleRow]
-
-
-@dataclass(frozen=True, slots=True)
-class ClaimedJob:
-    """A job this worker now holds, with what it needs to make the call."""
-
-    id: UUID
-    claim_token: UUID
-    request: JsonObject
-    route: JsonObject | None
-    retries: int
-    tenant_default_model: str | None
-    tenant_slug: str
-    # Where the job's end is announced; None: nowhere, and no transaction is needed.
-    webhook_url: str | None = None
-    tenant_route_strategy: str | None = None
-    tenant_fallback_strategy: str | None = None
-    tenant_model_pool: list[dict[str, Any]] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Ended:
-    """A finish or failure that took effect, and its webhook delivery (if any), to
-    send once committed."""
-
-    delivery_id: UUID | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Call:
-    """An upstream call about to be made; its attempt row is written first."""
-
-    model: str
-    id: UUID = field(default_factory=uuid4)
-    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-
-
-@dataclass(frozen=True, slots=True)
-class AttemptRecord:
-    """One upstream call, as the ledger keeps it."""
-
-    job_id: UUID
-    model: str
-    outcome: AttemptOutcome
-    started_at: datetime
-    latency_ms: int
-    http_status: int | None = None
-    generation_id: str | None = None
-    provider: str | None = None
-    error_code: str | None = None
-    error_message: str | None = None
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    cost_usd: Decimal | None = None
-    # The row begin_attempt wrote before the call (Call.id); the answer goes onto it.
-    id: UUID = field(default_factory=uuid4)
 
 
 # A job past its deadline is not started (workers.maintenance.batches expires it).
@@ -174,6 +123,46 @@ _FAIL = _FAIL_SQL
 _FAIL_AFTER_CALL = f"{_WITH_ATTEMPT} {_FAIL_SQL}"
 _RELEASE = f"{_WITH_ATTEMPT} {_RELEASE_SQL}"
 _RECORD_AND_RENEW = f"{_WITH_ATTEMPT} {_RENEW_SQL}"
+
+
+# Capacity is short: back to the queue, no call made, so no retry is counted and
+# no attempt written. A job that never ran forgets its start, so queue-wait
+# figures stay honest.
+_DEFER = f"""
+UPDATE jobs SET status = 'queued', claim_token = NULL, lease_expires_at = NULL,
+    available_at = now() + make_interval(secs => %(delay_s)s),
+    started_at = CASE WHEN retries = 0 THEN NULL ELSE started_at END
+{_HELD}"""
+
+# Expired leases go back to `queued` (a stale worker's writes are refused by the
+# claim token anyway), and re-sent jobs get a fresh `available_at`, so one job is
+# re-sent at most once per stale period however often the sweep runs.
+_TAKE_STALE = text("""
+WITH stale AS (
+    SELECT id FROM jobs
+    WHERE (status = 'queued' AND available_at < now() - make_interval(secs => :stale_s))
+       OR (status = 'running' AND lease_expires_at < now())
+    ORDER BY available_at
+    LIMIT :batch
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE jobs SET status = 'queued', claim_token = NULL, lease_expires_at = NULL,
+    available_at = now()
+FROM stale, tenants
+WHERE jobs.id = stale.id AND tenants.id = jobs.tenant_id
+RETURNING jobs.id, tenants.slug
+""")
+
+# Queued only: a running job past its deadline finishes and keeps its result.
+_EXPIRE_OVERDUE_JOBS = text("""
+UPDATE jobs SET status = 'expired', finished_at = now()
+WHERE id IN (
+    SELECT id FROM jobs
+    WHERE status = 'queued' AND batch_id IS NULL AND deadline_at <= now()
+    LIMIT :limit
+    FOR UPDATE SKIP LOCKED)
+  AND status = 'queued'
+""")
 
 
 async def claim_jobs(
@@ -292,6 +281,37 @@ async def release_job(
         "routing": routing,
     }
     return await _changed(conn, _RELEASE, params)
+
+
+async def defer_job(conn: Connection, job: ClaimedJob, *, delay_s: float) -> bool:
+    """Re-queue the job to be due in `delay_s`, keeping its retries; False if the
+    claim was lost."""
+    params = {"job_id": job.id, "token": job.claim_token, "delay_s": float(delay_s)}
+    return await _changed(conn, _DEFER, params)
+
+
+def take_stale_jobs(
+    session: Session, *, queued_stale_s: float, batch: int
+) -> list[tuple[UUID, str]]:
+    """Mark up to `batch` stale jobs (queued too long, or their lease expired) as
+    freshly queued; (job id, tenant slug) each, to re-send after the commit."""
+    rows = session.execute(_TAKE_STALE, {"stale_s": queued_stale_s, "batch": batch})
+    return [(row.id, row.slug) for row in rows]
+
+
+def expire_overdue_jobs(session: Session, *, limit: int) -> int:
+    """Expire up to `limit` queued single jobs past their deadline; how many."""
+    result = session.execute(_EXPIRE_OVERDUE_JOBS, {"limit": limit})
+    return int(result.rowcount)  # type: ignore[attr-defined]  # an UPDATE's result
+
+
+def expire_queued_batch_items(session: Session, batch_id: UUID) -> None:
+    """Expire the batch's queued items (its window closed); running ones finish."""
+    session.execute(
+        update(Job)
+        .where(Job.batch_id == batch_id, Job.status == JobStatus.QUEUED.value)
+        .values(status=JobStatus.EXPIRED.value, finished_at=func.now())
+    )
 
 
 def _attempt_params(attempt: AttemptRecord) -> dict[str, Any]:

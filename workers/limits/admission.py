@@ -1,7 +1,7 @@
 """The completion loop's side of the limits: admit a claimed job, or defer it."""
 
-from workers.jobs.transitions import ClaimedJob
-from workers.limits.deferral import defer_job
+from workers.jobs import transitions
+from workers.jobs.records import ClaimedJob
 from workers.limits.gate import Verdict
 from workers.runtime.context import WorkerContext
 
@@ -15,4 +15,4 @@ async def defer(ctx: WorkerContext, job: ClaimedJob, delay_s: float) -> bool:
     """Re-queue the job for `delay_s` without counting a retry; False if the
     claim was lost meanwhile."""
     async with ctx.db.connection() as conn:
-        return await defer_job(conn, job.id, job.claim_token, delay_s=delay_s)
+        return await transitions.defer_job(conn, job, delay_s=delay_s)

@@ -16,12 +16,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select, text, update
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.db.models import Batch, Job
 from shared.jobs import BatchStatus, JobStatus, batch_request_counts
 from shared.webhooks.outbox import record_batch_event
+from workers.jobs import transitions
 from workers.webhooks.sender import DeliverySender
 
 logger = logging.getLogger(__name__)
@@ -29,17 +30,6 @@ logger = logging.getLogger(__name__)
 BATCH_LIMIT = 100
 _LIVE = (BatchStatus.IN_PROGRESS.value, BatchStatus.FINALIZING.value)
 _UNFINISHED = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
-
-# Queued only: a running job past its deadline finishes and keeps its result.
-_EXPIRE_OVERDUE_JOBS = text("""
-UPDATE jobs SET status = 'expired', finished_at = now()
-WHERE id IN (
-    SELECT id FROM jobs
-    WHERE status = 'queued' AND batch_id IS NULL AND deadline_at <= now()
-    LIMIT :limit
-    FOR UPDATE SKIP LOCKED)
-  AND status = 'queued'
-""")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +57,7 @@ def finish_batches(
     batches' deliveries; how many batches were settled. `sessions` must open real
     transactions."""
     with sessions.begin() as session:
-        expired = expire_overdue_jobs(session, limit=limit * 10)
+        expired = transitions.expire_overdue_jobs(session, limit=limit * 10)
         candidates = settleable_batches(session, limit=limit)
     settled: list[Settled] = []
     for batch_id in candidates:
@@ -82,12 +72,6 @@ def finish_batches(
     if expired:
         logger.info("expired %d jobs past their deadline", expired)
     return len(settled)
-
-
-def expire_overdue_jobs(session: Session, *, limit: int) -> int:
-    """Expire up to `limit` queued single jobs past their deadline; how many."""
-    result = session.execute(_EXPIRE_OVERDUE_JOBS, {"limit": limit})
-    return int(result.rowcount)  # type: ignore[attr-defined]  # an UPDATE's result
 
 
 def _is_unsettled() -> ColumnElement[bool]:
@@ -121,7 +105,7 @@ def settle_batch(session: Session, batch_id: UUID, *, now: datetime) -> Settled 
     if batch is None:
         return None
     if batch.status != BatchStatus.CANCELLED and batch.expires_at <= now:
-        _expire_queued_items(session, batch_id)
+        transitions.expire_queued_batch_items(session, batch_id)
     items = _count_items(session, batch_id)
     if not items.is_finished:
         return None
@@ -131,14 +115,6 @@ def settle_batch(session: Session, batch_id: UUID, *, now: datetime) -> Settled 
     _end(batch, items, now=now)
     session.flush()
     return Settled(batch.status, record_batch_event(session, batch, now=now))
-
-
-def _expire_queued_items(session: Session, batch_id: UUID) -> None:
-    session.execute(
-        update(Job)
-        .where(Job.batch_id == batch_id, Job.status == JobStatus.QUEUED.value)
-        .values(status=JobStatus.EXPIRED.value, finished_at=func.now())
-    )
 
 
 def _count_items(session: Session, batch_id: UUID) -> _Items:

@@ -3,35 +3,15 @@ expired lease (its worker died). Re-sending is safe: the claim decides who works
 Calls left `started` by a dead worker are marked `interrupted` on the way."""
 
 import logging
-from uuid import UUID
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.queues import tenant_queue
+from workers.jobs import transitions
 from workers.runtime.job_sender import JobSender
 
 logger = logging.getLogger(__name__)
-
-# Expired leases go back to `queued` (a stale worker's writes are refused by the
-# claim token anyway), and re-sent jobs get a fresh `available_at`, so one job is
-# re-sent at most once per stale period however often the sweep runs.
-_TAKE_STALE = text("""
-WITH stale AS (
-    SELECT id FROM jobs
-    WHERE (status = 'queued' AND available_at < now() - make_interval(secs => :stale_s))
-       OR (status = 'running' AND lease_expires_at < now())
-    ORDER BY available_at
-    LIMIT :batch
-    FOR UPDATE SKIP LOCKED
-)
-UPDATE jobs SET status = 'queued', claim_token = NULL, lease_expires_at = NULL,
-    available_at = now()
-FROM stale, tenants
-WHERE jobs.id = stale.id AND tenants.id = jobs.tenant_id
-RETURNING jobs.id, tenants.slug
-""")
-
 
 # A call lasts at most OPENROUTER_TIMEOUT, which the lease exceeds: a call started
 # longer ago than the lease whose answer is still missing lost its worker. A late
@@ -49,14 +29,6 @@ _INTERRUPTED = {
 }
 
 
-def take_stale_jobs(
-    session: Session, *, queued_stale_s: float, batch: int
-) -> list[tuple[UUID, str]]:
-    """Mark up to `batch` stale jobs as freshly queued; (job id, tenant slug) each."""
-    rows = session.execute(_TAKE_STALE, {"stale_s": queued_stale_s, "batch": batch})
-    return [(row.id, row.slug) for row in rows]
-
-
 def requeue_stale_jobs(
     sessions: sessionmaker[Session],
     sender: JobSender,
@@ -67,7 +39,9 @@ def requeue_stale_jobs(
 ) -> int:
     """Re-send stale jobs to their tenant queues, after the commit; how many."""
     with sessions.begin() as session:
-        stale = take_stale_jobs(session, queued_stale_s=queued_stale_s, batch=batch)
+        stale = transitions.take_stale_jobs(
+            session, queued_stale_s=queued_stale_s, batch=batch
+        )
         session.execute(_MARK_INTERRUPTED, {"lease_s": lease_s, **_INTERRUPTED})
     for job_id, slug in stale:
         sender.send(job_id, tenant_queue(slug))

@@ -13,7 +13,7 @@ from redis.asyncio.client import Pipeline as AsyncPipeline
 
 from shared import redis_keys
 from shared.metrics import UNKNOWN_PROVIDER, Counter, counter_field, latency_bucket
-from workers.jobs.transitions import AttemptRecord
+from workers.jobs.records import AttemptRecord
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from broker_api.app import create_app
 from shared.jobs import AttemptOutcome
 from shared.queues import tenant_queue
 from shared.task_messages import redis_list_key
-from workers.jobs.transitions import AttemptRecord
+from workers.jobs.records import AttemptRecord
 from workers.runtime import heartbeat
 from workers.runtime.metrics import (
     add_attempt,

@@ -22,7 +22,7 @@ from tests.factories import make_job_body
 from tests.integration.workers.conftest import fetch_attempts, fetch_job
 from tests.polling import wait_until
 from tests.unit.workers.payloads import GENERATION_ID, completion_body, error_body
-from workers.jobs import completion, transitions
+from workers.jobs import completion, records, transitions
 from workers.jobs.endings import OutcomeKind
 from workers.runtime.job_sender import CeleryJobSender
 
@@ -223,10 +223,10 @@ def test_stale_claim_cannot_finish_but_its_answer_is_kept(
 ):
     job_id = make_job()
     stale = _claim(worker_context, job_id)
-    call = transitions.Call("openai/gpt-4o-mini")
+    call = records.Call("openai/gpt-4o-mini")
     assert _begin(worker_context, stale, call)
     _take_over(engine, job_id)
-    attempt = transitions.AttemptRecord(
+    attempt = records.AttemptRecord(
         id=call.id,
         job_id=job_id,
         model=call.model,
@@ -251,7 +251,7 @@ def test_no_call_begins_without_the_claim(worker_context, make_job, engine):
     stale = _claim(worker_context, job_id)
     _take_over(engine, job_id)
 
-    assert not _begin(worker_context, stale, transitions.Call("openai/gpt-4o-mini"))
+    assert not _begin(worker_context, stale, records.Call("openai/gpt-4o-mini"))
     assert fetch_attempts(engine, job_id) == []
 
 
