@@ -23,6 +23,7 @@ from psycopg.rows import TupleRow
 from sqlalchemy import func, text, update
 from sqlalchemy.orm import Session
 
+from shared.cost import LEDGER_COST_SQL
 from shared.db.models import Job
 from shared.jobs import JobStatus
 from workers.jobs.records import AttemptRecord, Call, ClaimedJob, Ended
@@ -82,13 +83,8 @@ WHERE id = %(attempt_id)s
 # without a transaction block.
 _WITH_ATTEMPT = f"WITH attempt AS ({_RECORD_ATTEMPT})"
 
-# The job's cost is the ledger's: every attempt, failed ones included. A statement
-# does not see what its own CTE writes, so this attempt's cost is taken from the
-# parameters.
-_LEDGER_COST = """(SELECT sum(cost) FROM (
-    SELECT cost_usd FROM attempts
-    WHERE job_id = %(job_id)s AND id <> %(attempt_id)s
-    UNION ALL SELECT CAST(%(cost_usd)s AS numeric)) AS ledger (cost))"""
+# The job's cost, set when it ends: the sum of its attempts' (shared.cost).
+_COST = LEDGER_COST_SQL
 _HELD = "WHERE id = %(job_id)s AND claim_token = %(token)s AND status = 'running'"
 # The routing decision (strategy, candidates, reason, model used) lands with the end.
 _ROUTING = "routing = coalesce(CAST(%(routing)s AS jsonb), jobs.routing)"
@@ -97,13 +93,13 @@ _FINISH_SQL = f"""
 UPDATE jobs SET status = 'succeeded', result = CAST(%(result)s AS jsonb),
     model = %(model)s, provider = %(provider)s, prompt_tokens = %(prompt_tokens)s,
     completion_tokens = %(completion_tokens)s, latency_ms = %(latency_ms)s,
-    cost_usd = {_LEDGER_COST}, error_code = NULL, error_message = NULL,
+    cost_usd = {_COST}, error_code = NULL, error_message = NULL,
     lease_expires_at = NULL, finished_at = now(), {_ROUTING}
 {_HELD}"""
 
 _FAIL_SQL = f"""
 UPDATE jobs SET status = 'failed', error_code = %(code)s, error_message = %(message)s,
-    cost_usd = {_LEDGER_COST}, lease_expires_at = NULL, finished_at = now(), {_ROUTING}
+    cost_usd = {_COST}, lease_expires_at = NULL, finished_at = now(), {_ROUTING}
 {_HELD}"""
 
 _RELEASE_SQL = f"""

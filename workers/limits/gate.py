@@ -21,6 +21,7 @@ from uuid import UUID
 from redis.asyncio import Redis
 
 from shared import budget
+from shared.cost import budget_estimate_usd
 from shared.model_ids import upstream_model_id
 from shared.rate_limits import (
     RateLimitSettings,
@@ -28,7 +29,7 @@ from shared.rate_limits import (
     estimated_tokens,
     provider_of,
 )
-from shared.routing.catalog import ModelInfo, estimated_cost_usd
+from shared.routing.catalog import ModelInfo
 from workers.limits.buckets import Grant, RateLimiter
 from workers.limits.running import RunningSlots
 from workers.limits.tenants import TenantLimitsCache
@@ -193,13 +194,11 @@ class LimitsGate:
         catalog = await asyncio.get_running_loop().run_in_executor(
             None, self.parts.catalog
         )
-        info = catalog.get(upstream_model_id(model))
-        if info is None:
-            return Decimal(0)
-        cost = estimated_cost_usd(
-            info, prompt_tokens=prompt, completion_tokens=completion
+        return budget_estimate_usd(
+            catalog.get(upstream_model_id(model)),
+            prompt_tokens=prompt,
+            completion_tokens=completion,
         )
-        return cost or Decimal(0)
 
     async def _give_back(self, job_id: UUID, ticket: Ticket) -> None:
         if ticket.has_slot:
