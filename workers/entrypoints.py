@@ -18,8 +18,8 @@ from workers.runtime.celery_app import (
     VISIBILITY_TIMEOUT_S,
     app,
 )
-from workers.runtime.context import build_context
 from workers.runtime.job_sender import CeleryJobSender
+from workers.runtime.process import build_process
 from workers.runtime.settings import (
     WorkerSettings,
     check_worker_settings,
@@ -74,8 +74,8 @@ def _run_worker_process(
         "ack_emulation": settings.helixq_broker_ack_emulation,
     }
     sender, deliveries = CeleryJobSender(app), CeleryDeliverySender(app)
-    app.worker_contexts.configure(
-        lambda: build_context(settings, sender=sender, deliveries=deliveries)
+    app.worker_process.configure(
+        lambda: build_process(settings, sender=sender, deliveries=deliveries)
     )
     fixed_queues = ",".join(queue.value for queue in Queue)  # tenants: TenantQueuesStep
     named = [] if hostname is None else [f"--hostname={hostname}"]

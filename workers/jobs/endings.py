@@ -1,8 +1,10 @@
 """How a job's run ends: finished, failed, or released for a retry; and what is
 sent after the commit (the finished notice, the retry, the webhook delivery).
 
-Every write is one statement guarded by the claim token (workers.jobs.transitions), so a
-worker whose lease was taken over changes nothing.
+Every write is one statement guarded by the claim token (workers.jobs.transitions),
+so a worker whose lease was taken over changes nothing. `JobEndings` holds what
+those writes and sends need: the loop's connection pool, the retry policy, the
+publishers and the loop's Redis batcher.
 """
 
 import asyncio
@@ -29,10 +31,12 @@ from shared.routing.decision import RoutingDecision
 from workers.jobs import transitions
 from workers.jobs.backoff import retry_delay_s
 from workers.jobs.records import AttemptRecord, Call, ClaimedJob, Ended
-from workers.jobs.transitions import Connection
+from workers.jobs.transitions import Connection, ConnectionPool
 from workers.openrouter.errors import UpstreamError
 from workers.openrouter.schemas import Completion
-from workers.runtime.context import WorkerContext
+from workers.runtime.job_sender import JobSender
+from workers.runtime.redis_batching import RedisBatcher
+from workers.webhooks.sender import DeliverySender
 
 logger = logging.getLogger(__name__)
 
@@ -81,168 +85,207 @@ def retry_delay_for(
     )
 
 
-async def stored(
-    ctx: WorkerContext, job: ClaimedJob, write: Callable[[Connection], Awaitable[T]]
-) -> T:
-    """Run a write of the job's ledger, retrying while Postgres is away: after a
-    call, the call was made and paid for, and waiting is cheaper than calling
-    again; before one, the job resumes as soon as Postgres is back. Gives up once
-    the lease has run out (another worker may own the job by then). The writes are
-    idempotent: an answer goes onto its attempt's row, the job's end is guarded."""
-    delay_s = STORE_RETRY_FIRST_S
-    deadline = time.monotonic() + ctx.settings.helixq_job_lease_s
-    while True:
-        try:
-            async with ctx.db.connection() as conn:
-                return await write(conn)
-        except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as error:
-            if time.monotonic() + delay_s > deadline:
-                raise
-            logger.warning(
-                "job %s: answer not stored yet (%s); retrying in %.1fs",
-                job.id,
-                type(error).__name__,
-                delay_s,
-            )
-            await asyncio.sleep(delay_s)
-            delay_s = min(delay_s * 2, STORE_RETRY_MAX_S)
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """When a failed job is retried: OPENROUTER_MAX_RETRIES and the backoff."""
+
+    max_retries: int
+    base_s: float
+    cap_s: float
+    rng: random.Random
 
 
-async def begin(ctx: WorkerContext, job: ClaimedJob, call: Call) -> bool:
-    """Put the call in the ledger before making it; False: the claim was lost."""
-    return await stored(
-        ctx, job, lambda conn: transitions.begin_attempt(conn, job, call)
-    )
+class JobEndings:
+    """Writes a job's ledger and its end on the worker's loop, and sends what
+    follows a commit (finished notice, retry, webhook delivery)."""
 
+    def __init__(
+        self,
+        *,
+        db: ConnectionPool,
+        lease_s: float,
+        retries: RetryPolicy,
+        sender: JobSender,
+        deliveries: DeliverySender,
+        redis: RedisBatcher,
+    ) -> None:
+        self._db = db
+        self._lease_s = lease_s
+        self._retries = retries
+        self._sender = sender
+        self._deliveries = deliveries
+        self._redis = redis
 
-async def record_and_renew(
-    ctx: WorkerContext, job: ClaimedJob, attempt: AttemptRecord
-) -> bool:
-    lease_s = ctx.settings.helixq_job_lease_s
-    return await stored(
-        ctx,
-        job,
-        lambda conn: transitions.record_attempt_and_renew(
-            conn, job, attempt, lease_s=lease_s
-        ),
-    )
+    async def stored(
+        self, job: ClaimedJob, write: Callable[[Connection], Awaitable[T]]
+    ) -> T:
+        """Run a write of the job's ledger, retrying while Postgres is away: after a
+        call, the call was made and paid for, and waiting is cheaper than calling
+        again; before one, the job resumes as soon as Postgres is back. Gives up once
+        the lease has run out (another worker may own the job by then). The writes
+        are idempotent: an answer goes onto its attempt's row, the job's end is
+        guarded."""
+        delay_s = STORE_RETRY_FIRST_S
+        deadline = time.monotonic() + self._lease_s
+        while True:
+            try:
+                async with self._db.connection() as conn:
+                    return await write(conn)
+            except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as error:
+                if time.monotonic() + delay_s > deadline:
+                    raise
+                logger.warning(
+                    "job %s: answer not stored yet (%s); retrying in %.1fs",
+                    job.id,
+                    type(error).__name__,
+                    delay_s,
+                )
+                await asyncio.sleep(delay_s)
+                delay_s = min(delay_s * 2, STORE_RETRY_MAX_S)
 
-
-async def finish(
-    ctx: WorkerContext,
-    job: ClaimedJob,
-    attempt: Succeeded,
-    decision: RoutingDecision | None = None,
-) -> Outcome:
-    record, result_json = attempt
-    routing = routing_json(decision)
-    ended = await stored(
-        ctx,
-        job,
-        lambda conn: transitions.finish_job(
-            conn, job, record, result_json=result_json, routing=routing
-        ),
-    )
-    if ended is None:
-        logger.warning("job %s: claim lost before finishing; attempt kept", job.id)
-        return Outcome(OutcomeKind.CLAIM_LOST)
-    await _send_delivery(ctx, job, ended)
-    logger.debug("job %s: succeeded on %s", job.id, record.model)
-    return Outcome(OutcomeKind.SUCCEEDED)
-
-
-async def settle_failure(
-    ctx: WorkerContext,
-    job: ClaimedJob,
-    attempt: AttemptRecord,
-    error: UpstreamError,
-    decision: RoutingDecision | None = None,
-) -> Outcome:
-    settings = ctx.settings
-    delay_s = retry_delay_for(
-        error,
-        retries=job.retries,
-        max_retries=settings.openrouter_max_retries,
-        base_s=settings.helixq_retry_base_delay_s,
-        cap_s=settings.helixq_retry_max_delay_s,
-        rng=ctx.rng,
-    )
-    routing = routing_json(decision)
-    if delay_s is None:
-        return await fail(
-            ctx,
-            job,
-            attempt=attempt,
-            code=error.code,
-            message=error.message,
-            routing=routing,
+    async def begin(self, job: ClaimedJob, call: Call) -> bool:
+        """Put the call in the ledger before making it; False: the claim was lost."""
+        return await self.stored(
+            job, lambda conn: transitions.begin_attempt(conn, job, call)
         )
-    released = await stored(
-        ctx,
-        job,
-        lambda conn: transitions.release_job(
-            conn, job, attempt, delay_s=delay_s, routing=routing
-        ),
-    )
-    if not released:
-        return Outcome(OutcomeKind.CLAIM_LOST)
-    logger.info(
-        "job %s: %s, retry %d in %.1fs", job.id, error.code, job.retries + 1, delay_s
-    )
-    return Outcome(OutcomeKind.RETRY, retry_in_s=delay_s)
 
+    async def record_and_renew(self, job: ClaimedJob, attempt: AttemptRecord) -> bool:
+        """Record a failed call's answer and renew the lease for the next candidate;
+        False: the claim was lost."""
+        return await self.stored(
+            job,
+            lambda conn: transitions.record_attempt_and_renew(
+                conn, job, attempt, lease_s=self._lease_s
+            ),
+        )
 
-async def fail(
-    ctx: WorkerContext,
-    job: ClaimedJob,
-    *,
-    attempt: AttemptRecord | None,
-    code: str,
-    message: str,
-    routing: str | None = None,
-) -> Outcome:
-    ended = await stored(
-        ctx,
-        job,
-        lambda conn: transitions.fail_job(
-            conn, job, attempt=attempt, code=code, message=message, routing=routing
-        ),
-    )
-    if ended is None:
-        return Outcome(OutcomeKind.CLAIM_LOST)
-    await _send_delivery(ctx, job, ended)
-    logger.info("job %s: failed: %s", job.id, code)
-    return Outcome(OutcomeKind.FAILED)
+    async def defer(self, job: ClaimedJob, delay_s: float) -> bool:
+        """Re-queue the job for `delay_s` without counting a retry (capacity is
+        short); False if the claim was lost meanwhile."""
+        async with self._db.connection() as conn:
+            return await transitions.defer_job(conn, job, delay_s=delay_s)
+
+    async def finish(
+        self,
+        job: ClaimedJob,
+        attempt: Succeeded,
+        decision: RoutingDecision | None = None,
+    ) -> Outcome:
+        """Record the answer and mark the job succeeded."""
+        record, result_json = attempt
+        routing = routing_json(decision)
+        ended = await self.stored(
+            job,
+            lambda conn: transitions.finish_job(
+                conn, job, record, result_json=result_json, routing=routing
+            ),
+        )
+        if ended is None:
+            logger.warning("job %s: claim lost before finishing; attempt kept", job.id)
+            return Outcome(OutcomeKind.CLAIM_LOST)
+        await self._send_delivery(job, ended)
+        logger.debug("job %s: succeeded on %s", job.id, record.model)
+        return Outcome(OutcomeKind.SUCCEEDED)
+
+    async def settle_failure(
+        self,
+        job: ClaimedJob,
+        attempt: AttemptRecord,
+        error: UpstreamError,
+        decision: RoutingDecision | None = None,
+    ) -> Outcome:
+        """After the last candidate failed: release the job for a retry, or fail it
+        for good once the error cannot heal or the retries are spent."""
+        policy = self._retries
+        delay_s = retry_delay_for(
+            error,
+            retries=job.retries,
+            max_retries=policy.max_retries,
+            base_s=policy.base_s,
+            cap_s=policy.cap_s,
+            rng=policy.rng,
+        )
+        routing = routing_json(decision)
+        if delay_s is None:
+            return await self.fail(
+                job,
+                attempt=attempt,
+                code=error.code,
+                message=error.message,
+                routing=routing,
+            )
+        released = await self.stored(
+            job,
+            lambda conn: transitions.release_job(
+                conn, job, attempt, delay_s=delay_s, routing=routing
+            ),
+        )
+        if not released:
+            return Outcome(OutcomeKind.CLAIM_LOST)
+        logger.info(
+            "job %s: %s, retry %d in %.1fs",
+            job.id,
+            error.code,
+            job.retries + 1,
+            delay_s,
+        )
+        return Outcome(OutcomeKind.RETRY, retry_in_s=delay_s)
+
+    async def fail(
+        self,
+        job: ClaimedJob,
+        *,
+        attempt: AttemptRecord | None,
+        code: str,
+        message: str,
+        routing: str | None = None,
+    ) -> Outcome:
+        """Mark the job failed for good, with its last attempt if a call was made."""
+        ended = await self.stored(
+            job,
+            lambda conn: transitions.fail_job(
+                conn, job, attempt=attempt, code=code, message=message, routing=routing
+            ),
+        )
+        if ended is None:
+            return Outcome(OutcomeKind.CLAIM_LOST)
+        await self._send_delivery(job, ended)
+        logger.info("job %s: failed: %s", job.id, code)
+        return Outcome(OutcomeKind.FAILED)
+
+    async def fail_unstarted(self, job: ClaimedJob, *, code: str, message: str) -> None:
+        """Fail a job before any call (it cannot be routed or paid for) and wake its
+        waiters: there is no attempt report to carry the notice."""
+        failed = await self.fail(job, attempt=None, code=code, message=message)
+        if failed.kind is OutcomeKind.FAILED:
+            await self._redis.send(
+                partial(add_finished_notice, job_id=job.id),
+                what=f"job {job.id}: finished notice",
+            )
+
+    async def publish_retry(self, job: ClaimedJob, delay_s: float) -> None:
+        """Re-publish the job to its tenant's queue, to run in `delay_s`."""
+        # The job is already `queued` again in Postgres: if this publish is lost, the
+        # sweeper re-sends the job once it has been due for HELIXQ_QUEUED_STALE_S.
+        send = partial(
+            self._sender.send,
+            job.id,
+            tenant_queue(job.tenant_slug),
+            countdown_s=delay_s,
+        )
+        await _send_in_thread(job, send, what="retry")
+
+    async def _send_delivery(self, job: ClaimedJob, ended: Ended) -> None:
+        # After the commit. If this send is lost, the due-webhook sweep sends it.
+        if ended.delivery_id is not None:
+            send = partial(self._deliveries.send, ended.delivery_id)
+            await _send_in_thread(job, send, what="webhook delivery")
 
 
 def add_finished_notice(pipe: AsyncPipeline, job_id: UUID) -> None:
     """Queue on `pipe` the notice that wakes the API's long-poll waiters; they
     re-read Postgres anyway, so a lost notice only delays an answer."""
     pipe.publish(JOBS_FINISHED_CHANNEL, str(job_id))
-
-
-async def announce_finished(ctx: WorkerContext, job_id: UUID) -> None:
-    """Send the finished notice (no call was made: there is no report to join)."""
-    await ctx.redis_batch.send(
-        partial(add_finished_notice, job_id=job_id),
-        what=f"job {job_id}: finished notice",
-    )
-
-
-async def publish_retry(ctx: WorkerContext, job: ClaimedJob, delay_s: float) -> None:
-    # The job is already `queued` again in Postgres: if this publish is lost, the
-    # sweeper re-sends the job once it has been due for HELIXQ_QUEUED_STALE_S.
-    send = partial(
-        ctx.sender.send, job.id, tenant_queue(job.tenant_slug), countdown_s=delay_s
-    )
-    await _send_in_thread(job, send, what="retry")
-
-
-async def _send_delivery(ctx: WorkerContext, job: ClaimedJob, ended: Ended) -> None:
-    # After the commit. If this send is lost, the due-webhook sweep sends it.
-    if ended.delivery_id is not None:
-        send = partial(ctx.deliveries.send, ended.delivery_id)
-        await _send_in_thread(job, send, what="webhook delivery")
 
 
 async def _send_in_thread(

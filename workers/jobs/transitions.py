@@ -4,7 +4,7 @@ the periodic sweeps, re-queue stale jobs and expire overdue ones.
 
 Each move is guarded by the status it leaves (shared.jobs draws them). The job's
 own path uses async functions taking a psycopg connection in autocommit mode (the
-worker's AsyncConnectionPool, see workers.runtime.context). Each is one statement,
+worker's AsyncConnectionPool, see workers.runtime.process). Each is one statement,
 prepared on the server the first time a connection runs it: one round trip, no
 BEGIN/COMMIT. Each write after the claim is guarded by the claim token, so a
 worker whose lease was taken over changes nothing. The sweeps' statements take a
@@ -20,6 +20,7 @@ from uuid import UUID
 
 from psycopg import AsyncConnection
 from psycopg.rows import TupleRow
+from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import func, text, update
 from sqlalchemy.orm import Session
 
@@ -30,6 +31,7 @@ from workers.jobs.records import AttemptRecord, Call, ClaimedJob, Ended
 from workers.webhooks.job_events import ENDED_JOB_RETURNING, EndedJob, record_job_event
 
 Connection: TypeAlias = AsyncConnection[TupleRow]
+ConnectionPool: TypeAlias = AsyncConnectionPool[Connection]
 
 
 # A job past its deadline is not started (workers.maintenance.batches expires it).

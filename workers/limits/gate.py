@@ -11,7 +11,7 @@ for Celery's round robin to hand out fairly. Anything longer defers the job
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -40,7 +40,7 @@ from workers.runtime.redis_batching import RedisBatcher
 logger = logging.getLogger(__name__)
 
 BUDGET_EXCEEDED = "budget_exceeded"
-Catalog = Callable[[], Mapping[str, ModelInfo]]
+Catalog = Callable[[], Awaitable[Mapping[str, ModelInfo]]]
 
 
 @dataclass
@@ -68,7 +68,7 @@ class Verdict:
 
 @dataclass(frozen=True, slots=True)
 class GateParts:
-    """The gate's collaborators (built per process in workers.runtime.context)."""
+    """The gate's collaborators (built per process in workers.runtime.process)."""
 
     limiter: RateLimiter
     tenants: TenantLimitsCache
@@ -76,8 +76,8 @@ class GateParts:
     redis: "Redis"
     batcher: RedisBatcher  # the per-call commands, sent with the other jobs'
     catalog: Catalog
-    # What Postgres says a tenant spent in a month (blocking: run off the loop).
-    recorded_spend: Callable[[str, str], Decimal]
+    # What Postgres says a tenant spent in a month.
+    recorded_spend: Callable[[str, str], Awaitable[Decimal]]
     intake: Intake  # narrows the process's prefetch count while jobs wait
 
 
@@ -184,16 +184,11 @@ class LimitsGate:
         return True
 
     async def _seed(self, tenant: str, month: str) -> None:
-        recorded = await asyncio.get_running_loop().run_in_executor(
-            None, self.parts.recorded_spend, tenant, month
-        )
+        recorded = await self.parts.recorded_spend(tenant, month)
         await budget.seed(self.parts.redis, tenant, month=month, spent_usd=recorded)
 
     async def _estimate_usd(self, model: str, prompt: int, completion: int) -> Decimal:
-        # The catalog cache reads Postgres synchronously when stale: off the loop.
-        catalog = await asyncio.get_running_loop().run_in_executor(
-            None, self.parts.catalog
-        )
+        catalog = await self.parts.catalog()
         return budget_estimate_usd(
             catalog.get(upstream_model_id(model)),
             prompt_tokens=prompt,

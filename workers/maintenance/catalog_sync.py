@@ -1,5 +1,6 @@
 """The model catalog in Postgres: fetched from OpenRouter's `/api/v1/models`
-periodically (beat), or seeded from a saved snapshot, and read back for routing.
+periodically (beat), or seeded from a saved snapshot (routing reads it through
+workers.routing.catalog).
 
 Models missing from a listing are marked `is_listed = false`, never deleted:
 old jobs and attempts still name them. Prices stay exact: Decimal columns plus
@@ -7,9 +8,7 @@ the original price strings in `pricing`.
 """
 
 import logging
-import threading
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -143,42 +142,6 @@ def model_info_of(row: CatalogModel) -> ModelInfo:
         else tuple(row.supported_parameters),
         created=row.created,
     )
-
-
-class CatalogCache:
-    """The catalog read at most once per `ttl_s` per process (routing is hot)."""
-
-    def __init__(
-        self,
-        sessions: sessionmaker[Session],
-        *,
-        ttl_s: float = 60.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._sessions = sessions
-        self._ttl_s = ttl_s
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._models: dict[str, ModelInfo] = {}
-        self._loaded_at: float | None = None
-
-    def cached(self) -> Mapping[str, ModelInfo] | None:
-        """The listed models if loaded within the TTL, else None; never blocks on
-        Postgres (the worker's event loop asks this first)."""
-        loaded_at = self._loaded_at
-        if loaded_at is None or self._clock() - loaded_at >= self._ttl_s:
-            return None
-        return self._models
-
-    def get(self) -> Mapping[str, ModelInfo]:
-        """The listed models, reloaded when older than the TTL."""
-        with self._lock:
-            now = self._clock()
-            if self._loaded_at is None or now - self._loaded_at >= self._ttl_s:
-                with self._sessions() as session:
-                    self._models = load_catalog(session)
-                self._loaded_at = now
-            return self._models
 
 
 def _parse_entries(entries: list[Any]) -> list[ModelInfo]:

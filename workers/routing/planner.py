@@ -2,18 +2,15 @@
 and every attempt folded into the shared performance cache.
 
 The routing logic itself is pure (shared.routing); this module gathers its inputs
-(catalog, performance stats, round-robin position) from Postgres and Redis. Those
-reads block, so the completion path runs `plan` off the event loop, except when
-`plan_without_io` can decide from the cached catalog alone (the common case: a
-named model, or strategies that read no shared state), which saves a thread hop.
+(catalog, performance stats, round-robin position) from Postgres and Redis on the
+worker's event loop, with the loop's own clients: nothing is handed to a thread.
 """
 
 import random
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-import redis
 from redis.asyncio.client import Pipeline as AsyncPipeline
 
 from shared.routing.catalog import ModelInfo
@@ -31,9 +28,10 @@ from shared.routing.router import (
 )
 from shared.settings import RoutingSettings
 from shared.strategies import FallbackStrategy, RouteStrategy
-from workers.maintenance.catalog_sync import CatalogCache
-from workers.routing.performance_store import PerformanceStore
-from workers.routing.rotation_store import RedisRotation
+from workers.routing.catalog import CatalogCache
+from workers.routing.performance_store import PerformanceCache
+from workers.routing.rotation_store import rotation_step
+from workers.runtime.redis_batching import RedisBatcher
 
 # Strategies that read the performance cache (cost_optimized breaks ties with it);
 # the others route without the Redis round trip.
@@ -50,15 +48,24 @@ PERFORMANCE_AWARE = frozenset(
 class _RotationNeeded(Exception):
     """The decision reads the shared round-robin position (Redis)."""
 
-
-class _NoRotation:
-    """A Rotation that refuses: planning on the loop must not block on Redis."""
-
-    def next(self, scope: str, weights: Weights) -> str:  # noqa: ARG002 (Rotation)
-        raise _RotationNeeded(scope)
+    def __init__(self, scope: str, weights: Weights) -> None:
+        super().__init__(scope)
+        self.turn = (scope, tuple(weights))
 
 
-_NO_ROTATION = _NoRotation()
+@dataclass
+class _Turns:
+    """A Rotation answering from the steps already taken in Redis for this decision;
+    any other step it refuses, so that the planner takes it on the loop and asks again
+    (the pure router cannot await)."""
+
+    taken: dict[tuple[str, Weights], str] = field(default_factory=dict)
+
+    def next(self, scope: str, weights: Weights) -> str:
+        turn = (scope, tuple(weights))
+        if turn not in self.taken:
+            raise _RotationNeeded(scope, weights)
+        return self.taken[turn]
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,54 +86,44 @@ class Plan:
 
 
 class RoutePlanner:
+    """Plans jobs on the worker's event loop."""
+
     def __init__(
         self,
         *,
         catalog: CatalogCache,
-        client: redis.Redis,
+        redis: RedisBatcher,
         settings: RoutingSettings,
         rng: random.Random,
     ) -> None:
         self._catalog = catalog
-        self._performance = PerformanceStore(client)
-        self._rotation = RedisRotation(client)
+        self._redis = redis
+        self._performance = PerformanceCache(redis)
         self._defaults = RoutingDefaults.of(settings)
         self._rng = rng
 
-    def plan(
+    async def plan(
         self,
         request: dict[str, Any],
         tenant: TenantFacts,
         override: dict[str, Any] | None,
     ) -> Plan:
-        """The decision for one job; raises InvalidRequest on a corrupt config.
-        Blocks on Postgres and Redis as needed."""
-        inputs = self._inputs(request, tenant, override, self._catalog.get())
+        """The decision for one job; raises InvalidRequest on a corrupt config."""
+        inputs = self._inputs(request, tenant, override, await self._catalog.get())
         if not PERFORMANCE_AWARE.isdisjoint(resolve_strategies(inputs)):
             candidates = candidate_models(request, inputs.tenant, self._defaults)
-            stats = self._performance.snapshot(candidates)
+            stats = await self._performance.snapshot(candidates)
             inputs = replace(inputs, performance=stats)
-        return Plan(route(inputs), inputs)
-
-    def plan_without_io(
-        self,
-        request: dict[str, Any],
-        tenant: TenantFacts,
-        override: dict[str, Any] | None,
-    ) -> Plan | None:
-        """The decision when the cached catalog is enough to make it, or None
-        when it needs Postgres or Redis (then `plan` makes it off the loop)."""
-        catalog = self._catalog.cached()
-        if catalog is None:
-            return None
-        inputs = self._inputs(request, tenant, override, catalog)
-        if not PERFORMANCE_AWARE.isdisjoint(resolve_strategies(inputs)):
-            return None
-        try:
-            decision = route(replace(inputs, rotation=_NO_ROTATION))
-        except _RotationNeeded:
-            return None
-        return Plan(decision, inputs)
+        turns = _Turns()
+        inputs = replace(inputs, rotation=turns)
+        while True:
+            try:
+                return Plan(route(inputs), inputs)
+            except _RotationNeeded as needed:
+                scope, weights = needed.turn
+                turns.taken[needed.turn] = await rotation_step(
+                    self._redis, scope, list(weights)
+                )
 
     def _inputs(
         self,
@@ -141,7 +138,7 @@ class RoutePlanner:
             defaults=self._defaults,
             catalog=catalog,
             performance={},
-            rotation=self._rotation,
+            rotation=_Turns(),
             rng=self._rng,
             override=override,
         )
@@ -150,7 +147,8 @@ class RoutePlanner:
         self, plan: Plan, model: str, error_code: str, http_status: int | None
     ) -> Plan:
         """The remaining candidates ordered by the fallback strategy; `next_model()`
-        is None when no other model can fix this failure."""
+        is None when no other model can fix this failure. Pure: fallback orders
+        read no shared position."""
         decision = reorder_after_failure(
             plan.decision,
             plan.inputs,

@@ -2,7 +2,7 @@
 
 The one module that builds an object at import, because the Celery CLI needs `app`
 (`celery -A workers.runtime.celery_app worker`). It reads only the broker URL and opens
-nothing; everything else is built lazily in the worker (WorkerContext).
+nothing; everything else is built lazily in the worker (WorkerProcess).
 """
 
 from typing import Any
@@ -14,10 +14,10 @@ from kombu import Queue as KombuQueue
 from shared.queues import Queue, TaskName, task_routes
 from shared.settings import load_settings
 from shared.task_messages import TRANSPORT_OPTIONS
-from workers.runtime.context import ContextProvider, WorkerContext, build_context
 from workers.runtime.heartbeat import HeartbeatStep
 from workers.runtime.job_sender import CeleryJobSender
 from workers.runtime.logging_config import configure_logging
+from workers.runtime.process import ProcessProvider, WorkerProcess, build_process
 from workers.runtime.settings import DEFAULT_CONCURRENCY, BrokerSettings, WorkerSettings
 from workers.runtime.tenant_queues import TenantQueuesStep
 from workers.webhooks.sender import CeleryDeliverySender
@@ -44,9 +44,9 @@ CATALOG_SYNC_INTERVAL_S = 3600.0  # prices change rarely; beat also syncs at sta
 
 
 class HelixqCelery(Celery):
-    """Celery carrying the process's lazily built WorkerContext."""
+    """Celery carrying the process's lazily built WorkerProcess."""
 
-    worker_contexts: ContextProvider
+    worker_process: ProcessProvider
 
 
 def create_app() -> HelixqCelery:
@@ -55,7 +55,7 @@ def create_app() -> HelixqCelery:
     app = HelixqCelery(
         "helixq", broker=broker.redis_url, include=["workers.runtime.tasks"]
     )
-    app.worker_contexts = ContextProvider(lambda: _context_from_environment(app))
+    app.worker_process = ProcessProvider(lambda: _process_from_environment(app))
     app.conf.update(
         task_queues=[
             KombuQueue(queue.value, Exchange(queue.value), routing_key=queue.value)
@@ -108,8 +108,8 @@ def create_app() -> HelixqCelery:
     return app
 
 
-def _context_from_environment(app: Celery) -> WorkerContext:
-    return build_context(
+def _process_from_environment(app: Celery) -> WorkerProcess:
+    return build_process(
         load_settings(WorkerSettings),
         sender=CeleryJobSender(app),
         deliveries=CeleryDeliverySender(app),
@@ -127,5 +127,5 @@ def _setup_logging(loglevel: Any = "INFO", **_: Any) -> None:
 
 @signals.worker_process_shutdown.connect
 @signals.worker_shutdown.connect
-def _close_context(**_: Any) -> None:
-    app.worker_contexts.close()
+def _close_process(**_: Any) -> None:
+    app.worker_process.close()

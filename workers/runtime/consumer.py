@@ -33,8 +33,7 @@ from celery import Celery, Task
 from celery.worker import strategy
 
 from shared.task_messages import started_job_ids
-from workers.jobs import completion
-from workers.runtime.context import provider_of
+from workers.runtime.process import provider_of
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +48,7 @@ def completion_strategy(
     celery_path: Handler = strategy.default(task, app, consumer, **options)
     if consumer.hub is None or _sends_task_events(consumer.event_dispatcher, task):
         return celery_path
-    contexts = provider_of(app)
+    processes = provider_of(app)
     revoked = consumer.controller.state.revoked
     connection_errors = consumer.connection_errors
 
@@ -60,11 +59,11 @@ def completion_strategy(
         if job_ids is None:
             return celery_path(message, body, ack, reject, callbacks, **more)
         try:
-            context = contexts.get()
+            process = processes.get()
         except Exception:  # not built (Postgres away?): the task reports why
             return celery_path(message, body, ack, reject, callbacks, **more)
-        context.intake.on_message(consumer.qos)
-        started = context.loop.submit(completion.start(job_ids, context))
+        process.intake.on_message(consumer.qos)
+        started = process.loop.submit(process.completions.start(job_ids))
         started.add_done_callback(
             partial(_acknowledge, ack, connection_errors, message.headers["id"])
         )

@@ -16,7 +16,7 @@ import redis.exceptions
 from celery import bootsteps
 
 from shared import redis_keys
-from workers.runtime.context import provider_of
+from workers.runtime.process import provider_of
 
 logger = logging.getLogger(__name__)
 

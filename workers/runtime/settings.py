@@ -1,7 +1,7 @@
 """WorkerSettings: everything a worker process reads from its environment.
 
 The OpenRouter key lives only here. Built at the worker's entry point (or lazily in
-WorkerContext), never at import.
+WorkerProcess), never at import.
 """
 
 from pydantic import Field, SecretStr

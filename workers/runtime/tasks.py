@@ -1,4 +1,5 @@
-"""Thin task adapters: parse arguments, call one plain function."""
+"""Thin task adapters: parse arguments, call one plain function with the few of
+the process's resources it uses (workers.runtime.process)."""
 
 from typing import Any
 from uuid import UUID
@@ -7,21 +8,19 @@ import httpx
 from celery import Task
 
 from shared.queues import TaskName
-from workers.jobs import completion
 from workers.maintenance import batches, sweeper, upstream_check
 from workers.maintenance.catalog_sync import sync_catalog
 from workers.runtime.celery_app import app
-from workers.runtime.context import WorkerContext, provider_of
-from workers.runtime.job_sender import CeleryJobSender
+from workers.runtime.process import WorkerProcess, provider_of
 from workers.webhooks import delivery
 
 
 class BrokerTask(Task[Any, Any]):
-    """A task with the process's WorkerContext at hand."""
+    """A task with the process's resources at hand."""
 
     @property
-    def context(self) -> WorkerContext:
-        """The process's WorkerContext, built on first use."""
+    def process(self) -> WorkerProcess:
+        """The process's resources, built on first use."""
         return provider_of(self.app).get()
 
 
@@ -52,18 +51,19 @@ def run_completion(self: BrokerTask, *job_ids: str) -> None:
     A claim that raises leaves the group's later jobs `queued`: the sweeper
     re-sends them like any job whose message was lost.
     """
-    context = self.context
-    context.loop.run(completion.start([UUID(job_id) for job_id in job_ids], context))
+    process = self.process
+    process.loop.run(process.completions.start([UUID(job_id) for job_id in job_ids]))
 
 
 @app.task(bind=True, base=BrokerTask, name=TaskName.REQUEUE_STALE_JOBS.value)
 def requeue_stale_jobs(self: BrokerTask) -> int:
     """Re-send jobs left queued too long or whose lease expired; mark the calls
     their dead workers left `started` as `interrupted`."""
-    settings = self.context.settings
+    process = self.process
+    settings = process.settings
     return sweeper.requeue_stale_jobs(
-        self.context.sessions,
-        CeleryJobSender(self.app),
+        process.sessions,
+        process.sender,
         queued_stale_s=settings.helixq_queued_stale_s,
         lease_s=settings.helixq_job_lease_s,
         batch=settings.helixq_sweep_batch,
@@ -73,34 +73,44 @@ def requeue_stale_jobs(self: BrokerTask) -> int:
 @app.task(bind=True, base=BrokerTask, name=TaskName.DELIVER_WEBHOOK.value)
 def deliver_webhook(self: BrokerTask, delivery_id: str) -> None:
     """Send one webhook delivery if it is due and unclaimed (safe to run twice)."""
-    delivery.deliver(UUID(delivery_id), delivery.delivery_deps(self.context))
+    delivery.deliver(UUID(delivery_id), _delivery_deps(self.process))
 
 
 @app.task(bind=True, base=BrokerTask, name=TaskName.DELIVER_DUE_WEBHOOKS.value)
 def deliver_due_webhooks(self: BrokerTask) -> int:
     """Re-send webhook deliveries whose message may be lost."""
-    return delivery.deliver_due(delivery.delivery_deps(self.context))
+    return delivery.deliver_due(_delivery_deps(self.process))
 
 
 @app.task(bind=True, base=BrokerTask, name=TaskName.FINISH_BATCHES.value)
 def finish_batches(self: BrokerTask) -> int:
     """Expire overdue jobs and end the batches that can end."""
-    return batches.finish_batches(self.context.transactions, self.context.deliveries)
+    process = self.process
+    return batches.finish_batches(process.sessions, process.deliveries)
 
 
 @app.task(bind=True, base=BrokerTask, name=TaskName.SYNC_MODEL_CATALOG.value)
 def sync_model_catalog(self: BrokerTask) -> int:
     """Refresh the model catalog and its prices from OpenRouter's `/models`."""
-    ctx = self.context
-    with httpx.Client(timeout=ctx.settings.openrouter_timeout) as client:
-        result = sync_catalog(
-            ctx.transactions, client, ctx.settings.openrouter_base_url
-        )
+    process = self.process
+    settings = process.settings
+    with httpx.Client(timeout=settings.openrouter_timeout) as client:
+        result = sync_catalog(process.sessions, client, settings.openrouter_base_url)
     return result.listed
 
 
 @app.task(bind=True, base=BrokerTask, name=TaskName.CHECK_UPSTREAM.value)
 def check_upstream(self: BrokerTask) -> bool:
     """Check OpenRouter is reachable and the key valid; keep the result in Redis."""
-    context = self.context
-    return upstream_check.check_upstream(context.settings, context.redis).ok
+    process = self.process
+    return upstream_check.check_upstream(process.settings, process.redis).ok
+
+
+def _delivery_deps(process: WorkerProcess) -> delivery.DeliveryDeps:
+    # Real transactions: recording a try and disabling its endpoint go together.
+    return delivery.DeliveryDeps(
+        sessions=process.sessions,
+        settings=process.settings,
+        sender=process.deliveries,
+        metrics=process.redis,
+    )

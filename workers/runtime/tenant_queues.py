@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.queues import tenant_queue
-from workers.runtime.context import provider_of
+from workers.runtime.process import provider_of
 from workers.runtime.weighted_cycle import QueueWeights, queue_weights
 
 logger = logging.getLogger(__name__)
@@ -76,13 +76,13 @@ class TenantQueuesStep(bootsteps.StartStopStep):
 
     def start(self, parent: Any) -> None:
         """Add the queues now, then every refresh interval."""
-        context = provider_of(parent.app).get()
+        process = provider_of(parent.app).get()
         queues = TenantQueues(parent)
-        queues.refresh(context.sessions)
+        queues.refresh(process.sessions)
         self._timer_entry = parent.timer.call_repeatedly(
-            context.settings.helixq_tenant_refresh_s,
+            process.settings.helixq_tenant_refresh_s,
             _refresh_quietly,
-            (queues, context.sessions),
+            (queues, process.sessions),
         )
 
     def stop(self, parent: Any) -> None:  # noqa: ARG002 (Celery's signature)

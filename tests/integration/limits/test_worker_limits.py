@@ -22,9 +22,8 @@ from tests.integration.workers.conftest import (
     insert_attempt,
 )
 from tests.unit.workers.payloads import completion_body, error_body
-from workers.jobs import completion
 from workers.jobs.endings import OutcomeKind
-from workers.runtime.context import build_context
+from workers.runtime.process import build_process
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -37,7 +36,7 @@ def make_context(worker_settings, openrouter_mock, redis_client):
     def build(sender=None, **overrides):
         settings = worker_settings.model_copy(update=overrides)
         transport = httpx.MockTransport(openrouter_mock.async_handler)
-        context = build_context(
+        context = build_process(
             settings,
             sender=sender or ListSender(),
             deliveries=ListDeliverySender(),
@@ -52,7 +51,7 @@ def make_context(worker_settings, openrouter_mock, redis_client):
 
 
 def _run(ctx, job_id):
-    return ctx.loop.run(completion.run(job_id, ctx))
+    return ctx.loop.run(ctx.completions.run(job_id))
 
 
 def _set_limits(engine, tenant, limits):
@@ -187,7 +186,9 @@ def test_running_cap_defers_a_job_while_the_tenant_runs_its_most(
     sender = ListSender()
     ctx = make_context(sender)
     holder, waiting = make_job(), make_job()
-    held = ctx.loop.run(ctx.limits.parts.running.take(tenant["slug"], holder, limit=1))
+    held = ctx.loop.run(
+        ctx.completions.limits.parts.running.take(tenant["slug"], holder, limit=1)
+    )
 
     outcome = _run(ctx, waiting)
 
@@ -195,7 +196,7 @@ def test_running_cap_defers_a_job_while_the_tenant_runs_its_most(
     assert outcome.kind is OutcomeKind.NOT_CLAIMED
     assert fetch_job(engine, waiting).retries == 0
     assert sender.sent[0][2] == pytest.approx(1.0)
-    ctx.loop.run(ctx.limits.parts.running.give_back(tenant["slug"], holder))
+    ctx.loop.run(ctx.completions.limits.parts.running.give_back(tenant["slug"], holder))
     with engine.begin() as connection:  # its countdown is over
         connection.execute(
             text("UPDATE jobs SET available_at = now() WHERE id = :id"), {"id": waiting}

@@ -1,4 +1,4 @@
-"""Worker integration fixtures: a real WorkerContext on the test Postgres and Redis,
+"""Worker integration fixtures: a real WorkerProcess on the test Postgres and Redis,
 with OpenRouter replaced by respx routes, and committed rows cleaned up after."""
 
 import json
@@ -17,7 +17,7 @@ from sqlalchemy import Engine, text
 from shared.settings import load_settings
 from tests.factories import make_job_body, unique_name
 from tests.services import Services
-from workers.runtime.context import WorkerContext, build_context
+from workers.runtime.process import WorkerProcess, build_process
 from workers.runtime.settings import WorkerSettings
 
 BASE_URL = "https://openrouter.test/api/v1"
@@ -78,16 +78,16 @@ def deliveries() -> ListDeliverySender:
 
 
 @pytest.fixture
-def worker_context(
+def worker_process(
     worker_settings: WorkerSettings,
     openrouter_mock: respx.MockRouter,
     sender: ListSender,
     deliveries: ListDeliverySender,
     redis_client: "redis.Redis[bytes]",  # flushed: no cool-down or bucket leaks in
-) -> Iterator[WorkerContext]:
-    """A real WorkerContext whose HTTP goes to `openrouter_mock`."""
+) -> Iterator[WorkerProcess]:
+    """A real WorkerProcess whose HTTP goes to `openrouter_mock`."""
     transport = httpx.MockTransport(openrouter_mock.async_handler)
-    context = build_context(
+    context = build_process(
         worker_settings, sender=sender, deliveries=deliveries, transport=transport
     )
     yield context

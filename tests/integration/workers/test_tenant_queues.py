@@ -14,22 +14,22 @@ from workers.runtime.weighted_cycle import QueueWeights, queue_weights
 
 
 def test_refresh_adds_existing_then_new_tenants_once(
-    worker_context, tenant, make_tenant
+    worker_process, tenant, make_tenant
 ):
     consumer = FakeConsumer()
     queues = TenantQueues(consumer)
 
-    queues.refresh(worker_context.sessions)
+    queues.refresh(worker_process.sessions)
     assert tenant_queue(tenant["slug"]) in consumer.queues
     newcomer = make_tenant()  # created while the worker runs
-    added = queues.refresh(worker_context.sessions)
+    added = queues.refresh(worker_process.sessions)
 
     assert added == [tenant_queue(newcomer["slug"])]
     assert consumer.queues.count(tenant_queue(tenant["slug"])) == 1
 
 
 def test_refresh_takes_the_weights_from_the_tenants_limits(
-    worker_context, engine, make_tenant
+    worker_process, engine, make_tenant
 ):
     heavy, light = make_tenant(), make_tenant()
     with engine.begin() as connection:
@@ -39,7 +39,7 @@ def test_refresh_takes_the_weights_from_the_tenants_limits(
         )
     weights = QueueWeights()
 
-    TenantQueues(FakeConsumer(), weights).refresh(worker_context.sessions)
+    TenantQueues(FakeConsumer(), weights).refresh(worker_process.sessions)
 
     assert weights.of(tenant_queue(heavy["slug"])) == 4
     assert weights.of(tenant_queue(light["slug"])) == 1

@@ -11,9 +11,9 @@ from types import SimpleNamespace
 import pytest
 
 from workers.runtime import consumer as consumer_path
-from workers.runtime.context import ContextProvider
 from workers.runtime.event_loop import EventLoopThread
 from workers.runtime.intake import Intake
+from workers.runtime.process import ProcessProvider
 
 pytestmark = pytest.mark.timeout(10)
 
@@ -45,7 +45,7 @@ class Acks:
 
 
 class Starts:
-    """Stands in for completion.start: records the job ids, waits for `gate`."""
+    """Stands in for Completions.start: records the job ids, waits for `gate`."""
 
     def __init__(self, error: BaseException | None = None) -> None:
         self.job_ids: list[list[uuid.UUID]] = []
@@ -53,7 +53,7 @@ class Starts:
         self.gate = threading.Event()
         self.gate.set()
 
-    async def __call__(self, job_ids, context) -> int:
+    async def __call__(self, job_ids) -> int:
         self.job_ids.append(list(job_ids))
         await asyncio.to_thread(self.gate.wait, 5)
         if self.error is not None:
@@ -81,19 +81,19 @@ def celery_path(monkeypatch):
 
 
 @pytest.fixture
-def starts(monkeypatch):
-    recorder = Starts()
-    monkeypatch.setattr(consumer_path.completion, "start", recorder)
-    return recorder
+def starts():
+    return Starts()
 
 
-def _handler(loop, *, hub=HUB, events=None, context_factory=None):
-    app = SimpleNamespace(
-        worker_contexts=ContextProvider(
-            context_factory
-            or (lambda: SimpleNamespace(loop=loop, intake=Intake(extra=0, quiet_s=1)))
+def _handler(loop, starts, *, hub=HUB, events=None, process_factory=None):
+    def process():
+        return SimpleNamespace(
+            loop=loop,
+            intake=Intake(extra=0, quiet_s=1),
+            completions=SimpleNamespace(start=starts),
         )
-    )
+
+    app = SimpleNamespace(worker_process=ProcessProvider(process_factory or process))
     consumer = SimpleNamespace(
         hub=hub,
         event_dispatcher=events,
@@ -112,7 +112,9 @@ def test_a_message_for_now_is_acked_once_its_jobs_are_started(
     acks = Acks()
     starts.gate.clear()
 
-    _handler(loop)(Message([str(job) for job in job_ids]), None, acks, None, None)
+    _handler(loop, starts)(
+        Message([str(job) for job in job_ids]), None, acks, None, None
+    )
 
     assert not acks.done.wait(0.2)  # still claiming: the message stays in hand
     starts.gate.set()
@@ -138,7 +140,7 @@ def test_a_message_for_now_is_acked_once_its_jobs_are_started(
 def test_other_messages_go_celerys_way(loop, celery_path, starts, message):
     acks = Acks()
 
-    _handler(loop)(message, None, acks, "reject", "callbacks")
+    _handler(loop, starts)(message, None, acks, "reject", "callbacks")
 
     assert celery_path == [(message, None, acks, "reject", "callbacks")]
     assert starts.job_ids == []
@@ -147,7 +149,7 @@ def test_other_messages_go_celerys_way(loop, celery_path, starts, message):
 def test_a_protocol_1_message_goes_celerys_way(loop, celery_path, starts):
     message, body = Message([str(uuid.uuid4())]), {"args": [], "task": "x"}
 
-    _handler(loop)(message, body, Acks(), None, None)
+    _handler(loop, starts)(message, body, Acks(), None, None)
 
     assert len(celery_path) == 1
     assert starts.job_ids == []
@@ -160,10 +162,10 @@ def test_task_events_on_or_no_hub_leave_every_message_to_celery(
     heartbeats_only = SimpleNamespace(enabled=True, groups={"worker"})
     message = Message([str(uuid.uuid4())])
 
-    _handler(loop, events=task_events)(message, None, Acks(), None, None)
-    _handler(loop, hub=None)(message, None, Acks(), None, None)
+    _handler(loop, starts, events=task_events)(message, None, Acks(), None, None)
+    _handler(loop, starts, hub=None)(message, None, Acks(), None, None)
     acks = Acks()
-    _handler(loop, events=heartbeats_only)(message, None, acks, None, None)
+    _handler(loop, starts, events=heartbeats_only)(message, None, acks, None, None)
 
     assert len(celery_path) == 2
     assert acks.done.wait(5)  # heartbeats alone do not need Celery's path
@@ -177,7 +179,7 @@ def test_jobs_that_cannot_start_are_logged_and_their_message_acked(
     acks = Acks()
 
     with caplog.at_level(logging.ERROR):
-        _handler(loop)(Message([str(uuid.uuid4())]), None, acks, None, None)
+        _handler(loop, starts)(Message([str(uuid.uuid4())]), None, acks, None, None)
         assert acks.done.wait(5)
 
     assert "run_completion[msg-1]: could not start its jobs" in caplog.text
@@ -190,19 +192,19 @@ def test_a_start_cancelled_with_the_loop_leaves_the_message_unacked(
     starts.error = asyncio.CancelledError()
     acks = Acks()
 
-    _handler(loop)(Message([str(uuid.uuid4())]), None, acks, None, None)
+    _handler(loop, starts)(Message([str(uuid.uuid4())]), None, acks, None, None)
 
     assert not acks.done.wait(0.3)
     assert len(starts.job_ids) == 1
 
 
-def test_a_context_that_cannot_be_built_leaves_the_message_to_the_task(
+def test_resources_that_cannot_be_built_leave_the_message_to_the_task(
     loop, celery_path, starts
 ):
     def unbuildable():
         raise ConnectionError("database away")
 
-    handle = _handler(loop, context_factory=unbuildable)
+    handle = _handler(loop, starts, process_factory=unbuildable)
     message = Message([str(uuid.uuid4())])
 
     handle(message, None, "ack", "reject", None)

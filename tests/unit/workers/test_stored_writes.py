@@ -26,9 +26,15 @@ class FlakyPool:
         yield "connection"
 
 
-def _context(pool: FlakyPool, lease_s: float) -> SimpleNamespace:
-    return SimpleNamespace(
-        db=pool, settings=SimpleNamespace(helixq_job_lease_s=lease_s)
+def _endings(pool: FlakyPool, lease_s: float) -> endings.JobEndings:
+    unused = SimpleNamespace()  # the stored writes publish nothing
+    return endings.JobEndings(
+        db=pool,
+        lease_s=lease_s,
+        retries=unused,
+        sender=unused,
+        deliveries=unused,
+        redis=unused,
     )
 
 
@@ -47,7 +53,7 @@ def test_the_write_is_retried_until_postgres_answers() -> None:
         return "stored"
 
     job = SimpleNamespace(id=uuid4())
-    result = asyncio.run(endings.stored(_context(pool, 60), job, write))
+    result = asyncio.run(_endings(pool, 60).stored(job, write))
 
     assert result == "stored"
     assert pool.attempts == 4
@@ -62,5 +68,5 @@ def test_the_write_gives_up_once_the_lease_is_over() -> None:
 
     job = SimpleNamespace(id=uuid4())
     with pytest.raises(psycopg.OperationalError):
-        asyncio.run(endings.stored(_context(pool, 0.05), job, write))
+        asyncio.run(_endings(pool, 0.05).stored(job, write))
     assert pool.attempts > 1

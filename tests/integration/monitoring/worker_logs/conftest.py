@@ -1,4 +1,4 @@
-"""A real WorkerContext (tests.integration.workers) whose OpenRouter key is a canary."""
+"""A real WorkerProcess (tests.integration.workers) whose OpenRouter key is a canary."""
 
 import pytest
 
@@ -11,7 +11,7 @@ from tests.integration.workers.conftest import (  # noqa: F401 (fixtures)
     openrouter_mock,
     sender,
     tenant,
-    worker_context,
+    worker_process,
 )
 from workers.runtime.settings import WorkerSettings
 

@@ -1,23 +1,22 @@
-"""WorkerContext: the resources one worker process shares across its threads.
+"""What one worker process holds, built lazily on first use (after any fork) and
+closed on worker shutdown: two I/O stacks, each for one kind of work.
 
-Built lazily on first use, after any fork, and closed on worker shutdown. The hot
-path (workers.jobs.completion) runs on the event loop with the async resources (`db`,
-`claims`, `redis_async`, `redis_batch`, `openrouter`); the sync engine serves the
-sweeper, the tenant-queue refresh, webhook deliveries, the batch sweep and other
-low-rate tasks.
+The job's path runs on the process's event loop with asyncio clients only (the
+Postgres pool, the Redis client and its batcher, the OpenRouter transport), all
+reached through `completions` (workers.jobs.completion). The periodic tasks
+(sweeps, webhook deliveries, catalog sync, upstream check, tenant refresh,
+heartbeat) run on Celery's threads with blocking clients: `sessions` and `redis`.
+Tasks and bootsteps hand each function the few of these it uses.
 """
 
 import logging
 import random
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TypeAlias
+from dataclasses import dataclass
 
 import httpx
 import redis
-from psycopg import AsyncConnection
-from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
 from pydantic import SecretStr
 from redis.asyncio import Redis as AsyncRedis
@@ -26,11 +25,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shared.db.session import make_sessions, psycopg_url
 from workers.jobs.claims import Claims
+from workers.jobs.completion import Completions
+from workers.jobs.endings import JobEndings, RetryPolicy
+from workers.jobs.transitions import ConnectionPool
 from workers.limits.client import CompletionClient, RateLimitedClient
-from workers.limits.gate import LimitsGate
 from workers.limits.wiring import build_gate
-from workers.maintenance.catalog_sync import CatalogCache
 from workers.openrouter.client import ClientConfig, OpenRouterClient
+from workers.routing.catalog import CatalogCache
 from workers.routing.planner import RoutePlanner
 from workers.runtime.event_loop import EventLoopThread
 from workers.runtime.inflight import InflightJobs
@@ -42,8 +43,6 @@ from workers.webhooks.sender import DeliverySender
 
 logger = logging.getLogger(__name__)
 
-ConnectionPool: TypeAlias = AsyncConnectionPool[AsyncConnection[TupleRow]]
-
 # With OPENROUTER_ENABLED=false no call is made, so no key is needed.
 _NO_KEY = SecretStr("")
 
@@ -54,34 +53,31 @@ POOL_OPEN_TIMEOUT_S = 30.0
 
 
 @dataclass
-class WorkerContext:
-    """Per-process database pools, Redis clients, OpenRouter client and loop."""
+class WorkerProcess:
+    """The worker process's clients, its event loop and its completion path."""
 
     settings: WorkerSettings
-    engine: Engine
-    sessions: sessionmaker[Session]  # autocommit: each statement on its own
-    transactions: sessionmaker[Session]  # `begin()` is a real transaction
-    redis: redis.Redis
     loop: EventLoopThread
-    db: ConnectionPool  # autocommit connections for workers.jobs.transitions, on `loop`
-    claims: Claims  # on `loop`
-    redis_async: AsyncRedis  # on `loop`: the budget ledger, and the batcher's client
-    redis_batch: RedisBatcher  # the jobs' Redis commands, sent together, on `loop`
-    openrouter: CompletionClient  # on `loop`, behind the rate limits
-    limits: LimitsGate  # on `loop` (workers.limits)
-    sender: JobSender  # re-publishes retries (blocking: run it in a thread)
-    deliveries: DeliverySender  # sends webhook deliveries (blocking, too)
-    inflight: InflightJobs  # on `loop`
+    # The periodic tasks' stack (blocking, on Celery's threads).
+    engine: Engine
+    sessions: sessionmaker[Session]  # `begin()` is a real transaction
+    redis: redis.Redis
+    sender: JobSender  # publishes `run_completion` (the sweeper's re-sends)
+    deliveries: DeliverySender  # publishes `deliver_webhook`
+    # The job's stack (asyncio, on `loop`).
+    db: ConnectionPool  # autocommit connections (workers.jobs.transitions)
+    redis_async: AsyncRedis
+    redis_batch: RedisBatcher  # the jobs' Redis commands, sent together
+    openrouter: CompletionClient  # behind the rate limits
     intake: Intake  # how many messages the consumer holds
-    routes: RoutePlanner  # `plan` blocks (Postgres, Redis): off the loop
-    rng: random.Random = field(default_factory=random.Random)
+    completions: Completions
 
     def close(self) -> None:
         """Let the jobs in flight end (up to one call timeout; the messages not
         yet started are dropped), then release connections and stop the event
         loop thread."""
         still_running = self.loop.run(
-            self.inflight.stop(self.settings.openrouter_timeout)
+            self.completions.inflight.stop(self.settings.openrouter_timeout)
         )
         if still_running:
             logger.warning(
@@ -101,18 +97,18 @@ class WorkerContext:
         await self.db.close()
 
 
-def build_context(
+def build_process(
     settings: WorkerSettings,
     *,
     sender: JobSender,
     deliveries: DeliverySender,
     transport: httpx.AsyncBaseTransport | None = None,
-) -> WorkerContext:
-    """A context for `settings`; `transport` replaces the network in tests."""
+) -> WorkerProcess:
+    """A worker process's resources for `settings`; `transport` replaces the
+    network in tests."""
     check_worker_settings(settings)
     loop = EventLoopThread()
-    engine = _autocommit_engine(settings)
-    sessions = make_sessions(engine)
+    engine = _engine(settings)
     db = loop.run(_open_pool(settings))
     redis_async = AsyncRedis.from_url(settings.redis_url)
     redis_batch = RedisBatcher(redis_async)
@@ -120,44 +116,58 @@ def build_context(
         extra=(WIDE_INTAKE - 1) * settings.helixq_worker_concurrency,
         quiet_s=settings.helixq_limit_horizon_s,
     )
+    catalog = CatalogCache.on(db)
     limits = build_gate(
         settings,
         redis=redis_async,
         batcher=redis_batch,
         db=db,
-        sessions=sessions,
+        catalog=catalog,
         intake=intake,
     )
-    client = OpenRouterClient(_client_config(settings), transport=transport)
-    sync_redis = redis.Redis.from_url(settings.redis_url)
+    client = RateLimitedClient(
+        OpenRouterClient(_client_config(settings), transport=transport), limits
+    )
     rng = random.Random()
-    return WorkerContext(
-        settings=settings,
-        engine=engine,
-        sessions=sessions,
-        # Same pool; the isolation level is reset when a connection goes back.
-        transactions=make_sessions(
-            engine.execution_options(isolation_level="READ COMMITTED")
-        ),
-        redis=sync_redis,
-        loop=loop,
+    endings = JobEndings(
         db=db,
-        claims=Claims(db, lease_s=settings.helixq_job_lease_s),
-        redis_async=redis_async,
-        redis_batch=redis_batch,
-        openrouter=RateLimitedClient(client, limits),
-        limits=limits,
-        sender=sender,
-        deliveries=deliveries,
-        inflight=InflightJobs(settings.helixq_worker_inflight),
-        intake=intake,
-        routes=RoutePlanner(
-            catalog=CatalogCache(sessions),
-            client=sync_redis,
-            settings=settings,
+        lease_s=settings.helixq_job_lease_s,
+        retries=RetryPolicy(
+            max_retries=settings.openrouter_max_retries,
+            base_s=settings.helixq_retry_base_delay_s,
+            cap_s=settings.helixq_retry_max_delay_s,
             rng=rng,
         ),
-        rng=rng,
+        sender=sender,
+        deliveries=deliveries,
+        redis=redis_batch,
+    )
+    completions = Completions(
+        claims=Claims(db, lease_s=settings.helixq_job_lease_s),
+        inflight=InflightJobs(settings.helixq_worker_inflight),
+        routes=RoutePlanner(
+            catalog=catalog, redis=redis_batch, settings=settings, rng=rng
+        ),
+        limits=limits,
+        client=client,
+        endings=endings,
+        redis=redis_batch,
+        upstream_enabled=settings.openrouter_enabled,
+    )
+    return WorkerProcess(
+        settings=settings,
+        loop=loop,
+        engine=engine,
+        sessions=make_sessions(engine),
+        redis=redis.Redis.from_url(settings.redis_url),
+        sender=sender,
+        deliveries=deliveries,
+        db=db,
+        redis_async=redis_async,
+        redis_batch=redis_batch,
+        openrouter=client,
+        intake=intake,
+        completions=completions,
     )
 
 
@@ -189,16 +199,15 @@ async def _open_pool(settings: WorkerSettings) -> ConnectionPool:
     return pool
 
 
-def _autocommit_engine(settings: WorkerSettings) -> Engine:
-    # The sync engine's users (sweeper, tenant refresh) run single statements or
-    # short reads: autocommit, and no pre-ping (a dropped connection fails one
-    # periodic run, and the pool replaces the connection).
+def _engine(settings: WorkerSettings) -> Engine:
+    # The periodic tasks' engine: short transactions, and no pre-ping (a dropped
+    # connection fails one periodic run, and the pool replaces the connection).
     return create_engine(
         psycopg_url(settings.database_url),
         pool_size=min(settings.database_pool_size, settings.helixq_worker_concurrency),
         max_overflow=settings.database_max_overflow,
         pool_recycle=POOL_RECYCLE_S,
-        isolation_level="AUTOCOMMIT",
+        isolation_level="READ COMMITTED",
     )
 
 
@@ -208,41 +217,41 @@ def libpq_url(database_url: str) -> str:
     return f"{scheme.split('+', 1)[0]}{separator}{rest}"
 
 
-class ContextProvider:
-    """Builds the process's WorkerContext once, on first use from any thread."""
+class ProcessProvider:
+    """Builds the process's WorkerProcess once, on first use from any thread."""
 
-    def __init__(self, factory: Callable[[], WorkerContext]) -> None:
+    def __init__(self, factory: Callable[[], WorkerProcess]) -> None:
         self._factory = factory
-        self._context: WorkerContext | None = None
+        self._process: WorkerProcess | None = None
         self._lock = threading.Lock()
 
-    def get(self) -> WorkerContext:
-        """The context, built on the first call."""
-        context = self._context
-        if context is not None:
-            return context
+    def get(self) -> WorkerProcess:
+        """The process's resources, built on the first call."""
+        process = self._process
+        if process is not None:
+            return process
         with self._lock:
-            if self._context is None:
-                self._context = self._factory()
-            return self._context
+            if self._process is None:
+                self._process = self._factory()
+            return self._process
 
-    def configure(self, factory: Callable[[], WorkerContext]) -> None:
+    def configure(self, factory: Callable[[], WorkerProcess]) -> None:
         """Use `factory` for the next build (the entry point passes its settings)."""
         with self._lock:
             self._factory = factory
 
     def close(self) -> None:
-        """Close the context if one was built; the next `get` builds a new one."""
+        """Close the resources if they were built; the next `get` builds anew."""
         with self._lock:
-            context, self._context = self._context, None
-        if context is not None:
-            context.close()
-            logger.debug("worker context closed")
+            process, self._process = self._process, None
+        if process is not None:
+            process.close()
+            logger.debug("worker process resources closed")
 
 
-def provider_of(app: object) -> ContextProvider:
-    """The ContextProvider the Celery app carries (see workers.runtime.celery_app)."""
-    provider = getattr(app, "worker_contexts", None)
-    if not isinstance(provider, ContextProvider):
-        raise TypeError("this Celery app carries no worker_contexts")
+def provider_of(app: object) -> ProcessProvider:
+    """The ProcessProvider the Celery app carries (see workers.runtime.celery_app)."""
+    provider = getattr(app, "worker_process", None)
+    if not isinstance(provider, ProcessProvider):
+        raise TypeError("this Celery app carries no worker_process")
     return provider
