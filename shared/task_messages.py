@@ -1,19 +1,22 @@
-"""The `run_completion` message as both ends write and read it: Celery's protocol 2
-on kombu's Redis transport.
+"""Celery task messages as both ends write and read them: Celery's protocol 2 on
+kombu's Redis transport.
 
 The API publishes a batch's jobs by pushing these messages itself, many a round
 trip and several jobs a message (broker_api.enqueue); single jobs go through
 Celery's `send_task`, which writes the same shape. A worker's consumer reads the
 job ids back out of a message and starts the jobs on its event loop without
-Celery's task machinery (workers.runtime.consumer). Both ends configure kombu's
+Celery's task machinery (workers.runtime.consumer), and its event loop publishes
+a job's retry and its webhook delivery the same way, without a blocking client
+(workers.runtime.publishing). Both ends configure kombu's
 Redis transport with TRANSPORT_OPTIONS, so they name the same priority lists.
-tests/integration/api/test_bulk_publish.py holds `completion_message` against
-what `send_task` writes.
+tests/integration/api/test_bulk_publish.py holds these messages against what
+`send_task` writes.
 """
 
 import base64
 import json
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from enum import IntEnum
 from uuid import UUID, uuid4
 
@@ -48,12 +51,40 @@ def redis_list_key(queue: str, priority: int) -> str:
 
 
 def completion_message(
-    job_ids: Sequence[UUID], queue: str, priority: int, *, origin: str
+    job_ids: Sequence[UUID],
+    queue: str,
+    priority: int,
+    *,
+    origin: str,
+    eta: datetime | None = None,
 ) -> Message:
     """The message `send_task` would write for run_completion with `job_ids` as
-    its arguments; it is named after its first job. `origin` names the sender."""
-    task_id = str(job_ids[0])
-    args = [str(job_id) for job_id in job_ids]
+    its arguments; it is named after its first job. `origin` names the sender;
+    `eta` holds it back until then (a retry's countdown)."""
+    return task_message(
+        TaskName.RUN_COMPLETION,
+        [str(job_id) for job_id in job_ids],
+        task_id=str(job_ids[0]),
+        queue=queue,
+        priority=priority,
+        origin=origin,
+        eta=eta,
+    )
+
+
+def task_message(
+    task: TaskName,
+    args: Sequence[str],
+    *,
+    task_id: str,
+    queue: str,
+    origin: str,
+    priority: int = 0,
+    eta: datetime | None = None,
+) -> Message:
+    """The message `send_task` writes for `task` with `args`, on the default
+    exchange (the list named `queue`, at `priority`'s step)."""
+    args = list(args)
     body = [args, {}, dict.fromkeys(EMBEDDED_KEYS)]
     return {
         "body": base64.b64encode(json.dumps(body).encode()).decode(),
@@ -61,10 +92,10 @@ def completion_message(
         "content-type": "application/json",
         "headers": {
             "lang": "py",
-            "task": TaskName.RUN_COMPLETION.value,
+            "task": task.value,
             "id": task_id,
             "shadow": None,
-            "eta": None,
+            "eta": None if eta is None else eta.isoformat(),
             "expires": None,
             "group": None,
             "group_index": None,

@@ -1,5 +1,6 @@
 """How a job's run ends: finished, failed, or released for a retry; and what is
-sent after the commit (the finished notice, the retry, the webhook delivery).
+sent after the commit (the finished notice, the retry, the webhook delivery), all
+on the worker's event loop.
 
 Every write is one statement guarded by the claim token (workers.jobs.transitions),
 so a worker whose lease was taken over changes nothing. `JobEndings` holds what
@@ -34,9 +35,8 @@ from workers.jobs.records import AttemptRecord, Call, ClaimedJob, Ended
 from workers.jobs.transitions import Connection, ConnectionPool
 from workers.openrouter.errors import UpstreamError
 from workers.openrouter.schemas import Completion
-from workers.runtime.job_sender import JobSender
+from workers.runtime.publishing import TaskPublisher
 from workers.runtime.redis_batching import RedisBatcher
-from workers.webhooks.sender import DeliverySender
 
 logger = logging.getLogger(__name__)
 
@@ -105,15 +105,13 @@ class JobEndings:
         db: ConnectionPool,
         lease_s: float,
         retries: RetryPolicy,
-        sender: JobSender,
-        deliveries: DeliverySender,
+        publisher: TaskPublisher,
         redis: RedisBatcher,
     ) -> None:
         self._db = db
         self._lease_s = lease_s
         self._retries = retries
-        self._sender = sender
-        self._deliveries = deliveries
+        self._publisher = publisher
         self._redis = redis
 
     async def stored(
@@ -267,19 +265,16 @@ class JobEndings:
         """Re-publish the job to its tenant's queue, to run in `delay_s`."""
         # The job is already `queued` again in Postgres: if this publish is lost, the
         # sweeper re-sends the job once it has been due for HELIXQ_QUEUED_STALE_S.
-        send = partial(
-            self._sender.send,
-            job.id,
-            tenant_queue(job.tenant_slug),
-            countdown_s=delay_s,
+        queue = tenant_queue(job.tenant_slug)
+        await _published(
+            job, self._publisher.retry(job.id, queue, countdown_s=delay_s), "retry"
         )
-        await _send_in_thread(job, send, what="retry")
 
     async def _send_delivery(self, job: ClaimedJob, ended: Ended) -> None:
         # After the commit. If this send is lost, the due-webhook sweep sends it.
         if ended.delivery_id is not None:
-            send = partial(self._deliveries.send, ended.delivery_id)
-            await _send_in_thread(job, send, what="webhook delivery")
+            delivery = self._publisher.delivery(ended.delivery_id)
+            await _published(job, delivery, "webhook delivery")
 
 
 def add_finished_notice(pipe: AsyncPipeline, job_id: UUID) -> None:
@@ -288,12 +283,10 @@ def add_finished_notice(pipe: AsyncPipeline, job_id: UUID) -> None:
     pipe.publish(JOBS_FINISHED_CHANNEL, str(job_id))
 
 
-async def _send_in_thread(
-    job: ClaimedJob, send: Callable[[], None], *, what: str
-) -> None:
-    # Celery's send blocks: it runs off the loop. Every loss is covered by a sweep.
+async def _published(job: ClaimedJob, publish: Awaitable[None], what: str) -> None:
+    # Every loss is covered by a sweep: a publish never fails the job.
     try:
-        await asyncio.get_running_loop().run_in_executor(None, send)
+        await publish
     except Exception as error:  # any broker error
         logger.warning("job %s: %s not sent: %r", job.id, what, error)
 

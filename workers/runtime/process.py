@@ -37,6 +37,7 @@ from workers.runtime.event_loop import EventLoopThread
 from workers.runtime.inflight import InflightJobs
 from workers.runtime.intake import WIDE_INTAKE, Intake
 from workers.runtime.job_sender import JobSender
+from workers.runtime.publishing import RedisTaskPublisher, TaskPublisher
 from workers.runtime.redis_batching import RedisBatcher
 from workers.runtime.settings import WorkerSettings, check_worker_settings
 from workers.webhooks.sender import DeliverySender
@@ -63,7 +64,7 @@ class WorkerProcess:
     sessions: sessionmaker[Session]  # `begin()` is a real transaction
     redis: redis.Redis
     sender: JobSender  # publishes `run_completion` (the sweeper's re-sends)
-    deliveries: DeliverySender  # publishes `deliver_webhook`
+    deliveries: DeliverySender  # publishes `deliver_webhook` (sweeps, retries)
     # The job's stack (asyncio, on `loop`).
     db: ConnectionPool  # autocommit connections (workers.jobs.transitions)
     redis_async: AsyncRedis
@@ -103,9 +104,10 @@ def build_process(
     sender: JobSender,
     deliveries: DeliverySender,
     transport: httpx.AsyncBaseTransport | None = None,
+    publisher: TaskPublisher | None = None,
 ) -> WorkerProcess:
     """A worker process's resources for `settings`; `transport` replaces the
-    network in tests."""
+    network in tests, `publisher` the event loop's publishing."""
     check_worker_settings(settings)
     loop = EventLoopThread()
     engine = _engine(settings)
@@ -138,8 +140,7 @@ def build_process(
             cap_s=settings.helixq_retry_max_delay_s,
             rng=rng,
         ),
-        sender=sender,
-        deliveries=deliveries,
+        publisher=publisher or RedisTaskPublisher(redis_batch),
         redis=redis_batch,
     )
     completions = Completions(

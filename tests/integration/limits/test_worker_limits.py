@@ -16,6 +16,7 @@ from shared.queues import tenant_queue
 from tests.factories import make_job_body
 from tests.integration.workers.conftest import (
     ListDeliverySender,
+    ListPublisher,
     ListSender,
     fetch_attempts,
     fetch_job,
@@ -36,11 +37,13 @@ def make_context(worker_settings, openrouter_mock, redis_client):
     def build(sender=None, **overrides):
         settings = worker_settings.model_copy(update=overrides)
         transport = httpx.MockTransport(openrouter_mock.async_handler)
+        sender, deliveries = sender or ListSender(), ListDeliverySender()
         context = build_process(
             settings,
-            sender=sender or ListSender(),
-            deliveries=ListDeliverySender(),
+            sender=sender,
+            deliveries=deliveries,
             transport=transport,
+            publisher=ListPublisher(sender, deliveries),
         )
         contexts.append(context)
         return context

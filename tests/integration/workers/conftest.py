@@ -57,7 +57,7 @@ class ListSender:
 
 @pytest.fixture
 def sender() -> ListSender:
-    """Where the worker context publishes retries."""
+    """Where the worker publishes retries (and the sweeper its re-sends)."""
     return ListSender()
 
 
@@ -73,8 +73,23 @@ class ListDeliverySender:
 
 @pytest.fixture
 def deliveries() -> ListDeliverySender:
-    """Where the worker context sends webhook deliveries."""
+    """Where the worker sends webhook deliveries."""
     return ListDeliverySender()
+
+
+class ListPublisher:
+    """The event loop's TaskPublisher, keeping what it publishes in the lists of
+    `sender` (retries) and `deliveries`."""
+
+    def __init__(self, sender: ListSender, deliveries: ListDeliverySender) -> None:
+        self._sender = sender
+        self._deliveries = deliveries
+
+    async def retry(self, job_id: uuid.UUID, queue: str, *, countdown_s: float) -> None:
+        self._sender.send(job_id, queue, countdown_s=countdown_s)
+
+    async def delivery(self, delivery_id: uuid.UUID) -> None:
+        self._deliveries.send(delivery_id)
 
 
 @pytest.fixture
@@ -88,7 +103,11 @@ def worker_process(
     """A real WorkerProcess whose HTTP goes to `openrouter_mock`."""
     transport = httpx.MockTransport(openrouter_mock.async_handler)
     context = build_process(
-        worker_settings, sender=sender, deliveries=deliveries, transport=transport
+        worker_settings,
+        sender=sender,
+        deliveries=deliveries,
+        transport=transport,
+        publisher=ListPublisher(sender, deliveries),
     )
     yield context
     context.close()

@@ -5,6 +5,7 @@ import json
 import threading
 import time
 import uuid
+from concurrent.futures import Executor
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -122,6 +123,29 @@ def test_rate_limited_job_is_released_for_a_later_retry(
     assert attempt.outcome == AttemptOutcome.RETRYABLE
     assert (attempt.http_status, attempt.error_code) == (429, "upstream_rate_limited")
     # re-published to the tenant's queue, to run when the job is due again
+    assert sender.sent == [(job_id, tenant_queue(tenant["slug"]), outcome.retry_in_s)]
+
+
+class NoThreads(Executor):
+    """The loop's default executor: the job's path must never hand work to a thread."""
+
+    def submit(self, fn, /, *args, **kwargs):
+        raise AssertionError(f"{fn!r} was sent off the event loop")
+
+
+def test_a_job_and_its_retry_never_leave_the_event_loop(
+    worker_process, openrouter_mock, single_model_job, sender, tenant
+):
+    _answer(openrouter_mock, httpx.Response(503, json=error_body(503, "down")))
+    job_id = single_model_job()
+
+    async def without_threads():
+        asyncio.get_running_loop().set_default_executor(NoThreads())
+
+    worker_process.loop.run(without_threads())
+    outcome = _run(worker_process, job_id)
+
+    assert outcome.kind is OutcomeKind.RETRY
     assert sender.sent == [(job_id, tenant_queue(tenant["slug"]), outcome.retry_in_s)]
 
 

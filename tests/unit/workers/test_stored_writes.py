@@ -32,8 +32,7 @@ def _endings(pool: FlakyPool, lease_s: float) -> endings.JobEndings:
         db=pool,
         lease_s=lease_s,
         retries=unused,
-        sender=unused,
-        deliveries=unused,
+        publisher=unused,
         redis=unused,
     )
 
