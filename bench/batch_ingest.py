@@ -11,10 +11,11 @@ import argparse
 import base64
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -22,6 +23,7 @@ import redis
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
+from helixq.processes import Supervisor, answers, free_port
 from helixq.scratch_services import fresh_database, redis_database
 from shared.db.session import psycopg_url
 from shared.queues import tenant_queue
@@ -30,7 +32,6 @@ from shared.tenancy import create_api_key, create_tenant
 
 DATABASE = "helixq_bench_ingest"
 REDIS_DB = 1
-PORT = 18931
 
 
 def _tenant(database_url: str) -> tuple[str, str]:
@@ -77,26 +78,23 @@ def _rss_mib(pid: int) -> float:
     return float("nan")
 
 
-def _start_api(env: dict[str, str]) -> subprocess.Popen[bytes]:
+@contextmanager
+def _api(env: dict[str, str]) -> Iterator[tuple[str, int]]:
+    """`helixq api` on a free port, its output discarded; yields its URL and pid."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
     helixq = Path(sys.executable).parent / "helixq"
-    api = subprocess.Popen(
-        [str(helixq), "api", "--port", str(PORT)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if (
-                httpx.get(f"http://127.0.0.1:{PORT}/healthz", timeout=1).status_code
-                == 200
-            ):
-                return api
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    api.kill()
-    raise SystemExit("the API did not start")
+    supervisor = Supervisor()
+    try:
+        pid = supervisor.start(
+            "api", [str(helixq), "api", "--port", str(port)], env, log=Path(os.devnull)
+        )
+        supervisor.wait_until_ready(
+            lambda: answers(f"{url}/healthz"), timeout_s=30, what="the API"
+        )
+        yield url, pid
+    finally:
+        supervisor.stop_all(grace_s=20)
 
 
 def main() -> None:
@@ -119,13 +117,12 @@ def main() -> None:
         "HELIXQ_SEED_TENANTS": "false",
         "HELIXQ_LOG_LEVEL": "WARNING",
     }
-    api = _start_api(env)
-    try:
-        baseline = _rss_mib(api.pid)
+    with _api(env) as (api_url, api_pid):
+        baseline = _rss_mib(api_pid)
         started = time.perf_counter()
         with path.open("rb") as body:
             response = httpx.post(
-                f"http://127.0.0.1:{PORT}/v1/batches",
+                f"{api_url}/v1/batches",
                 content=body,
                 timeout=300,
                 headers={
@@ -134,10 +131,7 @@ def main() -> None:
                 },
             )
         elapsed = time.perf_counter() - started
-        peak = _peak_rss_mib(api.pid)
-    finally:
-        api.terminate()
-        api.wait(timeout=20)
+        peak = _peak_rss_mib(api_pid)
     if response.status_code != 201:
         raise SystemExit(f"upload failed: {response.status_code} {response.text[:500]}")
     queued = _queued_jobs(

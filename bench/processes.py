@@ -1,49 +1,18 @@
-"""The subprocesses benchmarks start, on loopback: the simulator, a worker node,
-and the helpers to find a port, wait for a server and stop a process."""
+"""The subprocesses benchmarks start, on loopback: the simulator and a worker node,
+each run by helixq.processes.Supervisor and stopped when its block ends."""
 
 import os
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
+from helixq.processes import Supervisor, answers, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_until_up(url: str, timeout_s: float = 20.0) -> None:
-    """Until `url` answers 200, or SystemExit after `timeout_s`."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise SystemExit(f"{url} did not come up")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM, then SIGKILL after 10 s."""
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+READY_TIMEOUT_S = 20
+STOP_GRACE_S = 10
 
 
 @contextmanager
@@ -53,22 +22,26 @@ def simulator(**settings: str) -> Iterator[str]:
     port = free_port()
     command = [sys.executable, "-m", "simulator", "--host", "127.0.0.1"]
     command += ["--port", str(port), "--log-level", "WARNING"]
-    process = subprocess.Popen(command, env={**os.environ, **settings}, cwd=ROOT)
     base_url = f"http://127.0.0.1:{port}"
+    supervisor = Supervisor(cwd=ROOT)
     try:
-        wait_until_up(f"{base_url}/_sim/health")
+        supervisor.start("simulator", command, {**os.environ, **settings})
+        supervisor.wait_until_ready(
+            lambda: answers(f"{base_url}/_sim/health"),
+            timeout_s=READY_TIMEOUT_S,
+            what="the simulator",
+        )
         yield base_url
     finally:
-        stop(process)
+        supervisor.stop_all(STOP_GRACE_S)
 
 
 @contextmanager
-def worker_node(
-    env: Mapping[str, str], *, processes: int
-) -> Iterator[subprocess.Popen[bytes]]:
+def worker_node(env: Mapping[str, str], *, processes: int) -> Iterator[int]:
     """`run_worker(processes=...)` in a subprocess, with `env` over the environment;
-    stopped at the end. Its output (Celery's banner and warnings) goes to a log file,
-    kept and named on stderr when the benchmark fails while the node runs."""
+    yields its pid, stopped at the end. Its output (Celery's banner and warnings)
+    goes to a log file, kept and named on stderr when the benchmark fails while the
+    node runs."""
     code = (
         "from workers.entrypoints import run_worker; "
         f"run_worker(processes={processes}, loglevel='WARNING')"
@@ -76,19 +49,19 @@ def worker_node(
     with tempfile.NamedTemporaryFile(
         prefix="helixq-bench-worker-", suffix=".log", delete=False
     ) as log:
-        node = subprocess.Popen(
+        log_path = Path(log.name)
+    supervisor = Supervisor(cwd=ROOT)
+    try:
+        yield supervisor.start(
+            "worker",
             [sys.executable, "-c", code],
-            env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
+            {**os.environ, "PYTHONUNBUFFERED": "1", **env},
+            log=log_path,
         )
-        try:
-            yield node
-        except BaseException:
-            print(f"the worker node's output: {log.name}", file=sys.stderr)
-            raise
-        else:
-            os.unlink(log.name)
-        finally:
-            stop(node)
+    except BaseException:
+        print(f"the worker node's output: {log_path}", file=sys.stderr)
+        raise
+    else:
+        log_path.unlink()
+    finally:
+        supervisor.stop_all(STOP_GRACE_S)

@@ -6,7 +6,7 @@
     jobs with every Postgres write; the clock runs from the first job's start to the
     last job's end. For jobs published as a batch is (MESSAGE_GROUP jobs a message,
     the API's batch path), then one message a job (as `POST /v1/jobs`), each
-    `--runs` times (runs on a shared 2-core machine vary by ±10%).
+    `--runs` times (runs on a shared machine vary: compare medians).
 Prints each run, then each way's median and range as ratios to (a). Uses
 DATABASE_URL's server (database helixq_bench, recreated) and REDIS_URL's server
 (db index HELIXQ_BENCH_REDIS_DB, flushed).
@@ -186,9 +186,9 @@ def _worker_rate(
         "DATABASE_POOL_SIZE": str(max(2, 8 // options.processes)),
         "DATABASE_MAX_OVERFLOW": str(max(2, 8 // options.processes)),
     }
-    with worker_node(env, processes=options.processes) as node:
+    with worker_node(env, processes=options.processes) as node_pid:
         _wait_for_jobs(database_url, len(job_ids), deadline)
-        pids = _process_tree(node.pid)
+        pids = _process_tree(node_pid)
         cpu_s = sum(_cpu_s(pid) for pid in pids)
         system_s = sum(_cpu_s(pid, system_only=True) for pid in pids)
         print(f"worker CPU: {cpu_s:.1f}s, of which kernel {system_s:.1f}s")

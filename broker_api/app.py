@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 from broker_api.admin.limits_routes import router as admin_limits_router
 from broker_api.admin.routes import router as admin_router
 from broker_api.admin.routing_routes import router as admin_routing_router
+from broker_api.api_docs import router as api_docs_router
 from broker_api.auth_throttle import AuthThrottle
 from broker_api.batches.routes import router as batches_router
 from broker_api.body_limit import BodyLimitMiddleware
@@ -51,7 +52,10 @@ def create_app(
         app.state.engine = engine
         app.state.sessions = make_async_sessions(engine)
         app.state.redis = Redis.from_url(settings.redis_url)
-        app.state.enqueuer = enqueuer or CeleryEnqueuer(settings.redis_url)
+        # Typed, so that the checker holds CeleryEnqueuer to the Protocol the
+        # routes call (app.state itself is untyped).
+        publisher: Enqueuer = enqueuer or CeleryEnqueuer(settings.redis_url)
+        app.state.enqueuer = publisher
         app.state.auth_throttle = AuthThrottle(
             app.state.redis, max_failures=settings.helixq_auth_failures_per_minute
         )
@@ -73,8 +77,11 @@ def create_app(
         summary="A durable job broker in front of OpenRouter.",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # served by api_docs_router, without a CDN
+        redoc_url=None,
     )
     install_error_handlers(app)
+    app.include_router(api_docs_router)
     app.include_router(health_router)
     app.include_router(jobs_router)
     app.include_router(chat_router)

@@ -1,5 +1,10 @@
 """Slow down key guessing: failed authentications per client address per minute.
 
+Only failures are counted and only failures are refused: a key is checked before
+the throttle is asked, so a valid key passes however many guesses came from its
+address (tenants behind one NAT or proxy share it with whoever else is there).
+Past its budget an address's failures answer 429 with Retry-After instead of 401.
+
 A fixed one-minute window in Redis, shared by every API process. When Redis is
 away the throttle steps aside (logged): refusing every caller would turn a Redis
 outage into an API outage, and the keys themselves are 40 random characters.
@@ -25,36 +30,30 @@ class AuthThrottle:
         self._redis = redis
         self._max_failures = max_failures
 
-    async def check(self, source: str) -> None:
-        """Raise TooManyAuthFailures while `source` is over its budget."""
-        window, retry_after_s = _window()
-        try:
-            failures = await self._redis.get(redis_keys.auth_failures(source, window))
-        except redis.exceptions.RedisError:
-            logger.warning("auth throttle skipped: Redis unreachable", exc_info=True)
-            return
-        if failures is not None and int(failures) >= self._max_failures:
-            raise TooManyAuthFailures(retry_after_s)
-
     async def record_failure(self, source: str) -> None:
-        window, _ = _window()
+        """Count a failed authentication from `source`.
+
+        Raises TooManyAuthFailures once `source` is over its budget, so the
+        failure answers 429 with Retry-After instead of 401.
+        """
+        window, retry_after_s = _window()
         key = redis_keys.auth_failures(source, window)
         try:
             async with self._redis.pipeline(transaction=False) as pipe:
                 pipe.incr(key)
                 pipe.expire(key, WINDOW_S)
-                await pipe.execute()
+                failures, _ = await pipe.execute()
         except redis.exceptions.RedisError:
             logger.warning("auth failure not counted: Redis unreachable")
+            return
+        if int(failures) > self._max_failures:
+            raise TooManyAuthFailures(retry_after_s)
 
 
 class _NoThrottle(AuthThrottle):
     """Apps assembled from single routers (tests) have no lifespan throttle."""
 
     def __init__(self) -> None:
-        pass
-
-    async def check(self, source: str) -> None:
         pass
 
     async def record_failure(self, source: str) -> None:

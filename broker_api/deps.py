@@ -89,13 +89,11 @@ async def get_caller(
 ) -> Caller:
     if credentials is None:
         raise Unauthenticated("missing API key: send 'Authorization: Bearer <key>'")
-    throttle = throttle_of(request)
-    source = client_address(request)
-    await throttle.check(source)
     try:
         return await _authenticate(session, credentials.credentials)
     except Unauthenticated:
-        await throttle.record_failure(source)
+        # Checked before throttled: a valid key is never refused for its address.
+        await throttle_of(request).record_failure(client_address(request))
         raise
 
 

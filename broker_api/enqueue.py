@@ -20,10 +20,10 @@ from shared.task_messages import (
 )
 
 PUBLISH_CHUNK = 2000  # messages an LPUSH
-# Jobs a batch's message carries. Small against a worker's in-flight slots (400),
-# large enough that Celery's fixed cost of a message is paid once for many jobs.
-# Batch messages compete only with each other (their priority comes after every
-# other), so tenants' batches still share the workers message by message.
+# Jobs a batch's message carries. Small against a worker's in-flight slots, large
+# enough that Celery's fixed cost per message is paid once for many jobs. Batch
+# messages compete only with each other (their priority comes after every other),
+# so tenants' batches still share the workers message by message.
 MESSAGE_GROUP = 16
 
 
@@ -35,6 +35,8 @@ class Enqueuer(Protocol):
     async def enqueue_completions(
         self, job_ids: Sequence[UUID], tenant_slug: str, priority: Priority
     ) -> None: ...
+
+    async def enqueue_webhook(self, delivery_id: UUID) -> None: ...
 
     async def close(self) -> None: ...
 
@@ -85,8 +87,8 @@ class CeleryEnqueuer:
         self, job_ids: Sequence[UUID], tenant_slug: str, priority: Priority
     ) -> None:
         """Publish many jobs: MESSAGE_GROUP ids a message (a worker pays Celery's
-        fixed cost once per message, not per job), with pipelined LPUSHes (one
-        round trip per chunk, where `send_task` builds and sends each message alone)."""
+        fixed cost once per message, not per job), with pipelined LPUSHes: one
+        round trip per chunk, and none of `send_task`'s work per message."""
         queue = tenant_queue(tenant_slug)
         key = redis_list_key(queue, int(priority))
         origin = f"helixq-api@{socket.gethostname()}"
@@ -100,6 +102,16 @@ class CeleryEnqueuer:
                 for group in groups[start : start + PUBLISH_CHUNK]
             ]
             await self._redis.lpush(key, *messages)
+
+    async def enqueue_webhook(self, delivery_id: UUID) -> None:
+        """Publish one webhook delivery (a replay) after its row is committed."""
+        await anyio.to_thread.run_sync(self._send_webhook, str(delivery_id))
+
+    def _send_webhook(self, delivery_id: str) -> None:
+        # Routed to the webhooks queue by TASK_QUEUE.
+        self._app.send_task(
+            TaskName.DELIVER_WEBHOOK.value, args=[delivery_id], retry=False
+        )
 
     async def close(self) -> None:
         self._app.close()

@@ -53,6 +53,9 @@ JOB_ERROR_STATUS = {
 }
 DEFAULT_JOB_ERROR_STATUS = 502
 
+# A request that fails its schema; a batch line that does says the same.
+VALIDATION_ERROR = "validation_error"
+
 _HTTP_CODES = {
     404: "not_found",
     405: "method_not_allowed",
@@ -117,9 +120,7 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     ]
     summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields[:5])
     return JSONResponse(
-        error_body(
-            "validation_error", f"invalid request: {summary}", {"fields": fields}
-        ),
+        error_body(VALIDATION_ERROR, f"invalid request: {summary}", {"fields": fields}),
         status_code=422,
     )
 

@@ -1,12 +1,16 @@
 """Refuse JSON bodies the rest of the stack cannot carry, before anything parses them.
 
-Python's `json` accepts NaN and Infinity and recurses without a depth limit, and
-Postgres JSONB refuses NaN, `\\u0000` and lone surrogates: each of those used to end
-in a 500 deep in a transaction. The check works on the raw bytes with C-speed
-regexes, so even a 200 MB inline batch costs one pass, not a second parse.
+Python's `json` accepts NaN and Infinity, reads `1e400` as infinity, refuses
+integers past 4300 digits with a bare ValueError and recurses without a depth
+limit, and Postgres JSONB refuses NaN, infinity, `\\u0000` and lone surrogates:
+each of those used to end in a 500 deep in a transaction. Every JSON the API takes
+(request bodies, inline batches, each JSONL line) goes through `check_json`. The
+check works on the raw bytes with C-speed regexes, so even a 200 MB inline batch
+costs one pass, not a second parse.
 """
 
 import json
+import math
 import re
 from collections.abc import Callable, Iterator
 from itertools import accumulate
@@ -18,10 +22,14 @@ from shared.errors import (
     InvalidJson,
     JsonTooDeep,
     NotUtf8,
+    NumberOutOfRange,
     UnsupportedMediaType,
 )
 
 MAX_JSON_DEPTH = 64
+# Python's default limit for reading an integer (sys.int_info), so `json.loads`
+# never meets a longer one.
+MAX_INTEGER_DIGITS = 4300
 JSON_TYPES = ["application/json"]
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
@@ -31,6 +39,16 @@ _NON_FINITE = re.compile(rb"NaN|Infinity")
 # An escape preceded by an even number of backslashes is a real escape.
 _NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 _SURROGATE_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u[dD][89a-fA-F]")
+# Numbers that may not fit a double: those with an exponent, and those with more
+# integer digits than the largest double (309). A match starts only at a number's
+# first digit (a digit not after a digit or a point; testing that after the digit
+# lets the engine skip to digits), and possessive quantifiers never backtrack, so
+# long digit runs cost one pass.
+_LARGE_NUMBER = re.compile(
+    rb"[0-9](?<![0-9.][0-9])"
+    rb"(?:[0-9]{308,}+(?:\.[0-9]++)?+(?:[eE][+-]?+[0-9]++)?+"
+    rb"|[0-9]*+(?:\.[0-9]++)?+[eE][+-]?+[0-9]++)"
+)
 _BRACKETS = bytes(range(256)).translate(None, b"[]{}")
 _STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
 
@@ -45,6 +63,7 @@ def check_json(body: bytes, *, max_depth: int = MAX_JSON_DEPTH) -> None:
     outside_strings = _STRING.sub(b'""', body)
     if _NON_FINITE.search(outside_strings):
         raise InvalidJson("NaN and Infinity are not JSON: send a finite number or null")
+    _check_numbers(outside_strings)
     brackets = outside_strings.translate(None, _BRACKETS)
     if brackets and max(accumulate(_STEP[b] for b in brackets)) > max_depth:
         raise JsonTooDeep(max_depth)
@@ -52,6 +71,25 @@ def check_json(body: bytes, *, max_depth: int = MAX_JSON_DEPTH) -> None:
         raise InvalidJson("strings may not contain NUL (\\u0000)")
     if _SURROGATE_ESCAPE.search(body) and _has_lone_surrogate(body):
         raise InvalidJson("strings may not contain unpaired UTF-16 surrogates")
+
+
+def _check_numbers(outside_strings: bytes) -> None:
+    for match in _LARGE_NUMBER.finditer(outside_strings):
+        number = match[0]
+        shown = number.decode() if len(number) <= 40 else f"{number[:20].decode()}…"
+        if number.isdigit():
+            if len(number) > MAX_INTEGER_DIGITS:
+                raise NumberOutOfRange(
+                    f"an integer of {len(number)} digits is longer than the "
+                    f"{MAX_INTEGER_DIGITS} accepted: send it as a string",
+                    number=shown,
+                )
+        elif math.isinf(float(number)):
+            raise NumberOutOfRange(
+                f"the number {shown} is beyond a 64-bit float (about 1.8e308): "
+                "send a smaller number or a string",
+                number=shown,
+            )
 
 
 def _has_lone_surrogate(body: bytes) -> bool:

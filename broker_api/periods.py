@@ -4,10 +4,14 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from shared.durations import DURATION_HELP, parse_duration_s
-from shared.errors import InvalidRequest
+from shared.errors import DateOutOfRange, InvalidRequest
 
 MAX_USAGE_DAYS = 366
 DEFAULT_USAGE_DAYS = 30
+# A period ends at midnight after its last day, which must still be a date.
+LAST_DAY = date.max - timedelta(days=1)
+# Without `from`, a period starts DEFAULT_USAGE_DAYS - 1 days before `to`.
+FIRST_DEFAULT_LAST_DAY = date.min + timedelta(days=DEFAULT_USAGE_DAYS - 1)
 MIN_WINDOW_S = 60.0
 MAX_WINDOW_S = 90 * 86400.0
 
@@ -24,7 +28,18 @@ def period_from_dates(first: date | None, last: date | None, *, today: date) -> 
     """From `first` through `last` (whole UTC days, both included); the last 30
     days up to `last` (default today) when `first` is not given."""
     last = last or today
-    first = first or last - timedelta(days=DEFAULT_USAGE_DAYS - 1)
+    if last > LAST_DAY:
+        raise DateOutOfRange(
+            "to", f"{last} is after {LAST_DAY}, the last day a report can cover"
+        )
+    if first is None:
+        if last < FIRST_DEFAULT_LAST_DAY:
+            raise DateOutOfRange(
+                "to",
+                f"the default {DEFAULT_USAGE_DAYS} days up to {last} would start "
+                f"before {date.min}: give 'from' too",
+            )
+        first = last - timedelta(days=DEFAULT_USAGE_DAYS - 1)
     if first > last:
         raise InvalidRequest(f"'from' ({first}) is after 'to' ({last})")
     if (last - first).days + 1 > MAX_USAGE_DAYS:

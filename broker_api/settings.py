@@ -17,12 +17,15 @@ class ApiSettings(
     helixq_api_host: str = "127.0.0.1"
     helixq_api_port: int = Field(default=8000, ge=1, le=65535)
     helixq_admin_token: SecretStr | None = None
-    # When set, GET /metrics asks for it as a bearer token (else it is open).
+    # GET /metrics asks for it as a bearer token; unset, /metrics is closed unless
+    # helixq_metrics_open (tenant slugs are labels: keep them off untrusted networks).
     helixq_metrics_token: SecretStr | None = None
+    helixq_metrics_open: bool = False
     helixq_max_body_bytes: int = Field(default=1_048_576, ge=1024)
     helixq_max_batch_bytes: int = Field(default=200 * 1024 * 1024, ge=1024)
     helixq_long_poll_max_s: float = Field(default=60.0, ge=0, le=600)
     helixq_sync_timeout_s: float = Field(default=300.0, gt=0, le=3600)
     helixq_seed_tenants: bool = True
-    # Failed authentications one client address may make per minute before a 429.
+    # Failed authentications one client address may make per minute before its
+    # further failures answer 429 (a valid key always passes).
     helixq_auth_failures_per_minute: int = Field(default=30, ge=1)

@@ -1,5 +1,7 @@
 """Make a database ready for the local stack: schema, seeded tenants, the demo key."""
 
+import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -7,9 +9,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from helixq.state import read_secret, write_secret
+from shared.configured_models import check_environment_models
 from shared.db.migrate import upgrade_to_head
 from shared.db.models import Tenant
 from shared.db.session import make_engine, make_sessions
+from shared.routing.catalog import ModelInfo, parse_models
 from shared.settings import DatabaseSettings, TenantSeed, load_settings
 from shared.tenancy import (
     create_api_key,
@@ -17,24 +21,48 @@ from shared.tenancy import (
     is_active_key,
     upsert_tenant_seeds,
 )
+from simulator.catalog import Catalog
+from workers.maintenance.catalog_sync import upsert_catalog
 
 DEMO_TENANT = "demo"
 DEMO_KEY_NAME = "helixq up"
 
 
 def prepare_database(
-    database_url: str, *, seeds: list[TenantSeed], demo_key_file: Path
+    database_url: str,
+    *,
+    seeds: list[TenantSeed],
+    demo_key_file: Path,
+    default_model: str | None = None,
+    catalog: Sequence[ModelInfo] = (),
 ) -> None:
-    """Migrate, upsert the tenants named in the environment, ensure the demo key."""
+    """Migrate, add `catalog` to the model catalog, check the configured models
+    against it, upsert the tenants named in the environment, ensure the demo key.
+
+    Raises SettingsError (one line) before writing a tenant or a key when
+    `default_model` (OPENROUTER_DEFAULT_MODEL) or a seed's default model is not
+    listed.
+    """
     upgrade_to_head(database_url)
     settings = load_settings(DatabaseSettings, database_url=database_url)
     engine = make_engine(settings)
     try:
         with make_sessions(engine).begin() as session:
+            if catalog:
+                upsert_catalog(
+                    session, catalog, now=datetime.now(UTC), unlist_missing=False
+                )
+            check_environment_models(session, default_model=default_model)
             upsert_tenant_seeds(session, seeds)
             ensure_demo_key(session, demo_key_file, now=datetime.now(UTC))
     finally:
         engine.dispose()
+
+
+def simulator_models() -> list[ModelInfo]:
+    """What the local simulator lists at /models: the catalog of a simulated stack,
+    known before beat's first sync."""
+    return parse_models(json.loads(Catalog.load().listing_body))
 
 
 def ensure_demo_key(session: Session, key_file: Path, *, now: datetime) -> bool:

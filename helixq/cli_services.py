@@ -5,13 +5,11 @@ commands load no web framework and no Celery.
 """
 
 import argparse
-import os
-import sys
 from typing import TypeAlias
 
-from helixq.settings import StackSettings, inherited_environment
+from helixq.settings import FlowerSettings, StackSettings
 from helixq.state import StateDir
-from shared.settings import DatabaseSettings, RedisSettings, load_settings
+from shared.settings import DatabaseSettings, TenantSeedSettings, load_settings
 
 # argparse exposes no public name for what add_subparsers() returns.
 SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
@@ -70,7 +68,8 @@ def _add_flower(commands: SubParsers) -> None:
     flower = commands.add_parser(
         "flower",
         help="run Flower, the Celery monitor",
-        description="Flower on the broker at REDIS_URL. In production protect it: "
+        description="Flower on the broker at REDIS_URL; its Broker page lists every "
+        "tenant's queue, read from DATABASE_URL. In production protect it: "
         "FLOWER_BASIC_AUTH=user:password (or --basic-auth via FLOWER_* variables).",
     )
     flower.add_argument("--port", type=int, default=FLOWER_PORT)
@@ -99,9 +98,14 @@ def run_api(args: argparse.Namespace) -> int:
     import uvicorn
 
     from broker_api.settings import ApiSettings
+    from shared.configured_models import check_environment_models_at_start
     from shared.logging_setup import LoggingSettings, configure_logging
 
     settings = load_settings(ApiSettings)  # a bad variable: one line, not a traceback
+    if settings.helixq_seed_tenants:
+        # Checked here as well as at start-up, where uvicorn reports a traceback.
+        seeds = load_settings(TenantSeedSettings).tenants
+        check_environment_models_at_start(settings, seeds=seeds)
     configure_logging(load_settings(LoggingSettings))
     uvicorn.run(
         "broker_api.app:create_app",
@@ -132,19 +136,18 @@ def run_beat(args: argparse.Namespace) -> int:
 
 
 def run_flower(args: argparse.Namespace) -> int:
-    """Replace this process with Celery's Flower (signals then reach it directly)."""
-    broker = load_settings(RedisSettings).redis_url
-    argv = [
-        sys.executable,
-        "-m",
-        "celery",
-        "flower",
-        f"--port={args.port}",
-        f"--address={args.address}",
-    ]
-    # The broker URL may hold a password: pass it in the environment, not in argv
-    # where `ps` shows it. Celery's CLI reads BROKER_URL.
-    os.execve(sys.executable, argv, inherited_environment({"BROKER_URL": broker}))
+    """Run Flower on the workers' Celery app, every tenant queue on its Broker page."""
+    from helixq.flower_monitor import run_flower as start_flower
+    from shared.db.session import make_engine, make_sessions
+
+    settings = load_settings(FlowerSettings)
+    # The broker URL stays out of argv (`ps` shows argv): the Celery app reads it.
+    start_flower(
+        sessions=make_sessions(make_engine(settings)),
+        refresh_s=settings.helixq_tenant_refresh_s,
+        tornado_argv=[f"--port={args.port}", f"--address={args.address}"],
+    )
+    return 0
 
 
 def run_simulator(args: argparse.Namespace) -> int:

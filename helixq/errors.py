@@ -2,6 +2,8 @@
 
 BrokerError (shared.errors)
 ├── StackError      the local stack could not start or lost a process
+│   ├── ChildExited a supervised process ended while it should have been running
+│   └── NotReady    a started process did not become ready in time
 ├── ApiError        the API answered with an error (its envelope's message)
 └── ApiUnreachable  no answer from the API at all: wrong URL, not running
 """
@@ -11,6 +13,14 @@ from shared.errors import BrokerError
 
 class StackError(BrokerError):
     code = "stack_failed"
+
+
+class ChildExited(StackError):
+    code = "process_exited"
+
+
+class NotReady(StackError):
+    code = "process_not_ready"
 
 
 class ApiError(BrokerError):

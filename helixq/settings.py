@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from shared.settings import DurationS
+from shared.settings import DatabaseSettings, DurationS
 
 
 class StackSettings(BaseSettings):
@@ -30,8 +30,17 @@ class StackSettings(BaseSettings):
     helixq_sim_latency_ms: int = Field(default=300, ge=0)
     helixq_stack_redis_port: int = Field(default=6390, ge=0, le=65535)  # 0: any free
     helixq_stack_worker_concurrency: int | None = Field(default=None, ge=1)
+    # Per child, in reverse start order: SIGTERM, then SIGKILL after this long.
     helixq_stack_grace_s: DurationS = 10.0
+    # The stack's worker lets its calls run on for at most this long when stopped
+    # (and never past the stack's grace less the time to hand back the rest).
+    helixq_worker_stop_grace_s: DurationS | None = None
     helixq_stack_ready_timeout_s: DurationS = 90.0
+
+    @property
+    def is_simulated(self) -> bool:
+        """No OpenRouter key given: the local simulator stands in for OpenRouter."""
+        return self.openrouter_api_key is None
 
     @field_validator(
         "database_url",
@@ -44,6 +53,13 @@ class StackSettings(BaseSettings):
     def _blank_is_unset(cls, value: object) -> object:
         # `.env` files copied from env.example carry `NAME=` lines.
         return None if isinstance(value, str) and not value.strip() else value
+
+
+class FlowerSettings(DatabaseSettings):
+    """What `helixq flower` reads besides REDIS_URL and Flower's FLOWER_* options."""
+
+    # How soon a new tenant's queue appears on the Broker page (the workers' knob).
+    helixq_tenant_refresh_s: DurationS = Field(default=2.0, gt=0)
 
 
 class ClientSettings(BaseSettings):

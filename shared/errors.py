@@ -7,15 +7,19 @@ BrokerError
 │   └── TenantNotFound
 ├── Unauthenticated          missing, unknown, revoked or expired API key
 ├── Forbidden                a valid credential that may not do this
+│   └── MetricsClosed        /metrics with neither a token nor an open setting
 ├── Conflict
 │   ├── TenantExists
 │   └── BatchNotCancellable
+│       └── NothingLeftToCancel  every item had ended: the batch ended instead
 ├── UnsupportedMediaType     a body in a content type the endpoint does not take
 ├── InvalidRequest           well-formed but unacceptable input (with field details)
 │   ├── IdempotencyKeyReused  the same Idempotency-Key with a different body
-│   └── InvalidJson          a body JSON cannot carry safely (NaN, depth, encoding)
-│       ├── JsonTooDeep
-│       └── NotUtf8
+│   ├── InvalidJson          a body JSON cannot carry safely (NaN, depth, encoding)
+│   │   ├── JsonTooDeep
+│   │   ├── NotUtf8
+│   │   └── NumberOutOfRange  a number no double holds, or an integer too long to read
+│   └── DateOutOfRange       a date whose period falls outside the years 1 to 9999
 ├── TooManyAuthFailures      a source guessing API keys; retry after a pause
 ├── Unavailable              Postgres or Redis cannot be reached; retry later
 ├── QuotaExceeded            a tenant quota (shared.rate_limits.TenantLimits)
@@ -77,6 +81,16 @@ class Forbidden(BrokerError):
     code = "forbidden"
 
 
+class MetricsClosed(Forbidden):
+    code = "metrics_closed"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "metrics are closed: set HELIXQ_METRICS_TOKEN and scrape with it as a "
+            "bearer token (or HELIXQ_METRICS_OPEN=true on a trusted network)"
+        )
+
+
 class Conflict(BrokerError):
     code = "conflict"
 
@@ -91,10 +105,24 @@ class TenantExists(Conflict):
 class BatchNotCancellable(Conflict):
     code = "batch_not_cancellable"
 
+    def __init__(
+        self, batch_id: UUID, status: str, *, message: str | None = None
+    ) -> None:
+        super().__init__(
+            message or f"batch {batch_id} is already {status} and cannot be cancelled",
+            details={"batch_id": str(batch_id), "status": status},
+        )
+
+
+class NothingLeftToCancel(BatchNotCancellable):
+    code = "batch_nothing_to_cancel"
+
     def __init__(self, batch_id: UUID, status: str) -> None:
         super().__init__(
-            f"batch {batch_id} is already {status} and cannot be cancelled",
-            details={"batch_id": str(batch_id), "status": status},
+            batch_id,
+            status,
+            message=f"batch {batch_id} had nothing left to cancel: every item had "
+            f"already ended, so the batch is {status}",
         )
 
 
@@ -145,6 +173,20 @@ class NotUtf8(InvalidJson):
             f"the body is not valid UTF-8 (first bad byte at {position})",
             details={"position": position},
         )
+
+
+class NumberOutOfRange(InvalidJson):
+    code = "number_out_of_range"
+
+    def __init__(self, message: str, *, number: str) -> None:
+        super().__init__(message, details={"number": number})
+
+
+class DateOutOfRange(InvalidRequest):
+    code = "date_out_of_range"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}", details={"field": field})
 
 
 class TooManyAuthFailures(BrokerError):

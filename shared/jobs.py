@@ -37,7 +37,9 @@ class AttemptOutcome(StrEnum):
     # Written before the call, so a worker dying mid-call still leaves the call in
     # the ledger; the sweeper marks it interrupted once its lease has run out.
     STARTED = "started"
-    INTERRUPTED = "interrupted"  # the worker died: answer and cost unknown
+    # Its worker stopped (and cut the call off: error_code worker_stopped) or died
+    # (worker_lost): answer and cost unknown, and no failure of the model.
+    INTERRUPTED = "interrupted"
 
 
 class BatchStatus(StrEnum):

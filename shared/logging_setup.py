@@ -18,7 +18,7 @@ from typing import Literal, TextIO
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from shared.log_redaction import RedactionFilter
+from shared.redaction import RedactionFilter
 from shared.settings import ENV_FILES
 
 TEXT_FORMAT = (

@@ -28,6 +28,14 @@ _UNITS_PER_S = {"rpm": 1 / 60, "rps": 1.0, "tpm": 1 / 60, "tps": 1.0}
 _REQUEST_BURST_S = 1.0
 _TOKEN_BURST_S = 6.0
 DEFAULT_COMPLETION_TOKENS = 256
+# The slowest rate, one a day: a bucket's Redis expiry and a client's Retry-After
+# are whole numbers of ms and s, which a rate near zero would push past any integer.
+MIN_RATE_PER_S = 1 / 86_400
+# The largest submit burst; it is counted as a float, which an int may overflow.
+MAX_SUBMIT_BURST = 1_000_000
+# The largest monthly budget: the ledger counts nano-USD in Redis's Lua numbers,
+# exact up to 2^53 (shared.budget); far larger ones overflow the conversion.
+MAX_MONTHLY_BUDGET_USD = Decimal(9_000_000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +99,8 @@ def parse_scope_limit(spec: str) -> ScopeLimit:
             raise ValueError(f"limit {spec!r}: unit of {part!r} not in rpm/rps/tpm/tps")
         kind = "requests" if unit[0] == "r" else "tokens"
         rates[kind] = _positive(part[: -len(unit)], spec) * _UNITS_PER_S[unit]
+        if rates[kind] < MIN_RATE_PER_S:
+            raise ValueError(f"limit {spec!r}: {part!r} is slower than one a day")
     if not rates:
         raise ValueError(f"limit {spec!r}: no rate given")
     return ScopeLimit(
@@ -157,14 +167,16 @@ class TenantLimits(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    submit_per_s: float | None = Field(default=None, gt=0)
-    submit_burst: int | None = Field(default=None, ge=1)
+    submit_per_s: float | None = Field(default=None, ge=MIN_RATE_PER_S)
+    submit_burst: int | None = Field(default=None, ge=1, le=MAX_SUBMIT_BURST)
     max_queued: int | None = Field(default=None, ge=0)
     max_running: int | None = Field(default=None, ge=1)
     # The tenant's share when tenants with work compete for the workers: messages
     # in a row it takes in the round robin between tenant queues (None: 1).
     weight: int | None = Field(default=None, ge=1, le=100)
-    monthly_budget_usd: Decimal | None = Field(default=None, ge=0)
+    monthly_budget_usd: Decimal | None = Field(
+        default=None, ge=0, le=MAX_MONTHLY_BUDGET_USD
+    )
     # Extra buckets for this tenant only, in the HELIXQ_PROVIDER_LIMITS text form.
     providers: str | None = Field(default=None, max_length=2000)
 

@@ -11,7 +11,7 @@ from pydantic import (
     field_validator,
 )
 
-from shared.strategies import FallbackStrategy, RouteStrategy
+from shared.strategies import FallbackStrategy, ModelSubstitution, RouteStrategy
 
 ModelId = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
@@ -62,6 +62,8 @@ class RouteSpec(BaseModel):
 
     strategy: RouteStrategy | None = None
     fallback: FallbackStrategy | None = None
+    # Whether routing may call another model than the one the request names.
+    model_substitution: ModelSubstitution | None = None
 
 
 class JobCreate(CompletionRequest):

@@ -24,9 +24,10 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from shared.api_keys import MIN_KEY_CHARS
 from shared.durations import DURATION_HELP, parse_duration_list, parse_duration_s
 from shared.errors import SettingsError
-from shared.strategies import FallbackStrategy, RouteStrategy
+from shared.strategies import FallbackStrategy, ModelSubstitution, RouteStrategy
 
 DurationS = Annotated[float, BeforeValidator(parse_duration_s)]
 
@@ -63,6 +64,8 @@ class RoutingSettings(BaseSettings):
     openrouter_fallback_strategy: FallbackStrategy = FallbackStrategy.BASIC
     openrouter_performance_cache: bool = True
     openrouter_cost_optimized: bool = False
+    # Whether routing may call another model than the one a request names.
+    helixq_model_substitution: ModelSubstitution = ModelSubstitution.NONE
 
     @property
     def default_strategy(self) -> RouteStrategy:
@@ -81,6 +84,25 @@ class TenantSeed(BaseModel):
     default_model: str | None = None
     route_strategy: RouteStrategy | None = None
     fallback_strategy: FallbackStrategy | None = None
+    model_substitution: ModelSubstitution | None = None
+
+    @field_validator("api_key")
+    @classmethod
+    def _long_enough(cls, key: SecretStr | None) -> SecretStr | None:
+        # Checked here, not when the key is stored, so that start-up fails in one
+        # line naming the variable instead of half-way through seeding.
+        if key is not None and len(key.get_secret_value()) < MIN_KEY_CHARS:
+            raise ValueError(f"an API key needs at least {MIN_KEY_CHARS} characters")
+        return key
+
+    def variable(self, field: str) -> str:
+        """The environment variable that sets `field` of this tenant."""
+        return tenant_variable(self.number, field)
+
+
+def tenant_variable(number: int | str, field: str) -> str:
+    """`OPENROUTER_TENANT_<N>_<FIELD>`, the name a person wrote."""
+    return f"OPENROUTER_TENANT_{number}_{field.upper()}"
 
 
 _TENANT_VAR = re.compile(r"^OPENROUTER_TENANT_(\d+)_([A-Z_]+)$")
@@ -103,11 +125,11 @@ class _TenantVariablesSource(PydanticBaseSettingsSource):
             if match:
                 number = int(match[1])
                 found.setdefault(number, {})[match[2].lower()] = value
-        seeds = [
-            {"number": n, "name": fields.pop("name", f"tenant-{n}"), **fields}
+        seeds = {
+            n: {"number": n, "name": fields.pop("name", f"tenant-{n}"), **fields}
             for n, fields in sorted(found.items())
-        ]
-        return {"tenants": seeds} if seeds else {}
+        }
+        return {TENANTS_FIELD: seeds} if seeds else {}
 
 
 def _environment() -> dict[str, str]:
@@ -122,10 +144,20 @@ def _environment() -> dict[str, str]:
     return merged
 
 
+TENANTS_FIELD = "tenants_by_number"
+
+
 class TenantSeedSettings(BaseSettings):
     model_config = _CONFIG
 
-    tenants: list[TenantSeed] = Field(default_factory=list)
+    # Keyed by <N>: a validation error's location then carries the number a person
+    # wrote, so the message can name the variable (a list index would not).
+    tenants_by_number: dict[int, TenantSeed] = Field(default_factory=dict)
+
+    @property
+    def tenants(self) -> list[TenantSeed]:
+        """The tenants in the order of their numbers."""
+        return [self.tenants_by_number[n] for n in sorted(self.tenants_by_number)]
 
     @classmethod
     def settings_customise_sources(
@@ -153,13 +185,19 @@ def load_settings(settings_cls: type[SettingsT], **overrides: Any) -> SettingsT:
 
 
 def _describe(error: Any) -> str:
-    variable = "_".join(str(part) for part in error["loc"]).upper() or "settings"
-    message = str(error["msg"])
+    variable = _variable_of(error["loc"])
+    message = str(error["msg"]).removeprefix("Value error, ")
     if "duration" in message:
         message = f"expected {DURATION_HELP}"
     # Never echo the value of a secret back.
     shown = "" if "KEY" in variable or "TOKEN" in variable else _value_of(error)
     return f"invalid {variable}{shown}: {message}"
+
+
+def _variable_of(loc: tuple[Any, ...]) -> str:
+    if len(loc) >= 3 and loc[0] == TENANTS_FIELD:
+        return tenant_variable(loc[1], str(loc[2]))
+    return "_".join(str(part) for part in loc).upper() or "settings"
 
 
 def _value_of(error: Any) -> str:

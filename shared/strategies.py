@@ -22,3 +22,11 @@ class FallbackStrategy(StrEnum):
     MULTI_MODEL = "multi_model"
     ROUND_ROBIN = "round_robin"
     WEIGHTED = "weighted"
+
+
+class ModelSubstitution(StrEnum):
+    """Whether routing may call another model than the one a request names."""
+
+    NONE = "none"  # the named model, then only the request's own `models`
+    ON_FAILURE = "on_failure"  # first the named model; after it fails, others
+    ANY = "any"  # the strategy chooses among the named and the tenant's models

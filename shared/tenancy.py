@@ -7,18 +7,28 @@ Plain functions over a sync Session; the API calls them through
 import re
 from datetime import datetime
 
+from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shared.api_keys import (
+    PREFIX_CHARS,
     IssuedKey,
     generate_api_key,
     issued_from,
     key_prefix,
     matches,
 )
+from shared.configured_models import check_environment_models, listed_model_ids
 from shared.db.models import ApiKey, Tenant
-from shared.errors import InvalidRequest, NotFound, TenantExists, TenantNotFound
+from shared.errors import (
+    InvalidRequest,
+    NotFound,
+    SettingsError,
+    TenantExists,
+    TenantNotFound,
+)
+from shared.routing.validation import check_known_models
 from shared.settings import TenantSeed
 
 _SLUG_INVALID = re.compile(r"[^a-z0-9-]+")
@@ -46,6 +56,10 @@ def create_tenant(
     slug = slugify(name)
     if session.scalar(select(Tenant.id).where(Tenant.slug == slug)) is not None:
         raise TenantExists(slug)
+    if default_model:
+        check_known_models(
+            [default_model], listed_model_ids(session), field="default_model"
+        )
     tenant = Tenant(
         slug=slug,
         name=name.strip(),
@@ -89,31 +103,47 @@ def create_api_key(
 
 
 def upsert_tenant_seeds(session: Session, seeds: list[TenantSeed]) -> list[Tenant]:
-    """Create or update the tenants named in the environment (idempotent)."""
+    """Create or update the tenants named in the environment (idempotent); raises
+    SettingsError naming the variable at fault, before writing anything when a
+    default model is not in the catalog."""
+    check_environment_models(session, seeds=seeds)
     tenants = []
     for seed in seeds:
-        slug = slugify(seed.name)
+        slug = _seed_slug(seed)
         tenant = session.scalar(select(Tenant).where(Tenant.slug == slug))
         if tenant is None:
             tenant = create_tenant(session, seed.name)
         tenant.default_model = seed.default_model or tenant.default_model
         tenant.route_strategy = seed.route_strategy or tenant.route_strategy
         tenant.fallback_strategy = seed.fallback_strategy or tenant.fallback_strategy
+        tenant.model_substitution = seed.model_substitution or tenant.model_substitution
         if seed.api_key is not None:
-            _ensure_key(session, tenant, issued_from(seed.api_key.get_secret_value()))
+            _ensure_key(session, tenant, seed.api_key, seed.variable("api_key"))
         tenants.append(tenant)
     session.flush()
     return tenants
 
 
-def _ensure_key(session: Session, tenant: Tenant, issued: IssuedKey) -> None:
+def _seed_slug(seed: TenantSeed) -> str:
+    try:
+        return slugify(seed.name)
+    except InvalidRequest as exc:
+        raise SettingsError(
+            f"invalid {seed.variable('name')}={seed.name!r}: {exc.message}"
+        ) from None
+
+
+def _ensure_key(
+    session: Session, tenant: Tenant, key: SecretStr, variable: str
+) -> None:
+    issued = issued_from(key.get_secret_value())
     existing = session.scalar(select(ApiKey).where(ApiKey.prefix == issued.prefix))
     if existing is None:
         create_api_key(session, tenant, name="environment", issued=issued)
     elif existing.tenant_id != tenant.id or existing.key_hash != issued.key_hash:
-        raise InvalidRequest(
-            f"the API key of tenant {tenant.slug!r} starts like another stored key; "
-            "choose a key whose first 12 characters are unique"
+        raise SettingsError(
+            f"invalid {variable}: it starts like another stored "
+            f"key; choose a key whose first {PREFIX_CHARS} characters are unique"
         )
 
 

@@ -12,6 +12,7 @@ from aiohttp import web
 from simulator.auth import authenticate
 from simulator.billing import check_credits
 from simulator.chat_request import ChatRequest, parse_chat_request
+from simulator.echoes import echo_error, echo_response
 from simulator.errors import SimError, error_response, json_response
 from simulator.failures import context_length_error, upstream_error
 from simulator.payloads import completion_json, malformed_body
@@ -85,6 +86,11 @@ async def _serve(
 ) -> web.StreamResponse:
     """Answer with the final attempt's outcome after the simulated latency."""
     final = turn.final
+    if final.effect is Effect.ECHO:
+        await asyncio.sleep(turn.latency_s)
+        error = echo_error(final.status, request)
+        record_refusal(state, error, final.model, turn.chat.job_id, turn.app)
+        return echo_response(error)
     if final.failure is not None:
         await asyncio.sleep(turn.latency_s)
         error = upstream_error(final.failure, turn.chat, final.model)

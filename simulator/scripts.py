@@ -3,8 +3,9 @@
 A behaviour name is what follows `sim/` in a scripted model id, or the value of the
 `X-Sim-Behaviour` header: `ok`, `fast`, `slow`, `hang`, `bad-json`, `error-200`
 (alias `midstream-error`), a failure (`429`, `500`, `context-length`, any 4xx/5xx
-but 401), or `<failure>x<N>-then-ok` (fail N times per request fingerprint, then
-succeed; `429-then-ok` means `429x1-then-ok`).
+but 401), `<failure>x<N>-then-ok` (fail N times per request fingerprint, then
+succeed; `429-then-ok` means `429x1-then-ok`), or an echo of the request's headers
+(`echo-401`, `echo-502`: see simulator.echoes).
 """
 
 import re
@@ -22,6 +23,7 @@ class Effect(Enum):
     FAIL = "fail"
     BAD_JSON = "bad-json"
     BREAK = "break"  # the provider fails after generation started: a 200 with an error
+    ECHO = "echo"  # a failure whose body quotes the request's headers back
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +49,8 @@ _FIXED = MappingProxyType(
             Behaviour("bad-json", Effect.BAD_JSON),
             Behaviour("error-200", Effect.BREAK),
             Behaviour("midstream-error", Effect.BREAK),
+            Behaviour("echo-401", Effect.ECHO, failure="401"),
+            Behaviour("echo-502", Effect.ECHO, failure="502"),
         )
     }
 )

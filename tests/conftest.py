@@ -1,13 +1,17 @@
 """Fixtures shared by the integration and end-to-end layers (lazy: unit tests that
 do not ask for them open no socket)."""
 
+import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 import redis
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, delete
 from sqlalchemy.orm import Session
 
+from shared.db.models import CatalogModel
 from shared.db.session import psycopg_url
 from tests.services import Services, test_services
 
@@ -45,3 +49,24 @@ def redis_client(services: Services) -> Iterator["redis.Redis[bytes]"]:
     client.flushdb()
     yield client
     client.close()
+
+
+@pytest.fixture
+def listed_model(engine: Engine) -> Iterator[str]:
+    """The id of a model committed to the catalog (so the catalog is known), under
+    an author of its own; deleted afterwards."""
+    model_id = f"itest-{uuid.uuid4().hex[:8]}/steady-mini"
+    with Session(engine) as session, session.begin():
+        session.add(
+            CatalogModel(
+                id=model_id,
+                name="Steady Mini",
+                prompt_price=Decimal("0.0000001"),
+                completion_price=Decimal("0.0000002"),
+                pricing={"prompt": "0.0000001", "completion": "0.0000002"},
+                updated_at=datetime.now(UTC),
+            )
+        )
+    yield model_id
+    with Session(engine) as session, session.begin():
+        session.execute(delete(CatalogModel).where(CatalogModel.id == model_id))

@@ -8,12 +8,14 @@ from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
 from types import FrameType
 
+from shared.configured_models import check_environment_models_at_start
 from shared.errors import SettingsError
-from shared.queues import Queue, TaskName
+from shared.queues import Queue
 from shared.settings import load_settings
 from workers.runtime.celery_app import (
     BATCH_SWEEP_SCHEDULE_NAME,
     BROKER_MAX_CONNECTIONS,
+    SENT_AT_BEAT_START,
     SWEEP_SCHEDULE_NAME,
     VISIBILITY_TIMEOUT_S,
     app,
@@ -45,6 +47,9 @@ def run_worker(
     Raises SettingsError (one line) before starting when the environment is unusable.
     """
     settings = load_worker_settings(concurrency=concurrency, processes=processes)
+    check_environment_models_at_start(
+        settings, default_model=settings.openrouter_default_model
+    )
     count = settings.helixq_worker_processes
     if count == 1:
         _run_worker_process(concurrency, loglevel, None)
@@ -98,8 +103,10 @@ def _supervise(children: Sequence[BaseProcess]) -> None:
     # when one child ends the node stops, so that whatever runs it restarts it whole.
     signalled: set[int] = set()
 
-    def forward(signum: int, _frame: FrameType | None) -> None:
-        # Once each: a second SIGTERM turns Celery's warm shutdown into a cold one.
+    def forward(_signum: int, _frame: FrameType | None) -> None:
+        # Always SIGTERM, once each: a terminal's Ctrl-C has already sent every
+        # child its SIGINT, and Celery takes a second SIGINT for a cold shutdown,
+        # which skips handing back the jobs in flight (SIGTERM repeated is harmless).
         for child in children:
             if (
                 child.pid is not None
@@ -107,7 +114,7 @@ def _supervise(children: Sequence[BaseProcess]) -> None:
                 and child.pid not in signalled
             ):
                 signalled.add(child.pid)
-                os.kill(child.pid, signum)
+                os.kill(child.pid, signal.SIGTERM)
 
     for child in children:
         child.start()
@@ -136,8 +143,8 @@ def run_beat(*, loglevel: str = "INFO") -> None:
     schedule[BATCH_SWEEP_SCHEDULE_NAME]["schedule"] = (
         settings.helixq_batch_sweep_interval_s
     )
-    # An interval entry first runs one interval after start: sync the catalog now.
-    app.send_task(TaskName.SYNC_MODEL_CATALOG.value)
+    for name in SENT_AT_BEAT_START:
+        app.send_task(name.value)
     app.start(
         [
             "beat",

@@ -68,8 +68,7 @@ def kill_worker_process(stack: Stack) -> None:
     restarts it."""
     os.kill(stack.worker_processes()[0], signal.SIGKILL)
     try:
-        stack.children["worker"].wait(timeout=NODE_STOP_TIMEOUT_S)
-        stack.children.pop("worker")
+        stack.processes.wait_for_exit("worker", timeout_s=NODE_STOP_TIMEOUT_S)
     except subprocess.TimeoutExpired:
         # The survivor's warm shutdown outlived the manager's patience: SIGKILL,
         # as systemd's TimeoutStopSec or a pod's grace period would.

@@ -6,7 +6,6 @@ import contextlib
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -15,17 +14,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import redis
 
-from bench.processes import ROOT, free_port
+from bench.processes import ROOT
 from helixq.embedded import start_postgres
+from helixq.processes import Supervisor, answers, free_port
 from shared.db.migrate import upgrade_to_head
 
 API_KEY = "sk-or-v1-chaos"
 ADMIN_TOKEN = "chaos-admin-token"
 SIM_LATENCY_MS = 200
 WORKER_PROCESSES = 2
+STOP_GRACE_S = 15
 # Short enough that recovery shows within a scenario, long enough to be realistic.
 WORKER_ENV = {
     "OPENROUTER_API_KEY": API_KEY,
@@ -58,7 +58,7 @@ class Stack:
     redis_port: int = field(default_factory=free_port)
     sim_url: str = ""
     api_url: str = ""
-    children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    processes: Supervisor = field(default_factory=lambda: Supervisor(cwd=ROOT))
 
     @property
     def redis_url(self) -> str:
@@ -76,22 +76,12 @@ class Stack:
         }
 
     def start_process(self, name: str, argv: list[str]) -> None:
-        log = (self.work_dir / f"{name}.log").open("ab")
-        self.children[name] = subprocess.Popen(
-            argv,
-            env=self.env(),
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        log = self.work_dir / f"{name}.log"
+        self.processes.start(name, argv, self.env(), log=log)
 
-    def kill(self, name: str, signum: int = signal.SIGKILL) -> None:
-        """Signal a process and everything it started (its session)."""
-        child = self.children.pop(name)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(child.pid, signum)
-        child.wait(timeout=15)
+    def kill(self, name: str, signum: signal.Signals = signal.SIGKILL) -> None:
+        """Signal a process and everything it started (its process group)."""
+        self.processes.kill(name, signum, grace_s=STOP_GRACE_S)
 
     # --- Redis -----------------------------------------------------------------
     def start_redis(self) -> None:
@@ -110,11 +100,13 @@ class Stack:
             "no",
         ]
         self.start_process("redis", argv)
-        wait_until(
-            lambda: redis.Redis.from_url(self.redis_url).ping(),
-            timeout_s=10,
-            what="redis up",
-        )
+        self.processes.wait_until_ready(self._redis_answers, timeout_s=10, what="redis")
+
+    def _redis_answers(self) -> bool:
+        try:
+            return bool(redis.Redis.from_url(self.redis_url).ping())
+        except redis.ConnectionError:
+            return False
 
     def restart_redis_empty(self) -> None:
         """FLUSHALL, then a restart without persistence: every message is gone."""
@@ -150,10 +142,10 @@ class Stack:
                 str(port),
             ],
         )
-        wait_until(
-            lambda: httpx.get(f"{self.sim_url}/_sim/health").is_success,
+        self.processes.wait_until_ready(
+            lambda: answers(f"{self.sim_url}/_sim/health"),
             timeout_s=20,
-            what="simulator up",
+            what="the simulator",
         )
 
     def start_api(self) -> None:
@@ -161,10 +153,8 @@ class Stack:
         self.api_url = f"http://127.0.0.1:{port}"
         argv = [sys.executable, "-m", "helixq", "api", "--port", str(port)]
         self.start_process("api", argv)
-        wait_until(
-            lambda: httpx.get(f"{self.api_url}/healthz").is_success,
-            timeout_s=30,
-            what="API up",
+        self.processes.wait_until_ready(
+            lambda: answers(f"{self.api_url}/healthz"), timeout_s=30, what="the API"
         )
 
     def start_worker(self) -> None:
@@ -181,7 +171,7 @@ class Stack:
     def worker_processes(self) -> list[int]:
         """The worker node's Celery worker processes (its children but the
         resource tracker multiprocessing starts beside them)."""
-        pid = self.children["worker"].pid
+        pid = self.processes.pid("worker")
         children = [
             int(child)
             for task in Path(f"/proc/{pid}/task").iterdir()
@@ -194,9 +184,7 @@ class Stack:
         ]
 
     def stop_all(self) -> None:
-        for name in list(self.children):
-            with contextlib.suppress(Exception):
-                self.kill(name, signal.SIGTERM)
+        self.processes.stop_all(STOP_GRACE_S)
         # The embedded Postgres stops itself at exit (cleanup_mode="stop").
 
 

@@ -16,7 +16,7 @@ from broker_api.deps import AdminDep, SessionDep
 from broker_api.models.queries import listed_model_ids
 from shared.db.models import Tenant
 from shared.model_ids import upstream_model_id
-from shared.routing.names import parse_fallback, parse_strategy
+from shared.routing.names import parse_fallback, parse_strategy, parse_substitution
 from shared.routing.pool import MAX_POOL_SIZE, parse_pool
 from shared.routing.validation import validate_pool
 from shared.tenancy import find_tenant
@@ -28,6 +28,8 @@ class RoutingConfig(BaseModel):
     default_model: str | None = Field(default=None, max_length=200)
     route_strategy: str | None = Field(default=None, max_length=40)
     fallback_strategy: str | None = Field(default=None, max_length=40)
+    # none | on_failure | any; null: the deployment's HELIXQ_MODEL_SUBSTITUTION
+    model_substitution: str | None = Field(default=None, max_length=40)
     # [{"model": id, "weight": 1..1000, "tier": request class | null}]
     model_pool: list[dict[str, Any]] = Field(
         default_factory=list, max_length=MAX_POOL_SIZE
@@ -39,6 +41,7 @@ class RoutingConfig(BaseModel):
             default_model=tenant.default_model,
             route_strategy=tenant.route_strategy,
             fallback_strategy=tenant.fallback_strategy,
+            model_substitution=tenant.model_substitution,
             model_pool=tenant.model_pool or [],
         )
 
@@ -77,12 +80,18 @@ async def set_routing(
         if body.fallback_strategy
         else None
     )
+    substitution = (
+        parse_substitution(body.model_substitution, field="model_substitution")
+        if body.model_substitution
+        else None
+    )
 
     def work(sync: Session) -> RoutingConfig:
         tenant = find_tenant(sync, slug)
         tenant.default_model = default_model
         tenant.route_strategy = strategy.value if strategy else None
         tenant.fallback_strategy = fallback.value if fallback else None
+        tenant.model_substitution = substitution.value if substitution else None
         tenant.model_pool = [entry.to_json() for entry in pool] or None
         sync.flush()
         return RoutingConfig.of(tenant)

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from broker_api.errors import VALIDATION_ERROR
 from broker_api.json_guard import check_json
 from shared.errors import InvalidJson, InvalidRequest
 from shared.routing.validation import validate_route
@@ -25,6 +26,7 @@ class LineError:
     line: int
     custom_id: str | None
     message: str
+    code: str = InvalidRequest.code  # the code the same input gets on its own
 
 
 @dataclass
@@ -37,10 +39,16 @@ class Ingest:
     seen_custom_ids: set[str] = field(default_factory=set)
     total: int = 0
 
-    def reject(self, line: int, custom_id: str | None, message: str) -> None:
+    def reject(
+        self,
+        line: int,
+        custom_id: str | None,
+        message: str,
+        code: str = InvalidRequest.code,
+    ) -> None:
         self.error_count += 1
         if len(self.errors) < MAX_REPORTED_ERRORS:
-            self.errors.append(LineError(line, custom_id, message))
+            self.errors.append(LineError(line, custom_id, message, code))
 
     def accept(self, line: int, item: BatchItem) -> dict[str, Any] | None:
         """The job row for a valid item, or None (and an error) for a duplicate."""
@@ -78,9 +86,12 @@ def parse_item(
             raise ValueError("stream is not supported in batches")
         validate_route(item.body.model_dump(exclude_none=True), ingest.catalog_ids)
     except ValidationError as exc:
-        ingest.reject(number, custom_id, _explain(exc))
+        ingest.reject(number, custom_id, _explain(exc), VALIDATION_ERROR)
         return None
-    except (ValueError, InvalidRequest) as exc:
+    except InvalidRequest as exc:
+        ingest.reject(number, custom_id, exc.message, exc.code)
+        return None
+    except ValueError as exc:
         ingest.reject(number, custom_id, str(exc))
         return None
     return ingest.accept(number, item)
@@ -105,8 +116,11 @@ async def parse_jsonl(
         try:
             check_json(line)
             raw = json.loads(line)
-        except (json.JSONDecodeError, UnicodeDecodeError, InvalidJson) as exc:
-            ingest.reject(number, None, f"not valid JSON: {exc}")
+        except InvalidJson as exc:
+            ingest.reject(number, None, exc.message, exc.code)
+            continue
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            ingest.reject(number, None, f"not valid JSON: {exc}", InvalidJson.code)
             continue
         row = parse_item(ingest, number, raw, jsonl=True)
         if row is not None:

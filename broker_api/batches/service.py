@@ -15,9 +15,15 @@ from broker_api.batches.ingest import Ingest
 from broker_api.batches.views import BatchList, BatchView, batch_view, result_line
 from broker_api.deps import Caller
 from broker_api.enqueue import Enqueuer
+from shared.batch_endings import count_items, end_batch
 from shared.db.models import Batch
 from shared.durations import parse_duration_s
-from shared.errors import BatchNotCancellable, BatchNotFound, InvalidRequest
+from shared.errors import (
+    BatchNotCancellable,
+    BatchNotFound,
+    InvalidRequest,
+    NothingLeftToCancel,
+)
 from shared.jobs import BatchStatus, JobStatus
 from shared.schemas import BatchOptions
 from shared.task_messages import Priority
@@ -95,7 +101,7 @@ async def _write_rows(
 
 def _invalid(ingest: Ingest) -> InvalidRequest:
     errors = [
-        {"line": e.line, "custom_id": e.custom_id, "message": e.message}
+        {"line": e.line, "custom_id": e.custom_id, "code": e.code, "message": e.message}
         for e in ingest.errors
     ]
     first = ingest.errors[0]
@@ -213,7 +219,12 @@ async def list_batches(
 async def cancel_batch(
     session: AsyncSession, caller: Caller, batch_id: UUID
 ) -> BatchView:
-    """Queued items are cancelled at once; running ones finish with their results."""
+    """Queued items are cancelled at once; running ones finish with their results.
+
+    Raises BatchNotCancellable once the batch has ended, and NothingLeftToCancel
+    when every item had ended before the sweep noticed: the batch then ends here,
+    exactly as the sweep would have ended it.
+    """
     async with session.begin():
         batch = await queries.find_batch(
             session, caller.tenant_id, batch_id, for_update=True
@@ -222,13 +233,22 @@ async def cancel_batch(
             raise BatchNotFound(batch_id)
         if BatchStatus(batch.status).is_terminal:
             raise BatchNotCancellable(batch_id, batch.status)
-        await queries.cancel_queued_items(session, batch_id)
         now = datetime.now(UTC)
-        batch.status = BatchStatus.CANCELLED.value
-        batch.cancelled_at = now
-        await session.run_sync(lambda sync: record_batch_event(sync, batch, now=now))
-        counts = await queries.count_by_status(session, batch_id)
-        return batch_view(batch, counts)
+        items = await session.run_sync(lambda sync: count_items(sync, batch_id))
+        if items.is_finished:
+            await session.run_sync(lambda sync: end_batch(sync, batch, items, now=now))
+        else:
+            return await _cancel(session, batch, now=now)
+    raise NothingLeftToCancel(batch_id, batch.status)  # after the commit
+
+
+async def _cancel(session: AsyncSession, batch: Batch, *, now: datetime) -> BatchView:
+    await queries.cancel_queued_items(session, batch.id)
+    batch.status = BatchStatus.CANCELLED.value
+    batch.cancelled_at = now
+    await session.run_sync(lambda sync: record_batch_event(sync, batch, now=now))
+    counts = await queries.count_by_status(session, batch.id)
+    return batch_view(batch, counts)
 
 
 async def stream_results(

@@ -8,6 +8,7 @@ from pydantic import BaseModel
 
 from shared.db.models import Batch
 from shared.jobs import batch_request_counts
+from shared.redaction import redact
 
 
 class RequestCounts(BaseModel):
@@ -87,7 +88,7 @@ def result_line(row: Any) -> dict[str, Any]:
         {"status_code": 200, "body": row.result} if row.result is not None else None
     )
     error = (
-        {"code": row.error_code, "message": row.error_message}
+        {"code": row.error_code, "message": _served_text(row.error_message)}
         if row.error_code
         else None
     )
@@ -101,3 +102,8 @@ def result_line(row: Any) -> dict[str, Any]:
         "cost_usd": str(row.cost_usd) if row.cost_usd is not None else None,
         "latency_ms": row.latency_ms,
     }
+
+
+def _served_text(text: str | None) -> str | None:
+    # Whatever a stored row holds, no secret shape is served (docs/monitoring.md).
+    return None if text is None else redact(text)

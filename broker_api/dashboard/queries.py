@@ -25,14 +25,16 @@ UNFINISHED = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
 
 @dataclass(frozen=True)
 class AttemptStats:
-    """Attempts of one model, in one bucket (`t`) or over the whole window."""
+    """Attempts of one model, in one bucket (`t`) or over the whole window.
+    The percentiles are None while none of those attempts has a latency (every
+    call still in flight)."""
 
     model: str
     t: int | None
     attempts: int
     failed: int
-    p50_ms: float
-    p95_ms: float
+    p50_ms: float | None
+    p95_ms: float | None
     cost_usd: Decimal
 
 
@@ -61,12 +63,17 @@ async def finished_counts(
     return [(int(row[0]), str(row[1]), int(row[2])) for row in rows]
 
 
-# Calls in flight (`started`) have not failed; interrupted ones have, as far as
-# anyone can tell.
+# Calls in flight (`started`) have not failed, nor have those interrupted: their
+# worker stopped or died, which says nothing about the model.
 _FAILED = [
     outcome.value
     for outcome in AttemptOutcome
-    if outcome not in {AttemptOutcome.SUCCEEDED, AttemptOutcome.STARTED}
+    if outcome
+    not in {
+        AttemptOutcome.SUCCEEDED,
+        AttemptOutcome.STARTED,
+        AttemptOutcome.INTERRUPTED,
+    }
 ]
 
 
@@ -109,8 +116,8 @@ def _attempt_stats(row: Any, *, is_bucketed: bool) -> AttemptStats:
         t=t,
         attempts=int(attempts),
         failed=int(failed),
-        p50_ms=float(p50),
-        p95_ms=float(p95),
+        p50_ms=None if p50 is None else float(p50),
+        p95_ms=None if p95 is None else float(p95),
         cost_usd=Decimal(cost),
     )
 

@@ -7,6 +7,8 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
+from shared.redaction import RedactedText
+
 Window = Literal["15m", "1h", "6h", "24h"]
 
 
@@ -27,8 +29,8 @@ class ThroughputPoint(BaseModel):
 class ModelPoint(BaseModel):
     t: int
     attempts: int
-    p50_ms: float
-    p95_ms: float
+    p50_ms: float | None  # null while every attempt of the bucket is in flight
+    p95_ms: float | None
     cost_usd: float  # a float is exact enough to draw; totals stay decimal
 
 
@@ -36,8 +38,8 @@ class ModelSeries(BaseModel):
     model: str
     attempts: int
     failed: int  # attempts that did not succeed, retried or not
-    p50_ms: float
-    p95_ms: float
+    p50_ms: float | None  # null while every attempt of the window is in flight
+    p95_ms: float | None
     cost_usd: Decimal
     points: list[ModelPoint]
 
@@ -47,7 +49,7 @@ class FailureView(BaseModel):
     tenant: str
     model: str | None
     error_code: str | None
-    error_message: str | None
+    error_message: RedactedText | None
     finished_at: datetime | None
 
 

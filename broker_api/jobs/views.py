@@ -8,11 +8,12 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 
 from shared.db.models import Attempt, Job
+from shared.redaction import RedactedText
 
 
 class ErrorView(BaseModel):
     code: str
-    message: str
+    message: RedactedText
 
 
 class UsageView(BaseModel):
@@ -28,8 +29,8 @@ class AttemptView(BaseModel):
     generation_id: str | None
     outcome: str = Field(
         description="succeeded, retryable or permanent once answered; started while"
-        " the call is in flight; interrupted when its worker died mid-call (the"
-        " call may have been billed, its cost is unknown)"
+        " the call is in flight; interrupted when its worker stopped or died"
+        " mid-call (the call may have been billed, its cost is unknown)"
     )
     http_status: int | None
     error: ErrorView | None

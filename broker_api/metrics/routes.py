@@ -10,7 +10,7 @@ from broker_api.deps import BearerDep, SessionDep, SettingsDep
 from broker_api.metrics.collector import SnapshotCollector
 from broker_api.metrics.snapshot import take_snapshot
 from broker_api.settings import ApiSettings
-from shared.errors import Unauthenticated
+from shared.errors import MetricsClosed, Unauthenticated
 
 router = APIRouter(tags=["monitoring"])
 
@@ -33,7 +33,9 @@ async def metrics(
 def _check_token(settings: ApiSettings, given: str | None) -> None:
     token = settings.helixq_metrics_token
     if token is None:
-        return  # open, like most exporters: keep it on an internal network
+        if settings.helixq_metrics_open:
+            return  # an operator's choice for a trusted network (`helixq up`)
+        raise MetricsClosed()
     if given is None or not hmac.compare_digest(
         given.encode(), token.get_secret_value().encode()
     ):

@@ -17,8 +17,11 @@ from shared.metrics import UNKNOWN_PROVIDER
 PERCENTILES = (0.5, 0.95, 0.99)
 
 _SUCCEEDED = Attempt.outcome == AttemptOutcome.SUCCEEDED.value
-# Calls still in flight have no outcome yet; interrupted ones count as failures.
-_ANSWERED_OR_LOST = Attempt.outcome != AttemptOutcome.STARTED.value
+# Only answered calls describe the model: one still in flight has no outcome yet,
+# and one interrupted lost its worker (stopped or dead), not its answer.
+_ANSWERED = Attempt.outcome.not_in(
+    [AttemptOutcome.STARTED.value, AttemptOutcome.INTERRUPTED.value]
+)
 # Throughput counts only answers that say how many tokens they produced.
 _TIMED = _SUCCEEDED & Attempt.completion_tokens.is_not(None) & (Attempt.latency_ms > 0)
 
@@ -62,7 +65,7 @@ async def performance_rows(
         .where(
             Attempt.started_at >= period.start,
             Attempt.started_at < period.end,
-            _ANSWERED_OR_LOST,
+            _ANSWERED,
         )
         .group_by(key)
         .order_by(key)

@@ -3,9 +3,9 @@
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Depends, Query, status
 
-from broker_api.deps import CallerDep, SessionDep, SettingsDep
+from broker_api.deps import CallerDep, EnqueuerDep, SessionDep, SettingsDep
 from broker_api.ids import parse_id
 from broker_api.webhooks import service
 from broker_api.webhooks.views import (
@@ -26,13 +26,7 @@ def get_resolver() -> Resolver:
     return system_resolver
 
 
-def get_webhook_enqueuer(request: Request) -> service.WebhookEnqueuer:
-    enqueuer: service.WebhookEnqueuer = request.app.state.enqueuer
-    return enqueuer
-
-
 ResolverDep = Annotated[Resolver, Depends(get_resolver)]
-WebhookEnqueuerDep = Annotated[service.WebhookEnqueuer, Depends(get_webhook_enqueuer)]
 
 
 def _parse_id(delivery_id: str) -> UUID:
@@ -66,7 +60,7 @@ async def replay_delivery(
     delivery_id: str,
     session: SessionDep,
     caller: CallerDep,
-    enqueuer: WebhookEnqueuerDep,
+    enqueuer: EnqueuerDep,
 ) -> DeliveryDetailView:
     """Send the delivery again now, with the same webhook-id."""
     return await service.replay_delivery(

@@ -8,13 +8,13 @@ import binascii
 import logging
 from datetime import UTC, datetime
 from functools import partial
-from typing import Protocol
 from uuid import UUID
 
 import anyio.to_thread
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker_api.deps import Caller
+from broker_api.enqueue import Enqueuer
 from broker_api.webhooks import queries
 from broker_api.webhooks.views import (
     DeliveryDetailView,
@@ -30,10 +30,6 @@ from shared.webhooks.errors import DeliveryNotFound, DeliveryNotReplayable
 from shared.webhooks.outbox import DeliveryStatus, is_disabled
 
 logger = logging.getLogger(__name__)
-
-
-class WebhookEnqueuer(Protocol):
-    async def enqueue_webhook(self, delivery_id: UUID) -> None: ...
 
 
 async def check_webhook_url(
@@ -103,7 +99,7 @@ async def read_delivery(
 
 async def replay_delivery(
     session: AsyncSession,
-    enqueuer: WebhookEnqueuer,
+    enqueuer: Enqueuer,
     caller: Caller,
     delivery_id: UUID,
 ) -> DeliveryDetailView:

@@ -1,12 +1,13 @@
 """What the API answers about webhook deliveries and the tenant's endpoint."""
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 from uuid import UUID
 
 from pydantic import BaseModel, Field
 
 from shared.db.models import WebhookDelivery
+from shared.redaction import RedactedJson
 from shared.webhooks.signing import message_id
 
 
@@ -45,7 +46,7 @@ class DeliveryView(BaseModel):
 
 
 class DeliveryDetailView(DeliveryView):
-    payload: dict[str, Any]
+    payload: RedactedJson
     attempts: list[AttemptLogView]
 
 

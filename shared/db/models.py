@@ -41,6 +41,9 @@ class Tenant(Base):
     default_model: Mapped[str | None] = mapped_column(String(200))
     route_strategy: Mapped[str | None] = mapped_column(String(40))
     fallback_strategy: Mapped[str | None] = mapped_column(String(40))
+    # Whether routing may call another model than the one a request names
+    # (shared.strategies.ModelSubstitution); NULL: the deployment's default.
+    model_substitution: Mapped[str | None] = mapped_column(String(20))
     # Candidates routing picks from: [{"model": id, "weight": int, "tier": str}]
     model_pool: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
     webhook_url: Mapped[str | None] = mapped_column(Text)

@@ -4,7 +4,7 @@ import difflib
 from collections.abc import Iterable
 
 from shared.errors import InvalidRequest
-from shared.strategies import FallbackStrategy, RouteStrategy
+from shared.strategies import FallbackStrategy, ModelSubstitution, RouteStrategy
 
 MAX_SUGGESTIONS = 3
 
@@ -44,4 +44,16 @@ def parse_fallback(value: str, *, field: str = "route.fallback") -> FallbackStra
     except ValueError:
         raise unknown_name_error(
             "fallback strategy", field, value, [s.value for s in FallbackStrategy]
+        ) from None
+
+
+def parse_substitution(
+    value: str, *, field: str = "route.model_substitution"
+) -> ModelSubstitution:
+    """A model substitution by name; an unknown name raises InvalidRequest."""
+    try:
+        return ModelSubstitution(value)
+    except ValueError:
+        raise unknown_name_error(
+            "model substitution", field, value, [s.value for s in ModelSubstitution]
         ) from None

@@ -11,8 +11,13 @@ from typing import Any, Protocol
 from shared.errors import InvalidRequest
 from shared.model_ids import upstream_model_id
 from shared.routing.classifier import RequestClass
-from shared.routing.names import parse_fallback, parse_strategy, unknown_name_error
-from shared.strategies import FallbackStrategy, RouteStrategy
+from shared.routing.names import (
+    parse_fallback,
+    parse_strategy,
+    parse_substitution,
+    unknown_name_error,
+)
+from shared.strategies import FallbackStrategy, ModelSubstitution, RouteStrategy
 
 MAX_POOL_SIZE = 50
 MAX_WEIGHT = 1000
@@ -38,6 +43,7 @@ class TenantRouting:
     route_strategy: RouteStrategy | None = None
     fallback_strategy: FallbackStrategy | None = None
     pool: tuple[PoolEntry, ...] = field(default_factory=tuple)
+    model_substitution: ModelSubstitution | None = None
 
 
 class TenantRow(Protocol):
@@ -53,6 +59,8 @@ class TenantRow(Protocol):
     def fallback_strategy(self) -> str | None: ...
     @property
     def model_pool(self) -> list[dict[str, Any]] | None: ...
+    @property
+    def model_substitution(self) -> str | None: ...
 
 
 def tenant_routing_of(tenant: TenantRow) -> TenantRouting:
@@ -71,6 +79,11 @@ def tenant_routing_of(tenant: TenantRow) -> TenantRouting:
         if tenant.fallback_strategy
         else None,
         pool=parse_pool(tenant.model_pool or []),
+        model_substitution=parse_substitution(
+            tenant.model_substitution, field="model_substitution"
+        )
+        if tenant.model_substitution
+        else None,
     )
 
 

@@ -1,5 +1,10 @@
 """The entry points the worker calls: `route` a job, then `reorder_after_failure`.
 
+A model the request names is called as named, in the request's order (`model`,
+then `models`), unless model substitution allows otherwise: `on_failure` adds the
+tenant's pool and default model after them, ordered by the fallback strategy;
+`any` lets the strategy choose among all of them, as for a request naming none.
+
 The candidate set is the request's `model` and `models` when it names `models`;
 otherwise its `model` (if any), the tenant's pool and the tenant's default model;
 with none of those, the deployment's default model. The strategy picks the first
@@ -15,14 +20,14 @@ from shared.routing.catalog import ModelInfo
 from shared.routing.decision import FailureNote, RoutingDecision
 from shared.routing.fallback import CONTEXT_LENGTH_CODE, is_fixable_by_another_model
 from shared.routing.features import extract_features
-from shared.routing.names import parse_fallback, parse_strategy
+from shared.routing.names import parse_fallback, parse_strategy, parse_substitution
 from shared.routing.performance import ModelStats
 from shared.routing.pool import PoolEntry, TenantRouting
 from shared.routing.ranking import RankContext, Ranking
 from shared.routing.rotation import Rotation
 from shared.routing.strategies import rank
 from shared.settings import RoutingSettings
-from shared.strategies import FallbackStrategy, RouteStrategy
+from shared.strategies import FallbackStrategy, ModelSubstitution, RouteStrategy
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +38,7 @@ class RoutingDefaults:
     strategy: RouteStrategy = RouteStrategy.BASIC
     fallback: FallbackStrategy = FallbackStrategy.BASIC
     performance_cache: bool = True
+    model_substitution: ModelSubstitution = ModelSubstitution.NONE
 
     @classmethod
     def of(cls, settings: RoutingSettings) -> "RoutingDefaults":
@@ -42,6 +48,7 @@ class RoutingDefaults:
             strategy=settings.default_strategy,
             fallback=settings.openrouter_fallback_strategy,
             performance_cache=settings.openrouter_performance_cache,
+            model_substitution=settings.helixq_model_substitution,
         )
 
 
@@ -56,13 +63,17 @@ class RoutingInputs:
     performance: Mapping[str, ModelStats]  # decayed to now
     rotation: Rotation
     rng: random.Random
-    override: Mapping[str, object] | None = None  # `jobs.route`: {strategy, fallback}
+    # `jobs.route`: {strategy, fallback, model_substitution}
+    override: Mapping[str, object] | None = None
 
 
 def route(inputs: RoutingInputs) -> RoutingDecision:
     """Choose the ordered candidates for one job; raises InvalidRequest on an
-    unknown strategy name in the override or the tenant's config."""
+    unknown strategy or substitution name in the override or the tenant's config."""
     strategy, fallback = resolve_strategies(inputs)
+    named = models_called_as_named(inputs)
+    if named:
+        return _route_named(inputs, named, strategy, fallback)
     entries = candidate_entries(inputs)
     ctx = _rank_context(inputs)
     lead = rank(strategy, entries, ctx, primary=True)
@@ -79,6 +90,40 @@ def route(inputs: RoutingInputs) -> RoutingDecision:
         f"{follow.reason}",
         notes=_merge_notes(lead.notes, follow.notes),
         request_class=lead.request_class or follow.request_class,
+    )
+
+
+def _route_named(
+    inputs: RoutingInputs,
+    named: tuple[str, ...],
+    strategy: RouteStrategy,
+    fallback: FallbackStrategy,
+) -> RoutingDecision:
+    """The named models first, in the request's order; with `on_failure`, the
+    tenant's other candidates after them, ordered by the fallback strategy."""
+    substitution = resolve_substitution(inputs)
+    others: list[PoolEntry] = []
+    if substitution is ModelSubstitution.ON_FAILURE:
+        others = [e for e in candidate_entries(inputs) if e.model not in named]
+    follow = (
+        rank(fallback, others, _rank_context(inputs), primary=False)
+        if others
+        else Ranking((), "")
+    )
+    what = "the requested model" if len(named) == 1 else "the requested models"
+    reason = (
+        f"{what} as named (model substitution {substitution.value}: "
+        f"{strategy.value} does not choose)"
+    )
+    if follow.models:
+        reason += f"; then by {fallback.value}: {follow.reason}"
+    return RoutingDecision(
+        strategy=strategy.value,
+        fallback=fallback.value,
+        candidates=(*named, *follow.models),
+        reason=reason,
+        notes=dict(follow.notes),
+        request_class=follow.request_class,
     )
 
 
@@ -103,14 +148,20 @@ def reorder_after_failure(
         remaining = _larger_context(remaining, failed_model, inputs.catalog)
     if not fixable or not remaining:
         return replace(decision, failures=failures, candidates=(*tried, *remaining))
+    named = models_called_as_named(inputs)
+    kept = [model for model in remaining if model in named]  # the request's order
     pool = {entry.model: entry for entry in inputs.tenant.pool}
-    entries = [pool.get(model, PoolEntry(model)) for model in remaining]
+    entries = [pool.get(m, PoolEntry(m)) for m in remaining if m not in named]
     fallback = FallbackStrategy(decision.fallback)
-    ranking = rank(fallback, entries, _rank_context(inputs), primary=False)
+    ranking = (
+        rank(fallback, entries, _rank_context(inputs), primary=False)
+        if entries
+        else Ranking((), "")
+    )
     return replace(
         decision,
         failures=failures,
-        candidates=(*tried, *ranking.models),
+        candidates=(*tried, *kept, *ranking.models),
         notes=_merge_notes(decision.notes, {failed_model: f"failed: {error_code}"}),
     )
 
@@ -132,6 +183,37 @@ def resolve_strategies(inputs: RoutingInputs) -> tuple[RouteStrategy, FallbackSt
         else tenant.fallback_strategy or defaults.fallback
     )
     return strategy, fallback
+
+
+def resolve_substitution(inputs: RoutingInputs) -> ModelSubstitution:
+    """The request's `route.model_substitution` wins over the tenant's, which wins
+    over the deployment's (HELIXQ_MODEL_SUBSTITUTION)."""
+    name = (inputs.override or {}).get("model_substitution")
+    if name:
+        return parse_substitution(str(name))
+    return inputs.tenant.model_substitution or inputs.defaults.model_substitution
+
+
+def models_called_as_named(inputs: RoutingInputs) -> tuple[str, ...]:
+    """The models the request names, when they are called as named and first;
+    empty when it names none, or substitution `any` lets the strategy choose."""
+    named = requested_models(inputs.request)
+    if not named or resolve_substitution(inputs) is ModelSubstitution.ANY:
+        return ()
+    return named
+
+
+def strategies_in_use(
+    inputs: RoutingInputs,
+) -> tuple[RouteStrategy | FallbackStrategy, ...]:
+    """The strategies that order this job's candidates: none for models called as
+    named alone, the fallback strategy when the tenant's models follow them."""
+    strategy, fallback = resolve_strategies(inputs)
+    if not models_called_as_named(inputs):
+        return (strategy, fallback)
+    if resolve_substitution(inputs) is ModelSubstitution.ON_FAILURE:
+        return (fallback,)
+    return ()
 
 
 def requested_models(request: Mapping[str, object]) -> tuple[str, ...]:

@@ -1,5 +1,6 @@
-"""Submit-time and admin-time checks: unknown strategies and models are a 422 with
-close matches, never a silent default.
+"""Submit-time, admin-time and start-up checks: unknown strategies and models are a
+422 (or, for the environment, a one-line SettingsError) with close matches, never a
+silent default.
 
 Models are checked against the catalog's listed ids. While the catalog is empty
 (before the first sync) every model id is accepted: OpenRouter then has the last
@@ -8,8 +9,15 @@ word, and an unknown id fails the job as `upstream_model_not_found`.
 
 from collections.abc import Collection, Iterable, Mapping
 
+from shared.errors import SettingsError
 from shared.model_ids import upstream_model_id
-from shared.routing.names import parse_fallback, parse_strategy, unknown_name_error
+from shared.routing.names import (
+    close_matches,
+    parse_fallback,
+    parse_strategy,
+    parse_substitution,
+    unknown_name_error,
+)
 from shared.routing.pool import PoolEntry
 from shared.routing.router import requested_models
 
@@ -26,6 +34,8 @@ def validate_route(request: Mapping[str, object], catalog_ids: Collection[str]) 
             parse_strategy(str(route["strategy"]))
         if route.get("fallback"):
             parse_fallback(str(route["fallback"]))
+        if route.get("model_substitution"):
+            parse_substitution(str(route["model_substitution"]))
     check_known_models(requested_models(request), catalog_ids, field="model")
 
 
@@ -56,3 +66,28 @@ def is_known_model(model_id: str, catalog_ids: Collection[str]) -> bool:
         return True
     base, _, variant = normalised.rpartition(":")
     return variant in SHORTCUT_VARIANTS and base in catalog_ids
+
+
+def check_configured_models(
+    models: Mapping[str, str | None], catalog_ids: Collection[str]
+) -> None:
+    """Refuse models named in the environment (`{variable: model id}`, unset ones
+    None) that the catalog does not list: one SettingsError line naming every such
+    variable, with close matches. An empty catalog accepts every id."""
+    if not catalog_ids:
+        return
+    problems = [
+        _unlisted(variable, model_id, catalog_ids)
+        for variable, model_id in models.items()
+        if model_id and not is_known_model(model_id, catalog_ids)
+    ]
+    if problems:
+        raise SettingsError("; ".join(problems))
+
+
+def _unlisted(variable: str, model_id: str, catalog_ids: Collection[str]) -> str:
+    suggestions = close_matches(upstream_model_id(model_id), catalog_ids)
+    hint = (
+        f" (did you mean {', '.join(map(repr, suggestions))}?)" if suggestions else ""
+    )
+    return f"invalid {variable}={model_id!r}: not in the model catalog{hint}"

@@ -25,7 +25,13 @@ METADATA_ADDRESSES = frozenset(
 # Hosts such as `2130706433`, `0x7f.0.0.1` or `0177.0.0.1`: resolvers read them as
 # IPv4 addresses, so they are only allowed in their canonical dotted form.
 _NUMERIC_HOST = re.compile(r"^(0x[0-9a-f]*|[0-9]+)(\.(0x[0-9a-f]*|[0-9]+)){0,3}\.?$")
+# IPv6 prefixes whose low 32 bits are an IPv4 address: NAT64's well-known prefix and
+# the deprecated IPv4-compatible ::a.b.c.d (:: and ::1 are refused before).
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+# NAT64's local-use prefix: local by definition, its IPv4 address at one of several
+# places depending on the network, so it is refused whole.
+_NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
 
 
 @dataclass(frozen=True)
@@ -81,25 +87,64 @@ def literal_address(host: str) -> IPAddress | None:
 
 def refusal_reason(address: IPAddress) -> str | None:
     """Why `address` may not be reached (private, loopback, ...), or None."""
-    if isinstance(address, ipaddress.IPv6Address):
-        embedded = address.ipv4_mapped or address.sixtofour
-        if embedded is None and address in _NAT64:
-            embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
-        if embedded is not None:
-            return refusal_reason(embedded) or "an IPv4-embedding IPv6 address"
     if address in METADATA_ADDRESSES:
         return "a cloud metadata address"
     if address.is_loopback:
         return "a loopback address"
     if address.is_unspecified:
         return "an unspecified address"
+    if isinstance(address, ipaddress.IPv6Address):
+        reason = _ipv6_form_refusal(address)
+        if reason is not None:
+            return reason
     if address.is_link_local:
         return "a link-local address"
     if address.is_multicast:
         return "a multicast address"
+    if address.is_reserved:
+        return "a reserved address"
     if not address.is_global:
-        # Private ranges, 100.64/10 carrier-grade NAT, unique-local IPv6, reserved.
+        # Private ranges, 100.64/10 carrier-grade NAT, unique-local IPv6, and the
+        # documentation and benchmarking ranges.
         return "a private or reserved address"
+    return None
+
+
+def _ipv6_form_refusal(address: ipaddress.IPv6Address) -> str | None:
+    """Why an IPv6 address that carries an IPv4 address is refused, or None.
+
+    Such an address reaches its IPv4 address through the host's stack, a tunnel
+    or a translator, so the IPv4 address decides where a request lands; the IPv6
+    form is refused whatever it carries, naming the carried address's reason.
+    """
+    if address in _NAT64_LOCAL:
+        return "a local-use NAT64 address"
+    carried = _carried_ipv4(address)
+    if carried is None:
+        return None
+    form, embedded = carried
+    for ipv4 in embedded:
+        reason = refusal_reason(ipv4)
+        if reason is not None:
+            return f"{reason} inside {form}"
+    return form
+
+
+def _carried_ipv4(
+    address: ipaddress.IPv6Address,
+) -> tuple[str, list[ipaddress.IPv4Address]] | None:
+    """The IPv6 form of `address` and the IPv4 addresses it carries, if it is one."""
+    if address.ipv4_mapped is not None:
+        return "an IPv4-mapped IPv6 address", [address.ipv4_mapped]
+    if address.sixtofour is not None:
+        return "a 6to4 IPv6 address", [address.sixtofour]
+    if address.teredo is not None:
+        return "a Teredo IPv6 address", list(address.teredo)  # server, client
+    low_32_bits = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    if address in _NAT64:
+        return "a NAT64 IPv6 address", [low_32_bits]
+    if address in _IPV4_COMPATIBLE:
+        return "an IPv4-compatible IPv6 address", [low_32_bits]
     return None
 
 

@@ -4,32 +4,43 @@ import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from helixq.processes import Supervisor, answers, free_port
 from shared.tenancy import create_api_key, create_tenant
-from tests.e2e.processes import BIN, ProcessGroup, answers, free_port
 from tests.factories import unique_name
-from tests.polling import wait_until
 from tests.services import Services
 from tests.webhook_receiver import receiver  # noqa: F401  (the fixture, by name)
 
 SIMULATOR_KEY = "sk-or-v1-e2e-simulator-key"
+HELIXQ = str(Path(sys.executable).parent / "helixq")
+LOG_DIR = Path("tests/artifacts/e2e-logs")
+READY_TIMEOUT_S = 30
+STOP_GRACE_S = 10
 
 
 @dataclass
 class Stack:
-    processes: ProcessGroup
+    processes: Supervisor
+    env: dict[str, str]
     api_url: str
     simulator_url: str
 
+    def start(self, name: str, argv: list[str], **env: str) -> int:
+        """Start `argv` as `name`, with `env` over the stack's; its pid. Its output
+        is appended to `<name>.log` in LOG_DIR."""
+        LOG_DIR.mkdir(parents=True, exist_ok=True)
+        log = LOG_DIR / f"{name}.log"
+        return self.processes.start(name, argv, {**self.env, **env}, log=log)
+
     def start_worker(self, name: str = "worker", *options: str, **env: str) -> int:
         """Start a worker node; its pid."""
-        argv = [str(BIN / "helixq"), "worker", "-c", "32", *options]
-        return self.processes.start(name, argv, **env).pid
+        return self.start(name, [HELIXQ, "worker", "-c", "32", *options], **env)
 
     def simulator_calls(self) -> dict[str, object]:
         response = httpx.get(f"{self.simulator_url}/_sim/calls", timeout=5)
@@ -64,39 +75,32 @@ def _environment(services: Services, sim_port: int, api_port: int) -> dict[str, 
 @pytest.fixture(scope="session")
 def stack(services: Services) -> Iterator[Stack]:
     sim_port, api_port = free_port(), free_port()
-    processes = ProcessGroup(env=_environment(services, sim_port, api_port))
+    processes = Supervisor()
     stack = Stack(
         processes,
+        env=_environment(services, sim_port, api_port),
         api_url=f"http://127.0.0.1:{api_port}",
         simulator_url=f"http://127.0.0.1:{sim_port}",
     )
     try:
-        processes.start(
-            "simulator",
-            [
-                sys.executable,
-                "-m",
-                "simulator",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(sim_port),
-            ],
-        )
-        processes.start("api", [str(BIN / "helixq"), "api", "--port", str(api_port)])
-        processes.start("beat", [str(BIN / "helixq"), "beat"])
+        simulator = [sys.executable, "-m", "simulator", "--host", "127.0.0.1"]
+        stack.start("simulator", [*simulator, "--port", str(sim_port)])
+        stack.start("api", [HELIXQ, "api", "--port", str(api_port)])
+        stack.start("beat", [HELIXQ, "beat"])
         stack.start_worker()
-        wait_until(
+        processes.wait_until_ready(
             lambda: answers(f"{stack.simulator_url}/_sim/health"),
-            timeout_s=30,
+            timeout_s=READY_TIMEOUT_S,
             what="the simulator",
         )
-        wait_until(
-            lambda: answers(f"{stack.api_url}/healthz"), timeout_s=30, what="the API"
+        processes.wait_until_ready(
+            lambda: answers(f"{stack.api_url}/healthz"),
+            timeout_s=READY_TIMEOUT_S,
+            what="the API",
         )
         yield stack
     finally:
-        processes.stop_all()
+        processes.stop_all(STOP_GRACE_S)
 
 
 @dataclass(frozen=True)

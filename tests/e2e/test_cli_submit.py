@@ -6,14 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import Client, Stack
-from tests.e2e.processes import BIN
+from tests.e2e.conftest import HELIXQ, Client, Stack
 
 pytestmark = pytest.mark.timeout(120)
 
 
 def helixq(stack: Stack, client: Client, cwd: Path, *argv: str):
-    command = [str(BIN / "helixq"), *argv, "--api-url", stack.api_url]
+    command = [HELIXQ, *argv, "--api-url", stack.api_url]
     return subprocess.run(
         [*command, "--key", client.key],
         cwd=cwd,

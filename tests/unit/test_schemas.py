@@ -28,6 +28,7 @@ def test_completion_body_keeps_openrouter_fields_and_drops_ours() -> None:
         ({"temperature": 3}, "temperature"),
         ({"max_tokens": 0}, "max_tokens"),
         ({"route": {"strategy": "cheapest"}}, "route"),
+        ({"route": {"model_substitution": "sometimes"}}, "route"),
         ({"stream": True}, "stream"),
         ({"messages": [{"role": "robot", "content": "x"}]}, "messages"),
     ],
@@ -36,3 +37,13 @@ def test_invalid_bodies_name_the_field(override: dict, field: str) -> None:
     with pytest.raises(ValidationError) as caught:
         JobCreate.model_validate(make_job_body(**override))
     assert caught.value.errors()[0]["loc"][0] == field
+
+
+def test_a_request_may_allow_model_substitution() -> None:
+    job = JobCreate.model_validate(
+        make_job_body(route={"model_substitution": "on_failure"})
+    )
+    assert job.route is not None
+    assert job.route.model_dump(exclude_none=True) == {
+        "model_substitution": "on_failure"
+    }

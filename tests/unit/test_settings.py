@@ -58,5 +58,48 @@ def test_tenants_are_read_from_numbered_variables(monkeypatch, tmp_path) -> None
 def test_bad_tenant_strategy_is_reported(monkeypatch) -> None:
     monkeypatch.setenv("OPENROUTER_TENANT_1_NAME", "Acme")
     monkeypatch.setenv("OPENROUTER_TENANT_1_ROUTE_STRATEGY", "fastest")
-    with pytest.raises(SettingsError, match="TENANTS_0_ROUTE_STRATEGY"):
+    with pytest.raises(SettingsError, match="OPENROUTER_TENANT_1_ROUTE_STRATEGY"):
         load_settings(TenantSeedSettings)
+
+
+def test_a_bad_tenant_variable_is_named_by_its_tenant_number(monkeypatch) -> None:
+    monkeypatch.setenv("OPENROUTER_TENANT_1_NAME", "Acme")
+    monkeypatch.setenv("OPENROUTER_TENANT_2_NAME", "Beta")
+    monkeypatch.setenv("OPENROUTER_TENANT_2_ROUTE_STRATEGY", "cheapest")
+    monkeypatch.setenv("OPENROUTER_TENANT_7_FALLBACK_STRATEGY", "fastest")
+    with pytest.raises(SettingsError) as caught:
+        load_settings(TenantSeedSettings)
+    message = caught.value.message
+    assert "invalid OPENROUTER_TENANT_2_ROUTE_STRATEGY='cheapest'" in message
+    assert "invalid OPENROUTER_TENANT_7_FALLBACK_STRATEGY='fastest'" in message
+    assert "'cost_optimized'" in message  # what is allowed
+    assert "TENANTS" not in message
+    assert "\n" not in message
+
+
+def test_a_short_tenant_api_key_is_named_and_never_echoed(monkeypatch) -> None:
+    monkeypatch.setenv("OPENROUTER_TENANT_2_NAME", "Beta")
+    monkeypatch.setenv("OPENROUTER_TENANT_2_API_KEY", "hqk_short")
+    with pytest.raises(SettingsError) as caught:
+        load_settings(TenantSeedSettings)
+    message = caught.value.message
+    assert message == (
+        "invalid OPENROUTER_TENANT_2_API_KEY: an API key needs at least 20 characters"
+    )
+
+
+def test_model_substitution_is_read_per_tenant_and_for_the_deployment(
+    monkeypatch,
+) -> None:
+    monkeypatch.setenv("HELIXQ_MODEL_SUBSTITUTION", "on_failure")
+    monkeypatch.setenv("OPENROUTER_TENANT_1_MODEL_SUBSTITUTION", "any")
+    routing = load_settings(RoutingSettings)
+    assert routing.helixq_model_substitution == "on_failure"
+    assert load_settings(TenantSeedSettings).tenants[0].model_substitution == "any"
+    monkeypatch.setenv("OPENROUTER_TENANT_1_MODEL_SUBSTITUTION", "always")
+    with pytest.raises(SettingsError) as caught:
+        load_settings(TenantSeedSettings)
+    assert "invalid OPENROUTER_TENANT_1_MODEL_SUBSTITUTION='always'" in str(
+        caught.value
+    )
+    assert "'on_failure'" in str(caught.value)

@@ -9,9 +9,12 @@ group): it returns once their claim is committed, and the rest of each job goes 
 on the loop (workers.runtime.inflight and workers.runtime.consumer say why the
 message is acked then). Safe to run twice for the same job: the claim decides who
 works, and every write after it is guarded by the claim token. No statement is
-held across the call.
+held across the call. A worker that stops cancels the jobs still running after its
+grace period (workers.runtime.inflight); a cancelled job is handed back
+(JobEndings.interrupt).
 """
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from functools import partial
@@ -105,10 +108,28 @@ class Completions:
             logger.debug(
                 "%d of %d jobs not claimed", len(job_ids) - len(jobs), len(job_ids)
             )
-        for job in jobs:
-            plan = await self._plan(job)
-            if plan is not None and await self._admitted(job, plan):
+        for index, job in enumerate(jobs):
+            try:
+                plan = await self._admitted_plan(job)
+            except asyncio.CancelledError:  # the worker is stopping (runtime.inflight)
+                await self._hand_back(jobs[index:])
+                raise
+            if plan is not None:
                 start(f"job {job.id}", self._work_then_release(job, plan))
+
+    async def _admitted_plan(self, job: ClaimedJob) -> Plan | None:
+        """The job's plan once it is admitted; None if it failed, was deferred or
+        refused meanwhile."""
+        plan = await self._plan(job)
+        if plan is None or not await self._admitted(job, plan):
+            return None
+        return plan
+
+    async def _hand_back(self, jobs: Sequence[ClaimedJob]) -> None:
+        # Claimed but not started: back to their queues now, with what they held.
+        for job in jobs:
+            await self._endings.interrupt(job)
+            await self.limits.release(job.id)
 
     async def _plan(self, job: ClaimedJob) -> Plan | None:
         """The job's routing decision; None once a job that cannot be routed failed."""
@@ -143,6 +164,9 @@ class Completions:
     async def _work_then_release(self, job: ClaimedJob, plan: Plan) -> Outcome:
         try:
             return await self.work(job, plan)
+        except asyncio.CancelledError:  # the worker is stopping (runtime.inflight)
+            await self._endings.interrupt(job)
+            raise
         finally:
             await self.limits.release(job.id)
 
@@ -219,4 +243,5 @@ def tenant_facts(job: ClaimedJob) -> TenantFacts:
         route_strategy=job.tenant_route_strategy,
         fallback_strategy=job.tenant_fallback_strategy,
         model_pool=job.tenant_model_pool,
+        model_substitution=job.tenant_model_substitution,
     )

@@ -1,6 +1,6 @@
-"""How a job's run ends: finished, failed, or released for a retry; and what is
-sent after the commit (the finished notice, the retry, the webhook delivery), all
-on the worker's event loop.
+"""How a job's run ends: finished, failed, released for a retry, or handed back by
+a stopping worker; and what is sent after the commit (the finished notice, the
+retry, the webhook delivery), all on the worker's event loop.
 
 Every write is one statement guarded by the claim token (workers.jobs.transitions),
 so a worker whose lease was taken over changes nothing. `JobEndings` holds what
@@ -40,6 +40,11 @@ from workers.runtime.redis_batching import RedisBatcher
 
 logger = logging.getLogger(__name__)
 
+WORKER_STOPPED = "worker_stopped"
+WORKER_STOPPED_MESSAGE = (
+    "the worker stopped before OpenRouter answered this call; the job runs again "
+    "(OpenRouter may still have answered and billed this call)"
+)
 STORE_RETRY_FIRST_S = 0.5
 STORE_RETRY_MAX_S = 10.0
 T = TypeVar("T")
@@ -260,6 +265,25 @@ class JobEndings:
                 partial(add_finished_notice, job_id=job.id),
                 what=f"job {job.id}: finished notice",
             )
+
+    async def interrupt(self, job: ClaimedJob) -> None:
+        """The worker is stopping before the job ended: mark its call in flight (if
+        any) `interrupted`, put the job back in its queue and re-publish it, so that
+        another worker, or this one restarted, runs it at once rather than after the
+        lease. One try: the sweeper still re-sends the job once its lease runs out."""
+        try:
+            async with self._db.connection() as conn:
+                handed_back = await transitions.interrupt_job(
+                    conn, job, code=WORKER_STOPPED, message=WORKER_STOPPED_MESSAGE
+                )
+        except (psycopg.Error, psycopg_pool.PoolTimeout) as error:
+            logger.warning("job %s: not handed back at shutdown: %r", job.id, error)
+            return
+        if handed_back:
+            queue = tenant_queue(job.tenant_slug)
+            publish = self._publisher.retry(job.id, queue, countdown_s=None)
+            await _published(job, publish, "re-publish at shutdown")
+            logger.info("job %s: handed back at shutdown", job.id)
 
     async def publish_retry(self, job: ClaimedJob, delay_s: float) -> None:
         """Re-publish the job to its tenant's queue, to run in `delay_s`."""

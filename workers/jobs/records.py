@@ -26,6 +26,7 @@ class ClaimedJob:
     tenant_route_strategy: str | None = None
     tenant_fallback_strategy: str | None = None
     tenant_model_pool: list[dict[str, Any]] | None = None
+    tenant_model_substitution: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,7 @@
 """Every statement a worker runs that changes a job's status, with the ledger writes
-that go with them: claim, record an attempt, finish, fail, release, defer; and, for
-the periodic sweeps, re-queue stale jobs and expire overdue ones.
+that go with them: claim, record an attempt, finish, fail, release, defer, hand back
+at shutdown; and, for the periodic sweeps, re-queue stale jobs and expire overdue
+ones.
 
 Each move is guarded by the status it leaves (shared.jobs draws them). The job's
 own path uses async functions taking a psycopg connection in autocommit mode (the
@@ -27,6 +28,7 @@ from sqlalchemy.orm import Session
 from shared.cost import LEDGER_COST_SQL
 from shared.db.models import Job
 from shared.jobs import JobStatus
+from shared.redaction import redact
 from workers.jobs.records import AttemptRecord, Call, ClaimedJob, Ended
 from workers.webhooks.job_events import ENDED_JOB_RETURNING, EndedJob, record_job_event
 
@@ -56,7 +58,8 @@ RETURNING jobs.id, jobs.claim_token, jobs.request, jobs.route, jobs.retries,
     tenants.default_model, tenants.slug,
     CASE WHEN jobs.batch_id IS NULL THEN coalesce(jobs.webhook_url, tenants.webhook_url)
          ELSE jobs.webhook_url END,
-    tenants.route_strategy, tenants.fallback_strategy, tenants.model_pool
+    tenants.route_strategy, tenants.fallback_strategy, tenants.model_pool,
+    tenants.model_substitution
 """
 
 # Written before the call, guarded by the claim: a worker that lost its claim makes
@@ -114,6 +117,22 @@ UPDATE jobs SET status = 'queued', claim_token = NULL, lease_expires_at = NULL,
 # slow candidates is not handed to a second worker meanwhile.
 _RENEW_SQL = f"""
 UPDATE jobs SET lease_expires_at = now() + make_interval(secs => %(lease_s)s)
+{_HELD}"""
+
+# A stopping worker hands the job back: its call in flight (if any) is cut off, and
+# the job is due again at once, without counting a retry (the model did not fail).
+# Both parts see the same snapshot, so the attempt changes only while the claim holds.
+_INTERRUPT = f"""
+WITH attempt AS (
+    UPDATE attempts SET outcome = 'interrupted', error_code = %(code)s,
+        error_message = %(message)s
+    FROM jobs
+    WHERE attempts.job_id = %(job_id)s AND attempts.outcome = 'started'
+      AND jobs.id = attempts.job_id AND jobs.claim_token = %(token)s
+      AND jobs.status = 'running'
+)
+UPDATE jobs SET status = 'queued', claim_token = NULL, lease_expires_at = NULL,
+    available_at = now()
 {_HELD}"""
 
 _FINISH = f"{_WITH_ATTEMPT} {_FINISH_SQL}"
@@ -190,6 +209,7 @@ def _claimed(row: tuple[Any, ...]) -> ClaimedJob:
         tenant_route_strategy=routing[0],
         tenant_fallback_strategy=routing[1],
         tenant_model_pool=routing[2],
+        tenant_model_substitution=routing[3],
     )
 
 
@@ -253,7 +273,7 @@ async def fail_job(
     outcome = {
         "token": job.claim_token,
         "code": code,
-        "message": message,
+        "message": _kept_text(message),
         "routing": routing,
     }
     return await _end(conn, job, statement, {**params, **outcome})
@@ -275,10 +295,25 @@ async def release_job(
         "token": job.claim_token,
         "delay_s": float(delay_s),
         "code": attempt.error_code,
-        "message": attempt.error_message,
+        "message": _kept_text(attempt.error_message),
         "routing": routing,
     }
     return await _changed(conn, _RELEASE, params)
+
+
+async def interrupt_job(
+    conn: Connection, job: ClaimedJob, *, code: str, message: str
+) -> bool:
+    """Mark the job's call in flight `interrupted` (with `code` and `message`) and
+    put the job back in the queue, due now, its retries unchanged; False (and
+    nothing changed) if the claim was lost."""
+    params = {
+        "job_id": job.id,
+        "token": job.claim_token,
+        "code": code,
+        "message": message,
+    }
+    return await _changed(conn, _INTERRUPT, params)
 
 
 async def defer_job(conn: Connection, job: ClaimedJob, *, delay_s: float) -> bool:
@@ -322,12 +357,19 @@ def _attempt_params(attempt: AttemptRecord) -> dict[str, Any]:
         "outcome": attempt.outcome.value,
         "http_status": attempt.http_status,
         "attempt_error_code": attempt.error_code,
-        "attempt_error_message": attempt.error_message,
+        "attempt_error_message": _kept_text(attempt.error_message),
         "prompt_tokens": attempt.prompt_tokens,
         "completion_tokens": attempt.completion_tokens,
         "cost_usd": attempt.cost_usd,
         "latency_ms": attempt.latency_ms,
     }
+
+
+def _kept_text(text: str | None) -> str | None:
+    # Upstream text arrives redacted with the key it was sent with
+    # (workers.openrouter.responses); error text from any source loses the known
+    # secret shapes here, before a tenant can be shown it.
+    return None if text is None else redact(text)
 
 
 async def _end(

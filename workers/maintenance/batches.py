@@ -19,9 +19,9 @@ from uuid import UUID
 from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from shared.batch_endings import count_items, end_batch
 from shared.db.models import Batch, Job
 from shared.jobs import BatchStatus, JobStatus, batch_request_counts
-from shared.webhooks.outbox import record_batch_event
 from workers.jobs import transitions
 from workers.webhooks.sender import DeliverySender
 
@@ -38,16 +38,6 @@ class Settled:
 
     status: str
     delivery_id: UUID | None
-
-
-@dataclass(frozen=True, slots=True)
-class _Items:
-    by_status: dict[str, int]
-    last_finished_at: datetime | None
-
-    @property
-    def is_finished(self) -> bool:
-        return not any(self.by_status.get(status) for status in _UNFINISHED)
 
 
 def finish_batches(
@@ -106,38 +96,11 @@ def settle_batch(session: Session, batch_id: UUID, *, now: datetime) -> Settled 
         return None
     if batch.status != BatchStatus.CANCELLED and batch.expires_at <= now:
         transitions.expire_queued_batch_items(session, batch_id)
-    items = _count_items(session, batch_id)
+    items = count_items(session, batch_id)
     if not items.is_finished:
         return None
-    batch.request_counts = batch_request_counts(batch.total, items.by_status)
     if batch.status == BatchStatus.CANCELLED:
+        batch.request_counts = batch_request_counts(batch.total, items.by_status)
         return Settled(batch.status, None)  # the API recorded `batch.cancelled`
-    _end(batch, items, now=now)
-    session.flush()
-    return Settled(batch.status, record_batch_event(session, batch, now=now))
-
-
-def _count_items(session: Session, batch_id: UUID) -> _Items:
-    rows = session.execute(
-        select(Job.status, func.count(), func.max(Job.finished_at))
-        .where(Job.batch_id == batch_id)
-        .group_by(Job.status)
-    ).all()
-    finished = [row[2] for row in rows if row[2] is not None]
-    return _Items(
-        by_status={str(row[0]): int(row[1]) for row in rows},
-        last_finished_at=max(finished, default=None),
-    )
-
-
-def _end(batch: Batch, items: _Items, *, now: datetime) -> None:
-    # Expired when the window closed before the last item ended (queued items were
-    # expired then); otherwise it finalizes at once: results are already in place.
-    if items.last_finished_at is not None and items.last_finished_at > batch.expires_at:
-        batch.status, batch.expired_at = BatchStatus.EXPIRED.value, now
-        return
-    batch.finalizing_at = now
-    if batch.total and items.by_status.get(JobStatus.FAILED.value) == batch.total:
-        batch.status, batch.failed_at = BatchStatus.FAILED.value, now
-    else:
-        batch.status, batch.completed_at = BatchStatus.COMPLETED.value, now
+    delivery_id = end_batch(session, batch, items, now=now)
+    return Settled(batch.status, delivery_id)

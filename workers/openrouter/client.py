@@ -18,7 +18,12 @@ import httpx
 from httpx_aiohttp import AiohttpTransport
 from pydantic import SecretStr
 
-from workers.openrouter.errors import UpstreamTimeout, UpstreamUnavailable
+from shared.redaction import Redactor
+from workers.openrouter.errors import (
+    UpstreamError,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
 from workers.openrouter.responses import read_reply
 from workers.openrouter.schemas import Completion, JsonObject
 
@@ -68,6 +73,8 @@ class OpenRouterClient:
         # timeout around it.
         self._extensions = {"timeout": dict.fromkeys(_TIMEOUTS, config.timeout_s)}
         self._transport = transport or AiohttpTransport(limits=limits)
+        # The key this client sends is the one an upstream could quote back.
+        self._redactor = Redactor([config.api_key.get_secret_value()])
 
     async def complete(self, job_id: UUID, body: JsonObject) -> Completion:
         """Send one chat completion; raises UpstreamError when it fails."""
@@ -87,22 +94,39 @@ class OpenRouterClient:
                     content = await response.aread()
                 finally:
                     await response.aclose()
-        except (TimeoutError, httpx.TimeoutException):
-            raise UpstreamTimeout(
-                f"no answer from OpenRouter within {self._timeout_s:g}s"
-            ) from None
-        except (httpx.TransportError, aiohttp.ClientError, OSError) as exc:
-            raise UpstreamUnavailable(
-                f"could not reach OpenRouter: {type(exc).__name__}"
-            ) from None
+        except (
+            TimeoutError,
+            httpx.TransportError,
+            aiohttp.ClientError,
+            OSError,
+        ) as exc:
+            raise _transport_failure(exc, self._timeout_s) from None
         return read_reply(
             response.status_code,
             response.headers,
             content,
             latency_ms=round((time.monotonic() - started) * 1000),
             now_s=time.time(),
+            redactor=self._redactor,
         )
 
     async def aclose(self) -> None:
         """Close the connections (on the loop that opened them)."""
         await self._transport.aclose()
+
+
+def _transport_failure(error: BaseException, timeout_s: float) -> UpstreamError:
+    """A call that got no answer: timed out, or its connection failed."""
+    # The aiohttp transport reports every aiohttp connection error as an httpx
+    # ConnectTimeout, a server that closed the connection mid-call included; the
+    # aiohttp error it wraps says whether time ran out.
+    cause = error.__cause__
+    if isinstance(error, httpx.TransportError) and isinstance(
+        cause, aiohttp.ClientError
+    ):
+        error = cause
+    if isinstance(error, TimeoutError | httpx.TimeoutException):
+        return UpstreamTimeout(f"no answer from OpenRouter within {timeout_s:g}s")
+    return UpstreamUnavailable(
+        f"no answer from OpenRouter: the connection failed ({type(error).__name__})"
+    )

@@ -1,10 +1,18 @@
-"""Turn one HTTP answer from OpenRouter into a Completion or an UpstreamError (pure)."""
+"""Turn one HTTP answer from OpenRouter into a Completion or an UpstreamError (pure).
+
+The way upstream text comes in: an error's message is OpenRouter's own words when
+the body is its error envelope, and a summary (status, size, an excerpt) of any
+other body, which is never passed on whole. Either is redacted, then bounded, so
+an upstream or proxy that quotes our request back (the Authorization header) hands
+the key to no job, attempt, webhook or log.
+"""
 
 import json
 from collections.abc import Mapping
 from typing import cast
 
 from shared.cost import reported_cost_usd
+from shared.redaction import Redactor
 from workers.openrouter.errors import (
     UpstreamBadRequest,
     UpstreamBadResponse,
@@ -27,6 +35,7 @@ from workers.openrouter.schemas import (
 )
 
 MAX_MESSAGE_CHARS = 2000
+MAX_EXCERPT_CHARS = 200  # of a body that is not OpenRouter's error envelope
 PROVIDER_ERROR = "Provider returned error"  # OpenRouter's message when `raw` says more
 
 _BY_STATUS: dict[int, type[UpstreamError]] = {
@@ -67,8 +76,10 @@ def read_reply(
     *,
     latency_ms: int,
     now_s: float,
+    redactor: Redactor,
 ) -> Completion:
-    """The completion in a 2xx answer; raises the matching UpstreamError otherwise.
+    """The completion in a 2xx answer; raises the matching UpstreamError otherwise,
+    its message passed through `redactor`.
 
     `headers` must look names up case-insensitively (httpx.Headers does);
     `now_s` is the epoch time used to turn `X-RateLimit-Reset` into a delay.
@@ -80,12 +91,27 @@ def read_reply(
                 "the answer is not a JSON object", http_status=status
             )
         error_class = error_class_for_status(status)
-        raise error_class(_snippet(content, status), http_status=status)
+        raise error_class(summarise_body(status, content, redactor), http_status=status)
     typed = cast(CompletionBody, body)
-    error = _error_in(typed) if 200 <= status < 300 else typed.get("error", {})
-    if error is not None:
-        raise _error_from(status, error, headers, typed, now_s=now_s)
-    return _completion(typed, content, status, headers, latency_ms)
+    if 200 <= status < 300:
+        error = _error_in(typed)
+        if error is None:
+            return _completion(typed, content, status, headers, latency_ms)
+    else:
+        error = typed.get("error")
+    if isinstance(error, dict):
+        message = _message(error, status, redactor)
+    else:  # not OpenRouter's error envelope
+        error, message = {}, summarise_body(status, content, redactor)
+    raise _error_from(status, error, headers, typed, message=message, now_s=now_s)
+
+
+def summarise_body(status: int, content: bytes, redactor: Redactor) -> str:
+    """What an answer that is not OpenRouter's error envelope said, in one line:
+    its status, size and the start of its text, redacted."""
+    text = content.decode("utf-8", errors="replace")
+    excerpt = redactor.excerpt(text, max_chars=MAX_EXCERPT_CHARS) or "(empty body)"
+    return f"OpenRouter answered {status} ({len(content)} bytes): {excerpt}"
 
 
 def error_class_for_status(status: int) -> type[UpstreamError]:
@@ -143,12 +169,10 @@ def _error_from(
     headers: Mapping[str, str],
     body: CompletionBody,
     *,
+    message: str,
     now_s: float,
 ) -> UpstreamError:
-    error = error if isinstance(error, dict) else {}
-    metadata = error.get("metadata")
-    metadata = metadata if isinstance(metadata, dict) else {}
-    message = _message(error, metadata, status)
+    metadata = _metadata(error)
     error_class = _classify(status, error, metadata, message)
     return error_class(
         message,
@@ -192,17 +216,19 @@ def _availability_code(error: ErrorBody) -> object:
     return availability.get("code") if isinstance(availability, dict) else None
 
 
-def _message(error: ErrorBody, metadata: JsonObject, status: int) -> str:
+def _metadata(error: ErrorBody) -> JsonObject:
+    metadata = error.get("metadata")
+    return metadata if isinstance(metadata, dict) else {}
+
+
+def _message(error: ErrorBody, status: int, redactor: Redactor) -> str:
+    """OpenRouter's words (with the provider's when it only says "Provider
+    returned error"), redacted, then bounded."""
     message = str(error.get("message") or f"OpenRouter answered {status}")
-    raw = metadata.get("raw")
+    raw = _metadata(error).get("raw")
     if raw and message.startswith(PROVIDER_ERROR):
         message = f"{message}: {raw}"
-    return message[:MAX_MESSAGE_CHARS]
-
-
-def _snippet(content: bytes, status: int) -> str:
-    text = content.decode("utf-8", errors="replace").strip()[:200]
-    return f"OpenRouter answered {status}: {text or '(empty body)'}"
+    return redactor.excerpt(message, max_chars=MAX_MESSAGE_CHARS)
 
 
 def _completion(

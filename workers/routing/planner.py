@@ -23,8 +23,8 @@ from shared.routing.router import (
     RoutingInputs,
     candidate_models,
     reorder_after_failure,
-    resolve_strategies,
     route,
+    strategies_in_use,
 )
 from shared.settings import RoutingSettings
 from shared.strategies import FallbackStrategy, RouteStrategy
@@ -77,6 +77,7 @@ class TenantFacts:
     route_strategy: str | None
     fallback_strategy: str | None
     model_pool: list[dict[str, Any]] | None
+    model_substitution: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +111,7 @@ class RoutePlanner:
     ) -> Plan:
         """The decision for one job; raises InvalidRequest on a corrupt config."""
         inputs = self._inputs(request, tenant, override, await self._catalog.get())
-        if not PERFORMANCE_AWARE.isdisjoint(resolve_strategies(inputs)):
+        if not PERFORMANCE_AWARE.isdisjoint(strategies_in_use(inputs)):
             candidates = candidate_models(request, inputs.tenant, self._defaults)
             stats = await self._performance.snapshot(candidates)
             inputs = replace(inputs, performance=stats)

@@ -40,7 +40,11 @@ BATCH_SWEEP_SCHEDULE_NAME = "finish-batches"
 DUE_WEBHOOKS_INTERVAL_S = 15.0
 # Often enough that /readyz reads a check younger than its 3 min staleness limit.
 UPSTREAM_CHECK_INTERVAL_S = 60.0
-CATALOG_SYNC_INTERVAL_S = 3600.0  # prices change rarely; beat also syncs at start
+CATALOG_SYNC_INTERVAL_S = 3600.0  # prices change rarely
+# An interval entry first runs one interval after beat starts; these are sent at
+# start too, so that prices are known and /readyz reads a fresh upstream check
+# from the first seconds instead of after a minute (or an hour).
+SENT_AT_BEAT_START = (TaskName.SYNC_MODEL_CATALOG, TaskName.CHECK_UPSTREAM)
 
 
 class HelixqCelery(Celery):

@@ -97,8 +97,8 @@ def _acknowledge(
 ) -> None:
     # On the loop's thread; `ack` hands the ack to the consumer's hub (thread-safe).
     if started.cancelled():
-        # Stopped at shutdown: the jobs are still `queued`, or `running` under a lease
-        # that expires; the sweeper re-sends both.
+        # Stopped at shutdown: jobs not yet claimed are still `queued` (the sweeper
+        # re-sends them); claimed ones were handed back (workers.jobs.completion).
         return
     error = started.exception()
     if error is not None:

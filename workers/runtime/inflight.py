@@ -16,7 +16,8 @@ from typing import Any, TypeAlias
 
 logger = logging.getLogger(__name__)
 
-# How long jobs cancelled at shutdown get to run their `finally` blocks.
+# How long jobs cancelled at shutdown get to hand themselves back (one statement
+# and one publish each) and run their `finally` blocks.
 CANCEL_GRACE_S = 5.0
 
 Rest: TypeAlias = Coroutine[object, object, object]
@@ -73,8 +74,9 @@ class InflightJobs:
     async def stop(self, timeout_s: float) -> int:
         """At shutdown: cancel the messages not yet started, give the running jobs
         up to `timeout_s` to end, then cancel the rest; how many were cancelled
-        running. Nothing is lost: a job not yet claimed is still `queued`, a claimed
-        one keeps its lease, and the sweeper re-sends both."""
+        running. Nothing is lost: a job not yet claimed is still `queued` (the
+        sweeper re-sends it), and a claimed one that is cancelled hands itself back
+        to its queue (workers.jobs.completion)."""
         await _cancel(self._beginning, CANCEL_GRACE_S)
         still_running = await self.wait_idle(timeout_s)
         await _cancel(self._running, CANCEL_GRACE_S)

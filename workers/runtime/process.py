@@ -39,7 +39,11 @@ from workers.runtime.intake import WIDE_INTAKE, Intake
 from workers.runtime.job_sender import JobSender
 from workers.runtime.publishing import RedisTaskPublisher, TaskPublisher
 from workers.runtime.redis_batching import RedisBatcher
-from workers.runtime.settings import WorkerSettings, check_worker_settings
+from workers.runtime.settings import (
+    WorkerSettings,
+    check_worker_settings,
+    stop_grace_s,
+)
 from workers.webhooks.sender import DeliverySender
 
 logger = logging.getLogger(__name__)
@@ -74,16 +78,15 @@ class WorkerProcess:
     completions: Completions
 
     def close(self) -> None:
-        """Let the jobs in flight end (up to one call timeout; the messages not
-        yet started are dropped), then release connections and stop the event
-        loop thread."""
-        still_running = self.loop.run(
-            self.completions.inflight.stop(self.settings.openrouter_timeout)
-        )
+        """Let the jobs in flight end within the stop grace (the messages not yet
+        started are dropped; the jobs still running after it are cut off and
+        handed back), then release connections and stop the event loop thread."""
+        inflight = self.completions.inflight
+        still_running = self.loop.run(inflight.stop(stop_grace_s(self.settings)))
         if still_running:
             logger.warning(
-                "%d jobs still in flight at shutdown were stopped: their leases will "
-                "expire and the sweeper re-sends them",
+                "%d jobs still in flight after the stop grace were cut off: their "
+                "calls are marked interrupted and the jobs queued again",
                 still_running,
             )
         self.loop.run(self._close_async())

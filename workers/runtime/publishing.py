@@ -29,8 +29,11 @@ DEFAULT_PRIORITY = 0
 class TaskPublisher(Protocol):
     """Publishes from the event loop (Redis in production, a list in tests)."""
 
-    async def retry(self, job_id: UUID, queue: str, *, countdown_s: float) -> None:
-        """Publish `run_completion` for the job to `queue`, due in `countdown_s`."""
+    async def retry(
+        self, job_id: UUID, queue: str, *, countdown_s: float | None
+    ) -> None:
+        """Publish `run_completion` for the job to `queue`, due in `countdown_s`
+        (None: due now)."""
 
     async def delivery(self, delivery_id: UUID) -> None:
         """Publish `deliver_webhook` for the delivery, due now."""
@@ -50,10 +53,16 @@ class RedisTaskPublisher:
         # Celery's own form, `gen<pid>@<host>`: who sent a message, for the curious.
         self._origin = f"gen{os.getpid()}@{socket.gethostname()}"
 
-    async def retry(self, job_id: UUID, queue: str, *, countdown_s: float) -> None:
+    async def retry(
+        self, job_id: UUID, queue: str, *, countdown_s: float | None
+    ) -> None:
         """Publish `run_completion` for the job to `queue`, due in `countdown_s`
-        (Celery's timer holds a message with an ETA until then)."""
-        eta = self._clock() + timedelta(seconds=countdown_s)
+        (Celery's timer holds a message with an ETA until then; None: due now)."""
+        eta = (
+            None
+            if countdown_s is None
+            else self._clock() + timedelta(seconds=countdown_s)
+        )
         message = completion_message(
             [job_id], queue, DEFAULT_PRIORITY, origin=self._origin, eta=eta
         )

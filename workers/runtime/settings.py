@@ -54,6 +54,9 @@ class WorkerSettings(
     helixq_tenant_refresh_s: DurationS = Field(default=2.0, gt=0)
     helixq_retry_base_delay_s: DurationS = Field(default=1.0, gt=0)
     helixq_retry_max_delay_s: DurationS = Field(default=300.0, gt=0)
+    # How long a stopping worker lets its calls in flight run on; None: up to
+    # OPENROUTER_TIMEOUT, so that every call can end.
+    helixq_worker_stop_grace_s: DurationS | None = Field(default=None, ge=0)
 
 
 class BrokerSettings(RedisSettings):
@@ -73,6 +76,13 @@ def check_worker_settings(settings: WorkerSettings) -> None:
             f"OPENROUTER_TIMEOUT ({settings.openrouter_timeout:g}s), or a slow call "
             "would be handed to a second worker"
         )
+
+
+def stop_grace_s(settings: WorkerSettings) -> float:
+    """Seconds a stopping worker waits for its calls in flight before it cuts
+    them off and hands their jobs back."""
+    grace_s = settings.helixq_worker_stop_grace_s
+    return settings.openrouter_timeout if grace_s is None else grace_s
 
 
 def longest_message_hold_s(settings: WorkerSettings) -> float:

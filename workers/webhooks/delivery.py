@@ -15,6 +15,7 @@ from uuid import UUID
 import redis
 from sqlalchemy.orm import Session, sessionmaker
 
+from shared.redaction import redact_json
 from shared.settings import WebhookSettings
 from shared.webhooks.addresses import Resolver, system_resolver
 from shared.webhooks.errors import DestinationRefused
@@ -90,7 +91,10 @@ def _send(claimed: store.Claimed, deps: DeliveryDeps) -> HttpTry | DestinationRe
         )
     except DestinationRefused as refused:
         return refused
-    body = json.dumps(claimed.payload, separators=(",", ":")).encode()
+    # The last way out to the tenant: whatever a stored payload holds, no secret
+    # shape leaves in the body.
+    payload = redact_json(claimed.payload)
+    body = json.dumps(payload, separators=(",", ":")).encode()
     timestamp = int(deps.clock().timestamp())  # each try says when it was sent
     headers = signed_headers(
         claimed.signing_secrets, message_id(claimed.id), timestamp, body

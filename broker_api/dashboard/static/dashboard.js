@@ -72,6 +72,7 @@
   const ms = (v) => (v >= 1000 ? `${(v / 1000).toFixed(1)} s` : `${Math.round(v)} ms`);
   const usd = (v) => (v === 0 ? "$0" : v < 0.01 ? `$${Number(v.toPrecision(2))}` : `$${v.toFixed(2)}`);
   const decimal = (text) => (text.includes(".") ? text.replace(/\.?0+$/, "") : text);
+  const latency = (v) => (v === null ? "-" : String(Math.round(v)));  // null: calls in flight
 
   function render(data) {
     $("#login").hidden = true;
@@ -121,7 +122,10 @@
 
   function drawModels(data) {
     const range = { from: data.since, to: data.now };
-    const series = (field) => data.models.map((m) => ({ name: m.model, points: m.points.map((p) => [p.t, p[field]]) }));
+    // A bucket whose calls are all in flight has no latency yet (null): no point.
+    const series = (field) => data.models.map((m) => ({
+      name: m.model, points: m.points.filter((p) => p[field] !== null).map((p) => [p.t, p[field]]),
+    }));
     charts.lineChart($('[data-chart="latency"]'), Object.assign({ series: series("p50_ms"), yFormat: ms }, range));
     charts.lineChart($('[data-chart="cost"]'), Object.assign({ series: series("cost_usd"), yFormat: usd }, range));
   }
@@ -146,7 +150,7 @@
   function fillModelTable(models) {
     const rows = models.map((m) => row([
       [m.model], [String(m.attempts), "num"], [String(m.failed), "num"],
-      [String(Math.round(m.p50_ms)), "num"], [String(Math.round(m.p95_ms)), "num"], [decimal(m.cost_usd), "num"],
+      [latency(m.p50_ms), "num"], [latency(m.p95_ms), "num"], [decimal(m.cost_usd), "num"],
     ]));
     fillTable("#models", rows, "no attempt in this window", 6);
   }

@@ -1,8 +1,7 @@
 """The API in-process over ASGI on the test database, with a recording enqueuer."""
 
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
-from uuid import UUID
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 import httpx
 import pytest
@@ -11,36 +10,12 @@ from sqlalchemy.orm import Session
 
 from broker_api.app import create_app
 from broker_api.settings import ApiSettings
-from shared.task_messages import Priority
 from shared.tenancy import create_api_key, create_tenant
 from tests.factories import unique_name
+from tests.recording_enqueuer import RecordingEnqueuer
 from tests.services import Services
 
 ADMIN_TOKEN = "admin-token-for-tests-0123456789"
-
-
-@dataclass
-class RecordingEnqueuer:
-    sent: list[tuple[UUID, str]] = field(default_factory=list)
-    fail: bool = False
-
-    priorities: list[int] = field(default_factory=list)
-
-    async def enqueue_completion(
-        self, job_id: UUID, tenant_slug: str, priority: Priority = Priority.JOB
-    ) -> None:
-        await self.enqueue_completions([job_id], tenant_slug, priority)
-
-    async def enqueue_completions(
-        self, job_ids: Sequence[UUID], tenant_slug: str, priority: Priority
-    ) -> None:
-        if self.fail:
-            raise ConnectionError("redis is down")
-        self.sent.extend((job_id, tenant_slug) for job_id in job_ids)
-        self.priorities.extend(int(priority) for _ in job_ids)
-
-    async def close(self) -> None:
-        pass
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@ from sqlalchemy.orm import Session
 
 from shared.db.models import Batch, Job
 from tests.factories import make_messages
-from tests.integration.api.conftest import RecordingEnqueuer, TenantCredentials
+from tests.integration.api.conftest import TenantCredentials
+from tests.recording_enqueuer import RecordingEnqueuer
 
 pytestmark = pytest.mark.anyio
 
@@ -181,6 +182,46 @@ async def test_cancel_cancels_queued_items_and_keeps_running_ones(
     again = await api.post(f"/v1/batches/{batch_id}/cancel", headers=tenant.headers)
     assert again.status_code == 409
     assert again.json()["error"]["code"] == "batch_not_cancellable"
+
+
+@pytest.mark.parametrize(
+    ("item_statuses", "ended_as"),
+    [(("succeeded", "failed"), "completed"), (("failed", "failed"), "failed")],
+)
+async def test_cancel_after_every_item_ended_ends_the_batch_as_it_would_have(
+    api,
+    tenant: TenantCredentials,
+    engine: Engine,
+    item_statuses: tuple[str, ...],
+    ended_as: str,
+) -> None:
+    batch_id = (
+        await api.post(
+            "/v1/batches", json=inline_batch(len(item_statuses)), headers=tenant.headers
+        )
+    ).json()["id"]
+    with Session(engine) as session, session.begin():
+        jobs = session.scalars(
+            select(Job.id).where(Job.batch_id == uuid.UUID(batch_id))
+        ).all()
+        for job_id, status in zip(jobs, item_statuses, strict=True):
+            session.execute(
+                update(Job)
+                .where(Job.id == job_id)
+                .values(status=status, finished_at=func.now())
+            )
+    response = await api.post(f"/v1/batches/{batch_id}/cancel", headers=tenant.headers)
+    assert response.status_code == 409
+    error = response.json()["error"]
+    assert error["code"] == "batch_nothing_to_cancel"
+    assert "nothing left to cancel" in error["message"]
+    assert error["details"] == {"batch_id": batch_id, "status": ended_as}
+    batch = (await api.get(f"/v1/batches/{batch_id}", headers=tenant.headers)).json()
+    assert batch["status"] == ended_as
+    assert batch["cancelled_at"] is None
+    assert batch[f"{ended_as}_at"] is not None
+    assert batch["request_counts"]["cancelled"] == 0
+    assert batch["request_counts"]["pending"] == 0
 
 
 async def test_results_stream_one_line_per_item(

@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 from shared.db.models import Job
 from shared.redis_keys import JOBS_FINISHED_CHANNEL
 from tests.factories import make_job_body
-from tests.integration.api.conftest import RecordingEnqueuer, TenantCredentials
+from tests.integration.api.conftest import TenantCredentials
+from tests.recording_enqueuer import RecordingEnqueuer
 from tests.services import Services
 
 pytestmark = pytest.mark.anyio

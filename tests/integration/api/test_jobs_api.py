@@ -9,7 +9,8 @@ from sqlalchemy.orm import Session
 
 from shared.db.models import ApiKey, Job
 from tests.factories import make_job_body
-from tests.integration.api.conftest import RecordingEnqueuer, TenantCredentials
+from tests.integration.api.conftest import TenantCredentials
+from tests.recording_enqueuer import RecordingEnqueuer
 
 pytestmark = pytest.mark.anyio
 
@@ -103,6 +104,23 @@ async def test_validation_errors_are_422_with_field_paths(
     fields = {item["field"] for item in error["details"]["fields"]}
     assert "body.temperature" in fields
     assert "body.messages.1.role" in fields
+
+
+async def test_a_job_may_allow_model_substitution_by_name(
+    api, tenant: TenantCredentials, engine: Engine
+) -> None:
+    body = make_job_body(route={"model_substitution": "on_failure"})
+    response = await api.post("/v1/jobs", json=body, headers=tenant.headers)
+    assert response.status_code == 202, response.text
+    with Session(engine) as session:
+        job = session.get(Job, uuid.UUID(response.json()["id"]))
+        assert job is not None
+        assert job.route == {"model_substitution": "on_failure"}
+    body = make_job_body(route={"model_substitution": "sometimes"})
+    response = await api.post("/v1/jobs", json=body, headers=tenant.headers)
+    assert response.status_code == 422
+    fields = {item["field"] for item in response.json()["error"]["details"]["fields"]}
+    assert fields == {"body.route.model_substitution"}
 
 
 async def test_invalid_json_is_422_and_nothing_is_written(

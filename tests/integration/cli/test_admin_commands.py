@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from helixq.cli import FAILED, main
+from helixq.cli import FAILED, USAGE, main
 from shared.api_keys import KEY_PREFIX, hash_api_key, key_prefix
 from shared.db.models import ApiKey, Tenant
 
@@ -40,6 +40,17 @@ def test_tenants_create_prints_the_slug_and_list_shows_it(
         tenant = session.scalar(select(Tenant).where(Tenant.slug == slug))
         assert tenant is not None
         assert tenant.route_strategy == "cost_optimized"
+
+
+def test_a_tenant_default_model_missing_from_the_catalog_is_one_line_and_exit_2(
+    capsys: pytest.CaptureFixture[str], tenant_name: str, listed_model: str
+) -> None:
+    typo = listed_model.replace("steady", "stedy")
+    argv = ["tenants", "create", tenant_name, "--default-model", typo]
+    assert main(argv) == USAGE
+    assert capsys.readouterr().err == (
+        f"helixq: unknown model {typo!r}; did you mean {listed_model!r}?\n"
+    )
 
 
 def test_creating_a_tenant_twice_fails_with_one_line(

@@ -1,6 +1,7 @@
 import stat
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from uuid import uuid4
 
@@ -10,9 +11,17 @@ from sqlalchemy.orm import Session
 
 from helixq.bootstrap import DEMO_TENANT, ensure_demo_key, prepare_database
 from shared.api_keys import key_prefix
-from shared.db.models import ApiKey, Tenant
+from shared.db.models import ApiKey, CatalogModel, Tenant
+from shared.errors import SettingsError
+from shared.routing.catalog import ModelInfo
 from shared.settings import TenantSeed
-from shared.tenancy import find_tenant, is_active_key, revoke_api_key
+from shared.strategies import ModelSubstitution
+from shared.tenancy import (
+    find_tenant,
+    is_active_key,
+    revoke_api_key,
+    upsert_tenant_seeds,
+)
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
@@ -72,7 +81,14 @@ def test_prepare_database_seeds_tenants_and_keeps_one_demo_key(
     database_url: str, seeded_name: str, tmp_path: Path, engine: Engine
 ) -> None:
     key_file = tmp_path / "demo-api-key"
-    seeds = [TenantSeed(number=1, name=seeded_name, default_model="openai/gpt-4o")]
+    seeds = [
+        TenantSeed(
+            number=1,
+            name=seeded_name,
+            default_model="openai/gpt-4o",
+            model_substitution=ModelSubstitution.ON_FAILURE,
+        )
+    ]
     prepare_database(database_url, seeds=seeds, demo_key_file=key_file)
     key = key_file.read_text().strip()
     prepare_database(database_url, seeds=seeds, demo_key_file=key_file)
@@ -80,7 +96,107 @@ def test_prepare_database_seeds_tenants_and_keeps_one_demo_key(
     with Session(engine) as session:
         seeded = find_tenant(session, seeded_name)
         assert seeded.default_model == "openai/gpt-4o"
+        assert seeded.model_substitution == "on_failure"
         demo = find_tenant(session, DEMO_TENANT)
         assert is_active_key(session, demo, key, now=datetime.now(UTC))
         keys = session.scalars(select(ApiKey).where(ApiKey.tenant_id == demo.id))
         assert len(list(keys)) == 1
+
+
+def test_an_unknown_tenant_default_model_stops_start_up_and_writes_nothing(
+    database_url: str,
+    seeded_name: str,
+    listed_model: str,
+    tmp_path: Path,
+    engine: Engine,
+) -> None:
+    typo = listed_model.replace("steady", "stedy")
+    seeds = [TenantSeed(number=4, name=seeded_name, default_model=typo)]
+    with pytest.raises(SettingsError) as caught:
+        prepare_database(database_url, seeds=seeds, demo_key_file=tmp_path / "key")
+    assert caught.value.message == (
+        f"invalid OPENROUTER_TENANT_4_DEFAULT_MODEL={typo!r}: not in the model "
+        f"catalog (did you mean {listed_model!r}?)"
+    )
+    with Session(engine) as session:
+        seeded = session.scalar(select(Tenant).where(Tenant.slug == seeded_name))
+        assert seeded is None
+    assert not (tmp_path / "key").exists()
+
+
+def test_an_unknown_deployment_default_model_stops_start_up(
+    database_url: str, listed_model: str, tmp_path: Path
+) -> None:
+    with pytest.raises(SettingsError) as caught:
+        prepare_database(
+            database_url,
+            seeds=[],
+            demo_key_file=tmp_path / "key",
+            default_model="nosuch/model",
+        )
+    assert caught.value.message.startswith(
+        "invalid OPENROUTER_DEFAULT_MODEL='nosuch/model': not in the model catalog"
+    )
+    assert not (tmp_path / "key").exists()
+
+
+@pytest.fixture
+def simulator_model(engine: Engine) -> Iterator[ModelInfo]:
+    """A model the (stand-in) simulator lists; removed from the catalog after."""
+    model = ModelInfo(
+        id=f"sim-{uuid4().hex[:8]}/listed",
+        name="Listed by the simulator",
+        context_length=8_000,
+        max_completion_tokens=1_000,
+        prompt_price=Decimal("0.000001"),
+        completion_price=Decimal("0.000002"),
+    )
+    yield model
+    with engine.begin() as connection:
+        connection.execute(delete(CatalogModel).where(CatalogModel.id == model.id))
+
+
+def test_a_simulated_stack_knows_the_simulator_catalog_before_the_first_sync(
+    database_url: str,
+    seeded_name: str,
+    simulator_model: ModelInfo,
+    tmp_path: Path,
+    engine: Engine,
+) -> None:
+    seeds = [TenantSeed(number=1, name=seeded_name, default_model=simulator_model.id)]
+    prepare_database(
+        database_url,
+        seeds=seeds,
+        demo_key_file=tmp_path / "key",
+        catalog=[simulator_model],
+    )
+    with Session(engine) as session:
+        row = session.get(CatalogModel, simulator_model.id)
+        assert row is not None
+        assert row.is_listed
+        assert find_tenant(session, seeded_name).default_model == simulator_model.id
+
+
+def test_a_seed_name_without_letters_is_named_by_its_variable(
+    db_session: Session,
+) -> None:
+    seeds = [TenantSeed(number=3, name="!!!")]
+    with pytest.raises(SettingsError) as caught:
+        upsert_tenant_seeds(db_session, seeds)
+    assert caught.value.message.startswith("invalid OPENROUTER_TENANT_3_NAME='!!!': ")
+
+
+def test_a_seed_key_that_starts_like_another_is_named_by_its_variable(
+    db_session: Session,
+) -> None:
+    first = f"hqk_same_start_{uuid4().hex}"
+    second = first[:12] + "-but-another-key-entirely"
+    seeds = [
+        TenantSeed(number=1, name=f"one-{uuid4().hex[:8]}", api_key=first),
+        TenantSeed(number=2, name=f"two-{uuid4().hex[:8]}", api_key=second),
+    ]
+    with pytest.raises(SettingsError) as caught:
+        upsert_tenant_seeds(db_session, seeds)
+    message = caught.value.message
+    assert message.startswith("invalid OPENROUTER_TENANT_2_API_KEY: ")
+    assert first[:12] not in message

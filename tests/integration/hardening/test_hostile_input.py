@@ -3,7 +3,10 @@
 import json
 
 import pytest
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
 
+from shared.db.models import Batch, Job, Tenant
 from tests.factories import make_job_body
 from tests.integration.api.conftest import TenantCredentials
 
@@ -37,12 +40,33 @@ REFUSED = {
         b'{"messages":[{"role":"user","content":"\xff\xfe"}]}',
         "invalid_utf8",
     ),
+    "overflowing_extra": (_body(b',"foo":1e400'), "number_out_of_range"),
+    "overflowing_in_message": (
+        b'{"messages":[{"role":"user","content":"x","weight":-1.5E+999}]}',
+        "number_out_of_range",
+    ),
+    "overflowing_without_exponent": (
+        _body(b',"foo":' + b"9" * 400 + b".0"),
+        "number_out_of_range",
+    ),
+    "overlong_integer": (_body(b',"foo":' + b"1" * 5000), "number_out_of_range"),
 }
+
+
+def _rows_of(engine: Engine, slug: str) -> tuple[int, int]:
+    """The tenant's jobs and batches."""
+    with Session(engine) as session:
+        tenant_id = session.scalars(select(Tenant.id).where(Tenant.slug == slug)).one()
+        jobs = session.scalar(select(func.count()).where(Job.tenant_id == tenant_id))
+        batches = session.scalar(
+            select(func.count()).where(Batch.tenant_id == tenant_id)
+        )
+    return int(jobs or 0), int(batches or 0)
 
 
 @pytest.mark.parametrize("case", sorted(REFUSED))
 async def test_unsafe_json_is_422_with_a_code_on_every_json_route(
-    api, tenant: TenantCredentials, case: str
+    api, tenant: TenantCredentials, engine: Engine, case: str
 ) -> None:
     body, code = REFUSED[case]
     headers = {**tenant.headers, "content-type": "application/json"}
@@ -52,20 +76,23 @@ async def test_unsafe_json_is_422_with_a_code_on_every_json_route(
         response = await api.post(path, content=content, headers=headers)
         assert response.status_code == 422, (path, response.text)
         assert response.json()["error"]["code"] == code, path
+    assert _rows_of(engine, tenant.slug) == (0, 0)
 
 
 @pytest.mark.parametrize("case", sorted(REFUSED))
 async def test_unsafe_json_lines_are_refused_in_a_jsonl_batch(
-    api, tenant: TenantCredentials, case: str
+    api, tenant: TenantCredentials, engine: Engine, case: str
 ) -> None:
-    body, _ = REFUSED[case]
+    body, code = REFUSED[case]
     headers = {**tenant.headers, "content-type": "application/jsonl"}
     line = b'{"custom_id":"a","method":"POST","url":"/v1/chat/completions","body":'
     response = await api.post(
         "/v1/batches", content=line + body + b"}\n", headers=headers
     )
     assert response.status_code == 422, response.text
-    assert response.json()["error"]["details"]["errors"][0]["line"] == 1
+    [error] = response.json()["error"]["details"]["errors"]
+    assert (error["line"], error["code"]) == (1, code)
+    assert _rows_of(engine, tenant.slug) == (0, 0)
 
 
 async def test_look_alikes_inside_strings_are_accepted(

@@ -1,7 +1,6 @@
 """Limits on real Postgres and Redis: the worker and API fixtures of those layers."""
 
 from tests.integration.api.conftest import (  # noqa: F401  (fixtures)
-    RecordingEnqueuer,
     anyio_backend,
     api,
     api_settings,

@@ -102,3 +102,28 @@ async def test_admin_refuses_unreadable_provider_limits(api, api_tenant):
     )
 
     assert response.status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("limits", "field"),
+    [
+        ({"submit_per_s": 1e-320}, "body.submit_per_s"),
+        ({"submit_per_s": 1, "submit_burst": 10**400}, "body.submit_burst"),
+        ({"providers": "openai=0." + "0" * 320 + "1rpm"}, "body.providers"),
+        ({"monthly_budget_usd": "1e10000000"}, "body.monthly_budget_usd"),
+    ],
+)
+async def test_limits_past_what_the_buckets_can_count_are_422_and_not_stored(
+    api, api_tenant, redis_client, limits, field
+):
+    response = await api.put(
+        f"/admin/tenants/{api_tenant.slug}/limits", json=limits, headers=ADMIN
+    )
+
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "validation_error"
+    assert [f["field"] for f in error["details"]["fields"]] == [field]
+    stored = await api.get(f"/admin/tenants/{api_tenant.slug}/limits", headers=ADMIN)
+    assert set(stored.json().values()) == {None}
+    assert (await _submit(api, api_tenant)).status_code == 202

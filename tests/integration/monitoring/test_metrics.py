@@ -27,6 +27,16 @@ from workers.runtime.metrics import (
 pytestmark = pytest.mark.anyio
 
 MODEL = "openai/gpt-4o-mini"
+METRICS_TOKEN = "m-token-123456"
+METRICS_HEADERS = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+
+
+@pytest.fixture
+def api_settings(api_settings):
+    """The production shape: Prometheus scrapes with the metrics token."""
+    return api_settings.model_copy(
+        update={"helixq_metrics_token": SecretStr(METRICS_TOKEN)}
+    )
 
 
 def _samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
@@ -56,7 +66,7 @@ def _attempt(latency_ms: int, cost: str) -> AttemptRecord:
 
 
 async def _scrape(api) -> dict:
-    answer = await api.get("/metrics")
+    answer = await api.get("/metrics", headers=METRICS_HEADERS)
     assert answer.status_code == 200, answer.text
     assert answer.headers["content-type"].startswith("text/plain")
     return _samples(answer.text)
@@ -145,18 +155,57 @@ async def test_metrics_count_live_workers(api, redis_client) -> None:
     assert _value(samples, "helixq_workers_alive") == 2
 
 
-async def test_metrics_token_is_asked_for_when_configured(
-    api_settings, enqueuer
-) -> None:
-    settings = api_settings.model_copy(
-        update={"helixq_metrics_token": SecretStr("m-token-123456")}
-    )
+async def _get_metrics(
+    settings, enqueuer, headers: dict[str, str] | None = None
+) -> httpx.Response:
     app = create_app(settings, enqueuer=enqueuer)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(
             transport=transport, base_url="http://t"
         ) as client:
-            assert (await client.get("/metrics")).status_code == 401
-            headers = {"Authorization": "Bearer m-token-123456"}
-            assert (await client.get("/metrics", headers=headers)).status_code == 200
+            return await client.get("/metrics", headers=headers)
+
+
+async def test_metrics_token_is_asked_for_when_configured(
+    api_settings, enqueuer
+) -> None:
+    assert (await _get_metrics(api_settings, enqueuer)).status_code == 401
+    wrong = {"Authorization": "Bearer not-the-token"}
+    assert (await _get_metrics(api_settings, enqueuer, wrong)).status_code == 401
+    answer = await _get_metrics(api_settings, enqueuer, METRICS_HEADERS)
+    assert answer.status_code == 200
+
+
+async def test_metrics_are_closed_without_a_token(
+    api_settings, enqueuer, tenant
+) -> None:
+    """Tenant slugs are labels: an API without a token shows them to no one."""
+    settings = api_settings.model_copy(update={"helixq_metrics_token": None})
+    for headers in (None, METRICS_HEADERS, tenant.headers):
+        answer = await _get_metrics(settings, enqueuer, headers)
+        assert answer.status_code == 403
+        error = answer.json()["error"]
+        assert error["code"] == "metrics_closed"
+        assert "HELIXQ_METRICS_TOKEN" in error["message"]
+        assert tenant.slug not in answer.text
+
+
+async def test_metrics_open_serves_without_a_token(
+    api_settings, enqueuer, tenant
+) -> None:
+    settings = api_settings.model_copy(
+        update={"helixq_metrics_token": None, "helixq_metrics_open": True}
+    )
+    answer = await _get_metrics(settings, enqueuer)
+    assert answer.status_code == 200
+    assert "helixq_workers_alive" in answer.text
+
+
+async def test_a_metrics_token_is_asked_for_even_when_open(
+    api_settings, enqueuer
+) -> None:
+    settings = api_settings.model_copy(update={"helixq_metrics_open": True})
+    assert (await _get_metrics(settings, enqueuer)).status_code == 401
+    answer = await _get_metrics(settings, enqueuer, METRICS_HEADERS)
+    assert answer.status_code == 200

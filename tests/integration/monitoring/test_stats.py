@@ -53,6 +53,23 @@ async def test_stats_percentiles_of_known_latencies(api, tenant, add_attempt) ->
     assert provider["requests"] == 11
 
 
+async def test_stats_leave_out_calls_cut_off_by_a_stopping_worker(
+    api, tenant, add_attempt
+) -> None:
+    add_attempt(tenant.slug, started_at=_recent(), latency_ms=400)
+    add_attempt(  # its worker stopped: says nothing about the model
+        tenant.slug,
+        started_at=_recent(),
+        outcome="interrupted",
+        latency_ms=None,
+        completion_tokens=None,
+    )
+    answer = await api.get("/v1/stats", params={"window": "1h"}, headers=tenant.headers)
+    row = by_key(answer.json()["models"], "key")[(MODEL,)]
+    assert (row["requests"], row["succeeded"]) == (1, 1)
+    assert row["success_rate"] == 1.0
+
+
 async def test_stats_window_and_tenant_bound_the_attempts(
     api, tenant, other_tenant, add_attempt
 ) -> None:

@@ -108,6 +108,35 @@ async def test_usage_refuses_bad_parameters(api, tenant, params) -> None:
     assert answer.json()["error"]["code"] == "invalid_request"
 
 
+@pytest.mark.parametrize("path", ["/v1/usage", "/admin/usage"])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"to": "0001-01-01"},
+        {"to": "9999-12-31"},
+        {"from": "9999-12-31", "to": "9999-12-31"},
+    ],
+)
+async def test_usage_refuses_periods_past_the_calendar(
+    api, tenant, path: str, params: dict[str, str]
+) -> None:
+    headers = ADMIN_HEADERS if path.startswith("/admin") else tenant.headers
+    answer = await api.get(path, params=params, headers=headers)
+    assert answer.status_code == 422, answer.text
+    error = answer.json()["error"]
+    assert error["code"] == "date_out_of_range"
+    assert error["details"] == {"field": "to"}
+
+
+async def test_usage_reaches_the_ends_of_the_calendar(api, tenant) -> None:
+    for first, last in [("0001-01-01", "0001-01-02"), ("9999-12-30", "9999-12-30")]:
+        answer = await api.get(
+            "/v1/usage", params={"from": first, "to": last}, headers=tenant.headers
+        )
+        assert answer.status_code == 200, answer.text
+        assert (answer.json()["start"], answer.json()["end"]) == (first, last)
+
+
 async def test_usage_needs_an_api_key(api) -> None:
     assert (await api.get("/v1/usage")).status_code == 401
 

@@ -17,13 +17,13 @@ from tests.factories import unique_name
 
 # The jobs API's fixtures: settings, recording enqueuer, tenant credentials.
 from tests.integration.api.conftest import (  # noqa: F401
-    RecordingEnqueuer,
     anyio_backend,
     api_settings,
     enqueuer,
     other_tenant,
     tenant,
 )
+from tests.recording_enqueuer import RecordingEnqueuer
 from workers.maintenance.catalog_sync import upsert_catalog
 
 

@@ -5,10 +5,10 @@ import uuid
 
 import pytest
 import redis
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
-from shared.db.models import Job
+from shared.db.models import Job, Tenant
 from shared.routing.decision import FailureNote, RoutingDecision
 from shared.routing.performance import AttemptSample
 from tests.factories import make_job_body
@@ -91,6 +91,21 @@ async def test_admin_sets_and_reads_a_tenant_routing(
         {"model": catalog_models[1].id, "weight": 1, "tier": None},
     ]
     assert got.json()["route_strategy"] == "weighted"
+    assert got.json()["model_substitution"] is None
+
+
+async def test_admin_sets_the_tenant_model_substitution(routing_api, tenant, engine):
+    url = f"/admin/tenants/{tenant.slug}/routing"
+    put = await routing_api.put(
+        url, json={"model_substitution": "on_failure"}, headers=ADMIN
+    )
+    assert put.status_code == 200, put.text
+    got = await routing_api.get(url, headers=ADMIN)
+    assert got.json()["model_substitution"] == "on_failure"
+    with Session(engine) as session:
+        stored = session.scalar(select(Tenant).where(Tenant.slug == tenant.slug))
+        assert stored is not None
+        assert stored.model_substitution == "on_failure"
 
 
 @pytest.mark.parametrize(
@@ -98,6 +113,7 @@ async def test_admin_sets_and_reads_a_tenant_routing(
     [
         ({"route_strategy": "round-robin"}, "route_strategy", "round_robin"),
         ({"fallback_strategy": "cost"}, "fallback_strategy", None),
+        ({"model_substitution": "anyy"}, "model_substitution", "any"),
         (
             {"model_pool": [{"model": "CHEAP", "tier": "cod"}]},
             "model_pool[0].tier",
@@ -129,6 +145,22 @@ async def test_admin_refuses_a_model_missing_from_the_catalog(
     )
     assert response.status_code == 422
     assert response.json()["error"]["details"]["suggestions"][0] == catalog_models[0].id
+
+
+async def test_admin_refuses_a_new_tenant_whose_default_model_is_not_listed(
+    routing_api, catalog_models, engine: Engine
+):
+    typo = catalog_models[0].id.replace("cheap-mini", "cheap-mni")
+    name = f"typo-{uuid.uuid4().hex[:8]}"
+    response = await routing_api.post(
+        "/admin/tenants", json={"name": name, "default_model": typo}, headers=ADMIN
+    )
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["details"]["field"] == "default_model"
+    assert error["details"]["suggestions"][0] == catalog_models[0].id
+    with Session(engine) as session:
+        assert session.scalar(select(Tenant).where(Tenant.slug == name)) is None
 
 
 async def test_admin_routing_needs_the_admin_token(routing_api, tenant):

@@ -27,6 +27,7 @@ from tests.integration.api.conftest import (  # noqa: F401  (fixtures, by name)
     other_tenant,
     tenant,
 )
+from tests.recording_enqueuer import RecordingEnqueuer
 from tests.services import Services
 from tests.webhook_receiver import (  # noqa: F401  (the fixture, by name)
     Received,
@@ -118,21 +119,17 @@ def make_due(sessions: sessionmaker[Session], delivery_id: UUID) -> None:
 # The API side: the webhooks router alone on the app's error handlers and state,
 # without the rest of the app's lifespan (tested with the app elsewhere).
 
-DNS = {"hooks.example.com": ["93.184.216.34"], "internal.example.com": ["10.0.0.7"]}
+DNS = {
+    "hooks.example.com": ["93.184.216.34"],
+    "internal.example.com": ["10.0.0.7"],
+    "compat.example.com": ["::7f00:1"],  # IPv4-compatible IPv6 of 127.0.0.1
+}
 
 
 def fake_resolve(host: str, port: int) -> list[str]:
     if host not in DNS:
         raise OSError("unknown host")
     return DNS[host]
-
-
-@dataclass
-class RecordingEnqueuer:
-    webhooks: list[UUID] = field(default_factory=list)
-
-    async def enqueue_webhook(self, delivery_id: UUID) -> None:
-        self.webhooks.append(delivery_id)
 
 
 @pytest.fixture

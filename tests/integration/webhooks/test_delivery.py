@@ -10,6 +10,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.db.models import WebhookDelivery, WebhookEndpoint
+from shared.webhooks.events import EventType
 from shared.webhooks.secrets import current_secret, rotate_secret
 from tests import standard_webhooks
 from tests.integration.webhooks.conftest import (
@@ -199,6 +200,28 @@ def test_used_up_schedule_fails(
     assert [e["status_code"] for e in delivery.attempts_log] == [500, 500]
 
 
+def test_a_name_rebound_to_an_ipv4_compatible_loopback_is_refused_at_connect(
+    deps: DeliveryDeps, sessions, tenant_id, receiver
+) -> None:
+    url = receiver.url.replace("127.0.0.1", "hooks.example.com")
+    delivery_id = new_delivery(sessions, tenant_id, url)
+    rebound = replace(
+        deps,
+        settings=webhook_settings(helixq_webhook_allow_private=False),
+        resolve=lambda host, port: ["::127.0.0.1"],
+    )
+    deliver(delivery_id, rebound)
+
+    assert receiver.received == []
+    delivery = load(sessions, delivery_id)
+    assert delivery.status == "failed"
+    [entry] = delivery.attempts_log
+    assert entry["error"] == (
+        "webhook URL refused: the host resolves to a loopback address "
+        "inside an IPv4-compatible IPv6 address"
+    )
+
+
 def test_delivering_twice_sends_once(
     deps: DeliveryDeps, sessions, tenant_id, receiver
 ) -> None:
@@ -233,4 +256,28 @@ def test_rotation_signs_with_both_secrets_until_the_old_expires(
     assert len(latest.headers["webhook-signature"].split(" ")) == 1
     assert not standard_webhooks.is_valid(
         old, latest.headers, latest.body, now_s=time.time()
+    )
+
+
+def test_a_key_an_older_payload_holds_is_masked_in_the_signed_body(
+    deps: DeliveryDeps, sessions, tenant_id: UUID, receiver: Receiver
+) -> None:
+    # Written before upstream text was redacted: the key is in the job's error.
+    leaked = {"code": "upstream_unauthorized", "message": "Bearer sk-or-v1-abcdef0123"}
+    delivery_id = add_delivery(
+        sessions,
+        tenant_id,
+        receiver.url,
+        event_type=EventType.JOB_FAILED,
+        data={"id": "job-1", "error": leaked},
+    )
+    assert delivery_id is not None
+
+    deliver(delivery_id, deps)
+
+    [request] = receiver.received
+    assert b"abcdef0123" not in request.body
+    assert request.json["data"]["error"]["message"] == "Bearer ***"
+    assert standard_webhooks.is_valid(
+        secret_of(sessions, tenant_id), request.headers, request.body, now_s=time.time()
     )

@@ -7,8 +7,10 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.db.models import Tenant, WebhookDelivery, WebhookEndpoint
+from shared.webhooks.events import EventType
 from tests.integration.api.conftest import TenantCredentials
-from tests.integration.webhooks.conftest import RecordingEnqueuer, add_delivery, load
+from tests.integration.webhooks.conftest import add_delivery, load
+from tests.recording_enqueuer import RecordingEnqueuer
 from workers.webhooks.delivery import utc_now
 
 pytestmark = pytest.mark.anyio
@@ -87,6 +89,29 @@ async def test_detail_has_payload_log_and_webhook_id(api, tenant, sessions) -> N
     assert body["payload"]["type"] == "job.succeeded"
     assert body["attempts"] == []
     assert body["status"] == "pending"
+
+
+async def test_detail_masks_a_key_an_older_payload_holds(api, tenant, sessions) -> None:
+    # Written before upstream text was redacted: the key is in the job's error.
+    leaked = {"code": "upstream_unauthorized", "message": "Bearer sk-or-v1-abcdef0123"}
+    delivery_id = add_delivery(
+        sessions,
+        tenant_id_of(sessions, tenant.slug),
+        "https://hooks.example.com/h",
+        event_type=EventType.JOB_FAILED,
+        data={"id": "job-1", "error": leaked},
+    )
+
+    response = await api.get(
+        f"/v1/webhooks/deliveries/{delivery_id}", headers=tenant.headers
+    )
+
+    assert response.status_code == 200
+    assert response.json()["payload"]["data"]["error"] == {
+        "code": "upstream_unauthorized",
+        "message": "Bearer ***",
+    }
+    assert "abcdef0123" not in response.text
 
 
 @pytest.mark.parametrize("path", ["", "/replay"])
@@ -181,6 +206,9 @@ async def test_put_endpoint_sets_the_default_and_get_reads_it(
         "http://[::ffff:127.0.0.1]/",
         "http://2130706433/",
         "https://internal.example.com/",  # resolves to 10.0.0.7
+        "http://[::127.0.0.1]:9998/h",  # IPv4-compatible IPv6
+        "http://[64:ff9b:1::a00:7]/h",  # local-use NAT64
+        "https://compat.example.com/",  # resolves to ::7f00:1
         "https://user:pw@hooks.example.com/",
         "ftp://hooks.example.com/",
         "https://nowhere.example.com/",
@@ -193,6 +221,23 @@ async def test_put_endpoint_refuses_ssrf_targets(api, tenant, url: str) -> None:
     assert response.status_code == 422
     assert response.json()["error"]["code"].startswith("webhook_")
     assert "pw" not in response.text
+
+
+async def test_put_endpoint_names_the_ipv4_an_ipv6_address_carries(api, tenant) -> None:
+    response = await api.put(
+        "/v1/webhooks/endpoint",
+        json={"url": "http://[::127.0.0.1]:9998/h"},
+        headers=tenant.headers,
+    )
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "webhook_url_refused"
+    assert error["message"] == (
+        "webhook URL refused: the host resolves to a loopback address "
+        "inside an IPv4-compatible IPv6 address"
+    )
+    read = await api.get("/v1/webhooks/endpoint", headers=tenant.headers)
+    assert read.json()["url"] is None
 
 
 async def test_put_endpoint_again_re_enables_a_disabled_url(

@@ -85,7 +85,9 @@ class ListPublisher:
         self._sender = sender
         self._deliveries = deliveries
 
-    async def retry(self, job_id: uuid.UUID, queue: str, *, countdown_s: float) -> None:
+    async def retry(
+        self, job_id: uuid.UUID, queue: str, *, countdown_s: float | None
+    ) -> None:
         self._sender.send(job_id, queue, countdown_s=countdown_s)
 
     async def delivery(self, delivery_id: uuid.UUID) -> None:

@@ -19,12 +19,14 @@ from shared import redis_keys
 from shared.jobs import AttemptOutcome, JobStatus
 from shared.queues import tenant_queue
 from shared.redis_keys import JOBS_FINISHED_CHANNEL
+from shared.routing.performance import AttemptSample
 from tests.factories import make_job_body
 from tests.integration.workers.conftest import fetch_attempts, fetch_job
 from tests.polling import wait_until
 from tests.unit.workers.payloads import GENERATION_ID, completion_body, error_body
 from workers.jobs import records, transitions
 from workers.jobs.endings import OutcomeKind
+from workers.routing.performance_store import PerformanceStore
 from workers.runtime.job_sender import CeleryJobSender
 
 pytestmark = pytest.mark.timeout(30)
@@ -426,9 +428,50 @@ def test_celery_sender_publishes_the_retry_to_the_tenant_queue(services):
     client.close()
 
 
+def _configure_tenant(engine, tenant, **columns):
+    assignments = ", ".join(f"{name} = :{name}" for name in columns)
+    with engine.begin() as connection:
+        connection.execute(
+            text(f"UPDATE tenants SET {assignments} WHERE id = :id"),
+            {**columns, "id": tenant["id"]},
+        )
+
+
+def test_a_named_model_is_called_though_the_tenant_strategy_would_explore(
+    worker_process, openrouter_mock, make_job, engine, tenant, redis_client
+):
+    # The named model is measured; the other has no samples: a strategy that
+    # chose would explore it first.
+    for _ in range(5):
+        PerformanceStore(redis_client).record(
+            "openai/gpt-4o-mini", AttemptSample(True, 300, 40)
+        )
+    pool = [{"model": "openai/gpt-4o-mini"}, {"model": "mistralai/mistral-nemo"}]
+    _configure_tenant(
+        engine,
+        tenant,
+        route_strategy="performance_optimized",
+        fallback_strategy="none",
+        model_pool=json.dumps(pool),
+    )
+    route = _answer(openrouter_mock, httpx.Response(200, json=completion_body()))
+    job_id = make_job()  # names openai/gpt-4o-mini
+
+    assert _run(worker_process, job_id).kind is OutcomeKind.SUCCEEDED
+
+    assert json.loads(route.calls.last.request.content)["model"] == (
+        "openai/gpt-4o-mini"
+    )
+    routing = fetch_job(engine, job_id).routing
+    assert routing["candidates"] == ["openai/gpt-4o-mini"]
+    assert "as named" in routing["reason"]
+
+
 def test_rate_limited_model_falls_back_to_the_tenant_default_in_the_same_run(
     worker_process, openrouter_mock, make_job, engine, tenant, redis_client
 ):
+    # The tenant lets another model answer once the named one failed.
+    _configure_tenant(engine, tenant, model_substitution="on_failure")
     route = _answer(
         openrouter_mock,
         httpx.Response(429, json=error_body(429, "Rate limit exceeded")),

@@ -31,6 +31,7 @@ def _tenant(**routing) -> TenantFacts:
         "route_strategy": None,
         "fallback_strategy": None,
         "model_pool": None,
+        "model_substitution": None,
         **routing,
     }
     return TenantFacts(slug="acme", **fields)
@@ -71,6 +72,12 @@ def plan(worker_process, worker_settings):
         (None, _tenant(model_pool=POOL), None),
         # The performance cache lives in Redis.
         (None, _tenant(model_pool=POOL), {"strategy": "performance_optimized"}),
+        # ... and orders the tenant's models after a named one.
+        (
+            "openai/gpt-4o-mini",
+            _tenant(model_pool=POOL, model_substitution="on_failure"),
+            {"fallback": "performance_optimized"},
+        ),
     ],
 )
 def test_planning_never_leaves_the_event_loop(plan, request_model, tenant, override):
@@ -91,3 +98,18 @@ def test_round_robin_follows_the_weights_from_the_shared_position(plan):
     firsts = Counter(plan(_unnamed(), tenant).decision.candidates[0] for _ in range(6))
 
     assert firsts == {"openai/gpt-4o-mini": 4, "anthropic/claude-3.5-haiku": 2}
+
+
+@pytest.mark.parametrize(
+    "tenant",
+    [
+        _tenant(route_strategy="performance_optimized", model_pool=POOL),
+        _tenant(route_strategy="round_robin", model_pool=POOL),
+    ],
+)
+def test_a_named_model_is_called_as_named_whatever_the_strategy(plan, tenant):
+    request = make_job_body(model="anthropic/claude-3.5-haiku")
+
+    decision = plan(request, tenant).decision
+
+    assert decision.candidates == ("anthropic/claude-3.5-haiku",)

@@ -224,6 +224,19 @@ def test_batches_show_results_and_cancel(api, capsys) -> None:
     )
 
 
+def test_batches_cancel_says_when_nothing_was_left_to_cancel(api, capsys) -> None:
+    message = (
+        f"batch {BATCH_ID} had nothing left to cancel: every item had already "
+        "ended, so the batch is completed"
+    )
+    error = {"code": "batch_nothing_to_cancel", "message": message, "details": {}}
+    api.post(f"/v1/batches/{BATCH_ID}/cancel").respond(409, json={"error": error})
+    assert main(["batches", "cancel", BATCH_ID]) == cli.FAILED
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == f"helixq: {message}\n"
+
+
 USAGE_REPORT = {
     "object": "usage",
     "start": "2026-11-18",

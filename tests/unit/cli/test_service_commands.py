@@ -47,6 +47,23 @@ def test_api_refuses_bad_settings_before_starting(
     assert uvicorn_run.calls == []
 
 
+def test_api_refuses_a_bad_tenant_variable_in_one_line_before_starting(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    uvicorn_run = Recorder()
+    monkeypatch.setattr("uvicorn.run", uvicorn_run)
+    monkeypatch.setenv("DATABASE_URL", DATABASE_URL)
+    monkeypatch.setenv("OPENROUTER_TENANT_2_NAME", "beta")
+    monkeypatch.setenv("OPENROUTER_TENANT_2_ROUTE_STRATEGY", "cheapest")
+    assert main(["api"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        "helixq: invalid OPENROUTER_TENANT_2_ROUTE_STRATEGY='cheapest': "
+    )
+    assert err.count("\n") == 1
+    assert uvicorn_run.calls == []
+
+
 def test_worker_and_beat_pass_their_options_on(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -64,16 +81,26 @@ def test_worker_and_beat_pass_their_options_on(
 def test_flower_keeps_the_broker_url_out_of_its_command_line(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    execve = Recorder()
-    monkeypatch.setattr("os.execve", execve)
-    broker = "redis://:s3cret@redis:6379/0"
-    monkeypatch.setenv("REDIS_URL", broker)
-    main(["flower", "--port", "5600"])
-    [((path, argv, env), _)] = execve.calls
-    assert path == sys.executable
-    assert argv[1:] == ["-m", "celery", "flower", "--port=5600", "--address=127.0.0.1"]
-    assert env["BROKER_URL"] == broker
-    assert all("s3cret" not in part for part in argv)
+    run_flower = Recorder()
+    monkeypatch.setattr("helixq.flower_monitor.run_flower", run_flower)
+    monkeypatch.setenv("REDIS_URL", "redis://:s3cret@redis:6379/0")
+    monkeypatch.setenv("DATABASE_URL", DATABASE_URL)
+    monkeypatch.setenv("HELIXQ_TENANT_REFRESH_S", "5s")
+    assert main(["flower", "--port", "5600"]) == 0
+    [((), kwargs)] = run_flower.calls
+    assert kwargs["tornado_argv"] == ["--port=5600", "--address=127.0.0.1"]
+    assert kwargs["refresh_s"] == 5.0
+    assert all("s3cret" not in part for part in [*sys.argv, *kwargs["tornado_argv"]])
+
+
+def test_flower_refuses_to_start_without_the_tenants_database(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_flower = Recorder()
+    monkeypatch.setattr("helixq.flower_monitor.run_flower", run_flower)
+    assert main(["flower"]) == 2
+    assert capsys.readouterr().err.startswith("helixq: invalid DATABASE_URL")
+    assert run_flower.calls == []
 
 
 def test_simulator_runs_on_the_given_address(

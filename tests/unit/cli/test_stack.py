@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from helixq import stack
+from helixq.cli import USAGE, main
 from helixq.errors import StackError
 from helixq.settings import StackSettings
 from helixq.stack import StackStopped, _stop_on_signals, run_stack
@@ -29,7 +30,7 @@ def _only_child(monkeypatch: pytest.MonkeyPatch, code: str) -> None:
     """The stack runs this one child, and its API never answers."""
     spec = ChildSpec("api", (sys.executable, "-c", code), {})
     monkeypatch.setattr(stack, "child_specs", lambda _plan: [spec])
-    monkeypatch.setattr(stack, "_api_answers", lambda _client, _url: False)
+    monkeypatch.setattr(stack, "answers", lambda _url: False)
 
 
 def _signal_self(signum: signal.Signals) -> None:
@@ -61,6 +62,25 @@ def test_a_dying_child_stops_the_stack_and_cleans_up(
     assert not state.stack_env_file.exists()
     assert not state.pid_file.exists()
     assert (isolated_cwd / ".helixq" / "admin-token").exists()
+
+
+def test_a_short_tenant_key_stops_up_in_one_line_before_anything_starts(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    prepared = []
+    monkeypatch.setattr(stack, "prepare_database", lambda *a, **k: prepared.append(a))
+    _only_child(monkeypatch, "raise SystemExit(3)")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://db/helixq")
+    monkeypatch.setenv("REDIS_URL", "redis://r:1/0")
+    monkeypatch.setenv("OPENROUTER_TENANT_2_NAME", "beta")
+    monkeypatch.setenv("OPENROUTER_TENANT_2_API_KEY", "hqk_too_short")
+    assert main(["up"]) == USAGE
+    err = capsys.readouterr().err
+    assert err == (
+        "helixq: invalid OPENROUTER_TENANT_2_API_KEY: "
+        "an API key needs at least 20 characters\n"
+    )
+    assert prepared == []
 
 
 @pytest.mark.usefixtures("no_database")
@@ -98,3 +118,25 @@ def test_a_busy_valkey_port_is_a_clear_error(
     monkeypatch.setattr(stack, "is_port_bindable", lambda _host, _port: False)
     with pytest.raises(StackError, match="HELIXQ_STACK_REDIS_PORT"):
         stack._valkey(StateDir(), 6390)
+
+
+@pytest.mark.parametrize("simulated", [True, False])
+def test_up_checks_the_default_model_against_the_catalog_it_will_use(
+    monkeypatch: pytest.MonkeyPatch, simulated: bool
+) -> None:
+    prepared: list[dict[str, object]] = []
+    monkeypatch.setattr(stack, "prepare_database", lambda *_a, **k: prepared.append(k))
+    _only_child(monkeypatch, "raise SystemExit(3)")
+    monkeypatch.setenv("OPENROUTER_DEFAULT_MODEL", "openrouter/openai/gpt-4o")
+    settings = _given_servers()
+    if not simulated:
+        settings = settings.model_copy(update={"openrouter_api_key": "sk-or-v1-x"})
+    with pytest.raises(StackError):
+        run_stack(settings, StateDir())
+    [given] = prepared
+    assert given["default_model"] == "openrouter/openai/gpt-4o"
+    listed = {model.id for model in given["catalog"]}  # type: ignore[attr-defined]
+    # The simulator's models are the catalog before its first sync; OpenRouter's
+    # are known only once synced.
+    assert ("sim/ok" in listed and "openai/gpt-4o" in listed) is simulated
+    assert bool(listed) is simulated

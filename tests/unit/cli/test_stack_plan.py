@@ -68,6 +68,20 @@ def test_only_flower_may_answer_its_api_without_a_login() -> None:
     assert all("FLOWER_UNAUTHENTICATED_API" not in spec.env for spec in others)
 
 
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1", "localhost"])
+def test_only_the_api_on_loopback_serves_metrics_without_a_token(host: str) -> None:
+    specs = _by_name(child_specs(_plan(helixq_api_host=host)))
+    assert specs["api"].env["HELIXQ_METRICS_OPEN"] == "true"
+    others = [spec for name, spec in specs.items() if name != "api"]
+    assert all("HELIXQ_METRICS_OPEN" not in spec.env for spec in others)
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.20", "broker.lan"])
+def test_an_api_off_loopback_keeps_its_metrics_closed(host: str) -> None:
+    api = _by_name(child_specs(_plan(helixq_api_host=host)))["api"]
+    assert "HELIXQ_METRICS_OPEN" not in api.env
+
+
 def test_with_an_openrouter_key_there_is_no_simulator_and_no_override() -> None:
     plan = _plan(openrouter_api_key=SecretStr("sk-or-v1-real"))
     specs = child_specs(plan)
@@ -129,3 +143,15 @@ def test_the_simulator_warning_is_one_loud_line() -> None:
     assert warning.startswith("⚠ OPENROUTER_API_KEY is not set")
     assert "http://127.0.0.1:8090" in warning
     assert "\n" not in warning
+
+
+def test_the_worker_lets_its_calls_end_within_the_stack_grace() -> None:
+    worker = _by_name(child_specs(_plan(helixq_stack_grace_s=10)))["worker"]
+    # What is left after the grace hands back the jobs of calls cut off.
+    assert float(worker.env["HELIXQ_WORKER_STOP_GRACE_S"]) == 7
+
+
+def test_a_worker_stop_grace_given_to_the_stack_is_kept() -> None:
+    plan = _plan(helixq_stack_grace_s=30, helixq_worker_stop_grace_s="20s")
+    worker = _by_name(child_specs(plan))["worker"]
+    assert float(worker.env["HELIXQ_WORKER_STOP_GRACE_S"]) == 20

@@ -40,14 +40,15 @@ def _take(limiter, *, tokens=1, tenant="t", tenant_table=None, horizon_s=0.0):
 
 
 def test_burst_is_granted_at_once_then_the_next_call_waits(client):
-    limiter = _limiter(client, "openai=60rps/burst=3")
+    # A slow refill, so a loaded machine cannot let a token back between the calls.
+    limiter = _limiter(client, "openai=2rps/burst=3")
 
     grants = [_take(limiter) for _ in range(3)]
     refused = _take(limiter)
 
     assert all(g.granted and g.wait_s == 0 for g in grants)
     assert not refused.granted
-    assert 0 < refused.wait_s <= 1 / 60 + 0.005
+    assert 0 < refused.wait_s <= 1 / 2 + 0.005
 
 
 def test_the_burst_margin_holds_back_tokens_but_never_the_last_call(client):
@@ -63,24 +64,25 @@ def test_the_burst_margin_holds_back_tokens_but_never_the_last_call(client):
 
 
 def test_reservation_within_the_horizon_is_granted_with_its_wait(client):
-    limiter = _limiter(client, "openai=10rps/burst=1")
+    # Slots a second apart: the time between the calls is far below the tolerance.
+    limiter = _limiter(client, "openai=1rps/burst=1")
 
-    first = _take(limiter, horizon_s=1.0)
-    second = _take(limiter, horizon_s=1.0)
-    third = _take(limiter, horizon_s=1.0)
+    first = _take(limiter, horizon_s=10.0)
+    second = _take(limiter, horizon_s=10.0)
+    third = _take(limiter, horizon_s=10.0)
 
     assert first.wait_s == 0
     assert second.granted
-    assert second.wait_s == pytest.approx(0.1, abs=0.01)
-    assert third.wait_s == pytest.approx(0.2, abs=0.01)  # its own later slot
+    assert second.wait_s == pytest.approx(1.0, abs=0.1)
+    assert third.wait_s == pytest.approx(2.0, abs=0.1)  # its own later slot
 
 
 def test_tokens_refill_at_the_rate(client):
-    limiter = _limiter(client, "openai=50rps/burst=1")
+    limiter = _limiter(client, "openai=5rps/burst=1")
     assert _take(limiter).granted
     assert not _take(limiter).granted
 
-    asyncio.run(asyncio.sleep(0.03))
+    asyncio.run(asyncio.sleep(0.3))
 
     assert _take(limiter).granted
 

@@ -30,7 +30,16 @@ def test_parse_limits_reads_rates_bursts_and_models():
 
 
 @pytest.mark.parametrize(
-    "text", ["openai", "openai=", "openai=10rph", "openai=-1rpm", "x=1rpm/size=3"]
+    "text",
+    [
+        "openai",
+        "openai=",
+        "openai=10rph",
+        "openai=-1rpm",
+        "x=1rpm/size=3",
+        "openai=0.0001rpm",  # less than one a day
+        "openai=0." + "0" * 320 + "1tps",
+    ],
 )
 def test_parse_limits_rejects_bad_text(text):
     with pytest.raises(ValueError, match="limit"):
@@ -73,6 +82,25 @@ def test_tenant_limits_validate_their_provider_text():
         TenantLimits(providers="openai=lots")
     with pytest.raises(ValidationError):
         TenantLimits(max_queued=-1)
+
+
+def test_the_slowest_rate_is_one_a_day():
+    assert parse_limits("openai=0.0007rpm")["openai"].requests is not None
+    assert TenantLimits(submit_per_s=1 / 86_400).submit_rate is not None
+    with pytest.raises(ValidationError, match="submit_per_s"):
+        TenantLimits(submit_per_s=1 / 86_401)
+
+
+def test_a_submit_burst_fits_a_float():
+    with pytest.raises(ValidationError, match="submit_burst"):
+        TenantLimits(submit_per_s=1, submit_burst=10**400)
+
+
+@pytest.mark.parametrize("budget_usd", ["9000000.01", "1e100000"])
+def test_a_monthly_budget_stays_exact_in_nano_usd(budget_usd):
+    assert budget.to_nano(Decimal(9_000_000)) < 2**53
+    with pytest.raises(ValidationError, match="monthly_budget_usd"):
+        TenantLimits(monthly_budget_usd=Decimal(budget_usd))
 
 
 def test_submit_rate_defaults_its_burst_to_one_second():

@@ -7,8 +7,8 @@ import logging
 import pytest
 from pydantic import SecretStr
 
-from shared.log_redaction import RedactionFilter, redact
 from shared.logging_setup import LoggingSettings, bind_tenant, log_context, make_handler
+from shared.redaction import RedactionFilter, redact
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from shared.routing.performance import ModelStats
 from shared.routing.pool import PoolEntry, TenantRouting
 from shared.routing.rotation import MemoryRotation, Rotation
 from shared.routing.router import RoutingDefaults, RoutingInputs
-from shared.strategies import FallbackStrategy, RouteStrategy
+from shared.strategies import FallbackStrategy, ModelSubstitution, RouteStrategy
 
 
 def model(
@@ -45,6 +45,7 @@ def make_inputs(
     rng: random.Random | None = None,
     defaults: RoutingDefaults | None = None,
     override: Mapping[str, object] | None = None,
+    model_substitution: ModelSubstitution | None = None,
 ) -> RoutingInputs:
     return RoutingInputs(
         request=request if request is not None else chat(),
@@ -54,6 +55,7 @@ def make_inputs(
             route_strategy=strategy,
             fallback_strategy=fallback,
             pool=tuple(pool),
+            model_substitution=model_substitution,
         ),
         defaults=defaults or RoutingDefaults(),
         catalog={m.id: m for m in catalog},

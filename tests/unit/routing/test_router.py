@@ -11,8 +11,8 @@ from shared.routing.router import (
     route,
 )
 from shared.settings import RoutingSettings
-from shared.strategies import FallbackStrategy, RouteStrategy
-from tests.unit.routing.builders import chat, make_inputs, model
+from shared.strategies import FallbackStrategy, ModelSubstitution, RouteStrategy
+from tests.unit.routing.builders import chat, make_inputs, model, stats
 
 POOL = (PoolEntry("a/one"), PoolEntry("b/two"), PoolEntry("c/three"))
 
@@ -61,19 +61,149 @@ def test_models_list_replaces_the_tenant_pool_and_keeps_its_order():
     assert decision.candidates == ("x/first", "y/second")
 
 
-def test_requested_model_joins_the_pool_and_the_tenant_default():
+def test_requested_model_joins_the_pool_and_the_tenant_default_on_failure():
     decision = route(
-        make_inputs(chat(model="z/asked"), pool=POOL, default_model="d/default")
+        make_inputs(
+            chat(model="z/asked"),
+            pool=POOL,
+            default_model="d/default",
+            model_substitution=ModelSubstitution.ON_FAILURE,
+        )
     )
     # basic as the fallback strategy: the default model next, then the pool's order
     assert decision.candidates == ("z/asked", "d/default", "a/one", "b/two", "c/three")
 
 
-def test_pool_weights_and_tiers_apply_to_requested_models():
+def test_pool_weights_and_tiers_apply_to_requested_models_open_to_substitution():
     pool = (PoolEntry("a/one", 1), PoolEntry("b/two", 9))
     body = chat(models=["a/one", "b/two"])
-    decision = route(make_inputs(body, pool=pool, strategy=RouteStrategy.ROUND_ROBIN))
+    decision = route(
+        make_inputs(
+            body,
+            pool=pool,
+            strategy=RouteStrategy.ROUND_ROBIN,
+            override={"model_substitution": "any"},
+        )
+    )
     assert decision.candidates[0] == "b/two"
+
+
+def test_a_named_model_is_not_replaced_by_a_model_the_strategy_explores():
+    named, cold = "openai/gpt-4o-mini", "mistralai/mistral-nemo"
+    inputs = make_inputs(
+        chat(model=named),
+        pool=(PoolEntry(named), PoolEntry(cold)),
+        strategy=RouteStrategy.PERFORMANCE_OPTIMIZED,
+        fallback=FallbackStrategy.NONE,
+        performance={named: stats(400)},
+    )
+    decision = route(inputs)
+    assert decision.candidates == (named,)
+    assert "exploring" not in decision.reason
+    assert "as named" in decision.reason
+
+
+@pytest.mark.parametrize("strategy", list(RouteStrategy))
+def test_a_named_model_alone_is_called_whatever_the_strategy(strategy):
+    catalog = [model("z/asked", "0.01", "0.01"), model("a/one", "0", "0")]
+    inputs = make_inputs(
+        chat(model="z/asked"),
+        pool=POOL,
+        default_model="a/one",
+        strategy=strategy,
+        catalog=catalog,
+    )
+    assert route(inputs).candidates == ("z/asked",)
+
+
+def test_the_models_list_is_tried_in_the_callers_order_and_nothing_else():
+    catalog = [model("x/first", "0.01", "0.01"), model("y/second", "0", "0")]
+    body = chat(model="x/first", models=["z/third", "y/second"])
+    decision = route(
+        make_inputs(
+            body,
+            pool=POOL,
+            catalog=catalog,
+            strategy=RouteStrategy.COST_OPTIMIZED,
+            fallback=FallbackStrategy.NONE,
+        )
+    )
+    assert decision.candidates == ("x/first", "z/third", "y/second")
+
+
+def test_after_a_failure_the_named_models_keep_the_callers_order():
+    catalog = [model("x/first"), model("z/third", "0.01", "0.01"), model("y/second")]
+    body = chat(model="x/first", models=["z/third", "y/second"])
+    inputs = make_inputs(
+        body, catalog=catalog, fallback=FallbackStrategy.COST_OPTIMIZED
+    )
+    after = reorder_after_failure(
+        route(inputs), inputs, failed_model="x/first", error_code="upstream_timeout"
+    )
+    assert after.remaining == ("z/third", "y/second")
+
+
+def test_on_failure_the_tenants_models_follow_the_named_one_by_the_fallback():
+    cheapest_first = [model("a/one", "0.01", "0.01"), model("c/three", "0", "0")]
+    inputs = make_inputs(
+        chat(model="z/asked"),
+        pool=POOL,
+        catalog=cheapest_first,
+        strategy=RouteStrategy.COST_OPTIMIZED,
+        fallback=FallbackStrategy.COST_OPTIMIZED,
+        model_substitution=ModelSubstitution.ON_FAILURE,
+    )
+    decision = route(inputs)
+    assert decision.candidates[:2] == ("z/asked", "c/three")
+    after = reorder_after_failure(
+        decision, inputs, failed_model="z/asked", error_code="upstream_unavailable"
+    )
+    assert after.next_model() == "c/three"
+
+
+def test_any_substitution_lets_the_strategy_choose_another_first():
+    named, cold = "openai/gpt-4o-mini", "mistralai/mistral-nemo"
+    kwargs = {
+        "pool": (PoolEntry(named), PoolEntry(cold)),
+        "strategy": RouteStrategy.PERFORMANCE_OPTIMIZED,
+        "performance": {named: stats(400)},
+    }
+    by_tenant = make_inputs(
+        chat(model=named), model_substitution=ModelSubstitution.ANY, **kwargs
+    )
+    assert route(by_tenant).candidates[0] == cold
+    by_request = make_inputs(
+        chat(model=named), override={"model_substitution": "any"}, **kwargs
+    )
+    assert route(by_request).candidates[0] == cold
+    by_deployment = make_inputs(
+        chat(model=named),
+        defaults=RoutingDefaults(model_substitution=ModelSubstitution.ANY),
+        **kwargs,
+    )
+    assert route(by_deployment).candidates[0] == cold
+
+
+def test_the_request_can_keep_its_model_where_the_tenant_allows_substitution():
+    inputs = make_inputs(
+        chat(model="z/asked"),
+        pool=POOL,
+        strategy=RouteStrategy.ROUND_ROBIN,
+        model_substitution=ModelSubstitution.ANY,
+        override={"model_substitution": "none"},
+    )
+    assert route(inputs).candidates == ("z/asked",)
+
+
+def test_unknown_substitution_name_is_refused_with_suggestions():
+    with pytest.raises(InvalidRequest) as caught:
+        route(
+            make_inputs(
+                chat(model="z/asked"), override={"model_substitution": "on-failure"}
+            )
+        )
+    assert caught.value.details["field"] == "route.model_substitution"
+    assert caught.value.details["suggestions"][0] == "on_failure"
 
 
 def test_decision_round_trips_through_json():

@@ -3,11 +3,15 @@ from typing import Any
 
 import pytest
 
-from shared.errors import InvalidRequest
+from shared.errors import InvalidRequest, SettingsError
 from shared.routing.classifier import RequestClass
 from shared.routing.pool import PoolEntry, TenantRouting, parse_pool, tenant_routing_of
-from shared.routing.validation import validate_pool, validate_route
-from shared.strategies import FallbackStrategy, RouteStrategy
+from shared.routing.validation import (
+    check_configured_models,
+    validate_pool,
+    validate_route,
+)
+from shared.strategies import FallbackStrategy, ModelSubstitution, RouteStrategy
 
 CATALOG = {
     "openai/gpt-4o-mini",
@@ -90,6 +94,30 @@ def test_pool_and_default_models_must_be_in_the_catalog():
     assert _error(validate_pool, (), "x/y", CATALOG).details["field"] == "default_model"
 
 
+def test_configured_models_missing_from_the_catalog_are_refused_by_variable():
+    configured = {
+        "OPENROUTER_DEFAULT_MODEL": "nosuch/model",
+        "OPENROUTER_TENANT_1_DEFAULT_MODEL": "anthropic/claude-sonet-4.5",
+        "OPENROUTER_TENANT_2_DEFAULT_MODEL": "openrouter/openai/gpt-4o",
+        "OPENROUTER_TENANT_3_DEFAULT_MODEL": None,
+    }
+    with pytest.raises(SettingsError) as caught:
+        check_configured_models(configured, CATALOG)
+    message = caught.value.message
+    assert message == (
+        "invalid OPENROUTER_DEFAULT_MODEL='nosuch/model': not in the model catalog; "
+        "invalid OPENROUTER_TENANT_1_DEFAULT_MODEL='anthropic/claude-sonet-4.5': "
+        "not in the model catalog (did you mean 'anthropic/claude-sonnet-4.5'?)"
+    )
+
+
+def test_configured_models_are_accepted_while_the_catalog_is_empty():
+    check_configured_models({"OPENROUTER_DEFAULT_MODEL": "made/up"}, set())
+    check_configured_models(
+        {"OPENROUTER_DEFAULT_MODEL": "openai/gpt-4o:nitro"}, CATALOG
+    )
+
+
 @dataclass
 class _Row:
     slug: str = "acme"
@@ -99,6 +127,7 @@ class _Row:
     model_pool: list[dict[str, Any]] = field(
         default_factory=lambda: [{"model": "a/b", "weight": 3, "tier": "code"}]
     )
+    model_substitution: str | None = "on_failure"
 
 
 def test_tenant_row_becomes_routing_input():
@@ -109,7 +138,13 @@ def test_tenant_row_becomes_routing_input():
         route_strategy=RouteStrategy.WEIGHTED,
         fallback_strategy=FallbackStrategy.NONE,
         pool=(PoolEntry("a/b", 3, RequestClass.CODE),),
+        model_substitution=ModelSubstitution.ON_FAILURE,
     )
+
+
+def test_corrupt_tenant_model_substitution_is_an_error_not_a_default():
+    row = _Row(model_substitution="sometimes")
+    assert _error(tenant_routing_of, row).details["field"] == "model_substitution"
 
 
 def test_corrupt_tenant_strategy_is_an_error_not_a_default():

@@ -6,7 +6,7 @@ from decimal import Decimal
 from importlib import resources
 
 from simulator.settings import SimulatorSettings
-from tests.unit.simulator.harness import chat, running
+from tests.unit.simulator.harness import KEY, chat, running
 
 SONNET = "anthropic/claude-sonnet-4.5"
 
@@ -243,3 +243,27 @@ async def test_context_length_model_answers_typed_400(
         body = await response.json()
     assert response.status == 400
     assert body["error"]["metadata"]["error_type"] == "context_length_exceeded"
+
+
+async def test_echo_401_quotes_the_authorization_header_in_the_envelope(
+    settings: SimulatorSettings,
+) -> None:
+    async with running(settings) as client:
+        response = await client.complete(chat("sim/echo-401"))
+        body = await response.json()
+    assert response.status == 401
+    assert body["error"]["message"] == f"Invalid credentials: Bearer {KEY}"
+
+
+async def test_echo_502_quotes_every_request_header_as_plain_text(
+    settings: SimulatorSettings,
+) -> None:
+    async with running(settings) as client:
+        response = await client.complete(
+            chat("sim/echo-502"), headers={"X-Helixq-Job-Id": "job-7"}
+        )
+        text = await response.text()
+    assert response.status == 502
+    assert response.content_type == "text/plain"
+    assert f"Authorization: Bearer {KEY}" in text
+    assert "X-Helixq-Job-Id: job-7" in text

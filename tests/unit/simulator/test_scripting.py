@@ -17,6 +17,8 @@ from tests.unit.simulator.harness import chat, running
         ("429-then-ok", Effect.FAIL, "429", 1),
         ("503x2-then-ok", Effect.FAIL, "503", 2),
         ("context-lengthx3-then-ok", Effect.FAIL, "context-length", 3),
+        ("echo-401", Effect.ECHO, "401", None),
+        ("echo-502", Effect.ECHO, "502", None),
     ],
 )
 def test_behaviour_names_parse(

@@ -153,3 +153,95 @@ def test_refusal_message_names_the_reason_not_the_secret_parts() -> None:
     with pytest.raises(DestinationRefused) as caught:
         resolve_target("http://user:hunter2@hooks.example.com/", allow_private=False)
     assert "hunter2" not in caught.value.message
+
+
+# IPv6 addresses that carry an IPv4 address, with the one they carry refused; the
+# IPv6 form is named in the refusal. Teredo carries two: its server and, with every
+# bit inverted, its client (here 127.0.0.1, 10.0.0.1 and 8.8.8.8 behind the server).
+EMBEDDED_REFUSED = [
+    ("::127.0.0.1", "IPv4-compatible", "loopback"),
+    ("::7f00:1", "IPv4-compatible", "loopback"),
+    ("::10.0.0.1", "IPv4-compatible", "private"),
+    ("::169.254.169.254", "IPv4-compatible", "metadata"),
+    ("::100.64.0.1", "IPv4-compatible", "private"),
+    ("::224.0.0.1", "IPv4-compatible", "multicast"),
+    ("::0.0.0.2", "IPv4-compatible", "private"),
+    ("::ffff:127.0.0.1", "IPv4-mapped", "loopback"),
+    ("::ffff:169.254.169.254", "IPv4-mapped", "metadata"),
+    ("::ffff:0.0.0.0", "IPv4-mapped", "unspecified"),
+    ("::ffff:192.168.1.1", "IPv4-mapped", "private"),
+    ("2002:7f00:1::1", "6to4", "loopback"),
+    ("2002:a00:1::", "6to4", "private"),
+    ("2002:a9fe:a9fe::1", "6to4", "metadata"),
+    ("2001:0:4136:e378:8000:9c40:80ff:fffe", "Teredo", "loopback"),
+    ("2001:0:4136:e378:8000:9c40:f5ff:fffe", "Teredo", "private"),
+    ("2001:0:a00:1:8000:9c40:f7f7:f7f7", "Teredo", "private"),
+    ("64:ff9b::7f00:1", "NAT64", "loopback"),
+    ("64:ff9b::10.0.0.1", "NAT64", "private"),
+    ("64:ff9b::169.254.169.254", "NAT64", "metadata"),
+]
+
+
+@pytest.mark.parametrize(("address", "form", "reason"), EMBEDDED_REFUSED)
+def test_ipv6_carrying_a_refused_ipv4_is_refused(
+    address: str, form: str, reason: str
+) -> None:
+    with pytest.raises(DestinationRefused) as caught:
+        check_addresses([address], allow_private=False)
+    assert form in caught.value.message
+    assert reason in caught.value.message
+
+
+@pytest.mark.parametrize(("address", "form", "reason"), EMBEDDED_REFUSED)
+def test_ipv6_literal_carrying_a_refused_ipv4_is_refused(
+    address: str, form: str, reason: str
+) -> None:
+    with pytest.raises(DestinationRefused, match=form):
+        resolve_target(f"http://[{address}]:9998/h", allow_private=False)
+
+
+@pytest.mark.parametrize(
+    ("address", "reason"),
+    [
+        # The local-use NAT64 prefix is local by definition, and its IPv4 address
+        # may sit at several places: refused whole.
+        ("64:ff9b:1::7f00:1", "local-use NAT64"),
+        ("64:ff9b:1::808:808", "local-use NAT64"),
+        ("64:ff9b:1:7f00:1::", "local-use NAT64"),
+        # Reserved: IPv4-translated (SIIT), and unassigned space around ::/96.
+        ("::ffff:0:7f00:1", "reserved"),
+        ("::ffff:0:808:808", "reserved"),
+        ("::1:0:0:1", "reserved"),
+        ("100::1", "reserved"),
+        ("::", "unspecified"),
+        ("::1", "loopback"),
+    ],
+)
+def test_reserved_and_local_ipv6_forms_are_refused(address: str, reason: str) -> None:
+    with pytest.raises(DestinationRefused, match=reason):
+        check_addresses([address], allow_private=False)
+
+
+@pytest.mark.parametrize(
+    ("address", "form"),
+    [
+        ("::ffff:8.8.8.8", "IPv4-mapped"),
+        ("::8.8.8.8", "IPv4-compatible"),
+        ("2002:808:808::1", "6to4"),
+        ("2001:0:4136:e378:8000:9c40:f7f7:f7f7", "Teredo"),  # both public
+        ("64:ff9b::8.8.8.8", "NAT64"),
+    ],
+)
+def test_ipv6_carrying_a_public_ipv4_is_refused_by_its_form(
+    address: str, form: str
+) -> None:
+    with pytest.raises(DestinationRefused, match=form):
+        check_addresses([address], allow_private=False)
+
+
+def test_names_resolving_to_an_ipv4_compatible_loopback_are_refused() -> None:
+    resolve = resolver({"evil.example.com": ["2606:2800:220:1::1", "::7f00:1"]})
+    with pytest.raises(DestinationRefused, match="IPv4-compatible"):
+        resolve_target(
+            "https://evil.example.com/", allow_private=False, resolve=resolve
+        )

@@ -4,7 +4,8 @@ import httpx
 import pytest
 import respx
 
-from workers.webhooks.pinned_http import pinned_request, post_pinned
+from shared.webhooks.errors import DestinationRefused
+from workers.webhooks.pinned_http import pinned_request, post_pinned, resolve_checked
 
 PUBLIC = ipaddress.ip_address("93.184.216.34")
 
@@ -68,3 +69,26 @@ def test_network_errors_are_described(error: Exception) -> None:
     assert result.status_code is None
     assert result.error is not None
     assert type(error).__name__ in result.error
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "::127.0.0.1",  # IPv4-compatible
+        "::ffff:127.0.0.1",  # IPv4-mapped
+        "2002:a00:1::1",  # 6to4 of 10.0.0.1
+        "2001:0:4136:e378:8000:9c40:80ff:fffe",  # Teredo, client 127.0.0.1
+        "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254
+        "64:ff9b:1::a00:1",  # local-use NAT64
+    ],
+)
+def test_connect_refuses_a_name_now_resolving_to_an_ipv6_carried_private_ipv4(
+    answer: str,
+) -> None:
+    """Checked again at connect time: the DNS answer may have changed since."""
+    with pytest.raises(DestinationRefused, match="resolves to"):
+        resolve_checked(
+            "https://hooks.example.com/hook",
+            allow_private=False,
+            resolve=lambda host, port: ["93.184.216.34", answer],
+        )

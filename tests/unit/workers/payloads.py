@@ -1,4 +1,4 @@
-"""OpenRouter bodies shaped like the captures in shared/reference/openrouter-api.md."""
+"""OpenRouter bodies shaped like those OpenRouter sends (ids, fields, `usage.cost`)."""
 
 from typing import Any
 

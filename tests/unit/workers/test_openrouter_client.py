@@ -5,12 +5,16 @@ import time
 import uuid
 from decimal import Decimal
 
+import aiohttp
 import httpx
 import pytest
 import respx
+from httpx_aiohttp.transport import map_aiohttp_exceptions
+from pydantic import SecretStr
 
-from tests.unit.workers.conftest import API_KEY
+from tests.unit.workers.conftest import API_KEY, BASE_URL
 from tests.unit.workers.payloads import GENERATION_ID, completion_body, error_body
+from workers.openrouter.client import ClientConfig, OpenRouterClient
 from workers.openrouter.errors import (
     UpstreamBadRequest,
     UpstreamBadResponse,
@@ -24,6 +28,7 @@ from workers.openrouter.errors import (
     UpstreamUnauthorized,
     UpstreamUnavailable,
 )
+from workers.runtime.event_loop import EventLoopThread
 
 BODY = {"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
 JOB_ID = uuid.UUID("00000000-0000-4000-8000-000000000001")
@@ -105,6 +110,49 @@ def test_connection_error_is_retryable(openrouter_mock, complete):
 
     assert type(error) is UpstreamUnavailable
     assert API_KEY not in str(error)
+
+
+class _FailingAiohttpTransport(httpx.AsyncBaseTransport):
+    """Fails every call with what the aiohttp transport raises for `error` (it
+    maps aiohttp's errors onto httpx's, and not always by meaning)."""
+
+    def __init__(self, error: Exception) -> None:
+        self._error = error
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        with map_aiohttp_exceptions():
+            raise self._error
+
+
+def _failure_through_aiohttp(error: Exception, loop: EventLoopThread) -> UpstreamError:
+    config = ClientConfig(
+        base_url=BASE_URL, api_key=SecretStr(API_KEY), timeout_s=5, max_connections=1
+    )
+    client = OpenRouterClient(config, transport=_FailingAiohttpTransport(error))
+    with pytest.raises(UpstreamError) as caught:
+        loop.run(client.complete(JOB_ID, BODY))
+    return caught.value
+
+
+def test_a_connection_dropped_mid_call_is_unavailable_not_a_timeout(
+    event_loop_thread,
+):
+    # What a call in flight meets when the server goes away (a local simulator
+    # stopped with the stack): the transport calls it a ConnectTimeout.
+    dropped = aiohttp.ServerDisconnectedError()
+
+    error = _failure_through_aiohttp(dropped, event_loop_thread)
+
+    assert type(error) is UpstreamUnavailable
+    assert "ServerDisconnectedError" in error.message
+
+
+def test_an_aiohttp_read_timeout_stays_a_timeout(event_loop_thread):
+    timed_out = aiohttp.SocketTimeoutError()
+
+    error = _failure_through_aiohttp(timed_out, event_loop_thread)
+
+    assert isinstance(error, UpstreamTimeout)
 
 
 class _BrokenBody(httpx.AsyncByteStream):
