@@ -1,6 +1,5 @@
 """Token pacing: time to first token, one chunk per token interval, keep-alives."""
 
-import itertools
 import json
 import time
 from typing import Any
@@ -71,10 +70,11 @@ async def test_first_token_after_latency_then_one_per_token_interval(
         events = await _timed_events(response)
     times = _content_times(events)
     assert len(times) == 6
-    assert times[0] - started >= 0.15
-    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
-    assert all(gap >= 0.03 for gap in gaps)
-    assert times[-1] - times[0] >= 5 * 0.04 - 0.01
+    # No token before its time: the latency, then one interval per token.
+    for token, arrived in enumerate(times):
+        assert arrived - started >= 0.15 + token * 0.04
+    # And not all at the end: they spread over the completion.
+    assert times[-1] - times[0] >= 0.5 * 5 * 0.04
 
 
 async def test_non_streaming_answer_takes_latency_plus_token_intervals(
@@ -113,6 +113,6 @@ async def test_processing_comments_repeat_while_the_model_thinks(
         response = await client.complete(chat("openai/gpt-4o-mini", stream=True))
         events = sse_events(await response.text())
     first_data = next(i for i, event in enumerate(events) if event.startswith("data:"))
-    assert first_data >= 4
+    assert first_data >= 3
     assert set(events[:first_data]) == {PROCESSING}
     assert PROCESSING not in events[first_data:]
