@@ -27,10 +27,15 @@ class Cost:
         return self.prompt + self.completion + self.request
 
 
-def price_usage(prices: Prices, prompt_tokens: int, completion_tokens: int) -> Cost:
-    """Price tokens at the model's per-token and per-request prices."""
+def price_usage(
+    prices: Prices, prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0
+) -> Cost:
+    """Price tokens at the model's prices; cached prompt tokens at the cache price."""
+    prompt = prompt_tokens * prices.prompt
+    if cached_tokens and prices.cache_read is not None:
+        prompt -= cached_tokens * (prices.prompt - prices.cache_read)
     return Cost(
-        prompt=prompt_tokens * prices.prompt,
+        prompt=prompt,
         completion=completion_tokens * prices.completion,
         request=prices.request,
     )

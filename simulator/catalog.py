@@ -21,7 +21,9 @@ _SIM_MAX_OUTPUT = 4_096
 _SUPPORTED_PARAMETERS = (
     *("max_tokens", "max_completion_tokens", "temperature", "top_p", "stop"),
     *("seed", "frequency_penalty", "presence_penalty", "response_format"),
+    *("structured_outputs", "tools", "tool_choice", "parallel_tool_calls"),
 )
+_REASONING_PARAMETERS = ("reasoning", "include_reasoning")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +33,7 @@ class Prices:
     prompt: Decimal
     completion: Decimal
     request: Decimal
+    cache_read: Decimal | None = None  # None: the provider caches no prompts
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,11 +48,17 @@ class ModelEntry:
     provider: Provider
     listing: Mapping[str, Any]
     behaviour: Behaviour | None = None  # only `sim/*` models carry one
+    supports_reasoning: bool = False
 
     @property
     def is_free(self) -> bool:
         """Say whether the platform's free-model limits apply."""
         return self.id.endswith(":free")
+
+    @property
+    def is_thinking_variant(self) -> bool:
+        """Say whether this is a `:thinking` variant, which reasons unasked."""
+        return self.id.endswith(":thinking")
 
     @property
     def canonical_slug(self) -> str:
@@ -68,12 +77,18 @@ def _prices(pricing: Mapping[str, str]) -> Prices:
         prompt=Decimal(pricing.get("prompt", "0")),
         completion=Decimal(pricing.get("completion", "0")),
         request=Decimal(pricing.get("request", "0")),
+        cache_read=None
+        if "input_cache_read" not in pricing
+        else Decimal(pricing["input_cache_read"]),
     )
 
 
-def _listing(raw: Mapping[str, Any]) -> dict[str, Any]:
+def _listing(raw: Mapping[str, Any], *, supports_reasoning: bool) -> dict[str, Any]:
     """Fill the snapshot's entry out to the fields clients of /models expect."""
     canonical = canonical_slug(raw["id"])
+    parameters: tuple[str, ...] = _SUPPORTED_PARAMETERS
+    if supports_reasoning:
+        parameters += _REASONING_PARAMETERS
     return {
         "id": raw["id"],
         "canonical_slug": canonical,
@@ -92,15 +107,17 @@ def _listing(raw: Mapping[str, Any]) -> dict[str, Any]:
         "pricing": raw["pricing"],
         "top_provider": raw["top_provider"],
         "per_request_limits": None,
-        "supported_parameters": list(_SUPPORTED_PARAMETERS),
+        "supported_parameters": list(parameters),
         "default_parameters": {},
         "links": {"details": f"/api/v1/models/{canonical}/endpoints"},
     }
 
 
-def model_from_listing(raw: Mapping[str, Any]) -> ModelEntry:
+def model_from_listing(
+    raw: Mapping[str, Any], *, supports_reasoning: bool = False
+) -> ModelEntry:
     """Build a catalog entry from one /models JSON object."""
-    listing = _listing(raw)
+    listing = _listing(raw, supports_reasoning=supports_reasoning)
     top = raw.get("top_provider") or {}
     author = raw["id"].split("/", 1)[0]
     behaviour = None
@@ -115,6 +132,7 @@ def model_from_listing(raw: Mapping[str, Any]) -> ModelEntry:
         provider=provider_for(author),
         listing=listing,
         behaviour=behaviour,
+        supports_reasoning=supports_reasoning,
     )
 
 
@@ -137,6 +155,12 @@ def sim_model(behaviour: Behaviour) -> ModelEntry:
     )
 
 
+def _read_data(name: str) -> Any:
+    """Parse one of the packaged JSON files (`simulator/data`)."""
+    source = resources.files("simulator") / "data" / name
+    return json.loads(source.read_text(encoding="utf-8"))
+
+
 class Catalog:
     """Every model the simulator answers for, by id."""
 
@@ -150,9 +174,12 @@ class Catalog:
     @classmethod
     def load(cls) -> "Catalog":
         """Load the packaged snapshot and add the listed `sim/*` models."""
-        source = resources.files("simulator") / "data" / "openrouter-models.json"
-        snapshot = json.loads(source.read_text(encoding="utf-8"))
-        entries = [model_from_listing(raw) for raw in snapshot["data"]]
+        snapshot = _read_data("openrouter-models.json")
+        reasoning = frozenset(_read_data("reasoning-models.json")["models"])
+        entries = [
+            model_from_listing(raw, supports_reasoning=raw["id"] in reasoning)
+            for raw in snapshot["data"]
+        ]
         for name in LISTED_BEHAVIOURS:
             behaviour = parse_behaviour(name)
             if behaviour is not None:

@@ -59,3 +59,7 @@ class SimulatorSettings(BaseSettings):
     default_model: str = "openai/gpt-4o-mini"
     auto_router_model: str = "openai/gpt-4o-mini"
     generation_delay_ms: int = Field(default=0, ge=0)
+    # After the first token, one more every interval; 0 sends them all at once.
+    token_interval_ms: int = Field(default=0, ge=0)
+    # `: OPENROUTER PROCESSING` comments repeat this often until the first token.
+    processing_interval_ms: int = Field(default=1000, ge=1)

@@ -10,6 +10,7 @@ from simulator.catalog import Catalog
 from simulator.generations import GenerationStore
 from simulator.ledger import Ledger
 from simulator.limits import FreeModelLimiter
+from simulator.prompt_cache import PromptCache
 from simulator.scripts import ScriptBook
 from simulator.settings import SimulatorSettings
 
@@ -27,6 +28,7 @@ class SimulatorState:
     ledger: Ledger = field(init=False)
     scripts: ScriptBook = field(init=False)
     free_limits: FreeModelLimiter = field(init=False)
+    prompt_cache: PromptCache = field(init=False)
     rng: random.Random = field(init=False)  # faults and jitter: seedable
     ids: random.Random = field(init=False)  # ids: never repeat across resets
 
@@ -47,6 +49,7 @@ class SimulatorState:
             settings.free_requests_per_day,
             is_high_balance=settings.credits_usd >= _HIGH_BALANCE_USD,
         )
+        self.prompt_cache = PromptCache()
         self.rng = random.Random(settings.seed)
         self.ids = random.Random()
 
