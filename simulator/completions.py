@@ -1,6 +1,6 @@
 """POST /api/v1/chat/completions: validate in OpenRouter's order, then serve.
 
-Order (reference §10): auth 401, params 400, credits 402, free-model limits 429,
+Order, as OpenRouter checks: auth 401, params 400, credits 402, free-model limits 429,
 then the upstream attempts with their scripted or random outcomes.
 """
 

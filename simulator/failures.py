@@ -1,4 +1,4 @@
-"""Upstream failure answers, shaped like the real bodies in the reference (§4)."""
+"""Upstream failure answers, shaped like the bodies OpenRouter really sends."""
 
 from collections.abc import Callable, Mapping
 from http import HTTPStatus

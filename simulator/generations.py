@@ -62,7 +62,7 @@ class Generation:
     user_agent: str | None = None
 
     def as_json(self) -> dict[str, Any]:
-        """Render the `data` object of GET /generation (reference §6)."""
+        """Render the `data` object of GET /generation."""
         cost = json_number(self.cost_usd)
         return {
             "id": self.id,
