@@ -1,10 +1,12 @@
 """Test and benchmark control under /_sim/ (not part of OpenRouter; no auth)."""
 
 import json
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from aiohttp import web
 
+from simulator.billing import json_number
 from simulator.catalog import AUTO_ROUTER
 from simulator.errors import SimError, json_response
 from simulator.scripts import Behaviour, behaviour_for_status, parse_behaviour
@@ -66,3 +68,27 @@ async def queue_script(request: web.Request) -> web.Response:
     behaviours = [_behaviour(item) for item in body["responses"]]
     pending = state.scripts.queue(model_id, behaviours)
     return json_response({"model": model_id, "queued": pending})
+
+
+def _credit_amount(body: object) -> Decimal:
+    """Read `{"usd": "10"}`: a positive, finite amount of USD."""
+    raw = body.get("usd") if isinstance(body, dict) else None
+    try:
+        amount = Decimal(str(raw)) if isinstance(raw, str | int | float) else None
+    except InvalidOperation:
+        amount = None
+    if amount is None or not amount.is_finite() or amount <= 0:
+        raise SimError(400, 'Expected {"usd": "<a positive amount>"}')
+    return amount
+
+
+async def add_credits(request: web.Request) -> web.Response:
+    """POST /_sim/credits {"usd": "10"}: buy credits; batches locked by 402 unlock."""
+    state = request.app[STATE]
+    try:
+        body = json.loads(await request.read())
+    except ValueError:
+        raise SimError(400, "Invalid JSON in request body") from None
+    state.ledger.add_credits(_credit_amount(body))
+    total = state.settings.credits_usd + state.ledger.credits_added
+    return json_response({"data": {"total_credits": json_number(total)}})

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from simulator.batches.store import BatchStore
 from simulator.calls import CallLog
 from simulator.catalog import Catalog
 from simulator.generations import GenerationStore
@@ -27,6 +28,7 @@ class SimulatorState:
     ledger: Ledger = field(init=False)
     scripts: ScriptBook = field(init=False)
     free_limits: FreeModelLimiter = field(init=False)
+    batches: BatchStore = field(init=False)
     rng: random.Random = field(init=False)  # faults and jitter: seedable
     ids: random.Random = field(init=False)  # ids: never repeat across resets
 
@@ -34,7 +36,7 @@ class SimulatorState:
         self.reset()
 
     def reset(self) -> None:
-        """Forget calls, generations, spend, scripts and counters; reseed the RNG."""
+        """Forget calls, generations, spend, scripts, batches; reseed the RNG."""
         settings = self.settings
         self.calls = CallLog()
         self.generations = GenerationStore(
@@ -47,6 +49,7 @@ class SimulatorState:
             settings.free_requests_per_day,
             is_high_balance=settings.credits_usd >= _HIGH_BALANCE_USD,
         )
+        self.batches = BatchStore()
         self.rng = random.Random(settings.seed)
         self.ids = random.Random()
 

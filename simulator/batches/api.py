@@ -1,0 +1,14 @@
+"""The Batch API on an app: its routes, its /_sim controls and its clock."""
+
+from aiohttp import web
+
+from simulator.batches.clock import BATCH_CLOCK, BatchClock, run_batch_clock
+from simulator.batches.control import batch_control_routes
+from simulator.batches.routes import batch_routes
+
+
+def add_batch_api(app: web.Application) -> None:
+    """Serve batches on `app`; call before the app starts."""
+    app[BATCH_CLOCK] = BatchClock()
+    app.add_routes([*batch_routes(), *batch_control_routes()])
+    app.cleanup_ctx.append(run_batch_clock)
