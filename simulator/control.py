@@ -13,6 +13,7 @@ from simulator.scripts import Behaviour, behaviour_for_status, parse_behaviour
 from simulator.state import STATE, SimulatorState
 
 _TRUE_WORDS = frozenset({"1", "true", "yes"})
+_MAX_TOP_UP_USD = Decimal(1_000_000_000)
 
 
 async def get_health(_request: web.Request) -> web.Response:
@@ -71,14 +72,17 @@ async def queue_script(request: web.Request) -> web.Response:
 
 
 def _credit_amount(body: object) -> Decimal:
-    """Read `{"usd": "10"}`: a positive, finite amount of USD."""
+    """Read `{"usd": "10"}`: a positive amount, small enough to stay a JSON number."""
     raw = body.get("usd") if isinstance(body, dict) else None
+    is_number = isinstance(raw, str | int | float) and not isinstance(raw, bool)
     try:
-        amount = Decimal(str(raw)) if isinstance(raw, str | int | float) else None
+        amount = Decimal(str(raw)) if is_number else None
     except InvalidOperation:
         amount = None
-    if amount is None or not amount.is_finite() or amount <= 0:
-        raise SimError(400, 'Expected {"usd": "<a positive amount>"}')
+    if amount is None or not amount.is_finite() or not 0 < amount <= _MAX_TOP_UP_USD:
+        raise SimError(
+            400, f'Expected {{"usd": "<an amount above 0, at most {_MAX_TOP_UP_USD}>"}}'
+        )
     return amount
 
 

@@ -79,7 +79,7 @@ async def set_batch_fault(request: web.Request) -> web.Response:
 async def advance_batch(request: web.Request) -> web.Response:
     """POST /_sim/batches/{id}/advance: fast-forward to the next step or the end."""
     until = (await _json_body(request)).get("until", "end")
-    if until not in _STEPS:
+    if not isinstance(until, str) or until not in _STEPS:
         raise SimError(400, f"until must be one of {sorted(_STEPS)}")
     state, batch = _live_batch(request)
     fast_forward(batch, time.time(), state, until=_STEPS[until])

@@ -1,5 +1,6 @@
 """GET /batches: `limit`, `after`, repeated `status`, `created_after`/`_before`."""
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -52,16 +53,21 @@ def _instant(name: str, raw: str | None) -> float | None:
     """Unix seconds, or an ISO-8601 date or datetime (UTC unless it says)."""
     if raw is None:
         return None
+    invalid = SimError(
+        400, f"{name} must be unix seconds or an ISO-8601 date or datetime"
+    )
     try:
-        return float(raw)
+        seconds = float(raw)
     except ValueError:
         pass
+    else:
+        if not math.isfinite(seconds):
+            raise invalid
+        return seconds
     try:
         parsed = datetime.fromisoformat(raw)
     except ValueError:
-        raise SimError(
-            400, f"{name} must be unix seconds or an ISO-8601 date or datetime"
-        ) from None
+        raise invalid from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.timestamp()

@@ -101,9 +101,16 @@ async def test_bad_credit_top_ups_are_400(settings: SimulatorSettings) -> None:
     async with running(settings) as client:
         answers = [
             await control(client, "/_sim/credits", payload)
-            for payload in ({"usd": "-1"}, {"usd": "lots"}, {}, {"usd": "NaN"})
+            for payload in (
+                {"usd": "-1"},
+                {"usd": "lots"},
+                {},
+                {"usd": "NaN"},
+                {"usd": "1e999999"},
+                {"usd": True},
+            )
         ]
-    assert [status for status, _ in answers] == [400, 400, 400, 400]
+    assert [status for status, _ in answers] == [400] * 6
 
 
 async def test_submissions_are_counted_per_custom_id(

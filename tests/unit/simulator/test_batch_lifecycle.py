@@ -304,3 +304,16 @@ async def test_lost_answer_still_stores_the_batch(settings: SimulatorSettings) -
         _, listing = await call(client, "GET", V1)
     [batch] = listing["data"]
     assert batch["status"] == "validating"
+
+
+@pytest.mark.parametrize("until", [["in_progress"], "completed", 3])
+async def test_bad_fast_forward_steps_are_400(
+    settings: SimulatorSettings, until: object
+) -> None:
+    async with running(slow_settings(settings)) as client:
+        batch_id = await created(client, batch_body())
+        status, answer = await control(
+            client, f"/_sim/batches/{batch_id}/advance", {"until": until}
+        )
+    assert status == 400
+    assert "until must be one of" in answer["error"]["message"]

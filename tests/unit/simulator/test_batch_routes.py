@@ -114,6 +114,8 @@ async def test_list_filters_by_creation_time(settings: SimulatorSettings) -> Non
         ({"status": "cancelling"}, "status"),
         ({"after": "batch-unknown"}, "after"),
         ({"created_after": "yesterday"}, "created_after"),
+        ({"created_after": "nan"}, "created_after"),
+        ({"created_before": "inf"}, "created_before"),
     ],
 )
 async def test_bad_list_queries_are_400(
