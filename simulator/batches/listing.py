@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from simulator.batches.batch import Batch, BatchStatus
+from simulator.batches.query_params import int_param
 from simulator.batches.store import BatchStore
 from simulator.errors import SimError
 
@@ -32,14 +33,6 @@ class ListQuery:
         if self.created_after is not None and not created > self.created_after:
             return False
         return self.created_before is None or created < self.created_before
-
-
-def _limit(raw: str | None) -> int:
-    if raw is None:
-        return DEFAULT_LIMIT
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
-        raise SimError(400, f"limit must be an integer from 1 to {MAX_LIMIT}")
-    return int(raw)
 
 
 def _statuses(values: Sequence[str]) -> frozenset[BatchStatus]:
@@ -84,7 +77,9 @@ def parse_list_query(
         if before_position is None:
             raise SimError(400, f"after: no batch {after}")
     return ListQuery(
-        limit=_limit(query.get("limit")),
+        limit=int_param(
+            "limit", query.get("limit"), low=1, high=MAX_LIMIT, default=DEFAULT_LIMIT
+        ),
         before_position=before_position,
         statuses=_statuses(statuses),
         created_after=_instant("created_after", query.get("created_after")),

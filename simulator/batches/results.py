@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from simulator.batches.batch import Batch, Line, Usage
+from simulator.batches.query_params import int_param, is_count
 from simulator.billing import Cost, price_usage
 from simulator.chat_request import ChatRequest
 from simulator.errors import SimError
@@ -137,18 +138,14 @@ def _offset(batch: Batch, cursor: str | None, size: int) -> int:
     except (binascii.Error, UnicodeDecodeError, ValueError):
         decoded = ""
     batch_id, _, offset = decoded.rpartition(":")
-    if batch_id != batch.id or not offset.isdigit() or int(offset) > size:
+    if batch_id != batch.id or not is_count(offset) or int(offset) > size:
         raise SimError(400, "cursor is not a next_cursor of this batch's results")
     return int(offset)
 
 
 def page_limit(raw: str | None) -> int:
     """Read `limit` (1..1000) of a results page."""
-    if raw is None:
-        return DEFAULT_PAGE
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
-        raise SimError(400, f"limit must be an integer from 1 to {MAX_PAGE}")
-    return int(raw)
+    return int_param("limit", raw, low=1, high=MAX_PAGE, default=DEFAULT_PAGE)
 
 
 def results_page(batch: Batch, *, limit: int, cursor: str | None) -> dict[str, Any]:

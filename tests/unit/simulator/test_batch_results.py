@@ -1,5 +1,6 @@
 """Batch results: inline on GET, and paged under /results."""
 
+import base64
 from typing import Any
 
 import pytest
@@ -143,6 +144,7 @@ async def test_results_of_a_failed_batch_are_an_empty_page(
         ({"limit": 0}, "limit"),
         ({"limit": 1001}, "limit"),
         ({"limit": "many"}, "limit"),
+        ({"limit": "\u00b2"}, "limit"),
         ({"cursor": "not-a-cursor"}, "cursor"),
     ],
 )
@@ -175,6 +177,20 @@ async def test_a_cursor_of_another_batch_is_400(settings: SimulatorSettings) -> 
             params={"cursor": page["next_cursor"]},
         )
     assert status == 400
+
+
+async def test_a_cursor_with_a_non_ascii_offset_is_400(
+    settings: SimulatorSettings,
+) -> None:
+    async with running(slow_settings(settings)) as client:
+        batch_id = await created(client, batch_body())
+        await advance(client, batch_id)
+        cursor = base64.urlsafe_b64encode(f"{batch_id}:\u00b2".encode()).decode()
+        status, answer = await call(
+            client, "GET", f"{V1}/{batch_id}/results", params={"cursor": cursor}
+        )
+    assert status == 400
+    assert "cursor" in answer["error"]["message"]
 
 
 async def test_inline_only_mode_has_no_results_route(

@@ -110,6 +110,7 @@ async def test_list_filters_by_creation_time(settings: SimulatorSettings) -> Non
     [
         ({"limit": 0}, "limit"),
         ({"limit": 101}, "limit"),
+        ({"limit": "\u00b2"}, "limit"),
         ({"status": "finalizing"}, "status"),
         ({"status": "cancelling"}, "status"),
         ({"after": "batch-unknown"}, "after"),
