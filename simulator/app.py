@@ -8,13 +8,7 @@ from simulator.account import get_credits, get_generation, get_key
 from simulator.batches.api import add_batch_api
 from simulator.catalog import Catalog
 from simulator.completions import create_completion
-from simulator.control import (
-    add_credits,
-    get_calls,
-    get_health,
-    queue_script,
-    reset,
-)
+from simulator.control import get_calls, get_health, queue_script, reset
 from simulator.errors import SimError, error_response
 from simulator.model_pages import list_endpoints, list_models
 from simulator.settings import SimulatorSettings
@@ -64,7 +58,6 @@ def create_app(settings: SimulatorSettings | None = None) -> web.Application:
             web.get("/_sim/calls", get_calls),
             web.post("/_sim/reset", reset),
             web.post("/_sim/script", queue_script),
-            web.post("/_sim/credits", add_credits),
         ]
     )
     add_batch_api(app)
