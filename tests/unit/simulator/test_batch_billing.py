@@ -15,11 +15,11 @@ from tests.unit.simulator.batch_harness import (
     line,
     slow_settings,
 )
-from tests.unit.simulator.harness import chat, running
+from tests.unit.simulator.harness import SimClient, chat, running
 
 
-async def _total_usage(client: object) -> float:
-    _, credits = await call(client, "GET", "/api/v1/credits")  # type: ignore[arg-type]
+async def _total_usage(client: SimClient) -> float:
+    _, credits = await call(client, "GET", "/api/v1/credits")
     usage: float = credits["data"]["total_usage"]
     return usage
 
