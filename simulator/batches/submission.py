@@ -121,7 +121,10 @@ def _callback_url(body: Mapping[str, Any]) -> str | None:
     url = body.get("callback_url")
     if url is None:
         return None
-    parts = urlsplit(url) if isinstance(url, str) else None
+    try:
+        parts = urlsplit(url) if isinstance(url, str) else None
+    except ValueError:  # an unclosed IPv6 bracket, for one
+        parts = None
     is_https = parts is not None and parts.scheme == "https" and bool(parts.hostname)
     is_local = (
         parts is not None

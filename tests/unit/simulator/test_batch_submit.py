@@ -113,6 +113,8 @@ async def test_callback_url_after_requests_is_refused(
         ({"completion_window": "48h"}, 400, "completion_window"),
         ({"callback_url": "ftp://example.com"}, 400, "callback_url"),
         ({"callback_url": "http://example.com/hook"}, 400, "HTTPS"),
+        ({"callback_url": "https://[::1/hook"}, 400, "HTTPS"),
+        ({"callback_url": 7}, 400, "HTTPS"),
         ({"provider": {"order": ["openai"]}}, 400, "provider"),
         ({"provider": {"only": ["anthropic"]}}, 404, "provider.only: anthropic"),
     ],
