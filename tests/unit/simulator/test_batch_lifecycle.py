@@ -48,9 +48,9 @@ async def test_batch_advances_by_time_through_each_status(
     settings: SimulatorSettings,
 ) -> None:
     timed = settings.model_copy(
-        update={"batch_validating_s": 0.3, "batch_in_progress_s": 0.5}
+        update={"batch_validating_s": 0.2, "batch_in_progress_s": 1.0}
     )
-    seen: list[str] = []
+    seen: list[str] = []  # a second in progress: a loaded machine still sees it
     async with running(timed) as client:
         started = time.monotonic()
         batch_id = await created(client, batch_body())
@@ -61,7 +61,7 @@ async def test_batch_advances_by_time_through_each_status(
             assert time.monotonic() - started < 5, seen
             await asyncio.sleep(0.02)
     assert seen == ["validating", "in_progress", "completed"]
-    assert time.monotonic() - started >= 0.8
+    assert time.monotonic() - started >= 1.2
 
 
 def test_transitions_happen_at_their_times(settings: SimulatorSettings) -> None:
