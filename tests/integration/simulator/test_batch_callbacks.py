@@ -35,6 +35,17 @@ async def _deliveries(client: SimClient) -> list[dict[str, Any]]:
     return deliveries
 
 
+async def _settled_delivery(client: SimClient) -> dict[str, Any]:
+    """The one delivery, once its last answer is recorded."""
+    deadline = time.monotonic() + 10
+    while True:
+        [delivery] = await _deliveries(client)
+        if delivery["delivered"]:
+            return delivery
+        assert time.monotonic() < deadline, delivery
+        await asyncio.sleep(0.02)
+
+
 async def test_an_ended_batch_posts_a_signed_callback(
     settings: SimulatorSettings, receiver: Receiver
 ) -> None:
@@ -93,8 +104,7 @@ async def test_a_refused_callback_is_retried(
         batch_id = await created(client, batch_body(callback_url=receiver.url))
         await advance(client, batch_id)
         await _received(receiver, 2)
-        await asyncio.sleep(0.05)
-        [delivery] = await _deliveries(client)
+        delivery = await _settled_delivery(client)
     first, second = receiver.received
     key = "x-openrouter-idempotency-key"
     assert first.headers[key] == second.headers[key]
