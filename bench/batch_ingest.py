@@ -23,11 +23,11 @@ import redis
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
-from broker_api.enqueue import Priority, redis_list_key
 from helixq.processes import Supervisor, answers, free_port
 from helixq.scratch_services import fresh_database, redis_database
 from shared.db.session import psycopg_url
 from shared.queues import tenant_queue
+from shared.task_messages import Priority, redis_list_key
 from shared.tenancy import create_api_key, create_tenant
 
 DATABASE = "helixq_bench_ingest"

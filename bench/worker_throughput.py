@@ -29,9 +29,10 @@ import redis
 from celery import Celery
 
 from bench.processes import simulator, worker_node
-from broker_api.enqueue import CeleryEnqueuer, Priority
+from broker_api.enqueue import CeleryEnqueuer
 from helixq.scratch_services import fresh_database, redis_database
 from shared.queues import TaskName, tenant_queue
+from shared.task_messages import Priority
 
 LATENCY_MS = 500
 # What "one worker node" means in this benchmark (docs/benchmarks.md).

@@ -1,12 +1,11 @@
-"""Sending work to the workers. The API knows tasks only by name (`TaskName`)."""
+"""Sending work to the workers. The API knows tasks only by name (`TaskName`), and
+writes run_completion messages (a job's, a batch's) in the wire format of
+shared.task_messages."""
 
-import base64
 import json
 import socket
-import uuid
 from collections.abc import Sequence
-from enum import IntEnum
-from typing import Any, Protocol
+from typing import Protocol
 from uuid import UUID
 
 import anyio.to_thread
@@ -15,10 +14,13 @@ from redis.asyncio import Redis
 
 from shared.coalescing import Coalescer
 from shared.queues import TaskName, task_routes, tenant_queue
+from shared.task_messages import (
+    TRANSPORT_OPTIONS,
+    Priority,
+    completion_message,
+    redis_list_key,
+)
 
-# kombu's Redis transport keeps one list per priority step: `<queue>\x06\x16<step>`,
-# consumed in step order, 0 first.
-PRIORITY_SEPARATOR = "\x06\x16"
 PUBLISH_CHUNK = 2000  # messages an LPUSH
 PUBLISH_TIMEOUT_S = 5
 # Jobs a batch's message carries. Small against a worker's in-flight slots, large
@@ -26,12 +28,6 @@ PUBLISH_TIMEOUT_S = 5
 # messages compete only with each other (their priority comes after every other),
 # so tenants' batches still share the workers message by message.
 MESSAGE_GROUP = 16
-
-
-class Priority(IntEnum):
-    INTERACTIVE = 0  # a caller is waiting on the HTTP connection
-    JOB = 3
-    BATCH = 6
 
 
 class Enqueuer(Protocol):
@@ -58,7 +54,11 @@ def make_sender(broker_url: str) -> Celery:
         task_ignore_result=True,
         broker_connection_retry_on_startup=True,
         # Publishing must not hang a request when Redis is away; the sweeper re-sends.
-        broker_transport_options={"max_retries": 1, "socket_timeout": 5},
+        broker_transport_options={
+            **TRANSPORT_OPTIONS,
+            "max_retries": 1,
+            "socket_timeout": 5,
+        },
     )
     return app
 
@@ -76,6 +76,7 @@ class CeleryEnqueuer:
         self._pushes: Coalescer[tuple[str, str], object] = Coalescer(
             self._push_round, lone_inline=True
         )
+        self._origin = f"helixq-api@{socket.gethostname()}"
 
     async def enqueue_completion(
         self, job_id: UUID, tenant_slug: str, priority: Priority = Priority.JOB
@@ -87,7 +88,9 @@ class CeleryEnqueuer:
         more CPU than the rest of a submission), pipelined with those of the
         submissions made meanwhile (shared.coalescing): one round trip for all."""
         queue = tenant_queue(tenant_slug)
-        message = json.dumps(completion_message([job_id], queue, int(priority)))
+        message = json.dumps(
+            completion_message([job_id], queue, int(priority), origin=self._origin)
+        )
         await self._pushes.submit((redis_list_key(queue, int(priority)), message))
 
     async def _push_round(
@@ -107,13 +110,14 @@ class CeleryEnqueuer:
         round trip per chunk, and none of `send_task`'s work per message."""
         queue = tenant_queue(tenant_slug)
         key = redis_list_key(queue, int(priority))
+        origin = self._origin
         groups = [
             job_ids[start : start + MESSAGE_GROUP]
             for start in range(0, len(job_ids), MESSAGE_GROUP)
         ]
         for start in range(0, len(groups), PUBLISH_CHUNK):
             messages = [
-                json.dumps(completion_message(group, queue, priority))
+                json.dumps(completion_message(group, queue, priority, origin=origin))
                 for group in groups[start : start + PUBLISH_CHUNK]
             ]
             await self._redis.lpush(key, *messages)
@@ -131,52 +135,3 @@ class CeleryEnqueuer:
     async def close(self) -> None:
         self._app.close()
         await self._redis.aclose()
-
-
-def redis_list_key(queue: str, priority: int) -> str:
-    return queue if priority == 0 else f"{queue}{PRIORITY_SEPARATOR}{priority}"
-
-
-def completion_message(
-    job_ids: Sequence[UUID], queue: str, priority: int
-) -> dict[str, Any]:
-    """The Celery protocol-2 message `send_task` would build for run_completion
-    with `job_ids` as its arguments; the message is named after the first job."""
-    task_id = str(job_ids[0])
-    args = [str(job_id) for job_id in job_ids]
-    body = [
-        args,
-        {},
-        {"callbacks": None, "errbacks": None, "chain": None, "chord": None},
-    ]
-    return {
-        "body": base64.b64encode(json.dumps(body).encode()).decode(),
-        "content-encoding": "utf-8",
-        "content-type": "application/json",
-        "headers": {
-            "lang": "py",
-            "task": TaskName.RUN_COMPLETION.value,
-            "id": task_id,
-            "shadow": None,
-            "eta": None,
-            "expires": None,
-            "group": None,
-            "group_index": None,
-            "retries": 0,
-            "timelimit": [None, None],
-            "root_id": task_id,
-            "parent_id": None,
-            "argsrepr": repr(args),
-            "kwargsrepr": "{}",
-            "origin": f"helixq-api@{socket.gethostname()}",
-            "ignore_result": True,
-        },
-        "properties": {
-            "correlation_id": task_id,
-            "delivery_mode": 2,
-            "delivery_info": {"exchange": "", "routing_key": queue},
-            "priority": priority,
-            "body_encoding": "base64",
-            "delivery_tag": str(uuid.uuid4()),
-        },
-    }

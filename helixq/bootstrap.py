@@ -22,7 +22,7 @@ from shared.tenancy import (
     upsert_tenant_seeds,
 )
 from simulator.catalog import Catalog
-from workers.model_routing.catalog_sync import upsert_catalog
+from workers.maintenance.catalog_sync import upsert_catalog
 
 DEMO_TENANT = "demo"
 DEMO_KEY_NAME = "helixq up"

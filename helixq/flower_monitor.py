@@ -119,7 +119,7 @@ def run_flower(
     from flower.urls import settings
     from tornado.options import options
 
-    from workers.celery_app import app
+    from workers.runtime.celery_app import app
 
     apply_env_options()
     apply_options("helixq flower", tornado_argv)

@@ -18,7 +18,8 @@ DEMO_MODEL = "openai/gpt-4o-mini"
 DEMO_MESSAGE = {"role": "user", "content": "Say hello"}
 SIMULATOR_KEY_PREFIX = "sk-or-v1-simulator-"  # the simulator accepts any sk-or- key
 # Of the stack's grace, what a stopping worker keeps to hand back the jobs whose
-# calls it cut off (workers.inflight gives that up to 5 s; it takes milliseconds).
+# calls it cut off (workers.runtime.inflight gives that up to 5 s; it takes
+# milliseconds).
 WORKER_HAND_BACK_S = 3.0
 
 

@@ -2,8 +2,9 @@
 
 A job moves queued → running → succeeded | failed, running → queued (released for a
 retry or re-sent after its lease expired), queued → cancelled | expired. The moves are
-made by conditional UPDATEs (workers.jobs_store, workers.batches, the batch cancel),
-each guarded by the state it leaves, so no other move can happen.
+made by conditional UPDATEs, all in workers.jobs.transitions but the API's batch
+cancel (broker_api.batches.queries), each guarded by the state it leaves, so no
+other move can happen.
 """
 
 from enum import StrEnum

@@ -16,6 +16,9 @@ class Call:
     job_id: str | None
     generation_id: str | None
     app: str | None = None  # X-OpenRouter-Title: which client process called
+    streamed: bool = False
+    cancelled: bool = False  # the client closed the stream before it ended
+    completion_tokens: int | None = None  # generated, hence billed; None: refused
 
 
 class CallLog:
@@ -26,6 +29,7 @@ class CallLog:
         self._by_status: Counter[str] = Counter()
         self._by_job: Counter[str] = Counter()
         self._by_model: Counter[str] = Counter()
+        self._cancelled = 0
 
     def record(self, call: Call) -> None:
         """Add a call to the counters and the ring buffer."""
@@ -35,14 +39,19 @@ class CallLog:
             self._by_job[call.job_id] += 1
         if call.model is not None:
             self._by_model[call.model] += 1
+        self._cancelled += call.cancelled
 
     def summary(self, *, with_calls: bool = False) -> dict[str, Any]:
-        """Summarise the log; with_calls adds the buffered calls, oldest first."""
+        """Summarise the log; with_calls adds the buffered calls, oldest first.
+
+        `cancelled` counts streams whose client left: their upstream call was closed.
+        """
         summary: dict[str, Any] = {
             "total": self._by_status.total(),
             "by_status": dict(self._by_status),
             "by_job": dict(self._by_job),
             "by_model": dict(self._by_model),
+            "cancelled": self._cancelled,
         }
         if with_calls:
             summary["calls"] = [asdict(call) for call in self._recent]

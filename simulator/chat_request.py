@@ -4,7 +4,7 @@ import hashlib
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from types import MappingProxyType
 from typing import Any
@@ -12,7 +12,10 @@ from typing import Any
 from shared.routing.features import estimate_prompt_tokens, message_text
 from simulator.catalog import AUTO_ROUTER, Catalog, ModelEntry
 from simulator.errors import SimError
+from simulator.reasoning import ReasoningAsk, parse_reasoning
 from simulator.settings import SimulatorSettings
+from simulator.structured_output import OutputFormat, parse_response_format
+from simulator.tools import ToolUse, parse_tool_use
 
 _ROLES = frozenset({"system", "developer", "user", "assistant", "tool"})
 _RANGES = MappingProxyType(
@@ -29,6 +32,12 @@ _RANGES = MappingProxyType(
     }
 )
 Message = Mapping[str, Any]
+MAX_CHOICES = 128
+
+BATCH_ONLY_MESSAGE = (
+    "This model is only available through the Batch API. "
+    "Use the /api/beta/batches endpoint instead."
+)
 
 
 @dataclass(frozen=True)
@@ -43,6 +52,11 @@ class ChatRequest:
     router: str | None = None
     user: str | None = None
     job_id: str | None = None
+    n: int = 1
+    seed: int | None = None
+    tool_use: ToolUse = field(default_factory=ToolUse)
+    output_format: OutputFormat = field(default_factory=OutputFormat)
+    reasoning: ReasoningAsk = field(default_factory=ReasoningAsk)
 
     @property
     def primary(self) -> ModelEntry:
@@ -55,6 +69,14 @@ class ChatRequest:
         if self.job_id:
             return self.job_id
         canonical = json.dumps(self.messages, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    @cached_property
+    def prompt_digest(self) -> str:
+        """Identify the prompt and seed: equal requests draw equal replies."""
+        canonical = json.dumps(
+            [self.seed, self.messages], sort_keys=True, separators=(",", ":")
+        )
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     @property
@@ -125,6 +147,22 @@ def _max_output_tokens(body: Mapping[str, Any]) -> int | None:
     return None
 
 
+def _whole_number(body: Mapping[str, Any], name: str) -> int | None:
+    value = body.get(name)
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+        raise _bad_request(f"{name} must be an integer")
+    return value
+
+
+def _choice_count(body: Mapping[str, Any]) -> int:
+    """Return `n`, how many choices to generate."""
+    n = body.get("n", 1)
+    is_whole = isinstance(n, int) and not isinstance(n, bool)
+    if not is_whole or not 1 <= n <= MAX_CHOICES:
+        raise _bad_request(f"n must be an integer between 1 and {MAX_CHOICES}")
+    return int(n)
+
+
 def _model_ids(body: Mapping[str, Any], default_model: str) -> list[str]:
     """List the requested ids in try order: `model`, then the `models` fallbacks."""
     model, fallbacks = body.get("model"), body.get("models") or []
@@ -149,6 +187,8 @@ def _candidates(
         entry = catalog.find(model_id)
         if entry is None:
             raise _bad_request(f"{model_id} is not a valid model ID")
+        if entry.is_batch_only:
+            raise SimError(404, BATCH_ONLY_MESSAGE)
         if entry.id == AUTO_ROUTER:
             router = AUTO_ROUTER
             entry = catalog.find(settings.auto_router_model) or entry
@@ -181,4 +221,9 @@ def parse_chat_request(
         router=router,
         user=user if isinstance(user, str) else None,
         job_id=job_id,
+        n=_choice_count(body),
+        seed=_whole_number(body, "seed"),
+        tool_use=parse_tool_use(body),
+        output_format=parse_response_format(body.get("response_format")),
+        reasoning=parse_reasoning(body),
     )

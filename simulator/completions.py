@@ -1,6 +1,6 @@
 """POST /api/v1/chat/completions: validate in OpenRouter's order, then serve.
 
-Order (reference §10): auth 401, params 400, credits 402, free-model limits 429,
+Order, as OpenRouter checks: auth 401, params 400, credits 402, free-model limits 429,
 then the upstream attempts with their scripted or random outcomes.
 """
 
@@ -15,6 +15,7 @@ from simulator.chat_request import ChatRequest, parse_chat_request
 from simulator.echoes import echo_error, echo_response
 from simulator.errors import SimError, error_response, json_response
 from simulator.failures import context_length_error, upstream_error
+from simulator.pacing import generation_s
 from simulator.payloads import completion_json, malformed_body
 from simulator.replies import compose_reply
 from simulator.routing import plan_attempts
@@ -56,6 +57,7 @@ def _preflight(chat: ChatRequest, state: SimulatorState) -> None:
         max_output_tokens=chat.max_output_tokens,
         settings=state.settings,
         spent=state.ledger.total,
+        credits_added=state.ledger.credits_added,
     )
     if model.is_free:
         state.free_limits.admit(time.time())
@@ -81,6 +83,13 @@ async def create_completion(request: web.Request) -> web.StreamResponse:
     return await _serve(request, state, turn)
 
 
+def _cached_tokens(state: SimulatorState, turn: Turn) -> int:
+    """Prompt tokens the serving model's provider had cached, if it caches."""
+    if turn.model.prices.cache_read is None:
+        return 0
+    return state.prompt_cache.read(turn.model.id, turn.chat.messages)
+
+
 async def _serve(
     request: web.Request, state: SimulatorState, turn: Turn
 ) -> web.StreamResponse:
@@ -100,11 +109,12 @@ async def _serve(
         turn.chat,
         final.model,
         state.settings.completion_tokens,
+        cached_tokens=_cached_tokens(state, turn),
         is_broken=final.effect is Effect.BREAK,
     )
     if turn.chat.is_stream:
         return await stream_turn(request, state, turn, reply)
-    await asyncio.sleep(turn.latency_s)
+    await asyncio.sleep(turn.latency_s + generation_s(reply, state.settings))
     settle(state, turn, reply, is_streamed=False)
     headers = {"X-Generation-Id": turn.generation_id}
     if final.effect is Effect.BAD_JSON:

@@ -1,8 +1,9 @@
-"""Upstream failure answers, shaped like the real bodies in the reference (§4)."""
+"""Upstream failure answers, shaped like the bodies OpenRouter really sends."""
 
 from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from types import MappingProxyType
+from typing import Any
 
 from simulator.catalog import ModelEntry
 from simulator.chat_request import ChatRequest
@@ -160,6 +161,28 @@ def upstream_error(failure: str, chat: ChatRequest, model: ModelEntry) -> SimErr
         return context_length_error(chat, model)
     status = int(failure)
     return _BUILDERS.get(status, _provider_error)(status, chat, model)
+
+
+_MIDSTREAM_MESSAGES = MappingProxyType({429: "Rate limit exceeded"})
+
+
+def midstream_error(status: int) -> dict[str, Any]:
+    """The `error` of a provider that failed after generation started.
+
+    Server errors get a generic message and no provider code, as OpenRouter sends.
+    """
+    error_type = _ERROR_TYPES.get(status, "unmapped")
+    if status >= 500:
+        return {
+            "code": status,
+            "message": "Provider returned error",
+            "metadata": {"error_type": error_type},
+        }
+    return {
+        "code": status,
+        "message": _MIDSTREAM_MESSAGES.get(status) or _phrase(status),
+        "metadata": {"error_type": error_type, "provider_code": error_type},
+    }
 
 
 def is_fallback_worthy(failure: str) -> bool:

@@ -55,12 +55,14 @@ class Generation:
     is_cancelled: bool
     attempts: tuple[ProviderAttempt, ...]
     router: str | None = None
+    tokens_reasoning: int = 0
+    tokens_cached: int = 0
     external_user: str | None = None
     http_referer: str | None = None
     user_agent: str | None = None
 
     def as_json(self) -> dict[str, Any]:
-        """Render the `data` object of GET /generation (reference §6)."""
+        """Render the `data` object of GET /generation."""
         cost = json_number(self.cost_usd)
         return {
             "id": self.id,
@@ -98,8 +100,8 @@ class Generation:
             "tokens_completion": self.tokens_completion,
             "native_tokens_prompt": self.tokens_prompt,
             "native_tokens_completion": self.tokens_completion,
-            "native_tokens_reasoning": 0,
-            "native_tokens_cached": 0,
+            "native_tokens_reasoning": self.tokens_reasoning,
+            "native_tokens_cached": self.tokens_cached,
             "native_tokens_completion_images": 0,
             "num_media_prompt": None,
             "num_media_completion": None,

@@ -35,7 +35,7 @@ def _latency_percentiles(model: ModelEntry, state: SimulatorState) -> dict[str, 
 
 
 def _endpoint_json(model: ModelEntry, state: SimulatorState, *, signed_in: bool) -> Any:
-    """The one endpoint serving a model (reference §5)."""
+    """The one endpoint serving a model."""
     listing = model.listing
     provider = model.provider
     return {

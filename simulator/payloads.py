@@ -3,20 +3,12 @@
 from typing import Any
 
 from simulator.billing import Cost, json_number
-from simulator.replies import Reply
+from simulator.failures import midstream_error
+from simulator.replies import Choice, Reply
 from simulator.turns import Turn
 
 
-def broken_error() -> dict[str, Any]:
-    """The error a provider failing after generation started reports (§2.4, §3)."""
-    return {
-        "code": 502,
-        "message": "Provider returned error",
-        "metadata": {"error_type": "provider_unavailable"},
-    }
-
-
-def _head(turn: Turn, object_name: str) -> dict[str, Any]:
+def head(turn: Turn, object_name: str) -> dict[str, Any]:
     """The fields every body and chunk starts with, in the captured order."""
     return {
         "id": turn.generation_id,
@@ -25,6 +17,16 @@ def _head(turn: Turn, object_name: str) -> dict[str, Any]:
         "object": object_name,
         "created": turn.created,
     }
+
+
+def broken_error(turn: Turn) -> dict[str, Any]:
+    """The error of the provider that failed after generation started."""
+    return midstream_error(turn.final.midstream_status or 502)
+
+
+def reasoning_details(text: str) -> list[dict[str, Any]]:
+    """Reasoning in the structured form that sits beside the `reasoning` string."""
+    return [{"type": "reasoning.text", "text": text, "format": "unknown", "index": 0}]
 
 
 def usage_json(prompt_tokens: int, reply: Reply, cost: Cost) -> dict[str, Any]:
@@ -36,7 +38,7 @@ def usage_json(prompt_tokens: int, reply: Reply, cost: Cost) -> dict[str, Any]:
         "cost": json_number(cost.total),
         "is_byok": False,
         "prompt_tokens_details": {
-            "cached_tokens": 0,
+            "cached_tokens": reply.cached_tokens,
             "cache_write_tokens": 0,
             "audio_tokens": 0,
             "video_tokens": 0,
@@ -47,75 +49,63 @@ def usage_json(prompt_tokens: int, reply: Reply, cost: Cost) -> dict[str, Any]:
             "upstream_inference_completions_cost": json_number(cost.completion),
         },
         "completion_tokens_details": {
-            "reasoning_tokens": 0,
+            "reasoning_tokens": reply.reasoning_tokens,
             "image_tokens": 0,
             "audio_tokens": 0,
         },
     }
 
 
-def completion_json(turn: Turn, reply: Reply, cost: Cost) -> dict[str, Any]:
-    """The non-streaming 200 body (reference §2.4)."""
-    choice: dict[str, Any] = {
-        "index": 0,
-        "logprobs": None,
-        "finish_reason": reply.finish_reason,
-        "native_finish_reason": reply.native_finish_reason,
-        "message": {
-            "role": "assistant",
-            "content": reply.text,
-            "refusal": None,
-            "reasoning": None,
-        },
+def _message_json(choice: Choice) -> dict[str, Any]:
+    """The assistant message of one choice, tool calls and reasoning included."""
+    message: dict[str, Any] = {
+        "role": "assistant",
+        "content": choice.content,
+        "refusal": None,
+        "reasoning": choice.reasoning,
     }
-    if reply.finish_reason == "error":
-        choice["error"] = broken_error()
-    body = _head(turn, "chat.completion")
-    body["choices"] = [choice]
+    if choice.reasoning:
+        message["reasoning_details"] = reasoning_details(choice.reasoning)
+    calls = [
+        {
+            "id": head.id,
+            "type": "function",
+            "function": {"name": head.name, "arguments": arguments},
+        }
+        for head, arguments in choice.tool_calls()
+    ]
+    if calls:
+        message["tool_calls"] = calls
+    return message
+
+
+def choices_json(
+    reply: Reply, *, error: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """The `choices` of a non-streaming body, one per `n`; `error` goes on a choice
+    that broke off mid-generation."""
+    choices = []
+    for index, choice in enumerate(reply.choices):
+        body: dict[str, Any] = {
+            "index": index,
+            "logprobs": None,
+            "finish_reason": choice.finish_reason,
+            "native_finish_reason": choice.native_finish_reason,
+            "message": _message_json(choice),
+        }
+        if choice.finish_reason == "error" and error is not None:
+            body["error"] = error
+        choices.append(body)
+    return choices
+
+
+def completion_json(turn: Turn, reply: Reply, cost: Cost) -> dict[str, Any]:
+    """The non-streaming 200 body, one entry of `choices` per `n`."""
+    body = head(turn, "chat.completion")
+    body["choices"] = choices_json(reply, error=broken_error(turn))
     body["system_fingerprint"] = None
     body["usage"] = usage_json(turn.chat.prompt_tokens, reply, cost)
     return body
-
-
-def chunk_json(turn: Turn, content: str, reply: Reply | None = None) -> dict[str, Any]:
-    """A streamed chunk; pass the reply to make it the finishing chunk."""
-    chunk = _head(turn, "chat.completion.chunk")
-    chunk["choices"] = [
-        {
-            "index": 0,
-            "delta": {"role": "assistant", "content": content},
-            "finish_reason": None if reply is None else reply.finish_reason,
-            "native_finish_reason": None
-            if reply is None
-            else reply.native_finish_reason,
-            "logprobs": None,
-        }
-    ]
-    chunk["system_fingerprint"] = None
-    return chunk
-
-
-def usage_chunk_json(turn: Turn, reply: Reply, cost: Cost) -> dict[str, Any]:
-    """The last chunk before [DONE]: usage with an empty `choices`, as documented."""
-    chunk = _head(turn, "chat.completion.chunk")
-    chunk["choices"] = []
-    chunk["usage"] = usage_json(turn.chat.prompt_tokens, reply, cost)
-    return chunk
-
-
-def error_chunk_json(turn: Turn) -> dict[str, Any]:
-    """The mid-stream error event: top-level `error` and a terminating choice."""
-    chunk = _head(turn, "chat.completion.chunk")
-    chunk["error"] = broken_error()
-    chunk["choices"] = [
-        {
-            "index": 0,
-            "delta": {"content": ""},
-            "finish_reason": "error",
-            "native_finish_reason": "error",
-        }
-    ]
-    return chunk
 
 
 def malformed_body(turn: Turn) -> bytes:

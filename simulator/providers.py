@@ -12,13 +12,16 @@ class Provider:
     slug: str
     stop_reason: str = "stop"
     length_reason: str = "length"
+    tool_reason: str = "tool_calls"
 
 
 _BY_AUTHOR = MappingProxyType(
     {
-        "anthropic": Provider("Anthropic", "anthropic", "end_turn", "max_tokens"),
+        "anthropic": Provider(
+            "Anthropic", "anthropic", "end_turn", "max_tokens", "tool_use"
+        ),
         "openai": Provider("OpenAI", "openai"),
-        "google": Provider("Google", "google-vertex", "STOP", "MAX_TOKENS"),
+        "google": Provider("Google", "google-vertex", "STOP", "MAX_TOKENS", "STOP"),
         "meta-llama": Provider("DeepInfra", "deepinfra"),
         "mistralai": Provider("Mistral", "mistral"),
         "deepseek": Provider("DeepSeek", "deepseek"),

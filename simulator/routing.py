@@ -18,6 +18,7 @@ class Attempt:
     effect: Effect
     failure: str | None
     latency_s: float
+    midstream_status: int | None = None  # BREAK: its error event's status
 
     @property
     def status(self) -> int:
@@ -80,7 +81,13 @@ def _attempt(
         behaviour, chat.fingerprint
     ):
         return Attempt(model, Effect.SUCCEED, None, latency_s)
-    return Attempt(model, behaviour.effect, behaviour.failure, latency_s)
+    return Attempt(
+        model,
+        behaviour.effect,
+        behaviour.failure,
+        latency_s,
+        midstream_status=behaviour.midstream_status,
+    )
 
 
 def plan_attempts(

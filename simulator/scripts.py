@@ -1,10 +1,12 @@
 """Deterministic behaviour scripting: `sim/*` names, queued outcomes, fingerprints.
 
 A behaviour name is what follows `sim/` in a scripted model id, or the value of the
-`X-Sim-Behaviour` header: `ok`, `fast`, `slow`, `hang`, `bad-json`, `error-200`
-(alias `midstream-error`), a failure (`429`, `500`, `context-length`, any 4xx/5xx
-but 401), `<failure>x<N>-then-ok` (fail N times per request fingerprint, then
-succeed; `429-then-ok` means `429x1-then-ok`), or an echo of the request's headers
+`X-Sim-Behaviour` header: `ok`, `fast`, `slow`, `hang`, `bad-json`, a failure
+after generation started (`midstream-<status>`: half the answer, then OpenRouter's
+mid-stream error with that status; `midstream-error` and `error-200` mean
+`midstream-502`), a failure (`429`, `500`, `context-length`, any 4xx/5xx but 401),
+`<failure>x<N>-then-ok` (fail N times per request fingerprint, then succeed;
+`429-then-ok` means `429x1-then-ok`), or an echo of the request's headers
 (`echo-401`, `echo-502`: see simulator.echoes).
 """
 
@@ -35,6 +37,7 @@ class Behaviour:
     failure: str | None = None  # which upstream error answers: "429", "context-length"
     failures_before_ok: int | None = None  # None: fail every time
     latency_ms: int | None = None  # None: the configured latency
+    midstream_status: int | None = None  # BREAK: the status its error event carries
 
 
 CONTEXT_LENGTH = "context-length"
@@ -47,13 +50,14 @@ _FIXED = MappingProxyType(
             Behaviour("slow", Effect.SUCCEED, latency_ms=3_000),
             Behaviour("hang", Effect.SUCCEED, latency_ms=300_000),
             Behaviour("bad-json", Effect.BAD_JSON),
-            Behaviour("error-200", Effect.BREAK),
-            Behaviour("midstream-error", Effect.BREAK),
+            Behaviour("error-200", Effect.BREAK, midstream_status=502),
+            Behaviour("midstream-error", Effect.BREAK, midstream_status=502),
             Behaviour("echo-401", Effect.ECHO, failure="401"),
             Behaviour("echo-502", Effect.ECHO, failure="502"),
         )
     }
 )
+_MIDSTREAM_PREFIX = "midstream-"
 _THEN_OK = re.compile(r"(?P<failure>\d{3}|context-length)(?:x(?P<count>\d+))?-then-ok")
 
 # The behaviours listed as `sim/<name>` in /models; any other parseable name works too.
@@ -61,7 +65,7 @@ LISTED_BEHAVIOURS = (
     *_FIXED,
     *("400", "402", "403", "429", "500", "502", "503", CONTEXT_LENGTH),
     *("429-then-ok", "429x2-then-ok", "500-then-ok", "502-then-ok"),
-    *("503-then-ok", "503x2-then-ok"),
+    *("503-then-ok", "503x2-then-ok", "midstream-429", "midstream-500"),
 )
 
 
@@ -80,6 +84,9 @@ def parse_behaviour(name: str) -> Behaviour | None:
         return fixed
     if _is_failure(name):
         return Behaviour(name, Effect.FAIL, failure=name)
+    status = name.removeprefix(_MIDSTREAM_PREFIX)
+    if name.startswith(_MIDSTREAM_PREFIX) and status.isdigit() and _is_failure(status):
+        return Behaviour(name, Effect.BREAK, midstream_status=int(status))
     match = _THEN_OK.fullmatch(name)
     if match is None or not _is_failure(match["failure"]):
         return None

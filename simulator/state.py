@@ -5,11 +5,13 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from simulator.batches.store import BatchStore
 from simulator.calls import CallLog
 from simulator.catalog import Catalog
 from simulator.generations import GenerationStore
 from simulator.ledger import Ledger
 from simulator.limits import FreeModelLimiter
+from simulator.prompt_cache import PromptCache
 from simulator.scripts import ScriptBook
 from simulator.settings import SimulatorSettings
 
@@ -27,6 +29,8 @@ class SimulatorState:
     ledger: Ledger = field(init=False)
     scripts: ScriptBook = field(init=False)
     free_limits: FreeModelLimiter = field(init=False)
+    prompt_cache: PromptCache = field(init=False)
+    batches: BatchStore = field(init=False)
     rng: random.Random = field(init=False)  # faults and jitter: seedable
     ids: random.Random = field(init=False)  # ids: never repeat across resets
 
@@ -34,7 +38,7 @@ class SimulatorState:
         self.reset()
 
     def reset(self) -> None:
-        """Forget calls, generations, spend, scripts and counters; reseed the RNG."""
+        """Forget calls, generations, spend, scripts, batches; reseed the RNG."""
         settings = self.settings
         self.calls = CallLog()
         self.generations = GenerationStore(
@@ -47,6 +51,8 @@ class SimulatorState:
             settings.free_requests_per_day,
             is_high_balance=settings.credits_usd >= _HIGH_BALANCE_USD,
         )
+        self.prompt_cache = PromptCache()
+        self.batches = BatchStore()
         self.rng = random.Random(settings.seed)
         self.ids = random.Random()
 

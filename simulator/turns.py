@@ -78,8 +78,12 @@ def app_title(request: web.Request) -> str | None:
 
 def turn_cost(turn: Turn, reply: Reply) -> Cost:
     """Price a reply at the serving model's prices."""
-    prices = turn.model.prices
-    return price_usage(prices, turn.chat.prompt_tokens, reply.completion_tokens)
+    return price_usage(
+        turn.model.prices,
+        turn.chat.prompt_tokens,
+        reply.completion_tokens,
+        reply.cached_tokens,
+    )
 
 
 def _generation(
@@ -104,6 +108,8 @@ def _generation(
         latency_ms=round((time.monotonic() - turn.started_s) * 1000),
         tokens_prompt=turn.chat.prompt_tokens,
         tokens_completion=reply.completion_tokens,
+        tokens_reasoning=reply.reasoning_tokens,
+        tokens_cached=reply.cached_tokens,
         cost_usd=turn_cost(turn, reply).total,
         finish_reason=reply.finish_reason,
         native_finish_reason=reply.native_finish_reason,
@@ -140,6 +146,9 @@ def settle(
             job_id=turn.chat.job_id,
             generation_id=turn.generation_id,
             app=turn.app,
+            streamed=is_streamed,
+            cancelled=is_cancelled,
+            completion_tokens=reply.completion_tokens,
         )
     )
 

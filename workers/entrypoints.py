@@ -12,7 +12,7 @@ from shared.configured_models import check_environment_models_at_start
 from shared.errors import SettingsError
 from shared.queues import Queue
 from shared.settings import load_settings
-from workers.celery_app import (
+from workers.runtime.celery_app import (
     BATCH_SWEEP_SCHEDULE_NAME,
     BROKER_MAX_CONNECTIONS,
     SENT_AT_BEAT_START,
@@ -20,9 +20,9 @@ from workers.celery_app import (
     VISIBILITY_TIMEOUT_S,
     app,
 )
-from workers.context import build_context
-from workers.job_sender import CeleryJobSender
-from workers.settings import (
+from workers.runtime.job_sender import CeleryJobSender
+from workers.runtime.process import build_process
+from workers.runtime.settings import (
     WorkerSettings,
     check_worker_settings,
     longest_message_hold_s,
@@ -79,8 +79,8 @@ def _run_worker_process(
         "ack_emulation": settings.helixq_broker_ack_emulation,
     }
     sender, deliveries = CeleryJobSender(app), CeleryDeliverySender(app)
-    app.worker_contexts.configure(
-        lambda: build_context(settings, sender=sender, deliveries=deliveries)
+    app.worker_process.configure(
+        lambda: build_process(settings, sender=sender, deliveries=deliveries)
     )
     fixed_queues = ",".join(queue.value for queue in Queue)  # tenants: TenantQueuesStep
     named = [] if hostname is None else [f"--hostname={hostname}"]

@@ -14,7 +14,7 @@ from broker_api.batches import queries
 from broker_api.batches.ingest import Ingest
 from broker_api.batches.views import BatchList, BatchView, batch_view, result_line
 from broker_api.deps import Caller
-from broker_api.enqueue import Enqueuer, Priority
+from broker_api.enqueue import Enqueuer
 from shared.batch_endings import count_items, end_batch
 from shared.db.models import Batch
 from shared.durations import parse_duration_s
@@ -26,6 +26,7 @@ from shared.errors import (
 )
 from shared.jobs import BatchStatus, JobStatus
 from shared.schemas import BatchOptions
+from shared.task_messages import Priority
 from shared.webhooks.outbox import record_batch_event
 
 MAX_WINDOW_S = 7 * 86400

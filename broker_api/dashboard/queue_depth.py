@@ -4,12 +4,8 @@ from collections.abc import Sequence
 
 from redis.asyncio import Redis
 
-from broker_api.enqueue import redis_list_key
 from shared.queues import tenant_queue
-
-# kombu's default `priority_steps` for Redis: one list per step, `tenant.<slug>`
-# for step 0 and `tenant.<slug>\x06\x16<step>` for the others.
-PRIORITY_STEPS = (0, 3, 6, 9)
+from shared.task_messages import PRIORITY_STEPS, redis_list_key
 
 
 async def waiting_messages(redis: Redis, slugs: Sequence[str]) -> dict[str, int]:

@@ -12,7 +12,7 @@ from psycopg.rows import DictRow
 from broker_api import idempotency
 from broker_api.db_pool import Pool
 from broker_api.deps import Caller
-from broker_api.enqueue import Enqueuer, Priority
+from broker_api.enqueue import Enqueuer
 from broker_api.jobs import queries
 from broker_api.jobs.views import JobAccepted, JobView, job_view
 from broker_api.jobs.writer import JobWriter
@@ -21,6 +21,7 @@ from shared.errors import JobNotFound
 from shared.jobs import JobStatus
 from shared.routing.validation import validate_route
 from shared.schemas import JobCreate
+from shared.task_messages import Priority
 
 logger = logging.getLogger(__name__)
 

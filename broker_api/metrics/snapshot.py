@@ -10,15 +10,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from kombu.transport.redis import PRIORITY_STEPS
 from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from broker_api.enqueue import redis_list_key
 from shared import redis_keys
 from shared.metrics import Sample, parse_counters
 from shared.queues import tenant_queue
+from shared.task_messages import PRIORITY_STEPS, redis_list_key
 from shared.upstream_health import UpstreamCheck, parse_checks
 
 # Age of the oldest job that is due (queued and available), per tenant; and the
@@ -81,7 +80,7 @@ async def take_snapshot(
 
 async def queue_depths(redis: Redis, slugs: Sequence[str]) -> dict[str, int]:
     """Messages waiting in each tenant's Celery queue: its Redis list plus one list
-    per priority step (kombu's layout, see broker_api.enqueue)."""
+    per priority step (kombu's layout, see shared.task_messages)."""
     pipe = redis.pipeline(transaction=False)
     for slug in slugs:
         for step in PRIORITY_STEPS:

@@ -47,19 +47,6 @@ class ModelInfo:
         return not parameters.isdisjoint(self.supported_parameters)
 
 
-def estimated_cost_usd(
-    model: ModelInfo, *, prompt_tokens: int, completion_tokens: int
-) -> Decimal | None:
-    """What one call would cost at list price; None when the price is variable."""
-    if model.is_variable_price:
-        return None
-    return (
-        model.prompt_price * prompt_tokens
-        + model.completion_price * completion_tokens
-        + model.request_price
-    )
-
-
 def parse_price(raw: object) -> Decimal:
     """A price string as Decimal: exact, never through float; absent means zero."""
     if raw is None or raw == "":

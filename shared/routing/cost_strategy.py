@@ -12,12 +12,8 @@ none is feasible.
 from collections.abc import Sequence
 from decimal import Decimal
 
-from shared.routing.catalog import (
-    STRUCTURED_PARAMETERS,
-    TOOLS_PARAMETERS,
-    ModelInfo,
-    estimated_cost_usd,
-)
+from shared.cost import estimated_cost_usd
+from shared.routing.catalog import STRUCTURED_PARAMETERS, TOOLS_PARAMETERS, ModelInfo
 from shared.routing.features import RequestFeatures
 from shared.routing.performance import score
 from shared.routing.pool import PoolEntry

@@ -6,7 +6,7 @@ half-life, so a model that failed an hour ago is not judged on it forever:
 its sample count shrinks toward zero (it becomes "cold" and is explored again)
 and its success rate drifts back to the optimistic prior of 1.
 The Redis store applies the same arithmetic in one Lua script
-(workers.model_routing.performance_store); tests check the two agree.
+(workers.routing.performance_store); tests check the two agree.
 """
 
 import math

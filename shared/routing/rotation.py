@@ -3,7 +3,7 @@
 Each step adds every weight to its model's current value, picks the largest (the
 first on a tie) and subtracts the total from it. Weights 5, 1, 1 give
 a a b a c a a: deterministic and interleaved, not bursts of a.
-The state is shared by every worker (a Redis hash, see workers.model_routing),
+The state is shared by every worker (a Redis hash, see workers.routing.rotation_store),
 so the interleaving holds across processes; tests use MemoryRotation.
 """
 

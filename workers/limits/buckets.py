@@ -2,7 +2,7 @@
 
 Every worker process and host takes from the same buckets with one Lua call
 (shared.token_bucket), on the process's event loop, sent with the other jobs'
-Redis commands (workers.redis_batching). Global buckets (provider and model,
+Redis commands (workers.runtime.redis_batching). Global buckets (provider and model,
 HELIXQ_PROVIDER_LIMITS) follow the provider's adaptive factor; a tenant's own
 buckets do not (they are the tenant's caps, not the provider's capacity).
 """
@@ -20,7 +20,7 @@ from shared.rate_limits import (
 )
 from shared.redis_keys import limit_bucket, limit_cool_down, limit_factor
 from shared.token_bucket import COOL_DOWN_SCRIPT, TAKE_SCRIPT, take_call
-from workers.redis_batching import RedisBatcher
+from workers.runtime.redis_batching import RedisBatcher
 
 # Lower the factor at most once in this long: the 429s of calls already in flight
 # report the same overload.

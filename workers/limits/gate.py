@@ -1,7 +1,7 @@
 """What a claimed job must hold before its first call, and gives back at its end.
 
 `admit` runs right after the claim, while the job's message is still unacked (see
-workers.completion): a running slot if the tenant caps them, a budget reservation
+workers.jobs.completion): a running slot if the tenant caps them, a budget reservation
 if it has a monthly budget, then tokens for its first candidate model. Tokens up
 to HELIXQ_LIMIT_HORIZON_S ahead are waited for there, so the worker fetches no
 more messages meanwhile and the jobs behind stay in their tenant queues, in order,
@@ -11,7 +11,7 @@ for Celery's round robin to hand out fairly. Anything longer defers the job
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -21,6 +21,7 @@ from uuid import UUID
 from redis.asyncio import Redis
 
 from shared import budget
+from shared.cost import budget_estimate_usd
 from shared.model_ids import upstream_model_id
 from shared.rate_limits import (
     RateLimitSettings,
@@ -28,18 +29,18 @@ from shared.rate_limits import (
     estimated_tokens,
     provider_of,
 )
-from shared.routing.catalog import ModelInfo, estimated_cost_usd
-from workers.intake import Intake
+from shared.routing.catalog import ModelInfo
 from workers.limits.buckets import Grant, RateLimiter
 from workers.limits.running import RunningSlots
 from workers.limits.tenants import TenantLimitsCache
-from workers.metrics import add_rate_limit_wait
-from workers.redis_batching import RedisBatcher
+from workers.runtime.intake import Intake
+from workers.runtime.metrics import add_rate_limit_wait
+from workers.runtime.redis_batching import RedisBatcher
 
 logger = logging.getLogger(__name__)
 
 BUDGET_EXCEEDED = "budget_exceeded"
-Catalog = Callable[[], Mapping[str, ModelInfo]]
+Catalog = Callable[[], Awaitable[Mapping[str, ModelInfo]]]
 
 
 @dataclass
@@ -67,7 +68,7 @@ class Verdict:
 
 @dataclass(frozen=True, slots=True)
 class GateParts:
-    """The gate's collaborators (built per process in workers.context)."""
+    """The gate's collaborators (built per process in workers.runtime.process)."""
 
     limiter: RateLimiter
     tenants: TenantLimitsCache
@@ -75,8 +76,8 @@ class GateParts:
     redis: "Redis"
     batcher: RedisBatcher  # the per-call commands, sent with the other jobs'
     catalog: Catalog
-    # What Postgres says a tenant spent in a month (blocking: run off the loop).
-    recorded_spend: Callable[[str, str], Decimal]
+    # What Postgres says a tenant spent in a month.
+    recorded_spend: Callable[[str, str], Awaitable[Decimal]]
     intake: Intake  # narrows the process's prefetch count while jobs wait
 
 
@@ -183,23 +184,16 @@ class LimitsGate:
         return True
 
     async def _seed(self, tenant: str, month: str) -> None:
-        recorded = await asyncio.get_running_loop().run_in_executor(
-            None, self.parts.recorded_spend, tenant, month
-        )
+        recorded = await self.parts.recorded_spend(tenant, month)
         await budget.seed(self.parts.redis, tenant, month=month, spent_usd=recorded)
 
     async def _estimate_usd(self, model: str, prompt: int, completion: int) -> Decimal:
-        # The catalog cache reads Postgres synchronously when stale: off the loop.
-        catalog = await asyncio.get_running_loop().run_in_executor(
-            None, self.parts.catalog
+        catalog = await self.parts.catalog()
+        return budget_estimate_usd(
+            catalog.get(upstream_model_id(model)),
+            prompt_tokens=prompt,
+            completion_tokens=completion,
         )
-        info = catalog.get(upstream_model_id(model))
-        if info is None:
-            return Decimal(0)
-        cost = estimated_cost_usd(
-            info, prompt_tokens=prompt, completion_tokens=completion
-        )
-        return cost or Decimal(0)
 
     async def _give_back(self, job_id: UUID, ticket: Ticket) -> None:
         if ticket.has_slot:

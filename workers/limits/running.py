@@ -4,7 +4,7 @@ ids scored by the end of their lease, so a dead worker's slots free themselves."
 from uuid import UUID
 
 from shared.redis_keys import tenant_running
-from workers.redis_batching import RedisBatcher
+from workers.runtime.redis_batching import RedisBatcher
 
 # KEYS[1] the set. ARGV: job id, most running, lease ms. Drops lapsed entries,
 # then takes a slot unless all are taken (a job that holds one keeps it).

@@ -7,22 +7,33 @@ from psycopg import AsyncConnection
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
 from redis.asyncio import Redis
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 
 from shared import budget
-from workers.intake import Intake
 from workers.limits.buckets import RateLimiter
 from workers.limits.gate import GateParts, LimitsGate
 from workers.limits.running import RunningSlots
 from workers.limits.tenants import TenantLimitsCache
-from workers.model_routing.catalog_sync import CatalogCache
-from workers.redis_batching import RedisBatcher
-from workers.settings import WorkerSettings
+from workers.routing.catalog import CatalogCache
+from workers.runtime.intake import Intake
+from workers.runtime.redis_batching import RedisBatcher
+from workers.runtime.settings import WorkerSettings
+
+# shared.budget's statement, with the placeholders psycopg takes.
+_PSYCOPG = PGDialect_psycopg()  # type: ignore[no-untyped-call]  # untyped in SQLAlchemy
+_RECORDED_SPEND = str(budget.RECORDED_SPEND.compile(dialect=_PSYCOPG))
 
 
-def _recorded_spend(sessions: sessionmaker[Session], slug: str, month: str) -> Decimal:
-    with sessions() as session:
-        return budget.recorded_spend(session, slug, month)
+async def _recorded_spend(
+    db: AsyncConnectionPool[AsyncConnection[TupleRow]], slug: str, month: str
+) -> Decimal:
+    start, end = budget.month_bounds(month)
+    async with db.connection() as conn:
+        cursor = await conn.execute(
+            _RECORDED_SPEND, {"slug": slug, "start": start, "end": end}
+        )
+        row = await cursor.fetchone()
+    return Decimal(row[0] if row else 0)
 
 
 def build_gate(
@@ -31,7 +42,7 @@ def build_gate(
     redis: "Redis",
     batcher: RedisBatcher,
     db: AsyncConnectionPool[AsyncConnection[TupleRow]],
-    sessions: sessionmaker[Session],
+    catalog: CatalogCache,
     intake: Intake,
 ) -> LimitsGate:
     """The gate on `redis` (an asyncio client used on the worker's loop), its
@@ -42,8 +53,8 @@ def build_gate(
         running=RunningSlots(batcher, lease_s=settings.helixq_job_lease_s),
         redis=redis,
         batcher=batcher,
-        catalog=CatalogCache(sessions).get,
-        recorded_spend=partial(_recorded_spend, sessions),
+        catalog=catalog.get,
+        recorded_spend=partial(_recorded_spend, db),
         intake=intake,
     )
     return LimitsGate(parts, settings)

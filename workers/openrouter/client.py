@@ -1,12 +1,11 @@
 """The call to OpenRouter's chat completions.
 
-One httpx transport per worker process, aiohttp's (httpx's own async pool collapses
-at hundreds of concurrent calls: see shared/reference/baselines.md), used only on
-the process's event loop (workers.event_loop). Each call builds its `httpx.Request`
-and hands it to the transport itself: `httpx.AsyncClient`'s per-call work (merging
-its defaults, the cookie jar, the auth and redirect flows), none of which a chat
-completion uses, cost ~0.1 ms of the worker's CPU a job, 6% of it
-(docs/benchmarks.md).
+One httpx transport per worker process, aiohttp's (httpx's own async pool stops
+scaling at hundreds of concurrent calls), used only on the process's event loop
+(workers.runtime.event_loop). Each call builds its `httpx.Request` and hands it to
+the transport itself: `httpx.AsyncClient`'s per-call work (merging its defaults,
+the cookie jar, the auth and redirect flows) serves nothing a chat completion uses,
+and it runs on the loop that drives every other call.
 """
 
 import asyncio

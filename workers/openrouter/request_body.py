@@ -1,7 +1,7 @@
 """The body sent to OpenRouter for one candidate model (pure).
 
 Which candidates a job tries, and in what order, is routing's (shared.routing, run by
-workers.route_planner).
+workers.routing.planner).
 """
 
 from collections.abc import Mapping

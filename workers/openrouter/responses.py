@@ -9,9 +9,9 @@ the key to no job, attempt, webhook or log.
 
 import json
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
 from typing import cast
 
+from shared.cost import reported_cost_usd
 from shared.redaction import Redactor
 from workers.openrouter.errors import (
     UpstreamBadRequest,
@@ -32,7 +32,6 @@ from workers.openrouter.schemas import (
     CompletionBody,
     ErrorBody,
     JsonObject,
-    UsageBody,
 )
 
 MAX_MESSAGE_CHARS = 2000
@@ -179,7 +178,7 @@ def _error_from(
         message,
         http_status=status,
         retry_after_s=retry_after_s(headers, metadata, now_s=now_s),
-        cost_usd=_cost(body.get("usage")),
+        cost_usd=reported_cost_usd(body.get("usage")),
     )
 
 
@@ -251,20 +250,8 @@ def _completion(
         provider=_text(body.get("provider")),
         prompt_tokens=_whole(usage.get("prompt_tokens")),
         completion_tokens=_whole(usage.get("completion_tokens")),
-        cost_usd=_cost(usage),
+        cost_usd=reported_cost_usd(usage),
     )
-
-
-def _cost(usage: UsageBody | None) -> Decimal | None:
-    if not isinstance(usage, dict):
-        return None
-    value = usage.get("cost")
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        return None
-    try:
-        return Decimal(str(value))  # str() keeps the decimal digits JSON carried
-    except InvalidOperation:
-        return None
 
 
 def _number(value: object) -> float | None:

@@ -21,8 +21,7 @@ from shared.webhooks.addresses import Resolver, system_resolver
 from shared.webhooks.errors import DestinationRefused
 from shared.webhooks.outbox import DeliveryStatus
 from shared.webhooks.signing import message_id, signed_headers
-from workers.context import WorkerContext
-from workers.metrics import record_webhook_delivery
+from workers.runtime.metrics import record_webhook_delivery
 from workers.webhooks import store
 from workers.webhooks.outcome import classify
 from workers.webhooks.pinned_http import HttpTry, post_pinned, resolve_checked
@@ -139,14 +138,3 @@ def deliver_due(deps: DeliveryDeps) -> int:
 def lease_s(settings: WebhookSettings) -> float:
     """How long a claimed delivery stays with its worker: two timeouts and a margin."""
     return settings.helixq_webhook_timeout_s * 2 + LEASE_MARGIN_S
-
-
-def delivery_deps(ctx: WorkerContext) -> DeliveryDeps:
-    """The production dependencies, from the worker's context."""
-    # Real transactions: recording a try and disabling its endpoint go together.
-    return DeliveryDeps(
-        sessions=ctx.transactions,
-        settings=ctx.settings,
-        sender=ctx.deliveries,
-        metrics=ctx.redis,
-    )

@@ -3,7 +3,7 @@ finishes the job: the async twin of shared.webhooks.outbox.record_job_event.
 
 The event and its row's columns come from shared.webhooks.outbox (one way to build
 a payload); only the I/O differs. The destination was resolved by the claim
-(workers.jobs_store), so here a disabled endpoint is the only reason to skip.
+(workers.jobs.transitions), so here a disabled endpoint is the only reason to skip.
 """
 
 from dataclasses import dataclass

@@ -7,8 +7,9 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from shared.db.models import Attempt, Job, Tenant
+from shared.db.models import Attempt, Job
 from tests.integration.api.conftest import ADMIN_TOKEN, TenantCredentials
+from tests.job_rows import add_job_with_attempt
 
 pytestmark = pytest.mark.anyio
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -18,32 +19,23 @@ def _finish_jobs(engine: Engine, slug: str, *, failed: bool) -> str:
     """Two finished jobs with an attempt each, on a model named after the tenant."""
     model = f"test/{slug}"
     now = datetime.now(UTC)
-    with Session(engine) as session, session.begin():
-        tenant_id = session.scalars(select(Tenant.id).where(Tenant.slug == slug)).one()
-        for number, latency_ms in enumerate((100, 300)):
-            status = "failed" if failed and number == 0 else "succeeded"
-            job = Job(
-                tenant_id=tenant_id,
-                status=status,
-                request={"messages": [{"role": "user", "content": "hi"}]},
-                model=model,
-                error_code="upstream_bad_request" if status == "failed" else None,
-                error_message="the model refused" if status == "failed" else None,
-                finished_at=now - timedelta(minutes=number),
-            )
-            session.add(job)
-            session.flush()
-            session.add(
-                Attempt(
-                    job_id=job.id,
-                    number=1,
-                    model=model,
-                    outcome="permanent" if status == "failed" else "succeeded",
-                    latency_ms=latency_ms,
-                    cost_usd=Decimal("0.0015"),
-                    started_at=now,
-                )
-            )
+    for number, latency_ms in enumerate((100, 300)):
+        is_failed = failed and number == 0
+        add_job_with_attempt(
+            engine,
+            slug,
+            status="failed" if is_failed else "succeeded",
+            model=model,
+            error_code="upstream_bad_request" if is_failed else None,
+            error_message="the model refused" if is_failed else None,
+            finished_at=now - timedelta(minutes=number),
+            attempt={
+                "outcome": "permanent" if is_failed else "succeeded",
+                "latency_ms": latency_ms,
+                "cost_usd": Decimal("0.0015"),
+                "started_at": now,
+            },
+        )
     return model
 
 
@@ -147,27 +139,13 @@ async def test_a_model_with_only_calls_in_flight_has_no_latency_yet(
     api, engine, tenant: TenantCredentials
 ) -> None:
     model = f"test/{tenant.slug}-in-flight"
-    with Session(engine) as session, session.begin():
-        tenant_id = session.scalars(
-            select(Tenant.id).where(Tenant.slug == tenant.slug)
-        ).one()
-        job = Job(
-            tenant_id=tenant_id,
-            status="running",
-            request={"messages": [{"role": "user", "content": "hi"}]},
-            model=model,
-        )
-        session.add(job)
-        session.flush()
-        session.add(
-            Attempt(
-                job_id=job.id,
-                number=1,
-                model=model,
-                outcome="started",
-                started_at=datetime.now(UTC),
-            )
-        )
+    add_job_with_attempt(
+        engine,
+        tenant.slug,
+        status="running",
+        model=model,
+        attempt={"outcome": "started"},
+    )
     for headers in (tenant.headers, ADMIN):
         response = await api.get("/dashboard/data?window=15m", headers=headers)
         assert response.status_code == 200, response.text

@@ -5,12 +5,13 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 import pytest
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session
 
-from shared.db.models import Attempt, Batch, Job, Tenant
+from shared.db.models import Batch, Job
 from tests.integration.api.conftest import TenantCredentials
 from tests.integration.api.test_batches_api import inline_batch
+from tests.job_rows import add_job_with_attempt
 
 pytestmark = pytest.mark.anyio
 
@@ -29,34 +30,23 @@ _ONE_FAILED = {
 
 def _failed_job(engine: Engine, slug: str, **columns: object) -> UUID:
     """A failed job, and its attempt, holding the key in their error text."""
-    with Session(engine) as session, session.begin():
-        tenant_id = session.scalars(select(Tenant.id).where(Tenant.slug == slug)).one()
-        job = Job(
-            tenant_id=tenant_id,
-            status="failed",
-            request={"messages": [{"role": "user", "content": "hi"}]},
-            model="openai/gpt-4o-mini",
-            error_code="upstream_unauthorized",
-            error_message=LEAKED,
-            finished_at=datetime.now(UTC),
-            **columns,
-        )
-        session.add(job)
-        session.flush()
-        session.add(
-            Attempt(
-                job_id=job.id,
-                number=1,
-                model="openai/gpt-4o-mini",
-                outcome="permanent",
-                http_status=401,
-                error_code="upstream_unauthorized",
-                error_message=LEAKED,
-                latency_ms=30,
-                started_at=datetime.now(UTC),
-            )
-        )
-        return job.id
+    return add_job_with_attempt(
+        engine,
+        slug,
+        status="failed",
+        model="openai/gpt-4o-mini",
+        error_code="upstream_unauthorized",
+        error_message=LEAKED,
+        finished_at=datetime.now(UTC),
+        attempt={
+            "outcome": "permanent",
+            "http_status": 401,
+            "error_code": "upstream_unauthorized",
+            "error_message": LEAKED,
+            "latency_ms": 30,
+        },
+        **columns,
+    )
 
 
 async def test_job_view_masks_the_key_in_the_error_and_the_attempts(

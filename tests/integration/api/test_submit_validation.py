@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from tests.factories import make_job_body
 from tests.integration.api.conftest import TenantCredentials
-from workers.model_routing.catalog_sync import seed_catalog
+from workers.maintenance.catalog_sync import seed_catalog
 
 pytestmark = pytest.mark.anyio
 SNAPSHOT = Path(__file__).parents[3] / "simulator" / "data" / "openrouter-models.json"

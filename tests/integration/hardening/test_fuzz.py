@@ -7,20 +7,18 @@ pytest 9 (it writes `Function._nodeid`), so the operations are walked here with
 Hypothesis.
 """
 
-from datetime import UTC, datetime
 from typing import Any
 
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
-from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine
 
 from broker_api.app import create_app
 from broker_api.settings import ApiSettings
-from shared.db.models import Attempt, Job, Tenant
 from tests.integration.api.conftest import ADMIN_TOKEN, _new_tenant
+from tests.job_rows import add_job_with_attempt
 from tests.recording_enqueuer import RecordingEnqueuer
 from tests.services import Services
 
@@ -74,25 +72,13 @@ def _is_server_error(response: Any) -> bool:
 
 def _start_a_call(engine: Engine, slug: str) -> None:
     """A job of the tenant whose model's one attempt is in flight: no latency yet."""
-    with Session(engine) as session, session.begin():
-        tenant_id = session.scalars(select(Tenant.id).where(Tenant.slug == slug)).one()
-        job = Job(
-            tenant_id=tenant_id,
-            status="running",
-            request={"messages": [{"role": "user", "content": "hi"}]},
-            model=f"test/{slug}-in-flight",
-        )
-        session.add(job)
-        session.flush()
-        session.add(
-            Attempt(
-                job_id=job.id,
-                number=1,
-                model=job.model,
-                outcome="started",
-                started_at=datetime.now(UTC),
-            )
-        )
+    add_job_with_attempt(
+        engine,
+        slug,
+        status="running",
+        model=f"test/{slug}-in-flight",
+        attempt={"outcome": "started"},
+    )
 
 
 def _call(case: Any, token: str, found: list[str]) -> None:

@@ -16,15 +16,15 @@ from shared.queues import tenant_queue
 from tests.factories import make_job_body
 from tests.integration.workers.conftest import (
     ListDeliverySender,
+    ListPublisher,
     ListSender,
     fetch_attempts,
     fetch_job,
     insert_attempt,
 )
 from tests.unit.workers.payloads import completion_body, error_body
-from workers import completion
-from workers.context import build_context
-from workers.job_endings import OutcomeKind
+from workers.jobs.endings import OutcomeKind
+from workers.runtime.process import build_process
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -37,11 +37,13 @@ def make_context(worker_settings, openrouter_mock, redis_client):
     def build(sender=None, **overrides):
         settings = worker_settings.model_copy(update=overrides)
         transport = httpx.MockTransport(openrouter_mock.async_handler)
-        context = build_context(
+        sender, deliveries = sender or ListSender(), ListDeliverySender()
+        context = build_process(
             settings,
-            sender=sender or ListSender(),
-            deliveries=ListDeliverySender(),
+            sender=sender,
+            deliveries=deliveries,
             transport=transport,
+            publisher=ListPublisher(sender, deliveries),
         )
         contexts.append(context)
         return context
@@ -52,7 +54,7 @@ def make_context(worker_settings, openrouter_mock, redis_client):
 
 
 def _run(ctx, job_id):
-    return ctx.loop.run(completion.run(job_id, ctx))
+    return ctx.loop.run(ctx.completions.run(job_id))
 
 
 def _set_limits(engine, tenant, limits):
@@ -187,7 +189,9 @@ def test_running_cap_defers_a_job_while_the_tenant_runs_its_most(
     sender = ListSender()
     ctx = make_context(sender)
     holder, waiting = make_job(), make_job()
-    held = ctx.loop.run(ctx.limits.parts.running.take(tenant["slug"], holder, limit=1))
+    held = ctx.loop.run(
+        ctx.completions.limits.parts.running.take(tenant["slug"], holder, limit=1)
+    )
 
     outcome = _run(ctx, waiting)
 
@@ -195,7 +199,7 @@ def test_running_cap_defers_a_job_while_the_tenant_runs_its_most(
     assert outcome.kind is OutcomeKind.NOT_CLAIMED
     assert fetch_job(engine, waiting).retries == 0
     assert sender.sent[0][2] == pytest.approx(1.0)
-    ctx.loop.run(ctx.limits.parts.running.give_back(tenant["slug"], holder))
+    ctx.loop.run(ctx.completions.limits.parts.running.give_back(tenant["slug"], holder))
     with engine.begin() as connection:  # its countdown is over
         connection.execute(
             text("UPDATE jobs SET available_at = now() WHERE id = :id"), {"id": waiting}

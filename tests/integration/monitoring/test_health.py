@@ -9,9 +9,9 @@ import pytest
 from broker_api.app import create_app
 from shared.settings import load_settings
 from tests.integration.workers.conftest import BASE_URL
-from workers import heartbeat
-from workers.settings import WorkerSettings
-from workers.upstream_check import check_upstream
+from workers.maintenance.upstream_check import check_upstream
+from workers.runtime import heartbeat
+from workers.runtime.settings import WorkerSettings
 
 pytestmark = pytest.mark.anyio
 

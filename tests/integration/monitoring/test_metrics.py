@@ -13,12 +13,12 @@ from redis.asyncio import Redis as AsyncRedis
 from sqlalchemy import text
 
 from broker_api.app import create_app
-from broker_api.enqueue import redis_list_key
 from shared.jobs import AttemptOutcome
 from shared.queues import tenant_queue
-from workers import heartbeat
-from workers.jobs_store import AttemptRecord
-from workers.metrics import (
+from shared.task_messages import redis_list_key
+from workers.jobs.records import AttemptRecord
+from workers.runtime import heartbeat
+from workers.runtime.metrics import (
     add_attempt,
     add_rate_limit_wait,
     record_webhook_delivery,

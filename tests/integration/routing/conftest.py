@@ -24,7 +24,7 @@ from tests.integration.api.conftest import (  # noqa: F401
     tenant,
 )
 from tests.recording_enqueuer import RecordingEnqueuer
-from workers.model_routing.catalog_sync import upsert_catalog
+from workers.maintenance.catalog_sync import upsert_catalog
 
 
 @pytest.fixture

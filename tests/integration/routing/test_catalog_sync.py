@@ -1,5 +1,6 @@
 """Catalog sync into real Postgres: exact prices, unlisting, reading back."""
 
+import asyncio
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -11,13 +12,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shared.db.models import CatalogModel
 from shared.routing.catalog import parse_model
-from workers.model_routing.catalog_sync import (
-    CatalogCache,
+from workers.maintenance.catalog_sync import (
     load_catalog,
     seed_catalog,
     sync_catalog,
     upsert_catalog,
 )
+from workers.routing.catalog import CatalogCache
 
 SNAPSHOT = Path(__file__).parents[3] / "simulator" / "data" / "openrouter-models.json"
 BASE = "https://openrouter.test/api/v1"
@@ -97,14 +98,14 @@ def test_empty_listing_changes_nothing(db_session: Session):
 
 
 def test_catalog_cache_reloads_after_its_ttl(db_session: Session):
-    sessions = sessionmaker(
-        bind=db_session.connection(), join_transaction_mode="create_savepoint"
-    )
+    async def load():
+        return load_catalog(db_session)
+
     now = [0.0]
-    cache = CatalogCache(sessions, ttl_s=60, clock=lambda: now[0])
+    cache = CatalogCache(load, ttl_s=60, clock=lambda: now[0])
     upsert_catalog(db_session, [parse_model(_entry("x/a"))], now=NOW)
-    assert "x/a" in cache.get()
+    assert "x/a" in asyncio.run(cache.get())
     upsert_catalog(db_session, [parse_model(_entry("x/new"))], now=NOW)
-    assert "x/new" not in cache.get()
+    assert "x/new" not in asyncio.run(cache.get())
     now[0] = 61.0
-    assert "x/new" in cache.get()
+    assert "x/new" in asyncio.run(cache.get())

@@ -13,7 +13,7 @@ from shared.routing.decision import FailureNote, RoutingDecision
 from shared.routing.performance import AttemptSample
 from tests.factories import make_job_body
 from tests.integration.api.conftest import ADMIN_TOKEN
-from workers.model_routing.performance_store import PerformanceStore
+from workers.routing.performance_store import PerformanceStore
 
 pytestmark = pytest.mark.anyio
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}

@@ -7,8 +7,8 @@ import pytest
 import redis
 
 from shared.routing.performance import AttemptSample
-from workers.model_routing.performance_store import PerformanceStore
-from workers.model_routing.rotation_store import RedisRotation
+from workers.routing.performance_store import PerformanceStore
+from workers.routing.rotation_store import RedisRotation
 
 THREADS = 8
 STEPS = 400

@@ -1,4 +1,4 @@
-"""Worker integration fixtures: a real WorkerContext on the test Postgres and Redis,
+"""Worker integration fixtures: a real WorkerProcess on the test Postgres and Redis,
 with OpenRouter replaced by respx routes, and committed rows cleaned up after."""
 
 import json
@@ -17,8 +17,8 @@ from sqlalchemy import Engine, text
 from shared.settings import load_settings
 from tests.factories import make_job_body, unique_name
 from tests.services import Services
-from workers.context import WorkerContext, build_context
-from workers.settings import WorkerSettings
+from workers.runtime.process import WorkerProcess, build_process
+from workers.runtime.settings import WorkerSettings
 
 BASE_URL = "https://openrouter.test/api/v1"
 
@@ -57,7 +57,7 @@ class ListSender:
 
 @pytest.fixture
 def sender() -> ListSender:
-    """Where the worker context publishes retries."""
+    """Where the worker publishes retries (and the sweeper its re-sends)."""
     return ListSender()
 
 
@@ -73,22 +73,43 @@ class ListDeliverySender:
 
 @pytest.fixture
 def deliveries() -> ListDeliverySender:
-    """Where the worker context sends webhook deliveries."""
+    """Where the worker sends webhook deliveries."""
     return ListDeliverySender()
 
 
+class ListPublisher:
+    """The event loop's TaskPublisher, keeping what it publishes in the lists of
+    `sender` (retries) and `deliveries`."""
+
+    def __init__(self, sender: ListSender, deliveries: ListDeliverySender) -> None:
+        self._sender = sender
+        self._deliveries = deliveries
+
+    async def retry(
+        self, job_id: uuid.UUID, queue: str, *, countdown_s: float | None
+    ) -> None:
+        self._sender.send(job_id, queue, countdown_s=countdown_s)
+
+    async def delivery(self, delivery_id: uuid.UUID) -> None:
+        self._deliveries.send(delivery_id)
+
+
 @pytest.fixture
-def worker_context(
+def worker_process(
     worker_settings: WorkerSettings,
     openrouter_mock: respx.MockRouter,
     sender: ListSender,
     deliveries: ListDeliverySender,
     redis_client: "redis.Redis[bytes]",  # flushed: no cool-down or bucket leaks in
-) -> Iterator[WorkerContext]:
-    """A real WorkerContext whose HTTP goes to `openrouter_mock`."""
+) -> Iterator[WorkerProcess]:
+    """A real WorkerProcess whose HTTP goes to `openrouter_mock`."""
     transport = httpx.MockTransport(openrouter_mock.async_handler)
-    context = build_context(
-        worker_settings, sender=sender, deliveries=deliveries, transport=transport
+    context = build_process(
+        worker_settings,
+        sender=sender,
+        deliveries=deliveries,
+        transport=transport,
+        publisher=ListPublisher(sender, deliveries),
     )
     yield context
     context.close()

@@ -15,8 +15,8 @@ from tests.integration.workers.conftest import (
     set_tenant_webhook,
 )
 from tests.unit.workers.payloads import completion_body
-from workers import batches, completion
-from workers.job_endings import OutcomeKind
+from workers.jobs.endings import OutcomeKind
+from workers.maintenance import batches
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -29,7 +29,7 @@ def _now() -> datetime:
 
 
 def _sweep(ctx, deliveries) -> int:
-    return batches.finish_batches(ctx.transactions, deliveries)
+    return batches.finish_batches(ctx.sessions, deliveries)
 
 
 def _fetch_batch(engine, batch_id):
@@ -65,14 +65,14 @@ def _tenant_url(engine, tenant):
 
 
 def test_batch_whose_items_all_ended_completes_with_frozen_counts_and_one_event(
-    worker_context, make_batch, make_job, engine, deliveries
+    worker_process, make_batch, make_job, engine, deliveries
 ):
     batch_id = make_batch(total=3, expires_at=_now() + LATER)
     make_job(batch_id=batch_id, **_finished("succeeded"))
     make_job(batch_id=batch_id, **_finished("succeeded"))
     make_job(batch_id=batch_id, **_finished("failed"))
 
-    assert _sweep(worker_context, deliveries) == 1
+    assert _sweep(worker_process, deliveries) == 1
 
     batch = _fetch_batch(engine, batch_id)
     assert batch.status == BatchStatus.COMPLETED
@@ -86,13 +86,13 @@ def test_batch_whose_items_all_ended_completes_with_frozen_counts_and_one_event(
 
 
 def test_batch_whose_every_item_failed_fails(
-    worker_context, make_batch, make_job, engine, deliveries
+    worker_process, make_batch, make_job, engine, deliveries
 ):
     batch_id = make_batch(total=2, expires_at=_now() + LATER)
     make_job(batch_id=batch_id, **_finished("failed"))
     make_job(batch_id=batch_id, **_finished("failed"))
 
-    _sweep(worker_context, deliveries)
+    _sweep(worker_process, deliveries)
 
     batch = _fetch_batch(engine, batch_id)
     assert (batch.status, batch.failed_at is not None) == (BatchStatus.FAILED, True)
@@ -103,13 +103,13 @@ def test_batch_whose_every_item_failed_fails(
 
 
 def test_batch_with_an_item_left_to_run_stays_in_progress(
-    worker_context, make_batch, make_job, engine, deliveries
+    worker_process, make_batch, make_job, engine, deliveries
 ):
     batch_id = make_batch(total=2, expires_at=_now() + LATER)
     make_job(batch_id=batch_id, **_finished("succeeded"))
     make_job(batch_id=batch_id, status="running")
 
-    assert _sweep(worker_context, deliveries) == 0
+    assert _sweep(worker_process, deliveries) == 0
 
     batch = _fetch_batch(engine, batch_id)
     assert (batch.status, batch.request_counts) == (BatchStatus.IN_PROGRESS, None)
@@ -117,7 +117,7 @@ def test_batch_with_an_item_left_to_run_stays_in_progress(
 
 
 def test_expired_batch_keeps_partial_results_and_waits_for_running_items(
-    worker_context, make_batch, make_job, engine, deliveries
+    worker_process, make_batch, make_job, engine, deliveries
 ):
     expires_at = _now() - timedelta(seconds=1)
     batch_id = make_batch(total=3, expires_at=expires_at)
@@ -125,13 +125,13 @@ def test_expired_batch_keeps_partial_results_and_waits_for_running_items(
     queued = make_job(batch_id=batch_id, deadline_at=expires_at)
     running = make_job(batch_id=batch_id, status="running", deadline_at=expires_at)
 
-    assert _sweep(worker_context, deliveries) == 0  # `running` may still finish
+    assert _sweep(worker_process, deliveries) == 0  # `running` may still finish
 
     assert fetch_job(engine, queued).status == JobStatus.EXPIRED
     assert _fetch_batch(engine, batch_id).status == BatchStatus.IN_PROGRESS
     _succeed(engine, running)  # its worker finishes it, result kept
 
-    assert _sweep(worker_context, deliveries) == 1
+    assert _sweep(worker_process, deliveries) == 1
 
     batch = _fetch_batch(engine, batch_id)
     assert (batch.status, batch.expired_at is not None) == (BatchStatus.EXPIRED, True)
@@ -143,7 +143,7 @@ def test_expired_batch_keeps_partial_results_and_waits_for_running_items(
 
 
 def test_cancelled_batch_gets_its_counts_frozen_once_running_items_end(
-    worker_context, make_batch, make_job, engine, deliveries
+    worker_process, make_batch, make_job, engine, deliveries
 ):
     batch_id = make_batch(
         total=2, expires_at=_now() + LATER, status="cancelled", cancelled_at=_now()
@@ -151,11 +151,11 @@ def test_cancelled_batch_gets_its_counts_frozen_once_running_items_end(
     make_job(batch_id=batch_id, **_finished("cancelled"))
     running = make_job(batch_id=batch_id, status="running")
 
-    _sweep(worker_context, deliveries)
+    _sweep(worker_process, deliveries)
     assert _fetch_batch(engine, batch_id).request_counts is None
     _succeed(engine, running)
 
-    assert _sweep(worker_context, deliveries) == 1
+    assert _sweep(worker_process, deliveries) == 1
 
     batch = _fetch_batch(engine, batch_id)
     assert batch.status == BatchStatus.CANCELLED
@@ -165,7 +165,7 @@ def test_cancelled_batch_gets_its_counts_frozen_once_running_items_end(
 
 
 def test_two_concurrent_sweeps_end_each_batch_once_with_one_event(
-    worker_context, make_batch, make_job, engine, deliveries
+    worker_process, make_batch, make_job, engine, deliveries
 ):
     batch_ids = [make_batch(total=1, expires_at=_now() + LATER) for _ in range(10)]
     for batch_id in batch_ids:
@@ -175,7 +175,7 @@ def test_two_concurrent_sweeps_end_each_batch_once_with_one_event(
 
     def sweep() -> None:
         start.wait()
-        settled.append(_sweep(worker_context, deliveries))
+        settled.append(_sweep(worker_process, deliveries))
 
     threads = [threading.Thread(target=sweep) for _ in range(2)]
     for thread in threads:
@@ -187,18 +187,18 @@ def test_two_concurrent_sweeps_end_each_batch_once_with_one_event(
     rows = [row for batch_id in batch_ids for row in fetch_deliveries(engine, batch_id)]
     assert len(rows) == 10
     assert sorted(deliveries.sent) == sorted(row.id for row in rows)
-    assert _sweep(worker_context, deliveries) == 0  # nothing left to end
+    assert _sweep(worker_process, deliveries) == 0  # nothing left to end
 
 
 def test_single_jobs_past_their_deadline_expire_unless_running(
-    worker_context, make_job, engine, deliveries
+    worker_process, make_job, engine, deliveries
 ):
     past = _now() - timedelta(seconds=1)
     overdue = make_job(deadline_at=past)
     running = make_job(status="running", deadline_at=past)
     in_time = make_job(deadline_at=_now() + LATER)
 
-    _sweep(worker_context, deliveries)
+    _sweep(worker_process, deliveries)
 
     job = fetch_job(engine, overdue)
     assert (job.status, job.finished_at is not None) == (JobStatus.EXPIRED, True)
@@ -207,14 +207,14 @@ def test_single_jobs_past_their_deadline_expire_unless_running(
 
 
 def test_job_past_its_deadline_is_not_claimed(
-    worker_context, openrouter_mock, make_job, engine
+    worker_process, openrouter_mock, make_job, engine
 ):
     route = openrouter_mock.post("/chat/completions").mock(
         return_value=httpx.Response(200, json=completion_body())
     )
     job_id = make_job(deadline_at=_now() - timedelta(seconds=1))
 
-    outcome = worker_context.loop.run(completion.run(job_id, worker_context))
+    outcome = worker_process.loop.run(worker_process.completions.run(job_id))
 
     assert outcome.kind is OutcomeKind.NOT_CLAIMED
     assert route.call_count == 0

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Connection, Engine, text
 
 from tests.factories import make_job_body
-from workers import jobs_store
+from workers.jobs import transitions
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -61,7 +61,7 @@ def _indexes(connection: Connection) -> tuple[str, list[str]]:
 def _generic_claim_plan(connection: Connection) -> str:
     # What a prepared statement runs after its fifth execution: a generic plan.
     connection.execute(text("SET plan_cache_mode = force_generic_plan"))
-    claim = jobs_store._CLAIM.replace("%(job_ids)s", "$1").replace("%(lease_s)s", "$2")
+    claim = transitions._CLAIM.replace("%(job_ids)s", "$1").replace("%(lease_s)s", "$2")
     connection.exec_driver_sql(f"PREPARE claim (uuid[], float8) AS {claim}")
     # EXPLAIN takes no bound parameters: the id is ours, written inline.
     plan = connection.exec_driver_sql(

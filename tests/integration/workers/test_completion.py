@@ -5,6 +5,7 @@ import json
 import threading
 import time
 import uuid
+from concurrent.futures import Executor
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -23,26 +24,26 @@ from tests.factories import make_job_body
 from tests.integration.workers.conftest import fetch_attempts, fetch_job
 from tests.polling import wait_until
 from tests.unit.workers.payloads import GENERATION_ID, completion_body, error_body
-from workers import completion, jobs_store
-from workers.job_endings import OutcomeKind
-from workers.job_sender import CeleryJobSender
-from workers.model_routing.performance_store import PerformanceStore
+from workers.jobs import records, transitions
+from workers.jobs.endings import OutcomeKind
+from workers.routing.performance_store import PerformanceStore
+from workers.runtime.job_sender import CeleryJobSender
 
 pytestmark = pytest.mark.timeout(30)
 
 
 def _run(ctx, job_id):
-    """completion.run on the context's loop, waited for."""
-    return ctx.loop.run(completion.run(job_id, ctx))
+    """Completions.run on the process's loop, waited for."""
+    return ctx.loop.run(ctx.completions.run(job_id))
 
 
 def _start(job_ids, ctx) -> int:
-    """completion.start, as a message leads to it: returns after the claims."""
-    return ctx.loop.run(completion.start(job_ids, ctx))
+    """Completions.start, as a message leads to it: returns after the claims."""
+    return ctx.loop.run(ctx.completions.start(job_ids))
 
 
 def _wait_idle(ctx) -> int:
-    return ctx.loop.run(ctx.inflight.wait_idle(10))
+    return ctx.loop.run(ctx.completions.inflight.wait_idle(10))
 
 
 @pytest.fixture
@@ -62,12 +63,12 @@ def _answer(openrouter_mock, *responses: httpx.Response):
 
 
 def test_success_records_one_attempt_and_finishes_with_cost(
-    worker_context, openrouter_mock, make_job, engine
+    worker_process, openrouter_mock, make_job, engine
 ):
     route = _answer(openrouter_mock, httpx.Response(200, json=completion_body()))
     job_id = make_job()
 
-    outcome = _run(worker_context, job_id)
+    outcome = _run(worker_process, job_id)
 
     assert outcome.kind is OutcomeKind.SUCCEEDED
     job = fetch_job(engine, job_id)
@@ -89,20 +90,20 @@ def test_success_records_one_attempt_and_finishes_with_cost(
 
 
 def test_tenant_default_model_is_used_when_the_request_names_none(
-    worker_context, openrouter_mock, make_job, tenant
+    worker_process, openrouter_mock, make_job, tenant
 ):
     route = _answer(openrouter_mock, httpx.Response(200, json=completion_body()))
     job_id = make_job(
         request=json.dumps({"messages": [{"role": "user", "content": "x"}]})
     )
 
-    _run(worker_context, job_id)
+    _run(worker_process, job_id)
 
     assert json.loads(route.calls.last.request.content)["model"] == tenant["model"]
 
 
 def test_rate_limited_job_is_released_for_a_later_retry(
-    worker_context, openrouter_mock, single_model_job, engine, sender, tenant
+    worker_process, openrouter_mock, single_model_job, engine, sender, tenant
 ):
     body = error_body(429, "Rate limit exceeded")
     _answer(
@@ -110,7 +111,7 @@ def test_rate_limited_job_is_released_for_a_later_retry(
     )
     job_id = single_model_job()
 
-    outcome = _run(worker_context, job_id)
+    outcome = _run(worker_process, job_id)
 
     assert outcome.kind is OutcomeKind.RETRY
     assert outcome.retry_in_s is not None
@@ -127,13 +128,36 @@ def test_rate_limited_job_is_released_for_a_later_retry(
     assert sender.sent == [(job_id, tenant_queue(tenant["slug"]), outcome.retry_in_s)]
 
 
+class NoThreads(Executor):
+    """The loop's default executor: the job's path must never hand work to a thread."""
+
+    def submit(self, fn, /, *args, **kwargs):
+        raise AssertionError(f"{fn!r} was sent off the event loop")
+
+
+def test_a_job_and_its_retry_never_leave_the_event_loop(
+    worker_process, openrouter_mock, single_model_job, sender, tenant
+):
+    _answer(openrouter_mock, httpx.Response(503, json=error_body(503, "down")))
+    job_id = single_model_job()
+
+    async def without_threads():
+        asyncio.get_running_loop().set_default_executor(NoThreads())
+
+    worker_process.loop.run(without_threads())
+    outcome = _run(worker_process, job_id)
+
+    assert outcome.kind is OutcomeKind.RETRY
+    assert sender.sent == [(job_id, tenant_queue(tenant["slug"]), outcome.retry_in_s)]
+
+
 def test_permanent_error_fails_the_job_with_its_code(
-    worker_context, openrouter_mock, make_job, engine
+    worker_process, openrouter_mock, make_job, engine
 ):
     _answer(openrouter_mock, httpx.Response(400, json=error_body(400, "bad params")))
     job_id = make_job()
 
-    outcome = _run(worker_context, job_id)
+    outcome = _run(worker_process, job_id)
 
     assert outcome.kind is OutcomeKind.FAILED
     job = fetch_job(engine, job_id)
@@ -144,19 +168,19 @@ def test_permanent_error_fails_the_job_with_its_code(
 
 
 def test_retryable_error_fails_once_the_retry_budget_is_spent(
-    worker_context, openrouter_mock, single_model_job, engine
+    worker_process, openrouter_mock, single_model_job, engine
 ):
     _answer(openrouter_mock, httpx.Response(503, json=error_body(503, "overloaded")))
-    job_id = single_model_job(retries=worker_context.settings.openrouter_max_retries)
+    job_id = single_model_job(retries=worker_process.settings.openrouter_max_retries)
 
-    outcome = _run(worker_context, job_id)
+    outcome = _run(worker_process, job_id)
 
     assert outcome.kind is OutcomeKind.FAILED
     assert fetch_job(engine, job_id).error_code == "upstream_unavailable"
 
 
 def test_second_delivery_of_a_finished_job_does_nothing(
-    worker_context, openrouter_mock, make_job, engine
+    worker_process, openrouter_mock, make_job, engine
 ):
     route = _answer(
         openrouter_mock,
@@ -164,9 +188,9 @@ def test_second_delivery_of_a_finished_job_does_nothing(
         httpx.Response(200, json=completion_body()),
     )
     job_id = make_job()
-    _run(worker_context, job_id)
+    _run(worker_process, job_id)
 
-    outcome = _run(worker_context, job_id)
+    outcome = _run(worker_process, job_id)
 
     assert outcome.kind is OutcomeKind.NOT_CLAIMED
     assert route.call_count == 1
@@ -174,31 +198,31 @@ def test_second_delivery_of_a_finished_job_does_nothing(
 
 
 def test_job_not_yet_available_is_not_claimed(
-    worker_context, openrouter_mock, make_job
+    worker_process, openrouter_mock, make_job
 ):
     route = _answer(openrouter_mock, httpx.Response(200, json=completion_body()))
     job_id = make_job(available_at=datetime.now(UTC) + timedelta(minutes=5))
 
-    assert _run(worker_context, job_id).kind is OutcomeKind.NOT_CLAIMED
+    assert _run(worker_process, job_id).kind is OutcomeKind.NOT_CLAIMED
     assert route.call_count == 0
 
 
 def test_running_job_with_expired_lease_is_reclaimed(
-    worker_context, openrouter_mock, make_job, engine
+    worker_process, openrouter_mock, make_job, engine
 ):
     _answer(openrouter_mock, httpx.Response(200, json=completion_body()))
     job_id = make_job(
         status="running", lease_expires_at=datetime.now(UTC) - timedelta(seconds=1)
     )
 
-    assert _run(worker_context, job_id).kind is OutcomeKind.SUCCEEDED
+    assert _run(worker_process, job_id).kind is OutcomeKind.SUCCEEDED
     assert fetch_job(engine, job_id).status == JobStatus.SUCCEEDED
 
 
 def _claim(ctx, job_id):
     async def claim():
         async with ctx.db.connection() as conn:
-            [job] = await jobs_store.claim_jobs(conn, [job_id], lease_s=60)
+            [job] = await transitions.claim_jobs(conn, [job_id], lease_s=60)
             return job
 
     return ctx.loop.run(claim())
@@ -207,7 +231,7 @@ def _claim(ctx, job_id):
 def _begin(ctx, job, call):
     async def begin():
         async with ctx.db.connection() as conn:
-            return await jobs_store.begin_attempt(conn, job, call)
+            return await transitions.begin_attempt(conn, job, call)
 
     return ctx.loop.run(begin())
 
@@ -221,14 +245,14 @@ def _take_over(engine, job_id):
 
 
 def test_stale_claim_cannot_finish_but_its_answer_is_kept(
-    worker_context, make_job, engine
+    worker_process, make_job, engine
 ):
     job_id = make_job()
-    stale = _claim(worker_context, job_id)
-    call = jobs_store.Call("openai/gpt-4o-mini")
-    assert _begin(worker_context, stale, call)
+    stale = _claim(worker_process, job_id)
+    call = records.Call("openai/gpt-4o-mini")
+    assert _begin(worker_process, stale, call)
     _take_over(engine, job_id)
-    attempt = jobs_store.AttemptRecord(
+    attempt = records.AttemptRecord(
         id=call.id,
         job_id=job_id,
         model=call.model,
@@ -239,44 +263,44 @@ def test_stale_claim_cannot_finish_but_its_answer_is_kept(
     )
 
     async def finish():
-        async with worker_context.db.connection() as conn:
-            return await jobs_store.finish_job(conn, stale, attempt, result_json="{}")
+        async with worker_process.db.connection() as conn:
+            return await transitions.finish_job(conn, stale, attempt, result_json="{}")
 
-    assert not worker_context.loop.run(finish())
+    assert not worker_process.loop.run(finish())
     assert fetch_job(engine, job_id).status == JobStatus.RUNNING
     [kept] = fetch_attempts(engine, job_id)
     assert (kept.outcome, kept.cost_usd) == ("succeeded", Decimal("0.001"))
 
 
-def test_no_call_begins_without_the_claim(worker_context, make_job, engine):
+def test_no_call_begins_without_the_claim(worker_process, make_job, engine):
     job_id = make_job()
-    stale = _claim(worker_context, job_id)
+    stale = _claim(worker_process, job_id)
     _take_over(engine, job_id)
 
-    assert not _begin(worker_context, stale, jobs_store.Call("openai/gpt-4o-mini"))
+    assert not _begin(worker_process, stale, records.Call("openai/gpt-4o-mini"))
     assert fetch_attempts(engine, job_id) == []
 
 
 def test_a_lost_claim_before_the_call_means_no_call(
-    worker_context, openrouter_mock, make_job, engine, monkeypatch
+    worker_process, openrouter_mock, make_job, engine, monkeypatch
 ):
     route = _answer(openrouter_mock, httpx.Response(200, json=completion_body()))
     job_id = make_job()
-    begin = jobs_store.begin_attempt
+    begin = transitions.begin_attempt
 
     async def taken_over_first(conn, job, call):
         _take_over(engine, job_id)
         return await begin(conn, job, call)
 
-    monkeypatch.setattr(jobs_store, "begin_attempt", taken_over_first)
+    monkeypatch.setattr(transitions, "begin_attempt", taken_over_first)
 
-    assert _run(worker_context, job_id).kind is OutcomeKind.CLAIM_LOST
+    assert _run(worker_process, job_id).kind is OutcomeKind.CLAIM_LOST
     assert route.call_count == 0
     assert fetch_attempts(engine, job_id) == []
 
 
 def test_task_returns_once_the_claim_is_committed_while_the_call_goes_on(
-    worker_context, openrouter_mock, make_job, engine
+    worker_process, openrouter_mock, make_job, engine
 ):
     upstream_may_answer = threading.Event()
 
@@ -287,7 +311,7 @@ def test_task_returns_once_the_claim_is_committed_while_the_call_goes_on(
     openrouter_mock.post("/chat/completions").mock(side_effect=slow_upstream)
     job_id = make_job()
 
-    assert _start([job_id], worker_context) == 1
+    assert _start([job_id], worker_process) == 1
 
     job = fetch_job(engine, job_id)  # the ack may go now: Postgres holds the claim
     assert job.status == JobStatus.RUNNING
@@ -300,7 +324,7 @@ def test_task_returns_once_the_claim_is_committed_while_the_call_goes_on(
     [in_flight] = fetch_attempts(engine, job_id)
     assert (in_flight.outcome, in_flight.latency_ms) == ("started", None)
     upstream_may_answer.set()
-    assert _wait_idle(worker_context) == 0
+    assert _wait_idle(worker_process) == 0
     assert fetch_job(engine, job_id).status == JobStatus.SUCCEEDED
     [answered] = fetch_attempts(engine, job_id)
     assert (answered.id, answered.outcome) == (in_flight.id, "succeeded")
@@ -308,14 +332,14 @@ def test_task_returns_once_the_claim_is_committed_while_the_call_goes_on(
 
 
 def test_second_delivery_of_a_running_job_exits_quietly(
-    worker_context, openrouter_mock, make_job, engine
+    worker_process, openrouter_mock, make_job, engine
 ):
     route = _answer(openrouter_mock, httpx.Response(200, json=completion_body()))
     job_id = make_job(
         status="running", lease_expires_at=datetime.now(UTC) + timedelta(minutes=1)
     )
 
-    assert _start([job_id], worker_context) == 0
+    assert _start([job_id], worker_process) == 0
 
     assert route.call_count == 0
     assert fetch_job(engine, job_id).status == JobStatus.RUNNING
@@ -358,7 +382,7 @@ def finished_notices(services):
 
 
 def test_a_final_state_is_announced_on_the_finished_channel(
-    worker_context, openrouter_mock, make_job, finished_notices
+    worker_process, openrouter_mock, make_job, finished_notices
 ):
     _answer(
         openrouter_mock,
@@ -367,20 +391,20 @@ def test_a_final_state_is_announced_on_the_finished_channel(
     )
     succeeded, failed = make_job(), make_job()
 
-    assert _run(worker_context, succeeded).kind is OutcomeKind.SUCCEEDED
-    assert _run(worker_context, failed).kind is OutcomeKind.FAILED
+    assert _run(worker_process, succeeded).kind is OutcomeKind.SUCCEEDED
+    assert _run(worker_process, failed).kind is OutcomeKind.FAILED
 
     expected = [str(succeeded), str(failed)]
     assert finished_notices.received(set(expected), wait_s=3) == expected
 
 
 def test_a_released_job_is_not_announced(
-    worker_context, openrouter_mock, single_model_job, finished_notices
+    worker_process, openrouter_mock, single_model_job, finished_notices
 ):
     _answer(openrouter_mock, httpx.Response(503, json=error_body(503, "overloaded")))
     job_id = single_model_job()
 
-    assert _run(worker_context, job_id).kind is OutcomeKind.RETRY
+    assert _run(worker_process, job_id).kind is OutcomeKind.RETRY
 
     assert finished_notices.received({str(job_id)}, wait_s=0.5) == []
 
@@ -414,7 +438,7 @@ def _configure_tenant(engine, tenant, **columns):
 
 
 def test_a_named_model_is_called_though_the_tenant_strategy_would_explore(
-    worker_context, openrouter_mock, make_job, engine, tenant, redis_client
+    worker_process, openrouter_mock, make_job, engine, tenant, redis_client
 ):
     # The named model is measured; the other has no samples: a strategy that
     # chose would explore it first.
@@ -433,7 +457,7 @@ def test_a_named_model_is_called_though_the_tenant_strategy_would_explore(
     route = _answer(openrouter_mock, httpx.Response(200, json=completion_body()))
     job_id = make_job()  # names openai/gpt-4o-mini
 
-    assert _run(worker_context, job_id).kind is OutcomeKind.SUCCEEDED
+    assert _run(worker_process, job_id).kind is OutcomeKind.SUCCEEDED
 
     assert json.loads(route.calls.last.request.content)["model"] == (
         "openai/gpt-4o-mini"
@@ -444,7 +468,7 @@ def test_a_named_model_is_called_though_the_tenant_strategy_would_explore(
 
 
 def test_rate_limited_model_falls_back_to_the_tenant_default_in_the_same_run(
-    worker_context, openrouter_mock, make_job, engine, tenant, redis_client
+    worker_process, openrouter_mock, make_job, engine, tenant, redis_client
 ):
     # The tenant lets another model answer once the named one failed.
     _configure_tenant(engine, tenant, model_substitution="on_failure")
@@ -455,7 +479,7 @@ def test_rate_limited_model_falls_back_to_the_tenant_default_in_the_same_run(
     )
     job_id = make_job()
 
-    outcome = _run(worker_context, job_id)
+    outcome = _run(worker_process, job_id)
 
     assert outcome.kind is OutcomeKind.SUCCEEDED
     models = [json.loads(call.request.content)["model"] for call in route.calls]
@@ -476,7 +500,7 @@ def test_rate_limited_model_falls_back_to_the_tenant_default_in_the_same_run(
 
 
 def test_a_group_is_claimed_at_once_and_each_job_runs_on(
-    worker_context, openrouter_mock, make_job, engine
+    worker_process, openrouter_mock, make_job, engine
 ):
     route = openrouter_mock.post("/chat/completions").mock(
         return_value=httpx.Response(200, json=completion_body())
@@ -485,10 +509,10 @@ def test_a_group_is_claimed_at_once_and_each_job_runs_on(
     finished = make_job(status="succeeded")
     later = make_job(available_at=datetime.now(UTC) + timedelta(minutes=5))
 
-    started = _start([*group, finished, later], worker_context)
+    started = _start([*group, finished, later], worker_process)
 
     assert started == 3  # the finished job and the one not yet due are left alone
-    assert _wait_idle(worker_context) == 0
+    assert _wait_idle(worker_process) == 0
     assert [fetch_job(engine, job_id).status for job_id in group] == [
         JobStatus.SUCCEEDED
     ] * 3
@@ -499,25 +523,25 @@ def test_a_group_is_claimed_at_once_and_each_job_runs_on(
 
 
 def test_claims_made_at_the_same_moment_share_one_statement(
-    worker_context, make_job, engine, monkeypatch
+    worker_process, make_job, engine, monkeypatch
 ):
     first, shared, last = make_job(), make_job(), make_job()
     statements = []
-    claim_jobs = jobs_store.claim_jobs
+    claim_jobs = transitions.claim_jobs
 
     async def counted(conn, job_ids, *, lease_s):
         statements.append(list(job_ids))
         return await claim_jobs(conn, job_ids, lease_s=lease_s)
 
-    monkeypatch.setattr(jobs_store, "claim_jobs", counted)
+    monkeypatch.setattr(transitions, "claim_jobs", counted)
 
     async def two_messages():
         return await asyncio.gather(
-            worker_context.claims.claim([first, shared]),
-            worker_context.claims.claim([shared, last]),
+            worker_process.completions.claims.claim([first, shared]),
+            worker_process.completions.claims.claim([shared, last]),
         )
 
-    one, other = worker_context.loop.run(two_messages())
+    one, other = worker_process.loop.run(two_messages())
 
     assert statements == [[first, shared, shared, last]]
     # A job named by both messages is held by the first alone, never worked twice.

@@ -15,8 +15,7 @@ from tests.integration.workers.conftest import (
     set_tenant_webhook,
 )
 from tests.unit.workers.payloads import completion_body, error_body
-from workers import completion
-from workers.job_endings import OutcomeKind
+from workers.jobs.endings import OutcomeKind
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -25,7 +24,7 @@ TENANT_URL = "https://hooks.example.com/tenant"
 
 
 def _run(ctx, job_id):
-    return ctx.loop.run(completion.run(job_id, ctx))
+    return ctx.loop.run(ctx.completions.run(job_id))
 
 
 def _answer(openrouter_mock, response: httpx.Response):
@@ -33,13 +32,13 @@ def _answer(openrouter_mock, response: httpx.Response):
 
 
 def test_job_with_webhook_url_gets_one_event_sent_after_its_finish(
-    worker_context, openrouter_mock, make_job, engine, deliveries, tenant
+    worker_process, openrouter_mock, make_job, engine, deliveries, tenant
 ):
     set_tenant_webhook(engine, tenant["id"], TENANT_URL)  # its own URL wins
     _answer(openrouter_mock, httpx.Response(200, json=completion_body()))
     job_id = make_job(webhook_url=OWN_URL, custom_id="row-1")
 
-    assert _run(worker_context, job_id).kind is OutcomeKind.SUCCEEDED
+    assert _run(worker_process, job_id).kind is OutcomeKind.SUCCEEDED
 
     job = fetch_job(engine, job_id)
     [delivery] = fetch_deliveries(engine, job_id)
@@ -57,13 +56,13 @@ def test_job_with_webhook_url_gets_one_event_sent_after_its_finish(
 
 
 def test_failed_job_announces_itself_to_the_tenant_default_url(
-    worker_context, openrouter_mock, make_job, engine, deliveries, tenant
+    worker_process, openrouter_mock, make_job, engine, deliveries, tenant
 ):
     set_tenant_webhook(engine, tenant["id"], TENANT_URL)
     _answer(openrouter_mock, httpx.Response(400, json=error_body(400, "bad params")))
     job_id = make_job()
 
-    assert _run(worker_context, job_id).kind is OutcomeKind.FAILED
+    assert _run(worker_process, job_id).kind is OutcomeKind.FAILED
 
     [delivery] = fetch_deliveries(engine, job_id)
     assert (delivery.event_type, delivery.url) == ("job.failed", TENANT_URL)
@@ -75,19 +74,19 @@ def test_failed_job_announces_itself_to_the_tenant_default_url(
 
 
 def test_job_without_a_destination_records_no_event(
-    worker_context, openrouter_mock, make_job, engine, deliveries
+    worker_process, openrouter_mock, make_job, engine, deliveries
 ):
     _answer(openrouter_mock, httpx.Response(200, json=completion_body()))
     job_id = make_job()
 
-    assert _run(worker_context, job_id).kind is OutcomeKind.SUCCEEDED
+    assert _run(worker_process, job_id).kind is OutcomeKind.SUCCEEDED
 
     assert fetch_deliveries(engine, job_id) == []
     assert deliveries.sent == []
 
 
 def test_batch_item_is_announced_only_by_its_own_url(
-    worker_context, openrouter_mock, make_job, make_batch, engine, tenant
+    worker_process, openrouter_mock, make_job, make_batch, engine, tenant
 ):
     set_tenant_webhook(engine, tenant["id"], TENANT_URL)
     _answer(openrouter_mock, httpx.Response(200, json=completion_body()))
@@ -95,15 +94,15 @@ def test_batch_item_is_announced_only_by_its_own_url(
     plain = make_job(batch_id=batch_id)
     own = make_job(batch_id=batch_id, webhook_url=OWN_URL)
 
-    _run(worker_context, plain)
-    _run(worker_context, own)
+    _run(worker_process, plain)
+    _run(worker_process, own)
 
     assert fetch_deliveries(engine, plain) == []
     assert [row.url for row in fetch_deliveries(engine, own)] == [OWN_URL]
 
 
 def test_disabled_endpoint_gets_no_event_but_the_job_finishes(
-    worker_context, openrouter_mock, make_job, engine, deliveries, tenant
+    worker_process, openrouter_mock, make_job, engine, deliveries, tenant
 ):
     with engine.begin() as connection:
         connection.execute(
@@ -116,7 +115,7 @@ def test_disabled_endpoint_gets_no_event_but_the_job_finishes(
     _answer(openrouter_mock, httpx.Response(200, json=completion_body()))
     job_id = make_job(webhook_url=OWN_URL)
 
-    assert _run(worker_context, job_id).kind is OutcomeKind.SUCCEEDED
+    assert _run(worker_process, job_id).kind is OutcomeKind.SUCCEEDED
 
     assert fetch_deliveries(engine, job_id) == []
     assert deliveries.sent == []
@@ -150,13 +149,13 @@ def failing_outbox(engine):
 
 @pytest.mark.usefixtures("failing_outbox")
 def test_finish_and_its_event_commit_together_or_not_at_all(
-    worker_context, openrouter_mock, make_job, engine, deliveries
+    worker_process, openrouter_mock, make_job, engine, deliveries
 ):
     _answer(openrouter_mock, httpx.Response(200, json=completion_body()))
     job_id = make_job(webhook_url=OWN_URL)
 
     with pytest.raises(psycopg.errors.RaiseException, match="outbox refused"):
-        _run(worker_context, job_id)
+        _run(worker_process, job_id)
 
     job = fetch_job(engine, job_id)
     assert (job.status, job.result) == (JobStatus.RUNNING, None)  # lease → re-sent
@@ -167,7 +166,7 @@ def test_finish_and_its_event_commit_together_or_not_at_all(
 
 
 def test_stale_claim_records_no_event(
-    worker_context, openrouter_mock, make_job, engine, deliveries
+    worker_process, openrouter_mock, make_job, engine, deliveries
 ):
     async def slow_then_taken_over(request):
         with engine.begin() as connection:  # another worker took the job over
@@ -180,7 +179,7 @@ def test_stale_claim_records_no_event(
     openrouter_mock.post("/chat/completions").mock(side_effect=slow_then_taken_over)
     job_id = make_job(webhook_url=OWN_URL)
 
-    assert _run(worker_context, job_id).kind is OutcomeKind.CLAIM_LOST
+    assert _run(worker_process, job_id).kind is OutcomeKind.CLAIM_LOST
 
     assert fetch_deliveries(engine, job_id) == []
     assert len(fetch_attempts(engine, job_id)) == 1  # the call made is kept

@@ -12,14 +12,14 @@ from shared.queues import tenant_queue
 from tests.integration.workers.conftest import fetch_attempts, fetch_job
 from tests.polling import wait_until
 from tests.unit.workers.payloads import completion_body
-from workers import completion, jobs_store
-from workers.job_endings import WORKER_STOPPED
+from workers.jobs import records, transitions
+from workers.jobs.endings import WORKER_STOPPED
 
 pytestmark = pytest.mark.timeout(30)
 
 
 def test_a_call_outlasting_the_stop_grace_is_interrupted_and_its_job_queued(
-    worker_context, openrouter_mock, make_job, engine, sender, tenant
+    worker_process, openrouter_mock, make_job, engine, sender, tenant
 ):
     never = threading.Event()
 
@@ -29,12 +29,12 @@ def test_a_call_outlasting_the_stop_grace_is_interrupted_and_its_job_queued(
 
     openrouter_mock.post("/chat/completions").mock(side_effect=hanging_upstream)
     job_id = make_job()
-    assert worker_context.loop.run(completion.start([job_id], worker_context)) == 1
+    assert worker_process.loop.run(worker_process.completions.start([job_id])) == 1
     wait_until(
         lambda: len(fetch_attempts(engine, job_id)) == 1, timeout_s=5, what="the call"
     )
 
-    cut_off = worker_context.loop.run(worker_context.inflight.stop(0.2))
+    cut_off = worker_process.loop.run(worker_process.completions.inflight.stop(0.2))
     never.set()
 
     assert cut_off == 1
@@ -47,24 +47,24 @@ def test_a_call_outlasting_the_stop_grace_is_interrupted_and_its_job_queued(
 
 
 def test_a_job_whose_claim_was_lost_is_not_handed_back(
-    worker_context, make_job, engine
+    worker_process, make_job, engine
 ):
     job_id = make_job()
 
     async def claim_begin_and_lose():
-        async with worker_context.db.connection() as conn:
-            [stale] = await jobs_store.claim_jobs(conn, [job_id], lease_s=60)
-            await jobs_store.begin_attempt(conn, stale, jobs_store.Call("a/model"))
+        async with worker_process.db.connection() as conn:
+            [stale] = await transitions.claim_jobs(conn, [job_id], lease_s=60)
+            await transitions.begin_attempt(conn, stale, records.Call("a/model"))
             # Another worker took the job over (its lease ran out meanwhile).
             await conn.execute(
                 "UPDATE jobs SET claim_token = gen_random_uuid() WHERE id = %s",
                 (job_id,),
             )
-            return await jobs_store.interrupt_job(
+            return await transitions.interrupt_job(
                 conn, stale, code=WORKER_STOPPED, message="stopped"
             )
 
-    assert not worker_context.loop.run(claim_begin_and_lose())
+    assert not worker_process.loop.run(claim_begin_and_lose())
     assert fetch_job(engine, job_id).status == JobStatus.RUNNING
     [attempt] = fetch_attempts(engine, job_id)
     assert attempt.outcome == "started"  # without the claim, nothing changes

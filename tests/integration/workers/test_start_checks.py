@@ -5,7 +5,7 @@ import pytest
 
 from shared.configured_models import check_environment_models_at_start
 from shared.errors import SettingsError
-from workers.settings import WorkerSettings
+from workers.runtime.settings import WorkerSettings
 
 
 def test_a_default_model_missing_from_the_catalog_stops_the_worker(

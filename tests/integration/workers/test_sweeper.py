@@ -10,14 +10,14 @@ from tests.integration.workers.conftest import (
     fetch_job,
     insert_attempt,
 )
-from workers.sweeper import requeue_stale_jobs
+from workers.maintenance.sweeper import requeue_stale_jobs
 
 LEASE_S = 60
 
 
-def _sweep(worker_context, sender: ListSender) -> int:
+def _sweep(worker_process, sender: ListSender) -> int:
     return requeue_stale_jobs(
-        worker_context.sessions,
+        worker_process.sessions,
         sender,
         queued_stale_s=60,
         lease_s=LEASE_S,
@@ -30,7 +30,7 @@ def _ago(seconds: float) -> datetime:
 
 
 def test_calls_a_dead_worker_left_without_answer_are_marked_interrupted(
-    worker_context, make_job, engine
+    worker_process, make_job, engine
 ):
     now = datetime.now(UTC)
     dead = make_job(status="running", lease_expires_at=now - timedelta(seconds=5))
@@ -38,7 +38,7 @@ def test_calls_a_dead_worker_left_without_answer_are_marked_interrupted(
     alive = make_job(status="running", lease_expires_at=now + timedelta(seconds=50))
     insert_attempt(engine, alive, outcome="started", started_at=_ago(1))
 
-    _sweep(worker_context, ListSender())
+    _sweep(worker_process, ListSender())
 
     [interrupted] = fetch_attempts(engine, dead)
     assert (interrupted.outcome, interrupted.error_code) == (
@@ -51,7 +51,7 @@ def test_calls_a_dead_worker_left_without_answer_are_marked_interrupted(
 
 
 def test_stale_queued_and_expired_running_jobs_are_re_sent(
-    worker_context, make_job, tenant, engine
+    worker_process, make_job, tenant, engine
 ):
     now = datetime.now(UTC)
     stale = make_job(available_at=now - timedelta(minutes=5))
@@ -61,7 +61,7 @@ def test_stale_queued_and_expired_running_jobs_are_re_sent(
     make_job(status="succeeded", available_at=now - timedelta(hours=1))
     sender = ListSender()
 
-    count = _sweep(worker_context, sender)
+    count = _sweep(worker_process, sender)
 
     queue = tenant_queue(tenant["slug"])
     assert count == 2
@@ -71,11 +71,11 @@ def test_stale_queued_and_expired_running_jobs_are_re_sent(
 
 
 def test_a_re_sent_job_is_not_re_sent_again_within_the_stale_period(
-    worker_context, make_job
+    worker_process, make_job
 ):
     make_job(available_at=datetime.now(UTC) - timedelta(minutes=5))
-    _sweep(worker_context, ListSender())
+    _sweep(worker_process, ListSender())
     sender = ListSender()
 
-    assert _sweep(worker_context, sender) == 0
+    assert _sweep(worker_process, sender) == 0
     assert sender.sent == []

@@ -9,27 +9,27 @@ from sqlalchemy import text
 from shared.queues import tenant_queue
 from tests.factories import unique_name
 from tests.unit.workers.test_tenant_queues import FakeConsumer
-from workers.tenant_queues import TenantQueues
-from workers.weighted_cycle import QueueWeights, queue_weights
+from workers.runtime.tenant_queues import TenantQueues
+from workers.runtime.weighted_cycle import QueueWeights, queue_weights
 
 
 def test_refresh_adds_existing_then_new_tenants_once(
-    worker_context, tenant, make_tenant
+    worker_process, tenant, make_tenant
 ):
     consumer = FakeConsumer()
     queues = TenantQueues(consumer)
 
-    queues.refresh(worker_context.sessions)
+    queues.refresh(worker_process.sessions)
     assert tenant_queue(tenant["slug"]) in consumer.queues
     newcomer = make_tenant()  # created while the worker runs
-    added = queues.refresh(worker_context.sessions)
+    added = queues.refresh(worker_process.sessions)
 
     assert added == [tenant_queue(newcomer["slug"])]
     assert consumer.queues.count(tenant_queue(tenant["slug"])) == 1
 
 
 def test_refresh_takes_the_weights_from_the_tenants_limits(
-    worker_context, engine, make_tenant
+    worker_process, engine, make_tenant
 ):
     heavy, light = make_tenant(), make_tenant()
     with engine.begin() as connection:
@@ -39,7 +39,7 @@ def test_refresh_takes_the_weights_from_the_tenants_limits(
         )
     weights = QueueWeights()
 
-    TenantQueues(FakeConsumer(), weights).refresh(worker_context.sessions)
+    TenantQueues(FakeConsumer(), weights).refresh(worker_process.sessions)
 
     assert weights.of(tenant_queue(heavy["slug"])) == 4
     assert weights.of(tenant_queue(light["slug"])) == 1
@@ -56,7 +56,7 @@ def test_redis_transport_serves_queues_by_weight(services, weights_of_this_proce
     transport with the option the worker app sets."""
     heavy, light = (f"tenant.{unique_name('wrr')}" for _ in range(2))
     weights_of_this_process.replace({heavy: 3})
-    options = {"queue_order_strategy": "workers.weighted_cycle:WeightedCycle"}
+    options = {"queue_order_strategy": "workers.runtime.weighted_cycle:WeightedCycle"}
     served: list[str] = []
     with Connection(services.redis_url, transport_options=options) as connection:
         queues = [

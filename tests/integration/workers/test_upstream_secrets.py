@@ -19,10 +19,10 @@ from tests.integration.workers.conftest import (
 )
 from tests.services import Services
 from tests.unit.workers.payloads import error_body
-from workers import completion, jobs_store
-from workers.context import WorkerContext
-from workers.job_endings import OutcomeKind
-from workers.settings import WorkerSettings
+from workers.jobs import transitions
+from workers.jobs.endings import OutcomeKind
+from workers.runtime.process import WorkerProcess
+from workers.runtime.settings import WorkerSettings
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -47,7 +47,7 @@ def worker_settings(services: Services) -> WorkerSettings:
 
 
 def _run(ctx, job_id):
-    return ctx.loop.run(completion.run(job_id, ctx))
+    return ctx.loop.run(ctx.completions.run(job_id))
 
 
 def _answer(openrouter_mock, response: httpx.Response) -> None:
@@ -79,14 +79,14 @@ def single_model_job(make_job, tenant):
 
 
 def test_401_quoting_the_authorization_header_is_stored_without_the_key(
-    worker_context, openrouter_mock, make_job, engine, tenant
+    worker_process, openrouter_mock, make_job, engine, tenant
 ):
     set_tenant_webhook(engine, tenant["id"], TENANT_URL)
     echo = error_body(401, f"Invalid credentials: Bearer {KEY}")
     _answer(openrouter_mock, httpx.Response(401, json=echo))
     job_id = make_job()
 
-    assert _run(worker_context, job_id).kind is OutcomeKind.FAILED
+    assert _run(worker_process, job_id).kind is OutcomeKind.FAILED
 
     job = fetch_job(engine, job_id)
     assert job.error_code == "upstream_unauthorized"
@@ -97,13 +97,13 @@ def test_401_quoting_the_authorization_header_is_stored_without_the_key(
 
 
 def test_502_text_quoting_the_headers_is_stored_summarised_without_the_key(
-    worker_context, openrouter_mock, single_model_job, engine, tenant
+    worker_process, openrouter_mock, single_model_job, engine, tenant
 ):
     set_tenant_webhook(engine, tenant["id"], TENANT_URL)
     openrouter_mock.post("/chat/completions").mock(side_effect=_echoed_headers)
-    job_id = single_model_job(retries=worker_context.settings.openrouter_max_retries)
+    job_id = single_model_job(retries=worker_process.settings.openrouter_max_retries)
 
-    assert _run(worker_context, job_id).kind is OutcomeKind.FAILED
+    assert _run(worker_process, job_id).kind is OutcomeKind.FAILED
 
     job = fetch_job(engine, job_id)
     assert job.error_code == "upstream_unavailable"
@@ -113,32 +113,32 @@ def test_502_text_quoting_the_headers_is_stored_summarised_without_the_key(
 
 
 def test_a_released_job_keeps_the_summary_without_the_key(
-    worker_context, openrouter_mock, single_model_job, engine
+    worker_process, openrouter_mock, single_model_job, engine
 ):
     openrouter_mock.post("/chat/completions").mock(side_effect=_echoed_headers)
     job_id = single_model_job()
 
-    assert _run(worker_context, job_id).kind is OutcomeKind.RETRY
+    assert _run(worker_process, job_id).kind is OutcomeKind.RETRY
 
     assert fetch_job(engine, job_id).error_message.startswith("OpenRouter answered")
     assert KEY_START not in _stored_text(engine, job_id)
 
 
-async def _fail_with(ctx: WorkerContext, job_id: uuid.UUID, message: str) -> None:
+async def _fail_with(ctx: WorkerProcess, job_id: uuid.UUID, message: str) -> None:
     async with ctx.db.connection() as conn:
-        [job] = await jobs_store.claim_jobs(conn, [job_id], lease_s=60)
-        await jobs_store.fail_job(
+        [job] = await transitions.claim_jobs(conn, [job_id], lease_s=60)
+        await transitions.fail_job(
             conn, job, attempt=None, code="upstream_error", message=message
         )
 
 
 def test_error_text_from_any_source_is_stored_without_secret_shapes(
-    worker_context, make_job, engine
+    worker_process, make_job, engine
 ):
     job_id = make_job()
 
-    worker_context.loop.run(
-        _fail_with(worker_context, job_id, "said: Bearer sk-or-v1-0123456789abcdef")
+    worker_process.loop.run(
+        _fail_with(worker_process, job_id, "said: Bearer sk-or-v1-0123456789abcdef")
     )
 
     assert fetch_job(engine, job_id).error_message == "said: Bearer ***"

@@ -9,7 +9,7 @@ import pytest
 from shared.rate_limits import RateLimitSettings, parse_limits
 from shared.redis_keys import limit_cool_down
 from workers.limits.buckets import RateLimiter
-from workers.redis_batching import RedisBatcher
+from workers.runtime.redis_batching import RedisBatcher
 
 MODEL = "openai/gpt-4o"
 

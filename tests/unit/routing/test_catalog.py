@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
+from shared.cost import estimated_cost_usd
 from shared.routing.catalog import (
-    estimated_cost_usd,
     load_snapshot,
     parse_model,
     parse_models,

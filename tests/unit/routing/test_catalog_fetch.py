@@ -4,7 +4,7 @@ import httpx
 import pytest
 import respx
 
-from workers.model_routing.catalog_sync import CatalogSyncFailed, fetch_models
+from workers.maintenance.catalog_sync import CatalogSyncFailed, fetch_models
 
 BASE = "https://openrouter.test/api/v1"
 

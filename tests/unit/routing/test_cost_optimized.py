@@ -5,7 +5,7 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.routing.catalog import estimated_cost_usd
+from shared.cost import estimated_cost_usd
 from shared.routing.features import extract_features
 from shared.routing.pool import PoolEntry
 from shared.routing.router import route

@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 from shared import redis_keys
 from shared.routing.performance import AttemptSample, record_sample
 from shared.routing.rotation import MemoryRotation
-from workers.model_routing.performance_store import PerformanceStore
-from workers.model_routing.rotation_store import RedisRotation
+from workers.routing.performance_store import PerformanceStore
+from workers.routing.rotation_store import RedisRotation
 
 
 @pytest.fixture

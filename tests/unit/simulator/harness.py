@@ -1,5 +1,6 @@
 """An in-process simulator reached over a unix socket (TCP may be disabled)."""
 
+import json
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,9 +21,12 @@ AUTH = {"Authorization": f"Bearer {KEY}"}
 class SimClient:
     """A client session bound to one running simulator app."""
 
-    def __init__(self, session: aiohttp.ClientSession, app: web.Application) -> None:
+    def __init__(
+        self, session: aiohttp.ClientSession, app: web.Application, socket_path: str
+    ) -> None:
         self.session = session
         self.app = app
+        self.socket_path = socket_path
 
     @property
     def state(self) -> SimulatorState:
@@ -37,6 +41,20 @@ class SimClient:
         )
         await response.read()
         return response
+
+
+def sse_events(text: str) -> list[str]:
+    """Split a server-sent events body into its events (comments included)."""
+    return [event for event in text.split("\n\n") if event]
+
+
+def sse_payloads(text: str) -> list[Any]:
+    """The JSON payloads of a server-sent events body, in order."""
+    return [
+        json.loads(event.removeprefix("data: "))
+        for event in sse_events(text)
+        if event.startswith("data: {")
+    ]
 
 
 def chat(model: str, text: str = "Hello there", **extra: Any) -> dict[str, Any]:
@@ -58,6 +76,6 @@ async def running(settings: SimulatorSettings) -> AsyncIterator[SimClient]:
             async with aiohttp.ClientSession(
                 "http://simulator", connector=connector
             ) as session:
-                yield SimClient(session, app)
+                yield SimClient(session, app, path)
         finally:
             await runner.cleanup()

@@ -19,6 +19,7 @@ from tests.unit.simulator.harness import chat, running
         ("context-lengthx3-then-ok", Effect.FAIL, "context-length", 3),
         ("echo-401", Effect.ECHO, "401", None),
         ("echo-502", Effect.ECHO, "502", None),
+        ("midstream-429", Effect.BREAK, None, None),
     ],
 )
 def test_behaviour_names_parse(
@@ -30,7 +31,25 @@ def test_behaviour_names_parse(
     assert behaviour.failures_before_ok == count
 
 
-@pytest.mark.parametrize("name", ["401", "200", "600", "teapot", "503x-then-ok"])
+@pytest.mark.parametrize(
+    ("name", "status"),
+    [("midstream-error", 502), ("error-200", 502), ("midstream-429", 429)],
+)
+def test_midstream_behaviours_carry_the_status_of_their_error_event(
+    name: str, status: int
+) -> None:
+    behaviour = parse_behaviour(name)
+    assert behaviour is not None
+    assert behaviour.midstream_status == status
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        *("401", "200", "600", "teapot", "503x-then-ok"),
+        *("midstream-200", "midstream-401", "midstream-600", "midstream-"),
+    ],
+)
 def test_meaningless_behaviour_names_are_rejected(name: str) -> None:
     assert parse_behaviour(name) is None
 

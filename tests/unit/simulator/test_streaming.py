@@ -103,3 +103,49 @@ async def test_client_leaving_mid_stream_is_billed_for_what_it_got(
     assert generation is not None
     assert generation.is_cancelled is True
     assert generation.tokens_completion == 0
+
+
+async def test_midstream_status_names_the_error_event_code(
+    settings: SimulatorSettings,
+) -> None:
+    async with running(settings) as client:
+        response = await client.complete(chat("sim/midstream-429", stream=True))
+        events = _events(await response.text())
+    chunks = _payloads(events)
+    contents = [c["choices"][0]["delta"].get("content") for c in chunks[1:-1]]
+    assert all(contents)  # content reached the client before the error
+    last = chunks[-1]
+    assert last["error"]["code"] == 429
+    assert last["error"]["message"] == "Rate limit exceeded"
+    assert last["error"]["metadata"]["error_type"] == "rate_limit_exceeded"
+    assert last["error"]["metadata"]["provider_code"]
+    assert last["choices"][0]["finish_reason"] == "error"
+    assert "usage" not in last
+    assert "data: [DONE]" not in events
+
+
+async def test_midstream_server_error_is_generic_without_provider_code(
+    settings: SimulatorSettings,
+) -> None:
+    async with running(settings) as client:
+        response = await client.complete(chat("sim/midstream-500", stream=True))
+        last = _payloads(_events(await response.text()))[-1]
+    assert last["error"]["code"] == 500
+    assert "provider_code" not in last["error"]["metadata"]
+    assert last["error"]["metadata"]["error_type"] == "server"
+
+
+async def test_midstream_error_without_stream_is_a_200_with_the_choice_error(
+    settings: SimulatorSettings,
+) -> None:
+    async with running(settings) as client:
+        response = await client.complete(
+            chat("openai/gpt-4o-mini"), headers={"X-Sim-Behaviour": "midstream-503"}
+        )
+        body = await response.json()
+    choice = body["choices"][0]
+    assert response.status == 200
+    assert choice["finish_reason"] == "error"
+    assert choice["error"]["code"] == 503
+    assert choice["message"]["content"]
+    assert body["usage"]["completion_tokens"] == settings.completion_tokens // 2

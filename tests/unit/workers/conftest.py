@@ -8,9 +8,9 @@ import pytest
 import respx
 from pydantic import SecretStr
 
-from workers.event_loop import EventLoopThread
 from workers.openrouter.client import ClientConfig, OpenRouterClient
 from workers.openrouter.schemas import Completion, JsonObject
+from workers.runtime.event_loop import EventLoopThread
 
 BASE_URL = "https://openrouter.test/api/v1"
 API_KEY = "sk-or-v1-unit-test-key"

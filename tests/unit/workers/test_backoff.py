@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from workers.backoff import retry_delay_s
+from workers.jobs.backoff import retry_delay_s
 
 
 @pytest.mark.parametrize("retries", [0, 1, 2, 5, 40])

@@ -5,7 +5,7 @@ import asyncio
 
 import pytest
 
-from workers.coalescing import Coalescer
+from workers.runtime.coalescing import Coalescer
 
 
 class Server:

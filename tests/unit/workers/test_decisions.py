@@ -2,7 +2,7 @@
 
 import random
 
-from workers.job_endings import retry_delay_for
+from workers.jobs.endings import retry_delay_for
 from workers.openrouter.errors import (
     UpstreamBadRequest,
     UpstreamRateLimited,

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from workers.inflight import InflightJobs
+from workers.runtime.inflight import InflightJobs
 
 pytestmark = pytest.mark.timeout(10)
 

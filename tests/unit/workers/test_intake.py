@@ -4,7 +4,7 @@ that long."""
 
 import threading
 
-from workers.intake import Intake
+from workers.runtime.intake import Intake
 
 
 class Count:

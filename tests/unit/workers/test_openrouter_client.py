@@ -14,7 +14,6 @@ from pydantic import SecretStr
 
 from tests.unit.workers.conftest import API_KEY, BASE_URL
 from tests.unit.workers.payloads import GENERATION_ID, completion_body, error_body
-from workers.event_loop import EventLoopThread
 from workers.openrouter.client import ClientConfig, OpenRouterClient
 from workers.openrouter.errors import (
     UpstreamBadRequest,
@@ -29,6 +28,7 @@ from workers.openrouter.errors import (
     UpstreamUnauthorized,
     UpstreamUnavailable,
 )
+from workers.runtime.event_loop import EventLoopThread
 
 BODY = {"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
 JOB_ID = uuid.UUID("00000000-0000-4000-8000-000000000001")

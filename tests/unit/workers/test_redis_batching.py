@@ -8,7 +8,7 @@ import fakeredis
 import pytest
 import redis.exceptions
 
-from workers.redis_batching import RedisBatcher
+from workers.runtime.redis_batching import RedisBatcher
 
 
 class CountingRedis(fakeredis.FakeAsyncRedis):

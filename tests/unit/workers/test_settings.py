@@ -4,7 +4,7 @@ import pytest
 
 from shared.errors import SettingsError
 from workers.entrypoints import load_worker_settings
-from workers.settings import WorkerSettings, check_worker_settings
+from workers.runtime.settings import WorkerSettings, check_worker_settings
 
 DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/unused"
 

@@ -8,7 +8,7 @@ from uuid import uuid4
 import psycopg
 import pytest
 
-from workers import job_endings
+from workers.jobs import endings
 
 
 class FlakyPool:
@@ -26,16 +26,21 @@ class FlakyPool:
         yield "connection"
 
 
-def _context(pool: FlakyPool, lease_s: float) -> SimpleNamespace:
-    return SimpleNamespace(
-        db=pool, settings=SimpleNamespace(helixq_job_lease_s=lease_s)
+def _endings(pool: FlakyPool, lease_s: float) -> endings.JobEndings:
+    unused = SimpleNamespace()  # the stored writes publish nothing
+    return endings.JobEndings(
+        db=pool,
+        lease_s=lease_s,
+        retries=unused,
+        publisher=unused,
+        redis=unused,
     )
 
 
 @pytest.fixture(autouse=True)
 def _fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(job_endings, "STORE_RETRY_FIRST_S", 0.001)
-    monkeypatch.setattr(job_endings, "STORE_RETRY_MAX_S", 0.002)
+    monkeypatch.setattr(endings, "STORE_RETRY_FIRST_S", 0.001)
+    monkeypatch.setattr(endings, "STORE_RETRY_MAX_S", 0.002)
 
 
 def test_the_write_is_retried_until_postgres_answers() -> None:
@@ -47,7 +52,7 @@ def test_the_write_is_retried_until_postgres_answers() -> None:
         return "stored"
 
     job = SimpleNamespace(id=uuid4())
-    result = asyncio.run(job_endings.stored(_context(pool, 60), job, write))
+    result = asyncio.run(_endings(pool, 60).stored(job, write))
 
     assert result == "stored"
     assert pool.attempts == 4
@@ -62,5 +67,5 @@ def test_the_write_gives_up_once_the_lease_is_over() -> None:
 
     job = SimpleNamespace(id=uuid4())
     with pytest.raises(psycopg.OperationalError):
-        asyncio.run(job_endings.stored(_context(pool, 0.05), job, write))
+        asyncio.run(_endings(pool, 0.05).stored(job, write))
     assert pool.attempts > 1

@@ -1,6 +1,6 @@
 """New tenants' queues are added to the consumer once."""
 
-from workers.tenant_queues import TenantQueues
+from workers.runtime.tenant_queues import TenantQueues
 
 
 class FakeConsumer:

@@ -12,7 +12,6 @@ from pydantic import SecretStr
 
 from tests.unit.workers.conftest import BASE_URL
 from tests.unit.workers.payloads import completion_body, error_body
-from workers.event_loop import EventLoopThread
 from workers.openrouter.client import ClientConfig, OpenRouterClient
 from workers.openrouter.errors import (
     UpstreamError,
@@ -20,6 +19,7 @@ from workers.openrouter.errors import (
     UpstreamUnavailable,
 )
 from workers.openrouter.responses import MAX_EXCERPT_CHARS, MAX_MESSAGE_CHARS
+from workers.runtime.event_loop import EventLoopThread
 
 # A configured key of no known shape: only the configured value can find it.
 KEY = "or-live-0123456789abcdefghijklmnopqrstuv"

@@ -2,7 +2,7 @@
 
 from collections import Counter
 
-from workers.weighted_cycle import QueueWeights, WeightedCycle
+from workers.runtime.weighted_cycle import QueueWeights, WeightedCycle
 
 
 def _serve(cycle: WeightedCycle, messages: int) -> list[str]:

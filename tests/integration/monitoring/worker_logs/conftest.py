@@ -1,4 +1,4 @@
-"""A real WorkerContext (tests.integration.workers) whose OpenRouter key is a canary."""
+"""A real WorkerProcess (tests.integration.workers) whose OpenRouter key is a canary."""
 
 import pytest
 
@@ -11,9 +11,9 @@ from tests.integration.workers.conftest import (  # noqa: F401 (fixtures)
     openrouter_mock,
     sender,
     tenant,
-    worker_context,
+    worker_process,
 )
-from workers.settings import WorkerSettings
+from workers.runtime.settings import WorkerSettings
 
 OPENROUTER_KEY = "sk-or-v1-canaryOPENROUTERkey0123456789abcdef"
 TENANT_KEY = "hqk_canary12_canaryTENANTkeyabcdefghijklmnopqrstuvwxyz"

@@ -15,8 +15,7 @@ from tests.integration.monitoring.worker_logs.conftest import (
     WEBHOOK_SECRET,
 )
 from tests.unit.workers.payloads import completion_body, error_body
-from workers import completion
-from workers.job_endings import OutcomeKind
+from workers.jobs.endings import OutcomeKind
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -41,7 +40,7 @@ async def _careless(job_id) -> None:
 
 
 def test_no_canary_in_logs_of_a_succeeded_and_a_failed_job(
-    worker_context, openrouter_mock, make_job
+    worker_process, openrouter_mock, make_job
 ) -> None:
     echo = f"invalid key {OPENROUTER_KEY}, secret {WEBHOOK_SECRET}, {TENANT_KEY}"
     openrouter_mock.post("/chat/completions").mock(
@@ -57,8 +56,8 @@ def test_no_canary_in_logs_of_a_succeeded_and_a_failed_job(
     succeeded, failed = make_job(request=json.dumps(body)), make_job()
     with captured_logs(_logging_settings()) as stream:
         for job_id in (succeeded, failed):
-            outcome = worker_context.loop.run(completion.run(job_id, worker_context))
-            worker_context.loop.run(_careless(job_id))
+            outcome = worker_process.loop.run(worker_process.completions.run(job_id))
+            worker_process.loop.run(_careless(job_id))
             assert outcome.kind in {OutcomeKind.SUCCEEDED, OutcomeKind.FAILED}
     text = stream.getvalue()
     assert text, "nothing was logged"

@@ -1,0 +1,67 @@
+"""What a worker knows of a job it holds, and of the calls it makes for it."""
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID, uuid4
+
+from shared.jobs import AttemptOutcome
+from workers.openrouter.schemas import JsonObject
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedJob:
+    """A job this worker now holds, with what it needs to make the call."""
+
+    id: UUID
+    claim_token: UUID
+    request: JsonObject
+    route: JsonObject | None
+    retries: int
+    tenant_default_model: str | None
+    tenant_slug: str
+    # Where the job's end is announced; None: nowhere, and no transaction is needed.
+    webhook_url: str | None = None
+    tenant_route_strategy: str | None = None
+    tenant_fallback_strategy: str | None = None
+    tenant_model_pool: list[dict[str, Any]] | None = None
+    tenant_model_substitution: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Ended:
+    """A finish or failure that took effect, and its webhook delivery (if any), to
+    send once committed."""
+
+    delivery_id: UUID | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """An upstream call about to be made; its attempt row is written first."""
+
+    model: str
+    id: UUID = field(default_factory=uuid4)
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    """One upstream call, as the ledger keeps it."""
+
+    job_id: UUID
+    model: str
+    outcome: AttemptOutcome
+    started_at: datetime
+    latency_ms: int
+    http_status: int | None = None
+    generation_id: str | None = None
+    provider: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cost_usd: Decimal | None = None
+    # The row begin_attempt wrote before the call (Call.id); the answer goes onto it.
+    id: UUID = field(default_factory=uuid4)

@@ -1,0 +1,106 @@
+"""End batches and expire overdue jobs: the periodic `finish_batches` sweep.
+
+A live batch (`in_progress`, `finalizing`) ends once none of its items is queued or
+running: `completed`, `failed` when every item failed, or `expired` when its window
+closed first (past `expires_at` its queued items are expired; running ones finish
+and keep their results). A batch cancelled by the API (which recorded the event)
+only gets its counts frozen, once its running items have ended. Single jobs past
+their own `deadline_at` are expired too.
+
+Safe to run concurrently: a batch is settled under its row lock (SKIP LOCKED) and
+only while still unsettled, so two sweeps never end a batch or record its event twice.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from uuid import UUID
+
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from shared.batch_endings import count_items, end_batch
+from shared.db.models import Batch, Job
+from shared.jobs import BatchStatus, JobStatus, batch_request_counts
+from workers.jobs import transitions
+from workers.webhooks.sender import DeliverySender
+
+logger = logging.getLogger(__name__)
+
+BATCH_LIMIT = 100
+_LIVE = (BatchStatus.IN_PROGRESS.value, BatchStatus.FINALIZING.value)
+_UNFINISHED = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
+
+
+@dataclass(frozen=True, slots=True)
+class Settled:
+    """A batch this sweep settled, and its event's delivery to send after commit."""
+
+    status: str
+    delivery_id: UUID | None
+
+
+def finish_batches(
+    sessions: sessionmaker[Session], sender: DeliverySender, *, limit: int = BATCH_LIMIT
+) -> int:
+    """Expire overdue single jobs, settle every batch that can end, then send the
+    batches' deliveries; how many batches were settled. `sessions` must open real
+    transactions."""
+    with sessions.begin() as session:
+        expired = transitions.expire_overdue_jobs(session, limit=limit * 10)
+        candidates = settleable_batches(session, limit=limit)
+    settled: list[Settled] = []
+    for batch_id in candidates:
+        with sessions.begin() as session:
+            outcome = settle_batch(session, batch_id, now=datetime.now(UTC))
+        if outcome is not None:
+            settled.append(outcome)
+            logger.info("batch %s: %s", batch_id, outcome.status)
+    for outcome in settled:
+        if outcome.delivery_id is not None:  # if lost, the due-webhook sweep sends it
+            sender.send(outcome.delivery_id)
+    if expired:
+        logger.info("expired %d jobs past their deadline", expired)
+    return len(settled)
+
+
+def _is_unsettled() -> ColumnElement[bool]:
+    cancelled = and_(
+        Batch.status == BatchStatus.CANCELLED.value, Batch.request_counts.is_(None)
+    )
+    return or_(Batch.status.in_(_LIVE), cancelled)
+
+
+def settleable_batches(session: Session, *, limit: int) -> list[UUID]:
+    """Unsettled batches with no item left to run, or whose window has closed."""
+    busy = exists().where(Job.batch_id == Batch.id, Job.status.in_(_UNFINISHED))
+    query = (
+        select(Batch.id)
+        .where(_is_unsettled(), or_(~busy, Batch.expires_at <= func.now()))
+        .order_by(Batch.created_at)
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def settle_batch(session: Session, batch_id: UUID, *, now: datetime) -> Settled | None:
+    """End the batch (or freeze a cancelled one's counts) if none of its items is
+    left to run, recording its event; None when it is not ready, already settled,
+    or being settled by another sweep."""
+    batch = session.scalar(
+        select(Batch)
+        .where(Batch.id == batch_id, _is_unsettled())
+        .with_for_update(skip_locked=True)
+    )
+    if batch is None:
+        return None
+    if batch.status != BatchStatus.CANCELLED and batch.expires_at <= now:
+        transitions.expire_queued_batch_items(session, batch_id)
+    items = count_items(session, batch_id)
+    if not items.is_finished:
+        return None
+    if batch.status == BatchStatus.CANCELLED:
+        batch.request_counts = batch_request_counts(batch.total, items.by_status)
+        return Settled(batch.status, None)  # the API recorded `batch.cancelled`
+    delivery_id = end_batch(session, batch, items, now=now)
+    return Settled(batch.status, delivery_id)

@@ -1,0 +1,62 @@
+"""Recorders of the shared monitoring counters (read by the API's `/metrics`).
+
+Every worker process adds to the same Redis hash, so the totals are right however
+many processes run. A counter that fails to record is logged and dropped: monitoring
+must never fail a job (Postgres keeps the ledger).
+"""
+
+import logging
+
+import redis
+import redis.exceptions
+from redis.asyncio.client import Pipeline as AsyncPipeline
+
+from shared import redis_keys
+from shared.metrics import UNKNOWN_PROVIDER, Counter, counter_field, latency_bucket
+from workers.jobs.records import AttemptRecord
+
+logger = logging.getLogger(__name__)
+
+_REDIS_ERRORS = (redis.exceptions.RedisError, OSError)
+
+
+def add_attempt(pipe: AsyncPipeline, attempt: AttemptRecord) -> None:
+    """Queue the counting of one upstream call on `pipe`: by outcome, its latency,
+    tokens and cost (the caller sends it with the job's other Redis writes)."""
+    key = redis_keys.monitoring_counters()
+    model, provider = attempt.model, attempt.provider or UNKNOWN_PROVIDER
+    latency_s = attempt.latency_ms / 1000
+    pipe.hincrby(key, counter_field(Counter.ATTEMPTS, model, provider, attempt.outcome))
+    bucket = latency_bucket(latency_s)
+    pipe.hincrby(key, counter_field(Counter.LATENCY_BUCKET, model, provider, bucket))
+    pipe.hincrbyfloat(
+        key, counter_field(Counter.LATENCY_SUM_S, model, provider), latency_s
+    )
+    for kind, tokens in (
+        ("prompt", attempt.prompt_tokens),
+        ("completion", attempt.completion_tokens),
+    ):
+        if tokens:
+            pipe.hincrby(
+                key, counter_field(Counter.TOKENS, model, provider, kind), tokens
+            )
+    if attempt.cost_usd:
+        field = counter_field(Counter.COST_USD, model, provider)
+        pipe.hincrbyfloat(key, field, float(attempt.cost_usd))
+
+
+def add_rate_limit_wait(pipe: AsyncPipeline, scope: str, wait_s: float) -> None:
+    """Queue on `pipe` the counting of one wait for a rate-limit token, `scope`
+    being the provider whose buckets made the call wait."""
+    key = redis_keys.monitoring_counters()
+    pipe.hincrby(key, counter_field(Counter.RATE_LIMIT_WAITS, scope))
+    pipe.hincrbyfloat(key, counter_field(Counter.RATE_LIMIT_WAIT_S, scope), wait_s)
+
+
+def record_webhook_delivery(client: redis.Redis, outcome: str) -> None:
+    """Count one webhook delivery try by its outcome (delivered, retrying, ...)."""
+    field = counter_field(Counter.WEBHOOK_DELIVERIES, outcome)
+    try:
+        client.hincrby(redis_keys.monitoring_counters(), field)
+    except _REDIS_ERRORS as error:
+        logger.warning("webhook metrics not recorded: %r", error)

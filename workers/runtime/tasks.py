@@ -1,0 +1,116 @@
+"""Thin task adapters: parse arguments, call one plain function with the few of
+the process's resources it uses (workers.runtime.process)."""
+
+from typing import Any
+from uuid import UUID
+
+import httpx
+from celery import Task
+
+from shared.queues import TaskName
+from workers.maintenance import batches, sweeper, upstream_check
+from workers.maintenance.catalog_sync import sync_catalog
+from workers.runtime.celery_app import app
+from workers.runtime.process import WorkerProcess, provider_of
+from workers.webhooks import delivery
+
+
+class BrokerTask(Task[Any, Any]):
+    """A task with the process's resources at hand."""
+
+    @property
+    def process(self) -> WorkerProcess:
+        """The process's resources, built on first use."""
+        return provider_of(self.app).get()
+
+
+@app.task(
+    bind=True,
+    base=BrokerTask,
+    name=TaskName.RUN_COMPLETION.value,
+    # Most messages never reach this function: the consumer starts their jobs on
+    # the loop itself (workers.runtime.consumer); the rest come here.
+    Strategy="workers.runtime.consumer:completion_strategy",
+)
+def run_completion(self: BrokerTask, *job_ids: str) -> None:
+    """Start the message's completion jobs (one, or a group a batch submitted
+    together, in order) and return once Postgres holds their claims.
+
+    The task does not wait for the whole job: it returns (and Celery acks) as soon
+    as the claim (status `running`, claim token, lease) is committed; the call and
+    its writes go on on the process's event loop, where hundreds of calls share one
+    thread instead of holding a thread each.
+    Nothing is lost by acking early: if this process dies, the lease expires and
+    the sweeper re-sends the job, which the claim makes safe to run twice. (With
+    Redis's ack emulation off, the default, a message is gone from Redis once
+    fetched; a job whose message dies with a worker before its claim is still
+    `queued` in Postgres, and the sweeper re-sends it the same way.) Retries are
+    re-published to the tenant's queue by the job itself (workers.jobs.completion);
+    when the claim fails (finished, not yet due, held elsewhere) the task returns
+    quietly. Waits for an in-flight slot first: HELIXQ_WORKER_INFLIGHT a process.
+    A claim that raises leaves the group's later jobs `queued`: the sweeper
+    re-sends them like any job whose message was lost.
+    """
+    process = self.process
+    process.loop.run(process.completions.start([UUID(job_id) for job_id in job_ids]))
+
+
+@app.task(bind=True, base=BrokerTask, name=TaskName.REQUEUE_STALE_JOBS.value)
+def requeue_stale_jobs(self: BrokerTask) -> int:
+    """Re-send jobs left queued too long or whose lease expired; mark the calls
+    their dead workers left `started` as `interrupted`."""
+    process = self.process
+    settings = process.settings
+    return sweeper.requeue_stale_jobs(
+        process.sessions,
+        process.sender,
+        queued_stale_s=settings.helixq_queued_stale_s,
+        lease_s=settings.helixq_job_lease_s,
+        batch=settings.helixq_sweep_batch,
+    )
+
+
+@app.task(bind=True, base=BrokerTask, name=TaskName.DELIVER_WEBHOOK.value)
+def deliver_webhook(self: BrokerTask, delivery_id: str) -> None:
+    """Send one webhook delivery if it is due and unclaimed (safe to run twice)."""
+    delivery.deliver(UUID(delivery_id), _delivery_deps(self.process))
+
+
+@app.task(bind=True, base=BrokerTask, name=TaskName.DELIVER_DUE_WEBHOOKS.value)
+def deliver_due_webhooks(self: BrokerTask) -> int:
+    """Re-send webhook deliveries whose message may be lost."""
+    return delivery.deliver_due(_delivery_deps(self.process))
+
+
+@app.task(bind=True, base=BrokerTask, name=TaskName.FINISH_BATCHES.value)
+def finish_batches(self: BrokerTask) -> int:
+    """Expire overdue jobs and end the batches that can end."""
+    process = self.process
+    return batches.finish_batches(process.sessions, process.deliveries)
+
+
+@app.task(bind=True, base=BrokerTask, name=TaskName.SYNC_MODEL_CATALOG.value)
+def sync_model_catalog(self: BrokerTask) -> int:
+    """Refresh the model catalog and its prices from OpenRouter's `/models`."""
+    process = self.process
+    settings = process.settings
+    with httpx.Client(timeout=settings.openrouter_timeout) as client:
+        result = sync_catalog(process.sessions, client, settings.openrouter_base_url)
+    return result.listed
+
+
+@app.task(bind=True, base=BrokerTask, name=TaskName.CHECK_UPSTREAM.value)
+def check_upstream(self: BrokerTask) -> bool:
+    """Check OpenRouter is reachable and the key valid; keep the result in Redis."""
+    process = self.process
+    return upstream_check.check_upstream(process.settings, process.redis).ok
+
+
+def _delivery_deps(process: WorkerProcess) -> delivery.DeliveryDeps:
+    # Real transactions: recording a try and disabling its endpoint go together.
+    return delivery.DeliveryDeps(
+        sessions=process.sessions,
+        settings=process.settings,
+        sender=process.deliveries,
+        metrics=process.redis,
+    )
