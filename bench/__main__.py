@@ -18,6 +18,8 @@ BENCHMARKS = [
     "batch_ingest",
     "rate_limits",
     "fairness",
+    "submit_api",
+    "sync_path",
 ]
 
 

@@ -1,12 +1,14 @@
 """The submit API: `python -m bench.submit_api`.
 
-API CPU per accepted job (user + system time of the API's processes, from /proc,
-over the measured requests), rates and latency percentiles of `POST /v1/jobs`:
+API CPU per answered request (user + system time of the API's processes, from
+/proc, over the measured requests), rates and latency percentiles:
 
-1. closed loop, 64 clients, no worker running (`--workers` API processes);
-2. one client, one request at a time;
-3. CPU per row of `POST /v1/batches` (inline JSON batches);
-4. open loop: a worker draining beside the API, 300 submits/s for 60 s; every
+1. `POST /v1/jobs`, closed loop, 64 clients, no worker running (`--workers` API
+   processes);
+2. the same, one client, one request at a time;
+3. `GET /v1/jobs/{id}` of a queued job, closed loop, 64 clients;
+4. CPU per row of `POST /v1/batches` (inline JSON batches of 5,000);
+5. open loop: a worker draining beside the API, 300 submits/s for 60 s; every
    job must be terminal afterwards.
 
 Uses DATABASE_URL's server (database helixq_bench_submit, recreated) and
@@ -65,9 +67,9 @@ def measured(
 
 
 def report(name: str, outcome: Outcome, cpu_ms: float | None = None) -> None:
-    cpu = f", API CPU {cpu_ms:.3f} ms/job" if cpu_ms is not None else ""
+    cpu = f", API CPU {cpu_ms:.3f} ms/request" if cpu_ms is not None else ""
     print(
-        f"{name}: {len(outcome.ok)} accepted in {outcome.elapsed_s:.1f} s = "
+        f"{name}: {len(outcome.ok)} answered 2xx in {outcome.elapsed_s:.1f} s = "
         f"{outcome.rate:.0f}/s, p50 {outcome.percentile_ms(0.5):.2f} ms, "
         f"p99 {outcome.percentile_ms(0.99):.2f} ms, non-2xx {outcome.not_ok} "
         f"{outcome.statuses()}{cpu}",
@@ -95,6 +97,23 @@ def single(url: str, pid: int, key: str, seconds: float) -> None:
         lambda o: len(o.ok),
     )
     report("POST /v1/jobs, one client", outcome, cpu_ms)
+
+
+def reads(url: str, pid: int, key: str, clients: int, seconds: float) -> None:
+    """GET /v1/jobs/{id} of one queued job, as pollers do."""
+    submitted = asyncio.run(sequential(url, [job_request(url, key)(0)]))
+    job_id = json.loads(submitted.replies[0].body)["id"]
+    request = build_request(
+        "GET", f"{url}/v1/jobs/{job_id}", headers={"authorization": f"Bearer {key}"}
+    )
+    outcome, cpu_ms = measured(
+        pid,
+        lambda: asyncio.run(
+            closed_loop(url, lambda _n: request, clients=clients, seconds=seconds)
+        ),
+        lambda o: len(o.ok),
+    )
+    report(f"GET /v1/jobs/{{id}}, closed loop, {clients} clients", outcome, cpu_ms)
 
 
 def batches(url: str, pid: int, key: str, rows: int, count: int) -> None:
@@ -196,6 +215,7 @@ def main() -> None:
             if "closed" in options.scenarios:
                 closed(url, pid, key, options.clients, options.seconds)
                 single(url, pid, key, options.seconds)
+                reads(url, pid, key, options.clients, options.seconds)
             if "batch" in options.scenarios:
                 batches(url, pid, key, options.batch_rows, options.batches)
     if "open" in options.scenarios:
