@@ -141,7 +141,9 @@ def main() -> None:
     results: dict[str, list[dict[str, float]]] = {"direct": [], "helixq": []}
     with ExitStack() as stack:
         sim_url = stack.enter_context(simulator(HELIXQ_SIM_LATENCY_MS="0"))
-        env = services.env(sim_url)
+        env = services.env(
+            sim_url, HELIXQ_WORKER_CONCURRENCY=str(options.worker_concurrency)
+        )
         stack.enter_context(worker_node(env, processes=1))
         api_url, _ = stack.enter_context(api(env, workers=1))
         litellm_url = (
@@ -193,6 +195,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=64)
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--worker-concurrency",
+        type=int,
+        default=4,
+        help="HELIXQ_WORKER_CONCURRENCY of the one worker process",
+    )
     return parser.parse_args()
 
 
