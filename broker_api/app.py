@@ -19,6 +19,8 @@ from broker_api.chat.routes import router as chat_router
 from broker_api.dashboard.routes import router as dashboard_router
 from broker_api.enqueue import CeleryEnqueuer, Enqueuer
 from broker_api.errors import install_error_handlers
+from broker_api.files.routes import router as files_router
+from broker_api.files.upload import MAX_FORM_OVERHEAD_BYTES
 from broker_api.health import router as health_router
 from broker_api.jobs.routes import router as jobs_router
 from broker_api.json_guard import JsonGuardMiddleware
@@ -86,6 +88,7 @@ def create_app(
     app.include_router(jobs_router)
     app.include_router(chat_router)
     app.include_router(batches_router)
+    app.include_router(files_router)
     app.include_router(webhooks_router)
     app.include_router(models_router)
     app.include_router(stats_router)
@@ -102,7 +105,10 @@ def create_app(
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.helixq_max_body_bytes,
-        max_bytes_by_path={"/v1/batches": settings.helixq_max_batch_bytes},
+        max_bytes_by_path={
+            "/v1/batches": settings.helixq_max_batch_bytes,
+            "/v1/files": settings.helixq_max_file_bytes + MAX_FORM_OVERHEAD_BYTES,
+        },
     )
     app.add_middleware(LogContextMiddleware)  # outermost: every line is tagged
     return app

@@ -4,6 +4,7 @@ BrokerError
 ├── NotFound
 │   ├── JobNotFound
 │   ├── BatchNotFound
+│   ├── FileNotFound         a missing, expired or deleted file (or another tenant's)
 │   └── TenantNotFound
 ├── Unauthenticated          missing, unknown, revoked or expired API key
 ├── Forbidden                a valid credential that may not do this
@@ -19,7 +20,9 @@ BrokerError
 │   │   ├── JsonTooDeep
 │   │   ├── NotUtf8
 │   │   └── NumberOutOfRange  a number no double holds, or an integer too long to read
-│   └── DateOutOfRange       a date whose period falls outside the years 1 to 9999
+│   ├── DateOutOfRange       a date whose period falls outside the years 1 to 9999
+│   ├── InvalidUpload        a file upload that is not a well-formed form
+│   └── FileTooLarge         a file over the upload limit
 ├── TooManyAuthFailures      a source guessing API keys; retry after a pause
 ├── Unavailable              Postgres or Redis cannot be reached; retry later
 ├── QuotaExceeded            a tenant quota (shared.rate_limits.TenantLimits)
@@ -63,6 +66,13 @@ class BatchNotFound(NotFound):
         super().__init__(
             f"batch {batch_id} not found", details={"batch_id": str(batch_id)}
         )
+
+
+class FileNotFound(NotFound):
+    code = "file_not_found"
+
+    def __init__(self, file_id: str) -> None:
+        super().__init__(f"file {file_id} not found", details={"file_id": file_id})
 
 
 class TenantNotFound(NotFound):
@@ -187,6 +197,20 @@ class DateOutOfRange(InvalidRequest):
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}", details={"field": field})
+
+
+class InvalidUpload(InvalidRequest):
+    code = "invalid_upload"
+
+
+class FileTooLarge(InvalidRequest):
+    code = "file_too_large"
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(
+            f"the file is larger than {max_bytes} bytes, the most one upload takes",
+            details={"max_bytes": max_bytes},
+        )
 
 
 class TooManyAuthFailures(BrokerError):

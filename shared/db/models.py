@@ -1,4 +1,5 @@
-"""Tables: tenants, api_keys, jobs, attempts. Postgres is the system of record."""
+"""Tables: tenants, api_keys, jobs, attempts, batches, files. Postgres is the system
+of record."""
 
 import uuid
 from datetime import datetime
@@ -6,12 +7,14 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     DateTime,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     Numeric,
     String,
     Text,
@@ -299,3 +302,37 @@ class WebhookDelivery(Base):
             postgresql_where=text("status = 'pending'"),
         ),
     )
+
+
+class StoredFile(Base):
+    """An uploaded or produced file (OpenAI's Files API); its bytes are FileChunks."""
+
+    __tablename__ = "files"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True, default=uuid.uuid4)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE")
+    )
+    purpose: Mapped[str] = mapped_column(String(32))
+    filename: Mapped[str] = mapped_column(String(255))
+    size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = _now_column()
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        Index("ix_files_tenant_created", "tenant_id", "created_at"),
+        Index("ix_files_expires_at", "expires_at"),
+    )
+
+
+class FileChunk(Base):
+    """A file's bytes in order, a bounded piece per row, so no read or write holds
+    the whole file; rows go with their file (ON DELETE CASCADE)."""
+
+    __tablename__ = "file_chunks"
+
+    file_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("files.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
