@@ -57,6 +57,17 @@ def end_batch(
     return record_batch_event(session, batch, now=now)
 
 
+def end_cancelled_batch(
+    session: Session, batch: Batch, items: BatchItems, *, now: datetime
+) -> UUID | None:
+    """A cancelled batch whose last running item has ended: `cancelled`, its counts
+    frozen, its event recorded. The caller holds the batch's row lock."""
+    batch.request_counts = batch_request_counts(batch.total, items.by_status)
+    batch.status, batch.cancelled_at = BatchStatus.CANCELLED.value, now
+    session.flush()
+    return record_batch_event(session, batch, now=now)
+
+
 def _set_outcome(batch: Batch, items: BatchItems, *, now: datetime) -> None:
     # Expired when the window closed before the last item ended (queued items were
     # expired then); otherwise it finalizes at once: results are already in place.

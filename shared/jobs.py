@@ -48,6 +48,7 @@ class BatchStatus(StrEnum):
     FINALIZING = "finalizing"
     COMPLETED = "completed"
     FAILED = "failed"
+    CANCELLING = "cancelling"  # cancelled, waiting for its running items to end
     CANCELLED = "cancelled"
     EXPIRED = "expired"
 

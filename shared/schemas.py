@@ -138,3 +138,23 @@ class BatchCreate(BatchOptions):
     """`POST /v1/batches` with the requests inline."""
 
     requests: list[dict[str, Any]] = Field(min_length=1, max_length=BATCH_MAX_REQUESTS)
+
+
+FILE_BATCH_ENDPOINTS = ("/v1/chat/completions",)
+
+
+class FileBatchCreate(BatchOptions):
+    """`POST /v1/batches` in OpenAI's form: the requests are a file's lines."""
+
+    input_file_id: str = Field(min_length=1, max_length=100)
+    endpoint: str = Field(description="every line's url; /v1/chat/completions")
+
+    @field_validator("endpoint")
+    @classmethod
+    def _supported_endpoint(cls, endpoint: str) -> str:
+        if endpoint not in FILE_BATCH_ENDPOINTS:
+            raise ValueError(
+                f"endpoint {endpoint[:100]!r} is not served here; "
+                f"use one of {list(FILE_BATCH_ENDPOINTS)}"
+            )
+        return endpoint

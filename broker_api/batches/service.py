@@ -15,7 +15,7 @@ from broker_api.batches.ingest import Ingest
 from broker_api.batches.views import BatchList, BatchView, batch_view, result_line
 from broker_api.deps import Caller
 from broker_api.enqueue import Enqueuer
-from shared.batch_endings import count_items, end_batch
+from shared.batch_endings import count_items, end_batch, end_cancelled_batch
 from shared.db.models import Batch
 from shared.durations import parse_duration_s
 from shared.errors import (
@@ -24,7 +24,7 @@ from shared.errors import (
     InvalidRequest,
     NothingLeftToCancel,
 )
-from shared.jobs import BatchStatus, JobStatus
+from shared.jobs import BatchStatus, JobStatus, batch_request_counts
 from shared.schemas import BatchOptions
 from shared.task_messages import Priority
 from shared.webhooks.outbox import record_batch_event
@@ -47,19 +47,37 @@ def completion_window_s(text: str) -> int:
     return int(seconds)
 
 
-def _new_batch(caller: Caller, options: BatchOptions, window_s: int) -> Batch:
+@dataclass(frozen=True)
+class Submission:
+    options: BatchOptions
+    rows: AsyncIterator[dict[str, Any]]
+    ingest: Ingest
+    body_hash: Callable[[], str]  # known once every row has been read
+    idempotency_key: str | None = None
+    # OpenAI's form: the rows are this file's lines, and bad lines fail the batch
+    # (stored `failed`, naming them) instead of refusing the request.
+    input_file_id: UUID | None = None
+    endpoint: str = "/v1/chat/completions"
+
+
+def _new_batch(caller: Caller, submission: Submission, window_s: int) -> Batch:
     now = datetime.now(UTC)
+    options = submission.options
+    from_file = submission.input_file_id is not None
     return Batch(
         tenant_id=caller.tenant_id,
-        # Lines are validated before the row exists, so a stored batch starts here.
-        status=BatchStatus.IN_PROGRESS.value,
+        # Lines are validated in the transaction that stores the batch, so a
+        # committed batch is never seen `validating`.
+        status=(BatchStatus.VALIDATING if from_file else BatchStatus.IN_PROGRESS).value,
         route=options.route.model_dump(exclude_none=True) if options.route else None,
         webhook_url=options.webhook_url,
         metadata_=options.metadata,
+        endpoint=submission.endpoint,
+        input_file_id=submission.input_file_id,
         completion_window_s=window_s,
         total=0,
         created_at=now,
-        in_progress_at=now,
+        in_progress_at=None if from_file else now,
         expires_at=now + timedelta(seconds=window_s),
     )
 
@@ -112,20 +130,54 @@ def _invalid(ingest: Ingest) -> InvalidRequest:
     )
 
 
+async def _write_request_rows(
+    session: AsyncSession, batch: Batch, submission: Submission
+) -> list[UUID]:
+    ingest = submission.ingest
+    job_ids = await _write_rows(session, batch, ingest, submission.rows)
+    if ingest.error_count:
+        raise _invalid(ingest)
+    if not job_ids:
+        raise InvalidRequest("the batch has no requests", details={"field": "requests"})
+    return job_ids
+
+
+async def _write_file_rows(
+    session: AsyncSession, batch: Batch, submission: Submission
+) -> list[UUID]:
+    """OpenAI's `validating`: every line is checked; one bad line fails the batch
+    with each bad line named, and none of its rows is kept or queued."""
+    savepoint = await session.begin_nested()
+    job_ids = await _write_rows(session, batch, submission.ingest, submission.rows)
+    now = datetime.now(UTC)
+    if job_ids and not submission.ingest.error_count:
+        await savepoint.commit()
+        batch.status, batch.in_progress_at = BatchStatus.IN_PROGRESS.value, now
+        return job_ids
+    await savepoint.rollback()
+    batch.status, batch.failed_at = BatchStatus.FAILED.value, now
+    batch.errors = _validation_errors(submission.ingest)
+    batch.request_counts = batch_request_counts(0, {})
+    await session.run_sync(lambda sync: record_batch_event(sync, batch, now=now))
+    return []
+
+
+def _validation_errors(ingest: Ingest) -> list[dict[str, Any]]:
+    if not ingest.error_count:
+        return [
+            {"code": "empty_file", "message": "the file has no requests", "line": None}
+        ]
+    return [
+        {"code": e.code, "message": e.message, "param": e.custom_id, "line": e.line}
+        for e in ingest.errors
+    ]
+
+
 class _Replay(Exception):
     """A repeated Idempotency-Key: roll back what was written, answer as before."""
 
     def __init__(self, stored: idempotency.StoredAnswer) -> None:
         self.stored = stored
-
-
-@dataclass(frozen=True)
-class Submission:
-    options: BatchOptions
-    rows: AsyncIterator[dict[str, Any]]
-    ingest: Ingest
-    body_hash: Callable[[], str]  # known once every row has been read
-    idempotency_key: str | None = None
 
 
 async def submit_batch(
@@ -139,17 +191,13 @@ async def submit_batch(
     window_s = completion_window_s(submission.options.completion_window)
     try:
         async with session.begin():
-            batch = _new_batch(caller, submission.options, window_s)
+            batch = _new_batch(caller, submission, window_s)
             session.add(batch)
             await session.flush()
-            ingest = submission.ingest
-            job_ids = await _write_rows(session, batch, ingest, submission.rows)
-            if ingest.error_count:
-                raise _invalid(ingest)
-            if not job_ids:
-                raise InvalidRequest(
-                    "the batch has no requests", details={"field": "requests"}
-                )
+            if submission.input_file_id is None:
+                job_ids = await _write_request_rows(session, batch, submission)
+            else:
+                job_ids = await _write_file_rows(session, batch, submission)
             batch.total = len(job_ids)
             view = batch_view(batch, {})
             await _remember(session, caller, submission, view)
@@ -231,7 +279,8 @@ async def cancel_batch(
         )
         if batch is None:
             raise BatchNotFound(batch_id)
-        if BatchStatus(batch.status).is_terminal:
+        status = BatchStatus(batch.status)
+        if status.is_terminal or status is BatchStatus.CANCELLING:
             raise BatchNotCancellable(batch_id, batch.status)
         now = datetime.now(UTC)
         items = await session.run_sync(lambda sync: count_items(sync, batch_id))
@@ -243,10 +292,16 @@ async def cancel_batch(
 
 
 async def _cancel(session: AsyncSession, batch: Batch, *, now: datetime) -> BatchView:
+    """`cancelling` while items still run; `cancelled` at once when none does."""
     await queries.cancel_queued_items(session, batch.id)
-    batch.status = BatchStatus.CANCELLED.value
-    batch.cancelled_at = now
-    await session.run_sync(lambda sync: record_batch_event(sync, batch, now=now))
+    batch.cancelling_at = now
+    items = await session.run_sync(lambda sync: count_items(sync, batch.id))
+    if items.is_finished:
+        await session.run_sync(
+            lambda sync: end_cancelled_batch(sync, batch, items, now=now)
+        )
+    else:
+        batch.status = BatchStatus.CANCELLING.value
     counts = await queries.count_by_status(session, batch.id)
     return batch_view(batch, counts)
 

@@ -205,6 +205,16 @@ class Batch(Base):
     route: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     webhook_url: Mapped[str | None] = mapped_column(Text)
     metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSONB)
+    # OpenAI's batch fields. Files are named without a foreign key: deleting a file
+    # leaves the batches made from it or producing it as they were.
+    endpoint: Mapped[str] = mapped_column(
+        String(64), server_default="/v1/chat/completions"
+    )
+    input_file_id: Mapped[uuid.UUID | None] = mapped_column(UUID)
+    output_file_id: Mapped[uuid.UUID | None] = mapped_column(UUID)
+    error_file_id: Mapped[uuid.UUID | None] = mapped_column(UUID)
+    # Why validation failed: [{"code", "message", "param", "line"}].
+    errors: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
     completion_window_s: Mapped[int] = mapped_column(Integer)
     total: Mapped[int] = mapped_column(Integer, default=0)
     # Final counts, frozen when the batch ends; live counts come from its jobs.
@@ -215,6 +225,7 @@ class Batch(Base):
     finalizing_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     failed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cancelling_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     expired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 

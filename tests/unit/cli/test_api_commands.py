@@ -224,6 +224,21 @@ def test_batches_show_results_and_cancel(api, capsys) -> None:
     )
 
 
+def test_batches_show_prints_unix_times_as_utc(api, capsys) -> None:
+    view = {
+        **batch_view("completed", succeeded=2),
+        "created_at": 1795503600,
+        "expires_at": 1795590000,
+        "completed_at": 1795503660,
+    }
+    api.get(f"/v1/batches/{BATCH_ID}").respond(200, json=view)
+    assert main(["batches", "show", BATCH_ID]) == cli.OK
+    out = capsys.readouterr().out
+    assert "created_at  2026-11-24T07:00:00Z" in out
+    assert "expires_at  2026-11-25T07:00:00Z" in out
+    assert "ended_at    2026-11-24T07:01:00Z" in out
+
+
 def test_batches_cancel_says_when_nothing_was_left_to_cancel(api, capsys) -> None:
     message = (
         f"batch {BATCH_ID} had nothing left to cancel: every item had already "
