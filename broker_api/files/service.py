@@ -19,10 +19,9 @@ from broker_api.files.views import (
 )
 from shared.db.models import StoredFile
 from shared.errors import FileNotFound, InvalidRequest, InvalidUpload
+from shared.stored_files import CHUNK_BYTES, UPLOAD_PURPOSE
 
-CHUNK_BYTES = 1024 * 1024  # a stored row: large enough to be few, small to stream
-UPLOAD_PURPOSES = ("batch",)
-OUTPUT_PURPOSE = "batch_output"  # files helixq writes: a batch's output and errors
+UPLOAD_PURPOSES = (UPLOAD_PURPOSE,)
 MIN_EXPIRY_S = 3600
 MAX_EXPIRY_S = 30 * 86400
 EXPIRES_ANCHOR = "expires_after[anchor]"

@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
-from broker_api.files.service import CHUNK_BYTES
 from broker_api.files.views import parse_file_id
 from broker_api.settings import ApiSettings
 from shared.db.models import FileChunk, StoredFile
+from shared.stored_files import CHUNK_BYTES
 from tests.integration.api.conftest import TenantCredentials
 
 pytestmark = pytest.mark.anyio

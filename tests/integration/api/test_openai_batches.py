@@ -185,3 +185,12 @@ async def test_cancel_with_nothing_running_is_cancelled_at_once(
     assert batch["status"] == "cancelled"
     assert batch["cancelling_at"] == batch["cancelled_at"]
     assert batch["request_counts"]["cancelled"] == 2
+    assert batch["output_file_id"] is None  # nothing ran, nothing to output
+    errors = await api.get(
+        f"/v1/files/{batch['error_file_id']}/content", headers=tenant.headers
+    )
+    lines = [json.loads(text) for text in errors.text.splitlines()]
+    assert sorted(line["custom_id"] for line in lines) == ["a", "b"]
+    assert {line["error"]["code"] for line in lines} == {"batch_cancelled"}
+    listed = await api.get("/v1/files?purpose=batch_output", headers=tenant.headers)
+    assert [f["id"] for f in listed.json()["data"]] == [batch["error_file_id"]]
