@@ -41,6 +41,8 @@ DUE_WEBHOOKS_INTERVAL_S = 15.0
 # Often enough that /readyz reads a check younger than its 3 min staleness limit.
 UPSTREAM_CHECK_INTERVAL_S = 60.0
 CATALOG_SYNC_INTERVAL_S = 3600.0  # prices change rarely
+# Expired files are already invisible to the API; this only reclaims their space.
+EXPIRED_FILES_INTERVAL_S = 600.0
 # An interval entry first runs one interval after beat starts; these are sent at
 # start too, so that prices are known and /readyz reads a fresh upstream check
 # from the first seconds instead of after a minute (or an hour).
@@ -104,6 +106,10 @@ def create_app() -> HelixqCelery:
             "sync-model-catalog": {
                 "task": TaskName.SYNC_MODEL_CATALOG.value,
                 "schedule": CATALOG_SYNC_INTERVAL_S,
+            },
+            "delete-expired-files": {
+                "task": TaskName.DELETE_EXPIRED_FILES.value,
+                "schedule": EXPIRED_FILES_INTERVAL_S,
             },
         },
     )

@@ -8,7 +8,7 @@ import httpx
 from celery import Task
 
 from shared.queues import TaskName
-from workers.maintenance import batches, sweeper, upstream_check
+from workers.maintenance import batches, expired_files, sweeper, upstream_check
 from workers.maintenance.catalog_sync import sync_catalog
 from workers.runtime.celery_app import app
 from workers.runtime.process import WorkerProcess, provider_of
@@ -87,6 +87,12 @@ def finish_batches(self: BrokerTask) -> int:
     """Expire overdue jobs and end the batches that can end."""
     process = self.process
     return batches.finish_batches(process.sessions, process.deliveries)
+
+
+@app.task(bind=True, base=BrokerTask, name=TaskName.DELETE_EXPIRED_FILES.value)
+def delete_expired_files(self: BrokerTask) -> int:
+    """Reclaim the space of files past their expiry."""
+    return expired_files.delete_expired_files(self.process.sessions)
 
 
 @app.task(bind=True, base=BrokerTask, name=TaskName.SYNC_MODEL_CATALOG.value)
