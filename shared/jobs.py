@@ -62,7 +62,7 @@ class BatchStatus(StrEnum):
         }
 
 
-# A batch's `request_counts` name these, plus `total` and `pending`.
+# A batch's `request_counts` name these, plus `total`, `completed` and `pending`.
 COUNTED_STATUSES = (
     JobStatus.SUCCEEDED,
     JobStatus.FAILED,
@@ -74,4 +74,11 @@ COUNTED_STATUSES = (
 def batch_request_counts(total: int, by_status: dict[str, int]) -> dict[str, int]:
     """A batch's counts from its items' statuses; pending = queued or running."""
     ended = {status.value: by_status.get(status, 0) for status in COUNTED_STATUSES}
-    return {"total": total, **ended, "pending": total - sum(ended.values())}
+    # `completed` is OpenAI's name for the items that succeeded.
+    completed = ended[JobStatus.SUCCEEDED.value]
+    return {
+        "total": total,
+        "completed": completed,
+        **ended,
+        "pending": total - sum(ended.values()),
+    }

@@ -56,7 +56,8 @@ def _finished(status: str, at: datetime | None = None) -> dict:
 
 def _counts(total: int, **ended: int) -> dict[str, int]:
     zero = {"succeeded": 0, "failed": 0, "cancelled": 0, "expired": 0}
-    return {"total": total, **zero, **ended, "pending": 0}
+    completed = ended.get("succeeded", 0)  # OpenAI's name for them
+    return {"total": total, "completed": completed, **zero, **ended, "pending": 0}
 
 
 @pytest.fixture(autouse=True)
