@@ -50,10 +50,7 @@ async def upload_file(
         request.stream(),
         max_file_bytes=settings.helixq_max_file_bytes,
     )
-    rules = service.UploadRules(
-        max_file_bytes=settings.helixq_max_file_bytes,
-        retention_s=settings.helixq_file_retention_s,
-    )
+    rules = service.UploadRules(retention_s=settings.helixq_file_retention_s)
     return await service.upload_file(session, caller, form, rules)
 
 

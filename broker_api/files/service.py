@@ -30,7 +30,6 @@ EXPIRES_SECONDS = "expires_after[seconds]"
 
 @dataclass(frozen=True)
 class UploadRules:
-    max_file_bytes: int
     retention_s: int  # when the upload names no expiry
 
 
