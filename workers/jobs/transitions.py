@@ -37,6 +37,7 @@ ConnectionPool: TypeAlias = AsyncConnectionPool[Connection]
 
 
 # A job past its deadline is not started (workers.maintenance.batches expires it).
+# A discount-lane job waits for OpenRouter's Batch API: it is never claimed here.
 # A batch item is announced by its batch's event, unless it has a URL of its own.
 # "Due" is a CASE, not `(status = 'queued' AND …) OR (status = 'running' AND …)`:
 # that form lets the planner read the jobs through ix_jobs_unfinished, and with the
@@ -54,6 +55,7 @@ WHERE jobs.id = ANY(%(job_ids)s) AND tenants.id = jobs.tenant_id
                        WHEN 'running' THEN jobs.lease_expires_at < now()
                        ELSE false END
   AND (jobs.deadline_at IS NULL OR jobs.deadline_at > now())
+  AND jobs.lane = 'realtime'
 RETURNING jobs.id, jobs.claim_token, jobs.request, jobs.route, jobs.retries,
     tenants.default_model, tenants.slug,
     CASE WHEN jobs.batch_id IS NULL THEN coalesce(jobs.webhook_url, tenants.webhook_url)
@@ -153,11 +155,13 @@ UPDATE jobs SET status = 'queued', claim_token = NULL, lease_expires_at = NULL,
 
 # Expired leases go back to `queued` (a stale worker's writes are refused by the
 # claim token anyway), and re-sent jobs get a fresh `available_at`, so one job is
-# re-sent at most once per stale period however often the sweep runs.
+# re-sent at most once per stale period however often the sweep runs. A queued
+# discount-lane job waits for OpenRouter's Batch API, not for a message.
 _TAKE_STALE = text("""
 WITH stale AS (
     SELECT id FROM jobs
-    WHERE (status = 'queued' AND available_at < now() - make_interval(secs => :stale_s))
+    WHERE (status = 'queued' AND available_at < now() - make_interval(secs => :stale_s)
+           AND lane = 'realtime')
        OR (status = 'running' AND lease_expires_at < now())
     ORDER BY available_at
     LIMIT :batch
