@@ -23,6 +23,7 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db.base import Base
+from shared.db.upstream_batches import UpstreamBatch
 from shared.jobs import AttemptOutcome, BatchStatus, JobStatus
 
 Money = Numeric(20, 12)  # USD; prices are per token, so costs need many decimals
@@ -117,6 +118,10 @@ class Job(Base):
     lane: Mapped[str] = mapped_column(
         String(16), default="realtime", server_default="realtime"
     )
+    # The Batch API batch that carries (or carried) this job, on the discount lane.
+    upstream_batch_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey(UpstreamBatch.id, ondelete="SET NULL"), index=True
+    )
     deadline_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     error_code: Mapped[str | None] = mapped_column(String(64))
@@ -170,6 +175,9 @@ class Attempt(Base):
     generation_id: Mapped[str | None] = mapped_column(String(100))
     lane: Mapped[str] = mapped_column(
         String(16), default="realtime", server_default="realtime"
+    )
+    upstream_batch_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey(UpstreamBatch.id, ondelete="SET NULL")
     )
     outcome: Mapped[str] = mapped_column(String(16))
     http_status: Mapped[int | None] = mapped_column(Integer)

@@ -351,6 +351,27 @@ def expire_queued_batch_items(session: Session, batch_id: UUID) -> None:
     )
 
 
+# A discount-lane line whose upstream batch will not answer it (refused, failed,
+# expired, cancelled) runs realtime; its message is published after the commit.
+# Past its deadline the batch sweep expires it instead, as any queued item.
+_MOVE_TO_REALTIME = text("""
+UPDATE jobs SET lane = 'realtime', available_at = now()
+FROM tenants
+WHERE jobs.upstream_batch_id = :upstream_batch_id AND jobs.lane = 'discount'
+  AND jobs.status = 'queued' AND tenants.id = jobs.tenant_id
+RETURNING jobs.id, tenants.slug
+""")
+
+
+def move_discount_jobs_to_realtime(
+    session: Session, upstream_batch_id: UUID
+) -> list[tuple[UUID, str]]:
+    """Move the upstream batch's still-waiting lines to the realtime lane;
+    (job id, tenant slug) each, to publish after the commit."""
+    rows = session.execute(_MOVE_TO_REALTIME, {"upstream_batch_id": upstream_batch_id})
+    return [(row.id, row.slug) for row in rows]
+
+
 def _attempt_params(attempt: AttemptRecord) -> dict[str, Any]:
     return {
         "attempt_id": attempt.id,
