@@ -19,6 +19,7 @@ class TaskName(StrEnum):
     CHECK_UPSTREAM = "workers.check_upstream"
     SYNC_MODEL_CATALOG = "workers.sync_model_catalog"
     SUBMIT_DISCOUNT_LINES = "workers.submit_discount_lines"
+    FOLLOW_UPSTREAM_BATCHES = "workers.follow_upstream_batches"
 
 
 TASK_QUEUE: dict[TaskName, Queue] = {
@@ -29,6 +30,7 @@ TASK_QUEUE: dict[TaskName, Queue] = {
     TaskName.CHECK_UPSTREAM: Queue.MAINTENANCE,
     TaskName.SYNC_MODEL_CATALOG: Queue.MAINTENANCE,
     TaskName.SUBMIT_DISCOUNT_LINES: Queue.MAINTENANCE,
+    TaskName.FOLLOW_UPSTREAM_BATCHES: Queue.MAINTENANCE,
 }
 
 

@@ -372,6 +372,47 @@ def move_discount_jobs_to_realtime(
     return [(row.id, row.slug) for row in rows]
 
 
+# A Batch API result line is an attempt like any call, on the discount lane, kept
+# even when its job ended meanwhile (cancelled or expired): the line was billed.
+_RECORD_DISCOUNT_ATTEMPT = text("""
+INSERT INTO attempts (id, job_id, number, model, provider, generation_id, lane,
+    upstream_batch_id, outcome, http_status, error_code, error_message,
+    prompt_tokens, completion_tokens, cost_usd, latency_ms, started_at)
+SELECT gen_random_uuid(), jobs.id,
+    (SELECT coalesce(max(number), 0) + 1 FROM attempts WHERE job_id = jobs.id),
+    :model, :provider, :generation_id, 'discount', :upstream_batch_id, :outcome,
+    :http_status, :error_code, :error_message, :prompt_tokens, :completion_tokens,
+    :cost_usd, :latency_ms, :started_at
+FROM jobs WHERE jobs.id = :job_id AND jobs.upstream_batch_id = :upstream_batch_id
+""")
+
+# Ends the job exactly as a realtime answer would: result, usage, and its cost the
+# sum of its attempts'. Only a line still waiting for this upstream batch ends.
+_FINISH_DISCOUNT_JOB = text("""
+UPDATE jobs SET status = 'succeeded', result = CAST(:result AS jsonb),
+    model = :model, provider = :provider, prompt_tokens = :prompt_tokens,
+    completion_tokens = :completion_tokens, latency_ms = :latency_ms,
+    cost_usd = (SELECT sum(cost_usd) FROM attempts WHERE job_id = jobs.id),
+    error_code = NULL, error_message = NULL,
+    started_at = coalesce(started_at, :started_at), finished_at = now()
+WHERE id = :job_id AND status = 'queued' AND lane = 'discount'
+  AND upstream_batch_id = :upstream_batch_id
+""")
+
+
+def record_discount_result(
+    session: Session, values: dict[str, Any], *, result_json: str | None
+) -> bool:
+    """Record one result line of an upstream batch as an attempt and, for a
+    success, end its job `succeeded`; True when the job ended here. `values` holds
+    the attempt's columns plus `job_id` and `upstream_batch_id`."""
+    session.execute(_RECORD_DISCOUNT_ATTEMPT, values)
+    if result_json is None:
+        return False
+    ended = session.execute(_FINISH_DISCOUNT_JOB, {**values, "result": result_json})
+    return int(ended.rowcount) > 0  # type: ignore[attr-defined]  # an UPDATE's result
+
+
 def _attempt_params(attempt: AttemptRecord) -> dict[str, Any]:
     return {
         "attempt_id": attempt.id,

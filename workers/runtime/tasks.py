@@ -15,6 +15,10 @@ from workers.maintenance.discount_submission import (
     DiscountDeps,
     submit_discount_lines,
 )
+from workers.maintenance.upstream_polling import (
+    PollSchedule,
+    follow_upstream_batches,
+)
 from workers.openrouter.batches import BatchApi
 from workers.runtime.celery_app import app
 from workers.runtime.process import WorkerProcess, provider_of
@@ -116,6 +120,23 @@ def check_upstream(self: BrokerTask) -> bool:
 def submit_discount_lines_task(self: BrokerTask) -> int:
     """Send discount-lane lines to OpenRouter's Batch API; reconcile lost answers."""
     process = self.process
+    with _batch_http(process) as client:
+        return submit_discount_lines(_discount_deps(process, client))
+
+
+@app.task(bind=True, base=BrokerTask, name=TaskName.FOLLOW_UPSTREAM_BATCHES.value)
+def follow_upstream_batches_task(self: BrokerTask) -> int:
+    """Poll the due upstream batches; store the results of those that ended."""
+    process = self.process
+    settings = process.settings
+    schedule = PollSchedule(
+        settings.helixq_discount_poll_first_s, settings.helixq_discount_poll_max_s
+    )
+    with _batch_http(process) as client:
+        return follow_upstream_batches(_discount_deps(process, client), schedule)
+
+
+def _discount_deps(process: WorkerProcess, client: httpx.Client) -> DiscountDeps:
     settings = process.settings
     config = DiscountConfig(
         max_requests=settings.helixq_discount_max_requests,
@@ -123,14 +144,10 @@ def submit_discount_lines_task(self: BrokerTask) -> int:
         reconcile_after_s=settings.helixq_discount_reconcile_after_s,
         batch_slug=settings.helixq_discount_batch_slug,
     )
-    with _batch_http(process) as client:
-        api = BatchApi(client, settings.helixq_batch_api_url or _api_base(process))
-        deps = DiscountDeps(process.sessions, api, process.sender, config)
-        return submit_discount_lines(deps)
-
-
-def _api_base(process: WorkerProcess) -> str:
-    return process.settings.openrouter_base_url
+    api = BatchApi(
+        client, settings.helixq_batch_api_url or settings.openrouter_base_url
+    )
+    return DiscountDeps(process.sessions, api, process.sender, config)
 
 
 def _batch_http(process: WorkerProcess) -> httpx.Client:
