@@ -72,7 +72,8 @@ async def test_auto_sends_batchable_lines_to_the_discount_lane_unpublished(
         "requests": [
             line("cheap", models["batchable"]),
             line("fast", models["realtime"]),
-        ]
+        ],
+        "lane": "auto",
     }
     response = await api.post("/v1/batches", json=body, headers=tenant.headers)
 
@@ -91,7 +92,11 @@ async def test_auto_sends_batchable_lines_to_the_discount_lane_unpublished(
 async def test_auto_runs_a_batch_with_a_short_window_realtime(
     api, tenant: TenantCredentials, engine: Engine, enqueuer: RecordingEnqueuer, models
 ) -> None:
-    body = {"requests": [line("a", models["batchable"])], "completion_window": "1h"}
+    body = {
+        "requests": [line("a", models["batchable"])],
+        "completion_window": "1h",
+        "lane": "auto",
+    }
     response = await api.post("/v1/batches", json=body, headers=tenant.headers)
 
     assert response.status_code == 201, response.text
@@ -172,3 +177,15 @@ async def test_an_unknown_lane_is_a_422_naming_the_field(
 
     assert response.status_code == 422
     assert "lane" in response.text
+
+
+async def test_a_batch_that_asks_for_no_lane_runs_realtime(
+    api, tenant: TenantCredentials, engine: Engine, enqueuer: RecordingEnqueuer, models
+) -> None:
+    body = {"requests": [line("a", models["batchable"])]}
+    response = await api.post("/v1/batches", json=body, headers=tenant.headers)
+
+    assert response.status_code == 201, response.text
+    assert response.json()["lane"] == "realtime"
+    assert lanes_of(engine, response.json()["id"]) == {"a": "realtime"}
+    assert len(enqueuer.sent) == 1
