@@ -19,6 +19,8 @@ class TaskName(StrEnum):
     CHECK_UPSTREAM = "workers.check_upstream"
     SYNC_MODEL_CATALOG = "workers.sync_model_catalog"
     DELETE_EXPIRED_FILES = "workers.delete_expired_files"
+    SUBMIT_DISCOUNT_LINES = "workers.submit_discount_lines"
+    FOLLOW_UPSTREAM_BATCHES = "workers.follow_upstream_batches"
 
 
 TASK_QUEUE: dict[TaskName, Queue] = {
@@ -29,6 +31,8 @@ TASK_QUEUE: dict[TaskName, Queue] = {
     TaskName.CHECK_UPSTREAM: Queue.MAINTENANCE,
     TaskName.SYNC_MODEL_CATALOG: Queue.MAINTENANCE,
     TaskName.DELETE_EXPIRED_FILES: Queue.MAINTENANCE,
+    TaskName.SUBMIT_DISCOUNT_LINES: Queue.MAINTENANCE,
+    TaskName.FOLLOW_UPSTREAM_BATCHES: Queue.MAINTENANCE,
 }
 
 

@@ -57,6 +57,9 @@ class BatchView(BaseModel):
     output_file_id: str | None = None
     error_file_id: str | None = None
     status: str
+    # As asked: auto, discount or realtime. Answers stored for an Idempotency-Key
+    # before batches had lanes are replayed too: those batches ran realtime.
+    lane: str = "realtime"
     completion_window: str
     request_counts: RequestCounts
     route: dict[str, Any] | None
@@ -109,6 +112,7 @@ def batch_view(batch: Batch, by_status: dict[str, int]) -> BatchView:
         output_file_id=_file_id(batch.output_file_id),
         error_file_id=_file_id(batch.error_file_id),
         status=batch.status,
+        lane=batch.lane,
         completion_window=window_text(batch.completion_window_s),
         request_counts=counts,
         route=batch.route,
