@@ -13,7 +13,7 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker_api import idempotency
-from broker_api.batches import from_file, service
+from broker_api.batches import cancel, from_file, service
 from broker_api.batches.ingest import Ingest, parse_inline, parse_jsonl
 from broker_api.batches.views import BatchList, BatchView
 from broker_api.deps import (
@@ -222,7 +222,7 @@ async def cancel_batch(
     batch_id: str, session: SessionDep, caller: CallerDep
 ) -> BatchView:
     """Cancel queued items; running items finish and keep their results."""
-    return await service.cancel_batch(session, caller, _parse_id(batch_id))
+    return await cancel.cancel_batch(session, caller, _parse_id(batch_id))
 
 
 @router.get("/{batch_id}/results", response_class=StreamingResponse)
