@@ -25,6 +25,8 @@ class ApiSettings(
     helixq_max_batch_bytes: int = Field(default=200 * 1024 * 1024, ge=1024)
     helixq_long_poll_max_s: float = Field(default=60.0, ge=0, le=600)
     helixq_sync_timeout_s: float = Field(default=300.0, gt=0, le=3600)
+    # How often a stream whose job waits sends `: OPENROUTER PROCESSING`.
+    helixq_stream_keepalive_s: float = Field(default=1.0, gt=0, le=60)
     helixq_seed_tenants: bool = True
     # Failed authentications one client address may make per minute before its
     # further failures answer 429 (a valid key always passes).
