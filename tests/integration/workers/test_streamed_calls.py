@@ -260,7 +260,8 @@ def test_a_client_that_leaves_closes_the_call_and_cancels_the_job(
     assert usage["completion_tokens"] == job.completion_tokens > 0
     (attempt,) = fetch_attempts(engine, job_id)
     assert attempt.outcome == AttemptOutcome.CANCELLED
-    assert attempt.cost_usd is not None and attempt.cost_usd > 0
+    assert attempt.cost_usd is not None
+    assert attempt.cost_usd == job.cost_usd > 0
     assert stream_entries(redis_client, job_id)[-1] == (
         EntryKind.END,
         JobEnd("cancelled").encode(),
