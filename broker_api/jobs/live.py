@@ -59,27 +59,34 @@ class JobFollower:
 
     async def events(self) -> AsyncIterator[LiveEvent]:
         """Every event from the job's first, then keep-alives while it is quiet;
-        ends after its `end` entry, or with the row of a job found terminal."""
-        checked_s = time.monotonic()
+        ends after its `end` entry, or with the row of a job found terminal (read
+        at the first quiet interval, then every RECHECK_S)."""
+        checked_s: float | None = None
         while True:
-            got_any = False
-            for event in await self._read(block_ms=self._keepalive_ms):
-                got_any = True
+            events = await self._read(block_ms=self._keepalive_ms)
+            for event in events:
                 yield event
                 if event.kind is EntryKind.END:
                     return
-            if not got_any:
-                yield LiveEvent(None)
-            if time.monotonic() - checked_s >= RECHECK_S:
+            if events:
+                continue
+            if checked_s is None or time.monotonic() - checked_s >= RECHECK_S:
                 checked_s = time.monotonic()
                 view = await self.terminal_view()
                 if view is not None:
-                    for event in await self._read(block_ms=None):
+                    async for event in self._drained(view):
                         yield event
-                        if event.kind is EntryKind.END:
-                            return
-                    yield LiveEvent(EntryKind.END, view=view)
                     return
+            yield LiveEvent(None)
+
+    async def _drained(self, view: JobView) -> AsyncIterator[LiveEvent]:
+        """What the stream still holds of a terminal job, then its end: every
+        chunk was written before the job's end was committed."""
+        for event in await self._read(block_ms=None):
+            yield event
+            if event.kind is EntryKind.END:
+                return
+        yield LiveEvent(EntryKind.END, view=view)
 
     async def terminal_view(self) -> JobView | None:
         """The job's row if it is terminal."""
