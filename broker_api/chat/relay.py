@@ -12,39 +12,17 @@ marked gone, and the worker closes the upstream call (workers.jobs.live_streams)
 """
 
 import asyncio
-import json
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
 
-from broker_api.chat.streaming import completion_chunks
-from broker_api.errors import DEFAULT_JOB_ERROR_STATUS, JOB_ERROR_STATUS
 from broker_api.jobs.live import JobFollower, LiveEvent
-from broker_api.jobs.views import JobView
+from broker_api.sse import DONE, KEEPALIVE, data_event, ended_without_chunks
 from shared.job_streams import EntryKind, JobEnd
 
 logger = logging.getLogger(__name__)
 
-KEEPALIVE = b": OPENROUTER PROCESSING\n\n"
-DONE = b"data: [DONE]\n\n"
-
 # Marks of clients that left, kept referenced until sent.
 _pending_marks: set[asyncio.Task[None]] = set()
-
-
-def data_event(data: bytes) -> bytes:
-    return b"data: " + data + b"\n\n"
-
-
-def error_event(job_id: str, code: str, message: str, status: int) -> bytes:
-    """OpenRouter's mid-stream error event: `error` and `finish_reason: "error"`."""
-    chunk = {
-        "id": job_id,
-        "object": "chat.completion.chunk",
-        "error": {"code": status, "message": message, "metadata": {"code": code}},
-        "choices": [{"index": 0, "delta": {"content": ""}, "finish_reason": "error"}],
-    }
-    return data_event(json.dumps(chunk).encode())
 
 
 class ChatRelay:
@@ -112,16 +90,3 @@ class ChatRelay:
                 return []  # the error event, if any, was relayed
             view = await self._follower.terminal_view()
         return ended_without_chunks(view) if view is not None else []
-
-
-def ended_without_chunks(view: JobView) -> list[bytes]:
-    """A job that ended before any chunk was relayed: its answer replayed, or its
-    error as OpenRouter's mid-stream error event."""
-    if view.status == "succeeded" and view.result is not None:
-        result: dict[str, Any] = view.result
-        events = [data_event(json.dumps(c).encode()) for c in completion_chunks(result)]
-        return [*events, DONE]
-    code = view.error.code if view.error else view.status
-    message = view.error.message if view.error else f"the job is {view.status}"
-    status = JOB_ERROR_STATUS.get(code, DEFAULT_JOB_ERROR_STATUS)
-    return [error_event(str(view.id), code, message, status)]

@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from broker_api.chat.relay import ChatRelay, ended_without_chunks
+from broker_api.chat.relay import ChatRelay
 from broker_api.deps import (
     CallerDep,
     CatalogIdsDep,
@@ -24,6 +24,7 @@ from broker_api.jobs import service
 from broker_api.jobs.live import JobFollower
 from broker_api.jobs.views import JobView
 from broker_api.quotas import SubmitQuotaDep
+from broker_api.sse import ended_without_chunks
 from shared.job_streams import EntryKind
 from shared.schemas import ChatCompletionCreate
 from shared.task_messages import Priority
