@@ -15,6 +15,7 @@ from broker_api.deps import (
     CallerDep,
     CatalogIdsDep,
     EnqueuerDep,
+    IdempotencyKeyHeader,
     SessionDep,
     SettingsDep,
     WaitersDep,
@@ -53,10 +54,13 @@ async def chat_completions(
     settings: SettingsDep,
     catalog_ids: CatalogIdsDep,
     request: Request,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> JSONResponse | StreamingResponse:
     """Run one completion and answer in OpenAI/OpenRouter format (usage with cost).
 
-    With `stream: true` the tokens are relayed as OpenRouter streams them."""
+    With `stream: true` the tokens are relayed as OpenRouter streams them. With an
+    `Idempotency-Key` header, a retry of the same request (within 24 h) answers
+    the job the first one created, instead of paying for a second call."""
     accepted = await service.submit_job(
         session,
         enqueuer,
@@ -64,6 +68,7 @@ async def chat_completions(
         body.as_job(),
         priority=Priority.INTERACTIVE,
         catalog_ids=catalog_ids,
+        idempotency_key=idempotency_key,
     )
     headers = {"X-Helixq-Job-Id": str(accepted.id)}
     if body.stream:
