@@ -16,6 +16,7 @@ BrokerError
 ├── UnsupportedMediaType     a body in a content type the endpoint does not take
 ├── InvalidRequest           well-formed but unacceptable input (with field details)
 │   ├── IdempotencyKeyReused  the same Idempotency-Key with a different body
+│   ├── DiscountLaneRefused  lines of a `lane: discount` batch the Batch API cannot run
 │   ├── InvalidJson          a body JSON cannot carry safely (NaN, depth, encoding)
 │   │   ├── JsonTooDeep
 │   │   ├── NotUtf8
@@ -162,6 +163,13 @@ class IdempotencyKeyReused(InvalidRequest):
             f"Idempotency-Key {key!r} was already used with a different request body",
             details={"idempotency_key": key},
         )
+
+
+class DiscountLaneRefused(InvalidRequest):
+    """Lines of a batch that asked for the discount lane and cannot have it; the
+    details list each line's number and reasons."""
+
+    code = "discount_lane_refused"
 
 
 class InvalidJson(InvalidRequest):

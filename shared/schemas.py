@@ -11,6 +11,7 @@ from pydantic import (
     field_validator,
 )
 
+from shared.lanes import Lane
 from shared.strategies import FallbackStrategy, ModelSubstitution, RouteStrategy
 
 ModelId = Annotated[
@@ -143,6 +144,12 @@ class BatchOptions(BaseModel):
     webhook_url: str | None = Field(default=None, max_length=2000)
     metadata: dict[str, str] | None = Field(default=None, max_length=16)
     completion_window: str = Field(default="24h", description="e.g. 1h, 24h")
+    lane: Lane = Field(
+        default=Lane.REALTIME,
+        description="auto: the discount lane (Batch API, about half price, within"
+        " 24h) where a line can go, else realtime; discount: every line or a 422;"
+        " realtime: every line at once, at list price",
+    )
 
 
 class BatchCreate(BatchOptions):

@@ -60,7 +60,9 @@ async def get_credits(request: web.Request) -> web.Response:
     state = request.app[STATE]
     authenticate(request, state.settings)
     data = {
-        "total_credits": json_number(state.settings.credits_usd),
+        "total_credits": json_number(
+            state.settings.credits_usd + state.ledger.credits_added
+        ),
         "total_usage": json_number(state.ledger.total),
     }
     return json_response({"data": data})

@@ -5,6 +5,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from simulator.account import get_credits, get_generation, get_key
+from simulator.batches.api import add_batch_api
 from simulator.catalog import Catalog
 from simulator.completions import create_completion
 from simulator.control import get_calls, get_health, queue_script, reset
@@ -59,4 +60,5 @@ def create_app(settings: SimulatorSettings | None = None) -> web.Application:
             web.post("/_sim/script", queue_script),
         ]
     )
+    add_batch_api(app)
     return app

@@ -46,9 +46,11 @@ def json_number(value: Decimal) -> int | float:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
-def _available(settings: SimulatorSettings, spent: Decimal) -> tuple[Decimal, str]:
+def available_credits(
+    settings: SimulatorSettings, spent: Decimal, *, added: Decimal = Decimal(0)
+) -> tuple[Decimal, str]:
     """Return what can still be spent and which limit binds it."""
-    balance = settings.credits_usd - spent
+    balance = settings.credits_usd + added - spent
     if settings.credit_limit_usd is not None:
         key_remaining = settings.credit_limit_usd - spent
         if key_remaining < balance:
@@ -63,9 +65,10 @@ def check_credits(
     max_output_tokens: int | None,
     settings: SimulatorSettings,
     spent: Decimal,
+    credits_added: Decimal = Decimal(0),
 ) -> None:
     """Reserve the worst case (prompt + full output) or raise OpenRouter's 402."""
-    available, source = _available(settings, spent)
+    available, source = available_credits(settings, spent, added=credits_added)
     metadata = {"limit_source": source, "remedy_hint": _CREDITS_HINT}
     if available <= 0:
         message = "Insufficient credits. Add more using https://openrouter.ai/credits"

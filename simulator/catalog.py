@@ -2,7 +2,7 @@
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from importlib import resources
 from typing import Any
@@ -12,6 +12,15 @@ from simulator.scripts import LISTED_BEHAVIOURS, Behaviour, parse_behaviour
 
 SIM_AUTHOR = "sim"
 AUTO_ROUTER = "openrouter/auto"
+BATCH_SUFFIX = ":batch"
+BATCH_DISCOUNT = Decimal("0.5")
+# Providers with a batch API behind OpenRouter's; `sim/ok` lets tests batch cheaply.
+_BATCH_AUTHORS = frozenset({"openai", "anthropic", "google", "mistralai"})
+_BATCH_SIM_MODELS = frozenset({"sim/ok"})
+# Token prices the discount applies to; web search and per-request fees stay.
+_DISCOUNTED_PRICES = frozenset(
+    {"prompt", "completion", "input_cache_read", "input_cache_write"}
+)
 # Routing shortcuts that work on any slug and are not listed as models of their own.
 _SHORTCUT_VARIANTS = frozenset({"nitro", "floor", "online"})
 _SIM_CREATED = 1767225600  # 2026-01-01: a fixed date keeps the listing stable
@@ -65,10 +74,15 @@ class ModelEntry:
         """Return the permanent slug, as `/models` lists it."""
         return canonical_slug(self.id)
 
+    @property
+    def is_batch_only(self) -> bool:
+        """Say whether only the Batch API serves this variant."""
+        return self.id.endswith(BATCH_SUFFIX)
+
 
 def canonical_slug(model_id: str) -> str:
-    """Return a model's permanent slug; a `:free` variant shares its base slug."""
-    return model_id.removesuffix(":free")
+    """Return a model's permanent slug; `:free` and `:batch` share their base's."""
+    return model_id.removesuffix(":free").removesuffix(BATCH_SUFFIX)
 
 
 def _prices(pricing: Mapping[str, str]) -> Prices:
@@ -161,6 +175,36 @@ def _read_data(name: str) -> Any:
     return json.loads(source.read_text(encoding="utf-8"))
 
 
+def has_batch_variant(entry: ModelEntry) -> bool:
+    """Say whether a listed model has a `:batch` endpoint."""
+    if ":" in entry.id:  # `:free`, `:thinking`: variants have none of their own
+        return False
+    return entry.id.split("/", 1)[0] in _BATCH_AUTHORS or entry.id in _BATCH_SIM_MODELS
+
+
+def _discounted(price: str) -> str:
+    """Halve a price string, keeping it a plain decimal."""
+    return format((Decimal(price) * BATCH_DISCOUNT).normalize(), "f")
+
+
+def batch_variant(entry: ModelEntry) -> ModelEntry:
+    """The `:batch` listing of a model: same limits, discounted token prices."""
+    listing = dict(entry.listing)
+    pricing = {
+        key: _discounted(value) if key in _DISCOUNTED_PRICES else value
+        for key, value in entry.listing["pricing"].items()
+    }
+    model_id = entry.id + BATCH_SUFFIX
+    listing.update(id=model_id, name=f"{entry.name} (batch)", pricing=pricing)
+    return replace(
+        entry,
+        id=model_id,
+        name=listing["name"],
+        listing=listing,
+        prices=_prices(pricing),
+    )
+
+
 class Catalog:
     """Every model the simulator answers for, by id."""
 
@@ -184,6 +228,9 @@ class Catalog:
             behaviour = parse_behaviour(name)
             if behaviour is not None:
                 entries.append(sim_model(behaviour))
+        entries += [
+            batch_variant(entry) for entry in entries if has_batch_variant(entry)
+        ]
         return cls(entries)
 
     def find(self, model_id: str) -> ModelEntry | None:

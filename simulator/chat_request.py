@@ -34,6 +34,11 @@ _RANGES = MappingProxyType(
 Message = Mapping[str, Any]
 MAX_CHOICES = 128
 
+BATCH_ONLY_MESSAGE = (
+    "This model is only available through the Batch API. "
+    "Use the /api/beta/batches endpoint instead."
+)
+
 
 @dataclass(frozen=True)
 class ChatRequest:
@@ -182,6 +187,8 @@ def _candidates(
         entry = catalog.find(model_id)
         if entry is None:
             raise _bad_request(f"{model_id} is not a valid model ID")
+        if entry.is_batch_only:
+            raise SimError(404, BATCH_ONLY_MESSAGE)
         if entry.id == AUTO_ROUTER:
             router = AUTO_ROUTER
             entry = catalog.find(settings.auto_router_model) or entry

@@ -57,6 +57,7 @@ def _preflight(chat: ChatRequest, state: SimulatorState) -> None:
         max_output_tokens=chat.max_output_tokens,
         settings=state.settings,
         spent=state.ledger.total,
+        credits_added=state.ledger.credits_added,
     )
     if model.is_free:
         state.free_limits.admit(time.time())

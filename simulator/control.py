@@ -1,16 +1,19 @@
 """Test and benchmark control under /_sim/ (not part of OpenRouter; no auth)."""
 
 import json
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from aiohttp import web
 
+from simulator.billing import json_number
 from simulator.catalog import AUTO_ROUTER
 from simulator.errors import SimError, json_response
 from simulator.scripts import Behaviour, behaviour_for_status, parse_behaviour
 from simulator.state import STATE, SimulatorState
 
 _TRUE_WORDS = frozenset({"1", "true", "yes"})
+_MAX_TOP_UP_USD = Decimal(1_000_000_000)
 
 
 async def get_health(_request: web.Request) -> web.Response:
@@ -66,3 +69,30 @@ async def queue_script(request: web.Request) -> web.Response:
     behaviours = [_behaviour(item) for item in body["responses"]]
     pending = state.scripts.queue(model_id, behaviours)
     return json_response({"model": model_id, "queued": pending})
+
+
+def _credit_amount(body: object) -> Decimal:
+    """Read `{"usd": "10"}`: a positive amount, small enough to stay a JSON number."""
+    raw = body.get("usd") if isinstance(body, dict) else None
+    is_number = isinstance(raw, str | int | float) and not isinstance(raw, bool)
+    try:
+        amount = Decimal(str(raw)) if is_number else None
+    except InvalidOperation:
+        amount = None
+    if amount is None or not amount.is_finite() or not 0 < amount <= _MAX_TOP_UP_USD:
+        raise SimError(
+            400, f'Expected {{"usd": "<an amount above 0, at most {_MAX_TOP_UP_USD}>"}}'
+        )
+    return amount
+
+
+async def add_credits(request: web.Request) -> web.Response:
+    """POST /_sim/credits {"usd": "10"}: buy credits; batches locked by 402 unlock."""
+    state = request.app[STATE]
+    try:
+        body = json.loads(await request.read())
+    except ValueError:
+        raise SimError(400, "Invalid JSON in request body") from None
+    state.ledger.add_credits(_credit_amount(body))
+    total = state.settings.credits_usd + state.ledger.credits_added
+    return json_response({"data": {"total_credits": json_number(total)}})

@@ -5,11 +5,16 @@ from decimal import Decimal
 
 
 class Ledger:
-    """Exact spend since the last reset, kept per UTC day."""
+    """Exact spend since the last reset, kept per UTC day, and credits added."""
 
     def __init__(self) -> None:
         self._by_day: dict[date, Decimal] = {}
         self.total = Decimal(0)
+        self.credits_added = Decimal(0)  # on top of HELIXQ_SIM_CREDITS_USD
+
+    def add_credits(self, amount_usd: Decimal) -> None:
+        """Buy credits, as a user does after a 402."""
+        self.credits_added += amount_usd
 
     def charge(self, cost_usd: Decimal, day: date) -> None:
         """Add a served generation's cost."""

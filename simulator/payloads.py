@@ -79,8 +79,11 @@ def _message_json(choice: Choice) -> dict[str, Any]:
     return message
 
 
-def completion_json(turn: Turn, reply: Reply, cost: Cost) -> dict[str, Any]:
-    """The non-streaming 200 body, one entry of `choices` per `n`."""
+def choices_json(
+    reply: Reply, *, error: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """The `choices` of a non-streaming body, one per `n`; `error` goes on a choice
+    that broke off mid-generation."""
     choices = []
     for index, choice in enumerate(reply.choices):
         body: dict[str, Any] = {
@@ -90,11 +93,16 @@ def completion_json(turn: Turn, reply: Reply, cost: Cost) -> dict[str, Any]:
             "native_finish_reason": choice.native_finish_reason,
             "message": _message_json(choice),
         }
-        if choice.finish_reason == "error":
-            body["error"] = broken_error(turn)
+        if choice.finish_reason == "error" and error is not None:
+            body["error"] = error
         choices.append(body)
+    return choices
+
+
+def completion_json(turn: Turn, reply: Reply, cost: Cost) -> dict[str, Any]:
+    """The non-streaming 200 body, one entry of `choices` per `n`."""
     body = head(turn, "chat.completion")
-    body["choices"] = choices
+    body["choices"] = choices_json(reply, error=broken_error(turn))
     body["system_fingerprint"] = None
     body["usage"] = usage_json(turn.chat.prompt_tokens, reply, cost)
     return body

@@ -1,9 +1,9 @@
 """SimulatorSettings: how the fake OpenRouter behaves, read from `HELIXQ_SIM_*`."""
 
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -36,7 +36,27 @@ RateMap = Annotated[dict[str, float], NoDecode, BeforeValidator(_split_mapping)]
 Rate = Annotated[float, Field(ge=0, le=1)]
 
 
-class SimulatorSettings(BaseSettings):
+class BatchSettings(BaseSettings):
+    """The Batch API: how long each status lasts, which variant of the API it is."""
+
+    batch_validating_s: float = Field(default=1.0, ge=0)
+    batch_in_progress_s: float = Field(default=5.0, ge=0)
+    batch_cancel_s: float = Field(default=1.0, ge=0)  # until the provider confirms
+    batch_window_s: float = Field(default=86_400.0, gt=0)  # sets `expires_at`
+    # OpenRouter's documents disagree on cancel and on paged results: each is a knob.
+    batch_cancel: Literal["enabled", "403", "404"] = "enabled"
+    batch_results: Literal["both", "inline", "paged"] = "both"
+    batch_line_cost: bool = True  # `usage.cost` in each result body
+    batch_line_failure_rate: Rate = 0.0
+    batch_callback_secret: SecretStr | None = None  # unset: callbacks go unsigned
+    batch_callback_body: Literal["event", "object"] = "event"
+    batch_callback_attempts: int = Field(default=3, ge=1)
+    batch_callback_retry_s: float = Field(default=1.0, ge=0)
+    batch_max_requests: int = Field(default=5_000, ge=1)
+    batch_max_bytes: int = Field(default=200 * 1024 * 1024, ge=1)
+
+
+class SimulatorSettings(BatchSettings):
     """Latency, faults, credits and limits of the simulated OpenRouter."""
 
     model_config = SettingsConfigDict(

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from simulator.batches.store import BatchStore
 from simulator.calls import CallLog
 from simulator.catalog import Catalog
 from simulator.generations import GenerationStore
@@ -29,6 +30,7 @@ class SimulatorState:
     scripts: ScriptBook = field(init=False)
     free_limits: FreeModelLimiter = field(init=False)
     prompt_cache: PromptCache = field(init=False)
+    batches: BatchStore = field(init=False)
     rng: random.Random = field(init=False)  # faults and jitter: seedable
     ids: random.Random = field(init=False)  # ids: never repeat across resets
 
@@ -36,7 +38,7 @@ class SimulatorState:
         self.reset()
 
     def reset(self) -> None:
-        """Forget calls, generations, spend, scripts and counters; reseed the RNG."""
+        """Forget calls, generations, spend, scripts, batches; reseed the RNG."""
         settings = self.settings
         self.calls = CallLog()
         self.generations = GenerationStore(
@@ -50,6 +52,7 @@ class SimulatorState:
             is_high_balance=settings.credits_usd >= _HIGH_BALANCE_USD,
         )
         self.prompt_cache = PromptCache()
+        self.batches = BatchStore()
         self.rng = random.Random(settings.seed)
         self.ids = random.Random()
 

@@ -1,6 +1,5 @@
 """The chaos table, on the terminal and in docs/reliability.md."""
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.chaos.scenarios import Row
@@ -25,13 +24,13 @@ def table(rows: list[Row]) -> str:
 
 
 def write_report(path: Path, rows: list[Row], jobs: int) -> None:
-    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     path.write_text(
         f"""# Reliability under faults
 
-Measured with `make chaos` (`python -m bench.chaos`, {jobs} jobs a scenario) on
-{when}. The run owns an embedded PostgreSQL, a redis-server, the simulator (200 ms
-a call), the API, a worker node of 2 processes and beat, all on loopback. Each
+Measured with `make chaos` (`python -m bench.chaos`, {jobs} jobs a scenario) on the
+2-core machine the tests run on. The run owns an embedded PostgreSQL, a
+redis-server, the simulator (200 ms a call), the API, a worker node of 2 processes
+and beat, all on loopback. Each
 scenario creates a tenant through the admin API and submits its jobs through
 `POST /v1/jobs`, as clients do (the batch scenario: one `POST /v1/batches`). Each
 fault is injected once a quarter of the jobs are terminal; "recovery" runs from the

@@ -26,6 +26,7 @@ from broker_api.ids import parse_id
 from broker_api.quotas import SubmitQuotaDep
 from broker_api.webhooks.service import check_webhook_url
 from shared.errors import BatchNotFound, UnsupportedMediaType
+from shared.lanes import Lane
 from shared.schemas import BatchCreate, BatchOptions, RouteSpec
 from shared.strategies import FallbackStrategy, RouteStrategy
 from shared.webhooks.addresses import system_resolver
@@ -90,6 +91,7 @@ def _query_options(
     webhook_url: str | None,
     strategy: RouteStrategy | None,
     fallback: FallbackStrategy | None,
+    lane: Lane,
 ) -> BatchOptions:
     route = (
         RouteSpec(strategy=strategy, fallback=fallback)
@@ -100,6 +102,7 @@ def _query_options(
         route=route,
         webhook_url=webhook_url,
         completion_window=completion_window or "24h",
+        lane=lane,
     )
 
 
@@ -123,12 +126,15 @@ async def create_batch(
     fallback: Annotated[
         FallbackStrategy | None, Query(description="JSONL only")
     ] = None,
+    lane: Annotated[Lane, Query(description="JSONL only")] = Lane.REALTIME,
 ) -> BatchView:
     """Queue up to 50,000 requests at once, as JSON or an OpenAI-style JSONL upload."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     ingest = Ingest(catalog_ids=catalog_ids)
     if content_type in JSONL_TYPES:
-        options = _query_options(completion_window, webhook_url, strategy, fallback)
+        options = _query_options(
+            completion_window, webhook_url, strategy, fallback, lane
+        )
         submission = _jsonl_submission(request, options, idempotency_key, ingest)
     elif content_type == "application/json":
         submission = await _json_submission(request, idempotency_key, ingest)

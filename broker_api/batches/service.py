@@ -2,7 +2,7 @@
 
 import json
 from collections.abc import AsyncIterator, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -21,10 +21,12 @@ from shared.durations import parse_duration_s
 from shared.errors import (
     BatchNotCancellable,
     BatchNotFound,
+    DiscountLaneRefused,
     InvalidRequest,
     NothingLeftToCancel,
 )
 from shared.jobs import BatchStatus, JobStatus
+from shared.lanes import Lane, LanePolicy
 from shared.schemas import BatchOptions
 from shared.task_messages import Priority
 from shared.webhooks.outbox import record_batch_event
@@ -53,6 +55,7 @@ def _new_batch(caller: Caller, options: BatchOptions, window_s: int) -> Batch:
         tenant_id=caller.tenant_id,
         # Lines are validated before the row exists, so a stored batch starts here.
         status=BatchStatus.IN_PROGRESS.value,
+        lane=options.lane.value,
         route=options.route.model_dump(exclude_none=True) if options.route else None,
         webhook_url=options.webhook_url,
         metadata_=options.metadata,
@@ -76,14 +79,28 @@ def _job_values(batch: Batch, row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+@dataclass
+class Written:
+    """The jobs written, and those of them the realtime lane runs (published)."""
+
+    total: int = 0
+    realtime: list[UUID] = field(default_factory=list)
+
+    def add(self, rows: list[dict[str, Any]]) -> None:
+        self.total += len(rows)
+        self.realtime.extend(
+            row["id"] for row in rows if row["lane"] == Lane.REALTIME.value
+        )
+
+
 async def _write_rows(
     session: AsyncSession,
     batch: Batch,
     ingest: Ingest,
     rows: AsyncIterator[dict[str, Any]],
-) -> list[UUID]:
+) -> Written:
     """Insert valid rows in chunks as they are validated; none after an error."""
-    job_ids: list[UUID] = []
+    written = Written()
     chunk: list[dict[str, Any]] = []
     async for row in rows:
         if ingest.error_count:
@@ -91,12 +108,12 @@ async def _write_rows(
         chunk.append(_job_values(batch, row))
         if len(chunk) >= queries.INSERT_CHUNK:
             await queries.insert_jobs(session, chunk)
-            job_ids.extend(values["id"] for values in chunk)
+            written.add(chunk)
             chunk = []
     if chunk and not ingest.error_count:
         await queries.insert_jobs(session, chunk)
-        job_ids.extend(values["id"] for values in chunk)
-    return job_ids
+        written.add(chunk)
+    return written
 
 
 def _invalid(ingest: Ingest) -> InvalidRequest:
@@ -105,7 +122,9 @@ def _invalid(ingest: Ingest) -> InvalidRequest:
         for e in ingest.errors
     ]
     first = ingest.errors[0]
-    return InvalidRequest(
+    refused = all(e.code == DiscountLaneRefused.code for e in ingest.errors)
+    kind = DiscountLaneRefused if refused else InvalidRequest
+    return kind(
         f"{ingest.error_count} request(s) of the batch are invalid; first at line "
         f"{first.line}: {first.message}. Nothing was queued.",
         details={"error_count": ingest.error_count, "errors": errors},
@@ -137,25 +156,36 @@ async def submit_batch(
     is known only then) but in the same transaction, so duplicates still serialise.
     """
     window_s = completion_window_s(submission.options.completion_window)
+    submission.ingest.lanes = LanePolicy(
+        requested=submission.options.lane,
+        window_s=window_s,
+        catalog_ids=submission.ingest.catalog_ids,
+        default_model=caller.default_model,
+    )
     try:
         async with session.begin():
             batch = _new_batch(caller, submission.options, window_s)
             session.add(batch)
             await session.flush()
             ingest = submission.ingest
-            job_ids = await _write_rows(session, batch, ingest, submission.rows)
+            written = await _write_rows(session, batch, ingest, submission.rows)
             if ingest.error_count:
                 raise _invalid(ingest)
-            if not job_ids:
+            if not written.total:
                 raise InvalidRequest(
                     "the batch has no requests", details={"field": "requests"}
                 )
-            batch.total = len(job_ids)
+            batch.total = written.total
             view = batch_view(batch, {})
             await _remember(session, caller, submission, view)
     except _Replay as replay:
         return BatchView.model_validate(replay.stored.body)
-    await enqueuer.enqueue_completions(job_ids, caller.slug, Priority.BATCH)
+    # Discount-lane lines are not published: the worker's upstream submission
+    # picks them up from Postgres (workers.maintenance).
+    if written.realtime:
+        await enqueuer.enqueue_completions(
+            written.realtime, caller.slug, Priority.BATCH
+        )
     return view
 
 

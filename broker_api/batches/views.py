@@ -24,6 +24,9 @@ class BatchView(BaseModel):
     id: UUID
     object: Literal["batch"] = "batch"
     status: str
+    # As asked: auto, discount or realtime. Answers stored for an Idempotency-Key
+    # before batches had lanes are replayed too: those batches ran realtime.
+    lane: str = "realtime"
     completion_window: str
     request_counts: RequestCounts
     route: dict[str, Any] | None
@@ -67,6 +70,7 @@ def batch_view(batch: Batch, by_status: dict[str, int]) -> BatchView:
     return BatchView(
         id=batch.id,
         status=batch.status,
+        lane=batch.lane,
         completion_window=window_text(batch.completion_window_s),
         request_counts=counts,
         route=batch.route,

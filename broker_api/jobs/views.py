@@ -27,6 +27,7 @@ class AttemptView(BaseModel):
     model: str
     provider: str | None
     generation_id: str | None
+    lane: str  # realtime or discount
     outcome: str = Field(
         description="succeeded, retryable or permanent once answered; started while"
         " the call is in flight; interrupted when its worker stopped or died"
@@ -49,6 +50,9 @@ class JobAccepted(BaseModel):
 
 
 class JobView(JobAccepted):
+    lane: str = Field(
+        description="realtime, or discount: run through OpenRouter's Batch API"
+    )
     model: str | None
     provider: str | None
     metadata: dict[str, str] | None
@@ -92,6 +96,7 @@ def attempt_view(attempt: Attempt) -> AttemptView:
         model=attempt.model,
         provider=attempt.provider,
         generation_id=attempt.generation_id,
+        lane=attempt.lane,
         outcome=attempt.outcome,
         http_status=attempt.http_status,
         error=_error(attempt.error_code, attempt.error_message),
@@ -105,6 +110,7 @@ def attempt_view(attempt: Attempt) -> AttemptView:
 def job_view(job: Job, attempts: list[Attempt]) -> JobView:
     return JobView(
         **accepted_view(job).model_dump(),
+        lane=job.lane,
         model=job.model,
         provider=job.provider,
         metadata=job.metadata_,

@@ -23,6 +23,7 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db.base import Base
+from shared.db.upstream_batches import UpstreamBatch
 from shared.jobs import AttemptOutcome, BatchStatus, JobStatus
 
 Money = Numeric(20, 12)  # USD; prices are per token, so costs need many decimals
@@ -113,6 +114,14 @@ class Job(Base):
     metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSONB)
     webhook_url: Mapped[str | None] = mapped_column(Text)
     priority: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # realtime or discount (shared.lanes): a discount line waits for the Batch API.
+    lane: Mapped[str] = mapped_column(
+        String(16), default="realtime", server_default="realtime"
+    )
+    # The Batch API batch that carries (or carried) this job, on the discount lane.
+    upstream_batch_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey(UpstreamBatch.id, ondelete="SET NULL"), index=True
+    )
     deadline_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     error_code: Mapped[str | None] = mapped_column(String(64))
@@ -164,6 +173,12 @@ class Attempt(Base):
     model: Mapped[str] = mapped_column(String(200))
     provider: Mapped[str | None] = mapped_column(String(100))
     generation_id: Mapped[str | None] = mapped_column(String(100))
+    lane: Mapped[str] = mapped_column(
+        String(16), default="realtime", server_default="realtime"
+    )
+    upstream_batch_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey(UpstreamBatch.id, ondelete="SET NULL")
+    )
     outcome: Mapped[str] = mapped_column(String(16))
     http_status: Mapped[int | None] = mapped_column(Integer)
     error_code: Mapped[str | None] = mapped_column(String(64))
@@ -201,6 +216,10 @@ class Batch(Base):
         ForeignKey("tenants.id", ondelete="CASCADE")
     )
     status: Mapped[str] = mapped_column(String(16))
+    # The lane asked for: auto, discount or realtime (each job holds its own).
+    lane: Mapped[str] = mapped_column(
+        String(16), default="realtime", server_default="realtime"
+    )
     route: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     webhook_url: Mapped[str | None] = mapped_column(Text)
     metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSONB)

@@ -36,6 +36,12 @@ SWEEP_SCHEDULE_NAME = "requeue-stale-jobs"
 # run_beat replaces it with HELIXQ_BATCH_SWEEP_INTERVAL_S.
 DEFAULT_BATCH_SWEEP_INTERVAL_S = 5.0
 BATCH_SWEEP_SCHEDULE_NAME = "finish-batches"
+# run_beat replaces it with HELIXQ_DISCOUNT_INTERVAL_S.
+DEFAULT_DISCOUNT_INTERVAL_S = 5.0
+DISCOUNT_SCHEDULE_NAME = "submit-discount-lines"
+# Each upstream batch keeps its own backoff (HELIXQ_DISCOUNT_POLL_*): this only
+# looks for the ones that are due.
+FOLLOW_SCHEDULE_NAME = "follow-upstream-batches"
 # A delivery whose message was lost is re-sent within this long plus the sweep's grace.
 DUE_WEBHOOKS_INTERVAL_S = 15.0
 # Often enough that /readyz reads a check younger than its 3 min staleness limit.
@@ -92,6 +98,14 @@ def create_app() -> HelixqCelery:
             BATCH_SWEEP_SCHEDULE_NAME: {
                 "task": TaskName.FINISH_BATCHES.value,
                 "schedule": DEFAULT_BATCH_SWEEP_INTERVAL_S,
+            },
+            DISCOUNT_SCHEDULE_NAME: {
+                "task": TaskName.SUBMIT_DISCOUNT_LINES.value,
+                "schedule": DEFAULT_DISCOUNT_INTERVAL_S,
+            },
+            FOLLOW_SCHEDULE_NAME: {
+                "task": TaskName.FOLLOW_UPSTREAM_BATCHES.value,
+                "schedule": DEFAULT_DISCOUNT_INTERVAL_S,
             },
             "deliver-due-webhooks": {
                 "task": TaskName.DELIVER_DUE_WEBHOOKS.value,

@@ -1,4 +1,5 @@
-"""A simulator process on a loopback TCP port, configured from its environment."""
+"""Simulator tests that need real sockets: a simulator process on a loopback TCP
+port configured from its environment, and async tests on a fresh loop each."""
 
 import os
 import sys
@@ -8,6 +9,10 @@ from pathlib import Path
 import pytest
 
 from helixq.processes import Supervisor, answers, free_port
+from tests.unit.simulator.conftest import pytest_pyfunc_call, settings
+from tests.webhook_receiver import receiver
+
+__all__ = ["pytest_pyfunc_call", "receiver", "settings"]
 
 ROOT = Path(__file__).resolve().parents[3]
 LATENCY_MS = 300

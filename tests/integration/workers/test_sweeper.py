@@ -79,3 +79,13 @@ def test_a_re_sent_job_is_not_re_sent_again_within_the_stale_period(
 
     assert _sweep(worker_process, sender) == 0
     assert sender.sent == []
+
+
+def test_a_discount_lane_job_waiting_upstream_is_never_re_sent(
+    worker_process, make_job
+):
+    make_job(lane="discount", available_at=datetime.now(UTC) - timedelta(hours=1))
+    sender = ListSender()
+
+    assert _sweep(worker_process, sender) == 0
+    assert sender.sent == []

@@ -2,7 +2,7 @@
 
 from simulator.catalog import Catalog
 from simulator.settings import SimulatorSettings
-from tests.unit.simulator.harness import AUTH, running
+from tests.unit.simulator.harness import AUTH, chat, running
 
 
 async def test_models_lists_snapshot_and_sim_models_without_auth(
@@ -51,3 +51,33 @@ def test_routing_variants_resolve_to_the_base_model() -> None:
     model = Catalog.load().find("openai/gpt-4o:nitro")
     assert model is not None
     assert model.id == "openai/gpt-4o"
+
+
+async def test_models_lists_batch_variants_at_half_price(
+    settings: SimulatorSettings,
+) -> None:
+    async with running(settings) as client:
+        response = await client.session.get("/api/v1/models")
+        models = {model["id"]: model for model in (await response.json())["data"]}
+    variant, base = models["openai/gpt-4o:batch"], models["openai/gpt-4o"]
+    assert variant["canonical_slug"] == "openai/gpt-4o"
+    assert variant["pricing"]["prompt"] == "0.00000125"
+    assert variant["pricing"]["completion"] == "0.000005"
+    assert base["pricing"]["prompt"] == "0.0000025"
+    assert "anthropic/claude-haiku-4.5:batch" in models
+    assert "sim/ok:batch" in models
+    assert "deepseek/deepseek-chat:batch" not in models
+    assert "openai/gpt-oss-120b:free:batch" not in models
+
+
+async def test_batch_slug_is_refused_on_chat_completions(
+    settings: SimulatorSettings,
+) -> None:
+    async with running(settings) as client:
+        response = await client.complete(chat("openai/gpt-4o:batch"))
+        body = await response.json()
+    assert response.status == 404
+    assert body["error"]["message"] == (
+        "This model is only available through the Batch API. "
+        "Use the /api/beta/batches endpoint instead."
+    )
