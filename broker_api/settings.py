@@ -29,6 +29,8 @@ class ApiSettings(
     helixq_file_retention_s: int = Field(default=30 * 86400, ge=3600)
     helixq_long_poll_max_s: float = Field(default=60.0, ge=0, le=600)
     helixq_sync_timeout_s: float = Field(default=300.0, gt=0, le=3600)
+    # How often a stream whose job waits sends `: OPENROUTER PROCESSING`.
+    helixq_stream_keepalive_s: float = Field(default=1.0, gt=0, le=60)
     helixq_seed_tenants: bool = True
     # Failed authentications one client address may make per minute before its
     # further failures answer 429 (a valid key always passes).

@@ -10,6 +10,7 @@ BrokerError
 ├── Forbidden                a valid credential that may not do this
 │   └── MetricsClosed        /metrics with neither a token nor an open setting
 ├── Conflict
+│   ├── JobNotStreamed        following the tokens of a job submitted without stream
 │   ├── TenantExists
 │   └── BatchNotCancellable
 │       └── NothingLeftToCancel  every item had ended: the batch ended instead
@@ -104,6 +105,18 @@ class MetricsClosed(Forbidden):
 
 class Conflict(BrokerError):
     code = "conflict"
+
+
+class JobNotStreamed(Conflict):
+    code = "job_not_streamed"
+
+    def __init__(self, job_id: UUID | str) -> None:
+        super().__init__(
+            f'job {job_id} was not submitted with "stream": true, so it has no'
+            f" tokens to follow; poll GET /v1/jobs/{job_id}?wait=60 instead",
+            details={"job_id": str(job_id)},
+        )
+        self.job_id = job_id
 
 
 class TenantExists(Conflict):

@@ -1,7 +1,8 @@
 """Job, batch and attempt states (pure).
 
 A job moves queued → running → succeeded | failed, running → queued (released for a
-retry or re-sent after its lease expired), queued → cancelled | expired. The moves are
+retry or re-sent after its lease expired), queued → cancelled | expired, and
+running → cancelled when the client of a streaming job leaves mid-call. The moves are
 made by conditional UPDATEs, all in workers.jobs.transitions but the API's batch
 cancel (broker_api.batches.queries), each guarded by the state it leaves, so no
 other move can happen.
@@ -40,6 +41,9 @@ class AttemptOutcome(StrEnum):
     # Its worker stopped (and cut the call off: error_code worker_stopped) or died
     # (worker_lost): answer and cost unknown, and no failure of the model.
     INTERRUPTED = "interrupted"
+    # The client of a streaming job left, and the call was closed: its usage and
+    # cost are what was generated until then (reported, or estimated).
+    CANCELLED = "cancelled"
 
 
 class BatchStatus(StrEnum):

@@ -65,6 +65,9 @@ class RouteSpec(BaseModel):
     fallback: FallbackStrategy | None = None
     # Whether routing may call another model than the one the request names.
     model_substitution: ModelSubstitution | None = None
+    # A streamed call that sends no chunk within this long gives way to the next
+    # candidate; unset: the worker's HELIXQ_FIRST_TOKEN_TIMEOUT_S.
+    first_token_timeout_s: float | None = Field(default=None, gt=0, le=600)
 
 
 class JobCreate(CompletionRequest):
@@ -74,17 +77,22 @@ class JobCreate(CompletionRequest):
     custom_id: str | None = Field(default=None, max_length=200)
     metadata: dict[str, str] | None = Field(default=None, max_length=16)
     webhook_url: str | None = Field(default=None, max_length=2000)
-    stream: Literal[False] | None = Field(
+    stream: bool | None = Field(
         default=None,
-        description="Jobs are not streamed; use /v1/chat/completions to stream.",
+        description="Stream the answer from OpenRouter; follow it live with"
+        " GET /v1/jobs/{id}/stream.",
     )
 
     def completion_body(self) -> dict[str, Any]:
-        """The part sent to OpenRouter, without the broker's own fields."""
-        return self.model_dump(
+        """The part sent to OpenRouter, without the broker's own fields; `stream`
+        only when true (the worker then streams the call)."""
+        body = self.model_dump(
             exclude_none=True,
             exclude={"route", "custom_id", "metadata", "webhook_url", "stream"},
         )
+        if self.stream:
+            body["stream"] = True
+        return body
 
 
 class ChatCompletionCreate(CompletionRequest):
@@ -94,7 +102,10 @@ class ChatCompletionCreate(CompletionRequest):
     route: RouteSpec | None = None
 
     def as_job(self) -> JobCreate:
-        return JobCreate.model_validate(self.model_dump(exclude={"stream"}))
+        return JobCreate.model_validate(
+            self.model_dump(exclude={"stream"})
+            | ({"stream": True} if self.stream else {})
+        )
 
 
 BATCH_MAX_REQUESTS = 50_000

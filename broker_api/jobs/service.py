@@ -13,7 +13,7 @@ from broker_api.jobs import queries
 from broker_api.jobs.views import JobAccepted, JobView, accepted_view, job_view
 from broker_api.waiters import JobWaiters
 from shared.db.models import Job
-from shared.errors import JobNotFound
+from shared.errors import JobNotFound, JobNotStreamed
 from shared.jobs import JobStatus
 from shared.routing.validation import validate_route
 from shared.schemas import JobCreate
@@ -90,6 +90,23 @@ async def read_job(session: AsyncSession, caller: Caller, job_id: UUID) -> JobVi
         job = await queries.find_job(session, caller.tenant_id, job_id)
         if job is None:
             raise JobNotFound(job_id)
+        attempts = await queries.list_attempts(session, job_id)
+        return job_view(job, list(attempts))
+
+
+async def read_followable_job(
+    session: AsyncSession, caller: Caller, job_id: UUID
+) -> JobView:
+    """The job, if its tokens can be followed: submitted with `stream: true`, or
+    finished (its answer replays); raises JobNotFound (another tenant's job too)
+    or JobNotStreamed."""
+    async with session.begin():
+        job = await queries.find_job(session, caller.tenant_id, job_id)
+        if job is None:
+            raise JobNotFound(job_id)
+        is_terminal = JobStatus(job.status).is_terminal
+        if job.request.get("stream") is not True and not is_terminal:
+            raise JobNotStreamed(job_id)
         attempts = await queries.list_attempts(session, job_id)
         return job_view(job, list(attempts))
 

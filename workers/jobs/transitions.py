@@ -1,7 +1,7 @@
 """Every statement a worker runs that changes a job's status, with the ledger writes
-that go with them: claim, record an attempt, finish, fail, release, defer, hand back
-at shutdown; and, for the periodic sweeps, re-queue stale jobs and expire overdue
-ones.
+that go with them: claim, record an attempt, finish, fail, cancel, release, defer,
+hand back at shutdown; and, for the periodic sweeps, re-queue stale jobs and expire
+overdue ones.
 
 Each move is guarded by the status it leaves (shared.jobs draws them). The job's
 own path uses async functions taking a psycopg connection in autocommit mode (the
@@ -83,7 +83,7 @@ UPDATE attempts SET model = %(model)s, provider = %(provider)s,
     http_status = %(http_status)s, error_code = %(attempt_error_code)s,
     error_message = %(attempt_error_message)s, prompt_tokens = %(prompt_tokens)s,
     completion_tokens = %(completion_tokens)s, cost_usd = %(cost_usd)s,
-    latency_ms = %(latency_ms)s
+    latency_ms = %(latency_ms)s, first_token_ms = %(first_token_ms)s
 WHERE id = %(attempt_id)s
 """
 # The attempt and the job's new state go in one statement: one round trip, atomic
@@ -104,8 +104,20 @@ UPDATE jobs SET status = 'succeeded', result = CAST(%(result)s AS jsonb),
     lease_expires_at = NULL, finished_at = now(), {_ROUTING}
 {_HELD}"""
 
+# A streamed answer that broke mid-way keeps what reached its client.
 _FAIL_SQL = f"""
 UPDATE jobs SET status = 'failed', error_code = %(code)s, error_message = %(message)s,
+    result = coalesce(CAST(%(result)s AS jsonb), jobs.result),
+    cost_usd = {_COST}, lease_expires_at = NULL, finished_at = now(), {_ROUTING}
+{_HELD}"""
+
+# The client of a streaming job left: the call was closed, and the job keeps what
+# was generated until then, with its usage and cost.
+_CANCEL_SQL = f"""
+UPDATE jobs SET status = 'cancelled', result = CAST(%(result)s AS jsonb),
+    error_code = %(code)s, error_message = %(message)s,
+    model = %(model)s, provider = %(provider)s, prompt_tokens = %(prompt_tokens)s,
+    completion_tokens = %(completion_tokens)s, latency_ms = %(latency_ms)s,
     cost_usd = {_COST}, lease_expires_at = NULL, finished_at = now(), {_ROUTING}
 {_HELD}"""
 
@@ -140,6 +152,7 @@ UPDATE jobs SET status = 'queued', claim_token = NULL, lease_expires_at = NULL,
 _FINISH = f"{_WITH_ATTEMPT} {_FINISH_SQL}"
 _FAIL = _FAIL_SQL
 _FAIL_AFTER_CALL = f"{_WITH_ATTEMPT} {_FAIL_SQL}"
+_CANCEL = f"{_WITH_ATTEMPT} {_CANCEL_SQL}"
 _RELEASE = f"{_WITH_ATTEMPT} {_RELEASE_SQL}"
 _RECORD_AND_RENEW = f"{_WITH_ATTEMPT} {_RENEW_SQL}"
 
@@ -266,9 +279,11 @@ async def fail_job(
     code: str,
     message: str,
     routing: str | None = None,
+    result_json: str | None = None,
 ) -> Ended | None:
     """Record the failed attempt (if a call was made) and mark the job failed for
-    good, with its webhook event; None if the claim was lost."""
+    good, with its webhook event and the partial result of a broken stream (if
+    any); None if the claim was lost."""
     statement, params = (
         (_FAIL, {"job_id": job.id, "attempt_id": None, "cost_usd": None})
         if attempt is None
@@ -279,8 +294,31 @@ async def fail_job(
         "code": code,
         "message": _kept_text(message),
         "routing": routing,
+        "result": result_json,
     }
     return await _end(conn, job, statement, {**params, **outcome})
+
+
+async def cancel_job(
+    conn: Connection,
+    job: ClaimedJob,
+    attempt: AttemptRecord,
+    *,
+    result_json: str,
+    routing: str | None = None,
+) -> Ended | None:
+    """Record the call cut off when the client left and mark the job cancelled
+    with the partial result, usage and cost, with its webhook event; None if the
+    claim was lost."""
+    params = {
+        **_attempt_params(attempt),
+        "token": job.claim_token,
+        "code": attempt.error_code,
+        "message": _kept_text(attempt.error_message),
+        "routing": routing,
+        "result": result_json,
+    }
+    return await _end(conn, job, _CANCEL, params)
 
 
 async def release_job(
@@ -428,6 +466,7 @@ def _attempt_params(attempt: AttemptRecord) -> dict[str, Any]:
         "completion_tokens": attempt.completion_tokens,
         "cost_usd": attempt.cost_usd,
         "latency_ms": attempt.latency_ms,
+        "first_token_ms": attempt.first_token_ms,
     }
 
 

@@ -59,6 +59,9 @@ class WorkerSettings(
     openrouter_enabled: bool = True
     openrouter_max_retries: int = Field(default=3, ge=0, le=50)  # after the first try
     openrouter_timeout: DurationS = Field(default=60.0, gt=0)
+    # A streamed call that sends no chunk within this long gives way to the next
+    # candidate (a request may set its own: `route.first_token_timeout_s`).
+    helixq_first_token_timeout_s: DurationS = Field(default=30.0, gt=0)
     openrouter_app_title: str = "helixq"
     openrouter_http_referer: str | None = None
 

@@ -40,6 +40,7 @@ ROUTE_KINDS = {
     "GET /metrics": METRICS,
     "POST /v1/jobs": TENANT,
     "GET /v1/jobs/{job_id}": OWNED,
+    "GET /v1/jobs/{job_id}/stream": OWNED,
     "POST /v1/chat/completions": TENANT,
     "POST /v1/batches": TENANT,
     "GET /v1/batches": TENANT,
