@@ -16,6 +16,7 @@ BENCHMARKS = [
     "worker_throughput",
     "routing_strategies",
     "batch_ingest",
+    "file_batch_ingest",
     "rate_limits",
     "fairness",
     "submit_api",

@@ -34,7 +34,7 @@ DATABASE = "helixq_bench_ingest"
 REDIS_DB = 1
 
 
-def _tenant(database_url: str) -> tuple[str, str]:
+def bench_tenant(database_url: str) -> tuple[str, str]:
     engine = create_engine(psycopg_url(database_url))
     with Session(engine) as session, session.begin():
         tenant = create_tenant(session, "bench-ingest")
@@ -44,7 +44,7 @@ def _tenant(database_url: str) -> tuple[str, str]:
     return slug, key
 
 
-def _write_jsonl(path: Path, lines: int) -> int:
+def write_jsonl(path: Path, lines: int) -> int:
     with path.open("w") as out:
         for n in range(lines):
             body = {
@@ -64,14 +64,14 @@ def _write_jsonl(path: Path, lines: int) -> int:
     return path.stat().st_size
 
 
-def _peak_rss_mib(pid: int) -> float:
+def peak_rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")
 
 
-def _rss_mib(pid: int) -> float:
+def rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
@@ -79,7 +79,7 @@ def _rss_mib(pid: int) -> float:
 
 
 @contextmanager
-def _api(env: dict[str, str]) -> Iterator[tuple[str, int]]:
+def api_process(env: dict[str, str]) -> Iterator[tuple[str, int]]:
     """`helixq api` on a free port, its output discarded; yields its URL and pid."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -107,9 +107,9 @@ def main() -> None:
     )
     client = redis.Redis.from_url(redis_url)
     client.flushdb()
-    slug, key = _tenant(database_url)
+    slug, key = bench_tenant(database_url)
     path = Path(tempfile.mkdtemp()) / "batch.jsonl"
-    size = _write_jsonl(path, lines)
+    size = write_jsonl(path, lines)
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -117,8 +117,8 @@ def main() -> None:
         "HELIXQ_SEED_TENANTS": "false",
         "HELIXQ_LOG_LEVEL": "WARNING",
     }
-    with _api(env) as (api_url, api_pid):
-        baseline = _rss_mib(api_pid)
+    with api_process(env) as (api_url, api_pid):
+        baseline = rss_mib(api_pid)
         started = time.perf_counter()
         with path.open("rb") as body:
             response = httpx.post(
@@ -131,10 +131,10 @@ def main() -> None:
                 },
             )
         elapsed = time.perf_counter() - started
-        peak = _peak_rss_mib(api_pid)
+        peak = peak_rss_mib(api_pid)
     if response.status_code != 201:
         raise SystemExit(f"upload failed: {response.status_code} {response.text[:500]}")
-    queued = _queued_jobs(
+    queued = queued_jobs(
         client, redis_list_key(tenant_queue(slug), int(Priority.BATCH))
     )
     print(f"batch ingest: {lines} lines, {size / 1e6:.1f} MB")
@@ -152,7 +152,7 @@ def main() -> None:
         raise SystemExit("not every row was queued")
 
 
-def _queued_jobs(client: redis.Redis, key: str) -> int:
+def queued_jobs(client: redis.Redis, key: str) -> int:
     """Job ids carried by the messages in `key` (each message carries a group)."""
     return sum(
         len(json.loads(base64.b64decode(json.loads(message)["body"]))[0])

@@ -20,6 +20,8 @@ from broker_api.dashboard.routes import router as dashboard_router
 from broker_api.db_pool import open_pool
 from broker_api.enqueue import CeleryEnqueuer, Enqueuer
 from broker_api.errors import install_error_handlers
+from broker_api.files.routes import router as files_router
+from broker_api.files.upload import MAX_FORM_OVERHEAD_BYTES
 from broker_api.health import router as health_router
 from broker_api.hot_path import HotPath
 from broker_api.jobs.routes import router as jobs_router
@@ -105,6 +107,7 @@ def create_app(
     app.include_router(jobs_router)
     app.include_router(chat_router)
     app.include_router(batches_router)
+    app.include_router(files_router)
     app.include_router(webhooks_router)
     app.include_router(models_router)
     app.include_router(stats_router)
@@ -121,7 +124,10 @@ def create_app(
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.helixq_max_body_bytes,
-        max_bytes_by_path={"/v1/batches": settings.helixq_max_batch_bytes},
+        max_bytes_by_path={
+            "/v1/batches": settings.helixq_max_batch_bytes,
+            "/v1/files": settings.helixq_max_file_bytes + MAX_FORM_OVERHEAD_BYTES,
+        },
     )
     app.add_middleware(LogContextMiddleware)  # every line is tagged
     # Outermost: the requests it answers pass through nothing else of ours.

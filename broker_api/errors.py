@@ -23,6 +23,7 @@ STATUS_BY_ERROR: list[tuple[type[errors.BrokerError], int]] = [
     (errors.Unauthenticated, 401),
     (errors.Forbidden, 403),
     (errors.Conflict, 409),
+    (errors.FileTooLarge, 413),
     (errors.InvalidRequest, 422),
     (errors.UnsupportedMediaType, 415),
     (errors.TooManyAuthFailures, 429),

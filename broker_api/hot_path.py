@@ -180,11 +180,12 @@ async def _submit(
 
 
 async def _chat(
-    state: State, caller: Caller, request: ChatCompletionCreate, _headers: Headers
+    state: State, caller: Caller, request: ChatCompletionCreate, headers: Headers
 ) -> Answer | None:
     """What the chat route does for a completion that is not streamed."""
-    if request.stream:
-        return None  # answered as server-sent events by the route
+    key = _idempotency_key(headers)
+    if request.stream or key == "":
+        return None  # streamed as server-sent events, or refused, by the route
     await check_submit_quotas(state.redis, state.sessions, caller)
     catalog_ids = await state.catalog_ids.get(state.sessions)
     view = await service.submit_and_wait(
@@ -195,12 +196,13 @@ async def _chat(
         request.as_job(),
         wait_s=state.settings.helixq_sync_timeout_s,
         catalog_ids=catalog_ids,
+        idempotency_key=key,
     )
-    headers = {"X-Helixq-Job-Id": str(view.id)}
+    job_header = {"X-Helixq-Job-Id": str(view.id)}
     if view.status == "succeeded" and view.result is not None:
-        return Answer(200, view.result, headers)
+        return Answer(200, view.result, job_header)
     status, code, message = failure_of(view)
-    return Answer(status, error_body(code, message), headers)
+    return Answer(status, error_body(code, message), job_header)
 
 
 def _error_answer(exc: Exception, scope: Scope) -> Answer:

@@ -23,8 +23,14 @@ class ApiSettings(
     helixq_metrics_open: bool = False
     helixq_max_body_bytes: int = Field(default=1_048_576, ge=1024)
     helixq_max_batch_bytes: int = Field(default=200 * 1024 * 1024, ge=1024)
+    # POST /v1/files: the largest file one upload takes, and how long an uploaded
+    # file is served when the upload names no expires_after (30 days by default).
+    helixq_max_file_bytes: int = Field(default=200 * 1024 * 1024, ge=1024)
+    helixq_file_retention_s: int = Field(default=30 * 86400, ge=3600)
     helixq_long_poll_max_s: float = Field(default=60.0, ge=0, le=600)
     helixq_sync_timeout_s: float = Field(default=300.0, gt=0, le=3600)
+    # How often a stream whose job waits sends `: OPENROUTER PROCESSING`.
+    helixq_stream_keepalive_s: float = Field(default=1.0, gt=0, le=60)
     helixq_seed_tenants: bool = True
     # Failed authentications one client address may make per minute before its
     # further failures answer 429 (a valid key always passes).

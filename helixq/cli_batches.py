@@ -3,6 +3,7 @@
 import argparse
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from helixq.cli_client import client_options, connect, format_fields
@@ -124,6 +125,13 @@ def show_batch_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def shown_time(moment: object) -> str:
+    """A batch's times come in unix seconds (OpenAI's shape); people read ISO UTC."""
+    if isinstance(moment, int) and not isinstance(moment, bool):
+        return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return "-" if moment is None else str(moment)
+
+
 def batch_fields(batch: dict[str, Any]) -> list[tuple[str, str]]:
     counts = batch["request_counts"]
     tally = ", ".join(
@@ -137,9 +145,9 @@ def batch_fields(batch: dict[str, Any]) -> list[tuple[str, str]]:
         ("id", batch["id"]),
         ("status", batch["status"]),
         ("requests", f"{counts['total']}" + (f" ({tally})" if tally else "")),
-        ("created_at", batch["created_at"]),
-        ("expires_at", batch["expires_at"]),
-        ("ended_at", ended or "-"),
+        ("created_at", shown_time(batch["created_at"])),
+        ("expires_at", shown_time(batch["expires_at"])),
+        ("ended_at", shown_time(ended)),
     ]
 
 

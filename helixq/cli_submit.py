@@ -44,6 +44,14 @@ def add_submit_command(commands: SubParsers) -> None:
         help="how long the batch may take before its unfinished items expire: "
         "1h, 24h (default: 24h)",
     )
+    submit.add_argument(
+        "--lane",
+        choices=("auto", "discount", "realtime"),
+        default="realtime",
+        help="realtime (default): at once, at list price; discount: OpenRouter's "
+        "Batch API, about half price, within 24h; auto: discount where a line can "
+        "go there",
+    )
     submit.add_argument("--model", help="the model of lines that name none")
     submit.add_argument(
         "--poll-interval", type=float, default=1.0, metavar="SECONDS", help="default 1"
@@ -57,7 +65,7 @@ def submit_command(args: argparse.Namespace) -> int:
         batch = api.post(
             "/v1/batches",
             content=body,
-            params={"completion_window": args.completion_window},
+            params={"completion_window": args.completion_window, "lane": args.lane},
             headers=JSONL,
         )
         if not args.wait:

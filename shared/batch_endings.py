@@ -13,6 +13,7 @@ from uuid import UUID
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from shared.batch_output import write_result_files
 from shared.db.models import Batch, Job
 from shared.jobs import BatchStatus, JobStatus, batch_request_counts
 from shared.webhooks.outbox import record_batch_event
@@ -53,6 +54,19 @@ def end_batch(
     The caller holds the batch's row lock."""
     batch.request_counts = batch_request_counts(batch.total, items.by_status)
     _set_outcome(batch, items, now=now)
+    write_result_files(session, batch, now=now)
+    session.flush()
+    return record_batch_event(session, batch, now=now)
+
+
+def end_cancelled_batch(
+    session: Session, batch: Batch, items: BatchItems, *, now: datetime
+) -> UUID | None:
+    """A cancelled batch whose last running item has ended: `cancelled`, its counts
+    frozen, its event recorded. The caller holds the batch's row lock."""
+    batch.request_counts = batch_request_counts(batch.total, items.by_status)
+    batch.status, batch.cancelled_at = BatchStatus.CANCELLED.value, now
+    write_result_files(session, batch, now=now)
     session.flush()
     return record_batch_event(session, batch, now=now)
 

@@ -63,3 +63,27 @@ def reported_cost_usd(usage: object) -> Decimal | None:
         return Decimal(str(value))  # str() keeps the decimal digits JSON carried
     except InvalidOperation:
         return None
+
+
+LEDGER_QUANTUM = Decimal("1e-12")  # the ledger's Numeric(20, 12)
+
+
+def apportion_usd(total: Decimal, weights: list[Decimal]) -> list[Decimal]:
+    """Split `total` over lines in proportion to `weights` (each line's cost at
+    batch prices), each share on the ledger's 1e-12 grid, summing to `total`
+    exactly: the remainder of the rounding goes to the largest shares, a quantum
+    each. Equal shares when every weight is zero."""
+    if not weights:
+        return []
+    total = total.quantize(LEDGER_QUANTUM)
+    weight_sum = sum(weights, Decimal(0))
+    if weight_sum <= 0:
+        weights, weight_sum = [Decimal(1)] * len(weights), Decimal(len(weights))
+    raw = [total * weight / weight_sum for weight in weights]
+    shares = [share.quantize(LEDGER_QUANTUM, rounding="ROUND_FLOOR") for share in raw]
+    quanta = int((total - sum(shares, Decimal(0))) / LEDGER_QUANTUM)
+    # Largest remainders first, so each share stays within a quantum of its part.
+    order = sorted(range(len(raw)), key=lambda i: raw[i] - shares[i], reverse=True)
+    for index in order[:quanta]:
+        shares[index] += LEDGER_QUANTUM
+    return shares

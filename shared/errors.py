@@ -4,22 +4,27 @@ BrokerError
 ├── NotFound
 │   ├── JobNotFound
 │   ├── BatchNotFound
+│   ├── FileNotFound         a missing, expired or deleted file (or another tenant's)
 │   └── TenantNotFound
 ├── Unauthenticated          missing, unknown, revoked or expired API key
 ├── Forbidden                a valid credential that may not do this
 │   └── MetricsClosed        /metrics with neither a token nor an open setting
 ├── Conflict
+│   ├── JobNotStreamed        following the tokens of a job submitted without stream
 │   ├── TenantExists
 │   └── BatchNotCancellable
 │       └── NothingLeftToCancel  every item had ended: the batch ended instead
 ├── UnsupportedMediaType     a body in a content type the endpoint does not take
 ├── InvalidRequest           well-formed but unacceptable input (with field details)
 │   ├── IdempotencyKeyReused  the same Idempotency-Key with a different body
+│   ├── DiscountLaneRefused  lines of a `lane: discount` batch the Batch API cannot run
 │   ├── InvalidJson          a body JSON cannot carry safely (NaN, depth, encoding)
 │   │   ├── JsonTooDeep
 │   │   ├── NotUtf8
 │   │   └── NumberOutOfRange  a number no double holds, or an integer too long to read
-│   └── DateOutOfRange       a date whose period falls outside the years 1 to 9999
+│   ├── DateOutOfRange       a date whose period falls outside the years 1 to 9999
+│   ├── InvalidUpload        a file upload that is not a well-formed form
+│   └── FileTooLarge         a file over the upload limit
 ├── TooManyAuthFailures      a source guessing API keys; retry after a pause
 ├── Unavailable              Postgres or Redis cannot be reached; retry later
 ├── QuotaExceeded            a tenant quota (shared.rate_limits.TenantLimits)
@@ -65,6 +70,13 @@ class BatchNotFound(NotFound):
         )
 
 
+class FileNotFound(NotFound):
+    code = "file_not_found"
+
+    def __init__(self, file_id: str) -> None:
+        super().__init__(f"file {file_id} not found", details={"file_id": file_id})
+
+
 class TenantNotFound(NotFound):
     code = "tenant_not_found"
 
@@ -93,6 +105,18 @@ class MetricsClosed(Forbidden):
 
 class Conflict(BrokerError):
     code = "conflict"
+
+
+class JobNotStreamed(Conflict):
+    code = "job_not_streamed"
+
+    def __init__(self, job_id: UUID | str) -> None:
+        super().__init__(
+            f'job {job_id} was not submitted with "stream": true, so it has no'
+            f" tokens to follow; poll GET /v1/jobs/{job_id}?wait=60 instead",
+            details={"job_id": str(job_id)},
+        )
+        self.job_id = job_id
 
 
 class TenantExists(Conflict):
@@ -151,6 +175,13 @@ class IdempotencyKeyReused(InvalidRequest):
         )
 
 
+class DiscountLaneRefused(InvalidRequest):
+    """Lines of a batch that asked for the discount lane and cannot have it; the
+    details list each line's number and reasons."""
+
+    code = "discount_lane_refused"
+
+
 class InvalidJson(InvalidRequest):
     code = "invalid_json"
 
@@ -187,6 +218,20 @@ class DateOutOfRange(InvalidRequest):
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}", details={"field": field})
+
+
+class InvalidUpload(InvalidRequest):
+    code = "invalid_upload"
+
+
+class FileTooLarge(InvalidRequest):
+    code = "file_too_large"
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(
+            f"the file is larger than {max_bytes} bytes, the most one upload takes",
+            details={"max_bytes": max_bytes},
+        )
 
 
 class TooManyAuthFailures(BrokerError):

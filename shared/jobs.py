@@ -1,7 +1,8 @@
 """Job, batch and attempt states (pure).
 
 A job moves queued → running → succeeded | failed, running → queued (released for a
-retry or re-sent after its lease expired), queued → cancelled | expired. The moves are
+retry or re-sent after its lease expired), queued → cancelled | expired, and
+running → cancelled when the client of a streaming job leaves mid-call. The moves are
 made by conditional UPDATEs, all in workers.jobs.transitions but the API's batch
 cancel (broker_api.batches.queries), each guarded by the state it leaves, so no
 other move can happen.
@@ -40,6 +41,9 @@ class AttemptOutcome(StrEnum):
     # Its worker stopped (and cut the call off: error_code worker_stopped) or died
     # (worker_lost): answer and cost unknown, and no failure of the model.
     INTERRUPTED = "interrupted"
+    # The client of a streaming job left, and the call was closed: its usage and
+    # cost are what was generated until then (reported, or estimated).
+    CANCELLED = "cancelled"
 
 
 class BatchStatus(StrEnum):
@@ -48,6 +52,7 @@ class BatchStatus(StrEnum):
     FINALIZING = "finalizing"
     COMPLETED = "completed"
     FAILED = "failed"
+    CANCELLING = "cancelling"  # cancelled, waiting for its running items to end
     CANCELLED = "cancelled"
     EXPIRED = "expired"
 
@@ -61,7 +66,7 @@ class BatchStatus(StrEnum):
         }
 
 
-# A batch's `request_counts` name these, plus `total` and `pending`.
+# A batch's `request_counts` name these, plus `total`, `completed` and `pending`.
 COUNTED_STATUSES = (
     JobStatus.SUCCEEDED,
     JobStatus.FAILED,
@@ -73,4 +78,11 @@ COUNTED_STATUSES = (
 def batch_request_counts(total: int, by_status: dict[str, int]) -> dict[str, int]:
     """A batch's counts from its items' statuses; pending = queued or running."""
     ended = {status.value: by_status.get(status, 0) for status in COUNTED_STATUSES}
-    return {"total": total, **ended, "pending": total - sum(ended.values())}
+    # `completed` is OpenAI's name for the items that succeeded.
+    completed = ended[JobStatus.SUCCEEDED.value]
+    return {
+        "total": total,
+        "completed": completed,
+        **ended,
+        "pending": total - sum(ended.values()),
+    }

@@ -18,6 +18,9 @@ class TaskName(StrEnum):
     FINISH_BATCHES = "workers.finish_batches"
     CHECK_UPSTREAM = "workers.check_upstream"
     SYNC_MODEL_CATALOG = "workers.sync_model_catalog"
+    DELETE_EXPIRED_FILES = "workers.delete_expired_files"
+    SUBMIT_DISCOUNT_LINES = "workers.submit_discount_lines"
+    FOLLOW_UPSTREAM_BATCHES = "workers.follow_upstream_batches"
 
 
 TASK_QUEUE: dict[TaskName, Queue] = {
@@ -27,6 +30,9 @@ TASK_QUEUE: dict[TaskName, Queue] = {
     TaskName.FINISH_BATCHES: Queue.MAINTENANCE,
     TaskName.CHECK_UPSTREAM: Queue.MAINTENANCE,
     TaskName.SYNC_MODEL_CATALOG: Queue.MAINTENANCE,
+    TaskName.DELETE_EXPIRED_FILES: Queue.MAINTENANCE,
+    TaskName.SUBMIT_DISCOUNT_LINES: Queue.MAINTENANCE,
+    TaskName.FOLLOW_UPSTREAM_BATCHES: Queue.MAINTENANCE,
 }
 
 

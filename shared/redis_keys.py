@@ -100,3 +100,22 @@ def upstream_health_checks() -> str:
 
 # An hour of checks at one a minute.
 UPSTREAM_HEALTH_HISTORY = 60
+
+
+def job_stream(job_id: str) -> str:
+    """A streaming job's live events (a Redis Stream, see shared.job_streams):
+    written by the worker that runs it, read by the API processes relaying it."""
+    return f"{PREFIX}:job:{job_id}:stream"
+
+
+def job_stream_cancel(job_id: str) -> str:
+    """Set by the API when a streaming job's client went away; the worker running
+    the job closes its upstream call when it sees it."""
+    return f"{PREFIX}:job:{job_id}:cancel"
+
+
+# A reader that keeps up never sees a trim: an answer is rarely past a few thousand
+# chunks, and the bound keeps a runaway stream from growing Redis without limit.
+JOB_STREAM_MAX_ENTRIES = 20_000
+# Long enough to follow or replay a job that just ended; Postgres keeps the result.
+JOB_STREAM_TTL_S = 3600

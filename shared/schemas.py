@@ -11,6 +11,7 @@ from pydantic import (
     field_validator,
 )
 
+from shared.lanes import Lane
 from shared.strategies import FallbackStrategy, ModelSubstitution, RouteStrategy
 
 ModelId = Annotated[
@@ -64,6 +65,9 @@ class RouteSpec(BaseModel):
     fallback: FallbackStrategy | None = None
     # Whether routing may call another model than the one the request names.
     model_substitution: ModelSubstitution | None = None
+    # A streamed call that sends no chunk within this long gives way to the next
+    # candidate; unset: the worker's HELIXQ_FIRST_TOKEN_TIMEOUT_S.
+    first_token_timeout_s: float | None = Field(default=None, gt=0, le=600)
 
 
 class JobCreate(CompletionRequest):
@@ -73,17 +77,22 @@ class JobCreate(CompletionRequest):
     custom_id: str | None = Field(default=None, max_length=200)
     metadata: dict[str, str] | None = Field(default=None, max_length=16)
     webhook_url: str | None = Field(default=None, max_length=2000)
-    stream: Literal[False] | None = Field(
+    stream: bool | None = Field(
         default=None,
-        description="Jobs are not streamed; use /v1/chat/completions to stream.",
+        description="Stream the answer from OpenRouter; follow it live with"
+        " GET /v1/jobs/{id}/stream.",
     )
 
     def completion_body(self) -> dict[str, Any]:
-        """The part sent to OpenRouter, without the broker's own fields."""
-        return self.model_dump(
+        """The part sent to OpenRouter, without the broker's own fields; `stream`
+        only when true (the worker then streams the call)."""
+        body = self.model_dump(
             exclude_none=True,
             exclude={"route", "custom_id", "metadata", "webhook_url", "stream"},
         )
+        if self.stream:
+            body["stream"] = True
+        return body
 
 
 class ChatCompletionCreate(CompletionRequest):
@@ -93,7 +102,10 @@ class ChatCompletionCreate(CompletionRequest):
     route: RouteSpec | None = None
 
     def as_job(self) -> JobCreate:
-        return JobCreate.model_validate(self.model_dump(exclude={"stream"}))
+        return JobCreate.model_validate(
+            self.model_dump(exclude={"stream"})
+            | ({"stream": True} if self.stream else {})
+        )
 
 
 BATCH_MAX_REQUESTS = 50_000
@@ -132,9 +144,35 @@ class BatchOptions(BaseModel):
     webhook_url: str | None = Field(default=None, max_length=2000)
     metadata: dict[str, str] | None = Field(default=None, max_length=16)
     completion_window: str = Field(default="24h", description="e.g. 1h, 24h")
+    lane: Lane = Field(
+        default=Lane.REALTIME,
+        description="auto: the discount lane (Batch API, about half price, within"
+        " 24h) where a line can go, else realtime; discount: every line or a 422;"
+        " realtime: every line at once, at list price",
+    )
 
 
 class BatchCreate(BatchOptions):
     """`POST /v1/batches` with the requests inline."""
 
     requests: list[dict[str, Any]] = Field(min_length=1, max_length=BATCH_MAX_REQUESTS)
+
+
+FILE_BATCH_ENDPOINTS = ("/v1/chat/completions",)
+
+
+class FileBatchCreate(BatchOptions):
+    """`POST /v1/batches` in OpenAI's form: the requests are a file's lines."""
+
+    input_file_id: str = Field(min_length=1, max_length=100)
+    endpoint: str = Field(description="every line's url; /v1/chat/completions")
+
+    @field_validator("endpoint")
+    @classmethod
+    def _supported_endpoint(cls, endpoint: str) -> str:
+        if endpoint not in FILE_BATCH_ENDPOINTS:
+            raise ValueError(
+                f"endpoint {endpoint[:100]!r} is not served here; "
+                f"use one of {list(FILE_BATCH_ENDPOINTS)}"
+            )
+        return endpoint

@@ -15,6 +15,8 @@ from shared.settings import load_settings
 from workers.runtime.celery_app import (
     BATCH_SWEEP_SCHEDULE_NAME,
     BROKER_MAX_CONNECTIONS,
+    DISCOUNT_SCHEDULE_NAME,
+    FOLLOW_SCHEDULE_NAME,
     SENT_AT_BEAT_START,
     SWEEP_SCHEDULE_NAME,
     VISIBILITY_TIMEOUT_S,
@@ -143,6 +145,8 @@ def run_beat(*, loglevel: str = "INFO") -> None:
     schedule[BATCH_SWEEP_SCHEDULE_NAME]["schedule"] = (
         settings.helixq_batch_sweep_interval_s
     )
+    schedule[DISCOUNT_SCHEDULE_NAME]["schedule"] = settings.helixq_discount_interval_s
+    schedule[FOLLOW_SCHEDULE_NAME]["schedule"] = settings.helixq_discount_interval_s
     for name in SENT_AT_BEAT_START:
         app.send_task(name.value)
     app.start(

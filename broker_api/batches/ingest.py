@@ -14,7 +14,8 @@ from pydantic import ValidationError
 
 from broker_api.errors import VALIDATION_ERROR
 from broker_api.json_guard import check_json
-from shared.errors import InvalidJson, InvalidRequest
+from shared.errors import DiscountLaneRefused, InvalidJson, InvalidRequest
+from shared.lanes import Lane, LanePolicy
 from shared.routing.validation import validate_route
 from shared.schemas import BATCH_MAX_REQUESTS, BatchItem, BatchLine
 
@@ -38,6 +39,8 @@ class Ingest:
     error_count: int = 0
     seen_custom_ids: set[str] = field(default_factory=set)
     total: int = 0
+    # Set once the batch's options are known, before the first row is read.
+    lanes: LanePolicy | None = None
 
     def reject(
         self,
@@ -62,11 +65,27 @@ class Ingest:
                 line, item.custom_id, f"more than {BATCH_MAX_REQUESTS} requests"
             )
             return None
+        request = item.body.model_dump(exclude_none=True)
+        lane = self._lane(line, item.custom_id, request)
+        if lane is None:
+            return None
         return {
             "id": uuid.uuid4(),
             "custom_id": item.custom_id,
-            "request": item.body.model_dump(exclude_none=True),
+            "request": request,
+            "lane": lane.value,
         }
+
+    def _lane(self, line: int, custom_id: str, request: dict[str, Any]) -> Lane | None:
+        if self.lanes is None:
+            return Lane.REALTIME
+        lane, obstacles = self.lanes.lane_of(request)
+        if obstacles:
+            reasons = "; ".join(obstacles)
+            message = f"cannot run on the discount lane: {reasons}"
+            self.reject(line, custom_id, message, DiscountLaneRefused.code)
+            return None
+        return lane
 
 
 def _explain(error: ValidationError) -> str:

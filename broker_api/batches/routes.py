@@ -1,6 +1,7 @@
 """HTTP for batches: inline JSON or a streamed JSONL upload in OpenAI's batch format."""
 
 import hashlib
+import json
 from collections.abc import AsyncIterator
 from typing import Annotated
 from uuid import UUID
@@ -8,13 +9,15 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker_api import idempotency
-from broker_api.batches import service
+from broker_api.batches import cancel, from_file, service
 from broker_api.batches.ingest import Ingest, parse_inline, parse_jsonl
 from broker_api.batches.views import BatchList, BatchView
 from broker_api.deps import (
+    Caller,
     CallerDep,
     CatalogIdsDep,
     EnqueuerDep,
@@ -26,7 +29,8 @@ from broker_api.ids import parse_id
 from broker_api.quotas import SubmitQuotaDep
 from broker_api.webhooks.service import check_webhook_url
 from shared.errors import BatchNotFound, UnsupportedMediaType
-from shared.schemas import BatchCreate, BatchOptions, RouteSpec
+from shared.lanes import Lane
+from shared.schemas import BatchCreate, BatchOptions, FileBatchCreate, RouteSpec
 from shared.strategies import FallbackStrategy, RouteStrategy
 from shared.webhooks.addresses import system_resolver
 
@@ -36,7 +40,9 @@ JSONL_TYPES = {"application/jsonl", "application/x-ndjson", "application/x-jsonl
 _BODY_DOC = {
     "requestBody": {
         "content": {
-            "application/json": {"schema": BatchCreate.model_json_schema()},
+            "application/json": {
+                "schema": TypeAdapter(BatchCreate | FileBatchCreate).json_schema()
+            },
             "application/jsonl": {
                 "schema": {"type": "string", "description": "one request per line"}
             },
@@ -70,15 +76,50 @@ def _jsonl_submission(
     )
 
 
-async def _json_submission(
-    request: Request, key: str | None, ingest: Ingest
-) -> service.Submission:
+def _validation_error(exc: ValidationError) -> RequestValidationError:
+    return RequestValidationError(
+        [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
+    )
+
+
+def _file_batch(raw: bytes) -> FileBatchCreate | None:
+    """OpenAI's form, told apart by its top-level input_file_id; None otherwise."""
+    if b'"input_file_id"' not in raw:
+        return None  # an inline body is parsed once, by BatchCreate
     try:
-        body = BatchCreate.model_validate_json(await request.body())
+        parsed = json.loads(raw)
+    except ValueError:
+        return None  # malformed: BatchCreate's parser says where
+    if not isinstance(parsed, dict) or "input_file_id" not in parsed:
+        return None
+    try:
+        return FileBatchCreate.model_validate(parsed)
     except ValidationError as exc:
-        raise RequestValidationError(
-            [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
-        ) from None
+        raise _validation_error(exc) from None
+
+
+async def _json_submission(
+    request: Request,
+    key: str | None,
+    ingest: Ingest,
+    reader: tuple[AsyncSession, Caller],
+) -> service.Submission:
+    raw = await request.body()
+    file_batch = _file_batch(raw)
+    if file_batch is not None:
+        session, caller = reader
+        return await from_file.file_submission(
+            session,
+            request.app.state.sessions,
+            caller,
+            file_batch,
+            ingest=ingest,
+            idempotency_key=key,
+        )
+    try:
+        body = BatchCreate.model_validate_json(raw)
+    except ValidationError as exc:
+        raise _validation_error(exc) from None
     options = BatchOptions.model_validate(body.model_dump(exclude={"requests"}))
     body_hash = idempotency.request_hash(body.model_dump(mode="json"))
     rows = service.inline_rows(parse_inline(ingest, body.requests))
@@ -90,6 +131,7 @@ def _query_options(
     webhook_url: str | None,
     strategy: RouteStrategy | None,
     fallback: FallbackStrategy | None,
+    lane: Lane,
 ) -> BatchOptions:
     route = (
         RouteSpec(strategy=strategy, fallback=fallback)
@@ -100,6 +142,7 @@ def _query_options(
         route=route,
         webhook_url=webhook_url,
         completion_window=completion_window or "24h",
+        lane=lane,
     )
 
 
@@ -123,15 +166,20 @@ async def create_batch(
     fallback: Annotated[
         FallbackStrategy | None, Query(description="JSONL only")
     ] = None,
+    lane: Annotated[Lane, Query(description="JSONL only")] = Lane.REALTIME,
 ) -> BatchView:
     """Queue up to 50,000 requests at once, as JSON or an OpenAI-style JSONL upload."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     ingest = Ingest(catalog_ids=catalog_ids)
     if content_type in JSONL_TYPES:
-        options = _query_options(completion_window, webhook_url, strategy, fallback)
+        options = _query_options(
+            completion_window, webhook_url, strategy, fallback, lane
+        )
         submission = _jsonl_submission(request, options, idempotency_key, ingest)
     elif content_type == "application/json":
-        submission = await _json_submission(request, idempotency_key, ingest)
+        submission = await _json_submission(
+            request, idempotency_key, ingest, (session, caller)
+        )
     else:
         raise UnsupportedMediaType(
             content_type, ["application/json", *sorted(JSONL_TYPES)]
@@ -174,7 +222,7 @@ async def cancel_batch(
     batch_id: str, session: SessionDep, caller: CallerDep
 ) -> BatchView:
     """Cancel queued items; running items finish and keep their results."""
-    return await service.cancel_batch(session, caller, _parse_id(batch_id))
+    return await cancel.cancel_batch(session, caller, _parse_id(batch_id))
 
 
 @router.get("/{batch_id}/results", response_class=StreamingResponse)

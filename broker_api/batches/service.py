@@ -1,8 +1,8 @@
-"""Batch use cases: submit (inline or JSONL), read, list, cancel, stream results."""
+"""Batch use cases: submit (inline, JSONL or a file), read, list, stream results."""
 
 import json
 from collections.abc import AsyncIterator, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -15,16 +15,15 @@ from broker_api.batches.ingest import Ingest
 from broker_api.batches.views import BatchList, BatchView, batch_view, result_line
 from broker_api.deps import Caller
 from broker_api.enqueue import Enqueuer
-from shared.batch_endings import count_items, end_batch
 from shared.db.models import Batch
 from shared.durations import parse_duration_s
 from shared.errors import (
-    BatchNotCancellable,
     BatchNotFound,
+    DiscountLaneRefused,
     InvalidRequest,
-    NothingLeftToCancel,
 )
-from shared.jobs import BatchStatus, JobStatus
+from shared.jobs import BatchStatus, JobStatus, batch_request_counts
+from shared.lanes import Lane, LanePolicy
 from shared.schemas import BatchOptions
 from shared.task_messages import Priority
 from shared.webhooks.outbox import record_batch_event
@@ -47,19 +46,38 @@ def completion_window_s(text: str) -> int:
     return int(seconds)
 
 
-def _new_batch(caller: Caller, options: BatchOptions, window_s: int) -> Batch:
+@dataclass(frozen=True)
+class Submission:
+    options: BatchOptions
+    rows: AsyncIterator[dict[str, Any]]
+    ingest: Ingest
+    body_hash: Callable[[], str]  # known once every row has been read
+    idempotency_key: str | None = None
+    # OpenAI's form: the rows are this file's lines, and bad lines fail the batch
+    # (stored `failed`, naming them) instead of refusing the request.
+    input_file_id: UUID | None = None
+    endpoint: str = "/v1/chat/completions"
+
+
+def _new_batch(caller: Caller, submission: Submission, window_s: int) -> Batch:
     now = datetime.now(UTC)
+    options = submission.options
+    from_file = submission.input_file_id is not None
     return Batch(
         tenant_id=caller.tenant_id,
-        # Lines are validated before the row exists, so a stored batch starts here.
-        status=BatchStatus.IN_PROGRESS.value,
+        # Lines are validated in the transaction that stores the batch, so a
+        # committed batch is never seen `validating`.
+        status=(BatchStatus.VALIDATING if from_file else BatchStatus.IN_PROGRESS).value,
+        lane=options.lane.value,
         route=options.route.model_dump(exclude_none=True) if options.route else None,
         webhook_url=options.webhook_url,
         metadata_=options.metadata,
+        endpoint=submission.endpoint,
+        input_file_id=submission.input_file_id,
         completion_window_s=window_s,
         total=0,
         created_at=now,
-        in_progress_at=now,
+        in_progress_at=None if from_file else now,
         expires_at=now + timedelta(seconds=window_s),
     )
 
@@ -76,14 +94,28 @@ def _job_values(batch: Batch, row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+@dataclass
+class Written:
+    """The jobs written, and those of them the realtime lane runs (published)."""
+
+    total: int = 0
+    realtime: list[UUID] = field(default_factory=list)
+
+    def add(self, rows: list[dict[str, Any]]) -> None:
+        self.total += len(rows)
+        self.realtime.extend(
+            row["id"] for row in rows if row["lane"] == Lane.REALTIME.value
+        )
+
+
 async def _write_rows(
     session: AsyncSession,
     batch: Batch,
     ingest: Ingest,
     rows: AsyncIterator[dict[str, Any]],
-) -> list[UUID]:
+) -> Written:
     """Insert valid rows in chunks as they are validated; none after an error."""
-    job_ids: list[UUID] = []
+    written = Written()
     chunk: list[dict[str, Any]] = []
     async for row in rows:
         if ingest.error_count:
@@ -91,12 +123,12 @@ async def _write_rows(
         chunk.append(_job_values(batch, row))
         if len(chunk) >= queries.INSERT_CHUNK:
             await queries.insert_jobs(session, chunk)
-            job_ids.extend(values["id"] for values in chunk)
+            written.add(chunk)
             chunk = []
     if chunk and not ingest.error_count:
         await queries.insert_jobs(session, chunk)
-        job_ids.extend(values["id"] for values in chunk)
-    return job_ids
+        written.add(chunk)
+    return written
 
 
 def _invalid(ingest: Ingest) -> InvalidRequest:
@@ -105,11 +137,56 @@ def _invalid(ingest: Ingest) -> InvalidRequest:
         for e in ingest.errors
     ]
     first = ingest.errors[0]
-    return InvalidRequest(
+    refused = all(e.code == DiscountLaneRefused.code for e in ingest.errors)
+    kind = DiscountLaneRefused if refused else InvalidRequest
+    return kind(
         f"{ingest.error_count} request(s) of the batch are invalid; first at line "
         f"{first.line}: {first.message}. Nothing was queued.",
         details={"error_count": ingest.error_count, "errors": errors},
     )
+
+
+async def _write_request_rows(
+    session: AsyncSession, batch: Batch, submission: Submission
+) -> Written:
+    ingest = submission.ingest
+    written = await _write_rows(session, batch, ingest, submission.rows)
+    if ingest.error_count:
+        raise _invalid(ingest)
+    if not written.total:
+        raise InvalidRequest("the batch has no requests", details={"field": "requests"})
+    return written
+
+
+async def _write_file_rows(
+    session: AsyncSession, batch: Batch, submission: Submission
+) -> Written:
+    """OpenAI's `validating`: every line is checked; one bad line fails the batch
+    with each bad line named, and none of its rows is kept or queued."""
+    savepoint = await session.begin_nested()
+    written = await _write_rows(session, batch, submission.ingest, submission.rows)
+    now = datetime.now(UTC)
+    if written.total and not submission.ingest.error_count:
+        await savepoint.commit()
+        batch.status, batch.in_progress_at = BatchStatus.IN_PROGRESS.value, now
+        return written
+    await savepoint.rollback()
+    batch.status, batch.failed_at = BatchStatus.FAILED.value, now
+    batch.errors = _validation_errors(submission.ingest)
+    batch.request_counts = batch_request_counts(0, {})
+    await session.run_sync(lambda sync: record_batch_event(sync, batch, now=now))
+    return Written()
+
+
+def _validation_errors(ingest: Ingest) -> list[dict[str, Any]]:
+    if not ingest.error_count:
+        return [
+            {"code": "empty_file", "message": "the file has no requests", "line": None}
+        ]
+    return [
+        {"code": e.code, "message": e.message, "param": e.custom_id, "line": e.line}
+        for e in ingest.errors
+    ]
 
 
 class _Replay(Exception):
@@ -117,15 +194,6 @@ class _Replay(Exception):
 
     def __init__(self, stored: idempotency.StoredAnswer) -> None:
         self.stored = stored
-
-
-@dataclass(frozen=True)
-class Submission:
-    options: BatchOptions
-    rows: AsyncIterator[dict[str, Any]]
-    ingest: Ingest
-    body_hash: Callable[[], str]  # known once every row has been read
-    idempotency_key: str | None = None
 
 
 async def submit_batch(
@@ -137,25 +205,32 @@ async def submit_batch(
     is known only then) but in the same transaction, so duplicates still serialise.
     """
     window_s = completion_window_s(submission.options.completion_window)
+    submission.ingest.lanes = LanePolicy(
+        requested=submission.options.lane,
+        window_s=window_s,
+        catalog_ids=submission.ingest.catalog_ids,
+        default_model=caller.default_model,
+    )
     try:
         async with session.begin():
-            batch = _new_batch(caller, submission.options, window_s)
+            batch = _new_batch(caller, submission, window_s)
             session.add(batch)
             await session.flush()
-            ingest = submission.ingest
-            job_ids = await _write_rows(session, batch, ingest, submission.rows)
-            if ingest.error_count:
-                raise _invalid(ingest)
-            if not job_ids:
-                raise InvalidRequest(
-                    "the batch has no requests", details={"field": "requests"}
-                )
-            batch.total = len(job_ids)
+            if submission.input_file_id is None:
+                written = await _write_request_rows(session, batch, submission)
+            else:
+                written = await _write_file_rows(session, batch, submission)
+            batch.total = written.total
             view = batch_view(batch, {})
             await _remember(session, caller, submission, view)
     except _Replay as replay:
         return BatchView.model_validate(replay.stored.body)
-    await enqueuer.enqueue_completions(job_ids, caller.slug, Priority.BATCH)
+    # Discount-lane lines are not published: the worker's upstream submission
+    # picks them up from Postgres (workers.maintenance).
+    if written.realtime:
+        await enqueuer.enqueue_completions(
+            written.realtime, caller.slug, Priority.BATCH
+        )
     return view
 
 
@@ -215,41 +290,6 @@ async def list_batches(
     return BatchList(
         data=views, has_more=len(batches) > limit, last_id=page[-1].id if page else None
     )
-
-
-async def cancel_batch(
-    session: AsyncSession, caller: Caller, batch_id: UUID
-) -> BatchView:
-    """Queued items are cancelled at once; running ones finish with their results.
-
-    Raises BatchNotCancellable once the batch has ended, and NothingLeftToCancel
-    when every item had ended before the sweep noticed: the batch then ends here,
-    exactly as the sweep would have ended it.
-    """
-    async with session.begin():
-        batch = await queries.find_batch(
-            session, caller.tenant_id, batch_id, for_update=True
-        )
-        if batch is None:
-            raise BatchNotFound(batch_id)
-        if BatchStatus(batch.status).is_terminal:
-            raise BatchNotCancellable(batch_id, batch.status)
-        now = datetime.now(UTC)
-        items = await session.run_sync(lambda sync: count_items(sync, batch_id))
-        if items.is_finished:
-            await session.run_sync(lambda sync: end_batch(sync, batch, items, now=now))
-        else:
-            return await _cancel(session, batch, now=now)
-    raise NothingLeftToCancel(batch_id, batch.status)  # after the commit
-
-
-async def _cancel(session: AsyncSession, batch: Batch, *, now: datetime) -> BatchView:
-    await queries.cancel_queued_items(session, batch.id)
-    batch.status = BatchStatus.CANCELLED.value
-    batch.cancelled_at = now
-    await session.run_sync(lambda sync: record_batch_event(sync, batch, now=now))
-    counts = await queries.count_by_status(session, batch.id)
-    return batch_view(batch, counts)
 
 
 async def stream_results(

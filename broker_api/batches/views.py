@@ -1,46 +1,84 @@
-"""What the API answers about a batch."""
+"""What the API answers about a batch: OpenAI's batch object, with helixq's own
+fields (route, per-status counts, completion window) beside OpenAI's."""
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel
+from pydantic import BaseModel, PlainSerializer, model_validator
 
+from broker_api.files.views import file_id_text
 from shared.db.models import Batch
 from shared.jobs import batch_request_counts
 from shared.redaction import redact
 
+# A moment in unix seconds, as OpenAI's clients read it. Kept a datetime inside, so
+# an answer stored for an Idempotency-Key in ISO form is still read back.
+UnixTime = Annotated[
+    datetime, PlainSerializer(lambda moment: int(moment.timestamp()), return_type=int)
+]
+
 
 class RequestCounts(BaseModel):
     total: int
-    succeeded: int
+    completed: int  # OpenAI's name for succeeded
     failed: int
+    succeeded: int
     cancelled: int
     expired: int
     pending: int  # queued or running
+
+    @model_validator(mode="before")
+    @classmethod
+    def _completed_is_succeeded(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "completed" not in data:
+            return {**data, "completed": data.get("succeeded", 0)}
+        return data
+
+
+class BatchError(BaseModel):
+    code: str
+    message: str
+    param: str | None = None
+    line: int | None = None
+
+
+class BatchErrors(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[BatchError]
 
 
 class BatchView(BaseModel):
     id: UUID
     object: Literal["batch"] = "batch"
+    endpoint: str = "/v1/chat/completions"
+    errors: BatchErrors | None = None
+    input_file_id: str | None = None
+    output_file_id: str | None = None
+    error_file_id: str | None = None
     status: str
+    # As asked: auto, discount or realtime. Answers stored for an Idempotency-Key
+    # before batches had lanes are replayed too: those batches ran realtime.
+    lane: str = "realtime"
     completion_window: str
     request_counts: RequestCounts
     route: dict[str, Any] | None
     metadata: dict[str, str] | None
-    created_at: datetime
-    expires_at: datetime
-    in_progress_at: datetime | None
-    finalizing_at: datetime | None
-    completed_at: datetime | None
-    failed_at: datetime | None
-    cancelled_at: datetime | None
-    expired_at: datetime | None
+    created_at: UnixTime
+    expires_at: UnixTime
+    in_progress_at: UnixTime | None
+    finalizing_at: UnixTime | None
+    completed_at: UnixTime | None
+    failed_at: UnixTime | None
+    cancelling_at: UnixTime | None = None
+    cancelled_at: UnixTime | None
+    expired_at: UnixTime | None
 
 
 class BatchList(BaseModel):
     object: Literal["list"] = "list"
     data: list[BatchView]
+    first_id: UUID | None = None
     has_more: bool
     last_id: UUID | None
 
@@ -66,7 +104,15 @@ def batch_view(batch: Batch, by_status: dict[str, int]) -> BatchView:
     )
     return BatchView(
         id=batch.id,
+        endpoint=batch.endpoint,
+        errors=BatchErrors.model_validate({"data": batch.errors})
+        if batch.errors is not None
+        else None,
+        input_file_id=_file_id(batch.input_file_id),
+        output_file_id=_file_id(batch.output_file_id),
+        error_file_id=_file_id(batch.error_file_id),
         status=batch.status,
+        lane=batch.lane,
         completion_window=window_text(batch.completion_window_s),
         request_counts=counts,
         route=batch.route,
@@ -77,9 +123,14 @@ def batch_view(batch: Batch, by_status: dict[str, int]) -> BatchView:
         finalizing_at=batch.finalizing_at,
         completed_at=batch.completed_at,
         failed_at=batch.failed_at,
+        cancelling_at=batch.cancelling_at,
         cancelled_at=batch.cancelled_at,
         expired_at=batch.expired_at,
     )
+
+
+def _file_id(file_id: UUID | None) -> str | None:
+    return None if file_id is None else file_id_text(file_id)
 
 
 def result_line(row: Any) -> dict[str, Any]:

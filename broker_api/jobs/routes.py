@@ -2,7 +2,8 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
+from fastapi.responses import StreamingResponse
 
 from broker_api.deps import (
     CallerDep,
@@ -16,6 +17,8 @@ from broker_api.deps import (
 )
 from broker_api.ids import parse_id
 from broker_api.jobs import service
+from broker_api.jobs.follow import job_events
+from broker_api.jobs.live import JobFollower
 from broker_api.jobs.views import JobAccepted, JobView
 from broker_api.quotas import SubmitQuotaDep
 from broker_api.webhooks.service import check_webhook_url
@@ -79,3 +82,35 @@ async def get_job(
     parsed = parse_id(job_id, JobNotFound)
     wait_s = min(wait, settings.helixq_long_poll_max_s)
     return await service.wait_for_job(pool, waiters, caller, parsed, wait_s=wait_s)
+
+
+@router.get(
+    "/{job_id}/stream",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def stream_job(
+    job_id: str,
+    request: Request,
+    pool: PoolDep,
+    caller: CallerDep,
+    settings: SettingsDep,
+) -> StreamingResponse:
+    """Follow a job submitted with `"stream": true` as server-sent events: its
+    status changes, then its tokens as they are generated; a finished job replays
+    its answer at once. A job submitted without streaming is a 409
+    `job_not_streamed` until it has finished."""
+    parsed = parse_id(job_id, JobNotFound)
+    view = await service.read_followable_job(pool, caller, parsed)
+    follower = JobFollower(
+        redis=request.app.state.redis,
+        pool=pool,
+        caller=caller,
+        job_id=parsed,
+        keepalive_s=settings.helixq_stream_keepalive_s,
+    )
+    return StreamingResponse(
+        job_events(follower, view),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

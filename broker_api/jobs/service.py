@@ -17,7 +17,7 @@ from broker_api.jobs import queries
 from broker_api.jobs.views import JobAccepted, JobView, job_view
 from broker_api.jobs.writer import JobWriter
 from broker_api.waiters import JobWaiters, wait_for
-from shared.errors import JobNotFound
+from shared.errors import JobNotFound, JobNotStreamed
 from shared.jobs import JobStatus
 from shared.routing.validation import validate_route
 from shared.schemas import JobCreate
@@ -133,6 +133,21 @@ async def read_job(
     return job_view(row, attempts)
 
 
+async def read_followable_job(pool: Pool, caller: Caller, job_id: UUID) -> JobView:
+    """The job, if its tokens can be followed: submitted with `stream: true`, or
+    finished (its answer replays); raises JobNotFound (another tenant's job too)
+    or JobNotStreamed."""
+    async with pool.connection() as connection:
+        row = await queries.find_job_row(connection, caller.tenant_id, job_id)
+        if row is None:
+            raise JobNotFound(job_id)
+        is_terminal = JobStatus(row["status"]).is_terminal
+        if row["request"].get("stream") is not True and not is_terminal:
+            raise JobNotStreamed(job_id)
+        attempts = await queries.list_attempt_rows(connection, job_id)
+    return job_view(row, attempts)
+
+
 async def wait_for_job(
     pool: Pool,
     waiters: JobWaiters,
@@ -166,9 +181,11 @@ async def submit_and_wait(
     *,
     wait_s: float,
     catalog_ids: frozenset[str] = frozenset(),
+    idempotency_key: str | None = None,
 ) -> JobView:
     """Submit at interactive priority and answer the job once it is terminal (or
-    as it stands after `wait_s`), without its attempts.
+    as it stands after `wait_s`), without its attempts. A repeated
+    Idempotency-Key answers the job the first request created.
 
     The waiter is registered before the job is published, so the worker's notice
     cannot come too early, and the first read waits for it: a job just queued
@@ -176,17 +193,19 @@ async def submit_and_wait(
     deadline = time.monotonic() + wait_s
     job_id = uuid.uuid4()
     with waiters.watching(job_id) as finished:
-        await submit_job(
+        accepted = await submit_job(
             writer,
             enqueuer,
             caller,
             request,
             job_id=job_id,
+            idempotency_key=idempotency_key,
             priority=Priority.INTERACTIVE,
             catalog_ids=catalog_ids,
         )
-        await wait_for(finished, wait_s)
+        if accepted.id == job_id:  # a new job, not a replayed one
+            await wait_for(finished, wait_s)
     remaining = max(0.0, deadline - time.monotonic())
     return await wait_for_job(
-        writer.pool, waiters, caller, job_id, wait_s=remaining, with_attempts=False
+        writer.pool, waiters, caller, accepted.id, wait_s=remaining, with_attempts=False
     )

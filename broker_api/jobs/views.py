@@ -27,6 +27,7 @@ class AttemptView(BaseModel):
     model: str
     provider: str | None
     generation_id: str | None
+    lane: str  # realtime or discount
     outcome: str = Field(
         description="succeeded, retryable or permanent once answered; started while"
         " the call is in flight; interrupted when its worker stopped or died"
@@ -49,6 +50,9 @@ class JobAccepted(BaseModel):
 
 
 class JobView(JobAccepted):
+    lane: str = Field(
+        description="realtime, or discount: run through OpenRouter's Batch API"
+    )
     model: str | None
     provider: str | None
     metadata: dict[str, str] | None
@@ -99,6 +103,7 @@ def attempt_view(attempt: Row) -> AttemptView:
         model=attempt["model"],
         provider=attempt["provider"],
         generation_id=attempt["generation_id"],
+        lane=attempt["lane"],
         outcome=attempt["outcome"],
         http_status=attempt["http_status"],
         error=_error(attempt["error_code"], attempt["error_message"]),
@@ -112,6 +117,7 @@ def attempt_view(attempt: Row) -> AttemptView:
 def job_view(job: Row, attempts: Sequence[Row]) -> JobView:
     return JobView(
         **accepted_view(job).model_dump(),
+        lane=job["lane"],
         model=job["model"],
         provider=job["provider"],
         metadata=job["metadata"],

@@ -1,4 +1,5 @@
-"""Tables: tenants, api_keys, jobs, attempts. Postgres is the system of record."""
+"""Tables: tenants, api_keys, jobs, attempts, batches, files. Postgres is the system
+of record."""
 
 import uuid
 from datetime import datetime
@@ -6,12 +7,14 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     DateTime,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     Numeric,
     String,
     Text,
@@ -23,6 +26,7 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db.base import Base
+from shared.db.upstream_batches import UpstreamBatch
 from shared.jobs import AttemptOutcome, BatchStatus, JobStatus
 
 Money = Numeric(20, 12)  # USD; prices are per token, so costs need many decimals
@@ -113,6 +117,14 @@ class Job(Base):
     metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSONB)
     webhook_url: Mapped[str | None] = mapped_column(Text)
     priority: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # realtime or discount (shared.lanes): a discount line waits for the Batch API.
+    lane: Mapped[str] = mapped_column(
+        String(16), default="realtime", server_default="realtime"
+    )
+    # The Batch API batch that carries (or carried) this job, on the discount lane.
+    upstream_batch_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey(UpstreamBatch.id, ondelete="SET NULL"), index=True
+    )
     deadline_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     error_code: Mapped[str | None] = mapped_column(String(64))
@@ -164,6 +176,12 @@ class Attempt(Base):
     model: Mapped[str] = mapped_column(String(200))
     provider: Mapped[str | None] = mapped_column(String(100))
     generation_id: Mapped[str | None] = mapped_column(String(100))
+    lane: Mapped[str] = mapped_column(
+        String(16), default="realtime", server_default="realtime"
+    )
+    upstream_batch_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey(UpstreamBatch.id, ondelete="SET NULL")
+    )
     outcome: Mapped[str] = mapped_column(String(16))
     http_status: Mapped[int | None] = mapped_column(Integer)
     error_code: Mapped[str | None] = mapped_column(String(64))
@@ -172,6 +190,8 @@ class Attempt(Base):
     completion_tokens: Mapped[int | None] = mapped_column(Integer)
     cost_usd: Mapped[Decimal | None] = mapped_column(Money)
     latency_ms: Mapped[int | None] = mapped_column(Integer)  # None until answered
+    # A streamed call's time to its first chunk; None for a call not streamed.
+    first_token_ms: Mapped[int | None] = mapped_column(Integer)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = _now_column()
 
@@ -199,9 +219,23 @@ class Batch(Base):
         ForeignKey("tenants.id", ondelete="CASCADE")
     )
     status: Mapped[str] = mapped_column(String(16))
+    # The lane asked for: auto, discount or realtime (each job holds its own).
+    lane: Mapped[str] = mapped_column(
+        String(16), default="realtime", server_default="realtime"
+    )
     route: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     webhook_url: Mapped[str | None] = mapped_column(Text)
     metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSONB)
+    # OpenAI's batch fields. Files are named without a foreign key: deleting a file
+    # leaves the batches made from it or producing it as they were.
+    endpoint: Mapped[str] = mapped_column(
+        String(64), server_default="/v1/chat/completions"
+    )
+    input_file_id: Mapped[uuid.UUID | None] = mapped_column(UUID)
+    output_file_id: Mapped[uuid.UUID | None] = mapped_column(UUID)
+    error_file_id: Mapped[uuid.UUID | None] = mapped_column(UUID)
+    # Why validation failed: [{"code", "message", "param", "line"}].
+    errors: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
     completion_window_s: Mapped[int] = mapped_column(Integer)
     total: Mapped[int] = mapped_column(Integer, default=0)
     # Final counts, frozen when the batch ends; live counts come from its jobs.
@@ -212,6 +246,7 @@ class Batch(Base):
     finalizing_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     failed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cancelling_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     expired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
@@ -299,3 +334,37 @@ class WebhookDelivery(Base):
             postgresql_where=text("status = 'pending'"),
         ),
     )
+
+
+class StoredFile(Base):
+    """An uploaded or produced file (OpenAI's Files API); its bytes are FileChunks."""
+
+    __tablename__ = "files"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True, default=uuid.uuid4)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE")
+    )
+    purpose: Mapped[str] = mapped_column(String(32))
+    filename: Mapped[str] = mapped_column(String(255))
+    size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = _now_column()
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        Index("ix_files_tenant_created", "tenant_id", "created_at"),
+        Index("ix_files_expires_at", "expires_at"),
+    )
+
+
+class FileChunk(Base):
+    """A file's bytes in order, a bounded piece per row, so no read or write holds
+    the whole file; rows go with their file (ON DELETE CASCADE)."""
+
+    __tablename__ = "file_chunks"
+
+    file_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("files.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)

@@ -13,6 +13,7 @@ FIXABLE_CODES = frozenset(
         "upstream_rate_limited",
         "upstream_unavailable",
         "upstream_timeout",
+        "upstream_first_token_timeout",
         "upstream_bad_response",
         "upstream_model_not_found",
         "upstream_context_length",
@@ -24,6 +25,8 @@ UNFIXABLE_CODES = frozenset(
         "upstream_payment_required",
         "upstream_bad_request",
         "upstream_forbidden",
+        # Part of the answer reached the client: nobody else may start over.
+        "upstream_stream_error",
     }
 )
 CONTEXT_LENGTH_CODE = "upstream_context_length"

@@ -80,7 +80,12 @@ def test_batch_completes_with_counts_results_and_a_signed_webhook(
     assert view["status"] == "completed"
     assert view["completed_at"] is not None
     ended = {"succeeded": BATCH_SIZE, "failed": 0, "cancelled": 0, "expired": 0}
-    assert view["request_counts"] == {"total": BATCH_SIZE, **ended, "pending": 0}
+    assert view["request_counts"] == {
+        "total": BATCH_SIZE,
+        "completed": BATCH_SIZE,
+        **ended,
+        "pending": 0,
+    }
     lines = tenant_client.http.get(f"/v1/batches/{batch_id}/results").text.splitlines()
     results = [json.loads(line) for line in lines]
     assert sorted(r["custom_id"] for r in results) == sorted(

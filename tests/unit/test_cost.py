@@ -6,6 +6,7 @@ import pytest
 
 from shared.cost import (
     LEDGER_COST_SQL,
+    apportion_usd,
     budget_estimate_usd,
     estimated_cost_usd,
     reported_cost_usd,
@@ -65,3 +66,21 @@ def test_a_jobs_cost_sums_every_attempt_failed_ones_included() -> None:
     # No outcome filter: a failed call OpenRouter billed is part of the job's cost.
     assert "outcome" not in LEDGER_COST_SQL
     assert "sum(" in LEDGER_COST_SQL
+
+
+def test_an_upstream_batch_cost_is_apportioned_so_the_lines_sum_exactly() -> None:
+    total = Decimal("0.000123456789")
+    weights = [Decimal("0.00001"), Decimal("0.00002"), Decimal("0.00004")]
+
+    shares = apportion_usd(total, weights)
+
+    assert sum(shares) == total
+    assert shares[2] > shares[1] > shares[0]
+    assert all(share == share.quantize(Decimal("1e-12")) for share in shares)
+
+
+def test_apportioning_without_weights_splits_evenly_and_exactly() -> None:
+    shares = apportion_usd(Decimal("0.000000000010"), [Decimal(0)] * 3)
+
+    assert sum(shares) == Decimal("0.000000000010")
+    assert max(shares) - min(shares) <= Decimal("1e-12")

@@ -29,7 +29,8 @@ def test_completion_body_keeps_openrouter_fields_and_drops_ours() -> None:
         ({"max_tokens": 0}, "max_tokens"),
         ({"route": {"strategy": "cheapest"}}, "route"),
         ({"route": {"model_substitution": "sometimes"}}, "route"),
-        ({"stream": True}, "stream"),
+        ({"stream": "sometimes"}, "stream"),
+        ({"route": {"first_token_timeout_s": 0}}, "route"),
         ({"messages": [{"role": "robot", "content": "x"}]}, "messages"),
     ],
 )
@@ -47,3 +48,13 @@ def test_a_request_may_allow_model_substitution() -> None:
     assert job.route.model_dump(exclude_none=True) == {
         "model_substitution": "on_failure"
     }
+
+
+def test_a_streamed_job_sends_stream_upstream_and_keeps_its_first_token_timeout():
+    job = JobCreate.model_validate(
+        make_job_body(stream=True, route={"first_token_timeout_s": 2.5})
+    )
+    assert job.completion_body()["stream"] is True
+    assert job.route is not None
+    assert job.route.first_token_timeout_s == 2.5
+    assert "stream" not in JobCreate.model_validate(make_job_body()).completion_body()

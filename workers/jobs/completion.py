@@ -27,20 +27,22 @@ from shared.errors import InvalidRequest
 from shared.jobs import AttemptOutcome
 from shared.logging_setup import log_context
 from shared.routing.performance import AttemptSample
+from workers.jobs.attempts import cancelled_attempt, failed_attempt, succeeded_attempt
 from workers.jobs.claims import Claims
 from workers.jobs.endings import (
     JobEndings,
     Outcome,
     OutcomeKind,
     add_finished_notice,
-    failed_attempt,
-    succeeded_attempt,
+    routing_json,
 )
 from workers.jobs.records import AttemptRecord, Call, ClaimedJob
+from workers.jobs.streamed_calls import ClientCancelled, StreamedCalls, is_streamed
 from workers.limits.client import CompletionClient
 from workers.limits.gate import LimitsGate
-from workers.openrouter.errors import UpstreamError
+from workers.openrouter.errors import UpstreamError, UpstreamStreamBroken
 from workers.openrouter.request_body import upstream_body
+from workers.openrouter.schemas import Completion, JsonObject
 from workers.routing.planner import Plan, RoutePlanner, TenantFacts
 from workers.runtime.inflight import InflightJobs, Rest, Starter
 from workers.runtime.metrics import add_attempt
@@ -51,7 +53,7 @@ logger = logging.getLogger(__name__)
 UPSTREAM_DISABLED = "upstream_disabled"
 INVALID_ROUTING = "invalid_routing"
 BUDGET_REFUSED = "the tenant's monthly budget cannot cover this job"
-FINAL = frozenset({OutcomeKind.SUCCEEDED, OutcomeKind.FAILED})
+FINAL = frozenset({OutcomeKind.SUCCEEDED, OutcomeKind.FAILED, OutcomeKind.CANCELLED})
 
 
 class Completions:
@@ -68,6 +70,7 @@ class Completions:
         endings: JobEndings,
         redis: RedisBatcher,
         upstream_enabled: bool,
+        streamed: StreamedCalls,
     ) -> None:
         self.claims = claims
         self.inflight = inflight
@@ -77,6 +80,7 @@ class Completions:
         self._endings = endings
         self._redis = redis
         self._upstream_enabled = upstream_enabled
+        self._streamed = streamed
 
     async def start(self, job_ids: Sequence[UUID]) -> int:
         """Take an in-flight slot for each job (waiting while they are taken), claim
@@ -176,6 +180,8 @@ class Completions:
         retry."""
         with log_context(job_id=job.id, tenant=job.tenant_slug):
             outcome = await self._call_and_record(job, plan)
+            if is_streamed(job):
+                await self._streamed.announce(job, outcome)
             if outcome.retry_in_s is not None:
                 await self._endings.publish_retry(job, outcome.retry_in_s)
         return outcome
@@ -187,14 +193,20 @@ class Completions:
             if not await endings.begin(job, call):
                 return Outcome(OutcomeKind.CLAIM_LOST)
             try:
-                completion = await self._client.complete(
-                    job.id, upstream_body(job.request, model)
-                )
+                completion = await self._call(job, upstream_body(job.request, model))
+            except ClientCancelled as left:
+                cancelled = cancelled_attempt(job, call, left.partial)
+                decision = plan.decision.with_model_used(model)
+                outcome = await endings.cancel(job, cancelled, decision)
+                await self._report(cancelled.attempt, outcome)
+                return outcome
             except UpstreamError as error:
                 attempt = failed_attempt(job, call, error)
                 plan = self._routes.after_failure(
                     plan, model, error.code, error.http_status
                 )
+                if isinstance(error, UpstreamStreamBroken):
+                    return await self._fail_broken(job, attempt, error, plan)
                 if plan.decision.next_model() is None:
                     outcome = await endings.settle_failure(
                         job, attempt, error, plan.decision
@@ -213,12 +225,42 @@ class Completions:
             return outcome
         raise ValueError(f"job {job.id}: no candidate model")
 
+    async def _call(self, job: ClaimedJob, body: JsonObject) -> Completion:
+        if is_streamed(job):
+            return await self._streamed.complete(job, body)
+        return await self._client.complete(job.id, body)
+
+    async def _fail_broken(
+        self,
+        job: ClaimedJob,
+        attempt: AttemptRecord,
+        error: UpstreamStreamBroken,
+        plan: Plan,
+    ) -> Outcome:
+        # The client saw part of this answer: no other candidate, no retry.
+        outcome = await self._endings.fail(
+            job,
+            attempt=attempt,
+            code=error.code,
+            message=error.message,
+            routing=routing_json(plan.decision),
+            result_json=error.partial.body_json,
+        )
+        await self._report(attempt, outcome)
+        return outcome
+
     async def _report(
         self, attempt: AttemptRecord, outcome: Outcome | None = None
     ) -> None:
         """Count the attempt in the metrics, fold it into the performance cache and,
         once the job is finished or failed, queue the finished notice: sent with the
         other jobs' Redis commands. Best effort: Postgres holds the truth."""
+        if attempt.outcome is AttemptOutcome.CANCELLED:  # no verdict on the model
+            await self._redis.send(
+                partial(add_finished_notice, job_id=attempt.job_id),
+                what=f"job {attempt.job_id}: finished notice",
+            )
+            return
         sample = AttemptSample(
             succeeded=attempt.outcome is AttemptOutcome.SUCCEEDED,
             latency_ms=attempt.latency_ms,

@@ -15,26 +15,24 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from enum import StrEnum
 from functools import partial
-from typing import NamedTuple, TypeVar
+from typing import TypeVar
 from uuid import UUID
 
 import psycopg
 import psycopg_pool
 from redis.asyncio.client import Pipeline as AsyncPipeline
 
-from shared.jobs import AttemptOutcome
 from shared.queues import tenant_queue
 from shared.redis_keys import JOBS_FINISHED_CHANNEL
 from shared.routing.decision import RoutingDecision
 from workers.jobs import transitions
+from workers.jobs.attempts import Succeeded
 from workers.jobs.backoff import retry_delay_s
 from workers.jobs.records import AttemptRecord, Call, ClaimedJob, Ended
 from workers.jobs.transitions import Connection, ConnectionPool
 from workers.openrouter.errors import UpstreamError
-from workers.openrouter.schemas import Completion
 from workers.runtime.publishing import TaskPublisher
 from workers.runtime.redis_batching import RedisBatcher
 
@@ -54,13 +52,9 @@ class OutcomeKind(StrEnum):
     NOT_CLAIMED = "not_claimed"  # finished, not yet due, or held elsewhere
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    CANCELLED = "cancelled"  # the client of a streaming job left mid-call
     RETRY = "retry"  # released and re-published to run after `retry_in_s`
     CLAIM_LOST = "claim_lost"  # another worker took the job over meanwhile
-
-
-class Succeeded(NamedTuple):
-    attempt: AttemptRecord
-    result_json: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,12 +236,20 @@ class JobEndings:
         code: str,
         message: str,
         routing: str | None = None,
+        result_json: str | None = None,
     ) -> Outcome:
-        """Mark the job failed for good, with its last attempt if a call was made."""
+        """Mark the job failed for good, with its last attempt if a call was made
+        and the partial result of a broken stream."""
         ended = await self.stored(
             job,
             lambda conn: transitions.fail_job(
-                conn, job, attempt=attempt, code=code, message=message, routing=routing
+                conn,
+                job,
+                attempt=attempt,
+                code=code,
+                message=message,
+                routing=routing,
+                result_json=result_json,
             ),
         )
         if ended is None:
@@ -255,6 +257,28 @@ class JobEndings:
         await self._send_delivery(job, ended)
         logger.info("job %s: failed: %s", job.id, code)
         return Outcome(OutcomeKind.FAILED)
+
+    async def cancel(
+        self,
+        job: ClaimedJob,
+        attempt: Succeeded,
+        decision: RoutingDecision | None = None,
+    ) -> Outcome:
+        """Record the call cut off when the client left, and mark the job
+        cancelled with what it produced."""
+        record, result_json = attempt
+        routing = routing_json(decision)
+        ended = await self.stored(
+            job,
+            lambda conn: transitions.cancel_job(
+                conn, job, record, result_json=result_json, routing=routing
+            ),
+        )
+        if ended is None:
+            return Outcome(OutcomeKind.CLAIM_LOST)
+        await self._send_delivery(job, ended)
+        logger.info("job %s: cancelled: its client left", job.id)
+        return Outcome(OutcomeKind.CANCELLED)
 
     async def fail_unstarted(self, job: ClaimedJob, *, code: str, message: str) -> None:
         """Fail a job before any call (it cannot be routed or paid for) and wake its
@@ -313,42 +337,3 @@ async def _published(job: ClaimedJob, publish: Awaitable[None], what: str) -> No
         await publish
     except Exception as error:  # any broker error
         logger.warning("job %s: %s not sent: %r", job.id, what, error)
-
-
-def succeeded_attempt(job: ClaimedJob, call: Call, completion: Completion) -> Succeeded:
-    return Succeeded(
-        AttemptRecord(
-            id=call.id,
-            job_id=job.id,
-            model=completion.model or call.model,
-            outcome=AttemptOutcome.SUCCEEDED,
-            started_at=call.started_at,
-            latency_ms=completion.latency_ms,
-            http_status=completion.http_status,
-            generation_id=completion.generation_id,
-            provider=completion.provider,
-            prompt_tokens=completion.prompt_tokens,
-            completion_tokens=completion.completion_tokens,
-            cost_usd=completion.cost_usd,
-        ),
-        completion.body_json,
-    )
-
-
-def failed_attempt(job: ClaimedJob, call: Call, error: UpstreamError) -> AttemptRecord:
-    elapsed = datetime.now(UTC) - call.started_at
-    outcome = (
-        AttemptOutcome.RETRYABLE if error.is_retryable else AttemptOutcome.PERMANENT
-    )
-    return AttemptRecord(
-        id=call.id,
-        job_id=job.id,
-        model=call.model,
-        outcome=outcome,
-        started_at=call.started_at,
-        latency_ms=round(elapsed.total_seconds() * 1000),
-        http_status=error.http_status,
-        error_code=error.code,
-        error_message=error.message,
-        cost_usd=error.cost_usd,
-    )

@@ -63,5 +63,6 @@ class AttemptRecord:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     cost_usd: Decimal | None = None
+    first_token_ms: int | None = None  # a streamed call's time to its first chunk
     # The row begin_attempt wrote before the call (Call.id); the answer goes onto it.
     id: UUID = field(default_factory=uuid4)

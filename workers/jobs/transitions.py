@@ -1,7 +1,7 @@
 """Every statement a worker runs that changes a job's status, with the ledger writes
-that go with them: claim, record an attempt, finish, fail, release, defer, hand back
-at shutdown; and, for the periodic sweeps, re-queue stale jobs and expire overdue
-ones.
+that go with them: claim, record an attempt, finish, fail, cancel, release, defer,
+hand back at shutdown; and, for the periodic sweeps, re-queue stale jobs and expire
+overdue ones.
 
 Each move is guarded by the status it leaves (shared.jobs draws them). The job's
 own path uses async functions taking a psycopg connection in autocommit mode (the
@@ -37,6 +37,7 @@ ConnectionPool: TypeAlias = AsyncConnectionPool[Connection]
 
 
 # A job past its deadline is not started (workers.maintenance.batches expires it).
+# A discount-lane job waits for OpenRouter's Batch API: it is never claimed here.
 # A batch item is announced by its batch's event, unless it has a URL of its own.
 # "Due" is a CASE, not `(status = 'queued' AND …) OR (status = 'running' AND …)`:
 # that form lets the planner read the jobs through ix_jobs_unfinished, and with the
@@ -54,6 +55,7 @@ WHERE jobs.id = ANY(%(job_ids)s) AND tenants.id = jobs.tenant_id
                        WHEN 'running' THEN jobs.lease_expires_at < now()
                        ELSE false END
   AND (jobs.deadline_at IS NULL OR jobs.deadline_at > now())
+  AND jobs.lane = 'realtime'
 RETURNING jobs.id, jobs.claim_token, jobs.request, jobs.route, jobs.retries,
     tenants.default_model, tenants.slug,
     CASE WHEN jobs.batch_id IS NULL THEN coalesce(jobs.webhook_url, tenants.webhook_url)
@@ -81,7 +83,7 @@ UPDATE attempts SET model = %(model)s, provider = %(provider)s,
     http_status = %(http_status)s, error_code = %(attempt_error_code)s,
     error_message = %(attempt_error_message)s, prompt_tokens = %(prompt_tokens)s,
     completion_tokens = %(completion_tokens)s, cost_usd = %(cost_usd)s,
-    latency_ms = %(latency_ms)s
+    latency_ms = %(latency_ms)s, first_token_ms = %(first_token_ms)s
 WHERE id = %(attempt_id)s
 """
 # The attempt and the job's new state go in one statement: one round trip, atomic
@@ -102,8 +104,20 @@ UPDATE jobs SET status = 'succeeded', result = CAST(%(result)s AS jsonb),
     lease_expires_at = NULL, finished_at = now(), {_ROUTING}
 {_HELD}"""
 
+# A streamed answer that broke mid-way keeps what reached its client.
 _FAIL_SQL = f"""
 UPDATE jobs SET status = 'failed', error_code = %(code)s, error_message = %(message)s,
+    result = coalesce(CAST(%(result)s AS jsonb), jobs.result),
+    cost_usd = {_COST}, lease_expires_at = NULL, finished_at = now(), {_ROUTING}
+{_HELD}"""
+
+# The client of a streaming job left: the call was closed, and the job keeps what
+# was generated until then, with its usage and cost.
+_CANCEL_SQL = f"""
+UPDATE jobs SET status = 'cancelled', result = CAST(%(result)s AS jsonb),
+    error_code = %(code)s, error_message = %(message)s,
+    model = %(model)s, provider = %(provider)s, prompt_tokens = %(prompt_tokens)s,
+    completion_tokens = %(completion_tokens)s, latency_ms = %(latency_ms)s,
     cost_usd = {_COST}, lease_expires_at = NULL, finished_at = now(), {_ROUTING}
 {_HELD}"""
 
@@ -138,6 +152,7 @@ UPDATE jobs SET status = 'queued', claim_token = NULL, lease_expires_at = NULL,
 _FINISH = f"{_WITH_ATTEMPT} {_FINISH_SQL}"
 _FAIL = _FAIL_SQL
 _FAIL_AFTER_CALL = f"{_WITH_ATTEMPT} {_FAIL_SQL}"
+_CANCEL = f"{_WITH_ATTEMPT} {_CANCEL_SQL}"
 _RELEASE = f"{_WITH_ATTEMPT} {_RELEASE_SQL}"
 _RECORD_AND_RENEW = f"{_WITH_ATTEMPT} {_RENEW_SQL}"
 
@@ -153,11 +168,13 @@ UPDATE jobs SET status = 'queued', claim_token = NULL, lease_expires_at = NULL,
 
 # Expired leases go back to `queued` (a stale worker's writes are refused by the
 # claim token anyway), and re-sent jobs get a fresh `available_at`, so one job is
-# re-sent at most once per stale period however often the sweep runs.
+# re-sent at most once per stale period however often the sweep runs. A queued
+# discount-lane job waits for OpenRouter's Batch API, not for a message.
 _TAKE_STALE = text("""
 WITH stale AS (
     SELECT id FROM jobs
-    WHERE (status = 'queued' AND available_at < now() - make_interval(secs => :stale_s))
+    WHERE (status = 'queued' AND available_at < now() - make_interval(secs => :stale_s)
+           AND lane = 'realtime')
        OR (status = 'running' AND lease_expires_at < now())
     ORDER BY available_at
     LIMIT :batch
@@ -262,9 +279,11 @@ async def fail_job(
     code: str,
     message: str,
     routing: str | None = None,
+    result_json: str | None = None,
 ) -> Ended | None:
     """Record the failed attempt (if a call was made) and mark the job failed for
-    good, with its webhook event; None if the claim was lost."""
+    good, with its webhook event and the partial result of a broken stream (if
+    any); None if the claim was lost."""
     statement, params = (
         (_FAIL, {"job_id": job.id, "attempt_id": None, "cost_usd": None})
         if attempt is None
@@ -275,8 +294,31 @@ async def fail_job(
         "code": code,
         "message": _kept_text(message),
         "routing": routing,
+        "result": result_json,
     }
     return await _end(conn, job, statement, {**params, **outcome})
+
+
+async def cancel_job(
+    conn: Connection,
+    job: ClaimedJob,
+    attempt: AttemptRecord,
+    *,
+    result_json: str,
+    routing: str | None = None,
+) -> Ended | None:
+    """Record the call cut off when the client left and mark the job cancelled
+    with the partial result, usage and cost, with its webhook event; None if the
+    claim was lost."""
+    params = {
+        **_attempt_params(attempt),
+        "token": job.claim_token,
+        "code": attempt.error_code,
+        "message": _kept_text(attempt.error_message),
+        "routing": routing,
+        "result": result_json,
+    }
+    return await _end(conn, job, _CANCEL, params)
 
 
 async def release_job(
@@ -347,6 +389,68 @@ def expire_queued_batch_items(session: Session, batch_id: UUID) -> None:
     )
 
 
+# A discount-lane line whose upstream batch will not answer it (refused, failed,
+# expired, cancelled) runs realtime; its message is published after the commit.
+# Past its deadline the batch sweep expires it instead, as any queued item.
+_MOVE_TO_REALTIME = text("""
+UPDATE jobs SET lane = 'realtime', available_at = now()
+FROM tenants
+WHERE jobs.upstream_batch_id = :upstream_batch_id AND jobs.lane = 'discount'
+  AND jobs.status = 'queued' AND tenants.id = jobs.tenant_id
+RETURNING jobs.id, tenants.slug
+""")
+
+
+def move_discount_jobs_to_realtime(
+    session: Session, upstream_batch_id: UUID
+) -> list[tuple[UUID, str]]:
+    """Move the upstream batch's still-waiting lines to the realtime lane;
+    (job id, tenant slug) each, to publish after the commit."""
+    rows = session.execute(_MOVE_TO_REALTIME, {"upstream_batch_id": upstream_batch_id})
+    return [(row.id, row.slug) for row in rows]
+
+
+# A Batch API result line is an attempt like any call, on the discount lane, kept
+# even when its job ended meanwhile (cancelled or expired): the line was billed.
+_RECORD_DISCOUNT_ATTEMPT = text("""
+INSERT INTO attempts (id, job_id, number, model, provider, generation_id, lane,
+    upstream_batch_id, outcome, http_status, error_code, error_message,
+    prompt_tokens, completion_tokens, cost_usd, latency_ms, started_at)
+SELECT gen_random_uuid(), jobs.id,
+    (SELECT coalesce(max(number), 0) + 1 FROM attempts WHERE job_id = jobs.id),
+    :model, :provider, :generation_id, 'discount', :upstream_batch_id, :outcome,
+    :http_status, :error_code, :error_message, :prompt_tokens, :completion_tokens,
+    :cost_usd, :latency_ms, :started_at
+FROM jobs WHERE jobs.id = :job_id AND jobs.upstream_batch_id = :upstream_batch_id
+""")
+
+# Ends the job exactly as a realtime answer would: result, usage, and its cost the
+# sum of its attempts'. Only a line still waiting for this upstream batch ends.
+_FINISH_DISCOUNT_JOB = text("""
+UPDATE jobs SET status = 'succeeded', result = CAST(:result AS jsonb),
+    model = :model, provider = :provider, prompt_tokens = :prompt_tokens,
+    completion_tokens = :completion_tokens, latency_ms = :latency_ms,
+    cost_usd = (SELECT sum(cost_usd) FROM attempts WHERE job_id = jobs.id),
+    error_code = NULL, error_message = NULL,
+    started_at = coalesce(started_at, :started_at), finished_at = now()
+WHERE id = :job_id AND status = 'queued' AND lane = 'discount'
+  AND upstream_batch_id = :upstream_batch_id
+""")
+
+
+def record_discount_result(
+    session: Session, values: dict[str, Any], *, result_json: str | None
+) -> bool:
+    """Record one result line of an upstream batch as an attempt and, for a
+    success, end its job `succeeded`; True when the job ended here. `values` holds
+    the attempt's columns plus `job_id` and `upstream_batch_id`."""
+    session.execute(_RECORD_DISCOUNT_ATTEMPT, values)
+    if result_json is None:
+        return False
+    ended = session.execute(_FINISH_DISCOUNT_JOB, {**values, "result": result_json})
+    return int(ended.rowcount) > 0  # type: ignore[attr-defined]  # an UPDATE's result
+
+
 def _attempt_params(attempt: AttemptRecord) -> dict[str, Any]:
     return {
         "attempt_id": attempt.id,
@@ -362,6 +466,7 @@ def _attempt_params(attempt: AttemptRecord) -> dict[str, Any]:
         "completion_tokens": attempt.completion_tokens,
         "cost_usd": attempt.cost_usd,
         "latency_ms": attempt.latency_ms,
+        "first_token_ms": attempt.first_token_ms,
     }
 
 

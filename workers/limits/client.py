@@ -2,12 +2,14 @@
 settles the token estimate with the usage it reports, adds its cost to the job's
 budget ticket, and an upstream 429 cools its model down for every worker."""
 
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 from uuid import UUID
 
 from workers.limits.gate import LimitsGate, Ticket
 from workers.openrouter.errors import UpstreamError, UpstreamRateLimited
 from workers.openrouter.schemas import Completion, JsonObject
+from workers.openrouter.streaming import ChunkSink, StreamedCall
 
 
 class NoCapacity(UpstreamRateLimited):
@@ -21,6 +23,16 @@ class CompletionClient(Protocol):
     """What the completion loop needs of an OpenRouter client."""
 
     async def complete(self, job_id: UUID, body: JsonObject) -> Completion: ...
+
+    async def stream(
+        self,
+        job_id: UUID,
+        body: JsonObject,
+        *,
+        sink: ChunkSink,
+        call: StreamedCall,
+        first_token_timeout_s: float,
+    ) -> Completion: ...
 
     async def aclose(self) -> None: ...
 
@@ -36,6 +48,38 @@ class RateLimitedClient:
         """Wait for the call's tokens, make it, and account for it. A call whose
         tokens are further off than the horizon is not made: it fails as
         NoCapacity (an UpstreamRateLimited), retryable after the wait."""
+        return await self._limited(
+            job_id, body, lambda: self._inner.complete(job_id, body)
+        )
+
+    async def stream(
+        self,
+        job_id: UUID,
+        body: JsonObject,
+        *,
+        sink: ChunkSink,
+        call: StreamedCall,
+        first_token_timeout_s: float,
+    ) -> Completion:
+        """`complete`, streamed (CompletionClient.stream)."""
+        return await self._limited(
+            job_id,
+            body,
+            lambda: self._inner.stream(
+                job_id,
+                body,
+                sink=sink,
+                call=call,
+                first_token_timeout_s=first_token_timeout_s,
+            ),
+        )
+
+    async def _limited(
+        self,
+        job_id: UUID,
+        body: JsonObject,
+        make_call: Callable[[], Awaitable[Completion]],
+    ) -> Completion:
         model = str(body.get("model"))
         ticket = self._gate.ticket_of(job_id)
         grant = await self._gate.take_for_call(ticket, model)
@@ -46,7 +90,7 @@ class RateLimitedClient:
             )
         await self._gate.wait(grant, model)
         try:
-            completion = await self._inner.complete(job_id, body)
+            completion = await make_call()
         except UpstreamError as error:
             if ticket is not None and error.cost_usd is not None:
                 ticket.spent_usd += error.cost_usd

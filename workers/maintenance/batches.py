@@ -3,9 +3,9 @@
 A live batch (`in_progress`, `finalizing`) ends once none of its items is queued or
 running: `completed`, `failed` when every item failed, or `expired` when its window
 closed first (past `expires_at` its queued items are expired; running ones finish
-and keep their results). A batch cancelled by the API (which recorded the event)
-only gets its counts frozen, once its running items have ended. Single jobs past
-their own `deadline_at` are expired too.
+and keep their results). A `cancelling` batch becomes `cancelled`, with its counts
+frozen and its event, once its running items have ended. Single jobs past their
+own `deadline_at` are expired too.
 
 Safe to run concurrently: a batch is settled under its row lock (SKIP LOCKED) and
 only while still unsettled, so two sweeps never end a batch or record its event twice.
@@ -19,7 +19,7 @@ from uuid import UUID
 from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from shared.batch_endings import count_items, end_batch
+from shared.batch_endings import count_items, end_batch, end_cancelled_batch
 from shared.db.models import Batch, Job
 from shared.jobs import BatchStatus, JobStatus, batch_request_counts
 from workers.jobs import transitions
@@ -28,7 +28,11 @@ from workers.webhooks.sender import DeliverySender
 logger = logging.getLogger(__name__)
 
 BATCH_LIMIT = 100
-_LIVE = (BatchStatus.IN_PROGRESS.value, BatchStatus.FINALIZING.value)
+_LIVE = (
+    BatchStatus.IN_PROGRESS.value,
+    BatchStatus.FINALIZING.value,
+    BatchStatus.CANCELLING.value,
+)
 _UNFINISHED = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
 
 
@@ -99,8 +103,11 @@ def settle_batch(session: Session, batch_id: UUID, *, now: datetime) -> Settled 
     items = count_items(session, batch_id)
     if not items.is_finished:
         return None
-    if batch.status == BatchStatus.CANCELLED:
+    if batch.status == BatchStatus.CANCELLED:  # cancelled before `cancelling` existed
         batch.request_counts = batch_request_counts(batch.total, items.by_status)
         return Settled(batch.status, None)  # the API recorded `batch.cancelled`
+    if batch.status == BatchStatus.CANCELLING:
+        delivery_id = end_cancelled_batch(session, batch, items, now=now)
+        return Settled(batch.status, delivery_id)
     delivery_id = end_batch(session, batch, items, now=now)
     return Settled(batch.status, delivery_id)

@@ -20,12 +20,21 @@ from pydantic import SecretStr
 
 from shared.redaction import Redactor
 from workers.openrouter.errors import (
+    UpstreamBadResponse,
     UpstreamError,
     UpstreamTimeout,
     UpstreamUnavailable,
 )
 from workers.openrouter.responses import read_reply
 from workers.openrouter.schemas import Completion, JsonObject
+from workers.openrouter.streaming import (
+    ChunkSink,
+    StreamedCall,
+    StreamTimeouts,
+    broken,
+    read_stream,
+    timed_out,
+)
 
 # Lets the simulator (and anyone reading OpenRouter logs) group calls by job.
 JOB_ID_HEADER = "X-Helixq-Job-Id"
@@ -108,6 +117,75 @@ class OpenRouterClient:
             latency_ms=round((time.monotonic() - started) * 1000),
             now_s=time.time(),
             redactor=self._redactor,
+        )
+
+    async def stream(
+        self,
+        job_id: UUID,
+        body: JsonObject,
+        *,
+        sink: ChunkSink,
+        call: StreamedCall,
+        first_token_timeout_s: float,
+    ) -> Completion:
+        """Send one chat completion with `stream: true`, handing each chunk to
+        `sink` as it arrives; `call` holds the answer so far. Raises UpstreamError:
+        UpstreamFirstTokenTimeout when no chunk came within `first_token_timeout_s`,
+        UpstreamStreamBroken when the call failed after a chunk was handed on."""
+        timeouts = StreamTimeouts(
+            first_token_s=min(first_token_timeout_s, self._timeout_s),
+            total_s=self._timeout_s,
+        )
+        request = httpx.Request(
+            "POST",
+            self._completions_url,
+            headers={
+                **self._headers,
+                "Accept": "text/event-stream",
+                JOB_ID_HEADER: str(job_id),
+            },
+            json={**body, "stream": True},
+            extensions=self._extensions,
+        )
+        try:
+            async with asyncio.timeout(timeouts.first_token_s) as deadline:
+                response = await self._transport.handle_async_request(request)
+                try:
+                    if response.status_code != 200:
+                        raise self._refusal(response, await response.aread())
+                    return await read_stream(
+                        call,
+                        response,
+                        sink,
+                        deadline=deadline,
+                        timeouts=timeouts,
+                        redactor=self._redactor,
+                    )
+                finally:
+                    await response.aclose()
+        except UpstreamError as error:
+            raise broken(call, error) from None
+        except TimeoutError:
+            raise broken(call, timed_out(call, timeouts)) from None
+        except (httpx.TransportError, aiohttp.ClientError, OSError) as exc:
+            raise broken(call, _transport_failure(exc, self._timeout_s)) from None
+
+    def _refusal(self, response: httpx.Response, content: bytes) -> UpstreamError:
+        """The error a streamed call answered instead of its stream."""
+        try:
+            read_reply(
+                response.status_code,
+                response.headers,
+                content,
+                latency_ms=0,
+                now_s=time.time(),
+                redactor=self._redactor,
+            )
+        except UpstreamError as error:
+            return error
+        return UpstreamBadResponse(
+            f"OpenRouter answered {response.status_code} without a stream",
+            http_status=response.status_code,
         )
 
     async def aclose(self) -> None:

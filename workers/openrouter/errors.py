@@ -7,6 +7,7 @@ BrokerError (shared.errors)
     │   │                               (500, 502, 503, 529, connection errors)
     │   ├── UpstreamRateLimited         429
     │   ├── UpstreamTimeout             408, 524, our own timeout
+    │   │   └── UpstreamFirstTokenTimeout   a stream sent no chunk in time
     │   └── UpstreamBadResponse         a body we cannot read (not JSON, not an object)
     └── UpstreamRejected                permanent: retrying the same call cannot help
         ├── UpstreamBadRequest          400, 413, 422
@@ -14,7 +15,9 @@ BrokerError (shared.errors)
         ├── UpstreamUnauthorized        401
         ├── UpstreamPaymentRequired     402
         ├── UpstreamForbidden           403 (moderation, guardrails, permissions)
-        └── UpstreamModelNotFound       404, or 400 "is not a valid model ID"
+        ├── UpstreamModelNotFound       404, or 400 "is not a valid model ID"
+        └── UpstreamStreamBroken        a stream failed after chunks reached the
+                                        client: no other candidate can take over
 
 Messages carry OpenRouter's own words and never the API key.
 """
@@ -22,6 +25,7 @@ Messages carry OpenRouter's own words and never the API key.
 from decimal import Decimal
 
 from shared.errors import BrokerError
+from workers.openrouter.schemas import Completion
 
 
 class UpstreamError(BrokerError):
@@ -57,6 +61,10 @@ class UpstreamTimeout(UpstreamUnavailable):
     code = "upstream_timeout"
 
 
+class UpstreamFirstTokenTimeout(UpstreamTimeout):
+    code = "upstream_first_token_timeout"
+
+
 class UpstreamBadResponse(UpstreamUnavailable):
     code = "upstream_bad_response"
 
@@ -87,3 +95,20 @@ class UpstreamForbidden(UpstreamRejected):
 
 class UpstreamModelNotFound(UpstreamRejected):
     code = "upstream_model_not_found"
+
+
+class UpstreamStreamBroken(UpstreamRejected):
+    """A stream that failed once its first chunks were relayed: the client has
+    seen them, so neither another candidate nor a retry may start over. `partial`
+    is what arrived; `cause` the error that ended it."""
+
+    code = "upstream_stream_error"
+
+    def __init__(self, cause: UpstreamError, partial: Completion) -> None:
+        super().__init__(
+            f"the stream broke after part of the answer was sent: {cause.message}",
+            http_status=cause.http_status,
+            cost_usd=cause.cost_usd if cause.cost_usd is not None else partial.cost_usd,
+        )
+        self.cause = cause
+        self.partial = partial

@@ -54,3 +54,6 @@ class Completion:
     prompt_tokens: int | None
     completion_tokens: int | None
     cost_usd: Decimal | None
+    # Milliseconds from sending the call to its first streamed chunk; None when the
+    # answer was not streamed.
+    first_token_ms: int | None = None

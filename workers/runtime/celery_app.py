@@ -36,11 +36,19 @@ SWEEP_SCHEDULE_NAME = "requeue-stale-jobs"
 # run_beat replaces it with HELIXQ_BATCH_SWEEP_INTERVAL_S.
 DEFAULT_BATCH_SWEEP_INTERVAL_S = 5.0
 BATCH_SWEEP_SCHEDULE_NAME = "finish-batches"
+# run_beat replaces it with HELIXQ_DISCOUNT_INTERVAL_S.
+DEFAULT_DISCOUNT_INTERVAL_S = 5.0
+DISCOUNT_SCHEDULE_NAME = "submit-discount-lines"
+# Each upstream batch keeps its own backoff (HELIXQ_DISCOUNT_POLL_*): this only
+# looks for the ones that are due.
+FOLLOW_SCHEDULE_NAME = "follow-upstream-batches"
 # A delivery whose message was lost is re-sent within this long plus the sweep's grace.
 DUE_WEBHOOKS_INTERVAL_S = 15.0
 # Often enough that /readyz reads a check younger than its 3 min staleness limit.
 UPSTREAM_CHECK_INTERVAL_S = 60.0
 CATALOG_SYNC_INTERVAL_S = 3600.0  # prices change rarely
+# Expired files are already invisible to the API; this only reclaims their space.
+EXPIRED_FILES_INTERVAL_S = 600.0
 # An interval entry first runs one interval after beat starts; these are sent at
 # start too, so that prices are known and /readyz reads a fresh upstream check
 # from the first seconds instead of after a minute (or an hour).
@@ -93,6 +101,14 @@ def create_app() -> HelixqCelery:
                 "task": TaskName.FINISH_BATCHES.value,
                 "schedule": DEFAULT_BATCH_SWEEP_INTERVAL_S,
             },
+            DISCOUNT_SCHEDULE_NAME: {
+                "task": TaskName.SUBMIT_DISCOUNT_LINES.value,
+                "schedule": DEFAULT_DISCOUNT_INTERVAL_S,
+            },
+            FOLLOW_SCHEDULE_NAME: {
+                "task": TaskName.FOLLOW_UPSTREAM_BATCHES.value,
+                "schedule": DEFAULT_DISCOUNT_INTERVAL_S,
+            },
             "deliver-due-webhooks": {
                 "task": TaskName.DELIVER_DUE_WEBHOOKS.value,
                 "schedule": DUE_WEBHOOKS_INTERVAL_S,
@@ -104,6 +120,10 @@ def create_app() -> HelixqCelery:
             "sync-model-catalog": {
                 "task": TaskName.SYNC_MODEL_CATALOG.value,
                 "schedule": CATALOG_SYNC_INTERVAL_S,
+            },
+            "delete-expired-files": {
+                "task": TaskName.DELETE_EXPIRED_FILES.value,
+                "schedule": EXPIRED_FILES_INTERVAL_S,
             },
         },
     )

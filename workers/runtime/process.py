@@ -27,6 +27,8 @@ from shared.db.session import make_sessions, psycopg_url
 from workers.jobs.claims import Claims
 from workers.jobs.completion import Completions
 from workers.jobs.endings import JobEndings, RetryPolicy
+from workers.jobs.live_streams import JobStreams
+from workers.jobs.streamed_calls import StreamedCalls, StreamingConfig
 from workers.jobs.transitions import ConnectionPool
 from workers.limits.client import CompletionClient, RateLimitedClient
 from workers.limits.wiring import build_gate
@@ -157,6 +159,14 @@ def build_process(
         endings=endings,
         redis=redis_batch,
         upstream_enabled=settings.openrouter_enabled,
+        streamed=StreamedCalls(
+            client=client,
+            streams=JobStreams(redis_batch),
+            config=StreamingConfig(
+                first_token_timeout_s=settings.helixq_first_token_timeout_s
+            ),
+            catalog=catalog,
+        ),
     )
     return WorkerProcess(
         settings=settings,

@@ -5,6 +5,7 @@ WorkerProcess), never at import.
 """
 
 from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings
 
 from shared.errors import SettingsError
 from shared.rate_limits import RateLimitSettings
@@ -24,8 +25,32 @@ DEFAULT_CONCURRENCY = 4
 DEFAULT_INFLIGHT = 400
 
 
+class DiscountLaneSettings(BaseSettings):
+    """The discount lane: OpenRouter's Batch API (docs/batches.md)."""
+
+    # OpenRouter has published /api/v1/batches and /api/beta/batches; None: the
+    # batches route under OPENROUTER_BASE_URL.
+    helixq_batch_api_url: str | None = Field(default=None, pattern=r"^https?://")
+    # OpenRouter's limits per upstream batch.
+    helixq_discount_max_requests: int = Field(default=5000, ge=1, le=50_000)
+    helixq_discount_max_bytes: int = Field(default=200_000_000, ge=10_000)
+    # Some of OpenRouter's documents want the `:batch` slug, others the base one.
+    helixq_discount_batch_slug: bool = False
+    # A POST whose answer was lost is looked for upstream after this long.
+    helixq_discount_reconcile_after_s: DurationS = Field(default=30.0, gt=0)
+    helixq_discount_interval_s: DurationS = Field(default=5.0, gt=0)
+    # Polling an upstream batch: first after this long, doubling up to the max.
+    helixq_discount_poll_first_s: DurationS = Field(default=5.0, gt=0)
+    helixq_discount_poll_max_s: DurationS = Field(default=300.0, gt=0)
+
+
 class WorkerSettings(
-    DatabaseSettings, RedisSettings, RoutingSettings, WebhookSettings, RateLimitSettings
+    DatabaseSettings,
+    RedisSettings,
+    RoutingSettings,
+    WebhookSettings,
+    RateLimitSettings,
+    DiscountLaneSettings,
 ):
     openrouter_api_key: SecretStr | None = None
     openrouter_base_url: str = Field(
@@ -34,6 +59,9 @@ class WorkerSettings(
     openrouter_enabled: bool = True
     openrouter_max_retries: int = Field(default=3, ge=0, le=50)  # after the first try
     openrouter_timeout: DurationS = Field(default=60.0, gt=0)
+    # A streamed call that sends no chunk within this long gives way to the next
+    # candidate (a request may set its own: `route.first_token_timeout_s`).
+    helixq_first_token_timeout_s: DurationS = Field(default=30.0, gt=0)
     openrouter_app_title: str = "helixq"
     openrouter_http_referer: str | None = None
 

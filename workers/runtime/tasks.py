@@ -8,8 +8,18 @@ import httpx
 from celery import Task
 
 from shared.queues import TaskName
-from workers.maintenance import batches, sweeper, upstream_check
+from workers.maintenance import batches, expired_files, sweeper, upstream_check
 from workers.maintenance.catalog_sync import sync_catalog
+from workers.maintenance.discount_submission import (
+    DiscountConfig,
+    DiscountDeps,
+    submit_discount_lines,
+)
+from workers.maintenance.upstream_polling import (
+    PollSchedule,
+    follow_upstream_batches,
+)
+from workers.openrouter.batches import BatchApi
 from workers.runtime.celery_app import app
 from workers.runtime.process import WorkerProcess, provider_of
 from workers.webhooks import delivery
@@ -89,6 +99,12 @@ def finish_batches(self: BrokerTask) -> int:
     return batches.finish_batches(process.sessions, process.deliveries)
 
 
+@app.task(bind=True, base=BrokerTask, name=TaskName.DELETE_EXPIRED_FILES.value)
+def delete_expired_files(self: BrokerTask) -> int:
+    """Reclaim the space of files past their expiry."""
+    return expired_files.delete_expired_files(self.process.sessions)
+
+
 @app.task(bind=True, base=BrokerTask, name=TaskName.SYNC_MODEL_CATALOG.value)
 def sync_model_catalog(self: BrokerTask) -> int:
     """Refresh the model catalog and its prices from OpenRouter's `/models`."""
@@ -104,6 +120,49 @@ def check_upstream(self: BrokerTask) -> bool:
     """Check OpenRouter is reachable and the key valid; keep the result in Redis."""
     process = self.process
     return upstream_check.check_upstream(process.settings, process.redis).ok
+
+
+@app.task(bind=True, base=BrokerTask, name=TaskName.SUBMIT_DISCOUNT_LINES.value)
+def submit_discount_lines_task(self: BrokerTask) -> int:
+    """Send discount-lane lines to OpenRouter's Batch API; reconcile lost answers."""
+    process = self.process
+    with _batch_http(process) as client:
+        return submit_discount_lines(_discount_deps(process, client))
+
+
+@app.task(bind=True, base=BrokerTask, name=TaskName.FOLLOW_UPSTREAM_BATCHES.value)
+def follow_upstream_batches_task(self: BrokerTask) -> int:
+    """Poll the due upstream batches; store the results of those that ended."""
+    process = self.process
+    settings = process.settings
+    schedule = PollSchedule(
+        settings.helixq_discount_poll_first_s, settings.helixq_discount_poll_max_s
+    )
+    with _batch_http(process) as client:
+        return follow_upstream_batches(_discount_deps(process, client), schedule)
+
+
+def _discount_deps(process: WorkerProcess, client: httpx.Client) -> DiscountDeps:
+    settings = process.settings
+    config = DiscountConfig(
+        max_requests=settings.helixq_discount_max_requests,
+        max_bytes=settings.helixq_discount_max_bytes,
+        reconcile_after_s=settings.helixq_discount_reconcile_after_s,
+        batch_slug=settings.helixq_discount_batch_slug,
+    )
+    api = BatchApi(
+        client, settings.helixq_batch_api_url or settings.openrouter_base_url
+    )
+    return DiscountDeps(process.sessions, api, process.sender, config)
+
+
+def _batch_http(process: WorkerProcess) -> httpx.Client:
+    settings = process.settings
+    headers = {"X-OpenRouter-Title": settings.openrouter_app_title}
+    if settings.openrouter_api_key is not None:
+        key = settings.openrouter_api_key.get_secret_value()
+        headers["Authorization"] = f"Bearer {key}"
+    return httpx.Client(timeout=settings.openrouter_timeout, headers=headers)
 
 
 def _delivery_deps(process: WorkerProcess) -> delivery.DeliveryDeps:

@@ -58,6 +58,7 @@ async def test_inline_batch_is_stored_and_published_at_batch_priority(
     assert batch["completion_window"] == "24h"
     assert batch["request_counts"] == {
         "total": 3,
+        "completed": 0,
         "succeeded": 0,
         "failed": 0,
         "cancelled": 0,
@@ -161,7 +162,7 @@ async def test_list_pages_newest_first(api, other_tenant: TenantCredentials) -> 
     assert second["has_more"] is False
 
 
-async def test_cancel_cancels_queued_items_and_keeps_running_ones(
+async def test_cancel_cancels_queued_items_and_is_cancelling_while_others_run(
     api, tenant: TenantCredentials, engine: Engine
 ) -> None:
     batch_id = (
@@ -175,8 +176,9 @@ async def test_cancel_cancels_queued_items_and_keeps_running_ones(
     response = await api.post(f"/v1/batches/{batch_id}/cancel", headers=tenant.headers)
     assert response.status_code == 200
     batch = response.json()
-    assert batch["status"] == "cancelled"
-    assert batch["cancelled_at"] is not None
+    assert batch["status"] == "cancelling"
+    assert batch["cancelling_at"] is not None
+    assert batch["cancelled_at"] is None  # the sweep ends it once the item ends
     assert batch["request_counts"]["cancelled"] == 2
     assert batch["request_counts"]["pending"] == 1
     again = await api.post(f"/v1/batches/{batch_id}/cancel", headers=tenant.headers)

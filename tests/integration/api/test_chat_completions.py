@@ -124,3 +124,29 @@ async def test_unknown_fields_are_kept_and_bad_ones_are_422(
         "/v1/chat/completions", json=make_job_body(top_p=0), headers=tenant.headers
     )
     assert response.status_code == 422
+
+
+@pytest.mark.timeout(15)
+@pytest.mark.parametrize("stream", [False, True])
+async def test_a_retry_with_the_same_idempotency_key_answers_the_job_that_ran(
+    api,
+    tenant: TenantCredentials,
+    enqueuer: RecordingEnqueuer,
+    engine,
+    services,
+    stream,
+) -> None:
+    headers = {**tenant.headers, "Idempotency-Key": f"chat-retry-{stream}"}
+    body = make_job_body(stream=stream)
+    first, _ = await asyncio.gather(
+        api.post("/v1/chat/completions", json=body, headers=headers),
+        finish_first_job(enqueuer, engine, services, status="succeeded", result=RESULT),
+    )
+
+    again = await api.post("/v1/chat/completions", json=body, headers=headers)
+
+    assert len(enqueuer.sent) == 1  # no second job, no second paid call
+    job_id = first.headers["x-helixq-job-id"]
+    assert again.headers["x-helixq-job-id"] == job_id
+    assert again.text == first.text
+    assert again.status_code == first.status_code == 200

@@ -40,12 +40,18 @@ ROUTE_KINDS = {
     "GET /metrics": METRICS,
     "POST /v1/jobs": TENANT,
     "GET /v1/jobs/{job_id}": OWNED,
+    "GET /v1/jobs/{job_id}/stream": OWNED,
     "POST /v1/chat/completions": TENANT,
     "POST /v1/batches": TENANT,
     "GET /v1/batches": TENANT,
     "GET /v1/batches/{batch_id}": OWNED,
     "POST /v1/batches/{batch_id}/cancel": OWNED,
     "GET /v1/batches/{batch_id}/results": OWNED,
+    "POST /v1/files": TENANT,
+    "GET /v1/files": TENANT,
+    "GET /v1/files/{file_id}": OWNED,
+    "GET /v1/files/{file_id}/content": OWNED,
+    "DELETE /v1/files/{file_id}": OWNED,
     "GET /v1/webhooks/deliveries": TENANT,
     "GET /v1/webhooks/deliveries/{delivery_id}": OWNED,
     "POST /v1/webhooks/deliveries/{delivery_id}/replay": OWNED,
@@ -81,7 +87,13 @@ class TenantA:
 
     @property
     def secrets(self) -> list[str]:
-        return [*self.ids.values(), SECRET_PROMPT, "a-custom-id", self.credentials.key]
+        return [
+            *self.ids.values(),
+            SECRET_PROMPT,
+            "a-custom-id",
+            "a-file-name",
+            self.credentials.key,
+        ]
 
 
 def _routes(api_settings: ApiSettings) -> list[tuple[str, str]]:
@@ -117,7 +129,14 @@ async def tenant_a(
         json={"requests": [{"custom_id": "a-custom-id", "body": _body()}]},
         headers=tenant.headers,
     )
+    uploaded = await api.post(
+        "/v1/files",
+        data={"purpose": "batch"},
+        files={"file": ("a-file-name.jsonl", SECRET_PROMPT.encode())},
+        headers=tenant.headers,
+    )
     assert (job.status_code, batch.status_code) == (202, 201), batch.text
+    assert uploaded.status_code == 200, uploaded.text
     with Session(engine) as session:
         tenant_id = session.query(Tenant).filter_by(slug=tenant.slug).one().id
     delivery = add_delivery(
@@ -127,6 +146,7 @@ async def tenant_a(
         "job_id": job.json()["id"],
         "batch_id": batch.json()["id"],
         "delivery_id": str(delivery),
+        "file_id": uploaded.json()["id"],
     }
     return TenantA(tenant, ids)
 

@@ -56,7 +56,8 @@ def _finished(status: str, at: datetime | None = None) -> dict:
 
 def _counts(total: int, **ended: int) -> dict[str, int]:
     zero = {"succeeded": 0, "failed": 0, "cancelled": 0, "expired": 0}
-    return {"total": total, **zero, **ended, "pending": 0}
+    completed = ended.get("succeeded", 0)  # OpenAI's name for them
+    return {"total": total, "completed": completed, **zero, **ended, "pending": 0}
 
 
 @pytest.fixture(autouse=True)
@@ -162,6 +163,30 @@ def test_cancelled_batch_gets_its_counts_frozen_once_running_items_end(
     assert batch.request_counts == _counts(2, succeeded=1, cancelled=1)
     assert fetch_deliveries(engine, batch_id) == []  # the API recorded the event
     assert deliveries.sent == []
+
+
+def test_cancelling_batch_is_cancelled_with_one_event_once_running_items_end(
+    worker_process, make_batch, make_job, engine, deliveries
+):
+    batch_id = make_batch(
+        total=2, expires_at=_now() + LATER, status="cancelling", cancelling_at=_now()
+    )
+    make_job(batch_id=batch_id, **_finished("cancelled"))
+    running = make_job(batch_id=batch_id, status="running")
+
+    assert _sweep(worker_process, deliveries) == 0
+    assert _fetch_batch(engine, batch_id).status == BatchStatus.CANCELLING
+    _succeed(engine, running)
+
+    assert _sweep(worker_process, deliveries) == 1
+    assert _sweep(worker_process, deliveries) == 0
+
+    batch = _fetch_batch(engine, batch_id)
+    assert batch.status == BatchStatus.CANCELLED
+    assert batch.cancelled_at is not None
+    assert batch.request_counts == _counts(2, succeeded=1, cancelled=1)
+    events = fetch_deliveries(engine, batch_id)
+    assert [event.event_type for event in events] == ["batch.cancelled"]
 
 
 def test_two_concurrent_sweeps_end_each_batch_once_with_one_event(

@@ -53,7 +53,7 @@ def _indexes(connection: Connection) -> tuple[str, list[str]]:
             " WHERE i.indrelid = 'pg_temp.jobs'::regclass"
         )
     ).all()
-    assert len(rows) == 5, rows  # the shared table's indexes, all copied
+    assert len(rows) == 6, rows  # the shared table's indexes, all copied
     (primary_key,) = [name for name, primary in rows if primary]
     return primary_key, [name for name, primary in rows if not primary]
 

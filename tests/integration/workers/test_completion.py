@@ -207,6 +207,16 @@ def test_job_not_yet_available_is_not_claimed(
     assert route.call_count == 0
 
 
+def test_a_discount_lane_job_is_not_claimed_by_the_realtime_path(
+    worker_process, openrouter_mock, make_job
+):
+    route = _answer(openrouter_mock, httpx.Response(200, json=completion_body()))
+    job_id = make_job(lane="discount")
+
+    assert _run(worker_process, job_id).kind is OutcomeKind.NOT_CLAIMED
+    assert route.call_count == 0
+
+
 def test_running_job_with_expired_lease_is_reclaimed(
     worker_process, openrouter_mock, make_job, engine
 ):

@@ -64,6 +64,14 @@ def test_submit_prints_the_batch_id_alone(api, prompts, capsys) -> None:
     assert [line["custom_id"] for line in lines] == ["line-1", "line-2"]
 
 
+def test_submit_sends_the_lane_asked_for_and_realtime_by_default(api, prompts) -> None:
+    create = api.post("/v1/batches").respond(201, json=batch_view("in_progress"))
+    assert main(["submit", str(prompts), "--lane", "discount"]) == cli.OK
+    assert create.calls.last.request.url.params["lane"] == "discount"
+    assert main(["submit", str(prompts)]) == cli.OK
+    assert create.calls.last.request.url.params["lane"] == "realtime"
+
+
 def _finishing_batch(api, *statuses: tuple[str, str]) -> None:
     succeeded = sum(status == "succeeded" for _, status in statuses)
     api.post("/v1/batches").respond(201, json=batch_view("in_progress"))
@@ -222,6 +230,21 @@ def test_batches_show_results_and_cancel(api, capsys) -> None:
     assert (
         capsys.readouterr().out == f"batch {BATCH_ID}: cancelling (1 still running)\n"
     )
+
+
+def test_batches_show_prints_unix_times_as_utc(api, capsys) -> None:
+    view = {
+        **batch_view("completed", succeeded=2),
+        "created_at": 1795503600,
+        "expires_at": 1795590000,
+        "completed_at": 1795503660,
+    }
+    api.get(f"/v1/batches/{BATCH_ID}").respond(200, json=view)
+    assert main(["batches", "show", BATCH_ID]) == cli.OK
+    out = capsys.readouterr().out
+    assert "created_at  2026-11-24T07:00:00Z" in out
+    assert "expires_at  2026-11-25T07:00:00Z" in out
+    assert "ended_at    2026-11-24T07:01:00Z" in out
 
 
 def test_batches_cancel_says_when_nothing_was_left_to_cancel(api, capsys) -> None:

@@ -1,0 +1,192 @@
+"""File use cases: upload (streamed into Postgres), read, list, stream, delete."""
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from broker_api.deps import Caller
+from broker_api.files import queries
+from broker_api.files.upload import UploadForm
+from broker_api.files.views import (
+    FileDeleted,
+    FileList,
+    FileObject,
+    file_object,
+    parse_file_id,
+)
+from shared.db.models import StoredFile
+from shared.errors import FileNotFound, InvalidRequest, InvalidUpload
+from shared.stored_files import CHUNK_BYTES, UPLOAD_PURPOSE
+
+UPLOAD_PURPOSES = (UPLOAD_PURPOSE,)
+MIN_EXPIRY_S = 3600
+MAX_EXPIRY_S = 30 * 86400
+EXPIRES_ANCHOR = "expires_after[anchor]"
+EXPIRES_SECONDS = "expires_after[seconds]"
+
+
+@dataclass(frozen=True)
+class UploadRules:
+    retention_s: int  # when the upload names no expiry
+
+
+def _check_purpose(fields: dict[str, str]) -> str:
+    purpose = fields.get("purpose")
+    if purpose is None:
+        raise InvalidUpload(
+            "the form needs a purpose field: purpose=batch",
+            details={"field": "purpose"},
+        )
+    if purpose not in UPLOAD_PURPOSES:
+        raise InvalidRequest(
+            f"purpose {purpose!r} is not supported: files are uploaded for batches "
+            "(purpose=batch)",
+            details={"field": "purpose", "accepted": list(UPLOAD_PURPOSES)},
+        )
+    return purpose
+
+
+def _expiry_s(fields: dict[str, str], default_s: int) -> int:
+    anchor, seconds = fields.get(EXPIRES_ANCHOR), fields.get(EXPIRES_SECONDS)
+    if anchor is None and seconds is None:
+        return default_s
+    if anchor != "created_at":
+        raise InvalidRequest(
+            f"{EXPIRES_ANCHOR} must be created_at", details={"field": EXPIRES_ANCHOR}
+        )
+    if seconds is None or not seconds.isascii() or not seconds.isdigit():
+        raise InvalidRequest(
+            f"{EXPIRES_SECONDS} must be a whole number of seconds",
+            details={"field": EXPIRES_SECONDS},
+        )
+    if not MIN_EXPIRY_S <= int(seconds) <= MAX_EXPIRY_S:
+        raise InvalidRequest(
+            f"{EXPIRES_SECONDS} must be between {MIN_EXPIRY_S} (1 hour) and "
+            f"{MAX_EXPIRY_S} (30 days)",
+            details={"field": EXPIRES_SECONDS},
+        )
+    return int(seconds)
+
+
+async def _store_pieces(
+    session: AsyncSession, stored: StoredFile, form: UploadForm
+) -> None:
+    """Writes the file in rows of CHUNK_BYTES as it arrives, never holding more than
+    a row and the piece the client last sent."""
+    buffer = bytearray()
+    seq = 0
+    async for piece in form.file_pieces():
+        if seq == 0 and not buffer and "purpose" in form.fields:
+            _check_purpose(form.fields)  # fail before storing a file nobody can use
+        buffer.extend(piece)
+        while len(buffer) >= CHUNK_BYTES:
+            await queries.insert_chunk(
+                session, stored.id, seq, bytes(buffer[:CHUNK_BYTES])
+            )
+            seq += 1
+            del buffer[:CHUNK_BYTES]
+    if buffer:
+        await queries.insert_chunk(session, stored.id, seq, bytes(buffer))
+
+
+async def upload_file(
+    session: AsyncSession, caller: Caller, form: UploadForm, rules: UploadRules
+) -> FileObject:
+    """All or nothing: the file and its content commit together once the whole
+    upload has arrived and its fields are valid; anything else rolls back."""
+    now = datetime.now(UTC)
+    async with session.begin():
+        stored = StoredFile(
+            tenant_id=caller.tenant_id,
+            purpose=UPLOAD_PURPOSES[0],
+            filename="",
+            size_bytes=0,
+            created_at=now,
+        )
+        session.add(stored)
+        await session.flush()
+        await _store_pieces(session, stored, form)
+        stored.purpose = _check_purpose(form.fields)
+        stored.expires_at = now + timedelta(
+            seconds=_expiry_s(form.fields, rules.retention_s)
+        )
+        if form.size_bytes == 0:
+            raise InvalidRequest("the file is empty", details={"field": "file"})
+        stored.filename = _filename(form.filename)
+        stored.size_bytes = form.size_bytes
+    return file_object(stored)
+
+
+def _filename(name: str | None) -> str:
+    if not name or len(name) > 255:
+        raise InvalidUpload(
+            "the file needs a filename of 1 to 255 characters",
+            details={"field": "file"},
+        )
+    return name
+
+
+async def read_file(session: AsyncSession, caller: Caller, file_id: str) -> StoredFile:
+    """Raises FileNotFound, naming the id as given, for any file the caller cannot
+    see: another tenant's, expired, deleted or malformed ids all answer alike."""
+    async with session.begin():
+        stored = await queries.find_file(
+            session, caller.tenant_id, parse_file_id(file_id), now=datetime.now(UTC)
+        )
+    if stored is None:
+        raise FileNotFound(file_id)
+    return stored
+
+
+async def list_files(
+    session: AsyncSession,
+    caller: Caller,
+    *,
+    purpose: str | None,
+    limit: int,
+    after: str | None,
+    newest_first: bool,
+) -> FileList:
+    async with session.begin():
+        files = await queries.list_files(
+            session,
+            caller.tenant_id,
+            purpose=purpose,
+            limit=limit + 1,
+            after=parse_file_id(after) if after else None,
+            newest_first=newest_first,
+            now=datetime.now(UTC),
+        )
+    page = [file_object(stored) for stored in files[:limit]]
+    return FileList(
+        data=page,
+        first_id=page[0].id if page else None,
+        last_id=page[-1].id if page else None,
+        has_more=len(files) > limit,
+    )
+
+
+async def delete_file(
+    session: AsyncSession, caller: Caller, file_id: str
+) -> FileDeleted:
+    """The file and its content; FileNotFound as for `read_file`."""
+    async with session.begin():
+        deleted = await queries.delete_file(
+            session, caller.tenant_id, parse_file_id(file_id), now=datetime.now(UTC)
+        )
+    if not deleted:
+        raise FileNotFound(file_id)
+    return FileDeleted(id=file_id)
+
+
+async def stream_content(
+    sessions: async_sessionmaker[AsyncSession], file_id: UUID
+) -> AsyncIterator[bytes]:
+    """The file's bytes, a stored chunk at a time (never the whole file in memory)."""
+    async with sessions() as session, session.begin():
+        result = await session.stream(queries.content_query(file_id))
+        async for row in result:
+            yield bytes(row[0])
