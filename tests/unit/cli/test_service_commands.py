@@ -144,3 +144,16 @@ def test_simulator_runs_on_the_given_address(
     monkeypatch.setattr("simulator.server.main", simulator_main)
     main(["simulator", "--port", "8091"])
     assert simulator_main.calls == [((["--host", "127.0.0.1", "--port", "8091"],), {})]
+
+
+def test_the_api_parses_http_with_httptools() -> None:
+    """uvicorn falls back to the pure-Python h11 parser when httptools is missing."""
+    from uvicorn.config import Config
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    async def app(scope, receive, send):  # type: ignore[no-untyped-def]
+        pass
+
+    config = Config(app=app)  # http="auto", as `helixq api` runs it
+    config.load()
+    assert config.http_protocol_class is HttpToolsProtocol
