@@ -35,6 +35,7 @@ from bench.http_load import (
 )
 from bench.proc_cpu import tree_cpu_s
 from bench.processes import simulator, worker_node
+from shared import redis_keys
 
 DATABASE = "helixq_bench_submit"
 JOB = {
@@ -43,6 +44,7 @@ JOB = {
     "max_tokens": 16,
 }
 TERMINAL = ("succeeded", "failed", "cancelled", "expired")
+WARM_UP_S = 2.0
 
 
 def job_request(url: str, key: str) -> Callable[[int], bytes]:
@@ -79,7 +81,7 @@ def report(name: str, outcome: Outcome, cpu_ms: float | None = None) -> None:
 
 def closed(url: str, pid: int, key: str, clients: int, seconds: float) -> float:
     make = job_request(url, key)
-    asyncio.run(closed_loop(url, make, clients=clients, seconds=2))  # warm-up
+    asyncio.run(closed_loop(url, make, clients=clients, seconds=WARM_UP_S))
     outcome, cpu_ms = measured(
         pid,
         lambda: asyncio.run(closed_loop(url, make, clients=clients, seconds=seconds)),
@@ -171,19 +173,29 @@ def drain(services: Services, timeout_s: float) -> int:
     return left
 
 
+def wait_for_worker(services: Services, timeout_s: float = 60) -> None:
+    """Until the worker beats (its start-up is not what is measured)."""
+    client = redis.Redis.from_url(services.redis_url)
+    deadline = time.monotonic() + timeout_s
+    while not list(client.scan_iter(redis_keys.worker_heartbeat_pattern())):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"no worker heartbeat within {timeout_s:g} s")
+        time.sleep(0.2)
+    client.close()
+
+
 def open_rate(services: Services, options: argparse.Namespace) -> None:
     """Submits at a fixed rate while a worker drains the queue beside the API."""
     reset(services)
     with simulator(HELIXQ_SIM_LATENCY_MS=str(options.sim_latency_ms)) as sim_url:
         env = services.env(sim_url)
-        with (
-            worker_node(env, processes=1),
-            api(env, workers=options.workers) as (
-                url,
-                pid,
-            ),
-        ):
+        node = worker_node(env, processes=options.worker_processes)
+        with node, api(env, workers=options.workers) as (url, pid):
             make = job_request(url, services.tenant_key)
+            wait_for_worker(services)
+            # Not counted: a process's first requests open its connections and
+            # prepare its statements.
+            asyncio.run(open_loop(url, make, rate=options.open_rate, seconds=WARM_UP_S))
             outcome, cpu_ms = measured(
                 pid,
                 lambda: asyncio.run(

@@ -13,6 +13,7 @@ up again (the auth throttle bounds how often).
 Entries are keyed by the key's SHA-256, so the cache holds no key in clear.
 """
 
+import asyncio
 import hmac
 import logging
 import time
@@ -59,6 +60,7 @@ class KeyCache:
         # back what the notice removed.
         self._generation = 0
         self._swept_at = time.monotonic()
+        self._loading: dict[str, asyncio.Future[StoredKey | None]] = {}
 
     async def find(self, key: str, load: Loader) -> StoredKey | None:
         """The row of `key` (None when no stored key matches it): from memory when
@@ -72,17 +74,35 @@ class KeyCache:
             self.forget_expired()
             self._swept_at = now
         generation = self._generation
-        stored = await load(key)
+        stored = await self._load_once(digest, key, load)
         if stored is None or not hmac.compare_digest(stored.key_hash, digest):
             return None
         if stored.revoked_at is None and generation == self._generation:
             self._entries[digest] = _Entry(stored, now)
         return stored
 
+    async def _load_once(self, digest: str, key: str, load: Loader) -> StoredKey | None:
+        """`load(key)`, shared by the requests of one key that miss together: an
+        entry expiring under load would otherwise send every request in flight to
+        Postgres at once, and together they would take the pool's connections."""
+        loading = self._loading.get(digest)
+        if loading is None:
+            loading = asyncio.ensure_future(load(key))
+            self._loading[digest] = loading
+            loading.add_done_callback(lambda done: self._loaded(digest, done))
+        # Shielded: a request that gives up does not cancel the others' read.
+        return await asyncio.shield(loading)
+
+    def _loaded(self, digest: str, done: asyncio.Future[StoredKey | None]) -> None:
+        if self._loading.get(digest) is done:
+            del self._loading[digest]
+
     def forget_all(self) -> None:
-        """Drop every entry: the next request of each key reads Postgres."""
+        """Drop every entry: the next request of each key reads Postgres (reads
+        under way are not shared with requests made from now on)."""
         self._generation += 1
         self._entries.clear()
+        self._loading.clear()
 
     def forget_expired(self) -> None:
         """Drop entries past their TTL, so keys no longer used do not pile up."""

@@ -102,3 +102,44 @@ async def test_entries_are_keyed_by_hash_not_by_the_key() -> None:
     cache = KeyCache(ttl_s=60)
     await cache.find(KEY, Loader(_stored()))
     assert KEY not in repr(vars(cache))
+
+
+@pytest.mark.anyio
+async def test_concurrent_requests_of_a_key_not_in_memory_read_it_once() -> None:
+    # An entry expiring under load made every request in flight read the row,
+    # and together they took every connection of the pool.
+    cache = KeyCache(ttl_s=60)
+    reads = 0
+
+    async def slow_load(_key: str) -> StoredKey:
+        nonlocal reads
+        reads += 1
+        await asyncio.sleep(0.05)
+        return _stored()
+
+    found = await asyncio.gather(*(cache.find(KEY, slow_load) for _ in range(50)))
+    assert all(stored is not None for stored in found)
+    assert reads == 1
+
+
+@pytest.mark.anyio
+async def test_a_request_after_a_notice_does_not_share_a_read_begun_before() -> None:
+    cache = KeyCache(ttl_s=60)
+    release = asyncio.Event()
+    loads = [_stored(), _stored(revoked=True)]  # the row before, then after
+
+    async def load(_key: str) -> StoredKey:
+        stored = loads.pop(0)
+        await release.wait()
+        return stored
+
+    before = asyncio.create_task(cache.find(KEY, load))
+    await asyncio.sleep(0)
+    cache.forget_all()  # the key was revoked meanwhile
+    after = asyncio.create_task(cache.find(KEY, load))
+    await asyncio.sleep(0)
+    release.set()
+    assert (await before) is not None
+    found_after = await after
+    assert found_after is not None
+    assert found_after.revoked_at is not None
