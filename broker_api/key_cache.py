@@ -52,6 +52,12 @@ class _Entry:
     read_at: float  # time.monotonic() when the row's read began
 
 
+@dataclass(frozen=True)
+class _Loading:
+    read: "asyncio.Future[StoredKey | None]"
+    began_at: float  # time.monotonic()
+
+
 class KeyCache:
     def __init__(self, ttl_s: float = DEFAULT_TTL_S) -> None:
         self._ttl_s = ttl_s
@@ -60,7 +66,7 @@ class KeyCache:
         # back what the notice removed.
         self._generation = 0
         self._swept_at = time.monotonic()
-        self._loading: dict[str, asyncio.Future[StoredKey | None]] = {}
+        self._loading: dict[str, _Loading] = {}
 
     async def find(self, key: str, load: Loader) -> StoredKey | None:
         """The row of `key` (None when no stored key matches it): from memory when
@@ -74,27 +80,29 @@ class KeyCache:
             self.forget_expired()
             self._swept_at = now
         generation = self._generation
-        stored = await self._load_once(digest, key, load)
+        stored, read_at = await self._load_once(digest, key, load)
         if stored is None or not hmac.compare_digest(stored.key_hash, digest):
             return None
         if stored.revoked_at is None and generation == self._generation:
-            self._entries[digest] = _Entry(stored, now)
+            self._entries[digest] = _Entry(stored, read_at)
         return stored
 
-    async def _load_once(self, digest: str, key: str, load: Loader) -> StoredKey | None:
-        """`load(key)`, shared by the requests of one key that miss together: an
-        entry expiring under load would otherwise send every request in flight to
-        Postgres at once, and together they would take the pool's connections."""
+    async def _load_once(
+        self, digest: str, key: str, load: Loader
+    ) -> tuple[StoredKey | None, float]:
+        """`load(key)` and when it began, shared by the requests of one key that
+        miss together: an entry expiring under load would otherwise send every
+        request in flight to Postgres at once, taking the pool's connections."""
         loading = self._loading.get(digest)
         if loading is None:
-            loading = asyncio.ensure_future(load(key))
+            loading = _Loading(asyncio.ensure_future(load(key)), time.monotonic())
             self._loading[digest] = loading
-            loading.add_done_callback(lambda done: self._loaded(digest, done))
+            loading.read.add_done_callback(lambda _: self._loaded(digest, loading))
         # Shielded: a request that gives up does not cancel the others' read.
-        return await asyncio.shield(loading)
+        return await asyncio.shield(loading.read), loading.began_at
 
-    def _loaded(self, digest: str, done: asyncio.Future[StoredKey | None]) -> None:
-        if self._loading.get(digest) is done:
+    def _loaded(self, digest: str, loading: "_Loading") -> None:
+        if self._loading.get(digest) is loading:
             del self._loading[digest]
 
     def forget_all(self) -> None:
@@ -113,6 +121,7 @@ class KeyCache:
 
 
 def is_expired(stored: StoredKey, now: datetime | None = None) -> bool:
+    """Whether the key's expiry has passed (keys without one never expire)."""
     return stored.expires_at is not None and stored.expires_at <= (
         now or datetime.now(UTC)
     )
