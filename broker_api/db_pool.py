@@ -15,7 +15,8 @@ from shared.db.session import libpq_url
 from shared.settings import DatabaseSettings
 
 Pool = AsyncConnectionPool[AsyncConnection[DictRow]]
-POOL_TIMEOUT_S = 10.0  # waiting for a free connection, then 503
+# Waiting for a connection (all in use, or Postgres away), then 503.
+POOL_TIMEOUT_S = 2.0
 
 
 async def open_pool(settings: DatabaseSettings) -> Pool:

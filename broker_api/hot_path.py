@@ -112,7 +112,10 @@ class HotPath:
         body, more = await _read_body(receive)
         replay = _replaying(body, more, receive)
         state: State = scope["app"].state
-        caller = await _caller(state, headers) if not more else None
+        try:
+            caller = await _caller(state, headers) if not more else None
+        except Exception as exc:  # Postgres away: a 503, as the routes answer
+            return await _error_answer(exc, scope).send(send)
         if caller is None:
             return await self.app(scope, replay, send)
         try:
@@ -134,9 +137,14 @@ class HotPath:
     ) -> None:
         wait = _wait_of(scope.get("query_string", b""))
         job_id = _uuid(raw_id)
+        if wait is None or job_id is None:
+            return await self.app(scope, receive, send)
         state: State = scope["app"].state
-        caller = await _caller(state, dict(scope["headers"]))
-        if wait is None or job_id is None or caller is None:
+        try:
+            caller = await _caller(state, dict(scope["headers"]))
+        except Exception as exc:  # Postgres away: a 503, as the routes answer
+            return await _error_answer(exc, scope).send(send)
+        if caller is None:
             return await self.app(scope, receive, send)
         with log_context(tenant=caller.slug, job_id=job_id):
             try:
