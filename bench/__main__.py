@@ -19,6 +19,8 @@ BENCHMARKS = [
     "file_batch_ingest",
     "rate_limits",
     "fairness",
+    "submit_api",
+    "sync_path",
 ]
 
 

@@ -17,17 +17,22 @@ from broker_api.body_limit import BodyLimitMiddleware
 from broker_api.catalog_ids import CatalogIds
 from broker_api.chat.routes import router as chat_router
 from broker_api.dashboard.routes import router as dashboard_router
+from broker_api.db_pool import open_pool
 from broker_api.enqueue import CeleryEnqueuer, Enqueuer
 from broker_api.errors import install_error_handlers
 from broker_api.files.routes import router as files_router
 from broker_api.files.upload import MAX_FORM_OVERHEAD_BYTES
 from broker_api.health import router as health_router
+from broker_api.hot_path import HotPath
 from broker_api.jobs.routes import router as jobs_router
+from broker_api.jobs.writer import JobWriter
 from broker_api.json_guard import JsonGuardMiddleware
+from broker_api.key_cache import KeyCache
 from broker_api.limits.routes import router as limits_router
 from broker_api.log_context import LogContextMiddleware
 from broker_api.metrics.routes import router as metrics_router
 from broker_api.models.routes import router as models_router
+from broker_api.notices import Notices
 from broker_api.settings import ApiSettings
 from broker_api.stats.performance_routes import router as performance_stats_router
 from broker_api.stats.routes import router as stats_router
@@ -35,6 +40,8 @@ from broker_api.usage.routes import router as usage_router
 from broker_api.waiters import JobWaiters
 from broker_api.webhooks.routes import router as webhooks_router
 from shared.db.session import make_async_engine, make_async_sessions
+from shared.logging_setup import LoggingSettings, configure_logging
+from shared.redis_keys import JOBS_FINISHED_CHANNEL, KEYS_CHANGED_CHANNEL
 from shared.settings import TenantSeedSettings, load_settings
 from shared.tenancy import upsert_tenant_seeds
 
@@ -53,6 +60,8 @@ def create_app(
         app.state.settings = settings
         app.state.engine = engine
         app.state.sessions = make_async_sessions(engine)
+        app.state.pool = await open_pool(settings)
+        app.state.job_writer = JobWriter(app.state.pool)
         app.state.redis = Redis.from_url(settings.redis_url)
         # Typed, so that the checker holds CeleryEnqueuer to the Protocol the
         # routes call (app.state itself is untyped).
@@ -62,16 +71,26 @@ def create_app(
             app.state.redis, max_failures=settings.helixq_auth_failures_per_minute
         )
         app.state.catalog_ids = CatalogIds()
-        app.state.waiters = JobWaiters(app.state.redis)
-        app.state.waiters.start()
+        app.state.waiters = waiters = JobWaiters()
+        app.state.key_cache = key_cache = KeyCache(settings.helixq_auth_cache_s)
+        notices = Notices(
+            app.state.redis,
+            {
+                JOBS_FINISHED_CHANNEL: waiters.notify,
+                KEYS_CHANGED_CHANNEL: lambda _: key_cache.forget_all(),
+            },
+            on_subscribed=lambda: _after_gap(waiters, key_cache),
+        )
+        notices.start()
         if settings.helixq_seed_tenants:
             await _seed_tenants(app)
         try:
             yield
         finally:
-            await app.state.waiters.stop()
+            await notices.stop()
             await app.state.enqueuer.close()
             await app.state.redis.aclose()
+            await app.state.pool.close()
             await engine.dispose()
 
     app = FastAPI(
@@ -110,8 +129,18 @@ def create_app(
             "/v1/files": settings.helixq_max_file_bytes + MAX_FORM_OVERHEAD_BYTES,
         },
     )
-    app.add_middleware(LogContextMiddleware)  # outermost: every line is tagged
+    app.add_middleware(LogContextMiddleware)  # every line is tagged
+    # Outermost: the requests it answers pass through nothing else of ours.
+    app.add_middleware(HotPath, max_body_bytes=settings.helixq_max_body_bytes)
     return app
+
+
+def create_served_app() -> FastAPI:
+    """The app `helixq api` serves, built in each of its processes: uvicorn starts
+    its worker processes afresh, so each configures its own logging (format,
+    redaction) here."""
+    configure_logging(load_settings(LoggingSettings))
+    return create_app()
 
 
 async def _seed_tenants(app: FastAPI) -> None:
@@ -122,3 +151,9 @@ async def _seed_tenants(app: FastAPI) -> None:
     async with app.state.sessions() as session, session.begin():
         tenants = await session.run_sync(upsert_tenant_seeds, seeds)
     logger.info("tenants from the environment: %s", ", ".join(t.slug for t in tenants))
+
+
+def _after_gap(waiters: JobWaiters, key_cache: KeyCache) -> None:
+    """Notices may have been missed while unsubscribed: re-read what they guard."""
+    waiters.notify_all()
+    key_cache.forget_all()

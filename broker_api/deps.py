@@ -1,26 +1,31 @@
-"""Request-scoped dependencies: the DB session, the calling tenant, the admin guard."""
+"""Request-scoped dependencies: the DB session, the calling tenant, the admin guard.
+
+Dependencies are coroutines even when they do not await: FastAPI runs a plain
+function in a worker thread, a hop that costs more than what it returns.
+"""
 
 import hmac
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Annotated
-from uuid import UUID
 
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker_api.auth_throttle import client_address, throttle_of
+from broker_api.caller import Caller
 from broker_api.catalog_ids import CatalogIds
+from broker_api.db_pool import Pool
 from broker_api.enqueue import Enqueuer
+from broker_api.jobs.writer import JobWriter
+from broker_api.key_cache import KeyCache, StoredKey, is_expired
 from broker_api.settings import ApiSettings
 from broker_api.waiters import JobWaiters
-from shared.api_keys import key_prefix, matches
-from shared.db.models import ApiKey, Tenant
+from shared.api_keys import key_prefix
 from shared.errors import Forbidden, Unauthenticated
 from shared.logging_setup import bind_tenant
+
+__all__ = ["Caller"]  # re-exported: routes and services take it from here
 
 _bearer = HTTPBearer(auto_error=False)
 BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
@@ -34,28 +39,26 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
-def get_settings(request: Request) -> ApiSettings:
+async def get_settings(request: Request) -> ApiSettings:
     settings: ApiSettings = request.app.state.settings
     return settings
 
 
-def get_enqueuer(request: Request) -> Enqueuer:
+async def get_enqueuer(request: Request) -> Enqueuer:
     enqueuer: Enqueuer = request.app.state.enqueuer
     return enqueuer
 
 
-async def get_catalog_ids(request: Request, session: SessionDep) -> frozenset[str]:
+async def get_catalog_ids(request: Request) -> frozenset[str]:
     """Listed model ids; empty before the first catalog sync (then all are accepted)."""
     cache: CatalogIds = request.app.state.catalog_ids
-    ids = await cache.get(session)
-    await session.rollback()  # end the read so the route opens its own transaction
-    return ids
+    return await cache.get(request.app.state.sessions)
 
 
 CatalogIdsDep = Annotated[frozenset[str], Depends(get_catalog_ids)]
 
 
-def get_waiters(request: Request) -> JobWaiters:
+async def get_waiters(request: Request) -> JobWaiters:
     waiters: JobWaiters = request.app.state.waiters
     return waiters
 
@@ -74,59 +77,65 @@ WaitersDep = Annotated[JobWaiters, Depends(get_waiters)]
 EnqueuerDep = Annotated[Enqueuer, Depends(get_enqueuer)]
 
 
-@dataclass(frozen=True)
-class Caller:
-    """The authenticated tenant behind a request."""
-
-    tenant_id: UUID
-    slug: str
-    default_model: str | None
-    limits: dict[str, object] | None = None  # tenants.limits, as stored
+async def get_pool(request: Request) -> Pool:
+    pool: Pool = request.app.state.pool
+    return pool
 
 
-async def get_caller(
-    request: Request, session: SessionDep, credentials: BearerDep
-) -> Caller:
+PoolDep = Annotated[Pool, Depends(get_pool)]
+
+
+async def get_job_writer(request: Request) -> JobWriter:
+    writer: JobWriter = request.app.state.job_writer
+    return writer
+
+
+JobWriterDep = Annotated[JobWriter, Depends(get_job_writer)]
+
+_KEY_ROW = """
+SELECT api_keys.key_hash, api_keys.revoked_at, api_keys.expires_at,
+    tenants.id, tenants.slug, tenants.default_model, tenants.limits
+FROM api_keys JOIN tenants ON tenants.id = api_keys.tenant_id
+WHERE api_keys.prefix = %s
+"""
+
+
+async def get_caller(request: Request, credentials: BearerDep) -> Caller:
     if credentials is None:
         raise Unauthenticated("missing API key: send 'Authorization: Bearer <key>'")
+    state = request.app.state
     try:
-        return await _authenticate(session, credentials.credentials)
+        caller = await authenticate(
+            state.pool, state.key_cache, credentials.credentials
+        )
     except Unauthenticated:
         # Checked before throttled: a valid key is never refused for its address.
         await throttle_of(request).record_failure(client_address(request))
         raise
+    bind_tenant(caller.slug)  # the request's remaining log lines name the tenant
+    return caller
 
 
-async def _authenticate(session: AsyncSession, key: str) -> Caller:
-    row = (
-        await session.execute(
-            select(
-                ApiKey.key_hash,
-                ApiKey.revoked_at,
-                ApiKey.expires_at,
-                Tenant.id,
-                Tenant.slug,
-                Tenant.default_model,
-                Tenant.limits,
-            )
-            .join(Tenant, Tenant.id == ApiKey.tenant_id)
-            .where(ApiKey.prefix == key_prefix(key))
-        )
-    ).first()
-    await session.rollback()  # end the read so the route opens its own transaction
-    if row is None or not matches(key, row.key_hash):
+async def authenticate(pool: Pool, cache: KeyCache, key: str) -> Caller:
+    """The tenant whose key `key` is; Unauthenticated (with the reason) if none."""
+
+    async def load(presented: str) -> StoredKey | None:
+        async with pool.connection() as connection:
+            cursor = await connection.execute(_KEY_ROW, [key_prefix(presented)])
+            row = await cursor.fetchone()
+        if row is None:
+            return None
+        caller = Caller(row["id"], row["slug"], row["default_model"], row["limits"])
+        return StoredKey(row["key_hash"], row["revoked_at"], row["expires_at"], caller)
+
+    stored = await cache.find(key, load)
+    if stored is None:
         raise Unauthenticated("invalid API key")
-    if row.revoked_at is not None:
+    if stored.revoked_at is not None:
         raise Unauthenticated("this API key has been revoked")
-    if row.expires_at is not None and row.expires_at <= datetime.now(UTC):
+    if is_expired(stored):
         raise Unauthenticated("this API key has expired")
-    bind_tenant(row.slug)  # the request's remaining log lines name the tenant
-    return Caller(
-        tenant_id=row.id,
-        slug=row.slug,
-        default_model=row.default_model,
-        limits=row.limits,
-    )
+    return stored.caller
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]

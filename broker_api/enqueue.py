@@ -1,5 +1,6 @@
 """Sending work to the workers. The API knows tasks only by name (`TaskName`), and
-writes batch messages in the wire format of shared.task_messages."""
+writes run_completion messages (a job's, a batch's) in the wire format of
+shared.task_messages."""
 
 import json
 import socket
@@ -11,6 +12,7 @@ import anyio.to_thread
 from celery import Celery
 from redis.asyncio import Redis
 
+from shared.coalescing import Coalescer
 from shared.queues import TaskName, task_routes, tenant_queue
 from shared.task_messages import (
     TRANSPORT_OPTIONS,
@@ -20,6 +22,7 @@ from shared.task_messages import (
 )
 
 PUBLISH_CHUNK = 2000  # messages an LPUSH
+PUBLISH_TIMEOUT_S = 5
 # Jobs a batch's message carries. Small against a worker's in-flight slots, large
 # enough that Celery's fixed cost per message is paid once for many jobs. Batch
 # messages compete only with each other (their priority comes after every other),
@@ -63,25 +66,41 @@ def make_sender(broker_url: str) -> Celery:
 class CeleryEnqueuer:
     def __init__(self, broker_url: str) -> None:
         self._app = make_sender(broker_url)
-        self._redis = Redis.from_url(broker_url)
+        # Publishing must not hang a request when Redis is away; the sweeper
+        # re-sends what was not published.
+        self._redis = Redis.from_url(
+            broker_url,
+            socket_timeout=PUBLISH_TIMEOUT_S,
+            socket_connect_timeout=PUBLISH_TIMEOUT_S,
+        )
+        self._pushes: Coalescer[tuple[str, str], object] = Coalescer(
+            self._push_round, lone_inline=True
+        )
+        self._origin = f"helixq-api@{socket.gethostname()}"
 
     async def enqueue_completion(
         self, job_id: UUID, tenant_slug: str, priority: Priority = Priority.JOB
     ) -> None:
-        """Publish after the job row is committed; the message carries only the id."""
-        await anyio.to_thread.run_sync(
-            self._send, str(job_id), tenant_queue(tenant_slug), int(priority)
-        )
+        """Publish after the job row is committed; the message carries only the id.
 
-    def _send(self, job_id: str, queue: str, priority: int) -> None:
-        self._app.send_task(
-            TaskName.RUN_COMPLETION.value,
-            args=[job_id],
-            task_id=job_id,
-            queue=queue,
-            priority=priority,
-            retry=False,
+        An LPUSH, on the event loop, of the message `send_task` would write
+        (`send_task` blocks: the thread it needed and kombu's publishing cost
+        more CPU than the rest of a submission), pipelined with those of the
+        submissions made meanwhile (shared.coalescing): one round trip for all."""
+        queue = tenant_queue(tenant_slug)
+        message = json.dumps(
+            completion_message([job_id], queue, int(priority), origin=self._origin)
         )
+        await self._pushes.submit((redis_list_key(queue, int(priority)), message))
+
+    async def _push_round(
+        self, pushes: Sequence[tuple[str, str]]
+    ) -> list[object | BaseException]:
+        pipe = self._redis.pipeline(transaction=False)
+        for key, message in pushes:
+            pipe.lpush(key, message)
+        replies: list[object | BaseException] = await pipe.execute(raise_on_error=False)
+        return replies
 
     async def enqueue_completions(
         self, job_ids: Sequence[UUID], tenant_slug: str, priority: Priority
@@ -91,7 +110,7 @@ class CeleryEnqueuer:
         round trip per chunk, and none of `send_task`'s work per message."""
         queue = tenant_queue(tenant_slug)
         key = redis_list_key(queue, int(priority))
-        origin = f"helixq-api@{socket.gethostname()}"
+        origin = self._origin
         groups = [
             job_ids[start : start + MESSAGE_GROUP]
             for start in range(0, len(job_ids), MESSAGE_GROUP)

@@ -2,8 +2,11 @@
 `{"error": {"code", "message", "details"}}`, the shape OpenAI-style clients parse."""
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
+import psycopg
+import psycopg_pool
 import redis.exceptions
 import sqlalchemy.exc
 from fastapi import FastAPI, Request
@@ -34,6 +37,8 @@ UNAVAILABLE_ERRORS: dict[type[Exception], str] = {
     sqlalchemy.exc.OperationalError: "the database",
     sqlalchemy.exc.InterfaceError: "the database",
     sqlalchemy.exc.TimeoutError: "the database",
+    psycopg.OperationalError: "the database",
+    psycopg_pool.PoolTimeout: "the database",
     redis.exceptions.ConnectionError: "the queue store",
     redis.exceptions.TimeoutError: "the queue store",
 }
@@ -86,27 +91,44 @@ def headers_for(error: errors.BrokerError) -> dict[str, str] | None:
     return None
 
 
-async def _broker_error(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, errors.BrokerError)
-    return JSONResponse(
-        error_body(exc.code, exc.message, exc.details),
-        status_code=status_for(exc),
-        headers=headers_for(exc),
-    )
+@dataclass(frozen=True)
+class ErrorReply:
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] | None = None
 
 
-async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+def reply_for(exc: Exception, method: str, path: str) -> ErrorReply:
+    """The answer to an error raised while handling `method path`: a BrokerError's
+    own status, a 503 for Postgres or Redis out of reach, else a logged 500. The
+    exception handlers and the hot path (broker_api.hot_path) both answer so."""
+    if isinstance(exc, errors.BrokerError):
+        return ErrorReply(
+            status_for(exc),
+            error_body(exc.code, exc.message, exc.details),
+            headers_for(exc),
+        )
     what = next(
         (name for kind, name in UNAVAILABLE_ERRORS.items() if isinstance(exc, kind)),
-        "a backing service",
+        None,
     )
-    # The driver's message can carry host names and users: log it, do not answer it.
-    logger.warning(
-        "%s unreachable on %s %s: %s", what, request.method, request.url.path, exc
+    if what is not None:
+        # The driver's message can carry host names and users: log it, do not
+        # answer it.
+        logger.warning("%s unreachable on %s %s: %s", what, method, path, exc)
+        return reply_for(
+            errors.Unavailable(what, UNAVAILABLE_RETRY_AFTER_S), method, path
+        )
+    # The process edge: log with the path, answer without internals.
+    logger.error("unhandled error on %s %s", method, path, exc_info=exc)
+    return ErrorReply(
+        500, error_body("internal_error", "the server failed to handle this request")
     )
-    return await _broker_error(
-        request, errors.Unavailable(what, UNAVAILABLE_RETRY_AFTER_S)
-    )
+
+
+async def _reply(request: Request, exc: Exception) -> JSONResponse:
+    reply = reply_for(exc, request.method, request.url.path)
+    return JSONResponse(reply.body, status_code=reply.status, headers=reply.headers)
 
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
@@ -136,19 +158,10 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _unexpected_error(request: Request, _exc: Exception) -> JSONResponse:
-    # The process edge: log with the path, answer without internals.
-    logger.exception("unhandled error on %s %s", request.method, request.url.path)
-    return JSONResponse(
-        error_body("internal_error", "the server failed to handle this request"),
-        status_code=500,
-    )
-
-
 def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(errors.BrokerError, _broker_error)
+    app.add_exception_handler(errors.BrokerError, _reply)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     for kind in UNAVAILABLE_ERRORS:
-        app.add_exception_handler(kind, _unavailable)
-    app.add_exception_handler(Exception, _unexpected_error)
+        app.add_exception_handler(kind, _reply)
+    app.add_exception_handler(Exception, _reply)

@@ -18,9 +18,9 @@ from fastapi import Depends, Request
 from pydantic import ValidationError
 from redis.asyncio import Redis
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from broker_api.deps import Caller, CallerDep, SessionDep
+from broker_api.deps import Caller, CallerDep
 from shared import budget
 from shared.errors import BudgetExceeded, QueueFull, SubmitRateLimited
 from shared.rate_limits import BucketSpec, TenantLimits, tenant_limits
@@ -50,12 +50,28 @@ async def count_queued(session: AsyncSession, caller: Caller) -> int:
     return int(queued)
 
 
-async def enforce_submit_quotas(
-    request: Request, session: SessionDep, caller: CallerDep
-) -> None:
+async def enforce_submit_quotas(request: Request, caller: CallerDep) -> None:
     """Refuse a submission over the tenant's budget, queue or submit rate."""
+    state = request.app.state
+    await check_submit_quotas(state.redis, state.sessions, caller)
+
+
+async def check_submit_quotas(
+    redis: Redis, sessions: async_sessionmaker[AsyncSession], caller: Caller
+) -> None:
+    """Refuse a submission over the tenant's budget, queue or submit rate.
+
+    A tenant without a budget or a queue cap costs no database session here."""
     limits = limits_of(caller)
-    redis: Redis = request.app.state.redis
+    if limits.monthly_budget_usd is not None or limits.max_queued is not None:
+        async with sessions() as session:
+            await _check_budget_and_queue(redis, session, caller, limits)
+    await _take_submit_token(redis, caller.slug, limits)
+
+
+async def _check_budget_and_queue(
+    redis: Redis, session: AsyncSession, caller: Caller, limits: TenantLimits
+) -> None:
     if limits.monthly_budget_usd is not None:
         month = budget.month_of(datetime.now(UTC))
         spent, _ = await budget.spent_usd(redis, session, caller.slug, month=month)
@@ -64,7 +80,6 @@ async def enforce_submit_quotas(
     max_queued = limits.max_queued
     if max_queued is not None and await count_queued(session, caller) >= max_queued:
         raise QueueFull(max_queued, QUEUE_FULL_RETRY_AFTER_S)
-    await _take_submit_token(redis, caller.slug, limits)
 
 
 async def _take_submit_token(redis: Redis, slug: str, limits: TenantLimits) -> None:

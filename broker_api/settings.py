@@ -35,3 +35,11 @@ class ApiSettings(
     # Failed authentications one client address may make per minute before its
     # further failures answer 429 (a valid key always passes).
     helixq_auth_failures_per_minute: int = Field(default=30, ge=1)
+    # How long an API process trusts a key it has checked: the longest a revoked
+    # key or a changed tenant can still count (0: read Postgres every request).
+    helixq_auth_cache_s: float = Field(default=5.0, ge=0, le=10)
+    # API processes `helixq api` starts (uvicorn workers), one core each.
+    helixq_api_workers: int = Field(default=1, ge=1, le=64)
+    # A log line per request; off, requests are logged by the proxy in front and
+    # jobs by their ids (a line costs a tenth of accepting a job).
+    helixq_api_access_log: bool = False

@@ -1,74 +1,56 @@
 """Wake requests that wait for a job to finish (long poll, synchronous completions).
 
-One Redis subscription per API process fans the workers' "job finished" notices out
-to in-process events; callers still re-read Postgres, which stays the truth, and
-re-check it every few seconds in case a notice was lost.
+The process's notice subscription (broker_api.notices) hands the workers' "job
+finished" notices to `notify`; callers still re-read Postgres, which stays the
+truth, and re-check it every few seconds in case a notice was lost.
 """
 
 import asyncio
 import contextlib
-import logging
 from collections import defaultdict
+from collections.abc import Iterator
 from uuid import UUID
 
-from redis.asyncio import Redis
-
-from shared.redis_keys import JOBS_FINISHED_CHANNEL
-
-logger = logging.getLogger(__name__)
-
 RECHECK_S = 2.0  # a lost notice delays a waiter by at most this much
-POLL_S = 0.5
 
 
 class JobWaiters:
-    def __init__(self, redis: Redis) -> None:
-        self._redis = redis
+    def __init__(self) -> None:
         self._events: defaultdict[str, set[asyncio.Event]] = defaultdict(set)
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = False
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._listen(), name="job-waiters")
-
-    async def stop(self) -> None:
-        if self._task is None:
-            return
-        # redis-py can swallow a cancellation that lands while it connects; the
-        # flag ends the loop at its next poll in that case.
-        self._stopping = True
-        self._task.cancel()
-        await asyncio.wait({self._task}, timeout=POLL_S * 4)
-
-    async def wait(self, job_id: UUID, timeout_s: float) -> None:
-        """Return when the job may have finished, or after `timeout_s`."""
+    @contextlib.contextmanager
+    def watching(self, job_id: UUID) -> Iterator[asyncio.Event]:
+        """An event set when `job_id` may have finished. Taken before the job is
+        published, it cannot miss the notice of a worker that is quicker than
+        the request."""
         event = asyncio.Event()
         key = str(job_id)
         self._events[key].add(event)
         try:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(event.wait(), timeout=min(timeout_s, RECHECK_S))
+            yield event
         finally:
             self._events[key].discard(event)
             if not self._events[key]:
                 del self._events[key]
 
-    def notify(self, job_id: str) -> None:
-        for event in self._events.get(job_id, ()):
+    async def wait(self, job_id: UUID, timeout_s: float) -> None:
+        """Return when the job may have finished, or after `timeout_s`."""
+        with self.watching(job_id) as event:
+            await wait_for(event, timeout_s)
+
+    def notify(self, job_id: bytes | str) -> None:
+        key = job_id.decode() if isinstance(job_id, bytes) else job_id
+        for event in self._events.get(key, ()):
             event.set()
 
-    async def _listen(self) -> None:
-        while not self._stopping:
-            try:
-                async with self._redis.pubsub(ignore_subscribe_messages=True) as pubsub:
-                    await pubsub.subscribe(JOBS_FINISHED_CHANNEL)
-                    while not self._stopping:
-                        message = await pubsub.get_message(timeout=POLL_S)
-                        if message is not None:
-                            self.notify(message["data"].decode())
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                # Redis away: waiters fall back to re-reading Postgres every RECHECK_S.
-                logger.warning("job notifications unavailable; retrying", exc_info=True)
-                await asyncio.sleep(1.0)
+    def notify_all(self) -> None:
+        """Wake every waiter (notices may have been lost): each re-reads its job."""
+        for events in self._events.values():
+            for event in events:
+                event.set()
+
+
+async def wait_for(event: asyncio.Event, timeout_s: float) -> None:
+    """Until `event` is set, at most `timeout_s` and at most RECHECK_S."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(event.wait(), timeout=min(timeout_s, RECHECK_S))

@@ -1,10 +1,12 @@
 """`helixq tenants ...` and `helixq keys ...`: tenant admin on the database."""
 
 import argparse
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
+import redis
 from sqlalchemy.orm import Session
 
 from helixq.cli_services import SubParsers
@@ -12,7 +14,8 @@ from helixq.console import format_table
 from shared.db.models import ApiKey, Tenant
 from shared.db.session import make_engine, make_sessions
 from shared.durations import parse_duration_s
-from shared.settings import DatabaseSettings, load_settings
+from shared.key_notices import announce_keys_changed
+from shared.settings import DatabaseSettings, RedisSettings, load_settings
 from shared.strategies import FallbackStrategy, RouteStrategy
 from shared.tenancy import (
     create_api_key,
@@ -22,6 +25,8 @@ from shared.tenancy import (
     list_tenants,
     revoke_api_key,
 )
+
+NOTICE_TIMEOUT_S = 5
 
 
 def add_admin_commands(commands: SubParsers) -> None:
@@ -155,6 +160,16 @@ def revoke_key_command(args: argparse.Namespace) -> int:
         api_key = revoke_api_key(session, args.prefix, now=datetime.now(UTC))
         revoked_at = format_time(api_key.revoked_at)
     print(f"revoked {args.prefix} at {revoked_at}")
+    client = redis.Redis.from_url(
+        load_settings(RedisSettings).redis_url, socket_timeout=NOTICE_TIMEOUT_S
+    )
+    with client:
+        if not announce_keys_changed(client, args.prefix):
+            print(
+                "Redis unreachable: running API processes stop accepting the key "
+                "within HELIXQ_AUTH_CACHE_S (5 s unless set)",
+                file=sys.stderr,
+            )
     return 0
 
 

@@ -33,6 +33,12 @@ def add_service_commands(commands: SubParsers) -> None:
     api = commands.add_parser("api", help="serve the HTTP API (uvicorn)")
     api.add_argument("--host", help="default: HELIXQ_API_HOST or 127.0.0.1")
     api.add_argument("--port", type=int, help="default: HELIXQ_API_PORT or 8000")
+    api.add_argument(
+        "--workers",
+        type=positive_int,
+        help="API processes sharing the port, one core each "
+        "(default: HELIXQ_API_WORKERS or 1)",
+    )
     api.set_defaults(handler=run_api)
 
     worker = commands.add_parser("worker", help="run a Celery worker")
@@ -106,15 +112,30 @@ def run_api(args: argparse.Namespace) -> int:
         # Checked here as well as at start-up, where uvicorn reports a traceback.
         seeds = load_settings(TenantSeedSettings).tenants
         check_environment_models_at_start(settings, seeds=seeds)
-    configure_logging(load_settings(LoggingSettings))
+    configure_logging(load_settings(LoggingSettings))  # this process's own lines
     uvicorn.run(
-        "broker_api.app:create_app",
+        "broker_api.app:create_served_app",
         factory=True,
         host=args.host or settings.helixq_api_host,
         port=args.port or settings.helixq_api_port,
+        workers=args.workers or settings.helixq_api_workers,
+        access_log=settings.helixq_api_access_log,
         log_config=None,  # uvicorn's lines go through our handler: format, redaction
     )
     return 0
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number above zero."""
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number, got {text!r}"
+        ) from None
+    if number < 1:
+        raise argparse.ArgumentTypeError("expected a number of at least 1")
+    return number
 
 
 def run_worker(args: argparse.Namespace) -> int:

@@ -14,6 +14,10 @@ WORKER_HEARTBEAT_TTL_S = 30
 # wake their long-poll and synchronous waiters with it.
 JOBS_FINISHED_CHANNEL = f"{PREFIX}:jobs:finished"
 
+# Published when a key is revoked or a tenant's settings change; API processes
+# then forget the keys they had checked (broker_api.key_cache).
+KEYS_CHANGED_CHANNEL = f"{PREFIX}:keys:changed"
+
 
 def round_robin_state(scope: str, pool_signature: str) -> str:
     """Smooth weighted round-robin current weights of one tenant's pool (a hash)."""

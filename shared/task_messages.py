@@ -1,9 +1,10 @@
 """Celery task messages as both ends write and read them: Celery's protocol 2 on
 kombu's Redis transport.
 
-The API publishes a batch's jobs by pushing these messages itself, many a round
-trip and several jobs a message (broker_api.enqueue); single jobs go through
-Celery's `send_task`, which writes the same shape. A worker's consumer reads the
+The API publishes jobs by pushing these messages itself (broker_api.enqueue): a
+batch's several jobs a message, many a round trip; single jobs one a message,
+pipelined with those of concurrent submissions. Celery's `send_task` writes the
+same shape. A worker's consumer reads the
 job ids back out of a message and starts the jobs on its event loop without
 Celery's task machinery (workers.runtime.consumer), and its event loop publishes
 a job's retry and its webhook delivery the same way, without a blocking client

@@ -1,13 +1,15 @@
 """Operator endpoints for a tenant's quotas and own rate limits.
 
 `PUT /admin/tenants/{slug}/limits` replaces them all (an omitted field means no
-limit); workers pick a change up within HELIXQ_TENANT_REFRESH_S, the API at once.
+limit); workers pick a change up within HELIXQ_TENANT_REFRESH_S, the API at once
+(every API process is told: broker_api.key_cache).
 """
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from sqlalchemy.orm import Session
 
 from broker_api.deps import AdminDep, SessionDep
+from broker_api.key_cache import announce_change
 from shared.rate_limits import TenantLimits, tenant_limits
 from shared.tenancy import find_tenant
 
@@ -24,7 +26,7 @@ async def get_limits(slug: str, session: SessionDep) -> TenantLimits:
 
 @router.put("/tenants/{slug}/limits")
 async def put_limits(
-    slug: str, body: TenantLimits, session: SessionDep
+    slug: str, body: TenantLimits, session: SessionDep, request: Request
 ) -> TenantLimits:
     """Replace the tenant's quotas and own rate limits (checked by the schema)."""
     stored = body.model_dump(mode="json", exclude_none=True) or None
@@ -34,4 +36,5 @@ async def put_limits(
 
     async with session.begin():
         await session.run_sync(work)
+    await announce_change(request.app.state.redis, f"tenant {slug}")
     return body

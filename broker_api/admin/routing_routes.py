@@ -7,12 +7,13 @@ are checked like a submission: unknown ones are a 422 with close matches.
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from broker_api.deps import AdminDep, SessionDep
+from broker_api.key_cache import announce_change
 from broker_api.models.queries import listed_model_ids
 from shared.db.models import Tenant
 from shared.model_ids import upstream_model_id
@@ -56,10 +57,13 @@ async def get_routing(slug: str, session: SessionDep) -> RoutingConfig:
 
 @router.put("/tenants/{slug}/routing")
 async def put_routing(
-    slug: str, body: RoutingConfig, session: SessionDep
+    slug: str, body: RoutingConfig, session: SessionDep, request: Request
 ) -> RoutingConfig:
     """Replace the tenant's routing configuration after checking every name."""
-    return await set_routing(session, slug, body)
+    stored = await set_routing(session, slug, body)
+    # Requests read the tenant's default model from the authenticated key.
+    await announce_change(request.app.state.redis, f"tenant {slug}")
+    return stored
 
 
 async def set_routing(

@@ -240,13 +240,14 @@ async def _remember(
     key = submission.idempotency_key
     if key is None:
         return
+    run = idempotency.on_session(session)
     stored = await idempotency.reserve(
-        session, caller.tenant_id, key, submission.body_hash()
+        run, caller.tenant_id, key, submission.body_hash()
     )
     if stored is not None:
         raise _Replay(stored)
     answer = idempotency.StoredAnswer(201, view.model_dump(mode="json"))
-    await idempotency.remember(session, caller.tenant_id, key, answer)
+    await idempotency.remember(run, caller.tenant_id, key, answer)
 
 
 async def inline_rows(items: Iterable[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:

@@ -16,7 +16,7 @@ from broker_api.deps import (
     CatalogIdsDep,
     EnqueuerDep,
     IdempotencyKeyHeader,
-    SessionDep,
+    JobWriterDep,
     SettingsDep,
     WaitersDep,
 )
@@ -33,7 +33,8 @@ from shared.task_messages import Priority
 router = APIRouter(tags=["openai-compatible"])
 
 
-def _failure(view: JobView) -> tuple[int, str, str]:
+def failure_of(view: JobView) -> tuple[int, str, str]:
+    """The status, code and message of a job that did not succeed in time."""
     if view.error is None:  # still running when the wait ran out
         return (
             504,
@@ -47,7 +48,7 @@ def _failure(view: JobView) -> tuple[int, str, str]:
 @router.post("/v1/chat/completions", response_model=None, dependencies=[SubmitQuotaDep])
 async def chat_completions(
     body: ChatCompletionCreate,
-    session: SessionDep,
+    writer: JobWriterDep,
     enqueuer: EnqueuerDep,
     waiters: WaitersDep,
     caller: CallerDep,
@@ -61,32 +62,39 @@ async def chat_completions(
     With `stream: true` the tokens are relayed as OpenRouter streams them. With an
     `Idempotency-Key` header, a retry of the same request (within 24 h) answers
     the job the first one created, instead of paying for a second call."""
-    accepted = await service.submit_job(
-        session,
-        enqueuer,
-        caller,
-        body.as_job(),
-        priority=Priority.INTERACTIVE,
-        catalog_ids=catalog_ids,
-        idempotency_key=idempotency_key,
-    )
-    headers = {"X-Helixq-Job-Id": str(accepted.id)}
     if body.stream:
+        accepted = await service.submit_job(
+            writer,
+            enqueuer,
+            caller,
+            body.as_job(),
+            priority=Priority.INTERACTIVE,
+            catalog_ids=catalog_ids,
+            idempotency_key=idempotency_key,
+        )
         follower = JobFollower(
             redis=request.app.state.redis,
-            sessions=request.app.state.sessions,
+            pool=writer.pool,
             caller=caller,
             job_id=accepted.id,
             keepalive_s=settings.helixq_stream_keepalive_s,
         )
-        return await _relayed(follower, headers)
-    view = await service.wait_for_job(
-        session, waiters, caller, accepted.id, wait_s=settings.helixq_sync_timeout_s
+        return await _relayed(follower, {"X-Helixq-Job-Id": str(accepted.id)})
+    view = await service.submit_and_wait(
+        writer,
+        enqueuer,
+        waiters,
+        caller,
+        body.as_job(),
+        wait_s=settings.helixq_sync_timeout_s,
+        catalog_ids=catalog_ids,
+        idempotency_key=idempotency_key,
     )
+    headers = {"X-Helixq-Job-Id": str(view.id)}
     if view.status == "succeeded" and view.result is not None:
         result: dict[str, Any] = view.result
         return JSONResponse(result, headers=headers)
-    status, code, message = _failure(view)
+    status, code, message = failure_of(view)
     return JSONResponse(error_body(code, message), status_code=status, headers=headers)
 
 
@@ -100,7 +108,7 @@ async def _relayed(
     if first.kind is EntryKind.END:
         view = first.view or await follower.terminal_view()
         if view is not None and view.status != "succeeded":
-            status, code, message = _failure(view)
+            status, code, message = failure_of(view)
             return JSONResponse(
                 error_body(code, message), status_code=status, headers=headers
             )

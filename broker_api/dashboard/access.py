@@ -7,7 +7,7 @@ from uuid import UUID
 
 from fastapi import Depends, Request
 
-from broker_api.deps import BearerDep, SessionDep, SettingsDep, get_caller
+from broker_api.deps import BearerDep, SettingsDep, get_caller
 from broker_api.settings import ApiSettings
 
 
@@ -28,14 +28,13 @@ def is_admin_token(settings: ApiSettings, token: str) -> bool:
 
 async def get_viewer(
     request: Request,
-    session: SessionDep,
     settings: SettingsDep,
     credentials: BearerDep,
 ) -> Viewer:
     """The admin token first; anything else must be a valid tenant key (else 401)."""
     if credentials is not None and is_admin_token(settings, credentials.credentials):
         return Viewer(tenant_id=None, scope="all tenants")
-    caller = await get_caller(request, session, credentials)
+    caller = await get_caller(request, credentials)
     return Viewer(tenant_id=caller.tenant_id, scope=caller.slug)
 
 

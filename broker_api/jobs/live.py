@@ -14,8 +14,8 @@ from typing import cast
 from uuid import UUID
 
 from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from broker_api.db_pool import Pool
 from broker_api.deps import Caller
 from broker_api.jobs.service import read_job
 from broker_api.jobs.views import JobView
@@ -44,13 +44,13 @@ class JobFollower:
         self,
         *,
         redis: "Redis",
-        sessions: async_sessionmaker[AsyncSession],
+        pool: Pool,
         caller: Caller,
         job_id: UUID,
         keepalive_s: float,
     ) -> None:
         self._redis = redis
-        self._sessions = sessions
+        self._pool = pool
         self._caller = caller
         self.job_id = job_id
         self._key = job_stream(str(job_id))
@@ -90,8 +90,7 @@ class JobFollower:
 
     async def terminal_view(self) -> JobView | None:
         """The job's row if it is terminal."""
-        async with self._sessions() as session:
-            view = await read_job(session, self._caller, self.job_id)
+        view = await read_job(self._pool, self._caller, self.job_id)
         return view if JobStatus(view.status).is_terminal else None
 
     async def mark_client_gone(self) -> None:

@@ -10,7 +10,8 @@ from broker_api.deps import (
     CatalogIdsDep,
     EnqueuerDep,
     IdempotencyKeyHeader,
-    SessionDep,
+    JobWriterDep,
+    PoolDep,
     SettingsDep,
     WaitersDep,
 )
@@ -32,7 +33,7 @@ router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 async def create_job(
     body: JobCreate,
     response: Response,
-    session: SessionDep,
+    writer: JobWriterDep,
     enqueuer: EnqueuerDep,
     caller: CallerDep,
     settings: SettingsDep,
@@ -51,7 +52,7 @@ async def create_job(
             resolve=system_resolver,
         )
     accepted = await service.submit_job(
-        session,
+        writer,
         enqueuer,
         caller,
         body,
@@ -65,7 +66,7 @@ async def create_job(
 @router.get("/{job_id}")
 async def get_job(
     job_id: str,
-    session: SessionDep,
+    pool: PoolDep,
     caller: CallerDep,
     waiters: WaitersDep,
     settings: SettingsDep,
@@ -80,7 +81,7 @@ async def get_job(
     """
     parsed = parse_id(job_id, JobNotFound)
     wait_s = min(wait, settings.helixq_long_poll_max_s)
-    return await service.wait_for_job(session, waiters, caller, parsed, wait_s=wait_s)
+    return await service.wait_for_job(pool, waiters, caller, parsed, wait_s=wait_s)
 
 
 @router.get(
@@ -91,7 +92,7 @@ async def get_job(
 async def stream_job(
     job_id: str,
     request: Request,
-    session: SessionDep,
+    pool: PoolDep,
     caller: CallerDep,
     settings: SettingsDep,
 ) -> StreamingResponse:
@@ -100,10 +101,10 @@ async def stream_job(
     its answer at once. A job submitted without streaming is a 409
     `job_not_streamed` until it has finished."""
     parsed = parse_id(job_id, JobNotFound)
-    view = await service.read_followable_job(session, caller, parsed)
+    view = await service.read_followable_job(pool, caller, parsed)
     follower = JobFollower(
         redis=request.app.state.redis,
-        sessions=request.app.state.sessions,
+        pool=pool,
         caller=caller,
         job_id=parsed,
         keepalive_s=settings.helixq_stream_keepalive_s,

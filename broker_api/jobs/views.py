@@ -1,5 +1,6 @@
 """What the API answers about a job."""
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
@@ -7,7 +8,6 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from shared.db.models import Attempt, Job
 from shared.redaction import RedactedText
 
 
@@ -84,45 +84,52 @@ def _usage(prompt: int | None, completion: int | None) -> UsageView | None:
     )
 
 
-def accepted_view(job: Job) -> JobAccepted:
+# Rows as psycopg reads them (broker_api.jobs.queries): column name → value.
+Row = Mapping[str, Any]
+
+
+def accepted_view(job: Row) -> JobAccepted:
     return JobAccepted(
-        id=job.id, status=job.status, custom_id=job.custom_id, created_at=job.created_at
+        id=job["id"],
+        status=job["status"],
+        custom_id=job["custom_id"],
+        created_at=job["created_at"],
     )
 
 
-def attempt_view(attempt: Attempt) -> AttemptView:
+def attempt_view(attempt: Row) -> AttemptView:
     return AttemptView(
-        number=attempt.number,
-        model=attempt.model,
-        provider=attempt.provider,
-        generation_id=attempt.generation_id,
-        lane=attempt.lane,
-        outcome=attempt.outcome,
-        http_status=attempt.http_status,
-        error=_error(attempt.error_code, attempt.error_message),
-        usage=_usage(attempt.prompt_tokens, attempt.completion_tokens),
-        cost_usd=attempt.cost_usd,
-        latency_ms=attempt.latency_ms,
-        started_at=attempt.started_at,
+        number=attempt["number"],
+        model=attempt["model"],
+        provider=attempt["provider"],
+        generation_id=attempt["generation_id"],
+        lane=attempt["lane"],
+        outcome=attempt["outcome"],
+        http_status=attempt["http_status"],
+        error=_error(attempt["error_code"], attempt["error_message"]),
+        usage=_usage(attempt["prompt_tokens"], attempt["completion_tokens"]),
+        cost_usd=attempt["cost_usd"],
+        latency_ms=attempt["latency_ms"],
+        started_at=attempt["started_at"],
     )
 
 
-def job_view(job: Job, attempts: list[Attempt]) -> JobView:
+def job_view(job: Row, attempts: Sequence[Row]) -> JobView:
     return JobView(
         **accepted_view(job).model_dump(),
-        lane=job.lane,
-        model=job.model,
-        provider=job.provider,
-        metadata=job.metadata_,
-        route=job.route,
-        routing=job.routing,
-        result=job.result,
-        error=_error(job.error_code, job.error_message),
-        usage=_usage(job.prompt_tokens, job.completion_tokens),
-        cost_usd=job.cost_usd,
-        latency_ms=job.latency_ms,
-        retries=job.retries,
-        started_at=job.started_at,
-        finished_at=job.finished_at,
+        lane=job["lane"],
+        model=job["model"],
+        provider=job["provider"],
+        metadata=job["metadata"],
+        route=job["route"],
+        routing=job["routing"],
+        result=job["result"],
+        error=_error(job["error_code"], job["error_message"]),
+        usage=_usage(job["prompt_tokens"], job["completion_tokens"]),
+        cost_usd=job["cost_usd"],
+        latency_ms=job["latency_ms"],
+        retries=job["retries"],
+        started_at=job["started_at"],
+        finished_at=job["finished_at"],
         attempts=[attempt_view(attempt) for attempt in attempts],
     )

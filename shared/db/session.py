@@ -20,6 +20,12 @@ def psycopg_url(database_url: str) -> str:
     return database_url
 
 
+def libpq_url(database_url: str) -> str:
+    """The URL as libpq (and so psycopg itself) reads it: no SQLAlchemy driver."""
+    scheme, _, rest = database_url.partition("://")
+    return f"postgresql://{rest}" if scheme.startswith("postgres") else database_url
+
+
 def make_engine(settings: DatabaseSettings) -> Engine:
     """A sync engine (workers, migrations, CLI)."""
     return create_engine(

@@ -39,3 +39,10 @@ def test_env_example_sets_no_metrics_value_and_documents_both() -> None:
     documented = "\n".join(lines)
     assert "# HELIXQ_METRICS_TOKEN=" in documented
     assert "# HELIXQ_METRICS_OPEN=false" in documented
+
+
+def test_the_api_runs_more_than_one_process() -> None:
+    """One API process is bound to one core by the GIL."""
+    environment = _compose()["services"]["api"]["environment"]
+    default = environment["HELIXQ_API_WORKERS"].removeprefix("${HELIXQ_API_WORKERS:-")
+    assert int(default.removesuffix("}")) >= 2

@@ -1,6 +1,8 @@
 """The API in-process over ASGI on the test database, with a recording enqueuer."""
 
+import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import httpx
@@ -57,6 +59,28 @@ async def api(
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+            yield c
+
+
+@asynccontextmanager
+async def api_process(
+    services: Services, cache_s: float = 5.0
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The app of one API process of several (its own pool, key cache and notice
+    subscription), with a key cache of `cache_s` seconds."""
+    settings = ApiSettings(
+        database_url=services.database_url,
+        redis_url=services.redis_url,
+        helixq_admin_token=ADMIN_TOKEN,
+        helixq_metrics_open=True,
+        helixq_seed_tenants=False,
+        helixq_auth_cache_s=cache_s,
+    )
+    app = create_app(settings, enqueuer=RecordingEnqueuer())
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+            await asyncio.sleep(0.2)  # its notice subscription is in place
             yield c
 
 

@@ -1,6 +1,7 @@
 """The wire format both ends share (shared.task_messages) is exactly what Celery's own
-send_task writes, and the API's pipelined publish path writes it."""
+send_task writes, and the API's publish paths (single jobs and batches) write it."""
 
+import asyncio
 import base64
 import json
 import uuid
@@ -76,20 +77,49 @@ def test_the_contract_message_is_what_send_task_writes(
 
 
 @pytest.mark.parametrize("priority", [Priority.INTERACTIVE, Priority.BATCH])
-async def test_bulk_messages_match_send_task(
+async def test_published_messages_match_send_task(
     services: Services, redis_client: redis.Redis, priority: Priority
 ) -> None:
+    celery, single, bulk = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    sender = make_sender(services.redis_url)
+    sender.send_task(
+        TaskName.RUN_COMPLETION.value,
+        args=[str(celery)],
+        task_id=str(celery),
+        queue="tenant.acme",
+        priority=int(priority),
+        retry=False,
+    )
+    sender.close()
     enqueuer = CeleryEnqueuer(services.redis_url)
-    single, bulk = uuid.uuid4(), uuid.uuid4()
     await enqueuer.enqueue_completion(single, "acme", priority)
     await enqueuer.enqueue_completions([bulk], "acme", priority)
     await enqueuer.close()
     key = redis_list_key("tenant.acme", int(priority))
-    from_bulk, from_celery = (json.loads(m) for m in redis_client.lrange(key, 0, -1))
+    # LPUSH, consumed from the right: the oldest message is the last of the list.
+    from_bulk, from_single, from_celery = (
+        json.loads(m) for m in redis_client.lrange(key, 0, -1)
+    )
     redis_client.delete(key)
-    assert from_celery["headers"]["id"] == str(single)
+    assert from_single["headers"]["id"] == str(single)
     assert from_bulk["headers"]["id"] == str(bulk)
-    _same_shape(from_bulk, bulk, from_celery, single)
+    _same_shape(from_single, single, from_celery, celery)
+    _same_shape(from_bulk, bulk, from_celery, celery)
+
+
+async def test_concurrent_single_jobs_are_each_published_once(
+    services: Services, redis_client: redis.Redis
+) -> None:
+    enqueuer = CeleryEnqueuer(services.redis_url)
+    job_ids = [uuid.uuid4() for _ in range(50)]
+    await asyncio.gather(
+        *(enqueuer.enqueue_completion(j, "many", Priority.JOB) for j in job_ids)
+    )
+    await enqueuer.close()
+    key = redis_list_key("tenant.many", int(Priority.JOB))
+    messages = [json.loads(m) for m in reversed(redis_client.lrange(key, 0, -1))]
+    redis_client.delete(key)
+    assert [m["headers"]["id"] for m in messages] == [str(j) for j in job_ids]
 
 
 async def test_a_batch_is_published_in_groups_of_jobs_a_message(

@@ -11,7 +11,9 @@ from fastapi import FastAPI
 from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from broker_api.db_pool import open_pool
 from broker_api.errors import install_error_handlers
+from broker_api.key_cache import KeyCache
 from broker_api.settings import ApiSettings
 from broker_api.webhooks.routes import get_resolver
 from broker_api.webhooks.routes import router as webhooks_router
@@ -154,7 +156,10 @@ async def api(
     app.state.settings = settings
     app.state.sessions = make_async_sessions(engine)
     app.state.enqueuer = enqueuer
+    app.state.pool = await open_pool(settings)
+    app.state.key_cache = KeyCache(settings.helixq_auth_cache_s)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
         yield c
+    await app.state.pool.close()
     await engine.dispose()

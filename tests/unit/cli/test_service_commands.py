@@ -26,15 +26,49 @@ def test_api_serves_the_factory_on_the_configured_address(
     monkeypatch.setenv("HELIXQ_API_PORT", "8100")
     assert main(["api", "--host", "0.0.0.0"]) == 0
     [(args, kwargs)] = uvicorn_run.calls
-    assert args == ("broker_api.app:create_app",)
+    # The factory configures logging in each process uvicorn starts.
+    assert args == ("broker_api.app:create_served_app",)
     # log_config=None: uvicorn logs through the handler configure_logging installed
     assert kwargs == {
         "factory": True,
         "host": "0.0.0.0",
         "port": 8100,
+        "workers": 1,
+        "access_log": False,
         "log_config": None,
     }
     assert len(configure_logging.calls) == 1
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "workers"),
+    [(["--workers", "3"], {}, 3), ([], {"HELIXQ_API_WORKERS": "2"}, 2)],
+    ids=["flag", "environment"],
+)
+def test_api_runs_as_many_processes_as_asked(
+    monkeypatch: pytest.MonkeyPatch, argv: list[str], env: dict[str, str], workers: int
+) -> None:
+    uvicorn_run = Recorder()
+    monkeypatch.setattr("uvicorn.run", uvicorn_run)
+    monkeypatch.setattr("shared.logging_setup.configure_logging", Recorder())
+    monkeypatch.setenv("DATABASE_URL", DATABASE_URL)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert main(["api", *argv]) == 0
+    [(_, kwargs)] = uvicorn_run.calls
+    assert kwargs["workers"] == workers
+
+
+def test_api_refuses_zero_workers(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    uvicorn_run = Recorder()
+    monkeypatch.setattr("uvicorn.run", uvicorn_run)
+    monkeypatch.setenv("DATABASE_URL", DATABASE_URL)
+    with pytest.raises(SystemExit):
+        main(["api", "--workers", "0"])
+    assert "expected a number of at least 1" in capsys.readouterr().err
+    assert uvicorn_run.calls == []
 
 
 def test_api_refuses_bad_settings_before_starting(
@@ -110,3 +144,16 @@ def test_simulator_runs_on_the_given_address(
     monkeypatch.setattr("simulator.server.main", simulator_main)
     main(["simulator", "--port", "8091"])
     assert simulator_main.calls == [((["--host", "127.0.0.1", "--port", "8091"],), {})]
+
+
+def test_the_api_parses_http_with_httptools() -> None:
+    """uvicorn falls back to the pure-Python h11 parser when httptools is missing."""
+    from uvicorn.config import Config
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    async def app(scope, receive, send):  # type: ignore[no-untyped-def]
+        pass
+
+    config = Config(app=app)  # http="auto", as `helixq api` runs it
+    config.load()
+    assert config.http_protocol_class is HttpToolsProtocol

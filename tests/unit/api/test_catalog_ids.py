@@ -1,0 +1,39 @@
+"""CatalogIds: the listed model ids read once per TTL, however many requests wait."""
+
+import asyncio
+from contextlib import asynccontextmanager
+
+import pytest
+
+from broker_api import catalog_ids
+from broker_api.catalog_ids import CatalogIds
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@asynccontextmanager
+async def _sessions():  # type: ignore[no-untyped-def]
+    yield object()
+
+
+@pytest.mark.anyio
+async def test_concurrent_requests_of_stale_ids_read_them_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Expiring under load, the ids used to be read by every request in flight.
+    reads = 0
+
+    async def listed(_session: object) -> set[str]:
+        nonlocal reads
+        reads += 1
+        await asyncio.sleep(0.05)
+        return {"openai/gpt-4o-mini"}
+
+    monkeypatch.setattr(catalog_ids, "listed_model_ids", listed)
+    cache = CatalogIds(ttl_s=60)
+    found = await asyncio.gather(*(cache.get(_sessions) for _ in range(30)))  # type: ignore[arg-type]
+    assert found == [frozenset({"openai/gpt-4o-mini"})] * 30
+    assert reads == 1
