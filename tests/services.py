@@ -42,3 +42,12 @@ def _prepare(server_url: str, redis_url: str) -> Services:
         fresh_database(server_url, TEST_DATABASE),
         redis_database(redis_url, TEST_REDIS_DB),
     )
+
+
+def separate_services(services: Services, name: str) -> Services:
+    """Another freshly migrated database and Redis index on the same servers, for a
+    second stack whose workers and sweeps must not take the first stack's jobs."""
+    return Services(
+        fresh_database(services.database_url, f"{TEST_DATABASE}_{name}"),
+        redis_database(services.redis_url, (TEST_REDIS_DB - 1) % 16),
+    )

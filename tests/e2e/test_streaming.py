@@ -7,10 +7,12 @@ from collections.abc import Iterator
 import httpx
 import openai
 import pytest
+import redis
 from pydantic import BaseModel
-from sqlalchemy import Engine
+from sqlalchemy import Engine, create_engine
 
 from helixq.processes import Supervisor, answers, free_port
+from shared.db.session import psycopg_url
 from tests.e2e.conftest import (
     HELIXQ,
     READY_TIMEOUT_S,
@@ -21,7 +23,7 @@ from tests.e2e.conftest import (
     _tenant_client,
 )
 from tests.polling import wait_until
-from tests.services import Services
+from tests.services import Services, separate_services
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -31,10 +33,26 @@ PROMPT = [{"role": "user", "content": "Tell me a story about queues " * 4}]
 
 
 @pytest.fixture(scope="module")
-def paced_stack(services: Services) -> Iterator[Stack]:
+def paced_services(services: Services) -> Services:
+    """Its own database and Redis index: the other stack's worker and sweeps, when
+    running, must not take these jobs to their unpaced simulator."""
+    paced = separate_services(services, "paced")
+    redis.Redis.from_url(paced.redis_url).flushdb()
+    return paced
+
+
+@pytest.fixture(scope="module")
+def paced_engine(paced_services: Services) -> Iterator[Engine]:
+    engine = create_engine(psycopg_url(paced_services.database_url))
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def paced_stack(paced_services: Services) -> Iterator[Stack]:
     """Simulator, API and worker with OpenRouter's pacing: latency, then tokens."""
     sim_port, api_port = free_port(), free_port()
-    env = _environment(services, sim_port, api_port)
+    env = _environment(paced_services, sim_port, api_port)
     env |= {"HELIXQ_SIM_LATENCY_MS": "300", "HELIXQ_SIM_TOKEN_INTERVAL_MS": "40"}
     stack = Stack(
         Supervisor(),
@@ -63,8 +81,8 @@ def paced_stack(services: Services) -> Iterator[Stack]:
 
 
 @pytest.fixture
-def client(engine: Engine, paced_stack: Stack) -> Iterator[Client]:
-    tenant = _tenant_client(engine, paced_stack)
+def client(paced_engine: Engine, paced_stack: Stack) -> Iterator[Client]:
+    tenant = _tenant_client(paced_engine, paced_stack)
     yield tenant
     tenant.http.close()
 

@@ -1,15 +1,15 @@
-"""Every statement a worker runs that changes a job's status, with the ledger writes
+"""The statements of a job's own path that change its status, with the ledger writes
 that go with them: claim, record an attempt, finish, fail, cancel, release, defer,
-hand back at shutdown; and, for the periodic sweeps, re-queue stale jobs and expire
-overdue ones.
+hand back at shutdown. The periodic tasks' moves (re-queue stale jobs, expire
+overdue ones, the discount lane's) are in workers.jobs.periodic_transitions: these
+two modules hold every statement a worker runs that changes a job's status.
 
 Each move is guarded by the status it leaves (shared.jobs draws them). The job's
 own path uses async functions taking a psycopg connection in autocommit mode (the
 worker's AsyncConnectionPool, see workers.runtime.process). Each is one statement,
 prepared on the server the first time a connection runs it: one round trip, no
 BEGIN/COMMIT. Each write after the claim is guarded by the claim token, so a
-worker whose lease was taken over changes nothing. The sweeps' statements take a
-SQLAlchemy session, inside the sweep's transaction. The claim reads everything the
+worker whose lease was taken over changes nothing. The claim reads everything the
 call needs, including whether the job's end is announced by webhook: only then
 does finishing take a transaction block (the finish and its outbox row,
 workers.webhooks.job_events).
@@ -22,12 +22,8 @@ from uuid import UUID
 from psycopg import AsyncConnection
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
-from sqlalchemy import func, text, update
-from sqlalchemy.orm import Session
 
 from shared.cost import LEDGER_COST_SQL
-from shared.db.models import Job
-from shared.jobs import JobStatus
 from shared.redaction import redact
 from workers.jobs.records import AttemptRecord, Call, ClaimedJob, Ended
 from workers.webhooks.job_events import ENDED_JOB_RETURNING, EndedJob, record_job_event
@@ -165,38 +161,6 @@ UPDATE jobs SET status = 'queued', claim_token = NULL, lease_expires_at = NULL,
     available_at = now() + make_interval(secs => %(delay_s)s),
     started_at = CASE WHEN retries = 0 THEN NULL ELSE started_at END
 {_HELD}"""
-
-# Expired leases go back to `queued` (a stale worker's writes are refused by the
-# claim token anyway), and re-sent jobs get a fresh `available_at`, so one job is
-# re-sent at most once per stale period however often the sweep runs. A queued
-# discount-lane job waits for OpenRouter's Batch API, not for a message.
-_TAKE_STALE = text("""
-WITH stale AS (
-    SELECT id FROM jobs
-    WHERE (status = 'queued' AND available_at < now() - make_interval(secs => :stale_s)
-           AND lane = 'realtime')
-       OR (status = 'running' AND lease_expires_at < now())
-    ORDER BY available_at
-    LIMIT :batch
-    FOR UPDATE SKIP LOCKED
-)
-UPDATE jobs SET status = 'queued', claim_token = NULL, lease_expires_at = NULL,
-    available_at = now()
-FROM stale, tenants
-WHERE jobs.id = stale.id AND tenants.id = jobs.tenant_id
-RETURNING jobs.id, tenants.slug
-""")
-
-# Queued only: a running job past its deadline finishes and keeps its result.
-_EXPIRE_OVERDUE_JOBS = text("""
-UPDATE jobs SET status = 'expired', finished_at = now()
-WHERE id IN (
-    SELECT id FROM jobs
-    WHERE status = 'queued' AND batch_id IS NULL AND deadline_at <= now()
-    LIMIT :limit
-    FOR UPDATE SKIP LOCKED)
-  AND status = 'queued'
-""")
 
 
 async def claim_jobs(
@@ -363,92 +327,6 @@ async def defer_job(conn: Connection, job: ClaimedJob, *, delay_s: float) -> boo
     claim was lost."""
     params = {"job_id": job.id, "token": job.claim_token, "delay_s": float(delay_s)}
     return await _changed(conn, _DEFER, params)
-
-
-def take_stale_jobs(
-    session: Session, *, queued_stale_s: float, batch: int
-) -> list[tuple[UUID, str]]:
-    """Mark up to `batch` stale jobs (queued too long, or their lease expired) as
-    freshly queued; (job id, tenant slug) each, to re-send after the commit."""
-    rows = session.execute(_TAKE_STALE, {"stale_s": queued_stale_s, "batch": batch})
-    return [(row.id, row.slug) for row in rows]
-
-
-def expire_overdue_jobs(session: Session, *, limit: int) -> int:
-    """Expire up to `limit` queued single jobs past their deadline; how many."""
-    result = session.execute(_EXPIRE_OVERDUE_JOBS, {"limit": limit})
-    return int(result.rowcount)  # type: ignore[attr-defined]  # an UPDATE's result
-
-
-def expire_queued_batch_items(session: Session, batch_id: UUID) -> None:
-    """Expire the batch's queued items (its window closed); running ones finish."""
-    session.execute(
-        update(Job)
-        .where(Job.batch_id == batch_id, Job.status == JobStatus.QUEUED.value)
-        .values(status=JobStatus.EXPIRED.value, finished_at=func.now())
-    )
-
-
-# A discount-lane line whose upstream batch will not answer it (refused, failed,
-# expired, cancelled) runs realtime; its message is published after the commit.
-# Past its deadline the batch sweep expires it instead, as any queued item.
-_MOVE_TO_REALTIME = text("""
-UPDATE jobs SET lane = 'realtime', available_at = now()
-FROM tenants
-WHERE jobs.upstream_batch_id = :upstream_batch_id AND jobs.lane = 'discount'
-  AND jobs.status = 'queued' AND tenants.id = jobs.tenant_id
-RETURNING jobs.id, tenants.slug
-""")
-
-
-def move_discount_jobs_to_realtime(
-    session: Session, upstream_batch_id: UUID
-) -> list[tuple[UUID, str]]:
-    """Move the upstream batch's still-waiting lines to the realtime lane;
-    (job id, tenant slug) each, to publish after the commit."""
-    rows = session.execute(_MOVE_TO_REALTIME, {"upstream_batch_id": upstream_batch_id})
-    return [(row.id, row.slug) for row in rows]
-
-
-# A Batch API result line is an attempt like any call, on the discount lane, kept
-# even when its job ended meanwhile (cancelled or expired): the line was billed.
-_RECORD_DISCOUNT_ATTEMPT = text("""
-INSERT INTO attempts (id, job_id, number, model, provider, generation_id, lane,
-    upstream_batch_id, outcome, http_status, error_code, error_message,
-    prompt_tokens, completion_tokens, cost_usd, latency_ms, started_at)
-SELECT gen_random_uuid(), jobs.id,
-    (SELECT coalesce(max(number), 0) + 1 FROM attempts WHERE job_id = jobs.id),
-    :model, :provider, :generation_id, 'discount', :upstream_batch_id, :outcome,
-    :http_status, :error_code, :error_message, :prompt_tokens, :completion_tokens,
-    :cost_usd, :latency_ms, :started_at
-FROM jobs WHERE jobs.id = :job_id AND jobs.upstream_batch_id = :upstream_batch_id
-""")
-
-# Ends the job exactly as a realtime answer would: result, usage, and its cost the
-# sum of its attempts'. Only a line still waiting for this upstream batch ends.
-_FINISH_DISCOUNT_JOB = text("""
-UPDATE jobs SET status = 'succeeded', result = CAST(:result AS jsonb),
-    model = :model, provider = :provider, prompt_tokens = :prompt_tokens,
-    completion_tokens = :completion_tokens, latency_ms = :latency_ms,
-    cost_usd = (SELECT sum(cost_usd) FROM attempts WHERE job_id = jobs.id),
-    error_code = NULL, error_message = NULL,
-    started_at = coalesce(started_at, :started_at), finished_at = now()
-WHERE id = :job_id AND status = 'queued' AND lane = 'discount'
-  AND upstream_batch_id = :upstream_batch_id
-""")
-
-
-def record_discount_result(
-    session: Session, values: dict[str, Any], *, result_json: str | None
-) -> bool:
-    """Record one result line of an upstream batch as an attempt and, for a
-    success, end its job `succeeded`; True when the job ended here. `values` holds
-    the attempt's columns plus `job_id` and `upstream_batch_id`."""
-    session.execute(_RECORD_DISCOUNT_ATTEMPT, values)
-    if result_json is None:
-        return False
-    ended = session.execute(_FINISH_DISCOUNT_JOB, {**values, "result": result_json})
-    return int(ended.rowcount) > 0  # type: ignore[attr-defined]  # an UPDATE's result
 
 
 def _attempt_params(attempt: AttemptRecord) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from shared.batch_endings import count_items, end_batch, end_cancelled_batch
 from shared.db.models import Batch, Job
 from shared.jobs import BatchStatus, JobStatus, batch_request_counts
-from workers.jobs import transitions
+from workers.jobs import periodic_transitions
 from workers.webhooks.sender import DeliverySender
 
 logger = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ def finish_batches(
     batches' deliveries; how many batches were settled. `sessions` must open real
     transactions."""
     with sessions.begin() as session:
-        expired = transitions.expire_overdue_jobs(session, limit=limit * 10)
+        expired = periodic_transitions.expire_overdue_jobs(session, limit=limit * 10)
         candidates = settleable_batches(session, limit=limit)
     settled: list[Settled] = []
     for batch_id in candidates:
@@ -99,7 +99,7 @@ def settle_batch(session: Session, batch_id: UUID, *, now: datetime) -> Settled 
     if batch is None:
         return None
     if batch.status != BatchStatus.CANCELLED and batch.expires_at <= now:
-        transitions.expire_queued_batch_items(session, batch_id)
+        periodic_transitions.expire_queued_batch_items(session, batch_id)
     items = count_items(session, batch_id)
     if not items.is_finished:
         return None

@@ -36,7 +36,7 @@ from shared.db.upstream_batches import UpstreamBatch
 from shared.lanes import BATCH_VARIANT_SUFFIX, line_model
 from shared.model_ids import upstream_model_id
 from shared.queues import tenant_queue
-from workers.jobs import transitions
+from workers.jobs import periodic_transitions
 from workers.openrouter.batches import BatchApi, create_body
 from workers.openrouter.errors import UpstreamError
 from workers.runtime.job_sender import JobSender
@@ -276,7 +276,7 @@ def _record_failed_send(deps: DiscountDeps, row_id: UUID, error: UpstreamError) 
         row.status = REFUSED
         row.error = _error_text(error)
         row.results_stored_at = datetime.now(UTC)
-        moved = transitions.move_discount_jobs_to_realtime(session, row_id)
+        moved = periodic_transitions.move_discount_jobs_to_realtime(session, row_id)
     logger.warning("upstream batch %s refused (%s): realtime", row_id, error.code)
     for job_id, slug in moved:
         deps.sender.send(job_id, tenant_queue(slug))

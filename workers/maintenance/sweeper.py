@@ -8,7 +8,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.queues import tenant_queue
-from workers.jobs import transitions
+from workers.jobs import periodic_transitions
 from workers.runtime.job_sender import JobSender
 
 logger = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ def requeue_stale_jobs(
 ) -> int:
     """Re-send stale jobs to their tenant queues, after the commit; how many."""
     with sessions.begin() as session:
-        stale = transitions.take_stale_jobs(
+        stale = periodic_transitions.take_stale_jobs(
             session, queued_stale_s=queued_stale_s, batch=batch
         )
         session.execute(_MARK_INTERRUPTED, {"lease_s": lease_s, **_INTERRUPTED})

@@ -30,7 +30,7 @@ from shared.db.models import CatalogModel
 from shared.db.upstream_batches import UpstreamBatch
 from shared.lanes import BATCH_VARIANT_SUFFIX
 from shared.queues import tenant_queue
-from workers.jobs import transitions
+from workers.jobs import periodic_transitions
 from workers.maintenance.discount_submission import REFUSED, SUBMITTING, DiscountDeps
 from workers.openrouter.errors import UpstreamError
 
@@ -94,7 +94,7 @@ def _follow(
         if row is None:
             return 0
         _store(session, row, batch, lines)
-        moved = transitions.move_discount_jobs_to_realtime(session, row_id)
+        moved = periodic_transitions.move_discount_jobs_to_realtime(session, row_id)
     for job_id, slug in moved:  # after the commit; a lost send is re-sent by the sweep
         deps.sender.send(job_id, tenant_queue(slug))
     logger.info(
@@ -150,7 +150,7 @@ def _store(
         if values["job_id"] is None:
             continue  # not a line helixq sent
         result = json.dumps(body) if body else None
-        transitions.record_discount_result(session, values, result_json=result)
+        periodic_transitions.record_discount_result(session, values, result_json=result)
 
 
 def _job_id(line: Any) -> UUID | None:
