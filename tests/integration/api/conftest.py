@@ -1,13 +1,13 @@
 """The API in-process over ASGI on the test database, with a recording enqueuer."""
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import httpx
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from broker_api.app import create_app
@@ -91,11 +91,24 @@ def _new_tenant(engine: Engine) -> TenantCredentials:
         return TenantCredentials(slug=tenant.slug, key=issued.key)
 
 
-@pytest.fixture
-def tenant(engine: Engine) -> TenantCredentials:
-    return _new_tenant(engine)
+def _delete_tenant(engine: Engine, credentials: TenantCredentials) -> None:
+    """Its jobs, keys and batches go with it: no queued job outlives its test for a
+    later one (the sweeper's) to find."""
+    with engine.begin() as connection:
+        connection.execute(
+            text("DELETE FROM tenants WHERE slug = :slug"), {"slug": credentials.slug}
+        )
 
 
 @pytest.fixture
-def other_tenant(engine: Engine) -> TenantCredentials:
-    return _new_tenant(engine)
+def tenant(engine: Engine) -> Iterator[TenantCredentials]:
+    credentials = _new_tenant(engine)
+    yield credentials
+    _delete_tenant(engine, credentials)
+
+
+@pytest.fixture
+def other_tenant(engine: Engine) -> Iterator[TenantCredentials]:
+    credentials = _new_tenant(engine)
+    yield credentials
+    _delete_tenant(engine, credentials)
