@@ -63,12 +63,13 @@ async def get_waiters(request: Request) -> JobWaiters:
     return waiters
 
 
+IDEMPOTENCY_KEY_MAX_CHARS = 255
 IdempotencyKeyHeader = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
         min_length=1,
-        max_length=255,
+        max_length=IDEMPOTENCY_KEY_MAX_CHARS,
         description="Repeat a request safely: same key and body, same answer (24 h).",
     ),
 ]

@@ -30,7 +30,7 @@ from starlette.datastructures import State
 
 from broker_api.asgi import ASGIApp, Message, Receive, Scope, Send
 from broker_api.chat.routes import failure_of
-from broker_api.deps import Caller, authenticate
+from broker_api.deps import IDEMPOTENCY_KEY_MAX_CHARS, Caller, authenticate
 from broker_api.errors import error_body, reply_for
 from broker_api.jobs import service
 from broker_api.json_guard import check_json, is_json_type
@@ -42,7 +42,6 @@ from shared.schemas import ChatCompletionCreate, JobCreate
 from shared.webhooks.addresses import system_resolver
 
 _JOB_PATH = re.compile(r"/v1/jobs/([0-9a-fA-F-]{36})")
-_IDEMPOTENCY_KEY_MAX_CHARS = 255
 Headers = dict[bytes, bytes]
 
 
@@ -236,7 +235,7 @@ def _idempotency_key(headers: Headers) -> str | None:
     if raw is None:
         return None
     key = raw.decode("latin-1")
-    return key if 1 <= len(key) <= _IDEMPOTENCY_KEY_MAX_CHARS else ""
+    return key if 1 <= len(key) <= IDEMPOTENCY_KEY_MAX_CHARS else ""
 
 
 def _uuid(raw: str) -> UUID | None:
