@@ -1,5 +1,6 @@
 """The FastAPI application: `uvicorn broker_api.app:create_app --factory`."""
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -140,7 +141,13 @@ def create_served_app() -> FastAPI:
     its worker processes afresh, so each configures its own logging (format,
     redaction) here."""
     configure_logging(load_settings(LoggingSettings))
-    return create_app()
+    app = create_app()
+    # What start-up made (modules, routes, schemas) lives as long as the process:
+    # frozen, the collector stops walking it, and a full collection no longer
+    # stalls every request in flight for a noticeable fraction of a second.
+    gc.collect()
+    gc.freeze()
+    return app
 
 
 async def _seed_tenants(app: FastAPI) -> None:

@@ -1,5 +1,7 @@
 """The app `helixq api` serves is built in each uvicorn process, logging included."""
 
+import gc
+
 import pytest
 
 from broker_api import app as app_module
@@ -23,3 +25,18 @@ def test_each_served_process_configures_its_own_logging(
     monkeypatch.setenv("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/helixq")
     app_module.create_served_app()
     assert configure.calls == 1
+
+
+def test_a_served_process_freezes_what_start_up_made(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A full collection walking every module and schema stalled the requests in
+    # flight; frozen, start-up's objects are left out of collections.
+    monkeypatch.setattr(app_module, "configure_logging", Recorder())
+    monkeypatch.setenv("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/helixq")
+    gc.unfreeze()
+    try:
+        app_module.create_served_app()
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
