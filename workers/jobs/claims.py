@@ -1,5 +1,5 @@
 """The claims of the messages a worker process takes at the same moment, made in
-one statement (workers.runtime.coalescing): each message waits for its own jobs, and
+one statement (shared.coalescing): each message waits for its own jobs, and
 Postgres sees one claim a round instead of one a message."""
 
 from collections.abc import Sequence
@@ -9,9 +9,9 @@ from psycopg import AsyncConnection
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
 
+from shared.coalescing import Coalescer
 from workers.jobs import transitions
 from workers.jobs.records import ClaimedJob
-from workers.runtime.coalescing import Coalescer
 
 
 class Claims:

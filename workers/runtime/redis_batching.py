@@ -2,7 +2,7 @@
 
 Every job in flight talks to Redis a few times (the token take before a call, the
 report after it). A `RedisBatcher` sends the commands of every job waiting in one
-pipeline (no transaction), in rounds (workers.runtime.coalescing): one socket write and
+pipeline (no transaction), in rounds (shared.coalescing): one socket write and
 one read for many jobs instead of a pooled connection, a write and a read each.
 """
 
@@ -14,7 +14,7 @@ import redis.exceptions
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
-from workers.runtime.coalescing import Coalescer
+from shared.coalescing import Coalescer
 
 logger = logging.getLogger(__name__)
 
