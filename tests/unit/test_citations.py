@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SCANNED = ("broker_api", "shared", "helixq", "simulator", "bench", "tests")
+SCANNED = ("broker_api", "shared", "workers", "helixq", "simulator", "bench", "tests")
 TOP_FOLDERS = "broker_api|shared|workers|helixq|simulator|bench|tests|docs|deploy"
 CITATION = re.compile(rf"(?<![\w./-])((?:{TOP_FOLDERS})/[\w./-]*\w)")
 DOCUMENTED = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
@@ -51,8 +51,8 @@ def test_comments_cite_only_files_in_the_repository() -> None:
 def test_a_citation_of_a_missing_file_is_found(tmp_path: Path) -> None:
     module = tmp_path / "module.py"
     module.write_text(
-        '"""See docs/limits.md and shared/reference/api.md."""\n'
+        '"""See docs/limits.md and docs/nowhere.md."""\n'
         "# as bench/nowhere.py measured\n"
         "PATH = 'docs/not-a-comment.md'\n"
     )
-    assert _missing_citations(module) == ["bench/nowhere.py", "shared/reference/api.md"]
+    assert _missing_citations(module) == ["bench/nowhere.py", "docs/nowhere.md"]
