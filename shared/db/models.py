@@ -53,9 +53,25 @@ class Tenant(Base):
     webhook_url: Mapped[str | None] = mapped_column(Text)
     # Quotas and the tenant's own rate limits (shared.rate_limits.TenantLimits).
     limits: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # The OpenRouter key the tenant's calls use (NULL: OPENROUTER_API_KEY), sealed
+    # with HELIXQ_SECRET_KEY (shared.sealing); its hint and label are not secret
+    # (shared.upstream_keys).
+    openrouter_key_sealed: Mapped[str | None] = mapped_column(Text)
+    openrouter_key_hint: Mapped[str | None] = mapped_column(String(40))
+    openrouter_key_label: Mapped[str | None] = mapped_column(String(32))
+    openrouter_key_set_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True)
+    )
     created_at: Mapped[datetime] = _now_column()
 
-    __table_args__ = (CheckConstraint("slug ~ '^[a-z0-9][a-z0-9-]*$'", name="slug"),)
+    __table_args__ = (
+        CheckConstraint("slug ~ '^[a-z0-9][a-z0-9-]*$'", name="slug"),
+        # The key, its hint and label are set and cleared together.
+        CheckConstraint(
+            "(openrouter_key_sealed IS NULL) = (openrouter_key_label IS NULL)",
+            name="openrouter_key_whole",
+        ),
+    )
 
 
 class CatalogModel(Base):

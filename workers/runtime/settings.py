@@ -14,6 +14,7 @@ from shared.settings import (
     DurationS,
     RedisSettings,
     RoutingSettings,
+    SealingSettings,
     WebhookSettings,
 )
 
@@ -51,6 +52,7 @@ class WorkerSettings(
     WebhookSettings,
     RateLimitSettings,
     DiscountLaneSettings,
+    SealingSettings,
 ):
     openrouter_api_key: SecretStr | None = None
     openrouter_base_url: str = Field(
