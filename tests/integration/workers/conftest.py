@@ -116,6 +116,31 @@ def worker_process(
 
 
 @pytest.fixture
+def make_context(worker_settings, openrouter_mock, redis_client):
+    """Independent worker contexts (as separate processes have) on one Redis:
+    `make_context(sender=None, **settings_overrides)`."""
+    contexts = []
+
+    def build(sender=None, **overrides):
+        settings = worker_settings.model_copy(update=overrides)
+        transport = httpx.MockTransport(openrouter_mock.async_handler)
+        sender, deliveries = sender or ListSender(), ListDeliverySender()
+        context = build_process(
+            settings,
+            sender=sender,
+            deliveries=deliveries,
+            transport=transport,
+            publisher=ListPublisher(sender, deliveries),
+        )
+        contexts.append(context)
+        return context
+
+    yield build
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
 def make_tenant(engine: Engine) -> Iterator[Callable[[], dict[str, Any]]]:
     """Insert committed tenants; deleting them at the end removes their jobs."""
     created: list[uuid.UUID] = []
