@@ -23,9 +23,7 @@ async def test_a_provisioned_key_is_created_listed_updated_and_deleted(
         patched = await client.session.patch(
             f"/api/v1/keys/{data['hash']}", json={"limit": 7.5}, headers=AUTH
         )
-        fetched = await client.session.get(
-            f"/api/v1/keys/{data['hash']}", headers=AUTH
-        )
+        fetched = await client.session.get(f"/api/v1/keys/{data['hash']}", headers=AUTH)
         deleted = await client.session.delete(
             f"/api/v1/keys/{data['hash']}", headers=AUTH
         )
