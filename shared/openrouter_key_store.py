@@ -9,6 +9,7 @@ key is stored sealed (shared.sealing) beside its hint and label
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -32,6 +33,8 @@ class KeyShown:
     hint: str
     label: str
     set_at: datetime
+    provisioned: bool  # made by helixq with OPENROUTER_MANAGEMENT_KEY
+    limit_usd: Decimal | None  # the credit limit OpenRouter holds it to, if known
 
 
 def shown_key(tenant: Tenant) -> KeyShown | None:
@@ -42,6 +45,8 @@ def shown_key(tenant: Tenant) -> KeyShown | None:
         hint=tenant.openrouter_key_hint or "",
         label=tenant.openrouter_key_label,
         set_at=tenant.openrouter_key_set_at,
+        provisioned=tenant.openrouter_key_provisioned_hash is not None,
+        limit_usd=tenant.openrouter_key_limit_usd,
     )
 
 
@@ -58,14 +63,41 @@ def set_openrouter_key(
         )
     if box is None:
         raise SecretKeyNotSet(SECRET_KEY_MISSING)
-    label = key_label(key)
-    if tenant.openrouter_key_label == label:
+    if tenant.openrouter_key_label == key_label(key):
         return False
+    _seal(tenant, key, box=box, now=now)
+    # The operator's key replaces one helixq provisioned, which stays at OpenRouter.
+    tenant.openrouter_key_provisioned_hash = None
+    tenant.openrouter_key_limit_usd = None
+    return True
+
+
+def _seal(tenant: Tenant, key: str, *, box: SecretBox, now: datetime) -> None:
     tenant.openrouter_key_sealed = box.seal(key)
     tenant.openrouter_key_hint = key_hint(key)
-    tenant.openrouter_key_label = label
+    tenant.openrouter_key_label = key_label(key)
     tenant.openrouter_key_set_at = now
-    return True
+
+
+def store_provisioned_key(
+    tenant: Tenant,
+    key: str,
+    *,
+    key_hash: str,
+    limit_usd: Decimal | None,
+    box: SecretBox,
+    now: datetime,
+) -> None:
+    """Seal a key helixq provisioned for the tenant (its id at OpenRouter is
+    `key_hash`, its credit limit `limit_usd`)."""
+    _seal(tenant, key, box=box, now=now)
+    tenant.openrouter_key_provisioned_hash = key_hash
+    tenant.openrouter_key_limit_usd = limit_usd
+
+
+def record_provisioned_limit(tenant: Tenant, limit_usd: Decimal | None) -> None:
+    """The credit limit OpenRouter now holds the tenant's provisioned key to."""
+    tenant.openrouter_key_limit_usd = limit_usd
 
 
 def clear_openrouter_key(tenant: Tenant) -> bool:
@@ -76,6 +108,8 @@ def clear_openrouter_key(tenant: Tenant) -> bool:
     tenant.openrouter_key_hint = None
     tenant.openrouter_key_label = None
     tenant.openrouter_key_set_at = None
+    tenant.openrouter_key_provisioned_hash = None
+    tenant.openrouter_key_limit_usd = None
     return True
 
 

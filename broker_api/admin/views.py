@@ -1,6 +1,7 @@
 """Admin request and response bodies."""
 
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 
@@ -77,6 +78,8 @@ class OpenRouterKeyShown(BaseModel):
     hint: str = Field(description="its prefix and last four characters")
     label: str = Field(description="a fingerprint; tenants with one key share it")
     set_at: datetime
+    provisioned: bool = Field(description="made by helixq, its limit the budget")
+    limit_usd: Decimal | None = Field(description="OpenRouter's credit limit on it")
 
 
 class OpenRouterKeyView(BaseModel):
@@ -92,7 +95,11 @@ class OpenRouterKeyView(BaseModel):
             openrouter_key=None
             if shown is None
             else OpenRouterKeyShown(
-                hint=shown.hint, label=shown.label, set_at=shown.set_at
+                hint=shown.hint,
+                label=shown.label,
+                set_at=shown.set_at,
+                provisioned=shown.provisioned,
+                limit_usd=shown.limit_usd,
             ),
         )
 

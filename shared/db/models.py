@@ -62,6 +62,10 @@ class Tenant(Base):
     openrouter_key_set_at: Mapped[datetime | None] = mapped_column(
         DateTime(timezone=True)
     )
+    # Set when helixq provisioned the key (OPENROUTER_MANAGEMENT_KEY): its id at
+    # OpenRouter, and the credit limit last given to it (the monthly budget).
+    openrouter_key_provisioned_hash: Mapped[str | None] = mapped_column(String(100))
+    openrouter_key_limit_usd: Mapped[Decimal | None] = mapped_column(Money)
     created_at: Mapped[datetime] = _now_column()
 
     __table_args__ = (

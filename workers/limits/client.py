@@ -7,7 +7,13 @@ from typing import Protocol
 from uuid import UUID
 
 from workers.limits.gate import LimitsGate, Ticket
-from workers.openrouter.errors import UpstreamError, UpstreamRateLimited
+from workers.openrouter.errors import (
+    UpstreamBudgetExhausted,
+    UpstreamError,
+    UpstreamForbidden,
+    UpstreamPaymentRequired,
+    UpstreamRateLimited,
+)
 from workers.openrouter.keys import UpstreamKey
 from workers.openrouter.schemas import Completion, JsonObject
 from workers.openrouter.streaming import ChunkSink, StreamedCall
@@ -108,6 +114,14 @@ class RateLimitedClient:
         await self._gate.wait(grant, model)
         try:
             completion = await make_call(upstream)
+        except (UpstreamPaymentRequired, UpstreamForbidden) as error:
+            if not upstream.is_provisioned:
+                raise
+            raise UpstreamBudgetExhausted(
+                "the tenant's OpenRouter key is at its credit limit (the monthly "
+                f"budget): {error.message}",
+                http_status=error.http_status,
+            ) from None
         except UpstreamError as error:
             if ticket is not None and error.cost_usd is not None:
                 ticket.spent_usd += error.cost_usd

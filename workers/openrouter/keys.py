@@ -23,8 +23,8 @@ from shared.upstream_keys import key_label
 logger = logging.getLogger(__name__)
 
 _TENANT_KEY = (
-    "SELECT openrouter_key_sealed, openrouter_key_label FROM tenants "
-    "WHERE slug = %(slug)s"
+    "SELECT openrouter_key_sealed, openrouter_key_label, "
+    "openrouter_key_provisioned_hash IS NOT NULL FROM tenants WHERE slug = %(slug)s"
 )
 
 
@@ -39,9 +39,14 @@ class UpstreamKey:
     # (workers.limits.buckets): empty for the global key, whose names predate
     # tenants' own keys.
     scope: str = ""
+    # Provisioned by helixq with the tenant's budget as its credit limit: the
+    # upstream's 402/403 on it mean that budget is spent.
+    is_provisioned: bool = False
 
     @classmethod
-    def of(cls, key: SecretStr, *, is_global: bool = False) -> "UpstreamKey":
+    def of(
+        cls, key: SecretStr, *, is_global: bool = False, is_provisioned: bool = False
+    ) -> "UpstreamKey":
         value = key.get_secret_value()
         label = key_label(value)
         return cls(
@@ -49,6 +54,7 @@ class UpstreamKey:
             secret=key,
             redactor=Redactor([value]),
             scope="" if is_global else f"key:{label}:",
+            is_provisioned=is_provisioned,
         )
 
     def authorization(self) -> str:
@@ -98,7 +104,7 @@ class TenantKeys:
             row = await cursor.fetchone()
         if row is None or row[0] is None:
             return None
-        sealed, label = str(row[0]), str(row[1])
+        sealed, label, is_provisioned = str(row[0]), str(row[1]), bool(row[2])
         if label == self.default.label:  # its own key is the global one: shared
             return self.default
         opened = self._opened.get(label)
@@ -110,7 +116,9 @@ class TenantKeys:
                 "is not set on this worker"
             )
         try:
-            opened = UpstreamKey.of(SecretStr(self._box.open(sealed)))
+            opened = UpstreamKey.of(
+                SecretStr(self._box.open(sealed)), is_provisioned=is_provisioned
+            )
         except Unreadable:
             raise UnreadableTenantKey(
                 f"tenant {slug}: no key of HELIXQ_SECRET_KEY opens its OpenRouter "

@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from shared.db.models import Tenant
 from shared.jobs import JobStatus
-from shared.openrouter_key_store import set_openrouter_key
+from shared.openrouter_key_store import set_openrouter_key, store_provisioned_key
 from shared.sealing import SecretBox
 from tests.factories import make_job_body
 from tests.integration.limits.test_worker_limits import _run
@@ -145,3 +146,39 @@ def test_a_key_no_secret_key_opens_fails_the_job_without_a_call(
     assert (job.status, job.error_code) == ("failed", "upstream_key_unreadable")
     assert KEY_A not in (job.error_message or "")
     assert seen == []  # never sent on the global key instead
+
+
+def _provisioned(engine: Engine, tenant: dict[str, Any], key: str) -> None:
+    with Session(engine) as session, session.begin():
+        row = session.scalar(select(Tenant).where(Tenant.id == tenant["id"]))
+        assert row is not None
+        store_provisioned_key(
+            row,
+            key,
+            key_hash="hash-of-the-provisioned-key",
+            limit_usd=Decimal("0.01"),
+            box=SecretBox(SECRET),
+            now=datetime.now(UTC),
+        )
+
+
+def test_a_provisioned_key_at_its_limit_ends_the_job_budget_exceeded(
+    make_context, openrouter_mock, make_tenant, engine
+) -> None:
+    route = openrouter_mock.post("/chat/completions").mock(
+        return_value=httpx.Response(403, json=error_body(403, "Key limit exceeded"))
+    )
+    spent, operator_keyed = make_tenant(), make_tenant()
+    _provisioned(engine, spent, KEY_A)
+    _give_key(engine, operator_keyed, KEY_B, SECRET)
+    ctx = make_context(helixq_secret_key=SEALING)
+
+    job_id = _job(engine, spent)
+    assert _run(ctx, job_id).kind is OutcomeKind.FAILED
+    job = fetch_job(engine, job_id)
+    assert (job.status, job.error_code) == ("failed", "budget_exceeded")
+    assert route.call_count == 1  # no fallback: every candidate would be refused
+    # The same 403 on a key an operator gave is the upstream's refusal, as before.
+    other = _job(engine, operator_keyed)
+    assert _run(ctx, other).kind is OutcomeKind.FAILED
+    assert fetch_job(engine, other).error_code == "upstream_forbidden"

@@ -26,6 +26,13 @@ def upgrade() -> None:
         "tenants",
         sa.Column("openrouter_key_set_at", sa.DateTime(timezone=True)),
     )
+    op.add_column(
+        "tenants", sa.Column("openrouter_key_provisioned_hash", sa.String(100))
+    )
+    op.add_column(
+        "tenants",
+        sa.Column("openrouter_key_limit_usd", sa.Numeric(precision=20, scale=12)),
+    )
     op.create_check_constraint(
         op.f("ck_tenants_openrouter_key_whole"), "tenants", _WHOLE
     )
@@ -35,6 +42,8 @@ def downgrade() -> None:
     op.drop_constraint(
         op.f("ck_tenants_openrouter_key_whole"), "tenants", type_="check"
     )
+    op.drop_column("tenants", "openrouter_key_limit_usd")
+    op.drop_column("tenants", "openrouter_key_provisioned_hash")
     op.drop_column("tenants", "openrouter_key_set_at")
     op.drop_column("tenants", "openrouter_key_label")
     op.drop_column("tenants", "openrouter_key_hint")
