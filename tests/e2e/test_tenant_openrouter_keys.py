@@ -16,19 +16,9 @@ import pytest
 import redis
 from sqlalchemy import Engine, create_engine, text
 
-from helixq.processes import Supervisor, answers, free_port
 from shared.db.session import psycopg_url
 from simulator.auth import key_label
-from tests.e2e.conftest import (
-    HELIXQ,
-    LOG_DIR,
-    READY_TIMEOUT_S,
-    SIMULATOR_KEY,
-    STOP_GRACE_S,
-    Client,
-    Stack,
-    _environment,
-)
+from tests.e2e.conftest import LOG_DIR, SIMULATOR_KEY, Client, Stack, own_stack
 from tests.e2e.test_batches_webhooks import event_of, eventually
 from tests.e2e.test_pipeline import submit, wait_terminal
 from tests.services import Services, separate_services
@@ -76,32 +66,8 @@ def keyed_services(services: Services) -> Services:
 
 @pytest.fixture(scope="module")
 def keyed_stack(keyed_services: Services) -> Iterator[Stack]:
-    sim_port, api_port = free_port(), free_port()
-    env = _environment(keyed_services, sim_port, api_port) | _tenant_variables()
-    stack = Stack(
-        Supervisor(),
-        env=env,
-        api_url=f"http://127.0.0.1:{api_port}",
-        simulator_url=f"http://127.0.0.1:{sim_port}",
-    )
-    try:
-        simulator = [HELIXQ, "simulator", "--host", "127.0.0.1"]
-        stack.start("keys-simulator", [*simulator, "--port", str(sim_port)])
-        stack.start("keys-api", [HELIXQ, "api", "--port", str(api_port)])
-        stack.start_worker("keys-worker")
-        stack.processes.wait_until_ready(
-            lambda: answers(f"{stack.simulator_url}/_sim/health"),
-            timeout_s=READY_TIMEOUT_S,
-            what="the simulator",
-        )
-        stack.processes.wait_until_ready(
-            lambda: answers(f"{stack.api_url}/healthz"),
-            timeout_s=READY_TIMEOUT_S,
-            what="the API",
-        )
+    with own_stack(keyed_services, "keys", _tenant_variables()) as stack:
         yield stack
-    finally:
-        stack.processes.stop_all(STOP_GRACE_S)
 
 
 @pytest.fixture(scope="module")
