@@ -15,7 +15,11 @@ from psycopg import AsyncConnection
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
 from pydantic import SecretStr
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from shared.db.models import Tenant
+from shared.openrouter_key_store import open_openrouter_key
 from shared.redaction import Redactor
 from shared.sealing import SecretBox, Unreadable
 from shared.upstream_keys import key_label
@@ -126,3 +130,21 @@ class TenantKeys:
             ) from None
         self._opened[label] = opened
         return opened
+
+
+def open_tenant_keys(session: Session, box: SecretBox | None) -> list[UpstreamKey]:
+    """Every distinct OpenRouter key tenants have of their own, opened (for the
+    periodic checks); one no key of HELIXQ_SECRET_KEY opens is left out."""
+    rows = session.execute(
+        select(Tenant.openrouter_key_label, Tenant.openrouter_key_sealed)
+        .where(Tenant.openrouter_key_sealed.is_not(None))
+        .distinct(Tenant.openrouter_key_label)
+    )
+    opened = []
+    for label, sealed in rows:
+        try:
+            key = open_openrouter_key(sealed or "", box)
+            opened.append(UpstreamKey.of(SecretStr(key)))
+        except Unreadable:
+            logger.warning("OpenRouter key %s cannot be opened: not checked", label)
+    return opened

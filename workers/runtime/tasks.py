@@ -22,6 +22,7 @@ from workers.maintenance.upstream_polling import (
 )
 from workers.openrouter.batches import BatchApi
 from workers.openrouter.key_provisioning import ProvisioningApi
+from workers.openrouter.keys import open_tenant_keys
 from workers.runtime.celery_app import app
 from workers.runtime.process import WorkerProcess, provider_of
 from workers.webhooks import delivery
@@ -121,7 +122,11 @@ def sync_model_catalog(self: BrokerTask) -> int:
 def check_upstream(self: BrokerTask) -> bool:
     """Check OpenRouter is reachable and the key valid; keep the result in Redis."""
     process = self.process
-    return upstream_check.check_upstream(process.settings, process.redis).ok
+    with process.sessions() as session:
+        tenant_keys = open_tenant_keys(session, process.settings.box())
+    return upstream_check.check_upstream(
+        process.settings, process.redis, tenant_keys=tenant_keys
+    ).ok
 
 
 @app.task(bind=True, base=BrokerTask, name=TaskName.SYNC_PROVISIONED_KEYS.value)
