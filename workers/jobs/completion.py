@@ -40,11 +40,7 @@ from workers.jobs.records import AttemptRecord, Call, ClaimedJob
 from workers.jobs.streamed_calls import ClientCancelled, StreamedCalls, is_streamed
 from workers.limits.client import CompletionClient
 from workers.limits.gate import LimitsGate
-from workers.openrouter.errors import (
-    UpstreamBudgetExhausted,
-    UpstreamError,
-    UpstreamStreamBroken,
-)
+from workers.openrouter.errors import UpstreamError, UpstreamStreamBroken
 from workers.openrouter.request_body import upstream_body
 from workers.openrouter.schemas import Completion, JsonObject
 from workers.routing.planner import Plan, RoutePlanner, TenantFacts
@@ -210,9 +206,7 @@ class Completions:
                 )
                 if isinstance(error, UpstreamStreamBroken):
                     return await self._fail_broken(job, attempt, error, plan)
-                # A spent budget refuses every candidate alike: no fallback.
-                spent = isinstance(error, UpstreamBudgetExhausted)
-                if spent or plan.decision.next_model() is None:
+                if plan.decision.next_model() is None:
                     outcome = await endings.settle_failure(
                         job, attempt, error, plan.decision
                     )
