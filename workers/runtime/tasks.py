@@ -177,7 +177,9 @@ def _discount_deps(process: WorkerProcess, client: httpx.Client) -> DiscountDeps
     api = BatchApi(
         client, settings.helixq_batch_api_url or settings.openrouter_base_url
     )
-    return DiscountDeps(process.sessions, api, process.sender, config)
+    return DiscountDeps(
+        process.sessions, api, process.sender, config, box=process.settings.box()
+    )
 
 
 def _batch_http(process: WorkerProcess) -> httpx.Client:
