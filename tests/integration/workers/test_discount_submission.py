@@ -284,13 +284,14 @@ def test_a_tenant_key_no_secret_key_opens_is_never_sent_on_the_global_key(
             now=datetime.now(UTC),
         )
     model = f"u-{uuid.uuid4().hex[:6]}/m"
-    batch_id, jobs = discount_batch(model)
+    _batch_id, jobs = discount_batch(model)
     sent: list[str] = []
-    batch_api.post("/batches").mock(
-        side_effect=lambda request: (
-            sent.append(json.loads(request.content)["model"]) or httpx.Response(500)
-        )
-    )
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        sent.append(json.loads(request.content)["model"])
+        return httpx.Response(500)
+
+    batch_api.post("/batches").mock(side_effect=refuse)
     sender = ListSender()
 
     submit_discount_lines(_deps(worker_process, batch_api, sender))
