@@ -59,7 +59,9 @@ class RateLimitedClient:
     ) -> Completion:
         """Wait for the call's tokens, make it, and account for it. A call whose
         tokens are further off than the horizon is not made: it fails as
-        NoCapacity (an UpstreamRateLimited), retryable after the wait."""
+        NoCapacity (an UpstreamRateLimited), retryable after the wait. The call
+        goes out on the job's OpenRouter key (its ticket's), or `key` when given
+        (a call made outside a job's admission)."""
         return await self._limited(
             job_id,
             body,
