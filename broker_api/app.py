@@ -19,6 +19,7 @@ from broker_api.catalog_ids import CatalogIds
 from broker_api.chat.routes import router as chat_router
 from broker_api.dashboard.routes import router as dashboard_router
 from broker_api.db_pool import open_pool
+from broker_api.embeddings.routes import router as embeddings_router
 from broker_api.enqueue import CeleryEnqueuer, Enqueuer
 from broker_api.errors import install_error_handlers
 from broker_api.files.routes import router as files_router
@@ -107,6 +108,7 @@ def create_app(
     app.include_router(health_router)
     app.include_router(jobs_router)
     app.include_router(chat_router)
+    app.include_router(embeddings_router)
     app.include_router(batches_router)
     app.include_router(files_router)
     app.include_router(webhooks_router)

@@ -58,6 +58,15 @@ async def get_catalog_ids(request: Request) -> frozenset[str]:
 CatalogIdsDep = Annotated[frozenset[str], Depends(get_catalog_ids)]
 
 
+async def get_embedding_model_ids(request: Request) -> frozenset[str]:
+    """Listed embedding model ids; empty before the first catalog sync."""
+    cache: CatalogIds = request.app.state.catalog_ids
+    return await cache.embedding_ids(request.app.state.sessions)
+
+
+EmbeddingModelIdsDep = Annotated[frozenset[str], Depends(get_embedding_model_ids)]
+
+
 async def get_waiters(request: Request) -> JobWaiters:
     waiters: JobWaiters = request.app.state.waiters
     return waiters

@@ -9,6 +9,7 @@ from pydantic import (
     Field,
     StringConstraints,
     field_validator,
+    model_validator,
 )
 
 from shared.lanes import Lane
@@ -106,6 +107,74 @@ class ChatCompletionCreate(CompletionRequest):
             self.model_dump(exclude={"stream"})
             | ({"stream": True} if self.stream else {})
         )
+
+
+EMBEDDINGS_MAX_INPUTS = 2048  # OpenAI's and OpenRouter's bound on `input` items
+EmbeddingText = Annotated[str, StringConstraints(min_length=1)]
+EmbeddingInput = (
+    EmbeddingText
+    | Annotated[
+        list[EmbeddingText], Field(min_length=1, max_length=EMBEDDINGS_MAX_INPUTS)
+    ]
+    | Annotated[list[int], Field(min_length=1)]
+    | Annotated[
+        list[Annotated[list[int], Field(min_length=1)]],
+        Field(min_length=1, max_length=EMBEDDINGS_MAX_INPUTS),
+    ]
+)
+
+
+class EmbeddingsRequest(BaseModel):
+    """An OpenAI/OpenRouter embeddings body. Fields OpenRouter knows and we do not
+    check are kept and sent on unchanged; `messages` is refused, since it would
+    make the body a chat completion (shared.endpoints)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: ModelId | None = Field(
+        default=None,
+        description="an embedding model; unset: routing chooses among the tenant's"
+        " embedding models, else among every embedding model of the catalog",
+    )
+    input: EmbeddingInput = Field(
+        description="a string, a list of strings, a list of token ids or a list of"
+        " lists of token ids"
+    )
+    encoding_format: Literal["float", "base64"] | None = None
+    dimensions: int | None = Field(default=None, ge=1, le=65_536)
+    user: str | None = Field(default=None, max_length=256)
+    provider: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _not_chat(self) -> "EmbeddingsRequest":
+        for name in ("messages", "stream"):
+            if self.model_extra and name in self.model_extra:
+                raise ValueError(f"{name} is not a field of an embeddings request")
+        return self
+
+
+class EmbeddingsJob(EmbeddingsRequest):
+    """An embeddings request as a job: the body plus the broker's own fields."""
+
+    route: RouteSpec | None = None
+    custom_id: str | None = Field(default=None, max_length=200)
+    metadata: dict[str, str] | None = Field(default=None, max_length=16)
+    webhook_url: str | None = Field(default=None, max_length=2000)
+
+    def completion_body(self) -> dict[str, Any]:
+        """The part sent to OpenRouter, without the broker's own fields."""
+        return self.model_dump(
+            exclude_none=True, exclude={"route", "custom_id", "metadata", "webhook_url"}
+        )
+
+
+class EmbeddingsCreate(EmbeddingsRequest):
+    """`POST /v1/embeddings`: an OpenAI/OpenRouter body, with helixq's `route`."""
+
+    route: RouteSpec | None = None
+
+    def as_job(self) -> EmbeddingsJob:
+        return EmbeddingsJob.model_validate(self.model_dump(exclude_none=True))
 
 
 BATCH_MAX_REQUESTS = 50_000

@@ -74,6 +74,9 @@ class CatalogModel(Base):
     pricing: Mapped[dict[str, Any]] = mapped_column(JSONB)
     supported_parameters: Mapped[list[str] | None] = mapped_column(JSONB)
     created: Mapped[int | None] = mapped_column(Integer)
+    # OpenRouter's `architecture.output_modalities`: ["embeddings"] for an
+    # embedding model.
+    output_modalities: Mapped[list[str] | None] = mapped_column(JSONB)
     is_listed: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
     updated_at: Mapped[datetime] = _now_column()
 

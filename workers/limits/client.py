@@ -24,6 +24,8 @@ class CompletionClient(Protocol):
 
     async def complete(self, job_id: UUID, body: JsonObject) -> Completion: ...
 
+    async def embed(self, job_id: UUID, body: JsonObject) -> Completion: ...
+
     async def stream(
         self,
         job_id: UUID,
@@ -50,6 +52,12 @@ class RateLimitedClient:
         NoCapacity (an UpstreamRateLimited), retryable after the wait."""
         return await self._limited(
             job_id, body, lambda: self._inner.complete(job_id, body)
+        )
+
+    async def embed(self, job_id: UUID, body: JsonObject) -> Completion:
+        """`complete`, for an embeddings request."""
+        return await self._limited(
+            job_id, body, lambda: self._inner.embed(job_id, body)
         )
 
     async def stream(
