@@ -24,3 +24,11 @@ def endpoint_of(request: Mapping[str, object]) -> Endpoint:
 
 def is_embeddings(request: Mapping[str, object]) -> bool:
     return endpoint_of(request) is Endpoint.EMBEDDINGS
+
+
+def endpoint_of_url(url: str) -> Endpoint | None:
+    """The endpoint a batch line's `url` names (OpenRouter's `/api` prefix or not)."""
+    try:
+        return Endpoint(url.removeprefix("/api"))
+    except ValueError:
+        return None

@@ -179,6 +179,7 @@ class EmbeddingsCreate(EmbeddingsRequest):
 
 BATCH_MAX_REQUESTS = 50_000
 BATCH_ENDPOINTS = frozenset({"/v1/chat/completions", "/api/v1/chat/completions"})
+EMBEDDINGS_BATCH_ENDPOINTS = frozenset({"/v1/embeddings", "/api/v1/embeddings"})
 
 
 class BatchItem(BaseModel):
@@ -200,8 +201,26 @@ class BatchLine(BatchItem):
     @classmethod
     def _known_endpoint(cls, url: str) -> str:
         if url not in BATCH_ENDPOINTS:
-            raise ValueError(f"url must be one of {sorted(BATCH_ENDPOINTS)}")
+            known = sorted(BATCH_ENDPOINTS | EMBEDDINGS_BATCH_ENDPOINTS)
+            raise ValueError(f"url must be one of {known}")
         return url
+
+
+class EmbeddingsBatchLine(BaseModel):
+    """One line of a JSONL upload for `/v1/embeddings`, in OpenAI's batch format."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    custom_id: str = Field(min_length=1, max_length=200)
+    method: Literal["POST"] = "POST"
+    url: str
+    body: EmbeddingsRequest
+
+
+def batch_line_schema(raw: object) -> type[BatchLine | EmbeddingsBatchLine]:
+    """The schema of a JSONL line, by the endpoint its `url` names."""
+    url = raw.get("url") if isinstance(raw, dict) else None
+    return EmbeddingsBatchLine if url in EMBEDDINGS_BATCH_ENDPOINTS else BatchLine
 
 
 class BatchOptions(BaseModel):
@@ -227,14 +246,16 @@ class BatchCreate(BatchOptions):
     requests: list[dict[str, Any]] = Field(min_length=1, max_length=BATCH_MAX_REQUESTS)
 
 
-FILE_BATCH_ENDPOINTS = ("/v1/chat/completions",)
+FILE_BATCH_ENDPOINTS = ("/v1/chat/completions", "/v1/embeddings")
 
 
 class FileBatchCreate(BatchOptions):
     """`POST /v1/batches` in OpenAI's form: the requests are a file's lines."""
 
     input_file_id: str = Field(min_length=1, max_length=100)
-    endpoint: str = Field(description="every line's url; /v1/chat/completions")
+    endpoint: str = Field(
+        description="every line's url: /v1/chat/completions or /v1/embeddings"
+    )
 
     @field_validator("endpoint")
     @classmethod

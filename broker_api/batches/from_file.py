@@ -13,6 +13,7 @@ from broker_api.deps import Caller
 from broker_api.files import queries as file_queries
 from broker_api.files.service import UPLOAD_PURPOSES, stream_content
 from broker_api.files.views import parse_file_id
+from shared.endpoints import Endpoint
 from shared.errors import FileNotFound, InvalidRequest
 from shared.schemas import BatchOptions, FileBatchCreate
 
@@ -61,6 +62,7 @@ async def file_submission(
         body.model_dump(exclude={"input_file_id", "endpoint"})
     )
     body_hash = idempotency.request_hash(body.model_dump(mode="json"))
+    ingest.endpoint = Endpoint(body.endpoint)
     rows = parse_jsonl(ingest, stream_content(sessions, file_id))
     return Submission(
         options,
