@@ -43,6 +43,7 @@ from broker_api.waiters import JobWaiters
 from broker_api.webhooks.routes import router as webhooks_router
 from shared.db.session import make_async_engine, make_async_sessions
 from shared.logging_setup import LoggingSettings, configure_logging
+from shared.object_store import ObjectStore
 from shared.redis_keys import JOBS_FINISHED_CHANNEL, KEYS_CHANGED_CHANNEL
 from shared.settings import TenantSeedSettings, load_settings
 from shared.tenancy import upsert_tenant_seeds
@@ -73,6 +74,7 @@ def create_app(
             app.state.redis, max_failures=settings.helixq_auth_failures_per_minute
         )
         app.state.catalog_ids = CatalogIds()
+        app.state.object_store = ObjectStore.of(settings)
         app.state.waiters = waiters = JobWaiters()
         app.state.key_cache = key_cache = KeyCache(settings.helixq_auth_cache_s)
         notices = Notices(

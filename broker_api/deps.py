@@ -24,6 +24,7 @@ from broker_api.waiters import JobWaiters
 from shared.api_keys import key_prefix
 from shared.errors import Forbidden, Unauthenticated
 from shared.logging_setup import bind_tenant
+from shared.object_store import ObjectStore
 
 __all__ = ["Caller"]  # re-exported: routes and services take it from here
 
@@ -65,6 +66,15 @@ async def get_embedding_model_ids(request: Request) -> frozenset[str]:
 
 
 EmbeddingModelIdsDep = Annotated[frozenset[str], Depends(get_embedding_model_ids)]
+
+
+async def get_object_store(request: Request) -> ObjectStore | None:
+    """Where uploads go when HELIXQ_FILE_STORAGE=s3; None: Postgres."""
+    objects: ObjectStore | None = request.app.state.object_store
+    return objects
+
+
+ObjectStoreDep = Annotated[ObjectStore | None, Depends(get_object_store)]
 
 
 async def get_waiters(request: Request) -> JobWaiters:

@@ -116,6 +116,7 @@ async def _json_submission(
             file_batch,
             ingest=ingest,
             idempotency_key=key,
+            objects=request.app.state.object_store,
         )
     try:
         body = BatchCreate.model_validate_json(raw)

@@ -340,7 +340,8 @@ class WebhookDelivery(Base):
 
 
 class StoredFile(Base):
-    """An uploaded or produced file (OpenAI's Files API); its bytes are FileChunks."""
+    """An uploaded or produced file (OpenAI's Files API); its bytes are FileChunks,
+    or an object in the object store (`storage`)."""
 
     __tablename__ = "files"
 
@@ -353,6 +354,11 @@ class StoredFile(Base):
     size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = _now_column()
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Where the bytes are: `postgres` (its file_chunks) or `s3` (an object named by
+    # the id, shared.object_store), as HELIXQ_FILE_STORAGE was when it was written.
+    storage: Mapped[str] = mapped_column(
+        String(16), default="postgres", server_default="postgres"
+    )
 
     __table_args__ = (
         Index("ix_files_tenant_created", "tenant_id", "created_at"),

@@ -1,4 +1,5 @@
-"""models keep OpenRouter's output modalities, so routing knows embedding models
+"""models keep OpenRouter's output modalities, so routing knows embedding models;
+files say where their bytes are (Postgres or an object store)
 
 Revision ID: 0014
 Revises: 0011
@@ -24,7 +25,14 @@ def upgrade() -> None:
             "output_modalities", postgresql.JSONB(astext_type=sa.Text()), nullable=True
         ),
     )
+    op.add_column(
+        "files",
+        sa.Column(
+            "storage", sa.String(length=16), server_default="postgres", nullable=False
+        ),
+    )
 
 
 def downgrade() -> None:
+    op.drop_column("files", "storage")
     op.drop_column("models", "output_modalities")
