@@ -88,15 +88,6 @@ class ObjectParts:
             await to_thread.run_sync(self._upload.abort)
 
 
-async def content_writer(
-    session: AsyncSession, objects: ObjectStore | None, file_id: UUID
-) -> ContentWriter:
-    """Where a new upload's bytes go: the object store when one is configured."""
-    if objects is None:
-        return ChunkRows(session, file_id)
-    return await ObjectParts.start(objects, file_id)
-
-
 async def stream_content(
     sessions: async_sessionmaker[AsyncSession],
     objects: ObjectStore | None,

@@ -1,6 +1,7 @@
 """File use cases: upload (streamed to storage: broker_api.files.content), read,
 list, delete."""
 
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -8,7 +9,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker_api.deps import Caller
 from broker_api.files import queries
-from broker_api.files.content import ContentWriter, content_writer, delete_content
+from broker_api.files.content import (
+    ChunkRows,
+    ContentWriter,
+    ObjectParts,
+    delete_content,
+)
 from broker_api.files.upload import UploadForm
 from broker_api.files.views import (
     FileDeleted,
@@ -89,30 +95,48 @@ async def upload_file(
     rules: UploadRules,
     objects: ObjectStore | None = None,
 ) -> FileObject:
-    """All or nothing: the file and its content commit together once the whole
-    upload has arrived and its fields are valid; anything else rolls back (and an
-    object store's parts are dropped)."""
+    """All or nothing: the file appears once the whole upload has arrived and its
+    fields are valid; anything else leaves nothing behind. In Postgres the row and
+    its chunks commit together; to an object store the bytes go first, with no
+    transaction open meanwhile, and the row commits once the object is complete."""
     now = datetime.now(UTC)
-    async with session.begin():
-        stored = StoredFile(
-            tenant_id=caller.tenant_id,
-            purpose=UPLOAD_PURPOSES[0],
-            filename="",
-            size_bytes=0,
-            created_at=now,
-        )
-        session.add(stored)
-        await session.flush()
-        writer = await content_writer(session, objects, stored.id)
-        stored.storage = writer.storage.value
-        try:
-            await _write_pieces(form, writer)
-            _finish_fields(stored, form, rules, now)
-            await writer.finish()
-        except BaseException:
-            await writer.discard()
-            raise
+    stored = StoredFile(
+        id=uuid.uuid4(),
+        tenant_id=caller.tenant_id,
+        purpose=UPLOAD_PURPOSES[0],
+        filename="",
+        size_bytes=0,
+        created_at=now,
+    )
+    if objects is None:
+        async with session.begin():
+            session.add(stored)
+            await session.flush()  # the chunks refer to the row
+            await _receive(form, rules, stored, ChunkRows(session, stored.id))
+        return file_object(stored)
+    await _receive(form, rules, stored, await ObjectParts.start(objects, stored.id))
+    try:
+        async with session.begin():
+            session.add(stored)
+    except BaseException:
+        await delete_content(objects, stored.id, stored.storage)
+        raise
     return file_object(stored)
+
+
+async def _receive(
+    form: UploadForm, rules: UploadRules, stored: StoredFile, writer: ContentWriter
+) -> None:
+    """The upload's bytes into `writer` and its fields onto `stored`; the bytes are
+    discarded when anything is wrong."""
+    stored.storage = writer.storage.value
+    try:
+        await _write_pieces(form, writer)
+        _finish_fields(stored, form, rules, stored.created_at)
+        await writer.finish()
+    except BaseException:
+        await writer.discard()
+        raise
 
 
 def _finish_fields(
