@@ -47,7 +47,6 @@ class Ingest:
     endpoint: Endpoint | None = None
     errors: list[LineError] = field(default_factory=list)
     error_count: int = 0
-    seen_custom_ids: set[str] = field(default_factory=set)
     total: int = 0
     # Set once the batch's options are known, before the first row is read.
     lanes: LanePolicy | None = None
@@ -63,14 +62,16 @@ class Ingest:
         if len(self.errors) < MAX_REPORTED_ERRORS:
             self.errors.append(LineError(line, custom_id, message, code))
 
+    def sorted_errors(self) -> list[LineError]:
+        """The errors by line: a repeated custom_id is found a chunk later than
+        the line's other errors (broker_api.batches.service)."""
+        return sorted(self.errors, key=lambda error: error.line)
+
     def accept(
         self, line: int, item: BatchItem | EmbeddingsBatchLine
     ) -> dict[str, Any] | None:
-        """The job row for a valid item, or None (and an error) for a duplicate."""
-        if item.custom_id in self.seen_custom_ids:
-            self.reject(line, item.custom_id, "custom_id is not unique in this batch")
-            return None
-        self.seen_custom_ids.add(item.custom_id)
+        """The job row for a valid item (with its `line`, for the check of repeated
+        custom_ids as the rows are written), or None (and an error)."""
         self.total += 1
         if self.total > BATCH_MAX_REQUESTS:
             self.reject(
@@ -83,6 +84,7 @@ class Ingest:
             return None
         return {
             "id": uuid.uuid4(),
+            "line": line,
             "custom_id": item.custom_id,
             "request": request,
             "lane": lane.value,
