@@ -102,28 +102,6 @@ async def test_answers_openai_embeddings_when_the_job_succeeds(
     assert job.route == {"fallback": "basic"}
 
 
-async def test_a_failed_job_answers_in_the_house_error_shape(
-    api, tenant: TenantCredentials, enqueuer: RecordingEnqueuer, engine, services
-) -> None:
-    response, _ = await asyncio.gather(
-        api.post("/v1/embeddings", json={"input": "x"}, headers=tenant.headers),
-        finish_first_job(
-            enqueuer,
-            engine,
-            services,
-            status="failed",
-            error_code="upstream_rate_limited",
-            error_message="Rate limit exceeded",
-        ),
-    )
-    assert response.status_code == 429
-    assert response.json()["error"] == {
-        "code": "upstream_rate_limited",
-        "message": "Rate limit exceeded",
-        "details": {},
-    }
-
-
 async def test_a_chat_model_is_refused_with_the_embedding_models_it_may_mean(
     api, tenant: TenantCredentials, enqueuer: RecordingEnqueuer, embedding_model
 ) -> None:
