@@ -19,28 +19,38 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+from shared.errors import Unavailable
 from shared.settings import FileStorage, FileStorageSettings
 
 PART_BYTES = 8 * 1024 * 1024  # above S3's 5 MiB minimum part; one held per upload
 READ_BYTES = 1024 * 1024  # what a read hands on at a time, as a Postgres chunk
 _DELETE_BATCH = 1000  # DeleteObjects takes at most this many keys
+CONNECT_TIMEOUT_S = 5
+READ_TIMEOUT_S = 60
+MAX_ATTEMPTS = 3  # the client's retries of a call, backoff included
+RETRY_AFTER_S = 30  # what a 503 tells the client when the store does not answer
 
 
 @dataclass(frozen=True)
 class ObjectStore:
     """File content in one bucket; safe to share between threads (boto3 clients
-    are)."""
+    are). A call the store does not answer raises Unavailable (a 503 at the API)."""
 
     client: Any  # a boto3 S3 client: boto3 publishes no types
     bucket: str
     prefix: str
+    # The client's own errors (botocore's), turned into Unavailable.
+    failures: tuple[type[Exception], ...] = ()
 
     @classmethod
     def of(cls, settings: FileStorageSettings) -> "ObjectStore | None":
         """The store the settings name; None when files stay in Postgres."""
         if settings.helixq_file_storage is not FileStorage.S3:
             return None
-        import boto3  # optional: only S3 deployments install it (the `s3` extra)
+        # Optional: only S3 deployments install it (the `s3` extra).
+        import boto3
+        from botocore.config import Config
+        from botocore.exceptions import BotoCoreError, ClientError
 
         key_id, secret = (
             settings.helixq_s3_access_key_id,
@@ -52,21 +62,34 @@ class ObjectStore:
             region_name=settings.helixq_s3_region,
             aws_access_key_id=key_id.get_secret_value() if key_id else None,
             aws_secret_access_key=secret.get_secret_value() if secret else None,
+            config=Config(
+                connect_timeout=CONNECT_TIMEOUT_S,
+                read_timeout=READ_TIMEOUT_S,
+                retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
+            ),
         )
-        return cls(client, settings.s3_bucket, settings.helixq_s3_prefix)
+        failures = (BotoCoreError, ClientError)
+        return cls(client, settings.s3_bucket, settings.helixq_s3_prefix, failures)
+
+    def call(self, operation: str, **params: Any) -> Any:
+        """One client call; Unavailable when the store does not answer it."""
+        try:
+            return getattr(self.client, operation)(**params)
+        except self.failures as error:
+            raise Unavailable("the object store", RETRY_AFTER_S) from error
 
     def key(self, file_id: UUID) -> str:
         return f"{self.prefix}{file_id.hex}"
 
     def start_upload(self, file_id: UUID) -> "MultipartUpload":
-        created = self.client.create_multipart_upload(
-            Bucket=self.bucket, Key=self.key(file_id)
+        created = self.call(
+            "create_multipart_upload", Bucket=self.bucket, Key=self.key(file_id)
         )
         return MultipartUpload(self, self.key(file_id), created["UploadId"])
 
     def read(self, file_id: UUID) -> Iterator[bytes]:
         """The object's bytes, READ_BYTES at a time, as they arrive."""
-        answer = self.client.get_object(Bucket=self.bucket, Key=self.key(file_id))
+        answer = self.call("get_object", Bucket=self.bucket, Key=self.key(file_id))
         body = answer["Body"]
         try:
             yield from body.iter_chunks(READ_BYTES)
@@ -77,7 +100,8 @@ class ObjectStore:
         """Delete the files' objects (a missing one is no error)."""
         keys = [{"Key": self.key(file_id)} for file_id in file_ids]
         for first in range(0, len(keys), _DELETE_BATCH):
-            self.client.delete_objects(
+            self.call(
+                "delete_objects",
                 Bucket=self.bucket,
                 Delete={"Objects": keys[first : first + _DELETE_BATCH], "Quiet": True},
             )
@@ -105,7 +129,8 @@ class MultipartUpload:
         if self._buffer or not self._parts:
             self._send(bytes(self._buffer))
             self._buffer.clear()
-        self._store.client.complete_multipart_upload(
+        self._store.call(
+            "complete_multipart_upload",
             Bucket=self._store.bucket,
             Key=self._key,
             UploadId=self._upload_id,
@@ -115,13 +140,17 @@ class MultipartUpload:
     def abort(self) -> None:
         """Drop the parts sent so far; the object never appears."""
         self._buffer.clear()
-        self._store.client.abort_multipart_upload(
-            Bucket=self._store.bucket, Key=self._key, UploadId=self._upload_id
+        self._store.call(
+            "abort_multipart_upload",
+            Bucket=self._store.bucket,
+            Key=self._key,
+            UploadId=self._upload_id,
         )
 
     def _send(self, data: bytes) -> None:
         number = len(self._parts) + 1
-        answer = self._store.client.upload_part(
+        answer = self._store.call(
+            "upload_part",
             Bucket=self._store.bucket,
             Key=self._key,
             UploadId=self._upload_id,

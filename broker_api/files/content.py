@@ -6,6 +6,7 @@ The object store's client blocks, so each of its calls runs on a thread: an uplo
 hands each piece to its multipart upload there, a read fetches each piece there.
 """
 
+import logging
 from collections.abc import AsyncIterator, Iterator
 from typing import Protocol
 from uuid import UUID
@@ -15,11 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broker_api.files import queries
 from shared.errors import Unavailable
-from shared.object_store import MultipartUpload, ObjectStore
+from shared.object_store import RETRY_AFTER_S, MultipartUpload, ObjectStore
 from shared.settings import FileStorage
 from shared.stored_files import CHUNK_BYTES
 
-RETRY_AFTER_S = 30
+logger = logging.getLogger(__name__)
 
 
 class ContentWriter(Protocol):
@@ -84,8 +85,13 @@ class ObjectParts:
         await to_thread.run_sync(self._upload.complete)
 
     async def discard(self) -> None:
-        with CancelScope(shield=True):  # a client that left still frees the parts
-            await to_thread.run_sync(self._upload.abort)
+        # Shielded: a client that left still frees the parts. Best effort: the
+        # upload's own error is what its client must see.
+        with CancelScope(shield=True):
+            try:
+                await to_thread.run_sync(self._upload.abort)
+            except Unavailable:
+                logger.warning("an upload's parts are left in the store")
 
 
 async def stream_content(
@@ -108,9 +114,16 @@ async def stream_content(
 async def delete_content(
     objects: ObjectStore | None, file_id: UUID, storage: str
 ) -> None:
-    """Delete an object-store file's object; a Postgres file's rows went with it."""
-    if storage == FileStorage.S3.value:
+    """Delete an object-store file's object; a Postgres file's rows went with it.
+    Called once the row is gone, so the file is deleted whatever happens here: an
+    object left behind (the store out of reach) is logged, for the bucket's
+    lifecycle rule."""
+    if storage != FileStorage.S3.value:
+        return
+    try:
         await to_thread.run_sync(_store_of(objects).delete, [file_id])
+    except Unavailable:
+        logger.warning("file %s deleted; its object is left in the store", file_id)
 
 
 def _store_of(objects: ObjectStore | None) -> ObjectStore:

@@ -13,8 +13,10 @@ from moto.server import ThreadedMotoServer
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from broker_api.app import create_app
 from broker_api.files.views import parse_file_id
 from broker_api.settings import ApiSettings
+from helixq.processes import free_port
 from shared.db.models import FileChunk, StoredFile
 from shared.logging_setup import LoggingSettings
 from shared.object_store import PART_BYTES, ObjectStore
@@ -252,3 +254,26 @@ def files_count(engine: Engine) -> int:
 async def test_s3_storage_without_a_bucket_is_refused_at_start() -> None:
     with pytest.raises(ValueError, match="HELIXQ_S3_BUCKET"):
         FileStorageSettings(helixq_file_storage="s3")
+
+
+async def test_an_object_store_out_of_reach_is_a_503_and_stores_nothing(
+    api_settings: ApiSettings,
+    enqueuer: RecordingEnqueuer,
+    tenant: TenantCredentials,
+    engine: Engine,
+) -> None:
+    unreachable = api_settings.model_copy(
+        update={"helixq_s3_endpoint_url": f"http://127.0.0.1:{free_port()}"}
+    )
+    before = files_count(engine)
+    app = create_app(unreachable, enqueuer=enqueuer)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as api:
+            response = await upload(api, tenant, b'{"a": 1}\n')
+    assert response.status_code == 503, response.text
+    error = response.json()["error"]
+    assert error["code"] == "service_unavailable"
+    assert "object store" in error["message"]
+    assert SECRET not in response.text
+    assert files_count(engine) == before
