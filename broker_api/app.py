@@ -21,6 +21,7 @@ from broker_api.catalog_ids import CatalogIds
 from broker_api.chat.routes import router as chat_router
 from broker_api.dashboard.routes import router as dashboard_router
 from broker_api.db_pool import open_pool
+from broker_api.embeddings.routes import router as embeddings_router
 from broker_api.enqueue import CeleryEnqueuer, Enqueuer
 from broker_api.errors import install_error_handlers
 from broker_api.files.routes import router as files_router
@@ -44,6 +45,7 @@ from broker_api.waiters import JobWaiters
 from broker_api.webhooks.routes import router as webhooks_router
 from shared.db.session import make_async_engine, make_async_sessions
 from shared.logging_setup import LoggingSettings, configure_logging
+from shared.object_store import ObjectStore
 from shared.redis_keys import JOBS_FINISHED_CHANNEL, KEYS_CHANGED_CHANNEL
 from shared.settings import TenantSeedSettings, load_settings
 from shared.tenancy import upsert_tenant_seeds
@@ -74,6 +76,7 @@ def create_app(
             app.state.redis, max_failures=settings.helixq_auth_failures_per_minute
         )
         app.state.catalog_ids = CatalogIds()
+        app.state.object_store = ObjectStore.of(settings)
         app.state.waiters = waiters = JobWaiters()
         app.state.key_cache = key_cache = KeyCache(settings.helixq_auth_cache_s)
         notices = Notices(
@@ -109,6 +112,7 @@ def create_app(
     app.include_router(health_router)
     app.include_router(jobs_router)
     app.include_router(chat_router)
+    app.include_router(embeddings_router)
     app.include_router(batches_router)
     app.include_router(files_router)
     app.include_router(webhooks_router)

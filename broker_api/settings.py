@@ -5,6 +5,7 @@ from pydantic import Field, SecretStr
 from shared.rate_limits import RateLimitSettings
 from shared.settings import (
     DatabaseSettings,
+    FileStorageSettings,
     RedisSettings,
     RoutingSettings,
     SealingSettings,
@@ -19,6 +20,7 @@ class ApiSettings(
     WebhookSettings,
     RateLimitSettings,
     SealingSettings,
+    FileStorageSettings,
 ):
     helixq_api_host: str = "127.0.0.1"
     helixq_api_port: int = Field(default=8000, ge=1, le=65535)

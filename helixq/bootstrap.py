@@ -27,6 +27,7 @@ from shared.tenancy import (
     upsert_tenant_seeds,
 )
 from simulator.catalog import Catalog
+from simulator.embeddings import LISTING_BODY as EMBEDDINGS_LISTING_BODY
 from workers.maintenance.catalog_sync import upsert_catalog
 
 DEMO_TENANT = "demo"
@@ -69,7 +70,8 @@ def prepare_database(
 def simulator_models() -> list[ModelInfo]:
     """What the local simulator lists at /models: the catalog of a simulated stack,
     known before beat's first sync."""
-    return parse_models(json.loads(Catalog.load().listing_body))
+    listed = parse_models(json.loads(Catalog.load().listing_body))
+    return listed + parse_models(json.loads(EMBEDDINGS_LISTING_BODY))
 
 
 def ensure_demo_key(session: Session, key_file: Path, *, now: datetime) -> bool:

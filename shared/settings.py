@@ -6,6 +6,7 @@ entry point (`load_settings(ApiSettings)`) and pass them down.
 
 import os
 import re
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -17,6 +18,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import (
     BaseSettings,
@@ -277,3 +279,38 @@ class SealingSettings(BaseSettings):
         if self.helixq_secret_key is None:
             return None
         return SecretBox(self.helixq_secret_key.get_secret_value())
+
+
+class FileStorage(StrEnum):
+    """Where uploaded files' bytes are kept (shared.object_store says why)."""
+
+    POSTGRES = "postgres"
+    S3 = "s3"
+
+
+class FileStorageSettings(BaseSettings):
+    """Where uploaded files' bytes go. The credentials may be left unset to use
+    boto3's own chain (environment, instance role)."""
+
+    model_config = _CONFIG
+
+    helixq_file_storage: FileStorage = FileStorage.POSTGRES
+    helixq_s3_bucket: str | None = Field(default=None, min_length=3, max_length=63)
+    helixq_s3_endpoint_url: str | None = None  # unset: AWS; set: MinIO, R2, ...
+    helixq_s3_region: str = "us-east-1"
+    helixq_s3_prefix: str = "helixq/files/"
+    helixq_s3_access_key_id: SecretStr | None = None
+    helixq_s3_secret_access_key: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _bucket_for_s3(self) -> "FileStorageSettings":
+        if self.helixq_file_storage is FileStorage.S3 and not self.helixq_s3_bucket:
+            raise ValueError("HELIXQ_FILE_STORAGE=s3 needs HELIXQ_S3_BUCKET")
+        return self
+
+    @property
+    def s3_bucket(self) -> str:
+        """The bucket; only for HELIXQ_FILE_STORAGE=s3, which requires it."""
+        if self.helixq_s3_bucket is None:
+            raise ValueError("HELIXQ_S3_BUCKET is not set")
+        return self.helixq_s3_bucket

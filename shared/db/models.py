@@ -94,6 +94,9 @@ class CatalogModel(Base):
     pricing: Mapped[dict[str, Any]] = mapped_column(JSONB)
     supported_parameters: Mapped[list[str] | None] = mapped_column(JSONB)
     created: Mapped[int | None] = mapped_column(Integer)
+    # OpenRouter's `architecture.output_modalities`: ["embeddings"] for an
+    # embedding model.
+    output_modalities: Mapped[list[str] | None] = mapped_column(JSONB)
     is_listed: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
     updated_at: Mapped[datetime] = _now_column()
 
@@ -357,7 +360,8 @@ class WebhookDelivery(Base):
 
 
 class StoredFile(Base):
-    """An uploaded or produced file (OpenAI's Files API); its bytes are FileChunks."""
+    """An uploaded or produced file (OpenAI's Files API); its bytes are FileChunks,
+    or an object in the object store (`storage`)."""
 
     __tablename__ = "files"
 
@@ -370,6 +374,11 @@ class StoredFile(Base):
     size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = _now_column()
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Where the bytes are: `postgres` (its file_chunks) or `s3` (an object named by
+    # the id, shared.object_store), as HELIXQ_FILE_STORAGE was when it was written.
+    storage: Mapped[str] = mapped_column(
+        String(16), default="postgres", server_default="postgres"
+    )
 
     __table_args__ = (
         Index("ix_files_tenant_created", "tenant_id", "created_at"),

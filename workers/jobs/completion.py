@@ -23,6 +23,7 @@ from uuid import UUID
 
 from redis.asyncio.client import Pipeline as AsyncPipeline
 
+from shared.endpoints import is_embeddings
 from shared.errors import InvalidRequest
 from shared.jobs import AttemptOutcome
 from shared.logging_setup import log_context
@@ -227,6 +228,8 @@ class Completions:
     async def _call(self, job: ClaimedJob, body: JsonObject) -> Completion:
         if is_streamed(job):
             return await self._streamed.complete(job, body)
+        if is_embeddings(job.request):
+            return await self._client.embed(job.id, body)
         return await self._client.complete(job.id, body)
 
     async def _fail_broken(

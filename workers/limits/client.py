@@ -33,6 +33,10 @@ class CompletionClient(Protocol):
         self, job_id: UUID, body: JsonObject, *, key: UpstreamKey | None = None
     ) -> Completion: ...
 
+    async def embed(
+        self, job_id: UUID, body: JsonObject, *, key: UpstreamKey | None = None
+    ) -> Completion: ...
+
     async def stream(
         self,
         job_id: UUID,
@@ -66,6 +70,17 @@ class RateLimitedClient:
             job_id,
             body,
             lambda upstream: self._inner.complete(job_id, body, key=upstream),
+            key=key,
+        )
+
+    async def embed(
+        self, job_id: UUID, body: JsonObject, *, key: UpstreamKey | None = None
+    ) -> Completion:
+        """`complete`, for an embeddings request."""
+        return await self._limited(
+            job_id,
+            body,
+            lambda upstream: self._inner.embed(job_id, body, key=upstream),
             key=key,
         )
 

@@ -1,4 +1,4 @@
-"""The call to OpenRouter's chat completions.
+"""The calls to OpenRouter's chat completions and embeddings.
 
 One httpx transport per worker process, aiohttp's (httpx's own async pool stops
 scaling at hundreds of concurrent calls), used only on the process's event loop
@@ -10,7 +10,7 @@ and it runs on the loop that drives every other call.
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from uuid import UUID
 
 import aiohttp
@@ -62,7 +62,7 @@ class ClientConfig:
 
 
 class OpenRouterClient:
-    """Chat completions against OpenRouter, on one event loop."""
+    """Chat completions and embeddings against OpenRouter, on one event loop."""
 
     def __init__(
         self, config: ClientConfig, *, transport: httpx.AsyncBaseTransport | None = None
@@ -75,6 +75,7 @@ class OpenRouterClient:
         self._completions_url = httpx.URL(
             config.base_url.rstrip("/") + "/chat/completions"
         )
+        self._embeddings_url = httpx.URL(config.base_url.rstrip("/") + "/embeddings")
         self._headers = {**config.headers(), "Accept": "application/json"}
         # The transport's own timeouts (per phase); the call's bound is the asyncio
         # timeout around it.
@@ -89,6 +90,19 @@ class OpenRouterClient:
     ) -> Completion:
         """Send one chat completion on `key` (the global key when None); raises
         UpstreamError when it fails."""
+        return await self._post(self._completions_url, job_id, body, key)
+
+    async def embed(
+        self, job_id: UUID, body: JsonObject, *, key: UpstreamKey | None = None
+    ) -> Completion:
+        """Send one embeddings request on `key` (the global key when None); raises
+        UpstreamError when it fails. Its answer counts no completion tokens."""
+        answer = await self._post(self._embeddings_url, job_id, body, key)
+        return replace(answer, completion_tokens=answer.completion_tokens or 0)
+
+    async def _post(
+        self, url: httpx.URL, job_id: UUID, body: JsonObject, key: UpstreamKey | None
+    ) -> Completion:
         key = key or self.default_key
         started = time.monotonic()
         try:
@@ -96,7 +110,7 @@ class OpenRouterClient:
                 response = await self._transport.handle_async_request(
                     httpx.Request(
                         "POST",
-                        self._completions_url,
+                        url,
                         headers={
                             **self._headers,
                             "Authorization": key.authorization(),

@@ -12,6 +12,7 @@ from shared.rate_limits import RateLimitSettings
 from shared.settings import (
     DatabaseSettings,
     DurationS,
+    FileStorageSettings,
     RedisSettings,
     RoutingSettings,
     SealingSettings,
@@ -53,6 +54,7 @@ class WorkerSettings(
     RateLimitSettings,
     DiscountLaneSettings,
     SealingSettings,
+    FileStorageSettings,
 ):
     openrouter_api_key: SecretStr | None = None
     openrouter_base_url: str = Field(

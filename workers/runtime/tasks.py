@@ -105,7 +105,10 @@ def finish_batches(self: BrokerTask) -> int:
 @app.task(bind=True, base=BrokerTask, name=TaskName.DELETE_EXPIRED_FILES.value)
 def delete_expired_files(self: BrokerTask) -> int:
     """Reclaim the space of files past their expiry."""
-    return expired_files.delete_expired_files(self.process.sessions)
+    process = self.process
+    return expired_files.delete_expired_files(
+        process.sessions, objects=process.object_store
+    )
 
 
 @app.task(bind=True, base=BrokerTask, name=TaskName.SYNC_MODEL_CATALOG.value)
