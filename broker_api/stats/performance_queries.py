@@ -1,5 +1,6 @@
 """SQL of the provider performance comparison: attempts over a window, per model
-or per provider, with exact percentiles (`percentile_cont`)."""
+or per provider, with exact percentiles (`percentile_cont`) of latency and of the
+time to first token."""
 
 from collections.abc import Sequence
 from typing import Any
@@ -36,6 +37,20 @@ def _latency_percentile(fraction: float) -> ColumnElement[Any]:
     )
 
 
+# Time to first token of every answered call that streamed: a call that broke
+# after its first chunk still says how soon the model started.
+_STREAMED = Attempt.first_token_ms.is_not(None)
+
+
+def _first_token_percentile(fraction: float) -> ColumnElement[Any]:
+    return (
+        func.percentile_cont(fraction)
+        .within_group(Attempt.first_token_ms)
+        .filter(_STREAMED)
+        .label(f"first_token_p{round(fraction * 100)}_ms")
+    )
+
+
 def group_key(by: str) -> ColumnElement[Any]:
     """The grouped column: `model` or `provider`."""
     if by == "model":
@@ -47,7 +62,8 @@ async def performance_rows(
     session: AsyncSession, *, by: str, period: Period, tenant_id: UUID | None
 ) -> Sequence[RowMapping]:
     """Per `by` (model or provider): key, requests, succeeded, p50_ms, p95_ms,
-    p99_ms, tokens, seconds (summed over answers with a token count)."""
+    p99_ms, tokens, seconds (summed over answers with a token count), streamed,
+    first_token_p50_ms, first_token_p95_ms, first_token_p99_ms."""
     key = group_key(by).label("key")
     query = (
         select(
@@ -61,6 +77,8 @@ async def performance_rows(
             func.coalesce(
                 func.sum(cast(Attempt.latency_ms, Float) / 1000).filter(_TIMED), 0.0
             ).label("seconds"),
+            func.count().filter(_STREAMED).label("streamed"),
+            *(_first_token_percentile(fraction) for fraction in PERCENTILES),
         )
         .where(
             Attempt.started_at >= period.start,
