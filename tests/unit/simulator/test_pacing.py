@@ -116,3 +116,28 @@ async def test_processing_comments_repeat_while_the_model_thinks(
     assert first_data >= 3
     assert set(events[:first_data]) == {PROCESSING}
     assert PROCESSING not in events[first_data:]
+
+
+async def test_the_call_log_gives_the_time_the_first_token_was_due(
+    settings: SimulatorSettings,
+) -> None:
+    paced = settings.model_copy(
+        update={"latency_ms": 100, "token_interval_ms": 30, "completion_tokens": 4}
+    )
+    async with running(paced) as client:
+        sent_ts = time.time()
+        response = await client.session.post(
+            "/api/v1/chat/completions",
+            json=chat("openai/gpt-4o-mini", stream=True),
+            headers=AUTH,
+        )
+        events = await _timed_events(response)
+        arrived_ts = time.time() - (time.monotonic() - _content_times(events)[0])
+        log = await (await client.session.get("/_sim/calls?detail=1")).json()
+        plain = await client.complete(chat("openai/gpt-4o-mini"))
+        assert plain.status == 200
+        after = await (await client.session.get("/_sim/calls?detail=1")).json()
+    (call,) = log["calls"]
+    assert sent_ts + 0.1 <= call["first_token_ts"] <= arrived_ts
+    assert arrived_ts - call["first_token_ts"] < 0.05
+    assert after["calls"][-1]["first_token_ts"] is None  # not streamed
