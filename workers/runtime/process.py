@@ -163,7 +163,8 @@ def build_process(
             client=client,
             streams=JobStreams(redis_batch),
             config=StreamingConfig(
-                first_token_timeout_s=settings.helixq_first_token_timeout_s
+                first_token_timeout_s=settings.helixq_first_token_timeout_s,
+                every_call=settings.helixq_stream_every_call,
             ),
             catalog=catalog,
         ),
