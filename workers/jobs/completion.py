@@ -228,8 +228,6 @@ class Completions:
     async def _call(self, job: ClaimedJob, body: JsonObject) -> Completion:
         if is_streamed(job):
             return await self._streamed.complete(job, body)
-        if self._streamed.streams_every_call:
-            return await self._streamed.complete_unrelayed(job, body)
         return await self._client.complete(job.id, body)
 
     async def _fail_broken(

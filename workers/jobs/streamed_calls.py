@@ -55,14 +55,6 @@ class CatalogSource(Protocol):
 @dataclass(frozen=True, slots=True)
 class StreamingConfig:
     first_token_timeout_s: float
-    every_call: bool = False  # jobs not submitted streamed are called streamed too
-
-
-class _Unrelayed:
-    """The sink of a call nobody follows live."""
-
-    async def chunk(self, data: bytes) -> None:
-        pass
 
 
 class StreamedCalls:
@@ -99,21 +91,6 @@ class StreamedCalls:
             chars = call.assembly.completion_chars
             partial = await self._with_usage(job, call.completion(), chars)
             raise ClientCancelled(partial) from None
-
-    @property
-    def streams_every_call(self) -> bool:
-        return self._config.every_call
-
-    async def complete_unrelayed(self, job: ClaimedJob, body: JsonObject) -> Completion:
-        """Stream the call of a job nobody follows live, its chunks kept to itself."""
-        call = StreamedCall(StreamAssembly(), started_s=time.monotonic())
-        return await self._client.stream(
-            job.id,
-            body,
-            sink=_Unrelayed(),
-            call=call,
-            first_token_timeout_s=self.first_token_timeout_s(job),
-        )
 
     async def announce(self, job: ClaimedJob, outcome: Outcome) -> None:
         """Tell the job's readers how its run ended: over (`end`, whose details

@@ -163,8 +163,7 @@ def build_process(
             client=client,
             streams=JobStreams(redis_batch),
             config=StreamingConfig(
-                first_token_timeout_s=settings.helixq_first_token_timeout_s,
-                every_call=settings.helixq_stream_every_call,
+                first_token_timeout_s=settings.helixq_first_token_timeout_s
             ),
             catalog=catalog,
         ),

@@ -62,9 +62,6 @@ class WorkerSettings(
     # A streamed call that sends no chunk within this long gives way to the next
     # candidate (a request may set its own: `route.first_token_timeout_s`).
     helixq_first_token_timeout_s: DurationS = Field(default=30.0, gt=0)
-    # Jobs not submitted with `stream: true` are called streamed too, their chunks
-    # relayed nowhere (docs/streaming.md says what that costs the worker).
-    helixq_stream_every_call: bool = False
     openrouter_app_title: str = "helixq"
     openrouter_http_referer: str | None = None
 
