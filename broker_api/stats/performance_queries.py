@@ -27,27 +27,19 @@ _ANSWERED = Attempt.outcome.not_in(
 _TIMED = _SUCCEEDED & Attempt.completion_tokens.is_not(None) & (Attempt.latency_ms > 0)
 
 
-def _latency_percentile(fraction: float) -> ColumnElement[Any]:
-    # Latency of answers only: failures end early (4xx) or at the timeout.
-    return (
-        func.percentile_cont(fraction)
-        .within_group(Attempt.latency_ms)
-        .filter(_SUCCEEDED)
-        .label(f"p{round(fraction * 100)}_ms")
-    )
-
-
 # Time to first token of every answered call that streamed: a call that broke
 # after its first chunk still says how soon the model started.
 _STREAMED = Attempt.first_token_ms.is_not(None)
 
 
-def _first_token_percentile(fraction: float) -> ColumnElement[Any]:
+def _percentile(
+    column: Any, among: ColumnElement[bool], fraction: float, *, prefix: str
+) -> ColumnElement[Any]:
     return (
         func.percentile_cont(fraction)
-        .within_group(Attempt.first_token_ms)
-        .filter(_STREAMED)
-        .label(f"first_token_p{round(fraction * 100)}_ms")
+        .within_group(column)
+        .filter(among)
+        .label(f"{prefix}p{round(fraction * 100)}_ms")
     )
 
 
@@ -70,7 +62,11 @@ async def performance_rows(
             key,
             func.count().label("requests"),
             func.count().filter(_SUCCEEDED).label("succeeded"),
-            *(_latency_percentile(fraction) for fraction in PERCENTILES),
+            # Latency of answers only: failures end early (4xx) or at the timeout.
+            *(
+                _percentile(Attempt.latency_ms, _SUCCEEDED, fraction, prefix="")
+                for fraction in PERCENTILES
+            ),
             func.coalesce(func.sum(Attempt.completion_tokens).filter(_TIMED), 0).label(
                 "tokens"
             ),
@@ -78,7 +74,12 @@ async def performance_rows(
                 func.sum(cast(Attempt.latency_ms, Float) / 1000).filter(_TIMED), 0.0
             ).label("seconds"),
             func.count().filter(_STREAMED).label("streamed"),
-            *(_first_token_percentile(fraction) for fraction in PERCENTILES),
+            *(
+                _percentile(
+                    Attempt.first_token_ms, _STREAMED, fraction, prefix="first_token_"
+                )
+                for fraction in PERCENTILES
+            ),
         )
         .where(
             Attempt.started_at >= period.start,

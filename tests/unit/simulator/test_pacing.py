@@ -27,6 +27,16 @@ async def _timed_events(response: aiohttp.ClientResponse) -> list[tuple[float, s
     return events
 
 
+async def _streamed(client: Any) -> list[tuple[float, str]]:
+    """The timed events of one streamed completion."""
+    response = await client.session.post(
+        "/api/v1/chat/completions",
+        json=chat("openai/gpt-4o-mini", stream=True),
+        headers=AUTH,
+    )
+    return await _timed_events(response)
+
+
 def _content_times(events: list[tuple[float, str]]) -> list[float]:
     """When each chunk that carries content arrived."""
     times = []
@@ -62,12 +72,7 @@ async def test_first_token_after_latency_then_one_per_token_interval(
     )
     async with running(paced) as client:
         started = time.monotonic()
-        response = await client.session.post(
-            "/api/v1/chat/completions",
-            json=chat("openai/gpt-4o-mini", stream=True),
-            headers=AUTH,
-        )
-        events = await _timed_events(response)
+        events = await _streamed(client)
     times = _content_times(events)
     assert len(times) == 6
     # No token before its time: the latency, then one interval per token.
@@ -126,12 +131,7 @@ async def test_the_call_log_gives_the_time_the_first_token_was_due(
     )
     async with running(paced) as client:
         sent_ts = time.time()
-        response = await client.session.post(
-            "/api/v1/chat/completions",
-            json=chat("openai/gpt-4o-mini", stream=True),
-            headers=AUTH,
-        )
-        events = await _timed_events(response)
+        events = await _streamed(client)
         arrived_ts = time.time() - (time.monotonic() - _content_times(events)[0])
         log = await (await client.session.get("/_sim/calls?detail=1")).json()
         plain = await client.complete(chat("openai/gpt-4o-mini"))
