@@ -67,7 +67,9 @@ def create_app(
         app.state.sessions = make_async_sessions(engine)
         app.state.pool = await open_pool(settings)
         app.state.job_writer = JobWriter(app.state.pool)
-        app.state.redis = Redis.from_url(settings.redis_url)
+        app.state.redis = Redis.from_url(
+            settings.redis_url, max_connections=settings.helixq_api_redis_connections
+        )
         # Typed, so that the checker holds CeleryEnqueuer to the Protocol the
         # routes call (app.state itself is untyped).
         publisher: Enqueuer = enqueuer or CeleryEnqueuer(settings.redis_url)

@@ -157,8 +157,15 @@ def settle(
             streamed=is_streamed,
             cancelled=is_cancelled,
             completion_tokens=reply.completion_tokens,
+            first_token_ts=_first_token_ts(turn) if is_streamed else None,
         )
     )
+
+
+def _first_token_ts(turn: Turn) -> float:
+    """When the turn's first token was due, on the wall clock."""
+    due_in_s = turn.started_s + turn.latency_s - time.monotonic()
+    return time.time() + due_in_s
 
 
 def record_refusal(

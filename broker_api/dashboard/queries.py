@@ -27,7 +27,7 @@ UNFINISHED = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
 class AttemptStats:
     """Attempts of one model, in one bucket (`t`) or over the whole window.
     The percentiles are None while none of those attempts has a latency (every
-    call still in flight)."""
+    call still in flight); the first-token one while none of them streamed."""
 
     model: str
     t: int | None
@@ -35,6 +35,7 @@ class AttemptStats:
     failed: int
     p50_ms: float | None
     p95_ms: float | None
+    first_token_p50_ms: float | None
     cost_usd: Decimal
 
 
@@ -84,8 +85,9 @@ async def attempt_stats(
     since: datetime,
     bucket_s: int | None,
 ) -> list[AttemptStats]:
-    """Latency percentiles and cost per model, per bucket (or for the whole window
-    when `bucket_s` is None). Failed and fallback attempts count: each one cost."""
+    """Latency percentiles, time to first token and cost per model, per bucket (or
+    for the whole window when `bucket_s` is None). Failed and fallback attempts
+    count: each one cost."""
     keys: list[ColumnElement[Any]] = [Attempt.model.expression]
     if bucket_s is not None:
         keys.append(bucket_of(Attempt.created_at, bucket_s))
@@ -96,6 +98,7 @@ async def attempt_stats(
             func.count().filter(Attempt.outcome.in_(_FAILED)),
             func.percentile_cont(0.5).within_group(Attempt.latency_ms),
             func.percentile_cont(0.95).within_group(Attempt.latency_ms),
+            func.percentile_cont(0.5).within_group(Attempt.first_token_ms),
             func.coalesce(func.sum(Attempt.cost_usd), 0),
         )
         .where(Attempt.created_at >= since)
@@ -110,7 +113,7 @@ async def attempt_stats(
 def _attempt_stats(row: Any, *, is_bucketed: bool) -> AttemptStats:
     model, *rest = row
     t = int(rest.pop(0)) if is_bucketed else None
-    attempts, failed, p50, p95, cost = rest
+    attempts, failed, p50, p95, first_token_p50, cost = rest
     return AttemptStats(
         model=str(model),
         t=t,
@@ -118,6 +121,7 @@ def _attempt_stats(row: Any, *, is_bucketed: bool) -> AttemptStats:
         failed=int(failed),
         p50_ms=None if p50 is None else float(p50),
         p95_ms=None if p95 is None else float(p95),
+        first_token_p50_ms=None if first_token_p50 is None else float(first_token_p50),
         cost_usd=Decimal(cost),
     )
 

@@ -116,6 +116,7 @@ def model_series(
                 attempts=point.attempts,
                 p50_ms=point.p50_ms,
                 p95_ms=point.p95_ms,
+                first_token_p50_ms=point.first_token_p50_ms,
                 cost_usd=float(point.cost_usd),
             )
         )
@@ -127,6 +128,7 @@ def model_series(
             failed=total.failed,
             p50_ms=total.p50_ms,
             p95_ms=total.p95_ms,
+            first_token_p50_ms=total.first_token_p50_ms,
             cost_usd=total.cost_usd,
             points=by_model[total.model],
         )

@@ -31,6 +31,7 @@ class ModelPoint(BaseModel):
     attempts: int
     p50_ms: float | None  # null while every attempt of the bucket is in flight
     p95_ms: float | None
+    first_token_p50_ms: float | None  # null while no call of the bucket streamed
     cost_usd: float  # a float is exact enough to draw; totals stay decimal
 
 
@@ -40,6 +41,7 @@ class ModelSeries(BaseModel):
     failed: int  # attempts that did not succeed, retried or not
     p50_ms: float | None  # null while every attempt of the window is in flight
     p95_ms: float | None
+    first_token_p50_ms: float | None  # of streamed calls; null while none streamed
     cost_usd: Decimal
     points: list[ModelPoint]
 

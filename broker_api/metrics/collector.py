@@ -14,12 +14,12 @@ from prometheus_client.registry import Collector
 
 from broker_api.metrics.snapshot import Snapshot
 from shared.metrics import (
-    INFINITY,
+    FIRST_TOKEN,
     LABELS,
-    LATENCY_BUCKETS_S,
+    LATENCY,
     Counter,
+    Histogram,
     Sample,
-    bucket_label,
     of_counter,
 )
 
@@ -55,7 +55,18 @@ class SnapshotCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         yield from _queue_families(self._snapshot)
         yield from _counter_families(self._snapshot.counters)
-        yield _latency_histogram(self._snapshot.counters)
+        yield _histogram(
+            "helixq_attempt_latency_seconds",
+            "Latency of calls to OpenRouter.",
+            LATENCY,
+            self._snapshot.counters,
+        )
+        yield _histogram(
+            "helixq_attempt_first_token_seconds",
+            "Time to the first chunk of streamed calls to OpenRouter.",
+            FIRST_TOKEN,
+            self._snapshot.counters,
+        )
         yield from _health_families(self._snapshot)
 
 
@@ -90,21 +101,18 @@ def _counter_families(samples: list[Sample]) -> Iterator[Metric]:
         yield family
 
 
-def _latency_histogram(samples: list[Sample]) -> Metric:
-    family = HistogramMetricFamily(
-        "helixq_attempt_latency_seconds",
-        "Latency of calls to OpenRouter.",
-        labels=["model", "provider"],
-    )
+def _histogram(
+    name: str, documentation: str, histogram: Histogram, samples: list[Sample]
+) -> Metric:
+    family = HistogramMetricFamily(name, documentation, labels=["model", "provider"])
     per_bucket: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
-    for sample in of_counter(samples, Counter.LATENCY_BUCKET):
+    for sample in of_counter(samples, histogram.bucket_counter):
         model, provider, le = sample.labels
         per_bucket[(model, provider)][le] = sample.value
-    sums = {s.labels: s.value for s in of_counter(samples, Counter.LATENCY_SUM_S)}
-    bounds = [bucket_label(i) for i in range(len(LATENCY_BUCKETS_S))] + [INFINITY]
+    sums = {s.labels: s.value for s in of_counter(samples, histogram.sum_counter)}
     for labels, counts in sorted(per_bucket.items()):
         cumulative, buckets = 0.0, []
-        for le in bounds:  # stored per bucket: Prometheus wants running totals
+        for le in histogram.labels():  # stored per bucket: Prometheus wants totals
             cumulative += counts.get(le, 0.0)
             buckets.append((le, cumulative))
         family.add_metric(list(labels), buckets, sum_value=sums.get(labels, 0.0))

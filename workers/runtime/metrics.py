@@ -12,7 +12,14 @@ import redis.exceptions
 from redis.asyncio.client import Pipeline as AsyncPipeline
 
 from shared import redis_keys
-from shared.metrics import UNKNOWN_PROVIDER, Counter, counter_field, latency_bucket
+from shared.metrics import (
+    FIRST_TOKEN,
+    LATENCY,
+    UNKNOWN_PROVIDER,
+    Counter,
+    Histogram,
+    counter_field,
+)
 from workers.jobs.records import AttemptRecord
 
 logger = logging.getLogger(__name__)
@@ -21,17 +28,15 @@ _REDIS_ERRORS = (redis.exceptions.RedisError, OSError)
 
 
 def add_attempt(pipe: AsyncPipeline, attempt: AttemptRecord) -> None:
-    """Queue the counting of one upstream call on `pipe`: by outcome, its latency,
-    tokens and cost (the caller sends it with the job's other Redis writes)."""
+    """Queue the counting of one upstream call on `pipe`: by outcome, its latency
+    (and a streamed call's time to its first chunk), tokens and cost (the caller
+    sends it with the job's other Redis writes)."""
     key = redis_keys.monitoring_counters()
     model, provider = attempt.model, attempt.provider or UNKNOWN_PROVIDER
-    latency_s = attempt.latency_ms / 1000
     pipe.hincrby(key, counter_field(Counter.ATTEMPTS, model, provider, attempt.outcome))
-    bucket = latency_bucket(latency_s)
-    pipe.hincrby(key, counter_field(Counter.LATENCY_BUCKET, model, provider, bucket))
-    pipe.hincrbyfloat(
-        key, counter_field(Counter.LATENCY_SUM_S, model, provider), latency_s
-    )
+    _observe(pipe, LATENCY, (model, provider), attempt.latency_ms / 1000)
+    if attempt.first_token_ms is not None:
+        _observe(pipe, FIRST_TOKEN, (model, provider), attempt.first_token_ms / 1000)
     for kind, tokens in (
         ("prompt", attempt.prompt_tokens),
         ("completion", attempt.completion_tokens),
@@ -43,6 +48,15 @@ def add_attempt(pipe: AsyncPipeline, attempt: AttemptRecord) -> None:
     if attempt.cost_usd:
         field = counter_field(Counter.COST_USD, model, provider)
         pipe.hincrbyfloat(key, field, float(attempt.cost_usd))
+
+
+def _observe(
+    pipe: AsyncPipeline, histogram: Histogram, labels: tuple[str, str], value_s: float
+) -> None:
+    key = redis_keys.monitoring_counters()
+    bucket = histogram.bucket(value_s)
+    pipe.hincrby(key, counter_field(histogram.bucket_counter, *labels, bucket))
+    pipe.hincrbyfloat(key, counter_field(histogram.sum_counter, *labels), value_s)
 
 
 def add_rate_limit_wait(pipe: AsyncPipeline, scope: str, wait_s: float) -> None:
