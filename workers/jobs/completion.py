@@ -189,11 +189,14 @@ class Completions:
     async def _call_and_record(self, job: ClaimedJob, plan: Plan) -> Outcome:
         endings = self._endings
         while (model := plan.decision.next_model()) is not None:
-            call = Call(model)
+            pricing, reserve = await self.limits.pricing(job.request, model)
+            call = Call(model, reserve_usd=reserve, pricing=pricing)
             if not await endings.begin(job, call):
                 return Outcome(OutcomeKind.CLAIM_LOST)
             try:
-                completion = await self._call(job, upstream_body(job.request, model))
+                completion = await self._call(
+                    job, call, upstream_body(job.request, model)
+                )
             except ClientCancelled as left:
                 cancelled = cancelled_attempt(job, call, left.partial)
                 decision = plan.decision.with_model_used(model)
@@ -225,9 +228,9 @@ class Completions:
             return outcome
         raise ValueError(f"job {job.id}: no candidate model")
 
-    async def _call(self, job: ClaimedJob, body: JsonObject) -> Completion:
+    async def _call(self, job: ClaimedJob, call: Call, body: JsonObject) -> Completion:
         if is_streamed(job):
-            return await self._streamed.complete(job, body)
+            return await self._streamed.complete(job, body, attempt_id=call.id)
         return await self._client.complete(job.id, body)
 
     async def _fail_broken(

@@ -153,6 +153,7 @@ class OpenRouterClient:
                 try:
                     if response.status_code != 200:
                         raise self._refusal(response, await response.aread())
+                    call.note_generation_id(response.headers.get("x-generation-id"))
                     return await read_stream(
                         call,
                         response,
