@@ -8,7 +8,13 @@ import httpx
 from celery import Task
 
 from shared.queues import TaskName
-from workers.maintenance import batches, expired_files, sweeper, upstream_check
+from workers.maintenance import (
+    batches,
+    cost_reconciliation,
+    expired_files,
+    sweeper,
+    upstream_check,
+)
 from workers.maintenance.catalog_sync import sync_catalog
 from workers.maintenance.discount_submission import (
     DiscountConfig,
@@ -120,6 +126,21 @@ def check_upstream(self: BrokerTask) -> bool:
     """Check OpenRouter is reachable and the key valid; keep the result in Redis."""
     process = self.process
     return upstream_check.check_upstream(process.settings, process.redis).ok
+
+
+@app.task(bind=True, base=BrokerTask, name=TaskName.RECONCILE_COSTS.value)
+def reconcile_costs_task(self: BrokerTask) -> int:
+    """Price estimated calls by OpenRouter's figures; check days against the account."""
+    process = self.process
+    settings = process.settings
+    with httpx.Client(timeout=settings.openrouter_timeout) as client:
+        report = cost_reconciliation.reconcile_costs(
+            process.sessions,
+            client,
+            cost_reconciliation.config_from(settings),
+            cost_reconciliation.workers_key(settings),
+        )
+    return report.reconciled + report.attributed
 
 
 @app.task(bind=True, base=BrokerTask, name=TaskName.SUBMIT_DISCOUNT_LINES.value)
