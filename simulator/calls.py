@@ -19,6 +19,7 @@ class Call:
     streamed: bool = False
     cancelled: bool = False  # the client closed the stream before it ended
     completion_tokens: int | None = None  # generated, hence billed; None: refused
+    cost_usd: str | None = None  # what it was billed, exact decimal text
 
 
 class CallLog:

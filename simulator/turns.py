@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
+from simulator.auth import bearer_key
 from simulator.billing import Cost, price_usage
 from simulator.calls import Call
 from simulator.catalog import ModelEntry
@@ -17,6 +18,7 @@ from simulator.generations import (
     new_generation_id,
     upstream_id,
 )
+from simulator.ledger import Usage
 from simulator.replies import Reply
 from simulator.routing import Attempt
 from simulator.state import SimulatorState
@@ -34,6 +36,7 @@ class Turn:
     http_referer: str | None = None
     user_agent: str | None = None
     app: str | None = None
+    key: str | None = None  # the key that pays for it
 
     @property
     def final(self) -> Attempt:
@@ -68,6 +71,7 @@ def start_turn(
         http_referer=request.headers.get("HTTP-Referer"),
         user_agent=request.headers.get("User-Agent"),
         app=app_title(request),
+        key=bearer_key(request),
     )
 
 
@@ -135,7 +139,17 @@ def settle(
     generation = _generation(
         turn, reply, is_streamed=is_streamed, is_cancelled=is_cancelled
     )
-    state.ledger.charge(generation.cost_usd, generation.created_at.date())
+    state.ledger.charge(
+        generation.cost_usd,
+        generation.created_at.date(),
+        model=generation.model,
+        key=turn.key,
+        usage=Usage(
+            prompt_tokens=generation.tokens_prompt,
+            completion_tokens=generation.tokens_completion,
+            reasoning_tokens=generation.tokens_reasoning,
+        ),
+    )
     state.generations.add(generation, time.monotonic())
     state.calls.record(
         Call(
@@ -149,6 +163,7 @@ def settle(
             streamed=is_streamed,
             cancelled=is_cancelled,
             completion_tokens=reply.completion_tokens,
+            cost_usd=str(generation.cost_usd),
         )
     )
 
