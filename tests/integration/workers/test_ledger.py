@@ -34,6 +34,8 @@ from workers.maintenance.cost_reconciliation import (
 
 pytestmark = pytest.mark.timeout(30)
 
+STREAM_HEAD = {"id": "gen-1-early", "object": "chat.completion.chunk", "created": 1}
+STREAM_HEAD |= {"model": "openai/gpt-4o-mini", "provider": "OpenAI"}
 USAGE_WITHOUT_COST = {"prompt_tokens": 12, "completion_tokens": 3, "total_tokens": 15}
 
 
@@ -302,3 +304,46 @@ def test_without_a_management_key_the_activity_check_says_why_it_did_not_run(
         check_activity(worker_process.sessions, http, _reconciler(), report)
     assert report.skipped is not None
     assert "OPENROUTER_MANAGEMENT_KEY" in report.skipped
+
+
+def test_a_streamed_calls_generation_id_is_kept_while_it_streams(
+    worker_process, openrouter_mock, make_job, engine
+):
+    # The first chunk carries the id; the call then stalls until released.
+    release = asyncio.Event()
+    seen = {}
+
+    class Stalling(httpx.AsyncByteStream):
+        async def __aiter__(self):
+            first = {
+                **STREAM_HEAD,
+                "choices": [{"index": 0, "delta": {"content": "Hi"}}],
+            }
+            yield b"data: " + json.dumps(first).encode() + b"\n\n"
+            await release.wait()
+            yield b"data: [DONE]\n\n"
+
+    openrouter_mock.post("/chat/completions").mock(
+        return_value=httpx.Response(
+            200, headers={"Content-Type": "text/event-stream"}, stream=Stalling()
+        )
+    )
+    job_id = make_job(request=json.dumps(make_job_body(stream=True)))
+
+    async def run():
+        task = asyncio.create_task(worker_process.completions.run(job_id))
+        for _ in range(500):
+            (row,) = fetch_attempts(engine, job_id) or [None]
+            if row is not None and row.generation_id is not None:
+                seen["row"] = row
+                break
+            await asyncio.sleep(0.01)
+        release.set()
+        return await task
+
+    worker_process.loop.run(run())
+
+    assert seen["row"].outcome == "started"  # the call still going on
+    assert seen["row"].generation_id == STREAM_HEAD["id"]
+    (attempt,) = fetch_attempts(engine, job_id)
+    assert attempt.generation_id == STREAM_HEAD["id"]
