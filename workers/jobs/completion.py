@@ -201,7 +201,7 @@ class Completions:
                 cancelled = cancelled_attempt(job, call, left.partial)
                 decision = plan.decision.with_model_used(model)
                 outcome = await endings.cancel(job, cancelled, decision)
-                await self._report(cancelled.attempt, outcome)
+                await self._report(job, cancelled.attempt, outcome)
                 return outcome
             except UpstreamError as error:
                 attempt = failed_attempt(job, call, error)
@@ -214,9 +214,9 @@ class Completions:
                     outcome = await endings.settle_failure(
                         job, attempt, error, plan.decision
                     )
-                    await self._report(attempt, outcome)
+                    await self._report(job, attempt, outcome)
                     return outcome
-                await self._report(attempt)
+                await self._report(job, attempt)
                 if not await endings.record_and_renew(job, attempt):
                     return Outcome(OutcomeKind.CLAIM_LOST)
                 continue  # another candidate may answer
@@ -224,7 +224,7 @@ class Completions:
             outcome = await endings.finish(
                 job, succeeded, plan.decision.with_model_used(model)
             )
-            await self._report(succeeded.attempt, outcome)
+            await self._report(job, succeeded.attempt, outcome)
             return outcome
         raise ValueError(f"job {job.id}: no candidate model")
 
@@ -249,11 +249,11 @@ class Completions:
             routing=routing_json(plan.decision),
             result_json=error.partial.body_json,
         )
-        await self._report(attempt, outcome)
+        await self._report(job, attempt, outcome)
         return outcome
 
     async def _report(
-        self, attempt: AttemptRecord, outcome: Outcome | None = None
+        self, job: ClaimedJob, attempt: AttemptRecord, outcome: Outcome | None = None
     ) -> None:
         """Count the attempt in the metrics, fold it into the performance cache and,
         once the job is finished or failed, queue the finished notice: sent with the
@@ -272,7 +272,7 @@ class Completions:
         finished = outcome is not None and outcome.kind in FINAL
 
         def fill(pipe: AsyncPipeline) -> None:
-            add_attempt(pipe, attempt)
+            add_attempt(pipe, attempt, job.tenant_slug)
             self._routes.add_record(pipe, attempt.model, sample)
             if finished:
                 add_finished_notice(pipe, attempt.job_id)
