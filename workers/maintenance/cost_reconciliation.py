@@ -10,9 +10,9 @@ Two passes, each in short transactions, none held across a call to OpenRouter:
 2. Per model and UTC day. OpenRouter's spend per model (`GET /activity`, a
    management key only) is compared with the ledger's; the difference is
    recorded in `cost_differences` and attributed to the attempts it can belong
-   to (those still estimated, unknown or attributed before) in proportion to
-   their estimates, marked `attributed`. What the account billed that the ledger
-   has no attempt for stays in the table, unattributed.
+   to (those still estimated or unknown with no generation id to look up) in
+   proportion to their estimates, marked `attributed`. What the account billed
+   that the ledger has no attempt for stays in the table, unattributed.
 
 A job's cost is the sum of its attempts': it is summed again for the jobs whose
 attempts changed.
@@ -225,19 +225,24 @@ _LEDGER_DAY = text("""
 SELECT model, coalesce(sum(cost_usd), 0) AS cost_usd, count(*) AS requests
 FROM attempts
 WHERE started_at >= :start AND started_at < :end AND outcome <> 'started'
-  AND cost_source <> 'unbilled'
+  AND cost_source IS DISTINCT FROM 'unbilled'
 GROUP BY model
 """)
 
-# The calls a difference can belong to: those not priced by OpenRouter call by call.
+# The calls a difference can belong to: those OpenRouter cannot price call by call
+# (no generation id, or its lookups given up). One that was attributed a share
+# before keeps it: a later difference goes to the calls still open.
 _OPEN_ATTEMPTS = text("""
 SELECT id, job_id, coalesce(cost_usd, 0) AS cost_usd FROM attempts
 WHERE started_at >= :start AND started_at < :end AND model = :model
-  AND outcome <> 'started'
-  AND cost_source IN ('estimated', 'unknown', 'attributed')
+  AND outcome <> 'started' AND cost_source IN ('estimated', 'unknown')
+  AND (generation_id IS NULL OR cost_checks >= :tries)
 ORDER BY id
 FOR UPDATE
 """)
+
+# One settlement of a day at a time: a second one reads the ledger the first left.
+_ONE_AT_A_TIME = text("SELECT pg_advisory_xact_lock(hashtext('helixq.cost_days'))")
 
 _ATTRIBUTED = text("""
 UPDATE attempts SET cost_usd = :cost_usd, cost_source = 'attributed',
@@ -287,11 +292,14 @@ def check_activity(
             logger.warning("cost reconciler: %s", report.skipped)
             return
         with sessions.begin() as session:
-            report.attributed += _settle_day(session, day, upstream)
+            session.execute(_ONE_AT_A_TIME)
+            report.attributed += _settle_day(session, day, upstream, config.tries)
         report.days_checked.append(day)
 
 
-def _settle_day(session: Session, day: date, upstream: dict[str, Any]) -> int:
+def _settle_day(
+    session: Session, day: date, upstream: dict[str, Any], tries: int
+) -> int:
     start = datetime(day.year, day.month, day.day, tzinfo=UTC)
     bounds = {"start": start, "end": start + timedelta(days=1)}
     ledger = {row.model: row for row in session.execute(_LEDGER_DAY, bounds)}
@@ -303,7 +311,9 @@ def _settle_day(session: Session, day: date, upstream: dict[str, Any]) -> int:
         ledger_usd = Decimal(ours.cost_usd) if ours is not None else Decimal(0)
         difference = upstream_usd - ledger_usd
         shares = (
-            _attribute(session, day, model, difference, bounds) if difference else []
+            _attribute(session, day, model, difference, {**bounds, "tries": tries})
+            if difference
+            else []
         )
         attributed += len(shares)
         session.execute(
@@ -329,7 +339,7 @@ def _attribute(
     day: date,
     model: str,
     difference: Decimal,
-    bounds: dict[str, datetime],
+    bounds: dict[str, Any],
 ) -> Sequence[UUID]:
     """Spread `difference` over the day's open attempts of `model`, in proportion
     to their estimates; none when there is none, or when it would price them

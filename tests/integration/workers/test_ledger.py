@@ -219,11 +219,11 @@ def test_the_accounts_activity_is_attributed_to_the_calls_nobody_priced(
 ):
     yesterday = datetime.now(UTC).date() - timedelta(days=1)
     model = "openai/gpt-4o-mini"
-    reported, lost_a, lost_b = make_job(), make_job(), make_job()
+    reported, lost_a, lost_b, pending = make_job(), make_job(), make_job(), make_job()
     insert_attempt(
         engine, reported, cost_usd=Decimal("0.5"), started_at=_day_start(yesterday)
     )
-    for job_id, estimate in ((lost_a, "0.1"), (lost_b, "0.3")):
+    for job_id, estimate in ((lost_a, "0.1"), (lost_b, "0.3"), (pending, "0.2")):
         insert_attempt(
             engine,
             job_id,
@@ -238,7 +238,12 @@ def test_the_accounts_activity_is_attributed_to_the_calls_nobody_priced(
                 " THEN 'reported' ELSE 'estimated' END,"
                 " cost_note = 'no answer recorded' WHERE job_id = ANY(:jobs)"
             ),
-            {"reported": reported, "jobs": [reported, lost_a, lost_b]},
+            {"reported": reported, "jobs": [reported, lost_a, lost_b, pending]},
+        )
+        # Its generation id is still to be looked up: not the account's to price.
+        connection.execute(
+            text("UPDATE attempts SET generation_id = 'gen-1-due' WHERE job_id = :j"),
+            {"j": pending},
         )
     activity = openrouter_mock.get("/activity").mock(
         return_value=httpx.Response(
@@ -255,7 +260,7 @@ def test_the_accounts_activity_is_attributed_to_the_calls_nobody_priced(
                     {
                         "date": str(yesterday),
                         "model": model,
-                        "usage": 0.6,
+                        "usage": 0.8,
                         "requests": 1,
                         "provider_name": "Azure",
                     },
@@ -275,7 +280,7 @@ def test_the_accounts_activity_is_attributed_to_the_calls_nobody_priced(
     assert activity.calls[0].request.url.params["date"] == str(yesterday)
     auth = activity.calls[0].request.headers["authorization"]
     assert auth == "Bearer sk-or-v1-management"
-    # 1.3 billed, 0.9 in the ledger: the 0.4 estimated doubles, split 1:3.
+    # 1.5 billed, 1.1 in the ledger: the 0.4 open doubles, split 1:3.
     costs = {job_id: fetch_attempts(engine, job_id)[0] for job_id in (lost_a, lost_b)}
     assert costs[lost_a].cost_usd == Decimal("0.1") * 2
     assert costs[lost_b].cost_usd == Decimal("0.3") * 2
@@ -285,11 +290,12 @@ def test_the_accounts_activity_is_attributed_to_the_calls_nobody_priced(
             text("SELECT * FROM cost_differences WHERE day = :day AND model = :model"),
             {"day": yesterday, "model": model},
         ).one()
-    assert difference.upstream_usd == Decimal("1.3")
-    assert difference.ledger_usd == Decimal("0.9")
+    assert difference.upstream_usd == Decimal("1.5")
+    assert difference.ledger_usd == Decimal("1.1")
     assert difference.difference_usd == Decimal("0.4")
     assert difference.attributed_attempts == 2
-    assert (difference.upstream_requests, difference.ledger_requests) == (3, 3)
+    assert (difference.upstream_requests, difference.ledger_requests) == (3, 4)
+    assert fetch_attempts(engine, pending)[0].cost_source == CostSource.ESTIMATED
 
     with _http(openrouter_mock) as http:  # a second run finds nothing to move
         check_activity(worker_process.sessions, http, config, ReconcileReport())
