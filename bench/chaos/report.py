@@ -1,5 +1,6 @@
 """The chaos table, on the terminal and in docs/reliability.md."""
 
+from decimal import Decimal
 from pathlib import Path
 
 from bench.chaos.scenarios import Row
@@ -8,6 +9,11 @@ HEADER = (
     "| fault | jobs accepted | terminal | jobs with 2 successes | attempt rows "
     "| of which interrupted | simulator calls | calls without an attempt row "
     "| recovery | ok |"
+)
+LEDGER_HEADER = (
+    "| fault | simulator billed | ledger at the end of the jobs "
+    "| ledger after reconciliation | largest gap of a model | attributed attempts "
+    "| still estimated | unknown without a reason |"
 )
 
 
@@ -20,7 +26,20 @@ def table(rows: list[Row]) -> str:
             f"| {row.calls_without_attempt} | {row.recovery_s:.1f} s "
             f"| {'yes' if row.ok else 'NO'} |"
         )
+    lines += ["", LEDGER_HEADER, "|" + "---|" * 8]
+    for row in rows:
+        check = row.ledger
+        lines.append(
+            f"| {row.scenario} | ${check.billed_usd} | ${check.before_usd} "
+            f"({_share(check.before_usd, check.billed_usd)}) | ${check.after_usd} "
+            f"| ${check.worst_model_gap_usd} | {check.attributed} "
+            f"| {check.open_costs} | {check.silent} |"
+        )
     return "\n".join(lines)
+
+
+def _share(part: Decimal, whole: Decimal) -> str:
+    return "n/a" if not whole else f"{float(part / whole):.1%} of the bill"
 
 
 def write_report(path: Path, rows: list[Row], jobs: int) -> None:
@@ -43,6 +62,15 @@ fault to the last job terminal. Lease 10 s, stale-queued threshold 5 s, sweep ev
   the answer is written onto it; a row still `started` once its lease has run out
   lost its worker mid-call, and the sweeper marks it `interrupted` (answer and cost
   unknown: OpenRouter may have billed the call).
+- *simulator billed*: what the simulator charged for the tenant's calls (its call
+  log, each call's cost); *ledger*: the sum of the tenant's attempts' `cost_usd`
+  when every job was terminal, then after the cost reconciler ran (every
+  generation id looked up on `GET /generation`, through its 404 window, then the
+  day's `GET /activity` per model attributed to the calls with no id). *largest
+  gap of a model*: the largest |ledger - billed| of one model after
+  reconciliation (must be at most $0.000000001); *still estimated*: attempts
+  whose cost is still an estimate; *unknown without a reason*: attempts with no
+  cost and no stated reason (must be 0; docs/ledger.md).
 - *calls without an attempt row*: per job, calls the simulator answered beyond the
   job's attempt rows (must be 0: the ledger holds every call made). Attempt rows
   may exceed calls by the few calls whose worker died between writing the row and
