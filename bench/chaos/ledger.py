@@ -6,7 +6,7 @@ account's activity for today)."""
 
 import time
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 import httpx
@@ -78,13 +78,11 @@ def check_ledger(stack: Stack, slug: str) -> LedgerCheck:
                 if _count(stack, _DUE, slug, config.tries) == 0:
                     break
                 time.sleep(config.first_check_s)
-            closing = ReconcilerConfig(
-                **{
-                    **config.__dict__,
-                    "activity_days": 0,
-                    "activity_today": True,
-                    "management_key": SecretStr(API_KEY),
-                }
+            closing = replace(
+                config,
+                activity_days=0,
+                activity_today=True,
+                management_key=SecretStr(API_KEY),
             )
             reconcile_costs(sessions, http, closing, lambda _tenant: key)
     finally:

@@ -345,15 +345,25 @@ def _attribute(
     to their estimates; none when there is none, or when it would price them
     below zero (then the difference stays unattributed)."""
     rows = session.execute(_OPEN_ATTEMPTS, {**bounds, "model": model}).all()
-    weights = [Decimal(row.cost_usd) for row in rows]
-    target = sum(weights, Decimal(0)) + difference
+    estimates = [Decimal(row.cost_usd) for row in rows]
+    target = sum(estimates, Decimal(0)) + difference
     if not rows or target < 0:
         return []
     note = ATTRIBUTED_NOTE.format(model=model, day=day.isoformat())
+    weights = _weights(estimates)
     for row, share in zip(rows, apportion_usd(target, weights), strict=True):
         session.execute(_ATTRIBUTED, {"id": row.id, "cost_usd": share, "note": note})
     session.execute(_JOB_COSTS, {"job_ids": list({row.job_id for row in rows})})
     return [row.id for row in rows]
+
+
+def _weights(estimates: list[Decimal]) -> list[Decimal]:
+    """Each call's part of a day's difference: its estimate; a call with none (a
+    model the catalog could not price) counts as the average estimate, so that it
+    takes its part rather than nothing."""
+    priced = [estimate for estimate in estimates if estimate > 0]
+    usual = sum(priced, Decimal(0)) / len(priced) if priced else Decimal(1)
+    return [estimate if estimate > 0 else usual for estimate in estimates]
 
 
 def config_from(settings: WorkerSettings) -> ReconcilerConfig:
