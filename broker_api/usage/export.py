@@ -2,7 +2,8 @@
 Lines, streamed from a server-side cursor so that memory stays flat however many
 rows a month holds. The rows' costs add up to what `/v1/usage` reports for the
 month (the same attempts, the same exact column); the total is also sent ahead in
-a header, summed in the same snapshot as the rows."""
+a header, summed just before the rows are read (a cost the reconciler replaces in
+between would make the two differ)."""
 
 import csv
 import io
@@ -118,19 +119,17 @@ def _where(period: Period, tenant_id: UUID) -> tuple[Any, ...]:
 
 
 async def statement(
+    session: AsyncSession,
     sessions: async_sessionmaker[AsyncSession],
     *,
     tenant_id: UUID,
     period: Period,
     fmt: ExportFormat,
 ) -> Statement:
-    """The tenant's attempts of `period`; the total is read in the same
-    repeatable-read snapshot as the rows, so they agree."""
-    session = sessions()  # its transaction begins here; closing it ends it
-    try:
-        await session.connection(
-            execution_options={"isolation_level": "REPEATABLE READ"}
-        )
+    """The tenant's attempts of `period`: their total and count now (`session`),
+    and the rows, read once the body is (its own session from `sessions`, opened
+    only then: a response whose body is never sent holds no connection)."""
+    async with session.begin():
         total, count = (
             await session.execute(
                 select(func.coalesce(func.sum(Attempt.cost_usd), 0), func.count())
@@ -138,14 +137,15 @@ async def statement(
                 .where(*_where(period, tenant_id))
             )
         ).one()
-    except BaseException:
-        await session.close()
-        raise
-    return Statement(Decimal(str(total)), count, _rows(session, period, tenant_id, fmt))
+    body = _rows(sessions, period, tenant_id, fmt)
+    return Statement(Decimal(str(total)), count, body)
 
 
 async def _rows(
-    session: AsyncSession, period: Period, tenant_id: UUID, fmt: ExportFormat
+    sessions: async_sessionmaker[AsyncSession],
+    period: Period,
+    tenant_id: UUID,
+    fmt: ExportFormat,
 ) -> AsyncIterator[bytes]:
     query = (
         select(*(column for _, column in _COLUMNS))
@@ -155,14 +155,12 @@ async def _rows(
         .execution_options(yield_per=ROWS_PER_FETCH)
     )
     encode = _csv_lines if fmt is ExportFormat.CSV else _json_lines
-    try:
-        if fmt is ExportFormat.CSV:
-            yield _csv_lines([FIELDS])
+    if fmt is ExportFormat.CSV:
+        yield _csv_lines([FIELDS])
+    async with sessions() as session, session.begin():
         result = await session.stream(query)
         async for rows in result.partitions():
             yield encode([_cells(row) for row in rows])
-    finally:
-        await session.close()
 
 
 def _cells(row: Sequence[Any]) -> tuple[Any, ...]:

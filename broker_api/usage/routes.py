@@ -8,6 +8,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker_api.deps import AdminDep, CallerDep, SessionDep
 from broker_api.periods import period_from_dates
@@ -68,12 +69,21 @@ AcceptHeader = Annotated[str | None, Header()]
 
 
 async def _statement(
-    request: Request, tenant_id: UUID, month: str, fmt: str | None, accept: str | None
+    request: Request,
+    session: AsyncSession,
+    tenant_id: UUID,
+    month: str,
+    fmt: str | None,
+    accept: str | None,
 ) -> StreamingResponse:
     period = export.month_period(month)
     chosen = export.export_format(fmt, accept)
     statement = await export.statement(
-        request.app.state.sessions, tenant_id=tenant_id, period=period, fmt=chosen
+        session,
+        request.app.state.sessions,
+        tenant_id=tenant_id,
+        period=period,
+        fmt=chosen,
     )
     return StreamingResponse(
         statement.body,
@@ -88,6 +98,7 @@ async def _statement(
 @router.get("/v1/usage/export", response_class=StreamingResponse)
 async def tenant_statement(
     request: Request,
+    session: SessionDep,
     caller: CallerDep,
     month: MonthQuery,
     format_: FormatQuery = None,
@@ -95,7 +106,7 @@ async def tenant_statement(
 ) -> StreamingResponse:
     """The calling tenant's statement for a month: one row per call to OpenRouter
     with its tokens, cost and where the cost comes from (docs/ledger.md)."""
-    return await _statement(request, caller.tenant_id, month, format_, accept)
+    return await _statement(request, session, caller.tenant_id, month, format_, accept)
 
 
 @router.get(
@@ -115,4 +126,4 @@ async def admin_statement(
     async with session.begin():
         tenant = await session.run_sync(find_tenant, slug)
         tenant_id = tenant.id
-    return await _statement(request, tenant_id, month, format_, accept)
+    return await _statement(request, session, tenant_id, month, format_, accept)
