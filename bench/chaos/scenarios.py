@@ -34,6 +34,7 @@ NODE_STOP_TIMEOUT_S = 20
 
 
 SUBMIT_CONCURRENCY = 32
+SUBMIT_RETRIES = 5
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,13 @@ async def _submit(api_url: str, api_key: str, count: int) -> list[str]:
         async def submit_one() -> str:
             async with gate:
                 answer = await client.post("/v1/jobs", json=BODY)
+                # A 503 (the API's database connections still dropping after the
+                # Postgres scenario) is retried, as a client does.
+                for _ in range(SUBMIT_RETRIES):
+                    if answer.status_code != 503:
+                        break
+                    await asyncio.sleep(0.5)
+                    answer = await client.post("/v1/jobs", json=BODY)
             answer.raise_for_status()
             return str(answer.json()["id"])
 
