@@ -55,16 +55,23 @@ def _job_on(make_job, model: str, **body):
     return make_job(request=json.dumps(make_job_body(model=model, **body)))
 
 
-def test_an_answer_without_cost_is_estimated_then_reconciled_after_404s(
-    worker_process, worker_settings, openrouter_mock, make_job, engine, priced_model
-):
-    body = completion_body(model=priced_model, usage=USAGE_WITHOUT_COST)
+def _answered_without_cost(worker_process, openrouter_mock, make_job, model):
+    """Run a job on `model` whose answer reports tokens but no cost; its id."""
+    body = completion_body(model=model, usage=USAGE_WITHOUT_COST)
     openrouter_mock.post("/chat/completions").mock(
         return_value=httpx.Response(200, json=body)
     )
-    job_id = _job_on(make_job, priced_model)
-
+    job_id = _job_on(make_job, model)
     worker_process.loop.run(worker_process.completions.run(job_id))
+    return job_id
+
+
+def test_an_answer_without_cost_is_estimated_then_reconciled_after_404s(
+    worker_process, worker_settings, openrouter_mock, make_job, engine, priced_model
+):
+    job_id = _answered_without_cost(
+        worker_process, openrouter_mock, make_job, priced_model
+    )
 
     (attempt,) = fetch_attempts(engine, job_id)
     # $1 per million prompt tokens, $2 per million completion tokens.
@@ -119,12 +126,9 @@ def test_an_answer_without_cost_is_estimated_then_reconciled_after_404s(
 def test_a_generation_never_known_keeps_its_estimate_with_a_reason(
     worker_process, worker_settings, openrouter_mock, make_job, engine, priced_model
 ):
-    body = completion_body(model=priced_model, usage=USAGE_WITHOUT_COST)
-    openrouter_mock.post("/chat/completions").mock(
-        return_value=httpx.Response(200, json=body)
+    job_id = _answered_without_cost(
+        worker_process, openrouter_mock, make_job, priced_model
     )
-    job_id = _job_on(make_job, priced_model)
-    worker_process.loop.run(worker_process.completions.run(job_id))
     openrouter_mock.get("/generation").mock(return_value=httpx.Response(404))
     config = _reconciler(first_check_s=0.001, max_check_s=0.001, tries=2)
 
