@@ -30,12 +30,17 @@ def table(rows: list[Row]) -> str:
     for row in rows:
         check = row.ledger
         lines.append(
-            f"| {row.scenario} | ${check.billed_usd} | ${check.before_usd} "
-            f"({_share(check.before_usd, check.billed_usd)}) | ${check.after_usd} "
-            f"| ${check.worst_model_gap_usd} | {check.attributed} "
+            f"| {row.scenario} | {_usd(check.billed_usd)} | {_usd(check.before_usd)} "
+            f"({_share(check.before_usd, check.billed_usd)}) | {_usd(check.after_usd)} "
+            f"| {_usd(check.worst_model_gap_usd)} | {check.attributed} "
             f"| {check.open_costs} | {check.silent} |"
         )
     return "\n".join(lines)
+
+
+def _usd(amount: Decimal) -> str:
+    text = format(amount.normalize(), "f")
+    return f"${'0' if text in {'-0', ''} else text}"
 
 
 def _share(part: Decimal, whole: Decimal) -> str:
@@ -60,8 +65,9 @@ fault to the last job terminal. Lease 10 s, stale-queued threshold 5 s, sweep ev
 - *jobs with 2 successes*: jobs with more than one succeeded attempt (must be 0).
 - *attempt rows*: the ledger. A row is written (`started`) before each call and
   the answer is written onto it; a row still `started` once its lease has run out
-  lost its worker mid-call, and the sweeper marks it `interrupted` (answer and cost
-  unknown: OpenRouter may have billed the call).
+  lost its worker mid-call, and the sweeper marks it `interrupted` (answer
+  unknown; its cost stays at the call's estimate until the reconciler prices it:
+  OpenRouter may have billed the call).
 - *simulator billed*: what the simulator charged for the tenant's calls (its call
   log, each call's cost); *ledger*: the sum of the tenant's attempts' `cost_usd`
   when every job was terminal, then after the cost reconciler ran (every
