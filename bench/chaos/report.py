@@ -86,7 +86,11 @@ What the table shows, scenario by scenario:
 
 - **SIGKILL of the whole worker node**: the calls in flight at each kill reach
   OpenRouter but their answers never reach Postgres; their rows stay in the ledger
-  and become `interrupted`, and the jobs run again once their lease expires.
+  and become `interrupted`, and the jobs run again once their lease expires. Those
+  rows hold the calls' estimates, so the ledger at the end of the jobs is off the
+  bill by what the killed calls really cost; with no generation id (the calls were
+  not streamed) the day's activity for the model is what prices them, and after
+  reconciliation the ledger equals the bill.
 - **The same with a batch**: its items travel 16 to a message and are claimed in
   one statement; a kill leaves each claimed item's lease to expire like any job's.
 - **SIGKILL of a worker process**: the node stops as a whole and is restarted (as
