@@ -75,10 +75,12 @@ WHERE jobs.id = %(job_id)s AND jobs.claim_token = %(token)s AND jobs.status = 'r
 """
 
 # The call's answer, onto the row written before it. Updating by id makes a retried
-# write a no-op, and the answer lands even when the claim was lost meanwhile.
+# write a no-op, and the answer lands even when the claim was lost meanwhile. A
+# failure keeps the generation id its stream already gave (note_generation_id).
 _RECORD_ATTEMPT = """
 UPDATE attempts SET model = %(model)s, provider = %(provider)s,
-    generation_id = %(generation_id)s, outcome = %(outcome)s,
+    generation_id = coalesce(%(generation_id)s, attempts.generation_id),
+    outcome = %(outcome)s,
     http_status = %(http_status)s, error_code = %(attempt_error_code)s,
     error_message = %(attempt_error_message)s, prompt_tokens = %(prompt_tokens)s,
     completion_tokens = %(completion_tokens)s, cost_usd = %(cost_usd)s,

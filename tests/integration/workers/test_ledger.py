@@ -357,3 +357,36 @@ def test_a_streamed_calls_generation_id_is_kept_while_it_streams(
     assert seen["row"].generation_id == STREAM_HEAD["id"]
     (attempt,) = fetch_attempts(engine, job_id)
     assert attempt.generation_id == STREAM_HEAD["id"]
+
+
+def test_a_stream_that_breaks_keeps_its_generation_id_and_its_estimate(
+    worker_process, openrouter_mock, make_job, engine
+):
+    class Broken(httpx.AsyncByteStream):
+        async def __aiter__(self):
+            first = {
+                **STREAM_HEAD,
+                "choices": [{"index": 0, "delta": {"content": "Hi"}}],
+            }
+            yield b"data: " + json.dumps(first).encode() + b"\n\n"
+            for _ in range(500):  # the id is on the row before the call fails
+                (row,) = fetch_attempts(engine, job_id)
+                if row.generation_id is not None:
+                    break
+                await asyncio.sleep(0.01)
+            # then no [DONE]: the call breaks
+
+    openrouter_mock.post("/chat/completions").mock(
+        return_value=httpx.Response(
+            200, headers={"Content-Type": "text/event-stream"}, stream=Broken()
+        )
+    )
+    job_id = make_job(request=json.dumps(make_job_body(stream=True)))
+
+    worker_process.loop.run(worker_process.completions.run(job_id))
+
+    (attempt,) = fetch_attempts(engine, job_id)
+    assert attempt.outcome in ("retryable", "permanent")
+    assert attempt.generation_id == STREAM_HEAD["id"]  # for the reconciler
+    assert attempt.cost_source in (CostSource.ESTIMATED, CostSource.UNKNOWN)
+    assert attempt.cost_note
