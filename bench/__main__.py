@@ -22,6 +22,7 @@ BENCHMARKS = [
     "submit_api",
     "sync_path",
     "streaming",
+    "statement_export",
 ]
 
 

@@ -37,6 +37,7 @@ from broker_api.log_context import LogContextMiddleware
 from broker_api.metrics.routes import router as metrics_router
 from broker_api.models.routes import router as models_router
 from broker_api.notices import Notices
+from broker_api.reconciliation.routes import router as reconciliation_router
 from broker_api.settings import ApiSettings
 from broker_api.stats.performance_routes import router as performance_stats_router
 from broker_api.stats.routes import router as stats_router
@@ -127,6 +128,7 @@ def create_app(
     app.include_router(admin_openrouter_key_router)
     app.include_router(dashboard_router)
     app.include_router(usage_router)
+    app.include_router(reconciliation_router)
     app.include_router(performance_stats_router)
     app.include_router(metrics_router)
     # Added first, so it runs inside the size limit and never buffers an oversize body.

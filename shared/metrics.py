@@ -36,8 +36,9 @@ LABELS: dict[Counter, tuple[str, ...]] = {
     Counter.LATENCY_SUM_S: ("model", "provider"),
     Counter.FIRST_TOKEN_BUCKET: ("model", "provider", "le"),
     Counter.FIRST_TOKEN_SUM_S: ("model", "provider"),
-    Counter.COST_USD: ("model", "provider"),
-    Counter.TOKENS: ("model", "provider", "kind"),
+    # Per tenant: what each tenant spends is the point of the ledger.
+    Counter.COST_USD: ("tenant", "model", "provider"),
+    Counter.TOKENS: ("tenant", "model", "provider", "kind"),
     Counter.RATE_LIMIT_WAITS: ("scope",),
     Counter.RATE_LIMIT_WAIT_S: ("scope",),
     Counter.WEBHOOK_DELIVERIES: ("outcome",),

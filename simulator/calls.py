@@ -22,6 +22,7 @@ class Call:
     # A stream's schedule, unix seconds: its first token was due then, and each
     # later one a token interval after the one before (benchmarks time chunks by it).
     first_token_ts: float | None = None
+    cost_usd: str | None = None  # what it was billed, exact decimal text
 
 
 class CallLog:

@@ -26,8 +26,16 @@ from shared.metrics import (
 # Counters shown as they are stored: (name, help, shared counter).
 _PLAIN_COUNTERS = (
     ("helixq_attempts", "Calls to OpenRouter.", Counter.ATTEMPTS),
-    ("helixq_cost_usd", "Cost reported by OpenRouter, USD.", Counter.COST_USD),
-    ("helixq_tokens", "Tokens by kind (prompt, completion).", Counter.TOKENS),
+    (
+        "helixq_cost_usd",
+        "Cost of calls as first recorded (reported, else estimated), USD.",
+        Counter.COST_USD,
+    ),
+    (
+        "helixq_tokens",
+        "Tokens by kind (prompt, completion, cached, cache_write, reasoning).",
+        Counter.TOKENS,
+    ),
     (
         "helixq_rate_limit_waits",
         "Waits for a rate-limit token.",
@@ -68,6 +76,7 @@ class SnapshotCollector(Collector):
             self._snapshot.counters,
         )
         yield from _health_families(self._snapshot)
+        yield from _ledger_families(self._snapshot)
 
 
 def _queue_families(snapshot: Snapshot) -> Iterator[Metric]:
@@ -144,3 +153,22 @@ def _health_families(snapshot: Snapshot) -> Iterator[Metric]:
             "Latency of the last OpenRouter check.",
             value=check.latency_ms / 1000,
         )
+
+
+def _ledger_families(snapshot: Snapshot) -> Iterator[Metric]:
+    unattributed = GaugeMetricFamily(
+        "helixq_cost_unattributed_usd",
+        "OpenRouter's activity minus the ledger, per model over the last 30 days,"
+        " that no attempt could take (docs/ledger.md).",
+        labels=["model"],
+    )
+    for model, usd in sorted(snapshot.unattributed_usd.items()):
+        unattributed.add_metric([model], usd)
+    open_costs = GaugeMetricFamily(
+        "helixq_ledger_open_attempts",
+        "Calls whose cost is still estimated or unknown.",
+        labels=["cost_source"],
+    )
+    for source in ("estimated", "unknown"):
+        open_costs.add_metric([source], snapshot.open_costs.get(source, 0))
+    yield from (unattributed, open_costs)

@@ -21,7 +21,7 @@ from uuid import UUID
 from redis.asyncio import Redis
 
 from shared import budget
-from shared.cost import budget_estimate_usd
+from shared.cost import budget_estimate_usd, estimated_cost_usd
 from shared.model_ids import upstream_model_id
 from shared.rate_limits import (
     RateLimitSettings,
@@ -200,6 +200,20 @@ class LimitsGate:
     async def _seed(self, tenant: str, month: str) -> None:
         recorded = await self.parts.recorded_spend(tenant, month)
         await budget.seed(self.parts.redis, tenant, month=month, spent_usd=recorded)
+
+    async def pricing(
+        self, request: Mapping[str, object], model: str
+    ) -> tuple[ModelInfo | None, Decimal | None]:
+        """The catalog's prices of `model` and what one call of `request` to it
+        is reserved at (None when the catalog cannot price it)."""
+        info = (await self.parts.catalog()).get(upstream_model_id(model))
+        if info is None:
+            return None, None
+        prompt, completion = estimated_tokens(request)
+        reserve = estimated_cost_usd(
+            info, prompt_tokens=prompt, completion_tokens=completion
+        )
+        return info, reserve
 
     async def _estimate_usd(self, model: str, prompt: int, completion: int) -> Decimal:
         catalog = await self.parts.catalog()

@@ -42,6 +42,10 @@ DISCOUNT_SCHEDULE_NAME = "submit-discount-lines"
 # Each upstream batch keeps its own backoff (HELIXQ_DISCOUNT_POLL_*): this only
 # looks for the ones that are due.
 FOLLOW_SCHEDULE_NAME = "follow-upstream-batches"
+# run_beat replaces it with HELIXQ_COST_RECONCILE_INTERVAL_S. Each attempt keeps
+# its own backoff (HELIXQ_COST_CHECK_*): this only looks for the ones that are due.
+DEFAULT_RECONCILE_INTERVAL_S = 30.0
+RECONCILE_SCHEDULE_NAME = "reconcile-costs"
 # A delivery whose message was lost is re-sent within this long plus the sweep's grace.
 DUE_WEBHOOKS_INTERVAL_S = 15.0
 # Often enough that /readyz reads a check younger than its 3 min staleness limit.
@@ -110,6 +114,10 @@ def create_app() -> HelixqCelery:
             FOLLOW_SCHEDULE_NAME: {
                 "task": TaskName.FOLLOW_UPSTREAM_BATCHES.value,
                 "schedule": DEFAULT_DISCOUNT_INTERVAL_S,
+            },
+            RECONCILE_SCHEDULE_NAME: {
+                "task": TaskName.RECONCILE_COSTS.value,
+                "schedule": DEFAULT_RECONCILE_INTERVAL_S,
             },
             "deliver-due-webhooks": {
                 "task": TaskName.DELIVER_DUE_WEBHOOKS.value,

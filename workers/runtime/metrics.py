@@ -27,26 +27,31 @@ logger = logging.getLogger(__name__)
 _REDIS_ERRORS = (redis.exceptions.RedisError, OSError)
 
 
-def add_attempt(pipe: AsyncPipeline, attempt: AttemptRecord) -> None:
+def add_attempt(pipe: AsyncPipeline, attempt: AttemptRecord, tenant: str) -> None:
     """Queue the counting of one upstream call on `pipe`: by outcome, its latency
-    (and a streamed call's time to its first chunk), tokens and cost (the caller
-    sends it with the job's other Redis writes)."""
+    (and a streamed call's time to its first chunk), tokens and cost, the last two
+    per tenant (the caller sends it with the job's other Redis writes). The cost is
+    the one first recorded, reported or estimated; the reconciler corrects the
+    ledger, not this counter."""
     key = redis_keys.monitoring_counters()
     model, provider = attempt.model, attempt.provider or UNKNOWN_PROVIDER
     pipe.hincrby(key, counter_field(Counter.ATTEMPTS, model, provider, attempt.outcome))
     _observe(pipe, LATENCY, (model, provider), attempt.latency_ms / 1000)
     if attempt.first_token_ms is not None:
         _observe(pipe, FIRST_TOKEN, (model, provider), attempt.first_token_ms / 1000)
+    details = attempt.details
     for kind, tokens in (
         ("prompt", attempt.prompt_tokens),
         ("completion", attempt.completion_tokens),
+        ("cached", details.cached_tokens),
+        ("cache_write", details.cache_write_tokens),
+        ("reasoning", details.reasoning_tokens),
     ):
         if tokens:
-            pipe.hincrby(
-                key, counter_field(Counter.TOKENS, model, provider, kind), tokens
-            )
+            field = counter_field(Counter.TOKENS, tenant, model, provider, kind)
+            pipe.hincrby(key, field, tokens)
     if attempt.cost_usd:
-        field = counter_field(Counter.COST_USD, model, provider)
+        field = counter_field(Counter.COST_USD, tenant, model, provider)
         pipe.hincrbyfloat(key, field, float(attempt.cost_usd))
 
 

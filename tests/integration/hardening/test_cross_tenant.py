@@ -63,6 +63,7 @@ ROUTE_KINDS = {
     "GET /v1/stats/models": PUBLIC,
     "GET /v1/limits": TENANT,
     "GET /v1/usage": TENANT,
+    "GET /v1/usage/export": TENANT,
     "GET /v1/stats": TENANT,
     "GET /dashboard": PUBLIC,
     "GET /dashboard/assets/{name}": PUBLIC,
@@ -79,6 +80,8 @@ ROUTE_KINDS = {
     "DELETE /admin/tenants/{slug}/openrouter-key": ADMIN,
     "POST /admin/secrets/reseal": ADMIN,
     "GET /admin/usage": ADMIN,
+    "GET /admin/tenants/{slug}/usage/export": ADMIN,
+    "GET /admin/reconciliation": ADMIN,
     "GET /admin/stats": ADMIN,
 }
 SECRET_PROMPT = "tenant-a-secret-prompt-7f3c"
