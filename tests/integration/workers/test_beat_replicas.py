@@ -1,0 +1,205 @@
+"""Two `helixq beat` processes on one Redis: each periodic task is published once
+per period, and when the leader dies the standby takes over within the lease."""
+
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from itertools import pairwise
+from pathlib import Path
+
+import pytest
+import redis
+
+from helixq.processes import Supervisor
+from shared.queues import Queue, TaskName
+from shared.task_messages import PRIORITY_STEPS, redis_list_key
+from tests.polling import wait_until
+from tests.services import Services
+from workers.runtime.celery_app import (
+    CATALOG_SYNC_INTERVAL_S,
+    DUE_WEBHOOKS_INTERVAL_S,
+    EXPIRED_FILES_INTERVAL_S,
+    SENT_AT_LEADERSHIP,
+    UPSTREAM_CHECK_INTERVAL_S,
+)
+
+pytestmark = pytest.mark.timeout(90)
+
+HELIXQ = str(Path(sys.executable).parent / "helixq")
+PERIOD_S = 1.0  # the sweeps' interval in this test
+LEASE_S = 3.0
+# Every task's period here (the others are fixed in workers.runtime.celery_app).
+PERIODS_S = {
+    TaskName.REQUEUE_STALE_JOBS: PERIOD_S,
+    TaskName.FINISH_BATCHES: PERIOD_S,
+    TaskName.SUBMIT_DISCOUNT_LINES: PERIOD_S,
+    TaskName.FOLLOW_UPSTREAM_BATCHES: PERIOD_S,
+    TaskName.DELIVER_DUE_WEBHOOKS: DUE_WEBHOOKS_INTERVAL_S,
+    TaskName.CHECK_UPSTREAM: UPSTREAM_CHECK_INTERVAL_S,
+    TaskName.SYNC_MODEL_CATALOG: CATALOG_SYNC_INTERVAL_S,
+    TaskName.DELETE_EXPIRED_FILES: EXPIRED_FILES_INTERVAL_S,
+}
+STEADY_S = 6.0  # both beats running
+AFTER_TAKEOVER_S = 4.0
+
+
+@dataclass
+class Published:
+    """Each periodic task message as it lands on the maintenance lists."""
+
+    at: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def times(self, task: TaskName, since: float = 0.0) -> list[float]:
+        with self.lock:
+            return [at for at in self.at[task.value] if at >= since]
+
+
+@pytest.fixture
+def published(
+    services: Services, redis_client: "redis.Redis[bytes]"
+) -> Iterator[Published]:
+    lists = [redis_list_key(Queue.MAINTENANCE, step) for step in PRIORITY_STEPS]
+    record, stop = Published(), threading.Event()
+    client: redis.Redis[bytes] = redis.Redis.from_url(services.redis_url)
+
+    def observe() -> None:
+        while not stop.is_set():
+            popped = client.brpop(lists, timeout=0.2)
+            if popped is not None:
+                task = json.loads(popped[1])["headers"]["task"]
+                with record.lock:
+                    record.at[task].append(time.monotonic())
+
+    observer = threading.Thread(target=observe, daemon=True)
+    observer.start()
+    yield record
+    stop.set()
+    observer.join(timeout=5)
+    client.close()
+
+
+@pytest.fixture
+def beats(services: Services, tmp_path: Path) -> Iterator[Supervisor]:
+    supervisor = Supervisor(cwd=tmp_path)
+    yield supervisor
+    supervisor.stop_all(grace_s=5)
+
+
+def _environment(services: Services) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DATABASE_URL": services.database_url,
+        "REDIS_URL": services.redis_url,
+        "HELIXQ_SWEEP_INTERVAL_S": str(PERIOD_S),
+        "HELIXQ_BATCH_SWEEP_INTERVAL_S": str(PERIOD_S),
+        "HELIXQ_DISCOUNT_INTERVAL_S": str(PERIOD_S),
+        "HELIXQ_BEAT_LEASE_S": str(LEASE_S),
+    }
+
+
+def _assert_once_per_period(published: Published, since: float) -> None:
+    for task, period_s in PERIODS_S.items():
+        if task in SENT_AT_LEADERSHIP:
+            continue  # also sent when a beat takes the lead: checked on their own
+        times = published.times(task, since)
+        gaps = [later - earlier for earlier, later in pairwise(times)]
+        # Two schedulers would each send on their own phase: some gap far below it.
+        assert all(gap > 0.6 * period_s for gap in gaps), (task, gaps)
+
+
+def test_two_beats_publish_each_task_once_per_period_and_one_takes_over(
+    beats: Supervisor, published: Published, services: Services, tmp_path: Path
+) -> None:
+    env = _environment(services)
+    beats.start("beat-a", [HELIXQ, "beat"], env, log=tmp_path / "beat-a.log")
+    wait_until(
+        lambda: bool(published.times(TaskName.REQUEUE_STALE_JOBS)),
+        timeout_s=30,
+        what="the first beat's first sweep",
+    )
+    beats.start("beat-b", [HELIXQ, "beat"], env, log=tmp_path / "beat-b.log")
+    wait_until(
+        lambda: "beat: Starting" in (tmp_path / "beat-b.log").read_text(),
+        timeout_s=30,
+        what="the second beat to start",
+    )
+    steady_from = time.monotonic()
+    time.sleep(STEADY_S)
+    beats.raise_if_one_exited()
+
+    # Both running: each sweep about once a second, not twice.
+    for task in (TaskName.REQUEUE_STALE_JOBS, TaskName.FINISH_BATCHES):
+        count = len(published.times(task, steady_from))
+        assert STEADY_S / PERIOD_S - 2 <= count <= STEADY_S / PERIOD_S + 1, count
+    # The first leader refreshed the upstream check and the catalog once at start.
+    for task in SENT_AT_LEADERSHIP:
+        assert len(published.times(task)) == 1, task
+
+    beats.kill("beat-a")  # SIGKILL: the lease is not handed back
+    killed_at = time.monotonic()
+    wait_until(
+        lambda: bool(published.times(TaskName.REQUEUE_STALE_JOBS, killed_at)),
+        timeout_s=LEASE_S + 5,
+        what="the standby beat's first sweep",
+    )
+    took_over_s = published.times(TaskName.REQUEUE_STALE_JOBS, killed_at)[0] - killed_at
+    assert took_over_s <= LEASE_S + 1.5, took_over_s
+    takeover_at = time.monotonic()
+    time.sleep(AFTER_TAKEOVER_S)
+    beats.raise_if_one_exited()
+
+    count = len(published.times(TaskName.REQUEUE_STALE_JOBS, takeover_at))
+    assert AFTER_TAKEOVER_S / PERIOD_S - 2 <= count <= AFTER_TAKEOVER_S / PERIOD_S + 1
+    _assert_once_per_period(published, since=0.0)
+    # The new leader refreshes them once more as it takes over, and only then.
+    for task in SENT_AT_LEADERSHIP:
+        times = published.times(task)
+        assert len(times) == 2, (task, times)
+        assert killed_at <= times[1] <= killed_at + LEASE_S + 1.5
+
+
+def test_a_stopping_leader_hands_over_at_once_and_a_waiting_beat_stops(
+    beats: Supervisor, published: Published, services: Services, tmp_path: Path
+) -> None:
+    # A lease far longer than the handover may take: only a released lock fits.
+    env = {**_environment(services), "HELIXQ_BEAT_LEASE_S": "30"}
+    beats.start("beat-a", [HELIXQ, "beat"], env, log=tmp_path / "beat-a.log")
+    wait_until(
+        lambda: bool(published.times(TaskName.REQUEUE_STALE_JOBS)),
+        timeout_s=30,
+        what="the first beat's first sweep",
+    )
+    beats.start("beat-b", [HELIXQ, "beat"], env, log=tmp_path / "beat-b.log")
+    wait_until(
+        lambda: "beat: Starting" in (tmp_path / "beat-b.log").read_text(),
+        timeout_s=30,
+        what="the second beat to start",
+    )
+
+    beats.kill("beat-a", signal.SIGTERM)  # as a rolling update stops it
+    stopped_at = time.monotonic()
+    wait_until(
+        lambda: bool(published.times(TaskName.REQUEUE_STALE_JOBS, stopped_at)),
+        timeout_s=15,
+        what="the standby beat's first sweep",
+    )
+    # It tries for the lock every 30 / 6 s: the lock was free well before the lease.
+    handover_s = published.times(TaskName.REQUEUE_STALE_JOBS, stopped_at)[0]
+    assert handover_s - stopped_at <= 30 / 6 + 2
+
+    # A beat waiting for the lock stops when asked, as promptly as the leader.
+    beats.start("beat-c", [HELIXQ, "beat"], env, log=tmp_path / "beat-c.log")
+    wait_until(
+        lambda: "beat: Starting" in (tmp_path / "beat-c.log").read_text(),
+        timeout_s=30,
+        what="the third beat to start",
+    )
+    os.killpg(beats.pid("beat-c"), signal.SIGTERM)
+    beats.wait_for_exit("beat-c", timeout_s=5)

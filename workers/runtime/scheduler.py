@@ -1,0 +1,82 @@
+"""The periodic tasks' scheduler: any number of `helixq beat` processes, one sends.
+
+RedBeat keeps the schedule (each entry's last run) in Redis and lets one beat hold
+a lock there, renewed on every tick. The other beats wait for the lock; when its
+holder stops it is released, when its holder dies it lapses after
+HELIXQ_BEAT_LEASE_S, and the beat that takes it goes on from the schedule Redis
+holds, so a period is neither run twice nor skipped. A holder that finds its lock
+taken (it stalled past the lease) fails its tick before sending and exits.
+"""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from celery import Celery
+from redbeat import RedBeatScheduler
+
+from shared import redis_keys
+from workers.runtime.celery_app import (
+    BATCH_SWEEP_SCHEDULE_NAME,
+    DISCOUNT_SCHEDULE_NAME,
+    FOLLOW_SCHEDULE_NAME,
+    SENT_AT_LEADERSHIP,
+    SWEEP_SCHEDULE_NAME,
+)
+from workers.runtime.settings import WorkerSettings
+
+# The leader ticks at least this many times a lease, renewing it each time, and a
+# waiting beat tries for the lock as often.
+TICKS_PER_LEASE = 6
+# A last run this old makes an entry due at once.
+LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)
+SCHEDULER = f"{__name__}:LeaderScheduler"
+
+
+def configure_beat(app: Celery, settings: WorkerSettings) -> None:
+    """Set the intervals the settings choose, and RedBeat's Redis, keys and lease."""
+    schedule = app.conf.beat_schedule
+    schedule[SWEEP_SCHEDULE_NAME]["schedule"] = settings.helixq_sweep_interval_s
+    schedule[BATCH_SWEEP_SCHEDULE_NAME]["schedule"] = (
+        settings.helixq_batch_sweep_interval_s
+    )
+    schedule[DISCOUNT_SCHEDULE_NAME]["schedule"] = settings.helixq_discount_interval_s
+    schedule[FOLLOW_SCHEDULE_NAME]["schedule"] = settings.helixq_discount_interval_s
+    app.conf.update(
+        beat_scheduler=SCHEDULER,
+        beat_max_loop_interval=settings.helixq_beat_lease_s / TICKS_PER_LEASE,
+        redbeat_redis_url=settings.redis_url,
+        # Its own (none), not the broker's transport options.
+        redbeat_redis_options={},
+        redbeat_key_prefix=redis_keys.BEAT_KEY_PREFIX,
+        redbeat_lock_timeout=int(settings.helixq_beat_lease_s),
+    )
+
+
+# RedBeat ships no type hints.
+class LeaderScheduler(RedBeatScheduler):  # type: ignore[misc]
+    """RedBeat's scheduler; as it takes the lead it makes SENT_AT_LEADERSHIP due,
+    so that prices and the upstream check are fresh from a new leader's first
+    seconds rather than one interval (up to an hour) later."""
+
+    _leading = False
+
+    def tick(self, *args: Any, **kwargs: Any) -> float:
+        """One pass; the first one, right after the lock is taken, also makes the
+        leadership's tasks due."""
+        if not self._leading:
+            self._leading = True
+            self._make_due(_entries_sent_at_leadership(self.app))
+        interval: float = super().tick(*args, **kwargs)
+        return interval
+
+    def _make_due(self, names: list[str]) -> None:
+        for name in names:
+            key = self.Entry.generate_key(self.app, name)
+            self.Entry.from_key(key, app=self.app).reschedule(last_run_at=LONG_AGO)
+
+
+def _entries_sent_at_leadership(app: Celery) -> list[str]:
+    tasks = {task.value for task in SENT_AT_LEADERSHIP}
+    return [
+        name for name, entry in app.conf.beat_schedule.items() if entry["task"] in tasks
+    ]
