@@ -12,6 +12,7 @@ from shared.rate_limits import RateLimitSettings
 from shared.settings import (
     DatabaseSettings,
     DurationS,
+    LivenessSettings,
     RedisSettings,
     RoutingSettings,
     WebhookSettings,
@@ -51,6 +52,7 @@ class WorkerSettings(
     WebhookSettings,
     RateLimitSettings,
     DiscountLaneSettings,
+    LivenessSettings,
 ):
     openrouter_api_key: SecretStr | None = None
     openrouter_base_url: str = Field(

@@ -4,6 +4,7 @@ per period, and when the leader dies the standby takes over within the lease."""
 import json
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -92,9 +93,10 @@ def beats(services: Services, tmp_path: Path) -> Iterator[Supervisor]:
     supervisor.stop_all(grace_s=5)
 
 
-def _environment(services: Services) -> dict[str, str]:
+def _environment(services: Services, alive_dir: Path) -> dict[str, str]:
     return {
         **os.environ,
+        "HELIXQ_ALIVE_DIR": str(alive_dir),
         "DATABASE_URL": services.database_url,
         "REDIS_URL": services.redis_url,
         "HELIXQ_SWEEP_INTERVAL_S": str(PERIOD_S),
@@ -117,7 +119,7 @@ def _assert_once_per_period(published: Published, since: float) -> None:
 def test_two_beats_publish_each_task_once_per_period_and_one_takes_over(
     beats: Supervisor, published: Published, services: Services, tmp_path: Path
 ) -> None:
-    env = _environment(services)
+    env = _environment(services, tmp_path / "alive")
     beats.start("beat-a", [HELIXQ, "beat"], env, log=tmp_path / "beat-a.log")
     wait_until(
         lambda: bool(published.times(TaskName.REQUEUE_STALE_JOBS)),
@@ -138,6 +140,17 @@ def test_two_beats_publish_each_task_once_per_period_and_one_takes_over(
     for task in (TaskName.REQUEUE_STALE_JOBS, TaskName.FINISH_BATCHES):
         count = len(published.times(task, steady_from))
         assert STEADY_S / PERIOD_S - 2 <= count <= STEADY_S / PERIOD_S + 1, count
+    # The leader ticking and the standby waiting both answer the liveness probe.
+    probe = subprocess.run(
+        [str(Path(HELIXQ).parent / "helixq-alive"), "beat"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert probe.returncode == 0, probe.stderr
+    assert "2 beat process(es)" in probe.stdout
     # The first leader refreshed the upstream check and the catalog once at start.
     for task in SENT_AT_LEADERSHIP:
         assert len(published.times(task)) == 1, task
@@ -169,7 +182,7 @@ def test_a_stopping_leader_hands_over_at_once_and_a_waiting_beat_stops(
     beats: Supervisor, published: Published, services: Services, tmp_path: Path
 ) -> None:
     # A lease far longer than the handover may take: only a released lock fits.
-    env = {**_environment(services), "HELIXQ_BEAT_LEASE_S": "30"}
+    env = {**_environment(services, tmp_path / "alive"), "HELIXQ_BEAT_LEASE_S": "30"}
     beats.start("beat-a", [HELIXQ, "beat"], env, log=tmp_path / "beat-a.log")
     wait_until(
         lambda: bool(published.times(TaskName.REQUEUE_STALE_JOBS)),
