@@ -216,3 +216,31 @@ def test_a_stopping_leader_hands_over_at_once_and_a_waiting_beat_stops(
     )
     os.killpg(beats.pid("beat-c"), signal.SIGTERM)
     beats.wait_for_exit("beat-c", timeout_s=5)
+
+
+def test_a_leader_whose_lock_redis_lost_takes_it_again_and_goes_on(
+    beats: Supervisor,
+    published: Published,
+    services: Services,
+    redis_client: "redis.Redis[bytes]",
+    tmp_path: Path,
+) -> None:
+    env = _environment(services, tmp_path / "alive")
+    beats.start("beat-a", [HELIXQ, "beat"], env, log=tmp_path / "beat-a.log")
+    wait_until(
+        lambda: bool(published.times(TaskName.CHECK_UPSTREAM)),
+        timeout_s=30,
+        what="the beat's first upstream check",
+    )
+
+    redis_client.flushdb()  # the lock and the schedule with it, as a Redis restart
+    flushed_at = time.monotonic()
+    wait_until(
+        lambda: bool(published.times(TaskName.CHECK_UPSTREAM, flushed_at)),
+        timeout_s=LEASE_S + 5,
+        what="the upstream check of the beat leading again",
+    )
+    time.sleep(3 * PERIOD_S)
+    beats.raise_if_one_exited()
+    assert len(published.times(TaskName.REQUEUE_STALE_JOBS, flushed_at)) >= 2
+    assert "no longer this beat's" in (tmp_path / "beat-a.log").read_text()
