@@ -65,7 +65,10 @@ class LivenessMark:
                 write_mark(self.directory, ROLE, self.hostname)
             except OSError as error:
                 logger.warning("liveness mark not written: %r", error)
-            self._probe = self.loop.submit(asyncio.sleep(0))
+            try:
+                self._probe = self.loop.submit(asyncio.sleep(0))
+            except RuntimeError:  # the loop is closed: no more marks
+                self._probe = Future()
         else:
             logger.warning(
                 "the event loop has not answered for %.0f s: liveness mark not renewed",
