@@ -106,6 +106,28 @@ def _environment(services: Services, alive_dir: Path) -> dict[str, str]:
     }
 
 
+def _start_beat(beats: Supervisor, name: str, env: dict[str, str], logs: Path) -> None:
+    beats.start(name, [HELIXQ, "beat"], env, log=logs / f"{name}.log")
+    wait_until(
+        lambda: "beat: Starting" in (logs / f"{name}.log").read_text(),
+        timeout_s=30,
+        what=f"{name} to start",
+    )
+
+
+def _start_leader_and_standby(
+    beats: Supervisor, published: Published, env: dict[str, str], logs: Path
+) -> None:
+    """beat-a, leading once its first sweep is out, then beat-b, waiting."""
+    _start_beat(beats, "beat-a", env, logs)
+    wait_until(
+        lambda: bool(published.times(TaskName.REQUEUE_STALE_JOBS)),
+        timeout_s=30,
+        what="the first beat's first sweep",
+    )
+    _start_beat(beats, "beat-b", env, logs)
+
+
 def _assert_once_per_period(published: Published, since: float) -> None:
     for task, period_s in PERIODS_S.items():
         if task in SENT_AT_LEADERSHIP:
@@ -120,18 +142,7 @@ def test_two_beats_publish_each_task_once_per_period_and_one_takes_over(
     beats: Supervisor, published: Published, services: Services, tmp_path: Path
 ) -> None:
     env = _environment(services, tmp_path / "alive")
-    beats.start("beat-a", [HELIXQ, "beat"], env, log=tmp_path / "beat-a.log")
-    wait_until(
-        lambda: bool(published.times(TaskName.REQUEUE_STALE_JOBS)),
-        timeout_s=30,
-        what="the first beat's first sweep",
-    )
-    beats.start("beat-b", [HELIXQ, "beat"], env, log=tmp_path / "beat-b.log")
-    wait_until(
-        lambda: "beat: Starting" in (tmp_path / "beat-b.log").read_text(),
-        timeout_s=30,
-        what="the second beat to start",
-    )
+    _start_leader_and_standby(beats, published, env, tmp_path)
     steady_from = time.monotonic()
     time.sleep(STEADY_S)
     beats.raise_if_one_exited()
@@ -183,18 +194,7 @@ def test_a_stopping_leader_hands_over_at_once_and_a_waiting_beat_stops(
 ) -> None:
     # A lease far longer than the handover may take: only a released lock fits.
     env = {**_environment(services, tmp_path / "alive"), "HELIXQ_BEAT_LEASE_S": "30"}
-    beats.start("beat-a", [HELIXQ, "beat"], env, log=tmp_path / "beat-a.log")
-    wait_until(
-        lambda: bool(published.times(TaskName.REQUEUE_STALE_JOBS)),
-        timeout_s=30,
-        what="the first beat's first sweep",
-    )
-    beats.start("beat-b", [HELIXQ, "beat"], env, log=tmp_path / "beat-b.log")
-    wait_until(
-        lambda: "beat: Starting" in (tmp_path / "beat-b.log").read_text(),
-        timeout_s=30,
-        what="the second beat to start",
-    )
+    _start_leader_and_standby(beats, published, env, tmp_path)
 
     beats.kill("beat-a", signal.SIGTERM)  # as a rolling update stops it
     stopped_at = time.monotonic()
@@ -208,12 +208,7 @@ def test_a_stopping_leader_hands_over_at_once_and_a_waiting_beat_stops(
     assert handover_s - stopped_at <= 30 / 6 + 2
 
     # A beat waiting for the lock stops when asked, as promptly as the leader.
-    beats.start("beat-c", [HELIXQ, "beat"], env, log=tmp_path / "beat-c.log")
-    wait_until(
-        lambda: "beat: Starting" in (tmp_path / "beat-c.log").read_text(),
-        timeout_s=30,
-        what="the third beat to start",
-    )
+    _start_beat(beats, "beat-c", env, tmp_path)
     os.killpg(beats.pid("beat-c"), signal.SIGTERM)
     beats.wait_for_exit("beat-c", timeout_s=5)
 
@@ -226,7 +221,7 @@ def test_a_leader_whose_lock_redis_lost_takes_it_again_and_goes_on(
     tmp_path: Path,
 ) -> None:
     env = _environment(services, tmp_path / "alive")
-    beats.start("beat-a", [HELIXQ, "beat"], env, log=tmp_path / "beat-a.log")
+    _start_beat(beats, "beat-a", env, tmp_path)
     wait_until(
         lambda: bool(published.times(TaskName.CHECK_UPSTREAM)),
         timeout_s=30,
