@@ -35,6 +35,7 @@ from workers.runtime.celery_app import (
     BATCH_SWEEP_SCHEDULE_NAME,
     DISCOUNT_SCHEDULE_NAME,
     FOLLOW_SCHEDULE_NAME,
+    PROVISIONED_KEYS_SCHEDULE_NAME,
     SENT_AT_LEADERSHIP,
     SWEEP_SCHEDULE_NAME,
 )
@@ -61,6 +62,9 @@ def configure_beat(app: Celery, settings: WorkerSettings) -> None:
     )
     schedule[DISCOUNT_SCHEDULE_NAME]["schedule"] = settings.helixq_discount_interval_s
     schedule[FOLLOW_SCHEDULE_NAME]["schedule"] = settings.helixq_discount_interval_s
+    schedule[PROVISIONED_KEYS_SCHEDULE_NAME]["schedule"] = (
+        settings.helixq_key_sync_interval_s
+    )
     app.conf.update(
         beat_scheduler=SCHEDULER,
         beat_max_loop_interval=min(
