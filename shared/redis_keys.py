@@ -10,6 +10,10 @@ def worker_heartbeat(hostname: str) -> str:
 
 WORKER_HEARTBEAT_TTL_S = 30
 
+# The beats' shared schedule (each entry's last run) and their leader lock, kept by
+# RedBeat under this prefix (workers.runtime.scheduler).
+BEAT_KEY_PREFIX = f"{PREFIX}:beat:"
+
 # Workers publish a job's id here once its final state is committed; API processes
 # wake their long-poll and synchronous waiters with it.
 JOBS_FINISHED_CHANNEL = f"{PREFIX}:jobs:finished"

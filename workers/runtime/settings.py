@@ -13,6 +13,7 @@ from shared.settings import (
     DatabaseSettings,
     DurationS,
     FileStorageSettings,
+    LivenessSettings,
     RedisSettings,
     RoutingSettings,
     SealingSettings,
@@ -72,6 +73,7 @@ class WorkerSettings(
     WebhookSettings,
     RateLimitSettings,
     DiscountLaneSettings,
+    LivenessSettings,
     SealingSettings,
     FileStorageSettings,
     LedgerSettings,
@@ -113,6 +115,10 @@ class WorkerSettings(
     # How long a stopping worker lets its calls in flight run on; None: up to
     # OPENROUTER_TIMEOUT, so that every call can end.
     helixq_worker_stop_grace_s: DurationS | None = Field(default=None, ge=0)
+    # One beat of any number sends the periodic tasks, holding a lock in Redis that
+    # it renews as it ticks; when its holder dies, another beat takes over after
+    # this long (whole seconds: the lock is renewed by the second).
+    helixq_beat_lease_s: DurationS = Field(default=30.0, ge=2, le=600)
 
 
 class BrokerSettings(RedisSettings):
