@@ -8,10 +8,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
+from broker_api.admin.key_routes import router as admin_keys_router
 from broker_api.admin.limits_routes import router as admin_limits_router
 from broker_api.admin.routes import router as admin_router
 from broker_api.admin.routing_routes import router as admin_routing_router
 from broker_api.api_docs import router as api_docs_router
+from broker_api.audit.routes import router as audit_router
 from broker_api.auth_throttle import AuthThrottle
 from broker_api.batches.routes import router as batches_router
 from broker_api.body_limit import BodyLimitMiddleware
@@ -29,6 +31,7 @@ from broker_api.jobs.routes import router as jobs_router
 from broker_api.jobs.writer import JobWriter
 from broker_api.json_guard import JsonGuardMiddleware
 from broker_api.key_cache import KeyCache
+from broker_api.keys.routes import router as keys_router
 from broker_api.limits.routes import router as limits_router
 from broker_api.log_context import LogContextMiddleware
 from broker_api.metrics.routes import router as metrics_router
@@ -113,6 +116,9 @@ def create_app(
     app.include_router(models_router)
     app.include_router(stats_router)
     app.include_router(admin_router)
+    app.include_router(admin_keys_router)
+    app.include_router(keys_router)
+    app.include_router(audit_router)
     app.include_router(admin_routing_router)
     app.include_router(limits_router)
     app.include_router(admin_limits_router)

@@ -7,10 +7,12 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import redis
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from helixq.cli_services import SubParsers
 from helixq.console import format_table
+from shared import audit
 from shared.db.models import ApiKey, Tenant
 from shared.db.session import make_engine, make_sessions
 from shared.durations import parse_duration_s
@@ -20,13 +22,16 @@ from shared.strategies import FallbackStrategy, RouteStrategy
 from shared.tenancy import (
     create_api_key,
     create_tenant,
+    find_api_key,
     find_tenant,
+    key_record,
     list_api_keys,
     list_tenants,
     revoke_api_key,
 )
 
 NOTICE_TIMEOUT_S = 5
+CLI_ACTOR = audit.Actor(audit.ADMIN, audit.CLI_SOURCE)
 
 
 def add_admin_commands(commands: SubParsers) -> None:
@@ -101,6 +106,21 @@ def create_tenant_command(args: argparse.Namespace) -> int:
             fallback_strategy=args.fallback,
         )
         slug = tenant.slug
+        after = {
+            "slug": slug,
+            "name": tenant.name,
+            "default_model": tenant.default_model,
+            "route_strategy": tenant.route_strategy,
+            "fallback_strategy": tenant.fallback_strategy,
+        }
+        audit.record(
+            session,
+            CLI_ACTOR,
+            "tenant.create",
+            target=f"tenant:{slug}",
+            tenant=slug,
+            after=after,
+        )
     print(slug)  # after commit: a printed slug exists
     return 0
 
@@ -131,6 +151,15 @@ def create_key_command(args: argparse.Namespace) -> int:
     with database_session() as session:
         tenant = find_tenant(session, args.tenant)
         issued = create_api_key(session, tenant, name=args.name, expires_at=expires_at)
+        api_key = find_api_key(session, tenant, issued.prefix)
+        audit.record(
+            session,
+            CLI_ACTOR,
+            "key.create",
+            target=f"key:{issued.prefix}",
+            tenant=tenant.slug,
+            after=key_record(api_key),
+        )
     print(issued.key)  # alone, so that `KEY=$(helixq keys create ...)` works
     return 0
 
@@ -157,8 +186,19 @@ def _key_row(api_key: ApiKey) -> tuple[str, ...]:
 
 def revoke_key_command(args: argparse.Namespace) -> int:
     with database_session() as session:
+        before = key_record_of(session, args.prefix)
         api_key = revoke_api_key(session, args.prefix, now=datetime.now(UTC))
         revoked_at = format_time(api_key.revoked_at)
+        tenant = session.get(Tenant, api_key.tenant_id)
+        audit.record(
+            session,
+            CLI_ACTOR,
+            "key.revoke",
+            target=f"key:{args.prefix}",
+            tenant=tenant.slug if tenant else None,
+            before=before,
+            after=key_record(api_key),
+        )
     print(f"revoked {args.prefix} at {revoked_at}")
     client = redis.Redis.from_url(
         load_settings(RedisSettings).redis_url, socket_timeout=NOTICE_TIMEOUT_S
@@ -171,6 +211,12 @@ def revoke_key_command(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
     return 0
+
+
+def key_record_of(session: Session, prefix: str) -> dict[str, object] | None:
+    """The key's audit record before a change (None when no key has the prefix)."""
+    api_key = session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+    return key_record(api_key) if api_key is not None else None
 
 
 def format_time(moment: datetime | None, *, missing: str = "-") -> str:

@@ -5,7 +5,9 @@ Plain functions over a sync Session; the API calls them through
 """
 
 import re
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from pydantic import SecretStr
 from sqlalchemy import select
@@ -23,6 +25,8 @@ from shared.configured_models import check_environment_models, listed_model_ids
 from shared.db.models import ApiKey, Tenant
 from shared.errors import (
     InvalidRequest,
+    KeyNotFound,
+    KeyRevoked,
     NotFound,
     SettingsError,
     TenantExists,
@@ -79,6 +83,15 @@ def find_tenant(session: Session, slug: str) -> Tenant:
     return tenant
 
 
+@dataclass(frozen=True)
+class KeyTerms:
+    """What a key may do besides authenticate: None everywhere means everything."""
+
+    scopes: list[str] | None = None
+    allowed_models: list[str] | None = None
+    requests_per_minute: int | None = None
+
+
 def create_api_key(
     session: Session,
     tenant: Tenant,
@@ -86,9 +99,11 @@ def create_api_key(
     name: str = "default",
     expires_at: datetime | None = None,
     issued: IssuedKey | None = None,
+    terms: KeyTerms | None = None,
 ) -> IssuedKey:
     """Store a new key for `tenant`; the returned key is the only copy in clear."""
     issued = issued or generate_api_key()
+    terms = terms or KeyTerms()
     session.add(
         ApiKey(
             tenant_id=tenant.id,
@@ -96,8 +111,52 @@ def create_api_key(
             key_hash=issued.key_hash,
             name=name,
             expires_at=expires_at,
+            scopes=terms.scopes,
+            allowed_models=terms.allowed_models,
+            requests_per_minute=terms.requests_per_minute,
         )
     )
+    session.flush()
+    return issued
+
+
+def key_record(api_key: ApiKey) -> dict[str, Any]:
+    """A key as the audit trail keeps it: its terms and times, never the secret."""
+    return {
+        "prefix": api_key.prefix,
+        "name": api_key.name,
+        "scopes": api_key.scopes,
+        "allowed_models": api_key.allowed_models,
+        "requests_per_minute": api_key.requests_per_minute,
+        "created_at": api_key.created_at,
+        "expires_at": api_key.expires_at,
+        "revoked_at": api_key.revoked_at,
+    }
+
+
+def find_api_key(session: Session, tenant: Tenant, prefix: str) -> ApiKey:
+    """The tenant's key stored under `prefix`; KeyNotFound for another tenant's."""
+    api_key = session.scalar(
+        select(ApiKey).where(ApiKey.prefix == prefix, ApiKey.tenant_id == tenant.id)
+    )
+    if api_key is None:
+        raise KeyNotFound(prefix)
+    return api_key
+
+
+def rotate_api_key(
+    session: Session, tenant: Tenant, old: ApiKey, *, old_until: datetime
+) -> IssuedKey:
+    """A new key on the old one's terms; the old one keeps working until
+    `old_until` (or its own earlier expiry). A revoked key cannot be rotated."""
+    if old.revoked_at is not None:
+        raise KeyRevoked(old.prefix)
+    terms = KeyTerms(old.scopes, old.allowed_models, old.requests_per_minute)
+    issued = create_api_key(
+        session, tenant, name=old.name, expires_at=old.expires_at, terms=terms
+    )
+    if old.expires_at is None or old.expires_at > old_until:
+        old.expires_at = old_until
     session.flush()
     return issued
 

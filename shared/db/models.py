@@ -12,6 +12,7 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     ForeignKey,
+    Identity,
     Index,
     Integer,
     LargeBinary,
@@ -53,6 +54,8 @@ class Tenant(Base):
     webhook_url: Mapped[str | None] = mapped_column(Text)
     # Quotas and the tenant's own rate limits (shared.rate_limits.TenantLimits).
     limits: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # The only models its requests may name and routing may pick; NULL: any.
+    allowed_models: Mapped[list[str] | None] = mapped_column(JSONB)
     created_at: Mapped[datetime] = _now_column()
 
     __table_args__ = (CheckConstraint("slug ~ '^[a-z0-9][a-z0-9-]*$'", name="slug"),)
@@ -93,6 +96,35 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = _now_column()
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # What the key may do (shared.api_keys.KeyScope values); NULL: everything.
+    scopes: Mapped[list[str] | None] = mapped_column(JSONB)
+    # Narrows the tenant's allowed models for this key; NULL: the tenant's.
+    allowed_models: Mapped[list[str] | None] = mapped_column(JSONB)
+    requests_per_minute: Mapped[int | None] = mapped_column(Integer)
+    # Refreshed at most once a minute (broker_api.deps), not on every request.
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AuditEvent(Base):
+    """One admin or key action; rows are never changed or removed (a trigger
+    refuses UPDATE, DELETE and TRUNCATE). No foreign key: the trail outlives what
+    it names."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    actor: Mapped[str] = mapped_column(String(64))  # `admin` or a key's prefix
+    action: Mapped[str] = mapped_column(String(64))
+    tenant: Mapped[str | None] = mapped_column(String(63))  # the tenant's slug
+    target: Mapped[str] = mapped_column(String(300))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    source: Mapped[str | None] = mapped_column(String(100))  # client address, `cli`
+
+    __table_args__ = (Index("ix_audit_events_tenant_id", "tenant", "id"),)
 
 
 _STATUSES = ", ".join(f"'{status.value}'" for status in JobStatus)
