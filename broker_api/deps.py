@@ -7,7 +7,7 @@ function in a worker thread, a hop that costs more than what it returns.
 import hmac
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -23,7 +23,7 @@ from broker_api.key_access import check_scope, count_key_request
 from broker_api.key_cache import KeyCache, StoredKey, is_expired
 from broker_api.settings import ApiSettings
 from broker_api.waiters import JobWaiters
-from shared.api_keys import ALL_SCOPES, key_prefix
+from shared.api_keys import ALL_SCOPES, key_prefix, matches
 from shared.audit import ADMIN, Actor
 from shared.errors import Forbidden, Unauthenticated
 from shared.logging_setup import bind_tenant
@@ -140,10 +140,10 @@ async def authenticate(pool: Pool, cache: KeyCache, key: str) -> Caller:
         async with pool.connection() as connection:
             cursor = await connection.execute(_KEY_ROW, [key_prefix(presented)])
             row = await cursor.fetchone()
+            if row is not None and _is_used_now(presented, row):
+                await connection.execute(_TOUCH_KEY, [key_prefix(presented)])
         if row is None:
             return None
-            if _is_stale(row["last_used_at"]):
-                await connection.execute(_TOUCH_KEY, [key_prefix(presented)])
         caller = Caller(
             row["id"],
             row["slug"],
@@ -168,8 +168,12 @@ async def authenticate(pool: Pool, cache: KeyCache, key: str) -> Caller:
     return stored.caller
 
 
-def _is_stale(last_used_at: datetime | None) -> bool:
-    return last_used_at is None or last_used_at < datetime.now(UTC) - _LAST_USED_STEP
+def _is_used_now(presented: str, row: dict[str, Any]) -> bool:
+    """Whether this read should move the key's last use: the key is the stored
+    one (not a guess at its prefix) and its last use is a minute old or more."""
+    last_used_at: datetime | None = row["last_used_at"]
+    stale = last_used_at is None or last_used_at < datetime.now(UTC) - _LAST_USED_STEP
+    return stale and matches(presented, row["key_hash"])
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]

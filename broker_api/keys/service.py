@@ -73,7 +73,9 @@ def within_caller(terms: KeyTerms, caller: Caller) -> KeyTerms:
         models = models or list(caller.allowed_models)
     rate = terms.requests_per_minute
     limit = caller.requests_per_minute
-    if limit is not None and (rate is None or rate > limit):
+    if limit is not None and rate is None:
+        rate = limit
+    if limit is not None and rate is not None and rate > limit:
         raise InvalidRequest(
             f"requests_per_minute must be at most {limit}, the creating key's own",
             details={"field": "requests_per_minute", "max": limit},
