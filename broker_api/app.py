@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
+from broker_api.admin.allowed_models_routes import router as admin_models_router
 from broker_api.admin.key_routes import router as admin_keys_router
 from broker_api.admin.limits_routes import router as admin_limits_router
 from broker_api.admin.routes import router as admin_router
@@ -117,6 +118,7 @@ def create_app(
     app.include_router(stats_router)
     app.include_router(admin_router)
     app.include_router(admin_keys_router)
+    app.include_router(admin_models_router)
     app.include_router(keys_router)
     app.include_router(audit_router)
     app.include_router(admin_routing_router)

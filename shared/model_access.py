@@ -6,10 +6,15 @@ model. A request naming a model outside the list is refused; routing chooses
 only among allowed models.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from shared.errors import ModelNotAllowed
 from shared.model_ids import upstream_model_id
+
+# The key in `jobs.route` (and `batches.route`) carrying the list a job was
+# submitted under: the worker routes with it, whichever key submitted the job.
+ROUTE_ALLOWED_MODELS = "allowed_models"
 
 
 def normalized(models: Iterable[str]) -> list[str]:
@@ -51,3 +56,20 @@ def check_model_allowed(model: str, allowed: Sequence[str] | None) -> None:
 def only_allowed(models: Sequence[str], allowed: Sequence[str] | None) -> list[str]:
     """`models` in their order, without those outside the list."""
     return [model for model in models if is_allowed(model, allowed)]
+
+
+def with_allowed(
+    route: dict[str, Any] | None, allowed: Sequence[str] | None
+) -> dict[str, Any] | None:
+    """The stored route of a job submitted under `allowed`."""
+    if allowed is None:
+        return route
+    return {**(route or {}), ROUTE_ALLOWED_MODELS: list(allowed)}
+
+
+def allowed_of(route: Mapping[str, object] | None) -> tuple[str, ...] | None:
+    """The list a job was submitted under (None: any model)."""
+    allowed = (route or {}).get(ROUTE_ALLOWED_MODELS)
+    if not isinstance(allowed, list):
+        return None
+    return tuple(str(model) for model in allowed)

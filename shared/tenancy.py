@@ -32,6 +32,7 @@ from shared.errors import (
     TenantExists,
     TenantNotFound,
 )
+from shared.model_access import parse_allowed_models
 from shared.routing.validation import check_known_models
 from shared.settings import TenantSeed
 
@@ -176,11 +177,23 @@ def upsert_tenant_seeds(session: Session, seeds: list[TenantSeed]) -> list[Tenan
         tenant.route_strategy = seed.route_strategy or tenant.route_strategy
         tenant.fallback_strategy = seed.fallback_strategy or tenant.fallback_strategy
         tenant.model_substitution = seed.model_substitution or tenant.model_substitution
+        if seed.allowed_models is not None:
+            tenant.allowed_models = _seed_allowed_models(seed)
         if seed.api_key is not None:
             _ensure_key(session, tenant, seed.api_key, seed.variable("api_key"))
         tenants.append(tenant)
     session.flush()
     return tenants
+
+
+def _seed_allowed_models(seed: TenantSeed) -> list[str]:
+    models = parse_allowed_models(seed.allowed_models or "")
+    if not models:
+        raise SettingsError(
+            f"invalid {seed.variable('allowed_models')}: name at least one model "
+            "(comma-separated), or leave it unset to allow every model"
+        )
+    return models
 
 
 def _seed_slug(seed: TenantSeed) -> str:

@@ -14,9 +14,14 @@ from pydantic import ValidationError
 
 from broker_api.errors import VALIDATION_ERROR
 from broker_api.json_guard import check_json
-from shared.errors import DiscountLaneRefused, InvalidJson, InvalidRequest
+from shared.errors import (
+    DiscountLaneRefused,
+    InvalidJson,
+    InvalidRequest,
+    ModelNotAllowed,
+)
 from shared.lanes import Lane, LanePolicy
-from shared.routing.validation import validate_route
+from shared.routing.validation import check_allowed_models, validate_route
 from shared.schemas import BATCH_MAX_REQUESTS, BatchItem, BatchLine
 
 MAX_REPORTED_ERRORS = 100
@@ -35,6 +40,7 @@ class Ingest:
     """Rows accepted so far and the errors found; rows stop growing after an error."""
 
     catalog_ids: frozenset[str] = frozenset()  # empty: every model is accepted
+    allowed_models: tuple[str, ...] | None = None  # the caller's; None: any
     errors: list[LineError] = field(default_factory=list)
     error_count: int = 0
     seen_custom_ids: set[str] = field(default_factory=set)
@@ -103,11 +109,13 @@ def parse_item(
         item = (BatchLine if jsonl else BatchItem).model_validate(raw)
         if item.body.model_extra and item.body.model_extra.get("stream"):
             raise ValueError("stream is not supported in batches")
-        validate_route(item.body.model_dump(exclude_none=True), ingest.catalog_ids)
+        body = item.body.model_dump(exclude_none=True)
+        validate_route(body, ingest.catalog_ids)
+        check_allowed_models(body, ingest.allowed_models)
     except ValidationError as exc:
         ingest.reject(number, custom_id, _explain(exc), VALIDATION_ERROR)
         return None
-    except InvalidRequest as exc:
+    except (InvalidRequest, ModelNotAllowed) as exc:
         ingest.reject(number, custom_id, exc.message, exc.code)
         return None
     except ValueError as exc:

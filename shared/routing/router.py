@@ -15,6 +15,7 @@ import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from shared.model_access import allowed_of, only_allowed
 from shared.model_ids import upstream_model_id
 from shared.routing.catalog import ModelInfo
 from shared.routing.decision import FailureNote, RoutingDecision
@@ -63,7 +64,7 @@ class RoutingInputs:
     performance: Mapping[str, ModelStats]  # decayed to now
     rotation: Rotation
     rng: random.Random
-    # `jobs.route`: {strategy, fallback, model_substitution}
+    # `jobs.route`: {strategy, fallback, model_substitution, allowed_models}
     override: Mapping[str, object] | None = None
 
 
@@ -229,21 +230,29 @@ def requested_models(request: Mapping[str, object]) -> tuple[str, ...]:
 
 
 def candidate_models(
-    request: Mapping[str, object], tenant: TenantRouting, defaults: RoutingDefaults
+    request: Mapping[str, object],
+    tenant: TenantRouting,
+    defaults: RoutingDefaults,
+    allowed: Sequence[str] | None = None,
 ) -> list[str]:
     """The candidate set's ids (see the module docstring), unordered by strategy:
-    what the worker reads performance stats for before routing."""
+    what the worker reads performance stats for before routing. With an
+    allow-list, only its models: when none of the set is on it, the list itself."""
     ids = list(requested_models(request))
     if not request.get("models"):
         ids += [entry.model for entry in tenant.pool]
         ids += [tenant.default_model] if tenant.default_model else []
-    return list(dict.fromkeys(ids or [defaults.default_model]))
+    ids = list(dict.fromkeys(ids or [defaults.default_model]))
+    if allowed is None:
+        return ids
+    return only_allowed(ids, allowed) or list(allowed)
 
 
 def candidate_entries(inputs: RoutingInputs) -> list[PoolEntry]:
     """The candidate set with the pool's weights and tiers."""
     pool = {entry.model: entry for entry in inputs.tenant.pool}
-    ids = candidate_models(inputs.request, inputs.tenant, inputs.defaults)
+    allowed = allowed_of(inputs.override)
+    ids = candidate_models(inputs.request, inputs.tenant, inputs.defaults, allowed)
     return [pool.get(model, PoolEntry(model)) for model in ids]
 
 

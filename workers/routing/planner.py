@@ -13,6 +13,7 @@ from typing import Any
 
 from redis.asyncio.client import Pipeline as AsyncPipeline
 
+from shared.model_access import allowed_of
 from shared.routing.catalog import ModelInfo
 from shared.routing.decision import RoutingDecision
 from shared.routing.performance import AttemptSample
@@ -112,7 +113,9 @@ class RoutePlanner:
         """The decision for one job; raises InvalidRequest on a corrupt config."""
         inputs = self._inputs(request, tenant, override, await self._catalog.get())
         if not PERFORMANCE_AWARE.isdisjoint(strategies_in_use(inputs)):
-            candidates = candidate_models(request, inputs.tenant, self._defaults)
+            candidates = candidate_models(
+                request, inputs.tenant, self._defaults, allowed_of(override)
+            )
             stats = await self._performance.snapshot(candidates)
             inputs = replace(inputs, performance=stats)
         turns = _Turns()

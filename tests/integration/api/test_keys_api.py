@@ -51,7 +51,8 @@ async def test_listing_shows_terms_and_last_use_never_a_secret(
     assert rows[issued["prefix"]]["scopes"] == ["keys", "read", "submit"]
     ci = rows[second["prefix"]]
     assert (ci["name"], ci["scopes"], ci["requests_per_minute"]) == ("ci", ["read"], 5)
-    assert ci["status"] == "active" and ci["expires_at"] is not None
+    assert ci["status"] == "active"
+    assert ci["expires_at"] is not None
     assert ci["last_used_at"] is None
     for secret in (issued["key"], second["key"]):
         assert secret not in listed.text
