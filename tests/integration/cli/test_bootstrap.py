@@ -14,7 +14,7 @@ from shared.api_keys import key_prefix
 from shared.db.models import ApiKey, CatalogModel, Tenant
 from shared.errors import SettingsError
 from shared.routing.catalog import ModelInfo
-from shared.settings import TenantSeed
+from shared.settings import TenantSeed, TenantSeedSettings
 from shared.strategies import ModelSubstitution
 from shared.tenancy import (
     find_tenant,
@@ -200,3 +200,26 @@ def test_a_seed_key_that_starts_like_another_is_named_by_its_variable(
     message = caught.value.message
     assert message.startswith("invalid OPENROUTER_TENANT_2_API_KEY: ")
     assert first[:12] not in message
+
+
+def test_a_seed_allow_list_is_stored_and_an_empty_one_named_by_its_variable(
+    db_session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name = f"allow-{uuid4().hex[:8]}"
+    monkeypatch.setenv("OPENROUTER_TENANT_4_NAME", name)
+    monkeypatch.setenv(
+        "OPENROUTER_TENANT_4_ALLOWED_MODELS",
+        "openrouter/openai/gpt-4o-mini, anthropic/claude-3.5-sonnet",
+    )
+    [seed] = [s for s in TenantSeedSettings().tenants if s.number == 4]
+    [tenant] = upsert_tenant_seeds(db_session, [seed])
+    assert tenant.allowed_models == [
+        "openai/gpt-4o-mini",
+        "anthropic/claude-3.5-sonnet",
+    ]
+    empty = TenantSeed(number=5, name=f"empty-{uuid4().hex[:8]}", allowed_models=" , ")
+    with pytest.raises(SettingsError) as caught:
+        upsert_tenant_seeds(db_session, [empty])
+    assert caught.value.message.startswith(
+        "invalid OPENROUTER_TENANT_5_ALLOWED_MODELS: "
+    )
