@@ -35,12 +35,14 @@ BrokerError
 │   ├── SubmitRateLimited    submitting faster than the tenant's submit rate
 │   ├── QueueFull            the tenant already has its most queued jobs
 │   ├── KeyRateLimited       a key past its own requests per minute
-│   └── BudgetExceeded       the tenant's monthly budget is spent
+│   └── BudgetExceeded       the tenant's budget of the period is spent
 └── SettingsError            a bad environment value; stops the process at start
 """
 
 from typing import ClassVar
 from uuid import UUID
+
+from shared.budget_periods import BudgetPeriod
 
 
 class BrokerError(Exception):
@@ -352,11 +354,21 @@ class KeyRateLimited(QuotaExceeded):
 class BudgetExceeded(QuotaExceeded):
     code = "budget_exceeded"
 
-    def __init__(self, budget_usd: str, spent_usd: str) -> None:
+    def __init__(
+        self,
+        budget_usd: str,
+        spent_usd: str,
+        *,
+        period: BudgetPeriod = BudgetPeriod.MONTH,
+    ) -> None:
         super().__init__(
-            f"this tenant's monthly budget of ${budget_usd} is spent",
+            f"this tenant's {period.adjective} budget of ${budget_usd} is spent",
             retry_after_s=None,
-            details={"monthly_budget_usd": budget_usd, "spent_usd": spent_usd},
+            details={
+                "monthly_budget_usd": budget_usd,
+                "spent_usd": spent_usd,
+                "budget_period": period.value,
+            },
         )
 
 

@@ -127,6 +127,25 @@ class AuditEvent(Base):
     __table_args__ = (Index("ix_audit_events_tenant_id", "tenant", "id"),)
 
 
+class BudgetAlert(Base):
+    """A budget threshold a tenant reached in one period: at most one row each, so
+    its `budget.threshold_reached` event fires once per period."""
+
+    __tablename__ = "budget_alerts"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True, default=uuid.uuid4)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE")
+    )
+    period: Mapped[str] = mapped_column(String(16))  # shared.budget_periods label
+    threshold_pct: Mapped[int] = mapped_column(Integer)
+    budget_usd: Mapped[Decimal] = mapped_column(Money)
+    spent_usd: Mapped[Decimal] = mapped_column(Money)
+    fired_at: Mapped[datetime] = _now_column()
+
+    __table_args__ = (UniqueConstraint("tenant_id", "period", "threshold_pct"),)
+
+
 _STATUSES = ", ".join(f"'{status.value}'" for status in JobStatus)
 _OUTCOMES = ", ".join(f"'{outcome.value}'" for outcome in AttemptOutcome)
 

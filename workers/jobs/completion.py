@@ -52,7 +52,7 @@ logger = logging.getLogger(__name__)
 
 UPSTREAM_DISABLED = "upstream_disabled"
 INVALID_ROUTING = "invalid_routing"
-BUDGET_REFUSED = "the tenant's monthly budget cannot cover this job"
+BUDGET_REFUSED = "the tenant's budget for this period cannot cover this job"
 FINAL = frozenset({OutcomeKind.SUCCEEDED, OutcomeKind.FAILED, OutcomeKind.CANCELLED})
 
 

@@ -8,7 +8,13 @@ import httpx
 from celery import Task
 
 from shared.queues import TaskName
-from workers.maintenance import batches, expired_files, sweeper, upstream_check
+from workers.maintenance import (
+    batches,
+    budget_alerts,
+    expired_files,
+    sweeper,
+    upstream_check,
+)
 from workers.maintenance.catalog_sync import sync_catalog
 from workers.maintenance.discount_submission import (
     DiscountConfig,
@@ -103,6 +109,16 @@ def finish_batches(self: BrokerTask) -> int:
 def delete_expired_files(self: BrokerTask) -> int:
     """Reclaim the space of files past their expiry."""
     return expired_files.delete_expired_files(self.process.sessions)
+
+
+@app.task(bind=True, base=BrokerTask, name=TaskName.CHECK_BUDGET_ALERTS.value)
+def check_budget_alerts(self: BrokerTask) -> int:
+    """Fire the budget thresholds tenants reached this period (once each)."""
+    process = self.process
+    fired = budget_alerts.check_budget_alerts(
+        process.sessions, process.redis, process.deliveries
+    )
+    return len(fired)
 
 
 @app.task(bind=True, base=BrokerTask, name=TaskName.SYNC_MODEL_CATALOG.value)

@@ -1,5 +1,5 @@
 """an append-only audit trail; API keys with scopes, a rate, allowed models and last use;
-tenants with allowed models
+tenants with allowed models; the budget alerts fired in each period
 
 Revision ID: 0017
 Revises: 0011
@@ -85,8 +85,38 @@ def upgrade() -> None:
         ),
     )
 
+    op.create_table(
+        "budget_alerts",
+        sa.Column("id", sa.UUID(), nullable=False),
+        sa.Column("tenant_id", sa.UUID(), nullable=False),
+        sa.Column("period", sa.String(length=16), nullable=False),
+        sa.Column("threshold_pct", sa.Integer(), nullable=False),
+        sa.Column("budget_usd", sa.Numeric(precision=20, scale=12), nullable=False),
+        sa.Column("spent_usd", sa.Numeric(precision=20, scale=12), nullable=False),
+        sa.Column(
+            "fired_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["tenants.id"],
+            name=op.f("fk_budget_alerts_tenant_id_tenants"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_budget_alerts")),
+        sa.UniqueConstraint(
+            "tenant_id",
+            "period",
+            "threshold_pct",
+            name=op.f("uq_budget_alerts_tenant_id"),
+        ),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("budget_alerts")
     op.drop_column("tenants", "allowed_models")
     op.drop_column("api_keys", "last_used_at")
     op.drop_column("api_keys", "requests_per_minute")
