@@ -31,12 +31,9 @@ def takes_hot_path(caller: Caller, method: str, path: str) -> bool:
     )
 
 
-async def count_key_request(redis: Redis, caller: Caller) -> None:
-    """Count the request against the key's own limit, if it has one; a key past
-    it is refused (KeyRateLimited) until its minute window ends."""
-    limit = caller.requests_per_minute
-    if limit is None:
-        return
+async def count_key_request(redis: Redis, caller: Caller, limit: int) -> None:
+    """Count the request against the key's own limit; a key past it is refused
+    (KeyRateLimited) until its minute window ends."""
     now = int(time.time())
     window, left_s = divmod(now, WINDOW_S)
     name = key_requests(caller.key_prefix, window)
