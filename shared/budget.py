@@ -8,7 +8,7 @@ budgeted tenant, and the check-and-reserve must be atomic across processes; one
 Lua call does that in microseconds, where a row lock would serialise the tenant's
 calls on Postgres. Postgres stays the truth of what was spent (attempts.cost_usd):
 the ledger only gates. Amounts are integer nano-USD (exact, and far below 2^53
-for any budget). One hash per tenant and UTC month: `spent`, `reserved`, `seeded`.
+for any budget). One hash per tenant and period: `spent`, `reserved`, `seeded`.
 
 A ledger Redis does not have (a new month, or Redis lost it) is seeded from
 Postgres first: what the tenant's calls of the month cost. Jobs that settle while
