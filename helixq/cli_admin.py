@@ -27,7 +27,9 @@ from shared.tenancy import (
     key_record,
     list_api_keys,
     list_tenants,
+    record_key_change,
     revoke_api_key,
+    tenant_record,
 )
 
 NOTICE_TIMEOUT_S = 5
@@ -106,20 +108,13 @@ def create_tenant_command(args: argparse.Namespace) -> int:
             fallback_strategy=args.fallback,
         )
         slug = tenant.slug
-        after = {
-            "slug": slug,
-            "name": tenant.name,
-            "default_model": tenant.default_model,
-            "route_strategy": tenant.route_strategy,
-            "fallback_strategy": tenant.fallback_strategy,
-        }
         audit.record(
             session,
             CLI_ACTOR,
             "tenant.create",
             target=f"tenant:{slug}",
             tenant=slug,
-            after=after,
+            after=tenant_record(tenant),
         )
     print(slug)  # after commit: a printed slug exists
     return 0
@@ -152,14 +147,7 @@ def create_key_command(args: argparse.Namespace) -> int:
         tenant = find_tenant(session, args.tenant)
         issued = create_api_key(session, tenant, name=args.name, expires_at=expires_at)
         api_key = find_api_key(session, tenant, issued.prefix)
-        audit.record(
-            session,
-            CLI_ACTOR,
-            "key.create",
-            target=f"key:{issued.prefix}",
-            tenant=tenant.slug,
-            after=key_record(api_key),
-        )
+        record_key_change(session, CLI_ACTOR, "key.create", api_key, tenant=tenant.slug)
     print(issued.key)  # alone, so that `KEY=$(helixq keys create ...)` works
     return 0
 
@@ -190,14 +178,13 @@ def revoke_key_command(args: argparse.Namespace) -> int:
         api_key = revoke_api_key(session, args.prefix, now=datetime.now(UTC))
         revoked_at = format_time(api_key.revoked_at)
         tenant = session.get(Tenant, api_key.tenant_id)
-        audit.record(
+        record_key_change(
             session,
             CLI_ACTOR,
             "key.revoke",
-            target=f"key:{args.prefix}",
+            api_key,
             tenant=tenant.slug if tenant else None,
             before=before,
-            after=key_record(api_key),
         )
     print(f"revoked {args.prefix} at {revoked_at}")
     client = redis.Redis.from_url(

@@ -13,6 +13,7 @@ from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from shared import audit
 from shared.api_keys import (
     PREFIX_CHARS,
     IssuedKey,
@@ -133,6 +134,38 @@ def key_record(api_key: ApiKey) -> dict[str, Any]:
         "expires_at": api_key.expires_at,
         "revoked_at": api_key.revoked_at,
     }
+
+
+def tenant_record(tenant: Tenant) -> dict[str, Any]:
+    """A tenant as the audit trail keeps it at creation."""
+    return {
+        "slug": tenant.slug,
+        "name": tenant.name,
+        "default_model": tenant.default_model,
+        "route_strategy": tenant.route_strategy,
+        "fallback_strategy": tenant.fallback_strategy,
+    }
+
+
+def record_key_change(
+    session: Session,
+    actor: audit.Actor,
+    action: str,
+    api_key: ApiKey,
+    *,
+    tenant: str | None,
+    before: dict[str, Any] | None = None,
+) -> None:
+    """The audit entry of a change to `api_key`, its state after the change."""
+    audit.record(
+        session,
+        actor,
+        action,
+        target=f"key:{api_key.prefix}",
+        tenant=tenant,
+        before=before,
+        after=key_record(api_key),
+    )
 
 
 def find_api_key(session: Session, tenant: Tenant, prefix: str) -> ApiKey:

@@ -9,7 +9,13 @@ from broker_api.keys import service as keys
 from broker_api.keys.views import KeyCreate, KeyView
 from shared import audit
 from shared.db.models import Tenant
-from shared.tenancy import create_api_key, create_tenant, find_api_key, key_record
+from shared.tenancy import (
+    create_api_key,
+    create_tenant,
+    find_api_key,
+    key_record,
+    tenant_record,
+)
 
 
 async def add_tenant(
@@ -28,14 +34,16 @@ async def add_tenant(
         issued = create_api_key(sync, tenant)
         stored = find_api_key(sync, tenant, issued.prefix)
         api_key = KeyView.of(stored)
-        view = TenantView.of(tenant)
+        after = {**tenant_record(tenant), "api_key": key_record(stored)}
         target = f"tenant:{tenant.slug}"
-        after = {**view.model_dump(), "api_key": key_record(stored)}
         audit.record(
             sync, actor, "tenant.create", target=target, tenant=tenant.slug, after=after
         )
         return IssuedKeyView(
-            tenant=view, key=issued.key, prefix=issued.prefix, api_key=api_key
+            tenant=TenantView.of(tenant),
+            key=issued.key,
+            prefix=issued.prefix,
+            api_key=api_key,
         )
 
     async with session.begin():

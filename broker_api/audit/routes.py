@@ -1,10 +1,11 @@
 """The audit trail: `GET /admin/audit` (every entry) and `GET /v1/audit` (the
 calling tenant's key events, with the `keys` scope)."""
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
 from broker_api.audit.queries import AuditFilter, audit_page
 from broker_api.audit.views import AuditEntry, AuditPage
@@ -32,6 +33,30 @@ CursorQuery = Annotated[
 LimitQuery = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 
 
+@dataclass
+class PageQuery:
+    """The filters and paging both routes take."""
+
+    actor: ActorQuery = None
+    since: SinceQuery = None
+    until: UntilQuery = None
+    cursor: CursorQuery = None
+    limit: LimitQuery = 100
+
+    def where(self, tenant: str | None, action: str | None) -> AuditFilter:
+        return AuditFilter(
+            tenant,
+            self.actor,
+            action,
+            in_utc(self.since),
+            in_utc(self.until),
+            _cursor(self.cursor),
+        )
+
+
+PageDep = Annotated[PageQuery, Depends()]
+
+
 def _cursor(cursor: str | None) -> int | None:
     if cursor is None:
         return None
@@ -43,11 +68,11 @@ def _cursor(cursor: str | None) -> int | None:
     return int(cursor)
 
 
-async def _page(session: SessionDep, where: AuditFilter, limit: int) -> AuditPage:
+async def _page(session: SessionDep, query: PageQuery, where: AuditFilter) -> AuditPage:
     async with session.begin():
-        events = await audit_page(session, where, limit=limit)
-    more = len(events) > limit
-    events = events[:limit]
+        events = await audit_page(session, where, limit=query.limit)
+    more = len(events) > query.limit
+    events = events[: query.limit]
     return AuditPage(
         data=[AuditEntry.of(event) for event in events],
         next_cursor=str(events[-1].id) if more else None,
@@ -57,33 +82,17 @@ async def _page(session: SessionDep, where: AuditFilter, limit: int) -> AuditPag
 @router.get("/admin/audit", dependencies=[AdminDep])
 async def admin_audit(
     session: SessionDep,
+    page: PageDep,
     tenant: Annotated[str | None, Query(max_length=63)] = None,
-    actor: ActorQuery = None,
     action: ActionQuery = None,
-    since: SinceQuery = None,
-    until: UntilQuery = None,
-    cursor: CursorQuery = None,
-    limit: LimitQuery = 100,
 ) -> AuditPage:
     """Every admin and key action, newest first."""
-    where = AuditFilter(
-        tenant, actor, action, in_utc(since), in_utc(until), _cursor(cursor)
-    )
-    return await _page(session, where, limit)
+    return await _page(session, page, page.where(tenant, action))
 
 
 @router.get("/v1/audit")
 async def tenant_audit(
-    session: SessionDep,
-    caller: CallerDep,
-    actor: ActorQuery = None,
-    since: SinceQuery = None,
-    until: UntilQuery = None,
-    cursor: CursorQuery = None,
-    limit: LimitQuery = 100,
+    session: SessionDep, caller: CallerDep, page: PageDep
 ) -> AuditPage:
     """The calling tenant's key events (created, rotated, revoked), newest first."""
-    where = AuditFilter(
-        caller.slug, actor, KEY_ACTIONS, in_utc(since), in_utc(until), _cursor(cursor)
-    )
-    return await _page(session, where, limit)
+    return await _page(session, page, page.where(caller.slug, KEY_ACTIONS))

@@ -25,6 +25,7 @@ from shared.tenancy import (
     find_tenant,
     key_record,
     list_api_keys,
+    record_key_change,
     revoke_api_key,
     rotate_api_key,
 )
@@ -103,14 +104,7 @@ async def issue_key(
             sync, tenant, name=body.name, expires_at=body.expires_at, terms=terms
         )
         api_key = find_api_key(sync, tenant, issued.prefix)
-        audit.record(
-            sync,
-            actor,
-            "key.create",
-            target=f"key:{issued.prefix}",
-            tenant=tenant.slug,
-            after=key_record(api_key),
-        )
+        record_key_change(sync, actor, "key.create", api_key, tenant=tenant.slug)
         return IssuedKey(
             key=issued.key, prefix=issued.prefix, api_key=KeyView.of(api_key)
         )
@@ -173,14 +167,8 @@ async def revoke_key(
         tenant = tenant_of(sync)
         before = key_record(find_api_key(sync, tenant, prefix))
         api_key = revoke_api_key(sync, prefix, now=datetime.now(UTC))
-        audit.record(
-            sync,
-            actor,
-            "key.revoke",
-            target=f"key:{prefix}",
-            tenant=tenant.slug,
-            before=before,
-            after=key_record(api_key),
+        record_key_change(
+            sync, actor, "key.revoke", api_key, tenant=tenant.slug, before=before
         )
         return KeyView.of(api_key)
 

@@ -9,8 +9,8 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from shared.db.models import Job
-from tests.factories import make_job_body, unique_name
-from tests.integration.api.conftest import ADMIN_TOKEN
+from tests.factories import make_job_body
+from tests.integration.api.conftest import ADMIN_TOKEN, admin_creates_tenant
 
 pytestmark = pytest.mark.anyio
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -18,10 +18,7 @@ ALLOWED = ["openai/gpt-4o-mini", "anthropic/claude-3.5-sonnet"]
 
 
 async def _tenant(api: httpx.AsyncClient, models: list[str] | None) -> dict[str, Any]:
-    created = await api.post(
-        "/admin/tenants", json={"name": unique_name()}, headers=ADMIN
-    )
-    issued: dict[str, Any] = created.json()
+    issued = await admin_creates_tenant(api)
     slug = issued["tenant"]["slug"]
     put = await api.put(
         f"/admin/tenants/{slug}/allowed-models", json={"models": models}, headers=ADMIN

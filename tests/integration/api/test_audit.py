@@ -15,7 +15,7 @@ from broker_api.app import create_app
 from broker_api.settings import ApiSettings
 from shared.db.models import AuditEvent
 from tests.factories import unique_name
-from tests.integration.api.conftest import ADMIN_TOKEN
+from tests.integration.api.conftest import ADMIN_TOKEN, admin_creates_tenant
 
 pytestmark = pytest.mark.anyio
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -60,15 +60,6 @@ def _entries_after(engine: Engine, last_id: int) -> list[AuditEvent]:
         return list(session.scalars(query.order_by(AuditEvent.id)))
 
 
-async def _new_tenant(api: httpx.AsyncClient) -> dict[str, Any]:
-    created = await api.post(
-        "/admin/tenants", json={"name": unique_name()}, headers=ADMIN
-    )
-    assert created.status_code == 201, created.text
-    issued: dict[str, Any] = created.json()
-    return issued
-
-
 async def test_every_state_changing_admin_and_key_route_writes_an_audit_entry(
     api: httpx.AsyncClient, api_settings: ApiSettings, engine: Engine
 ) -> None:
@@ -77,7 +68,7 @@ async def test_every_state_changing_admin_and_key_route_writes_an_audit_entry(
     for method, template in routes:
         route = f"{method} {template}"
         assert route in EXAMPLES, f"give {route} an example request in EXAMPLES"
-        issued = await _new_tenant(api)
+        issued = await admin_creates_tenant(api)
         path = template.replace("{slug}", issued["tenant"]["slug"])
         path = path.replace("{prefix}", issued["prefix"])
         headers = (
@@ -99,7 +90,7 @@ async def test_every_state_changing_admin_and_key_route_writes_an_audit_entry(
 async def test_the_trail_refuses_update_delete_and_truncate(
     api: httpx.AsyncClient, engine: Engine
 ) -> None:
-    await _new_tenant(api)
+    await admin_creates_tenant(api)
     for statement in (
         "UPDATE audit_events SET actor = 'someone'",
         "DELETE FROM audit_events",
@@ -125,7 +116,7 @@ async def test_a_refused_change_writes_no_entry(
 async def test_an_entry_names_actor_action_target_source_and_the_change(
     api: httpx.AsyncClient, engine: Engine
 ) -> None:
-    issued = await _new_tenant(api)
+    issued = await admin_creates_tenant(api)
     slug = issued["tenant"]["slug"]
     before = _last_id(engine)
     answer = await api.put(
@@ -148,7 +139,7 @@ async def test_an_entry_names_actor_action_target_source_and_the_change(
 async def test_admin_audit_filters_and_pages_with_a_cursor(
     api: httpx.AsyncClient,
 ) -> None:
-    issued = await _new_tenant(api)
+    issued = await admin_creates_tenant(api)
     slug = issued["tenant"]["slug"]
     for name in ("one", "two", "three"):
         created = await api.post(
@@ -184,7 +175,7 @@ async def test_admin_audit_filters_and_pages_with_a_cursor(
 
 
 async def test_tenant_sees_only_its_own_key_events(api: httpx.AsyncClient) -> None:
-    mine, theirs = await _new_tenant(api), await _new_tenant(api)
+    mine, theirs = await admin_creates_tenant(api), await admin_creates_tenant(api)
     my_headers = {"Authorization": f"Bearer {mine['key']}"}
     created = await api.post("/v1/keys", json={"name": "ci"}, headers=my_headers)
     assert created.status_code == 201, created.text

@@ -7,8 +7,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.factories import make_job_body, unique_name
-from tests.integration.api.conftest import ADMIN_TOKEN
+from tests.factories import make_job_body
+from tests.integration.api.conftest import ADMIN_TOKEN, admin_creates_tenant
 
 pytestmark = pytest.mark.anyio
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -16,15 +16,6 @@ ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 def _bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
-
-
-async def _tenant(api: httpx.AsyncClient) -> dict[str, Any]:
-    created = await api.post(
-        "/admin/tenants", json={"name": unique_name()}, headers=ADMIN
-    )
-    assert created.status_code == 201, created.text
-    issued: dict[str, Any] = created.json()
-    return issued
 
 
 async def _key(api: httpx.AsyncClient, slug: str, **body: Any) -> dict[str, Any]:
@@ -37,7 +28,7 @@ async def _key(api: httpx.AsyncClient, slug: str, **body: Any) -> dict[str, Any]
 async def test_listing_shows_terms_and_last_use_never_a_secret(
     api: httpx.AsyncClient,
 ) -> None:
-    issued = await _tenant(api)
+    issued = await admin_creates_tenant(api)
     slug = issued["tenant"]["slug"]
     expires = (datetime.now(UTC) + timedelta(days=3)).isoformat()
     second = await _key(
@@ -65,7 +56,7 @@ async def test_listing_shows_terms_and_last_use_never_a_secret(
 async def test_a_read_only_key_reads_and_is_refused_submitting(
     api: httpx.AsyncClient,
 ) -> None:
-    issued = await _tenant(api)
+    issued = await admin_creates_tenant(api)
     submitted = await api.post(
         "/v1/jobs", json=make_job_body(), headers=_bearer(issued["key"])
     )
@@ -91,7 +82,7 @@ async def test_a_read_only_key_reads_and_is_refused_submitting(
 async def test_a_tenant_key_creates_no_key_wider_than_itself(
     api: httpx.AsyncClient,
 ) -> None:
-    issued = await _tenant(api)
+    issued = await admin_creates_tenant(api)
     manager = await _key(
         api, issued["tenant"]["slug"], scopes=["keys", "read"], requests_per_minute=50
     )
@@ -112,7 +103,7 @@ async def test_a_tenant_key_creates_no_key_wider_than_itself(
 async def test_a_key_past_its_own_rate_is_429_until_its_minute_ends(
     api: httpx.AsyncClient,
 ) -> None:
-    issued = await _tenant(api)
+    issued = await admin_creates_tenant(api)
     limited = await _key(api, issued["tenant"]["slug"], requests_per_minute=2)
     headers = _bearer(limited["key"])
     for _ in range(2):
@@ -132,7 +123,7 @@ async def test_a_key_past_its_own_rate_is_429_until_its_minute_ends(
 async def test_rotation_keeps_the_old_key_for_the_overlap_only(
     api: httpx.AsyncClient,
 ) -> None:
-    issued = await _tenant(api)
+    issued = await admin_creates_tenant(api)
     slug, old = issued["tenant"]["slug"], issued["key"]
     rotated = await api.post(
         f"/admin/tenants/{slug}/keys/{issued['prefix']}/rotate",
@@ -163,7 +154,7 @@ async def test_rotation_keeps_the_old_key_for_the_overlap_only(
 async def test_revoked_keys_stop_at_once_and_cannot_be_rotated(
     api: httpx.AsyncClient,
 ) -> None:
-    issued = await _tenant(api)
+    issued = await admin_creates_tenant(api)
     slug = issued["tenant"]["slug"]
     second = await _key(api, slug)
     assert (await api.get("/v1/limits", headers=_bearer(second["key"]))).is_success
@@ -191,7 +182,7 @@ async def test_revoked_keys_stop_at_once_and_cannot_be_rotated(
 async def test_a_tenant_cannot_touch_another_tenants_key(
     api: httpx.AsyncClient,
 ) -> None:
-    mine, theirs = await _tenant(api), await _tenant(api)
+    mine, theirs = await admin_creates_tenant(api), await admin_creates_tenant(api)
     headers = _bearer(mine["key"])
     for method, path in (
         ("DELETE", f"/v1/keys/{theirs['prefix']}"),
