@@ -28,8 +28,8 @@ from shared.tenancy import (
     list_api_keys,
     list_tenants,
     record_key_change,
+    record_tenant_created,
     revoke_api_key,
-    tenant_record,
 )
 
 NOTICE_TIMEOUT_S = 5
@@ -108,14 +108,7 @@ def create_tenant_command(args: argparse.Namespace) -> int:
             fallback_strategy=args.fallback,
         )
         slug = tenant.slug
-        audit.record(
-            session,
-            CLI_ACTOR,
-            "tenant.create",
-            target=f"tenant:{slug}",
-            tenant=slug,
-            after=tenant_record(tenant),
-        )
+        record_tenant_created(session, CLI_ACTOR, tenant)
     print(slug)  # after commit: a printed slug exists
     return 0
 

@@ -37,6 +37,8 @@ from shared.model_access import parse_allowed_models
 from shared.routing.validation import check_known_models
 from shared.settings import TenantSeed
 
+# Tenants and keys the environment names are created at start, by the operator.
+ENVIRONMENT_ACTOR = audit.Actor(audit.ADMIN, "environment")
 _SLUG_INVALID = re.compile(r"[^a-z0-9-]+")
 
 
@@ -147,6 +149,27 @@ def tenant_record(tenant: Tenant) -> dict[str, Any]:
     }
 
 
+def record_tenant_created(
+    session: Session,
+    actor: audit.Actor,
+    tenant: Tenant,
+    *,
+    first_key: ApiKey | None = None,
+) -> None:
+    """The audit entry of a new tenant (and the key it was created with)."""
+    after = tenant_record(tenant)
+    if first_key is not None:
+        after["api_key"] = key_record(first_key)
+    audit.record(
+        session,
+        actor,
+        "tenant.create",
+        target=f"tenant:{tenant.slug}",
+        tenant=tenant.slug,
+        after=after,
+    )
+
+
 def record_key_change(
     session: Session,
     actor: audit.Actor,
@@ -206,6 +229,7 @@ def upsert_tenant_seeds(session: Session, seeds: list[TenantSeed]) -> list[Tenan
         tenant = session.scalar(select(Tenant).where(Tenant.slug == slug))
         if tenant is None:
             tenant = create_tenant(session, seed.name)
+            record_tenant_created(session, ENVIRONMENT_ACTOR, tenant)
         tenant.default_model = seed.default_model or tenant.default_model
         tenant.route_strategy = seed.route_strategy or tenant.route_strategy
         tenant.fallback_strategy = seed.fallback_strategy or tenant.fallback_strategy
@@ -245,6 +269,10 @@ def _ensure_key(
     existing = session.scalar(select(ApiKey).where(ApiKey.prefix == issued.prefix))
     if existing is None:
         create_api_key(session, tenant, name="environment", issued=issued)
+        api_key = find_api_key(session, tenant, issued.prefix)
+        record_key_change(
+            session, ENVIRONMENT_ACTOR, "key.create", api_key, tenant=tenant.slug
+        )
     elif existing.tenant_id != tenant.id or existing.key_hash != issued.key_hash:
         raise SettingsError(
             f"invalid {variable}: it starts like another stored "

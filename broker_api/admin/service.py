@@ -13,8 +13,7 @@ from shared.tenancy import (
     create_api_key,
     create_tenant,
     find_api_key,
-    key_record,
-    tenant_record,
+    record_tenant_created,
 )
 
 
@@ -34,11 +33,7 @@ async def add_tenant(
         issued = create_api_key(sync, tenant)
         stored = find_api_key(sync, tenant, issued.prefix)
         api_key = KeyView.of(stored)
-        after = {**tenant_record(tenant), "api_key": key_record(stored)}
-        target = f"tenant:{tenant.slug}"
-        audit.record(
-            sync, actor, "tenant.create", target=target, tenant=tenant.slug, after=after
-        )
+        record_tenant_created(sync, actor, tenant, first_key=stored)
         return IssuedKeyView(
             tenant=TenantView.of(tenant),
             key=issued.key,
