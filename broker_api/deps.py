@@ -180,16 +180,27 @@ def _is_used_now(presented: str, row: dict[str, Any]) -> bool:
 CallerDep = Annotated[Caller, Depends(get_caller)]
 
 
-async def require_admin(settings: SettingsDep, credentials: BearerDep) -> None:
+async def require_admin(
+    request: Request, settings: SettingsDep, credentials: BearerDep
+) -> None:
     token = settings.helixq_admin_token
     if token is None:
         raise Forbidden(
             "the admin API is disabled: set HELIXQ_ADMIN_TOKEN to enable it"
         )
-    if credentials is None or not hmac.compare_digest(
-        credentials.credentials.encode(), token.get_secret_value().encode()
-    ):
+    if credentials is None:
         raise Unauthenticated("invalid admin token")
+    if not is_admin_token(settings, credentials.credentials):
+        # The same budget as tenant keys: the admin token is worth more to guess.
+        await throttle_of(request).record_failure(client_address(request))
+        raise Unauthenticated("invalid admin token")
+
+
+def is_admin_token(settings: ApiSettings, token: str) -> bool:
+    admin = settings.helixq_admin_token
+    return admin is not None and hmac.compare_digest(
+        token.encode(), admin.get_secret_value().encode()
+    )
 
 
 AdminDep = Depends(require_admin)
