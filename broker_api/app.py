@@ -4,6 +4,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI
 from redis.asyncio import Redis
@@ -11,6 +12,7 @@ from redis.asyncio import Redis
 from broker_api.admin.allowed_models_routes import router as admin_models_router
 from broker_api.admin.key_routes import router as admin_keys_router
 from broker_api.admin.limits_routes import router as admin_limits_router
+from broker_api.admin.openrouter_key_routes import router as admin_openrouter_key_router
 from broker_api.admin.routes import router as admin_router
 from broker_api.admin.routing_routes import router as admin_routing_router
 from broker_api.api_docs import router as api_docs_router
@@ -124,6 +126,7 @@ def create_app(
     app.include_router(admin_routing_router)
     app.include_router(limits_router)
     app.include_router(admin_limits_router)
+    app.include_router(admin_openrouter_key_router)
     app.include_router(dashboard_router)
     app.include_router(usage_router)
     app.include_router(performance_stats_router)
@@ -164,7 +167,9 @@ async def _seed_tenants(app: FastAPI) -> None:
     if not seeds:
         return
     async with app.state.sessions() as session, session.begin():
-        tenants = await session.run_sync(upsert_tenant_seeds, seeds)
+        tenants = await session.run_sync(
+            partial(upsert_tenant_seeds, box=app.state.settings.box()), seeds
+        )
     logger.info("tenants from the environment: %s", ", ".join(t.slug for t in tenants))
 
 

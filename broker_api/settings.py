@@ -7,12 +7,18 @@ from shared.settings import (
     DatabaseSettings,
     RedisSettings,
     RoutingSettings,
+    SealingSettings,
     WebhookSettings,
 )
 
 
 class ApiSettings(
-    DatabaseSettings, RedisSettings, RoutingSettings, WebhookSettings, RateLimitSettings
+    DatabaseSettings,
+    RedisSettings,
+    RoutingSettings,
+    WebhookSettings,
+    RateLimitSettings,
+    SealingSettings,
 ):
     helixq_api_host: str = "127.0.0.1"
     helixq_api_port: int = Field(default=8000, ge=1, le=65535)

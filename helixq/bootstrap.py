@@ -14,7 +14,12 @@ from shared.db.migrate import upgrade_to_head
 from shared.db.models import Tenant
 from shared.db.session import make_engine, make_sessions
 from shared.routing.catalog import ModelInfo, parse_models
-from shared.settings import DatabaseSettings, TenantSeed, load_settings
+from shared.settings import (
+    DatabaseSettings,
+    SealingSettings,
+    TenantSeed,
+    load_settings,
+)
 from shared.tenancy import (
     ENVIRONMENT_ACTOR,
     create_api_key,
@@ -57,7 +62,9 @@ def prepare_database(
                     session, catalog, now=datetime.now(UTC), unlist_missing=False
                 )
             check_environment_models(session, default_model=default_model)
-            upsert_tenant_seeds(session, seeds)
+            upsert_tenant_seeds(
+                session, seeds, box=load_settings(SealingSettings).box()
+            )
             ensure_demo_key(session, demo_key_file, now=datetime.now(UTC))
     finally:
         engine.dispose()

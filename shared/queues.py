@@ -22,6 +22,7 @@ class TaskName(StrEnum):
     SUBMIT_DISCOUNT_LINES = "workers.submit_discount_lines"
     FOLLOW_UPSTREAM_BATCHES = "workers.follow_upstream_batches"
     CHECK_BUDGET_ALERTS = "workers.check_budget_alerts"
+    SYNC_PROVISIONED_KEYS = "workers.sync_provisioned_keys"
 
 
 TASK_QUEUE: dict[TaskName, Queue] = {
@@ -35,6 +36,7 @@ TASK_QUEUE: dict[TaskName, Queue] = {
     TaskName.SUBMIT_DISCOUNT_LINES: Queue.MAINTENANCE,
     TaskName.FOLLOW_UPSTREAM_BATCHES: Queue.MAINTENANCE,
     TaskName.CHECK_BUDGET_ALERTS: Queue.MAINTENANCE,
+    TaskName.SYNC_PROVISIONED_KEYS: Queue.MAINTENANCE,
 }
 
 

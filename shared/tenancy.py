@@ -6,7 +6,7 @@ Plain functions over a sync Session; the API calls them through
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import SecretStr
@@ -34,7 +34,9 @@ from shared.errors import (
     TenantNotFound,
 )
 from shared.model_access import parse_allowed_models
+from shared.openrouter_key_store import check_seed_sealing, set_openrouter_key
 from shared.routing.validation import check_known_models
+from shared.sealing import SecretBox
 from shared.settings import TenantSeed
 
 # Tenants and keys the environment names are created at start, by the operator.
@@ -218,11 +220,15 @@ def rotate_api_key(
     return issued
 
 
-def upsert_tenant_seeds(session: Session, seeds: list[TenantSeed]) -> list[Tenant]:
+def upsert_tenant_seeds(
+    session: Session, seeds: list[TenantSeed], *, box: SecretBox | None = None
+) -> list[Tenant]:
     """Create or update the tenants named in the environment (idempotent); raises
     SettingsError naming the variable at fault, before writing anything when a
-    default model is not in the catalog."""
+    default model is not in the catalog or a tenant's OpenRouter key has no
+    HELIXQ_SECRET_KEY (`box`) to seal it."""
     check_environment_models(session, seeds=seeds)
+    check_seed_sealing(seeds, box)
     tenants = []
     for seed in seeds:
         slug = _seed_slug(seed)
@@ -237,7 +243,11 @@ def upsert_tenant_seeds(session: Session, seeds: list[TenantSeed]) -> list[Tenan
         if seed.allowed_models is not None:
             tenant.allowed_models = _seed_allowed_models(seed)
         if seed.api_key is not None:
-            _ensure_key(session, tenant, seed.api_key, seed.variable("api_key"))
+            set_openrouter_key(
+                tenant, seed.api_key.get_secret_value(), box=box, now=_now()
+            )
+        if seed.client_key is not None:
+            _ensure_key(session, tenant, seed.client_key, seed.variable("client_key"))
         tenants.append(tenant)
     session.flush()
     return tenants
@@ -251,6 +261,10 @@ def _seed_allowed_models(seed: TenantSeed) -> list[str]:
             "(comma-separated), or leave it unset to allow every model"
         )
     return models
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _seed_slug(seed: TenantSeed) -> str:

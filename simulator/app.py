@@ -11,6 +11,7 @@ from simulator.completions import create_completion
 from simulator.control import get_calls, get_health, queue_script, reset
 from simulator.embeddings import create_embeddings
 from simulator.errors import SimError, error_response
+from simulator.key_routes import add_key_routes
 from simulator.model_pages import list_endpoints, list_models
 from simulator.settings import SimulatorSettings
 from simulator.state import STATE, SimulatorState
@@ -63,4 +64,5 @@ def create_app(settings: SimulatorSettings | None = None) -> web.Application:
         ]
     )
     add_batch_api(app)
+    add_key_routes(app)
     return app

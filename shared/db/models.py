@@ -56,9 +56,29 @@ class Tenant(Base):
     limits: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     # The only models its requests may name and routing may pick; NULL: any.
     allowed_models: Mapped[list[str] | None] = mapped_column(JSONB)
+    # The OpenRouter key the tenant's calls use (NULL: OPENROUTER_API_KEY), sealed
+    # with HELIXQ_SECRET_KEY (shared.sealing); its hint and label are not secret
+    # (shared.upstream_keys).
+    openrouter_key_sealed: Mapped[str | None] = mapped_column(Text)
+    openrouter_key_hint: Mapped[str | None] = mapped_column(String(40))
+    openrouter_key_label: Mapped[str | None] = mapped_column(String(32))
+    openrouter_key_set_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True)
+    )
+    # Set when helixq provisioned the key (OPENROUTER_MANAGEMENT_KEY): its id at
+    # OpenRouter, and the credit limit last given to it (the monthly budget).
+    openrouter_key_provisioned_hash: Mapped[str | None] = mapped_column(String(100))
+    openrouter_key_limit_usd: Mapped[Decimal | None] = mapped_column(Money)
     created_at: Mapped[datetime] = _now_column()
 
-    __table_args__ = (CheckConstraint("slug ~ '^[a-z0-9][a-z0-9-]*$'", name="slug"),)
+    __table_args__ = (
+        CheckConstraint("slug ~ '^[a-z0-9][a-z0-9-]*$'", name="slug"),
+        # The key, its hint and label are set and cleared together.
+        CheckConstraint(
+            "(openrouter_key_sealed IS NULL) = (openrouter_key_label IS NULL)",
+            name="openrouter_key_whole",
+        ),
+    )
 
 
 class CatalogModel(Base):

@@ -52,7 +52,6 @@ logger = logging.getLogger(__name__)
 
 UPSTREAM_DISABLED = "upstream_disabled"
 INVALID_ROUTING = "invalid_routing"
-BUDGET_REFUSED = "the tenant's budget for this period cannot cover this job"
 FINAL = frozenset({OutcomeKind.SUCCEEDED, OutcomeKind.FAILED, OutcomeKind.CANCELLED})
 
 
@@ -161,7 +160,7 @@ class Completions:
             await self._endings.publish_retry(job, verdict.defer_s)
         elif verdict.refusal is not None:
             await self._endings.fail_unstarted(
-                job, code=verdict.refusal, message=BUDGET_REFUSED
+                job, code=verdict.refusal, message=verdict.refusal_message or ""
             )
         return verdict.ticket is not None
 

@@ -124,6 +124,7 @@ def build_process(
         quiet_s=settings.helixq_limit_horizon_s,
     )
     catalog = CatalogCache.on(db)
+    openrouter = OpenRouterClient(_client_config(settings), transport=transport)
     limits = build_gate(
         settings,
         redis=redis_async,
@@ -131,10 +132,9 @@ def build_process(
         db=db,
         catalog=catalog,
         intake=intake,
+        global_key=openrouter.default_key,
     )
-    client = RateLimitedClient(
-        OpenRouterClient(_client_config(settings), transport=transport), limits
-    )
+    client = RateLimitedClient(openrouter, limits)
     rng = random.Random()
     endings = JobEndings(
         db=db,

@@ -20,6 +20,7 @@ from tests.services import Services
 
 ADMIN_TOKEN = "admin-token-for-tests-0123456789"
 ADMIN_HEADERS = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+SECRET_KEY = "a sealing key for the integration tests of the API"
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ def api_settings(services: Services) -> ApiSettings:
         database_url=services.database_url,
         redis_url=services.redis_url,
         helixq_admin_token=ADMIN_TOKEN,
+        helixq_secret_key=SECRET_KEY,
         helixq_seed_tenants=False,
         helixq_max_body_bytes=64 * 1024,
     )

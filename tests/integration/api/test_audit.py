@@ -20,6 +20,7 @@ from tests.integration.api.conftest import ADMIN_TOKEN, admin_creates_tenant
 pytestmark = pytest.mark.anyio
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 STATE_CHANGING = {"post", "put", "patch", "delete"}
+OPENROUTER_KEY = "sk-or-v1-" + "0123456789abcdef" * 4  # a canary: never in the trail
 
 # A request that succeeds, for every state-changing route under /admin and
 # /v1/keys; a route missing here fails the enumeration test.
@@ -32,6 +33,9 @@ EXAMPLES: dict[str, Body] = {
     "PUT /admin/tenants/{slug}/routing": lambda: {"route_strategy": "cost_optimized"},
     "PUT /admin/tenants/{slug}/limits": lambda: {"max_queued": 10},
     "PUT /admin/tenants/{slug}/allowed-models": lambda: {"models": None},
+    "PUT /admin/tenants/{slug}/openrouter-key": lambda: {"key": OPENROUTER_KEY},
+    "DELETE /admin/tenants/{slug}/openrouter-key": dict,
+    "POST /admin/secrets/reseal": dict,
     "POST /v1/keys": lambda: {"scopes": ["read"]},
     "POST /v1/keys/{prefix}/rotate": lambda: {"overlap_s": 0},
     "DELETE /v1/keys/{prefix}": dict,
@@ -84,7 +88,9 @@ async def test_every_state_changing_admin_and_key_route_writes_an_audit_entry(
         assert answer.status_code < 300, (route, answer.text)
         entries = _entries_after(engine, before)
         assert entries, f"{route} changed state without an audit entry"
-        assert issued["key"] not in str([(e.before, e.after) for e in entries])
+        trail = str([(e.before, e.after) for e in entries])
+        assert issued["key"] not in trail
+        assert OPENROUTER_KEY not in trail
 
 
 async def test_the_trail_refuses_update_delete_and_truncate(

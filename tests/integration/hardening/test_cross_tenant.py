@@ -85,6 +85,10 @@ ROUTE_KINDS = {
     "PUT /admin/tenants/{slug}/routing": ADMIN,
     "GET /admin/tenants/{slug}/limits": ADMIN,
     "PUT /admin/tenants/{slug}/limits": ADMIN,
+    "GET /admin/tenants/{slug}/openrouter-key": ADMIN,
+    "PUT /admin/tenants/{slug}/openrouter-key": ADMIN,
+    "DELETE /admin/tenants/{slug}/openrouter-key": ADMIN,
+    "POST /admin/secrets/reseal": ADMIN,
     "GET /admin/usage": ADMIN,
     "GET /admin/stats": ADMIN,
 }

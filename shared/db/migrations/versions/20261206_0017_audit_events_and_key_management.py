@@ -2,7 +2,7 @@
 tenants with allowed models; the budget alerts fired in each period
 
 Revision ID: 0017
-Revises: 0011
+Revises: 0016
 Create Date: 2026-12-06 06:30:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0017"
-down_revision: str | None = "0011"
+down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
