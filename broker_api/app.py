@@ -9,11 +9,14 @@ from functools import partial
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
+from broker_api.admin.allowed_models_routes import router as admin_models_router
+from broker_api.admin.key_routes import router as admin_keys_router
 from broker_api.admin.limits_routes import router as admin_limits_router
 from broker_api.admin.openrouter_key_routes import router as admin_openrouter_key_router
 from broker_api.admin.routes import router as admin_router
 from broker_api.admin.routing_routes import router as admin_routing_router
 from broker_api.api_docs import router as api_docs_router
+from broker_api.audit.routes import router as audit_router
 from broker_api.auth_throttle import AuthThrottle
 from broker_api.batches.routes import router as batches_router
 from broker_api.body_limit import BodyLimitMiddleware
@@ -32,6 +35,7 @@ from broker_api.jobs.routes import router as jobs_router
 from broker_api.jobs.writer import JobWriter
 from broker_api.json_guard import JsonGuardMiddleware
 from broker_api.key_cache import KeyCache
+from broker_api.keys.routes import router as keys_router
 from broker_api.limits.routes import router as limits_router
 from broker_api.log_context import LogContextMiddleware
 from broker_api.metrics.routes import router as metrics_router
@@ -122,6 +126,10 @@ def create_app(
     app.include_router(models_router)
     app.include_router(stats_router)
     app.include_router(admin_router)
+    app.include_router(admin_keys_router)
+    app.include_router(admin_models_router)
+    app.include_router(keys_router)
+    app.include_router(audit_router)
     app.include_router(admin_routing_router)
     app.include_router(limits_router)
     app.include_router(admin_limits_router)

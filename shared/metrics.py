@@ -28,6 +28,7 @@ class Counter(StrEnum):
     RATE_LIMIT_WAITS = "rate_limit_waits"
     RATE_LIMIT_WAIT_S = "rate_limit_wait_s"
     WEBHOOK_DELIVERIES = "webhook_deliveries"
+    BUDGET_ALERTS = "budget_alerts"
 
 
 LABELS: dict[Counter, tuple[str, ...]] = {
@@ -42,6 +43,7 @@ LABELS: dict[Counter, tuple[str, ...]] = {
     Counter.RATE_LIMIT_WAITS: ("scope",),
     Counter.RATE_LIMIT_WAIT_S: ("scope",),
     Counter.WEBHOOK_DELIVERIES: ("outcome",),
+    Counter.BUDGET_ALERTS: ("tenant", "threshold"),
 }
 
 UNKNOWN_PROVIDER = "unknown"

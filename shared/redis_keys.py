@@ -51,6 +51,11 @@ def auth_failures(source: str, window: int) -> str:
     return f"{PREFIX}:auth:{source}:failures:{window}"
 
 
+def key_requests(prefix: str, window: int) -> str:
+    """Requests one API key made in one minute window (its own rate limit)."""
+    return f"{PREFIX}:key:{prefix}:requests:{window}"
+
+
 def limit_bucket(scope: str) -> str:
     """A token bucket (a hash: tokens, ts); scope e.g. `openai:rpm`,
     `tenant:acme:openai/gpt-4o:tpm` (see shared.rate_limits)."""

@@ -94,6 +94,8 @@ class TenantSeed(BaseModel):
     route_strategy: RouteStrategy | None = None
     fallback_strategy: FallbackStrategy | None = None
     model_substitution: ModelSubstitution | None = None
+    # Comma-separated model ids: the only models the tenant may use.
+    allowed_models: str | None = None
 
     @field_validator("api_key")
     @classmethod

@@ -14,11 +14,12 @@ from sqlalchemy import BigInteger, ColumnElement, Select, cast, func, literal_co
 from sqlalchemy import select as sql_select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from broker_api.dashboard.views import FailureView
-from shared.db.models import Attempt, Job, Tenant
+from broker_api.dashboard.views import BudgetAlertView, FailureView
+from shared.db.models import Attempt, BudgetAlert, Job, Tenant
 from shared.jobs import AttemptOutcome, JobStatus
 
 MAX_FAILURES = 20
+MAX_BUDGET_ALERTS = 10
 Columns = TypeVarTuple("Columns")
 UNFINISHED = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
 
@@ -179,3 +180,29 @@ async def tenant_slugs(session: AsyncSession, tenant_id: UUID | None) -> list[st
     if tenant_id is not None:
         query = query.where(Tenant.id == tenant_id)
     return [str(slug) for slug in await session.scalars(query)]
+
+
+async def recent_budget_alerts(
+    session: AsyncSession, tenant_id: UUID | None
+) -> list[BudgetAlertView]:
+    """The newest budget thresholds reached, highest first within a period."""
+    query = (
+        sql_select(BudgetAlert, Tenant.slug)
+        .join(Tenant, Tenant.id == BudgetAlert.tenant_id)
+        .order_by(BudgetAlert.fired_at.desc(), BudgetAlert.threshold_pct.desc())
+        .limit(MAX_BUDGET_ALERTS)
+    )
+    if tenant_id is not None:
+        query = query.where(BudgetAlert.tenant_id == tenant_id)
+    rows = await session.execute(query)
+    return [
+        BudgetAlertView(
+            tenant=slug,
+            period=alert.period,
+            threshold_percent=alert.threshold_pct,
+            spent_usd=alert.spent_usd,
+            budget_usd=alert.budget_usd,
+            fired_at=alert.fired_at,
+        )
+        for alert, slug in rows
+    ]

@@ -55,6 +55,17 @@ class FailureView(BaseModel):
     finished_at: datetime | None
 
 
+class BudgetAlertView(BaseModel):
+    """A budget threshold a tenant reached (marked on the page)."""
+
+    tenant: str
+    period: str  # 2026-12, 2026-W49 or 2026-12-06
+    threshold_percent: int
+    spent_usd: Decimal
+    budget_usd: Decimal
+    fired_at: datetime
+
+
 class DashboardData(BaseModel):
     scope: str  # "all tenants" or a tenant's slug
     window: Window
@@ -66,3 +77,4 @@ class DashboardData(BaseModel):
     throughput: list[ThroughputPoint]
     models: list[ModelSeries]
     failures: list[FailureView]
+    budget_alerts: list[BudgetAlertView]  # the newest, whatever the window

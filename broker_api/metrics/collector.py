@@ -51,6 +51,11 @@ _PLAIN_COUNTERS = (
         "Webhook delivery tries by resulting status.",
         Counter.WEBHOOK_DELIVERIES,
     ),
+    (
+        "helixq_budget_alerts",
+        "Budget thresholds reached, by tenant and percent (once per period each).",
+        Counter.BUDGET_ALERTS,
+    ),
 )
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Identity,
     Index,
     Integer,
     LargeBinary,
@@ -54,6 +55,8 @@ class Tenant(Base):
     webhook_url: Mapped[str | None] = mapped_column(Text)
     # Quotas and the tenant's own rate limits (shared.rate_limits.TenantLimits).
     limits: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # The only models its requests may name and routing may pick; NULL: any.
+    allowed_models: Mapped[list[str] | None] = mapped_column(JSONB)
     # The OpenRouter key the tenant's calls use (NULL: OPENROUTER_API_KEY), sealed
     # with HELIXQ_SECRET_KEY (shared.sealing); its hint and label are not secret
     # (shared.upstream_keys).
@@ -117,6 +120,54 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = _now_column()
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # What the key may do (shared.api_keys.KeyScope values); NULL: everything.
+    scopes: Mapped[list[str] | None] = mapped_column(JSONB)
+    # Narrows the tenant's allowed models for this key; NULL: the tenant's.
+    allowed_models: Mapped[list[str] | None] = mapped_column(JSONB)
+    requests_per_minute: Mapped[int | None] = mapped_column(Integer)
+    # Refreshed at most once a minute (broker_api.deps), not on every request.
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AuditEvent(Base):
+    """One admin or key action; rows are never changed or removed (a trigger
+    refuses UPDATE, DELETE and TRUNCATE). No foreign key: the trail outlives what
+    it names."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    actor: Mapped[str] = mapped_column(String(64))  # `admin` or a key's prefix
+    action: Mapped[str] = mapped_column(String(64))
+    tenant: Mapped[str | None] = mapped_column(String(63))  # the tenant's slug
+    target: Mapped[str] = mapped_column(String(300))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    source: Mapped[str | None] = mapped_column(String(100))  # client address, `cli`
+
+    __table_args__ = (Index("ix_audit_events_tenant_id", "tenant", "id"),)
+
+
+class BudgetAlert(Base):
+    """A budget threshold a tenant reached in one period: at most one row each, so
+    its `budget.threshold_reached` event fires once per period."""
+
+    __tablename__ = "budget_alerts"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True, default=uuid.uuid4)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE")
+    )
+    period: Mapped[str] = mapped_column(String(16))  # shared.budget_periods label
+    threshold_pct: Mapped[int] = mapped_column(Integer)
+    budget_usd: Mapped[Decimal] = mapped_column(Money)
+    spent_usd: Mapped[Decimal] = mapped_column(Money)
+    fired_at: Mapped[datetime] = _now_column()
+
+    __table_args__ = (UniqueConstraint("tenant_id", "period", "threshold_pct"),)
 
 
 _STATUSES = ", ".join(f"'{status.value}'" for status in JobStatus)

@@ -55,6 +55,7 @@ DEFAULT_KEY_SYNC_INTERVAL_S = 30.0
 CATALOG_SYNC_INTERVAL_S = 3600.0  # prices change rarely
 # Expired files are already invisible to the API; this only reclaims their space.
 EXPIRED_FILES_INTERVAL_S = 600.0
+BUDGET_ALERTS_INTERVAL_S = 30.0  # how late a budget alert may be
 # Sent as a beat takes the lead too (workers.runtime.scheduler), so that prices
 # are known and /readyz reads a fresh upstream check from the first seconds
 # instead of after a minute (or an hour).
@@ -138,6 +139,10 @@ def create_app() -> HelixqCelery:
             "delete-expired-files": {
                 "task": TaskName.DELETE_EXPIRED_FILES.value,
                 "schedule": EXPIRED_FILES_INTERVAL_S,
+            },
+            "check-budget-alerts": {
+                "task": TaskName.CHECK_BUDGET_ALERTS.value,
+                "schedule": BUDGET_ALERTS_INTERVAL_S,
             },
         },
     )

@@ -79,3 +79,12 @@ def record_webhook_delivery(client: redis.Redis, outcome: str) -> None:
         client.hincrby(redis_keys.monitoring_counters(), field)
     except _REDIS_ERRORS as error:
         logger.warning("webhook metrics not recorded: %r", error)
+
+
+def record_budget_alert(client: redis.Redis, tenant: str, threshold_pct: int) -> None:
+    """Count one budget threshold reached (a `budget.threshold_reached` event)."""
+    field = counter_field(Counter.BUDGET_ALERTS, tenant, str(threshold_pct))
+    try:
+        client.hincrby(redis_keys.monitoring_counters(), field)
+    except _REDIS_ERRORS as error:
+        logger.warning("budget alert metric not recorded: %r", error)

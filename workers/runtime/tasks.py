@@ -10,6 +10,7 @@ from celery import Task
 from shared.queues import TaskName
 from workers.maintenance import (
     batches,
+    budget_alerts,
     cost_reconciliation,
     expired_files,
     sweeper,
@@ -115,6 +116,16 @@ def delete_expired_files(self: BrokerTask) -> int:
     return expired_files.delete_expired_files(
         process.sessions, objects=process.object_store
     )
+
+
+@app.task(bind=True, base=BrokerTask, name=TaskName.CHECK_BUDGET_ALERTS.value)
+def check_budget_alerts(self: BrokerTask) -> int:
+    """Fire the budget thresholds tenants reached this period (once each)."""
+    process = self.process
+    fired = budget_alerts.check_budget_alerts(
+        process.sessions, process.redis, process.deliveries
+    )
+    return len(fired)
 
 
 @app.task(bind=True, base=BrokerTask, name=TaskName.SYNC_MODEL_CATALOG.value)

@@ -86,6 +86,7 @@
     drawModels(data);
     fillModelTable(data.models);
     fillFailures(data.failures);
+    fillBudgetAlerts(data.budget_alerts);
     setStatus("updated " + new Date(data.now * 1000).toLocaleTimeString());
     document.body.dataset.ready = "true";
   }
@@ -165,6 +166,19 @@
       [f.error_code || "-"], [f.error_message || "", "message"], [f.job_id.slice(0, 8)],
     ]));
     fillTable("#failures", rows, "no failed job in this window", 6);
+  }
+
+  function fillBudgetAlerts(alerts) {
+    const rows = alerts.map((a) => {
+      const tr = row([
+        [new Date(a.fired_at).toLocaleString()], [a.tenant], [a.period],
+        [a.threshold_percent + "%", "num"], [decimal(a.spent_usd), "num"], [decimal(a.budget_usd), "num"],
+      ]);
+      // The mark: a spent budget stands out from an early warning.
+      tr.className = a.threshold_percent >= 100 ? "budget-spent" : "budget-warning";
+      return tr;
+    });
+    fillTable("#budget-alerts", rows, "no budget threshold reached", 6);
   }
 
   function start() {

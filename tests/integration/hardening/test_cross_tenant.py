@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from broker_api.app import create_app
 from broker_api.settings import ApiSettings
+from shared.api_keys import key_prefix
 from shared.db.models import Tenant
 from tests.factories import make_job_body
 from tests.integration.api.conftest import TenantCredentials
@@ -71,6 +72,17 @@ ROUTE_KINDS = {
     "POST /admin/tenants": ADMIN,
     "GET /admin/tenants": ADMIN,
     "POST /admin/tenants/{slug}/keys": ADMIN,
+    "GET /admin/tenants/{slug}/keys": ADMIN,
+    "POST /admin/tenants/{slug}/keys/{prefix}/rotate": ADMIN,
+    "DELETE /admin/tenants/{slug}/keys/{prefix}": ADMIN,
+    "GET /admin/tenants/{slug}/allowed-models": ADMIN,
+    "PUT /admin/tenants/{slug}/allowed-models": ADMIN,
+    "GET /admin/audit": ADMIN,
+    "GET /v1/keys": TENANT,
+    "POST /v1/keys": TENANT,
+    "POST /v1/keys/{prefix}/rotate": OWNED,
+    "DELETE /v1/keys/{prefix}": OWNED,
+    "GET /v1/audit": TENANT,
     "GET /admin/tenants/{slug}/routing": ADMIN,
     "PUT /admin/tenants/{slug}/routing": ADMIN,
     "GET /admin/tenants/{slug}/limits": ADMIN,
@@ -160,6 +172,7 @@ async def tenant_a(
         "batch_id": batch.json()["id"],
         "delivery_id": str(delivery),
         "file_id": uploaded.json()["id"],
+        "prefix": key_prefix(tenant.key),
     }
     return TenantA(tenant, ids)
 
