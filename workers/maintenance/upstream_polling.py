@@ -31,12 +31,12 @@ from shared.db.upstream_batches import UpstreamBatch
 from shared.lanes import BATCH_VARIANT_SUFFIX
 from shared.queues import tenant_queue
 from workers.jobs import periodic_transitions
-from workers.maintenance.discount_submission import REFUSED, SUBMITTING, DiscountDeps
+from workers.maintenance.discount_budget import release_reservation
+from workers.maintenance.discount_lane import TERMINAL, DiscountDeps
 from workers.openrouter.errors import UpstreamError
 
 logger = logging.getLogger(__name__)
 
-TERMINAL = frozenset({"completed", "failed", "expired", "cancelled"})
 POLL_LIMIT = 100
 LINE_FAILED = "upstream_batch_line_failed"
 
@@ -60,7 +60,6 @@ def follow_upstream_batches(deps: DiscountDeps, schedule: PollSchedule) -> int:
             .where(
                 UpstreamBatch.upstream_id.is_not(None),
                 UpstreamBatch.results_stored_at.is_(None),
-                UpstreamBatch.status.not_in((SUBMITTING, REFUSED)),
                 UpstreamBatch.next_poll_at <= datetime.now(UTC),
             )
             .order_by(UpstreamBatch.next_poll_at)
@@ -94,6 +93,9 @@ def _follow(
         if row is None:
             return 0
         _store(session, row, batch, lines)
+        release_reservation(
+            deps.redis, session, row, actual_usd=row.cost_usd or Decimal(0)
+        )
         moved = periodic_transitions.move_discount_jobs_to_realtime(session, row_id)
     for job_id, slug in moved:  # after the commit; a lost send is re-sent by the sweep
         deps.sender.send(job_id, tenant_queue(slug))

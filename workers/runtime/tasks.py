@@ -8,13 +8,16 @@ import httpx
 from celery import Task
 
 from shared.queues import TaskName
+from shared.routing.router import RoutingDefaults
 from workers.maintenance import batches, expired_files, sweeper, upstream_check
 from workers.maintenance.catalog_sync import sync_catalog
-from workers.maintenance.discount_submission import (
+from workers.maintenance.discount_lane import (
     DiscountConfig,
     DiscountDeps,
-    submit_discount_lines,
+    InFlightCaps,
+    callback_url,
 )
+from workers.maintenance.discount_submission import submit_discount_lines
 from workers.maintenance.upstream_polling import (
     PollSchedule,
     follow_upstream_batches,
@@ -149,11 +152,20 @@ def _discount_deps(process: WorkerProcess, client: httpx.Client) -> DiscountDeps
         max_bytes=settings.helixq_discount_max_bytes,
         reconcile_after_s=settings.helixq_discount_reconcile_after_s,
         batch_slug=settings.helixq_discount_batch_slug,
+        callback_url=callback_url(settings.helixq_public_url),
+        routing=RoutingDefaults.of(settings),
+        caps=InFlightCaps(
+            batches=settings.helixq_discount_max_batches_in_flight,
+            lines=settings.helixq_discount_max_lines_in_flight,
+            tenant_batches=settings.helixq_discount_tenant_max_batches_in_flight,
+            tenant_lines=settings.helixq_discount_tenant_max_lines_in_flight,
+        ),
+        delete_stored=settings.helixq_discount_delete_stored,
     )
     api = BatchApi(
         client, settings.helixq_batch_api_url or settings.openrouter_base_url
     )
-    return DiscountDeps(process.sessions, api, process.sender, config)
+    return DiscountDeps(process.sessions, api, process.sender, config, process.redis)
 
 
 def _batch_http(process: WorkerProcess) -> httpx.Client:
