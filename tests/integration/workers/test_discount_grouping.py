@@ -210,7 +210,8 @@ def test_lines_reserve_the_budget_at_batch_prices_and_those_past_it_fail(
 
     [row] = _rows(engine, batch_id)
     assert row.request_count == 2
-    assert row.reserved_usd is not None and row.reserved_usd > 0
+    assert row.reserved_usd is not None
+    assert row.reserved_usd > 0
     assert _ledger(worker_process, tenant["slug"])["reserved"] == budget.to_nano(
         row.reserved_usd
     )
