@@ -9,7 +9,13 @@ from celery import Task
 
 from shared.queues import TaskName
 from shared.routing.router import RoutingDefaults
-from workers.maintenance import batches, expired_files, sweeper, upstream_check
+from workers.maintenance import (
+    batches,
+    expired_files,
+    sweeper,
+    upstream_check,
+    upstream_cleanup,
+)
 from workers.maintenance.catalog_sync import sync_catalog
 from workers.maintenance.discount_lane import (
     DiscountConfig,
@@ -135,14 +141,19 @@ def submit_discount_lines_task(self: BrokerTask) -> int:
 
 @app.task(bind=True, base=BrokerTask, name=TaskName.FOLLOW_UPSTREAM_BATCHES.value)
 def follow_upstream_batches_task(self: BrokerTask) -> int:
-    """Poll the due upstream batches; store the results of those that ended."""
+    """Cancel the upstream batches of cancelled batches, poll the due ones, store
+    the results of those that ended and delete them upstream."""
     process = self.process
     settings = process.settings
     schedule = PollSchedule(
         settings.helixq_discount_poll_first_s, settings.helixq_discount_poll_max_s
     )
     with _batch_http(process) as client:
-        return follow_upstream_batches(_discount_deps(process, client), schedule)
+        deps = _discount_deps(process, client)
+        upstream_cleanup.cancel_upstream_batches(deps)
+        ended = follow_upstream_batches(deps, schedule)
+        upstream_cleanup.delete_stored_upstream_batches(deps)
+        return ended
 
 
 def _discount_deps(process: WorkerProcess, client: httpx.Client) -> DiscountDeps:
