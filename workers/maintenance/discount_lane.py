@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from redis import Redis
 from sqlalchemy.orm import Session, sessionmaker
 
+from shared.lanes import CALLBACK_PATH
 from shared.routing.router import RoutingDefaults
 from workers.openrouter.batches import BatchApi
 from workers.runtime.job_sender import JobSender
@@ -19,8 +20,6 @@ SUBMITTING = "submitting"  # written, its POST not answered yet
 REFUSED = "refused"  # OpenRouter refused the POST: its lines ran realtime
 # The helixq batch was cancelled before the upstream batch was sent: never sent.
 WITHDRAWN = "withdrawn"
-# Where OpenRouter's batch webhooks reach helixq's API (broker_api/discount).
-CALLBACK_PATH = "/v1/discount/callbacks"
 # OpenRouter's statuses after which a batch changes no more.
 TERMINAL = frozenset({"completed", "failed", "expired", "cancelled"})
 

@@ -33,7 +33,7 @@ from shared.queues import tenant_queue
 from workers.jobs import periodic_transitions
 from workers.maintenance.discount_budget import release_reservation
 from workers.maintenance.discount_lane import TERMINAL, DiscountDeps
-from workers.openrouter.errors import UpstreamError
+from workers.openrouter.errors import UpstreamError, UpstreamPaymentRequired
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +77,13 @@ def _follow(
         status = str(batch.get("status"))
         lines = deps.api.results(batch) if status == "completed" else []
     except UpstreamError as error:
-        _wait(deps, schedule, row_id, error=f"{error.code}: {error.message}"[:2000])
+        _wait(
+            deps,
+            schedule,
+            row_id,
+            error=f"{error.code}: {error.message}"[:2000],
+            payment_required=isinstance(error, UpstreamPaymentRequired),
+        )
         return 0
     if status not in TERMINAL:
         _wait(deps, schedule, row_id, status=status)
@@ -112,6 +118,7 @@ def _wait(
     *,
     status: str | None = None,
     error: str | None = None,
+    payment_required: bool = False,
 ) -> None:
     with deps.sessions.begin() as session:
         row = session.get(UpstreamBatch, row_id)
@@ -119,6 +126,10 @@ def _wait(
             return
         row.status = status or row.status
         row.error = error
+        if not payment_required:
+            row.payment_required_at = None
+        elif row.payment_required_at is None:
+            row.payment_required_at = datetime.now(UTC)
         row.poll_count += 1
         delay_s = schedule.delay_s(row.poll_count)
         row.next_poll_at = datetime.now(UTC) + timedelta(seconds=delay_s)
@@ -133,6 +144,7 @@ def _store(
     row.cost_usd = reported_cost_usd(usage)
     row.error = _batch_error(batch)
     row.results_stored_at = datetime.now(UTC)
+    row.payment_required_at = None
     successes = [line for line in lines if _response_body(line) is not None]
     costs = _line_costs(session, row, successes)
     started_at = row.sent_at or row.created_at

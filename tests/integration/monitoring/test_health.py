@@ -1,10 +1,12 @@
 """/healthz and /readyz: every dependency with a reason, never a stack trace."""
 
 import socket
+import uuid
 from datetime import UTC, datetime
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from broker_api.app import create_app
 from shared.settings import load_settings
@@ -109,3 +111,41 @@ def test_heartbeat_expires_with_its_ttl(redis_client) -> None:
     heartbeat.beat(redis_client, "worker9@host")
     ttl = redis_client.ttl("broker:worker:worker9@host:heartbeat")
     assert 0 < ttl <= 30
+
+
+async def test_readyz_shows_upstream_batches_held_back_by_a_402(
+    api, engine, tenant
+) -> None:
+    batch_id = uuid.uuid4()
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO batches (id, tenant_id, status, completion_window_s, "
+                "total, expires_at, lane) SELECT :id, id, 'in_progress', "
+                "86400, 1, now() + interval '1 day', 'discount' FROM tenants "
+                "WHERE slug = :slug"
+            ),
+            {"id": batch_id, "slug": tenant.slug},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO upstream_batches (id, batch_id, tenant_id, model, "
+                "status, request_count, body_bytes, payment_required_at) SELECT "
+                ":id, id, tenant_id, 'x/m', 'in_progress', 1, 10, now() "
+                "FROM batches WHERE id = :batch"
+            ),
+            {"id": uuid.uuid4(), "batch": batch_id},
+        )
+    try:
+        check = (await api.get("/readyz")).json()["checks"]["batch_api"]
+    finally:
+        with engine.begin() as connection:
+            connection.execute(
+                text("DELETE FROM batches WHERE id = :id"), {"id": batch_id}
+            )
+
+    assert check["ok"] is False
+    assert check["payment_required"] >= 1
+    assert "402" in check["reason"]
+    after = (await api.get("/readyz")).json()["checks"]["batch_api"]
+    assert after == {"ok": True, "payment_required": 0}

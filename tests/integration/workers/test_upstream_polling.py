@@ -268,3 +268,23 @@ def test_a_402_is_shown_and_polled_again(
         assert row.results_stored_at is None
         assert "Insufficient credits" in (row.error or "")
         assert row.poll_count == 1
+        assert row.payment_required_at is not None
+        session.execute(
+            update(UpstreamBatch)
+            .where(UpstreamBatch.id == row.id)
+            .values(next_poll_at=datetime.now(UTC))
+        )
+        session.commit()
+    # Credits were added: the next poll clears it.
+    batch_api.get(f"/batches/{upstream_id}").respond(
+        200, json=_batch(upstream_id, "in_progress")
+    )
+
+    follow_upstream_batches(_deps(worker_process, batch_api, ListSender()), SCHEDULE)
+
+    with Session(engine) as session:
+        row = session.scalar(
+            select(UpstreamBatch).where(UpstreamBatch.upstream_id == upstream_id)
+        )
+        assert row is not None
+        assert row.payment_required_at is None

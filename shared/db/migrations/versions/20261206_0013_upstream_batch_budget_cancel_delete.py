@@ -1,4 +1,4 @@
-"""upstream batches keep their budget reservation, the cancel and the delete sent
+"""upstream batches keep their budget reservation, a 402, the cancel and the delete
 
 Revision ID: 0013
 Revises: 0011
@@ -32,8 +32,12 @@ def upgrade() -> None:
         "upstream_batches",
         sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
     )
+    op.add_column(
+        "upstream_batches",
+        sa.Column("payment_required_at", sa.DateTime(timezone=True), nullable=True),
+    )
 
 
 def downgrade() -> None:
-    for column in ("deleted_at", "cancel_sent_at", "budget_month", "reserved_usd"):
+    for column in ("payment_required_at", "deleted_at", "cancel_sent_at", "budget_month", "reserved_usd"):
         op.drop_column("upstream_batches", column)
