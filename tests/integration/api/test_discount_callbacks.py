@@ -83,7 +83,9 @@ def _signature(raw: bytes, *, secret: str = SECRET, at: int | None = None) -> st
 async def signed_api(
     api_settings: ApiSettings, enqueuer: RecordingEnqueuer
 ) -> AsyncIterator[httpx.AsyncClient]:
-    settings = api_settings.model_copy(update={"helixq_batch_callback_secret": SecretStr(SECRET)})
+    settings = api_settings.model_copy(
+        update={"helixq_batch_callback_secret": SecretStr(SECRET)}
+    )
     app = create_app(settings, enqueuer=enqueuer)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)

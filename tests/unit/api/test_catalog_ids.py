@@ -37,3 +37,19 @@ async def test_concurrent_requests_of_stale_ids_read_them_once(
     found = await asyncio.gather(*(cache.get(_sessions) for _ in range(30)))  # type: ignore[arg-type]
     assert found == [frozenset({"openai/gpt-4o-mini"})] * 30
     assert reads == 1
+
+
+@pytest.mark.anyio
+async def test_an_empty_catalog_is_read_again_until_the_first_sync(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    listings = iter([set(), {"openai/gpt-4o-mini", "openai/gpt-4o-mini:batch"}])
+
+    async def listed(_session: object) -> set[str]:
+        return next(listings)
+
+    monkeypatch.setattr(catalog_ids, "listed_model_ids", listed)
+    cache = CatalogIds(ttl_s=60)
+
+    assert await cache.get(_sessions) == frozenset()  # type: ignore[arg-type]
+    assert "openai/gpt-4o-mini:batch" in await cache.get(_sessions)  # type: ignore[arg-type]
