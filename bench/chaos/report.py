@@ -89,6 +89,7 @@ and polled every second and a lost POST answer is looked for after 3 s.
   batch (must be 0: helixq never pays twice for a line).
 - *realtime attempts*: lines of an upstream batch that failed or expired run on the
   realtime lane.
+- *recovery*: from the batch's POST to its last line terminal, faults included.
 - **SIGKILL during submission**: an upstream batch's row is committed before its
   POST; one whose answer died with the worker is looked for upstream before any
   resend, and found.

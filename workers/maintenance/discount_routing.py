@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from shared.lanes import BATCH_VARIANT_SUFFIX
 from shared.routing.catalog import ModelInfo
 from shared.routing.decision import RoutingDecision
-from shared.routing.pool import tenant_routing_of
+from shared.routing.pool import TenantRouting, tenant_routing_of
 from shared.routing.rotation import MemoryRotation
 from shared.routing.router import RoutingDefaults, RoutingInputs, route
 from workers.routing.catalog import load_listed_models_blocking
@@ -68,6 +68,7 @@ class DiscountRouter:
         self._defaults = defaults
         self._rotation = MemoryRotation()
         self._rng = random.Random()
+        self._tenants: dict[str, TenantRouting] = {}
 
     def route(
         self,
@@ -76,9 +77,12 @@ class DiscountRouter:
         override: Mapping[str, Any] | None,
     ) -> RoutedLine:
         """The line's model; raises InvalidRequest on a corrupt routing config."""
+        routing = self._tenants.get(tenant.slug)
+        if routing is None:  # once per tenant a pass: its config does not change
+            routing = self._tenants[tenant.slug] = tenant_routing_of(tenant)
         inputs = RoutingInputs(
             request=request,
-            tenant=tenant_routing_of(tenant),
+            tenant=routing,
             defaults=self._defaults,
             catalog=self.catalog,
             performance={},
