@@ -27,7 +27,7 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from shared.db.models import Job
@@ -48,6 +48,10 @@ from workers.openrouter.errors import UpstreamError
 
 logger = logging.getLogger(__name__)
 
+# The advisory lock that keeps submission passes one at a time.
+PASS_LOCK = 0x68656C6978710001
+_TAKE_PASS = text("SELECT pg_try_advisory_lock(:key)")
+_GIVE_PASS = text("SELECT pg_advisory_unlock(:key)")
 # OpenRouter's clock and ours may differ: look a little before the send.
 CLOCK_SLACK_S = 120
 __all__ = ["DiscountConfig", "DiscountDeps", "submit_discount_lines"]
@@ -70,7 +74,24 @@ def _due_submissions(
 
 def submit_discount_lines(deps: DiscountDeps) -> int:
     """Group waiting lines, send new upstream batches and reconcile lost answers;
-    how many upstream batches are now known upstream."""
+    how many upstream batches are now known upstream. One pass at a time across the
+    deployment: a reconciliation must never see the batch of a POST another pass
+    has in flight, which it could take for its own lost one."""
+    with deps.sessions() as guard:
+        # Autocommit: the lock is the connection's, no transaction stays open; a
+        # worker that dies drops its connection and the lock with it.
+        connection = guard.connection(
+            execution_options={"isolation_level": "AUTOCOMMIT"}
+        )
+        if not connection.scalar(_TAKE_PASS, {"key": PASS_LOCK}):
+            return 0
+        try:
+            return _pass(deps)
+        finally:
+            connection.execute(_GIVE_PASS, {"key": PASS_LOCK})
+
+
+def _pass(deps: DiscountDeps) -> int:
     with deps.sessions.begin() as session:
         grouped = group_waiting_lines(session, deps.config, deps.redis)
         due = _due_submissions(session, now=datetime.now(UTC), config=deps.config)

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 import respx
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
 from shared.db.models import Job
@@ -19,6 +19,7 @@ from shared.queues import tenant_queue
 from tests.factories import make_job_body
 from tests.integration.workers.conftest import ListSender
 from workers.maintenance.discount_submission import (
+    PASS_LOCK,
     DiscountConfig,
     DiscountDeps,
     submit_discount_lines,
@@ -238,3 +239,26 @@ def test_a_refused_submission_runs_its_lines_realtime(
         assert job is not None
         assert (job.lane, job.status) == ("realtime", "queued")
     assert (jobs[0], tenant_queue(tenant["slug"]), None) in sender.sent
+
+
+def test_a_pass_waits_while_another_one_holds_the_submission(
+    worker_process, batch_api, engine, discount_batch
+):
+    model = f"solo-{uuid.uuid4().hex[:6]}/m"
+    batch_id, _ = discount_batch(model)
+    batch_api.post("/batches").mock(
+        side_effect=lambda request: httpx.Response(
+            202, json=_accepted(f"batch-{uuid.uuid4().hex}", model, 1)
+        )
+    )
+    deps = _deps(worker_process, batch_api, ListSender())
+    with engine.connect() as other_pass:
+        other_pass.execute(text("SELECT pg_advisory_lock(:key)"), {"key": PASS_LOCK})
+        assert submit_discount_lines(deps) == 0
+        assert _rows(engine, batch_id) == []
+        other_pass.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": PASS_LOCK})
+        other_pass.commit()
+
+    submit_discount_lines(deps)
+
+    assert len(_rows(engine, batch_id)) == 1
