@@ -22,7 +22,7 @@ from shared.db.upstream_batches import UpstreamBatch
 from shared.redis_keys import tenant_budget
 from shared.routing.catalog import ModelInfo
 from tests.factories import make_job_body, unique_name
-from tests.integration.workers.conftest import ListSender, fetch_job
+from tests.integration.workers.conftest import BATCH_API_URL, ListSender, fetch_job
 from workers.maintenance.catalog_sync import upsert_catalog
 from workers.maintenance.discount_lane import (
     DiscountConfig,
@@ -32,30 +32,26 @@ from workers.maintenance.discount_lane import (
 from workers.maintenance.discount_submission import submit_discount_lines
 from workers.openrouter.batches import BatchApi
 
-BASE = "http://batch-api.test/api/v1"
-
 
 @pytest.fixture
-def batch_api() -> Iterator[respx.MockRouter]:
-    with respx.mock(
-        base_url=BASE, assert_all_called=False, assert_all_mocked=False
-    ) as router:
+def accepting_api(batch_api: respx.MockRouter) -> respx.MockRouter:
+    """The Batch API accepting every batch."""
 
-        def accept(request: httpx.Request) -> httpx.Response:
-            body = json.loads(request.content)
-            return httpx.Response(
-                202,
-                json={
-                    "id": f"batch-{uuid.uuid4().hex}",
-                    "object": "batch",
-                    "model": body["model"],
-                    "status": "validating",
-                    "request_counts": {"total": len(body["requests"])},
-                },
-            )
+    def accept(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        return httpx.Response(
+            202,
+            json={
+                "id": f"batch-{uuid.uuid4().hex}",
+                "object": "batch",
+                "model": body["model"],
+                "status": "validating",
+                "request_counts": {"total": len(body["requests"])},
+            },
+        )
 
-        router.post("/batches").mock(side_effect=accept)
-        yield router
+    batch_api.post("/batches").mock(side_effect=accept)
+    return batch_api
 
 
 def _model(model_id: str, prompt: str, completion: str) -> ModelInfo:
@@ -132,7 +128,7 @@ def _deps(worker_process, router, **config: Any) -> DiscountDeps:
     }
     return DiscountDeps(
         worker_process.sessions,
-        BatchApi(client, BASE),
+        BatchApi(client, BATCH_API_URL),
         ListSender(),
         DiscountConfig(**{**settings, **config}),
         worker_process.redis,
@@ -146,7 +142,7 @@ def _rows(engine: Engine, batch_id: uuid.UUID) -> list[UpstreamBatch]:
 
 
 def test_cost_optimized_picks_the_model_cheapest_at_batch_prices(
-    worker_process, batch_api, engine, tenant, batch_catalog, waiting_lines
+    worker_process, accepting_api, engine, tenant, batch_catalog, waiting_lines
 ):
     listed_cheap, batch_cheap = batch_catalog
     pool = [{"model": listed_cheap, "weight": 1}, {"model": batch_cheap, "weight": 1}]
@@ -159,7 +155,7 @@ def test_cost_optimized_picks_the_model_cheapest_at_batch_prices(
     )
     batch_id, jobs = waiting_lines(2, model=None)
 
-    submit_discount_lines(_deps(worker_process, batch_api))
+    submit_discount_lines(_deps(worker_process, accepting_api))
 
     [row] = _rows(engine, batch_id)
     assert (row.model, row.request_count) == (batch_cheap, 2)
@@ -169,7 +165,7 @@ def test_cost_optimized_picks_the_model_cheapest_at_batch_prices(
 
 
 def test_round_robin_splits_a_batch_over_the_pool_then_groups_per_model(
-    worker_process, batch_api, engine, tenant, batch_catalog, waiting_lines
+    worker_process, accepting_api, engine, tenant, batch_catalog, waiting_lines
 ):
     listed_cheap, batch_cheap = batch_catalog
     pool = [{"model": listed_cheap, "weight": 1}, {"model": batch_cheap, "weight": 1}]
@@ -182,7 +178,7 @@ def test_round_robin_splits_a_batch_over_the_pool_then_groups_per_model(
     )
     batch_id, _ = waiting_lines(4, model=None)
 
-    submit_discount_lines(_deps(worker_process, batch_api))
+    submit_discount_lines(_deps(worker_process, accepting_api))
 
     counts = sorted((r.model, r.request_count) for r in _rows(engine, batch_id))
     assert counts == [(batch_cheap, 2), (listed_cheap, 2)]
@@ -196,7 +192,7 @@ def _ledger(worker_process, slug: str) -> dict[str, int]:
 
 
 def test_lines_reserve_the_budget_at_batch_prices_and_those_past_it_fail(
-    worker_process, batch_api, engine, tenant, batch_catalog, waiting_lines
+    worker_process, accepting_api, engine, tenant, batch_catalog, waiting_lines
 ):
     _, batch_cheap = batch_catalog
     messages = [{"role": "user", "content": "x" * 400}]
@@ -206,7 +202,7 @@ def test_lines_reserve_the_budget_at_batch_prices_and_those_past_it_fail(
     _set_tenant(engine, tenant["id"], limits={"monthly_budget_usd": "0.002"})
     batch_id, jobs = waiting_lines(3, **body)
 
-    submit_discount_lines(_deps(worker_process, batch_api))
+    submit_discount_lines(_deps(worker_process, accepting_api))
 
     [row] = _rows(engine, batch_id)
     assert row.request_count == 2
@@ -222,11 +218,11 @@ def test_lines_reserve_the_budget_at_batch_prices_and_those_past_it_fail(
 
 
 def test_a_tenant_at_its_cap_of_upstream_batches_waits(
-    worker_process, batch_api, engine, waiting_lines
+    worker_process, accepting_api, engine, waiting_lines
 ):
     model = f"cap-{uuid.uuid4().hex[:6]}/m"
     batches = [waiting_lines(1, model=model)[0] for _ in range(2)]
-    deps = _deps(worker_process, batch_api, caps=InFlightCaps(tenant_batches=1))
+    deps = _deps(worker_process, accepting_api, caps=InFlightCaps(tenant_batches=1))
 
     submit_discount_lines(deps)
 

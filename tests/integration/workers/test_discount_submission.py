@@ -3,7 +3,7 @@ before they are sent, and a lost POST answer is reconciled before any resend."""
 
 import json
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,7 +17,7 @@ from shared.db.models import Job
 from shared.db.upstream_batches import UpstreamBatch
 from shared.queues import tenant_queue
 from tests.factories import make_job_body
-from tests.integration.workers.conftest import ListSender
+from tests.integration.workers.conftest import BATCH_API_URL, ListSender
 from workers.maintenance.discount_submission import (
     PASS_LOCK,
     DiscountConfig,
@@ -25,18 +25,6 @@ from workers.maintenance.discount_submission import (
     submit_discount_lines,
 )
 from workers.openrouter.batches import BatchApi
-
-BASE = "http://batch-api.test/api/v1"
-
-
-@pytest.fixture
-def batch_api() -> Iterator[respx.MockRouter]:
-    # Rows other tests committed are polled too: unmocked calls get an empty 200,
-    # which the client reads as an outage and leaves for later.
-    with respx.mock(
-        base_url=BASE, assert_all_called=False, assert_all_mocked=False
-    ) as router:
-        yield router
 
 
 def _deps(
@@ -46,7 +34,7 @@ def _deps(
     client = httpx.Client(transport=httpx.MockTransport(router.handler))
     return DiscountDeps(
         worker_process.sessions,
-        BatchApi(client, BASE),
+        BatchApi(client, BATCH_API_URL),
         sender,
         DiscountConfig(**{**settings, **config}),
     )

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from shared.db.models import Attempt, Job
 from shared.db.upstream_batches import UpstreamBatch
 from tests.factories import make_job_body
-from tests.integration.workers.conftest import ListSender, fetch_job
+from tests.integration.workers.conftest import BATCH_API_URL, ListSender, fetch_job
 from workers.maintenance.discount_lane import DiscountConfig, DiscountDeps
 from workers.maintenance.discount_submission import submit_discount_lines
 from workers.maintenance.upstream_cleanup import (
@@ -27,16 +27,7 @@ from workers.maintenance.upstream_cleanup import (
 from workers.maintenance.upstream_polling import PollSchedule, follow_upstream_batches
 from workers.openrouter.batches import BatchApi
 
-BASE = "http://batch-api.test/api/v1"
 SCHEDULE = PollSchedule(first_s=5, max_s=300)
-
-
-@pytest.fixture
-def batch_api():
-    with respx.mock(
-        base_url=BASE, assert_all_called=False, assert_all_mocked=False
-    ) as router:
-        yield router
 
 
 def _deps(worker_process, router: respx.MockRouter, **config: Any) -> DiscountDeps:
@@ -48,7 +39,7 @@ def _deps(worker_process, router: respx.MockRouter, **config: Any) -> DiscountDe
     }
     return DiscountDeps(
         worker_process.sessions,
-        BatchApi(client, BASE),
+        BatchApi(client, BATCH_API_URL),
         ListSender(),
         DiscountConfig(**{**settings, **config}),
     )
@@ -104,6 +95,18 @@ def _cancel_batch(engine: Engine, batch_id: uuid.UUID) -> None:
                 "WHERE id = :id"
             ),
             {"id": batch_id},
+        )
+
+
+def _store(engine: Engine, upstream_id: str) -> None:
+    """The upstream batch completed and its results were stored."""
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "UPDATE upstream_batches SET status = 'completed', "
+                "results_stored_at = now() WHERE upstream_id = :id"
+            ),
+            {"id": upstream_id},
         )
 
 
@@ -222,14 +225,7 @@ def test_stored_upstream_batches_are_deleted_upstream_once(
 ):
     batch_id, jobs = _discount_batch(make_batch, make_job, 1)
     upstream_id = _send_upstream(engine, batch_id, jobs, tenant)
-    with engine.begin() as connection:
-        connection.execute(
-            text(
-                "UPDATE upstream_batches SET status = 'completed', "
-                "results_stored_at = now() WHERE upstream_id = :id"
-            ),
-            {"id": upstream_id},
-        )
+    _store(engine, upstream_id)
     deleted = batch_api.delete(f"/batches/{upstream_id}").respond(
         200, json={"id": upstream_id, "object": "batch", "deletion": {}}
     )
@@ -247,14 +243,7 @@ def test_deleting_is_a_setting(
 ):
     batch_id, jobs = _discount_batch(make_batch, make_job, 1)
     upstream_id = _send_upstream(engine, batch_id, jobs, tenant)
-    with engine.begin() as connection:
-        connection.execute(
-            text(
-                "UPDATE upstream_batches SET status = 'completed', "
-                "results_stored_at = now() WHERE upstream_id = :id"
-            ),
-            {"id": upstream_id},
-        )
+    _store(engine, upstream_id)
     deleted = batch_api.delete(f"/batches/{upstream_id}").respond(200, json={})
 
     delete_stored_upstream_batches(
