@@ -18,6 +18,7 @@ from shared.db.upstream_batches import UpstreamBatch
 from shared.queues import tenant_queue
 from tests.factories import make_job_body
 from tests.integration.workers.conftest import BATCH_API_URL, ListSender
+from workers.maintenance.discount_lane import callback_url
 from workers.maintenance.discount_submission import (
     PASS_LOCK,
     DiscountConfig,
@@ -250,3 +251,31 @@ def test_a_pass_waits_while_another_one_holds_the_submission(
     submit_discount_lines(deps)
 
     assert len(_rows(engine, batch_id)) == 1
+
+
+def test_with_a_public_url_the_callback_points_at_helixq_before_the_requests(
+    worker_process, batch_api, discount_batch
+):
+    model = f"hook-{uuid.uuid4().hex[:6]}/m"
+    discount_batch(model)
+    bodies: list[dict[str, Any]] = []
+
+    def accept(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        if body["model"] == model:
+            bodies.append(body)
+        return httpx.Response(
+            202, json=_accepted(uuid.uuid4().hex, body["model"], len(body["requests"]))
+        )
+
+    batch_api.post("/batches").mock(side_effect=accept)
+    url = callback_url("https://helixq.example.com/")
+
+    submit_discount_lines(
+        _deps(worker_process, batch_api, ListSender(), callback_url=url)
+    )
+
+    [body] = bodies
+    assert body["callback_url"] == "https://helixq.example.com/v1/discount/callbacks"
+    keys = list(body)
+    assert keys.index("callback_url") < keys.index("requests")
