@@ -141,18 +141,23 @@ def _rows(engine: Engine, batch_id: uuid.UUID) -> list[UpstreamBatch]:
         return list(session.scalars(query))
 
 
-def test_cost_optimized_picks_the_model_cheapest_at_batch_prices(
-    worker_process, accepting_api, engine, tenant, batch_catalog, waiting_lines
-):
-    listed_cheap, batch_cheap = batch_catalog
-    pool = [{"model": listed_cheap, "weight": 1}, {"model": batch_cheap, "weight": 1}]
+def _route_over_both(engine: Engine, tenant, models: tuple[str, str], strategy: str):
+    """The tenant routes lines that name no model over both models by `strategy`."""
+    pool = [{"model": model, "weight": 1} for model in models]
     _set_tenant(
         engine,
         tenant["id"],
-        route_strategy="cost_optimized",
+        route_strategy=strategy,
         model_pool=pool,
         default_model=None,
     )
+
+
+def test_cost_optimized_picks_the_model_cheapest_at_batch_prices(
+    worker_process, accepting_api, engine, tenant, batch_catalog, waiting_lines
+):
+    batch_cheap = batch_catalog[1]
+    _route_over_both(engine, tenant, batch_catalog, "cost_optimized")
     batch_id, jobs = waiting_lines(2, model=None)
 
     submit_discount_lines(_deps(worker_process, accepting_api))
@@ -168,14 +173,7 @@ def test_round_robin_splits_a_batch_over_the_pool_then_groups_per_model(
     worker_process, accepting_api, engine, tenant, batch_catalog, waiting_lines
 ):
     listed_cheap, batch_cheap = batch_catalog
-    pool = [{"model": listed_cheap, "weight": 1}, {"model": batch_cheap, "weight": 1}]
-    _set_tenant(
-        engine,
-        tenant["id"],
-        route_strategy="round_robin",
-        model_pool=pool,
-        default_model=None,
-    )
+    _route_over_both(engine, tenant, batch_catalog, "round_robin")
     batch_id, _ = waiting_lines(4, model=None)
 
     submit_discount_lines(_deps(worker_process, accepting_api))
