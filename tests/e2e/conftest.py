@@ -3,6 +3,7 @@
 import os
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,6 +109,41 @@ def stack(services: Services) -> Iterator[Stack]:
         yield stack
     finally:
         processes.stop_all(STOP_GRACE_S)
+
+
+@contextmanager
+def own_stack(
+    services: Services, prefix: str, env: dict[str, str], *, beat: bool = False
+) -> Iterator[Stack]:
+    """A simulator, API and worker (and beat) of their own on `services`, with
+    `env` over the usual environment; their logs are `<prefix>-<process>.log`."""
+    sim_port, api_port = free_port(), free_port()
+    stack = Stack(
+        Supervisor(),
+        env=_environment(services, sim_port, api_port) | env,
+        api_url=f"http://127.0.0.1:{api_port}",
+        simulator_url=f"http://127.0.0.1:{sim_port}",
+    )
+    try:
+        simulator = [HELIXQ, "simulator", "--host", "127.0.0.1"]
+        stack.start(f"{prefix}-simulator", [*simulator, "--port", str(sim_port)])
+        stack.start(f"{prefix}-api", [HELIXQ, "api", "--port", str(api_port)])
+        stack.start_worker(f"{prefix}-worker")
+        if beat:
+            stack.start(f"{prefix}-beat", [HELIXQ, "beat"])
+        stack.processes.wait_until_ready(
+            lambda: answers(f"{stack.simulator_url}/_sim/health"),
+            timeout_s=READY_TIMEOUT_S,
+            what="the simulator",
+        )
+        stack.processes.wait_until_ready(
+            lambda: answers(f"{stack.api_url}/healthz"),
+            timeout_s=READY_TIMEOUT_S,
+            what="the API",
+        )
+        yield stack
+    finally:
+        stack.processes.stop_all(STOP_GRACE_S)
 
 
 @dataclass(frozen=True)

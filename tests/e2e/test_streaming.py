@@ -11,17 +11,8 @@ import redis
 from pydantic import BaseModel
 from sqlalchemy import Engine, create_engine
 
-from helixq.processes import Supervisor, answers, free_port
 from shared.db.session import psycopg_url
-from tests.e2e.conftest import (
-    HELIXQ,
-    READY_TIMEOUT_S,
-    STOP_GRACE_S,
-    Client,
-    Stack,
-    _environment,
-    _tenant_client,
-)
+from tests.e2e.conftest import Client, Stack, _tenant_client, own_stack
 from tests.polling import wait_until
 from tests.services import Services, separate_services
 
@@ -51,33 +42,9 @@ def paced_engine(paced_services: Services) -> Iterator[Engine]:
 @pytest.fixture(scope="module")
 def paced_stack(paced_services: Services) -> Iterator[Stack]:
     """Simulator, API and worker with OpenRouter's pacing: latency, then tokens."""
-    sim_port, api_port = free_port(), free_port()
-    env = _environment(paced_services, sim_port, api_port)
-    env |= {"HELIXQ_SIM_LATENCY_MS": "300", "HELIXQ_SIM_TOKEN_INTERVAL_MS": "40"}
-    stack = Stack(
-        Supervisor(),
-        env=env,
-        api_url=f"http://127.0.0.1:{api_port}",
-        simulator_url=f"http://127.0.0.1:{sim_port}",
-    )
-    try:
-        simulator = [HELIXQ, "simulator", "--host", "127.0.0.1"]
-        stack.start("paced-simulator", [*simulator, "--port", str(sim_port)])
-        stack.start("paced-api", [HELIXQ, "api", "--port", str(api_port)])
-        stack.start_worker("paced-worker")
-        stack.processes.wait_until_ready(
-            lambda: answers(f"{stack.simulator_url}/_sim/health"),
-            timeout_s=READY_TIMEOUT_S,
-            what="the simulator",
-        )
-        stack.processes.wait_until_ready(
-            lambda: answers(f"{stack.api_url}/healthz"),
-            timeout_s=READY_TIMEOUT_S,
-            what="the API",
-        )
+    env = {"HELIXQ_SIM_LATENCY_MS": "300", "HELIXQ_SIM_TOKEN_INTERVAL_MS": "40"}
+    with own_stack(paced_services, "paced", env) as stack:
         yield stack
-    finally:
-        stack.processes.stop_all(STOP_GRACE_S)
 
 
 @pytest.fixture

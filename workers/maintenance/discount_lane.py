@@ -7,13 +7,20 @@ and storing results (upstream_polling), cancelling and deleting upstream
 """
 
 from dataclasses import dataclass, field
+from uuid import UUID
 
+from pydantic import SecretStr
 from redis import Redis
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from shared.db.models import Tenant
 from shared.lanes import CALLBACK_PATH
+from shared.openrouter_key_store import open_openrouter_key
 from shared.routing.router import RoutingDefaults
+from shared.sealing import SecretBox, Unreadable
 from workers.openrouter.batches import BatchApi
+from workers.openrouter.errors import UpstreamRejected
 from workers.runtime.job_sender import JobSender
 
 SUBMITTING = "submitting"  # written, its POST not answered yet
@@ -59,6 +66,24 @@ class DiscountDeps:
     sender: JobSender
     config: DiscountConfig
     redis: Redis | None = None
+    box: SecretBox | None = None  # opens tenants' own OpenRouter keys
+
+    def api_of(self, session: Session, tenant_id: UUID) -> BatchApi:
+        """The Batch API on the tenant's own OpenRouter key (the global key when
+        it has none); UpstreamRejected when its key cannot be opened, so that its
+        lines are never sent on another account's key."""
+        sealed = session.scalar(
+            select(Tenant.openrouter_key_sealed).where(Tenant.id == tenant_id)
+        )
+        if sealed is None:
+            return self.api
+        try:
+            key = open_openrouter_key(sealed, self.box)
+        except Unreadable as error:
+            raise UpstreamRejected(
+                f"the tenant's OpenRouter key cannot be opened: {error}"
+            ) from None
+        return self.api.on_key(SecretStr(key))
 
 
 def callback_url(public_url: str | None) -> str | None:

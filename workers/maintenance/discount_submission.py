@@ -44,7 +44,7 @@ from workers.maintenance.discount_lane import (
     DiscountDeps,
 )
 from workers.openrouter.batches import BatchApi, create_body
-from workers.openrouter.errors import UpstreamError
+from workers.openrouter.errors import UpstreamError, UpstreamRejected
 
 logger = logging.getLogger(__name__)
 
@@ -105,7 +105,7 @@ def _pass(deps: DiscountDeps) -> int:
 
 
 def _submit(deps: DiscountDeps, row_id: UUID) -> int:
-    sessions, api = deps.sessions, deps.api
+    sessions = deps.sessions
     with sessions.begin() as session:
         row = session.scalar(
             select(UpstreamBatch)
@@ -114,16 +114,19 @@ def _submit(deps: DiscountDeps, row_id: UUID) -> int:
         )
         if row is None:
             return 0
-        if row.sent_at is not None:
-            found = _reconcile(session, api, row)
-            if found is not Reconciled.ABSENT:
-                return int(found is Reconciled.ADOPTED)
-        if not _has_waiting_lines(session, row):
-            _withdraw(deps, session, row)
-            return 0
-        body = _body(session, row, deps.config)
-        row.sent_at = datetime.now(UTC)
-        row.send_count += 1
+        try:
+            api = deps.api_of(session, row.tenant_id)
+        except UpstreamRejected as error:
+            refusal: UpstreamError | None = error
+        else:
+            refusal = None
+            prepared = _prepare(deps, session, api, row)
+            if isinstance(prepared, int):
+                return prepared
+            body = prepared
+    if refusal is not None:
+        _record_failed_send(deps, row_id, refusal)
+        return 0
     # Committed: from here a lost answer is found by reconciling, never resent blind.
     try:
         answer = api.create(body)
@@ -133,6 +136,24 @@ def _submit(deps: DiscountDeps, row_id: UUID) -> int:
     with sessions.begin() as session:
         _record_answer(session, row_id, answer)
     return 1
+
+
+def _prepare(
+    deps: DiscountDeps, session: Session, api: BatchApi, row: UpstreamBatch
+) -> bytes | int:
+    """The body to send (its sending recorded first); or, when nothing is to be
+    sent, what the pass counts: 1 for a lost answer found upstream, else 0."""
+    if row.sent_at is not None:
+        found = _reconcile(session, api, row)
+        if found is not Reconciled.ABSENT:
+            return int(found is Reconciled.ADOPTED)
+    if not _has_waiting_lines(session, row):
+        _withdraw(deps, session, row)
+        return 0
+    body = _body(session, row, deps.config)
+    row.sent_at = datetime.now(UTC)
+    row.send_count += 1
+    return body
 
 
 class Reconciled(StrEnum):

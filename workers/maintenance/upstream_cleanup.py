@@ -17,6 +17,7 @@ answer is simply asked again on the next pass (both calls are safe to repeat).
 
 import logging
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import select, update
@@ -24,6 +25,7 @@ from sqlalchemy import select, update
 from shared.db.models import Batch
 from shared.db.upstream_batches import UpstreamBatch
 from workers.maintenance.discount_lane import TERMINAL, DiscountDeps
+from workers.openrouter.batches import BatchApi
 from workers.openrouter.errors import UpstreamError
 
 logger = logging.getLogger(__name__)
@@ -37,7 +39,7 @@ def cancel_upstream_batches(deps: DiscountDeps) -> int:
     batches; how many were asked."""
     with deps.sessions.begin() as session:
         rows = session.execute(
-            select(UpstreamBatch.id, UpstreamBatch.upstream_id)
+            select(UpstreamBatch.id, UpstreamBatch.upstream_id, UpstreamBatch.tenant_id)
             .join(Batch, Batch.id == UpstreamBatch.batch_id)
             .where(
                 Batch.cancelling_at.is_not(None),
@@ -47,12 +49,19 @@ def cancel_upstream_batches(deps: DiscountDeps) -> int:
             )
             .limit(CLEANUP_LIMIT)
         ).all()
-    return sum(_cancel(deps, row.id, str(row.upstream_id)) for row in rows)
+    return sum(_cancel(deps, row) for row in rows)
 
 
-def _cancel(deps: DiscountDeps, row_id: UUID, upstream_id: str) -> int:
+def _api(deps: DiscountDeps, tenant_id: UUID) -> BatchApi:
+    """The Batch API on the key the upstream batch was sent with."""
+    with deps.sessions() as session:
+        return deps.api_of(session, tenant_id)
+
+
+def _cancel(deps: DiscountDeps, row: Any) -> int:
+    row_id, upstream_id = row.id, str(row.upstream_id)
     try:
-        status = deps.api.cancel(upstream_id)
+        status = _api(deps, row.tenant_id).cancel(upstream_id)
     except UpstreamError as error:
         logger.warning("upstream batch %s: cancel: %s", upstream_id, error.code)
         return 0
@@ -75,7 +84,7 @@ def delete_stored_upstream_batches(deps: DiscountDeps) -> int:
         return 0
     with deps.sessions.begin() as session:
         rows = session.execute(
-            select(UpstreamBatch.id, UpstreamBatch.upstream_id)
+            select(UpstreamBatch.id, UpstreamBatch.upstream_id, UpstreamBatch.tenant_id)
             .where(
                 UpstreamBatch.upstream_id.is_not(None),
                 UpstreamBatch.results_stored_at.is_not(None),
@@ -84,12 +93,13 @@ def delete_stored_upstream_batches(deps: DiscountDeps) -> int:
             )
             .limit(CLEANUP_LIMIT)
         ).all()
-    return sum(_delete(deps, row.id, str(row.upstream_id)) for row in rows)
+    return sum(_delete(deps, row) for row in rows)
 
 
-def _delete(deps: DiscountDeps, row_id: UUID, upstream_id: str) -> int:
+def _delete(deps: DiscountDeps, row: Any) -> int:
+    row_id, upstream_id = row.id, str(row.upstream_id)
     try:
-        status = deps.api.delete(upstream_id)
+        status = _api(deps, row.tenant_id).delete(upstream_id)
     except UpstreamError as error:
         logger.warning("upstream batch %s: delete: %s", upstream_id, error.code)
         return 0
