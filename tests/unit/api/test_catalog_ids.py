@@ -55,7 +55,11 @@ async def test_an_empty_catalog_is_read_again_until_the_first_sync(
     async def listed(_session: object) -> set[str]:
         return next(listings)
 
+    async def no_embeddings(_session: object) -> set[str]:
+        return set()
+
     monkeypatch.setattr(catalog_ids, "listed_model_ids", listed)
+    monkeypatch.setattr(catalog_ids, "listed_embedding_model_ids", no_embeddings)
     cache = CatalogIds(ttl_s=60)
 
     assert await cache.get(_sessions) == frozenset()  # type: ignore[arg-type]

@@ -1,7 +1,7 @@
 """upstream batches keep their budget reservation, a 402, the cancel and the delete
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0016
 Create Date: 2026-12-06 06:30:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0013"
-down_revision: str | None = "0011"
+down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
