@@ -103,7 +103,12 @@ async def test_concurrent_single_jobs_are_each_published_once(
     key = redis_list_key("tenant.many", int(Priority.JOB))
     messages = [json.loads(m) for m in reversed(redis_client.lrange(key, 0, -1))]
     redis_client.delete(key)
-    assert [m["headers"]["id"] for m in messages] == [str(j) for j in job_ids]
+    # Concurrent requests have no order to keep: a lone request is published in
+    # its own task while the ones made meanwhile form the next round
+    # (shared.coalescing), and either may reach Redis first.
+    published = [m["headers"]["id"] for m in messages]
+    assert len(published) == len(job_ids)
+    assert sorted(published) == sorted(str(j) for j in job_ids)
 
 
 async def test_a_batch_is_published_in_groups_of_jobs_a_message(
