@@ -44,6 +44,10 @@ class DatabaseSettings(BaseSettings):
     database_url: str = Field(pattern=r"^postgres(ql)?(\+\w+)?://")
     database_pool_size: int = Field(default=10, ge=1, le=500)
     database_max_overflow: int = Field(default=20, ge=0, le=1000)
+    # Off behind a pooler that hands each transaction any server connection
+    # (pgbouncer's transaction mode before 1.21): a statement prepared on one
+    # server connection is unknown, or taken, on the next (shared.db.session).
+    database_prepared_statements: bool = True
 
 
 class RedisSettings(BaseSettings):

@@ -3,6 +3,7 @@
 import os
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,20 +75,28 @@ def _environment(services: Services, sim_port: int, api_port: int) -> dict[str, 
 
 @pytest.fixture(scope="session")
 def stack(services: Services) -> Iterator[Stack]:
+    with running_stack(services) as running:
+        yield running
+
+
+@contextmanager
+def running_stack(services: Services, prefix: str = "", **env: str) -> Iterator[Stack]:
+    """Simulator, API, beat and a worker on `services`, with `env` over the
+    stack's own environment, named (and logged) with `prefix`; stopped on leaving."""
     sim_port, api_port = free_port(), free_port()
     processes = Supervisor()
     stack = Stack(
         processes,
-        env=_environment(services, sim_port, api_port),
+        env={**_environment(services, sim_port, api_port), **env},
         api_url=f"http://127.0.0.1:{api_port}",
         simulator_url=f"http://127.0.0.1:{sim_port}",
     )
     try:
         simulator = [sys.executable, "-m", "simulator", "--host", "127.0.0.1"]
-        stack.start("simulator", [*simulator, "--port", str(sim_port)])
-        stack.start("api", [HELIXQ, "api", "--port", str(api_port)])
-        stack.start("beat", [HELIXQ, "beat"])
-        stack.start_worker()
+        stack.start(f"{prefix}simulator", [*simulator, "--port", str(sim_port)])
+        stack.start(f"{prefix}api", [HELIXQ, "api", "--port", str(api_port)])
+        stack.start(f"{prefix}beat", [HELIXQ, "beat"])
+        stack.start_worker(f"{prefix}worker")
         processes.wait_until_ready(
             lambda: answers(f"{stack.simulator_url}/_sim/health"),
             timeout_s=READY_TIMEOUT_S,
@@ -112,7 +121,8 @@ class Client:
     http: httpx.Client
 
 
-def _tenant_client(engine: Engine, stack: Stack) -> Client:
+def tenant_client_on(engine: Engine, stack: Stack) -> Client:
+    """A new tenant with a key, committed through `engine`, and its client."""
     with Session(engine) as session, session.begin():
         tenant = create_tenant(session, unique_name())
         key = create_api_key(session, tenant).key
@@ -125,13 +135,13 @@ def _tenant_client(engine: Engine, stack: Stack) -> Client:
 
 @pytest.fixture
 def tenant_client(engine: Engine, stack: Stack) -> Iterator[Client]:
-    client = _tenant_client(engine, stack)
+    client = tenant_client_on(engine, stack)
     yield client
     client.http.close()
 
 
 @pytest.fixture
 def second_tenant_client(engine: Engine, stack: Stack) -> Iterator[Client]:
-    client = _tenant_client(engine, stack)
+    client = tenant_client_on(engine, stack)
     yield client
     client.http.close()

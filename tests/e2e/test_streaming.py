@@ -20,7 +20,7 @@ from tests.e2e.conftest import (
     Client,
     Stack,
     _environment,
-    _tenant_client,
+    tenant_client_on,
 )
 from tests.polling import wait_until
 from tests.services import Services, separate_services
@@ -82,7 +82,7 @@ def paced_stack(paced_services: Services) -> Iterator[Stack]:
 
 @pytest.fixture
 def client(paced_engine: Engine, paced_stack: Stack) -> Iterator[Client]:
-    tenant = _tenant_client(paced_engine, paced_stack)
+    tenant = tenant_client_on(paced_engine, paced_stack)
     yield tenant
     tenant.http.close()
 

@@ -23,7 +23,12 @@ from redis.asyncio import Redis as AsyncRedis
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from shared.db.session import make_sessions, psycopg_url
+from shared.db.session import (
+    connect_options,
+    libpq_url,
+    make_sessions,
+    psycopg_url,
+)
 from workers.jobs.claims import Claims
 from workers.jobs.completion import Completions
 from workers.jobs.endings import JobEndings, RetryPolicy
@@ -204,7 +209,7 @@ async def _open_pool(settings: WorkerSettings) -> ConnectionPool:
         libpq_url(settings.database_url),
         min_size=settings.database_pool_size,
         max_size=settings.database_pool_size + settings.database_max_overflow,
-        kwargs={"autocommit": True},
+        kwargs={"autocommit": True, **connect_options(settings)},
         max_lifetime=POOL_RECYCLE_S,
         open=False,
         name="helixq-worker",
@@ -222,13 +227,8 @@ def _engine(settings: WorkerSettings) -> Engine:
         max_overflow=settings.database_max_overflow,
         pool_recycle=POOL_RECYCLE_S,
         isolation_level="READ COMMITTED",
+        connect_args=connect_options(settings),
     )
-
-
-def libpq_url(database_url: str) -> str:
-    """The URL as libpq takes it: `postgresql+psycopg://` loses its driver part."""
-    scheme, separator, rest = database_url.partition("://")
-    return f"{scheme.split('+', 1)[0]}{separator}{rest}"
 
 
 class ProcessProvider:
