@@ -1,8 +1,8 @@
 import pytest
 
 from broker_api.settings import ApiSettings
-from shared.errors import SettingsError
 from shared.db.session import connect_options
+from shared.errors import SettingsError
 from shared.settings import (
     DatabaseSettings,
     RoutingSettings,
