@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from redis.asyncio import Redis
 
 from broker_api.admin.limits_routes import router as admin_limits_router
 from broker_api.admin.routes import router as admin_router
@@ -43,6 +42,7 @@ from broker_api.webhooks.routes import router as webhooks_router
 from shared.db.session import make_async_engine, make_async_sessions
 from shared.logging_setup import LoggingSettings, configure_logging
 from shared.redis_keys import JOBS_FINISHED_CHANNEL, KEYS_CHANGED_CHANNEL
+from shared.redis_servers import async_redis_client
 from shared.settings import TenantSeedSettings, load_settings
 from shared.tenancy import upsert_tenant_seeds
 
@@ -63,7 +63,7 @@ def create_app(
         app.state.sessions = make_async_sessions(engine)
         app.state.pool = await open_pool(settings)
         app.state.job_writer = JobWriter(app.state.pool)
-        app.state.redis = Redis.from_url(settings.redis_url)
+        app.state.redis = async_redis_client(settings.redis_url)
         # Typed, so that the checker holds CeleryEnqueuer to the Protocol the
         # routes call (app.state itself is untyped).
         publisher: Enqueuer = enqueuer or CeleryEnqueuer(settings.redis_url)

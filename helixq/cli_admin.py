@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
-import redis
 from sqlalchemy.orm import Session
 
 from helixq.cli_services import SubParsers
@@ -15,6 +14,7 @@ from shared.db.models import ApiKey, Tenant
 from shared.db.session import make_engine, make_sessions
 from shared.durations import parse_duration_s
 from shared.key_notices import announce_keys_changed
+from shared.redis_servers import redis_client
 from shared.settings import DatabaseSettings, RedisSettings, load_settings
 from shared.strategies import FallbackStrategy, RouteStrategy
 from shared.tenancy import (
@@ -160,7 +160,7 @@ def revoke_key_command(args: argparse.Namespace) -> int:
         api_key = revoke_api_key(session, args.prefix, now=datetime.now(UTC))
         revoked_at = format_time(api_key.revoked_at)
     print(f"revoked {args.prefix} at {revoked_at}")
-    client = redis.Redis.from_url(
+    client = redis_client(
         load_settings(RedisSettings).redis_url, socket_timeout=NOTICE_TIMEOUT_S
     )
     with client:

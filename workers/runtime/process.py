@@ -29,6 +29,7 @@ from shared.db.session import (
     make_sessions,
     psycopg_url,
 )
+from shared.redis_servers import async_redis_client, redis_client
 from workers.jobs.claims import Claims
 from workers.jobs.completion import Completions
 from workers.jobs.endings import JobEndings, RetryPolicy
@@ -122,7 +123,7 @@ def build_process(
     loop = EventLoopThread()
     engine = _engine(settings)
     db = loop.run(_open_pool(settings))
-    redis_async = AsyncRedis.from_url(settings.redis_url)
+    redis_async = async_redis_client(settings.redis_url)
     redis_batch = RedisBatcher(redis_async)
     intake = Intake(
         extra=(WIDE_INTAKE - 1) * settings.helixq_worker_concurrency,
@@ -178,7 +179,7 @@ def build_process(
         loop=loop,
         engine=engine,
         sessions=make_sessions(engine),
-        redis=redis.Redis.from_url(settings.redis_url),
+        redis=redis_client(settings.redis_url),
         sender=sender,
         deliveries=deliveries,
         db=db,
