@@ -29,7 +29,7 @@ READY_TIMEOUT_S = 20
 
 
 def require_sentinel() -> tuple[str, str]:
-    """redis-server and redis-sentinel, or the test is skipped saying how to get them."""
+    """redis-server and redis-sentinel, or the test is skipped saying how."""
     if REDIS_SERVER is None or REDIS_SENTINEL is None:
         pytest.skip(
             "redis-server or redis-sentinel is not installed "
