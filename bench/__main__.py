@@ -21,6 +21,7 @@ BENCHMARKS = [
     "fairness",
     "submit_api",
     "sync_path",
+    "component_costs",
 ]
 
 

@@ -3,7 +3,7 @@ run whole stacks (bench.multinode, bench.component_costs)."""
 
 import asyncio
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import aiohttp
 import httpx
@@ -57,21 +57,23 @@ async def _accepted(
     key: str,
     first: int,
     path: str,
-    body: dict[str, object],
+    body: Mapping[str, object],
 ) -> str:
-    """POST `body` until an API node answers 202, starting with `api_urls[first]`
+    """POST `body` until an API node takes it (2xx), starting with `api_urls[first]`
     and moving to the next after each failure, with the same Idempotency-Key (as a
     load balancer in front of the nodes would): what it made is taken once."""
     headers = {"Authorization": f"Bearer {key}", "Idempotency-Key": uuid.uuid4().hex}
+    last = ""
     for attempt in range(SUBMIT_TRIES):
         url = api_urls[(first + attempt) % len(api_urls)]
         try:
             async with session.post(
                 f"{url}{path}", json=body, headers=headers
             ) as reply:
-                if reply.status == 202:
+                if reply.ok:
                     return str((await reply.json())["id"])
-        except aiohttp.ClientError:
-            pass
+                last = f"{reply.status} {(await reply.text())[:300]}"
+        except (aiohttp.ClientError, TimeoutError) as error:
+            last = repr(error)
         await asyncio.sleep(0.1 * attempt)
-    raise RuntimeError(f"POST {path} was refused {SUBMIT_TRIES} times")
+    raise RuntimeError(f"POST {path} was refused {SUBMIT_TRIES} times, last: {last}")

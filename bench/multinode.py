@@ -38,6 +38,7 @@ import time
 from bisect import bisect_left, bisect_right
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import aiohttp
@@ -72,6 +73,9 @@ NODE_ENV = {
     "HELIXQ_SWEEP_INTERVAL_S": f"{SWEEP_INTERVAL_S:g}s",
     "HELIXQ_BATCH_SWEEP_INTERVAL_S": f"{SWEEP_INTERVAL_S:g}s",
     "HELIXQ_SIM_LATENCY_MS": str(LATENCY_MS),
+    # Long enough that no live node's claim expires on a loaded machine, short
+    # enough that the killed node's jobs come back within the run.
+    "HELIXQ_JOB_LEASE_S": "30s",
     "DATABASE_POOL_SIZE": "3",
     "DATABASE_MAX_OVERFLOW": "2",
 }
@@ -126,7 +130,7 @@ def _start(stack: Stack, limits: str) -> Run:
         stack.start_process(f"worker-{number}", _on_host(host, helixq, "worker"), **env)
     for number, url in enumerate(run.api_urls, start=1):
         stack.processes.wait_until_ready(
-            lambda url=url: answers(f"{url}/healthz"),
+            partial(answers, f"{url}/healthz"),
             timeout_s=60,
             what=f"API {number}",
         )
@@ -229,7 +233,8 @@ def _terminal(run: Run) -> int:
 
 def _check(run: Run, args: argparse.Namespace) -> list[str]:
     failures: list[str] = []
-    statuses = dict(_query(run, "SELECT status, count(*) FROM jobs GROUP BY status"))
+    rows = _query(run, "SELECT status, count(*) FROM jobs GROUP BY status")
+    statuses = {str(status): int(str(count)) for status, count in rows}
     _line("jobs accepted", len(run.accepted), f"= {args.jobs}")
     _line("jobs by status", statuses, "all succeeded")
     if len(run.accepted) != args.jobs or statuses != {"succeeded": args.jobs}:
