@@ -76,7 +76,7 @@ async def _submit(api_url: str, key: str, count: int) -> None:
 
         async def one() -> None:
             async with gate:
-                await submit_job(session, [api_url], key, first=0)
+                await submit_job(session, api_url, key)
 
         await asyncio.gather(*(one() for _ in range(count)))
 

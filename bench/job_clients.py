@@ -31,11 +31,12 @@ def create_tenant(
     return slug, str(issued["key"])
 
 
-async def submit_job(
-    session: aiohttp.ClientSession, api_urls: Sequence[str], key: str, first: int
-) -> str:
-    """POST one job until an API node takes it (`_accepted`); the job's id."""
-    return await _accepted(session, api_urls, key, first, "/v1/jobs", BODY)
+async def submit_job(session: aiohttp.ClientSession, api_url: str, key: str) -> str:
+    """POST one job, without an Idempotency-Key (the common path); its id."""
+    headers = {"Authorization": f"Bearer {key}"}
+    async with session.post(f"{api_url}/v1/jobs", json=BODY, headers=headers) as reply:
+        reply.raise_for_status()
+        return str((await reply.json())["id"])
 
 
 async def submit_batch(
