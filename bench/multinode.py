@@ -76,6 +76,10 @@ NODE_ENV = {
     # Long enough that no live node's claim expires on a loaded machine, short
     # enough that the killed node's jobs come back within the run.
     "HELIXQ_JOB_LEASE_S": "30s",
+    # helixq's default: the queued jobs of a backlog older than this are sent
+    # again on every sweep (a copy each), so chaos's 5 s would bury the workers
+    # in copies of the backlog.
+    "HELIXQ_QUEUED_STALE_S": "60s",
     "DATABASE_POOL_SIZE": "3",
     "DATABASE_MAX_OVERFLOW": "2",
 }

@@ -55,8 +55,10 @@ class SentinelGroup:
         """Where the first Sentinel that answers says the master is."""
         for port in self.sentinel_ports:
             try:
-                client = redis.Redis(port=port, socket_timeout=1, decode_responses=True)
-                reply = client.sentinel_get_master_addr_by_name(MASTER_NAME)
+                with redis.Redis(
+                    port=port, socket_timeout=1, decode_responses=True
+                ) as client:
+                    reply = client.sentinel_get_master_addr_by_name(MASTER_NAME)
             except redis.RedisError:
                 continue
             if reply:
@@ -135,8 +137,10 @@ def _sentinel_config(directory: Path, port: int, group: SentinelGroup) -> Path:
 def _sentinels_see_everyone(group: SentinelGroup) -> bool:
     for port in group.sentinel_ports:
         try:
-            client = redis.Redis(port=port, socket_timeout=1, decode_responses=True)
-            master = client.sentinel_master(MASTER_NAME)
+            with redis.Redis(
+                port=port, socket_timeout=1, decode_responses=True
+            ) as client:
+                master = client.sentinel_master(MASTER_NAME)
         except redis.RedisError:
             return False
         if int(master["num-slaves"]) < 1:
