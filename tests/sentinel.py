@@ -6,10 +6,11 @@ import shutil
 import signal
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -54,13 +55,10 @@ class SentinelGroup:
     def master_address(self) -> tuple[str, int] | None:
         """Where the first Sentinel that answers says the master is."""
         for port in self.sentinel_ports:
-            try:
-                with redis.Redis(
-                    port=port, socket_timeout=1, decode_responses=True
-                ) as client:
-                    reply = client.sentinel_get_master_addr_by_name(MASTER_NAME)
-            except redis.RedisError:
-                continue
+            reply = _ask(
+                port,
+                lambda client: client.sentinel_get_master_addr_by_name(MASTER_NAME),
+            )
             if reply:
                 host, master_port = reply
                 return host, int(master_port)
@@ -136,15 +134,20 @@ def _sentinel_config(directory: Path, port: int, group: SentinelGroup) -> Path:
 
 def _sentinels_see_everyone(group: SentinelGroup) -> bool:
     for port in group.sentinel_ports:
-        try:
-            with redis.Redis(
-                port=port, socket_timeout=1, decode_responses=True
-            ) as client:
-                master = client.sentinel_master(MASTER_NAME)
-        except redis.RedisError:
+        master = _ask(port, lambda client: client.sentinel_master(MASTER_NAME))
+        if master is None:
             return False
         if int(master["num-slaves"]) < 1:
             return False
         if int(master["num-other-sentinels"]) < SENTINELS - 1:
             return False
     return True
+
+
+def _ask(port: int, question: Callable[[redis.Redis], Any]) -> Any:
+    """What the Sentinel on `port` answers to `question`; None if it does not."""
+    try:
+        with redis.Redis(port=port, socket_timeout=1, decode_responses=True) as client:
+            return question(client)
+    except redis.RedisError:
+        return None

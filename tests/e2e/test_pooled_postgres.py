@@ -3,18 +3,20 @@ carry prepared statements across server connections): with
 `DATABASE_PREPARED_STATEMENTS=false` the whole job path runs through it."""
 
 from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import psycopg
 import pytest
 import redis
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine
 
-from shared.db.session import connect_options, psycopg_url
+from shared.db.session import connect_options
 from shared.settings import DatabaseSettings
 from tests.e2e.conftest import Client, Stack, running_stack, tenant_client_on
 from tests.e2e.test_pipeline import submit, wait_terminal
 from tests.pgbouncer import Pgbouncer, pgbouncer, require_pgbouncer
-from tests.services import Services, separate_services
+from tests.services import Services, engine_on, separate_services
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -24,7 +26,7 @@ SERVER_CONNECTIONS = 3
 JOBS_PER_TENANT = 30
 
 
-def _options(url: str, *, prepared: bool) -> dict[str, object]:
+def _options(url: str, *, prepared: bool) -> dict[str, Any]:
     settings = DatabaseSettings(database_url=url, database_prepared_statements=prepared)
     return connect_options(settings)
 
@@ -47,9 +49,8 @@ def bouncer(pooled_services: Services) -> Iterator[Pgbouncer]:
 
 @pytest.fixture(scope="module")
 def pooled_engine(pooled_services: Services) -> Iterator[Engine]:
-    engine = create_engine(psycopg_url(pooled_services.database_url))
-    yield engine
-    engine.dispose()
+    with engine_on(pooled_services.database_url) as engine:
+        yield engine
 
 
 @pytest.fixture(scope="module")
@@ -63,34 +64,43 @@ def pooled_stack(pooled_services: Services, bouncer: Pgbouncer) -> Iterator[Stac
         yield stack
 
 
-def test_prepared_statements_break_on_a_shared_server_connection(
-    pooled_services: Services,
-) -> None:
-    # One server connection for two clients: what transaction pooling does under
-    # load. Each client names its first prepared statement the same way.
-    with pgbouncer(pooled_services.database_url, pool_size=1) as single:
-        options = _options(single.url, prepared=True)
+@contextmanager
+def _two_clients_one_server_connection(
+    services: Services, *, prepared: bool
+) -> Iterator[tuple[psycopg.Connection[Any], psycopg.Connection[Any]]]:
+    """Two clients on one server connection: what transaction pooling does under
+    load. Each client names its first prepared statement the same way."""
+    with pgbouncer(services.database_url, pool_size=1) as single:
+        options = _options(single.url, prepared=prepared)
         with (
             psycopg.connect(single.url, autocommit=True, **options) as first,
             psycopg.connect(single.url, autocommit=True, **options) as second,
         ):
-            first.execute("SELECT 1", prepare=True)
-            with pytest.raises(psycopg.errors.DuplicatePreparedStatement):
-                second.execute("SELECT 2", prepare=True)
+            yield first, second
+
+
+def test_prepared_statements_break_on_a_shared_server_connection(
+    pooled_services: Services,
+) -> None:
+    with _two_clients_one_server_connection(pooled_services, prepared=True) as (
+        first,
+        second,
+    ):
+        first.execute("SELECT 1", prepare=True)
+        with pytest.raises(psycopg.errors.DuplicatePreparedStatement):
+            second.execute("SELECT 2", prepare=True)
 
 
 def test_without_prepared_statements_a_shared_server_connection_works(
     pooled_services: Services,
 ) -> None:
-    with pgbouncer(pooled_services.database_url, pool_size=1) as single:
-        options = _options(single.url, prepared=False)
-        with (
-            psycopg.connect(single.url, autocommit=True, **options) as first,
-            psycopg.connect(single.url, autocommit=True, **options) as second,
-        ):
-            for _ in range(10):  # past psycopg's own threshold for preparing
-                assert first.execute("SELECT 1", prepare=True).fetchone() == (1,)
-                assert second.execute("SELECT 2", prepare=True).fetchone() == (2,)
+    with _two_clients_one_server_connection(pooled_services, prepared=False) as (
+        first,
+        second,
+    ):
+        for _ in range(10):  # past psycopg's own threshold for preparing
+            assert first.execute("SELECT 1", prepare=True).fetchone() == (1,)
+            assert second.execute("SELECT 2", prepare=True).fetchone() == (2,)
 
 
 def test_jobs_of_two_tenants_run_through_pgbouncer(

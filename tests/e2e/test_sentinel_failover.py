@@ -14,14 +14,13 @@ from collections.abc import Iterator
 import httpx
 import psycopg
 import pytest
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine
 
-from shared.db.session import psycopg_url
 from tests.e2e.conftest import Client, Stack, running_stack, tenant_client_on
 from tests.factories import make_job_body
 from tests.polling import wait_until
 from tests.sentinel import SentinelGroup, require_sentinel, sentinel_group
-from tests.services import Services, separate_services
+from tests.services import Services, engine_on, separate_services
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -47,9 +46,8 @@ def group() -> Iterator[SentinelGroup]:
 
 @pytest.fixture(scope="module")
 def failover_engine(failover_database: str) -> Iterator[Engine]:
-    engine = create_engine(psycopg_url(failover_database))
-    yield engine
-    engine.dispose()
+    with engine_on(failover_database) as engine:
+        yield engine
 
 
 @pytest.fixture(scope="module")

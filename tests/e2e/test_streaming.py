@@ -9,10 +9,9 @@ import openai
 import pytest
 import redis
 from pydantic import BaseModel
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine
 
 from helixq.processes import Supervisor, answers, free_port
-from shared.db.session import psycopg_url
 from tests.e2e.conftest import (
     HELIXQ,
     READY_TIMEOUT_S,
@@ -23,7 +22,7 @@ from tests.e2e.conftest import (
     tenant_client_on,
 )
 from tests.polling import wait_until
-from tests.services import Services, separate_services
+from tests.services import Services, engine_on, separate_services
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -43,9 +42,8 @@ def paced_services(services: Services) -> Services:
 
 @pytest.fixture(scope="module")
 def paced_engine(paced_services: Services) -> Iterator[Engine]:
-    engine = create_engine(psycopg_url(paced_services.database_url))
-    yield engine
-    engine.dispose()
+    with engine_on(paced_services.database_url) as engine:
+        yield engine
 
 
 @pytest.fixture(scope="module")
