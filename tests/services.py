@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import redis
 from sqlalchemy import Engine, create_engine
 
 from helixq.embedded import embedded_servers
@@ -48,12 +49,16 @@ def _prepare(server_url: str, redis_url: str) -> Services:
 
 
 def separate_services(services: Services, name: str) -> Services:
-    """Another freshly migrated database and Redis index on the same servers, for a
-    second stack whose workers and sweeps must not take the first stack's jobs."""
-    return Services(
+    """Another freshly migrated database and a flushed Redis index on the same
+    servers, for a second stack whose workers and sweeps must not take the first
+    stack's jobs."""
+    separate = Services(
         fresh_database(services.database_url, f"{TEST_DATABASE}_{name}"),
         redis_database(services.redis_url, (TEST_REDIS_DB - 1) % 16),
     )
+    with redis.Redis.from_url(separate.redis_url) as client:
+        client.flushdb()
+    return separate
 
 
 @contextmanager

@@ -8,7 +8,6 @@ from typing import Any
 
 import psycopg
 import pytest
-import redis
 from sqlalchemy import Engine
 
 from shared.db.session import connect_options
@@ -37,7 +36,6 @@ def pooled_services(services: Services) -> Services:
     jobs over a direct connection."""
     require_pgbouncer()
     pooled = separate_services(services, "pooled")
-    redis.Redis.from_url(pooled.redis_url).flushdb()
     return pooled
 
 

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 import httpx
 import openai
 import pytest
-import redis
 from pydantic import BaseModel
 from sqlalchemy import Engine
 
@@ -36,7 +35,6 @@ def paced_services(services: Services) -> Services:
     """Its own database and Redis index: the other stack's worker and sweeps, when
     running, must not take these jobs to their unpaced simulator."""
     paced = separate_services(services, "paced")
-    redis.Redis.from_url(paced.redis_url).flushdb()
     return paced
 
 
