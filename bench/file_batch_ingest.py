@@ -7,7 +7,8 @@ until every job is queued, and the API process's peak memory (VmHWM). It does so
 for a file a fifth of the size as well, in a fresh API process, so that the
 memory figures show whether the peak grows with the file. Uses DATABASE_URL's
 server (database helixq_bench_file_ingest, recreated) and REDIS_URL's server (db
-index 1, flushed).
+index 1, or --redis-db, flushed). The API process's CPU time (from /proc) is read
+around the batch's creation and given per job.
 """
 
 import argparse
@@ -28,6 +29,7 @@ from bench.batch_ingest import (
     rss_mib,
     write_jsonl,
 )
+from bench.proc_cpu import tree_cpu_s
 from helixq.scratch_services import fresh_database, redis_database
 from shared.queues import tenant_queue
 from shared.task_messages import Priority, redis_list_key
@@ -45,12 +47,13 @@ class Run:
     queued: int
     baseline_mib: float
     peak_mib: float
+    batch_cpu_s: float  # the API's, while the batch was made from the file
 
 
-def _run(lines: int) -> Run:
+def _run(lines: int, redis_db: int) -> Run:
     database_url = fresh_database(os.environ["DATABASE_URL"], DATABASE)
     redis_url = redis_database(
-        os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"), REDIS_DB
+        os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"), redis_db
     )
     client = redis.Redis.from_url(redis_url)
     client.flushdb()
@@ -78,6 +81,7 @@ def _run(lines: int) -> Run:
         uploaded_at = time.perf_counter()
         if uploaded.status_code != 200:
             raise SystemExit(f"upload failed: {uploaded.status_code} {uploaded.text}")
+        cpu_before = tree_cpu_s(api_pid)
         batch = http.post(
             f"{api_url}/v1/batches",
             json={
@@ -88,6 +92,7 @@ def _run(lines: int) -> Run:
             headers=headers,
         )
         created_at = time.perf_counter()
+        batch_cpu_s = tree_cpu_s(api_pid) - cpu_before
         peak = peak_rss_mib(api_pid)
     if batch.status_code != 201 or batch.json()["status"] != "in_progress":
         raise SystemExit(f"batch failed: {batch.status_code} {batch.text[:500]}")
@@ -102,6 +107,7 @@ def _run(lines: int) -> Run:
         queued,
         baseline,
         peak,
+        batch_cpu_s,
     )
 
 
@@ -117,6 +123,10 @@ def _report(run: Run) -> None:
         f"= {run.lines / run.batch_s:,.0f} requests/s; "
         f"upload start → every job queued: {total_s:.2f} s"
     )
+    print(
+        f"  API CPU making the batch: {run.batch_cpu_s:.2f} s = "
+        f"{run.batch_cpu_s / run.lines * 1e6:.0f} µs per job"
+    )
     print(f"  jobs in the tenant's messages: {run.queued} (expected {run.lines})")
     print(
         f"  API RSS: {run.baseline_mib:.0f} MiB before, peak {run.peak_mib:.0f} MiB "
@@ -129,8 +139,10 @@ def _report(run: Run) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--lines", type=int, default=50_000)
-    lines = parser.parse_args().lines
-    small, large = _run(lines // 5), _run(lines)
+    parser.add_argument("--redis-db", type=int, default=REDIS_DB)
+    args = parser.parse_args()
+    lines = args.lines
+    small, large = _run(lines // 5, args.redis_db), _run(lines, args.redis_db)
     _report(small)
     _report(large)
     growth = (large.peak_mib - large.baseline_mib) - (

@@ -4,10 +4,12 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI
 
 from broker_api.admin.limits_routes import router as admin_limits_router
+from broker_api.admin.openrouter_key_routes import router as admin_openrouter_key_router
 from broker_api.admin.routes import router as admin_router
 from broker_api.admin.routing_routes import router as admin_routing_router
 from broker_api.api_docs import router as api_docs_router
@@ -18,6 +20,7 @@ from broker_api.catalog_ids import CatalogIds
 from broker_api.chat.routes import router as chat_router
 from broker_api.dashboard.routes import router as dashboard_router
 from broker_api.db_pool import open_pool
+from broker_api.embeddings.routes import router as embeddings_router
 from broker_api.enqueue import CeleryEnqueuer, Enqueuer
 from broker_api.errors import install_error_handlers
 from broker_api.files.routes import router as files_router
@@ -41,6 +44,7 @@ from broker_api.waiters import JobWaiters
 from broker_api.webhooks.routes import router as webhooks_router
 from shared.db.session import make_async_engine, make_async_sessions
 from shared.logging_setup import LoggingSettings, configure_logging
+from shared.object_store import ObjectStore
 from shared.redis_keys import JOBS_FINISHED_CHANNEL, KEYS_CHANGED_CHANNEL
 from shared.redis_servers import async_redis_client
 from shared.settings import TenantSeedSettings, load_settings
@@ -72,6 +76,7 @@ def create_app(
             app.state.redis, max_failures=settings.helixq_auth_failures_per_minute
         )
         app.state.catalog_ids = CatalogIds()
+        app.state.object_store = ObjectStore.of(settings)
         app.state.waiters = waiters = JobWaiters()
         app.state.key_cache = key_cache = KeyCache(settings.helixq_auth_cache_s)
         notices = Notices(
@@ -107,6 +112,7 @@ def create_app(
     app.include_router(health_router)
     app.include_router(jobs_router)
     app.include_router(chat_router)
+    app.include_router(embeddings_router)
     app.include_router(batches_router)
     app.include_router(files_router)
     app.include_router(webhooks_router)
@@ -116,6 +122,7 @@ def create_app(
     app.include_router(admin_routing_router)
     app.include_router(limits_router)
     app.include_router(admin_limits_router)
+    app.include_router(admin_openrouter_key_router)
     app.include_router(dashboard_router)
     app.include_router(usage_router)
     app.include_router(performance_stats_router)
@@ -156,7 +163,9 @@ async def _seed_tenants(app: FastAPI) -> None:
     if not seeds:
         return
     async with app.state.sessions() as session, session.begin():
-        tenants = await session.run_sync(upsert_tenant_seeds, seeds)
+        tenants = await session.run_sync(
+            partial(upsert_tenant_seeds, box=app.state.settings.box()), seeds
+        )
     logger.info("tenants from the environment: %s", ", ".join(t.slug for t in tenants))
 
 

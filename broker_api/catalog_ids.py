@@ -9,7 +9,7 @@ import time
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from broker_api.models.queries import listed_model_ids
+from broker_api.models.queries import listed_embedding_model_ids, listed_model_ids
 
 TTL_S = 30.0
 
@@ -18,6 +18,7 @@ class CatalogIds:
     def __init__(self, ttl_s: float = TTL_S) -> None:
         self._ttl_s = ttl_s
         self._ids: frozenset[str] = frozenset()
+        self._embedding_ids: frozenset[str] = frozenset()
         self._read_at = float("-inf")
         self._reading: asyncio.Future[None] | None = None
 
@@ -32,10 +33,20 @@ class CatalogIds:
             await asyncio.shield(self._reading)
         return self._ids
 
+    async def embedding_ids(
+        self, sessions: async_sessionmaker[AsyncSession]
+    ) -> frozenset[str]:
+        """The listed embedding models' ids, read with the others."""
+        await self.get(sessions)
+        return self._embedding_ids
+
     async def _read(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         try:
             async with sessions() as session:
                 self._ids = frozenset(await listed_model_ids(session))
+                self._embedding_ids = frozenset(
+                    await listed_embedding_model_ids(session)
+                )
             self._read_at = time.monotonic()
         finally:
             self._reading = None

@@ -24,6 +24,7 @@ from broker_api.waiters import JobWaiters
 from shared.api_keys import key_prefix
 from shared.errors import Forbidden, Unauthenticated
 from shared.logging_setup import bind_tenant
+from shared.object_store import ObjectStore
 
 __all__ = ["Caller"]  # re-exported: routes and services take it from here
 
@@ -56,6 +57,24 @@ async def get_catalog_ids(request: Request) -> frozenset[str]:
 
 
 CatalogIdsDep = Annotated[frozenset[str], Depends(get_catalog_ids)]
+
+
+async def get_embedding_model_ids(request: Request) -> frozenset[str]:
+    """Listed embedding model ids; empty before the first catalog sync."""
+    cache: CatalogIds = request.app.state.catalog_ids
+    return await cache.embedding_ids(request.app.state.sessions)
+
+
+EmbeddingModelIdsDep = Annotated[frozenset[str], Depends(get_embedding_model_ids)]
+
+
+async def get_object_store(request: Request) -> ObjectStore | None:
+    """Where uploads go when HELIXQ_FILE_STORAGE=s3; None: Postgres."""
+    objects: ObjectStore | None = request.app.state.object_store
+    return objects
+
+
+ObjectStoreDep = Annotated[ObjectStore | None, Depends(get_object_store)]
 
 
 async def get_waiters(request: Request) -> JobWaiters:
@@ -142,16 +161,27 @@ async def authenticate(pool: Pool, cache: KeyCache, key: str) -> Caller:
 CallerDep = Annotated[Caller, Depends(get_caller)]
 
 
-async def require_admin(settings: SettingsDep, credentials: BearerDep) -> None:
+async def require_admin(
+    request: Request, settings: SettingsDep, credentials: BearerDep
+) -> None:
     token = settings.helixq_admin_token
     if token is None:
         raise Forbidden(
             "the admin API is disabled: set HELIXQ_ADMIN_TOKEN to enable it"
         )
-    if credentials is None or not hmac.compare_digest(
-        credentials.credentials.encode(), token.get_secret_value().encode()
-    ):
+    if credentials is None:
         raise Unauthenticated("invalid admin token")
+    if not is_admin_token(settings, credentials.credentials):
+        # The same budget as tenant keys: the admin token is worth more to guess.
+        await throttle_of(request).record_failure(client_address(request))
+        raise Unauthenticated("invalid admin token")
+
+
+def is_admin_token(settings: ApiSettings, token: str) -> bool:
+    admin = settings.helixq_admin_token
+    return admin is not None and hmac.compare_digest(
+        token.encode(), admin.get_secret_value().encode()
+    )
 
 
 AdminDep = Depends(require_admin)

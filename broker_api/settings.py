@@ -5,14 +5,22 @@ from pydantic import Field, SecretStr
 from shared.rate_limits import RateLimitSettings
 from shared.settings import (
     DatabaseSettings,
+    FileStorageSettings,
     RedisSettings,
     RoutingSettings,
+    SealingSettings,
     WebhookSettings,
 )
 
 
 class ApiSettings(
-    DatabaseSettings, RedisSettings, RoutingSettings, WebhookSettings, RateLimitSettings
+    DatabaseSettings,
+    RedisSettings,
+    RoutingSettings,
+    WebhookSettings,
+    RateLimitSettings,
+    SealingSettings,
+    FileStorageSettings,
 ):
     helixq_api_host: str = "127.0.0.1"
     helixq_api_port: int = Field(default=8000, ge=1, le=65535)

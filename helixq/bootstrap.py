@@ -14,7 +14,12 @@ from shared.db.migrate import upgrade_to_head
 from shared.db.models import Tenant
 from shared.db.session import make_engine, make_sessions
 from shared.routing.catalog import ModelInfo, parse_models
-from shared.settings import DatabaseSettings, TenantSeed, load_settings
+from shared.settings import (
+    DatabaseSettings,
+    SealingSettings,
+    TenantSeed,
+    load_settings,
+)
 from shared.tenancy import (
     create_api_key,
     create_tenant,
@@ -22,6 +27,7 @@ from shared.tenancy import (
     upsert_tenant_seeds,
 )
 from simulator.catalog import Catalog
+from simulator.embeddings import LISTING_BODY as EMBEDDINGS_LISTING_BODY
 from workers.maintenance.catalog_sync import upsert_catalog
 
 DEMO_TENANT = "demo"
@@ -53,7 +59,9 @@ def prepare_database(
                     session, catalog, now=datetime.now(UTC), unlist_missing=False
                 )
             check_environment_models(session, default_model=default_model)
-            upsert_tenant_seeds(session, seeds)
+            upsert_tenant_seeds(
+                session, seeds, box=load_settings(SealingSettings).box()
+            )
             ensure_demo_key(session, demo_key_file, now=datetime.now(UTC))
     finally:
         engine.dispose()
@@ -62,7 +70,8 @@ def prepare_database(
 def simulator_models() -> list[ModelInfo]:
     """What the local simulator lists at /models: the catalog of a simulated stack,
     known before beat's first sync."""
-    return parse_models(json.loads(Catalog.load().listing_body))
+    listed = parse_models(json.loads(Catalog.load().listing_body))
+    return listed + parse_models(json.loads(EMBEDDINGS_LISTING_BODY))
 
 
 def ensure_demo_key(session: Session, key_file: Path, *, now: datetime) -> bool:

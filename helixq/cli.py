@@ -11,6 +11,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from helixq import console
 from helixq.cli_admin import add_admin_commands
 from helixq.cli_batches import add_batch_commands, add_job_commands
+from helixq.cli_secrets import add_secret_commands
 from helixq.cli_services import add_service_commands
 from helixq.cli_submit import add_submit_command
 from helixq.cli_usage import add_usage_command
@@ -55,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_service_commands(commands)
     add_admin_commands(commands)
     add_webhook_commands(commands)
+    add_secret_commands(commands)
     add_submit_command(commands)
     add_job_commands(commands)
     add_batch_commands(commands)

@@ -2,7 +2,7 @@
 
 import argparse
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
@@ -12,7 +12,7 @@ from helixq.cli_services import SubParsers
 from helixq.console import format_table
 from shared.db.models import ApiKey, Tenant
 from shared.db.session import make_engine, make_sessions
-from shared.durations import parse_duration_s
+from shared.durations import DAY_S, parse_duration_s
 from shared.key_notices import announce_keys_changed
 from shared.redis_servers import redis_client
 from shared.settings import DatabaseSettings, RedisSettings, load_settings
@@ -56,7 +56,7 @@ def _add_key_commands(commands: SubParsers) -> None:
     create.add_argument("--name", default="default", help="a label for the key")
     create.add_argument(
         "--expires-in",
-        type=positive_duration_s,
+        type=duration_up_to_days(MAX_KEY_LIFETIME_DAYS),
         metavar="DURATION",
         help="how long the key works: 30d, 12h, 90m or seconds (default: forever)",
     )
@@ -69,15 +69,28 @@ def _add_key_commands(commands: SubParsers) -> None:
     revoke.set_defaults(handler=revoke_key_command)
 
 
-def positive_duration_s(text: str) -> float:
-    """An argparse type: `30d`, `12h`, `90m` or seconds, more than zero."""
-    try:
-        seconds = parse_duration_s(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    if seconds <= 0:
-        raise argparse.ArgumentTypeError("expected a duration longer than zero")
-    return seconds
+# A key's lifetime must still end on a calendar date.
+MAX_KEY_LIFETIME_DAYS = 36_500
+
+
+def duration_up_to_days(max_days: int, *, zero: bool = False) -> Callable[[str], float]:
+    """An argparse type: `30d`, `12h`, `90m` or seconds, at most `max_days`
+    days, and more than zero unless `zero` is allowed."""
+
+    def parse(text: str) -> float:
+        try:
+            seconds = parse_duration_s(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+        if seconds == 0 and not zero:
+            raise argparse.ArgumentTypeError("expected a duration longer than zero")
+        if seconds > max_days * DAY_S:
+            raise argparse.ArgumentTypeError(
+                f"expected at most {max_days}d, got {text!r}"
+            )
+        return seconds
+
+    return parse
 
 
 @contextmanager

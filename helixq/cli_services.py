@@ -106,11 +106,13 @@ def run_api(args: argparse.Namespace) -> int:
     from broker_api.settings import ApiSettings
     from shared.configured_models import check_environment_models_at_start
     from shared.logging_setup import LoggingSettings, configure_logging
+    from shared.openrouter_key_store import check_seed_sealing
 
     settings = load_settings(ApiSettings)  # a bad variable: one line, not a traceback
     if settings.helixq_seed_tenants:
         # Checked here as well as at start-up, where uvicorn reports a traceback.
         seeds = load_settings(TenantSeedSettings).tenants
+        check_seed_sealing(seeds, settings.box())
         check_environment_models_at_start(settings, seeds=seeds)
     configure_logging(load_settings(LoggingSettings))  # this process's own lines
     uvicorn.run(

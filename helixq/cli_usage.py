@@ -6,12 +6,14 @@ import math
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from helixq.cli_admin import positive_duration_s
+from helixq.cli_admin import duration_up_to_days
 from helixq.cli_client import client_options, connect
 from helixq.cli_services import SubParsers
 from helixq.console import format_table
+from shared.durations import DAY_S
 
-DAY_S = 86_400
+# The API's longest usage report.
+MAX_WINDOW_DAYS = 366
 METRICS = (
     ("REQUESTS", "requests"),
     ("SUCCEEDED", "succeeded"),
@@ -30,7 +32,7 @@ def add_usage_command(commands: SubParsers) -> None:
     period = usage.add_mutually_exclusive_group()
     period.add_argument(
         "--window",
-        type=positive_duration_s,
+        type=duration_up_to_days(MAX_WINDOW_DAYS),
         metavar="DURATION",
         help="the last days up to today: 7d, 30d (default: the API's, 30 days)",
     )

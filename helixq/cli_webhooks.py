@@ -3,7 +3,7 @@
 import argparse
 from datetime import UTC, datetime, timedelta
 
-from helixq.cli_admin import database_session
+from helixq.cli_admin import database_session, duration_up_to_days
 from helixq.cli_services import SubParsers
 from shared.durations import parse_duration_s
 from shared.tenancy import find_tenant
@@ -30,7 +30,7 @@ def add_webhook_commands(commands: SubParsers) -> None:
     rotate.add_argument("--tenant", required=True, metavar="SLUG")
     rotate.add_argument(
         "--overlap",
-        type=duration_s,
+        type=duration_up_to_days(MAX_OVERLAP_DAYS, zero=True),
         default=parse_duration_s(DEFAULT_OVERLAP),
         metavar="DURATION",
         help=f"how long the old secret still signs: 24h, 30m, 0 (default: "
@@ -39,12 +39,8 @@ def add_webhook_commands(commands: SubParsers) -> None:
     rotate.set_defaults(handler=rotate_command)
 
 
-def duration_s(text: str) -> float:
-    """An argparse type: `24h`, `30m`, `0` or seconds."""
-    try:
-        return parse_duration_s(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+# The old secret's last day must still be a calendar date.
+MAX_OVERLAP_DAYS = 365
 
 
 def secret_command(args: argparse.Namespace) -> int:

@@ -27,7 +27,13 @@ from helixq.state import (
     release_pid_file,
     write_env_file,
 )
-from shared.settings import RoutingSettings, TenantSeedSettings, load_settings
+from shared.openrouter_key_store import check_seed_sealing
+from shared.settings import (
+    RoutingSettings,
+    SealingSettings,
+    TenantSeedSettings,
+    load_settings,
+)
 
 POLL_S = 0.3
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -57,6 +63,7 @@ def _prepare(
     """Servers, schema, demo key and stack.env; all of it undone by `resources`."""
     # Read first: a bad variable stops `helixq up` before anything starts.
     seeds = load_settings(TenantSeedSettings).tenants
+    check_seed_sealing(seeds, load_settings(SealingSettings).box())
     default_model = load_settings(RoutingSettings).openrouter_default_model
     claim_pid_file(state.pid_file)
     resources.callback(release_pid_file, state.pid_file)

@@ -12,6 +12,7 @@ BrokerError
 ├── Conflict
 │   ├── JobNotStreamed        following the tokens of a job submitted without stream
 │   ├── TenantExists
+│   ├── SecretKeyNotSet      an OpenRouter key to seal, no HELIXQ_SECRET_KEY
 │   └── BatchNotCancellable
 │       └── NothingLeftToCancel  every item had ended: the batch ended instead
 ├── UnsupportedMediaType     a body in a content type the endpoint does not take
@@ -24,6 +25,7 @@ BrokerError
 │   │   └── NumberOutOfRange  a number no double holds, or an integer too long to read
 │   ├── DateOutOfRange       a date whose period falls outside the years 1 to 9999
 │   ├── InvalidUpload        a file upload that is not a well-formed form
+│   ├── InvalidOpenRouterKey a tenant OpenRouter key not shaped like one
 │   └── FileTooLarge         a file over the upload limit
 ├── TooManyAuthFailures      a source guessing API keys; retry after a pause
 ├── Unavailable              Postgres or Redis cannot be reached; retry later
@@ -126,6 +128,10 @@ class TenantExists(Conflict):
         super().__init__(f"tenant {slug!r} already exists", details={"tenant": slug})
 
 
+class SecretKeyNotSet(Conflict):
+    code = "secret_key_not_set"
+
+
 class BatchNotCancellable(Conflict):
     code = "batch_not_cancellable"
 
@@ -222,6 +228,10 @@ class DateOutOfRange(InvalidRequest):
 
 class InvalidUpload(InvalidRequest):
     code = "invalid_upload"
+
+
+class InvalidOpenRouterKey(InvalidRequest):
+    code = "invalid_openrouter_key"
 
 
 class FileTooLarge(InvalidRequest):

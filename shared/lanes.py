@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from shared.endpoints import is_embeddings
 from shared.model_ids import upstream_model_id
 
 # OpenRouter's Batch API runs within 24 hours: a batch in a hurry runs realtime.
@@ -115,6 +116,8 @@ class LanePolicy:
 
     def discount_obstacles(self, body: dict[str, Any]) -> list[str]:
         """Why a line cannot run on the discount lane; empty when it can."""
+        if is_embeddings(body):  # not sent to the Batch API (docs/batches.md)
+            return ["embeddings run on the realtime lane only"]
         obstacles: list[str] = []
         if self.window_s < DISCOUNT_MIN_WINDOW_S:
             obstacles.append("the batch's completion_window is shorter than 24h")

@@ -37,9 +37,18 @@ class LoggingSettings(BaseSettings):
     helixq_log_format: Literal["text", "json"] = "text"
     openrouter_api_key: SecretStr | None = None
     helixq_admin_token: SecretStr | None = None
+    # The object store's credentials (HELIXQ_FILE_STORAGE=s3): its client logs
+    # request headers naming the key id at debug level.
+    helixq_s3_access_key_id: SecretStr | None = None
+    helixq_s3_secret_access_key: SecretStr | None = None
 
     def secrets(self) -> list[str]:
-        values = (self.openrouter_api_key, self.helixq_admin_token)
+        values = (
+            self.openrouter_api_key,
+            self.helixq_admin_token,
+            self.helixq_s3_access_key_id,
+            self.helixq_s3_secret_access_key,
+        )
         return [value.get_secret_value() for value in values if value is not None]
 
 

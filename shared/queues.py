@@ -21,6 +21,7 @@ class TaskName(StrEnum):
     DELETE_EXPIRED_FILES = "workers.delete_expired_files"
     SUBMIT_DISCOUNT_LINES = "workers.submit_discount_lines"
     FOLLOW_UPSTREAM_BATCHES = "workers.follow_upstream_batches"
+    SYNC_PROVISIONED_KEYS = "workers.sync_provisioned_keys"
 
 
 TASK_QUEUE: dict[TaskName, Queue] = {
@@ -33,6 +34,7 @@ TASK_QUEUE: dict[TaskName, Queue] = {
     TaskName.DELETE_EXPIRED_FILES: Queue.MAINTENANCE,
     TaskName.SUBMIT_DISCOUNT_LINES: Queue.MAINTENANCE,
     TaskName.FOLLOW_UPSTREAM_BATCHES: Queue.MAINTENANCE,
+    TaskName.SYNC_PROVISIONED_KEYS: Queue.MAINTENANCE,
 }
 
 

@@ -19,8 +19,9 @@ from decimal import Decimal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.endpoints import is_embeddings
 from shared.model_ids import upstream_model_id
-from shared.routing.features import estimate_prompt_tokens
+from shared.routing.features import estimate_request_tokens
 from shared.settings import ENV_FILES, DurationS
 
 _UNITS_PER_S = {"rpm": 1 / 60, "rps": 1.0, "tpm": 1 / 60, "tps": 1.0}
@@ -155,8 +156,9 @@ def bucket_specs(
 def estimated_tokens(request: Mapping[str, object]) -> tuple[int, int]:
     """Prompt and completion tokens a request may use, before any call tells the
     truth: routing's prompt estimate, and its `max_tokens` (or a default)."""
-    messages = request.get("messages")
-    prompt = estimate_prompt_tokens(messages) if isinstance(messages, list) else 0
+    prompt = estimate_request_tokens(request)
+    if is_embeddings(request):
+        return prompt, 0  # an embedding produces no tokens
     limit = request.get("max_tokens") or request.get("max_completion_tokens")
     completion = limit if isinstance(limit, int) else DEFAULT_COMPLETION_TOKENS
     return prompt, completion

@@ -93,13 +93,18 @@ def monitoring_counters() -> str:
     return f"{PREFIX}:metrics:counters"
 
 
-def upstream_health_checks() -> str:
-    """The latest upstream health checks, newest first (a list of JSON)."""
-    return f"{PREFIX}:upstream:health"
+def upstream_health_checks(label: str | None = None) -> str:
+    """The latest upstream health checks, newest first (a list of JSON): of the
+    global key, or of the tenant OpenRouter key with this label."""
+    if label is None:
+        return f"{PREFIX}:upstream:health"
+    return f"{PREFIX}:upstream:key:{label}:health"
 
 
 # An hour of checks at one a minute.
 UPSTREAM_HEALTH_HISTORY = 60
+# A key's checks outlive its last check by this long (a key no longer used goes).
+UPSTREAM_HEALTH_TTL_S = 24 * 3600
 
 
 def job_stream(job_id: str) -> str:

@@ -9,6 +9,7 @@ from pydantic import (
     Field,
     StringConstraints,
     field_validator,
+    model_validator,
 )
 
 from shared.lanes import Lane
@@ -108,8 +109,77 @@ class ChatCompletionCreate(CompletionRequest):
         )
 
 
+EMBEDDINGS_MAX_INPUTS = 2048  # OpenAI's and OpenRouter's bound on `input` items
+EmbeddingText = Annotated[str, StringConstraints(min_length=1)]
+EmbeddingInput = (
+    EmbeddingText
+    | Annotated[
+        list[EmbeddingText], Field(min_length=1, max_length=EMBEDDINGS_MAX_INPUTS)
+    ]
+    | Annotated[list[int], Field(min_length=1)]
+    | Annotated[
+        list[Annotated[list[int], Field(min_length=1)]],
+        Field(min_length=1, max_length=EMBEDDINGS_MAX_INPUTS),
+    ]
+)
+
+
+class EmbeddingsRequest(BaseModel):
+    """An OpenAI/OpenRouter embeddings body. Fields OpenRouter knows and we do not
+    check are kept and sent on unchanged; `messages` is refused, since it would
+    make the body a chat completion (shared.endpoints)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: ModelId | None = Field(
+        default=None,
+        description="an embedding model; unset: routing chooses among the tenant's"
+        " embedding models, else among every embedding model of the catalog",
+    )
+    input: EmbeddingInput = Field(
+        description="a string, a list of strings, a list of token ids or a list of"
+        " lists of token ids"
+    )
+    encoding_format: Literal["float", "base64"] | None = None
+    dimensions: int | None = Field(default=None, ge=1, le=65_536)
+    user: str | None = Field(default=None, max_length=256)
+    provider: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _not_chat(self) -> "EmbeddingsRequest":
+        for name in ("messages", "stream"):
+            if self.model_extra and name in self.model_extra:
+                raise ValueError(f"{name} is not a field of an embeddings request")
+        return self
+
+
+class EmbeddingsJob(EmbeddingsRequest):
+    """An embeddings request as a job: the body plus the broker's own fields."""
+
+    route: RouteSpec | None = None
+    custom_id: str | None = Field(default=None, max_length=200)
+    metadata: dict[str, str] | None = Field(default=None, max_length=16)
+    webhook_url: str | None = Field(default=None, max_length=2000)
+
+    def completion_body(self) -> dict[str, Any]:
+        """The part sent to OpenRouter, without the broker's own fields."""
+        return self.model_dump(
+            exclude_none=True, exclude={"route", "custom_id", "metadata", "webhook_url"}
+        )
+
+
+class EmbeddingsCreate(EmbeddingsRequest):
+    """`POST /v1/embeddings`: an OpenAI/OpenRouter body, with helixq's `route`."""
+
+    route: RouteSpec | None = None
+
+    def as_job(self) -> EmbeddingsJob:
+        return EmbeddingsJob.model_validate(self.model_dump(exclude_none=True))
+
+
 BATCH_MAX_REQUESTS = 50_000
 BATCH_ENDPOINTS = frozenset({"/v1/chat/completions", "/api/v1/chat/completions"})
+EMBEDDINGS_BATCH_ENDPOINTS = frozenset({"/v1/embeddings", "/api/v1/embeddings"})
 
 
 class BatchItem(BaseModel):
@@ -131,8 +201,26 @@ class BatchLine(BatchItem):
     @classmethod
     def _known_endpoint(cls, url: str) -> str:
         if url not in BATCH_ENDPOINTS:
-            raise ValueError(f"url must be one of {sorted(BATCH_ENDPOINTS)}")
+            known = sorted(BATCH_ENDPOINTS | EMBEDDINGS_BATCH_ENDPOINTS)
+            raise ValueError(f"url must be one of {known}")
         return url
+
+
+class EmbeddingsBatchLine(BaseModel):
+    """One line of a JSONL upload for `/v1/embeddings`, in OpenAI's batch format."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    custom_id: str = Field(min_length=1, max_length=200)
+    method: Literal["POST"] = "POST"
+    url: str
+    body: EmbeddingsRequest
+
+
+def batch_line_schema(raw: object) -> type[BatchLine | EmbeddingsBatchLine]:
+    """The schema of a JSONL line, by the endpoint its `url` names."""
+    url = raw.get("url") if isinstance(raw, dict) else None
+    return EmbeddingsBatchLine if url in EMBEDDINGS_BATCH_ENDPOINTS else BatchLine
 
 
 class BatchOptions(BaseModel):
@@ -158,14 +246,16 @@ class BatchCreate(BatchOptions):
     requests: list[dict[str, Any]] = Field(min_length=1, max_length=BATCH_MAX_REQUESTS)
 
 
-FILE_BATCH_ENDPOINTS = ("/v1/chat/completions",)
+FILE_BATCH_ENDPOINTS = ("/v1/chat/completions", "/v1/embeddings")
 
 
 class FileBatchCreate(BatchOptions):
     """`POST /v1/batches` in OpenAI's form: the requests are a file's lines."""
 
     input_file_id: str = Field(min_length=1, max_length=100)
-    endpoint: str = Field(description="every line's url; /v1/chat/completions")
+    endpoint: str = Field(
+        description="every line's url: /v1/chat/completions or /v1/embeddings"
+    )
 
     @field_validator("endpoint")
     @classmethod

@@ -6,6 +6,7 @@ entry point (`load_settings(ApiSettings)`) and pass them down.
 
 import os
 import re
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -17,6 +18,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import (
     BaseSettings,
@@ -28,7 +30,9 @@ from shared.api_keys import MIN_KEY_CHARS
 from shared.durations import DURATION_HELP, parse_duration_list, parse_duration_s
 from shared.errors import SettingsError
 from shared.redis_servers import is_sentinel, parse_sentinel_url
+from shared.sealing import SecretBox, fernet_keys
 from shared.strategies import FallbackStrategy, ModelSubstitution, RouteStrategy
+from shared.upstream_keys import SHAPE_HELP, is_openrouter_key
 
 DurationS = Annotated[float, BeforeValidator(parse_duration_s)]
 
@@ -95,17 +99,33 @@ class RoutingSettings(BaseSettings):
 
 
 class TenantSeed(BaseModel):
-    """A tenant named in the environment as `OPENROUTER_TENANT_<N>_*`."""
+    """A tenant named in the environment as `OPENROUTER_TENANT_<N>_*` (and its
+    helixq client key as `HELIXQ_TENANT_<N>_CLIENT_KEY`)."""
 
     number: int
     name: str
+    # The OpenRouter key the tenant's calls use (None: OPENROUTER_API_KEY).
     api_key: SecretStr | None = None
+    # The key the tenant's clients send to helixq.
+    client_key: SecretStr | None = None
     default_model: str | None = None
     route_strategy: RouteStrategy | None = None
     fallback_strategy: FallbackStrategy | None = None
     model_substitution: ModelSubstitution | None = None
 
     @field_validator("api_key")
+    @classmethod
+    def _openrouter_shaped(cls, key: SecretStr | None) -> SecretStr | None:
+        # A helixq key pasted here would go upstream as a bearer token: refused
+        # at start, in one line naming the variable (never quoting the value).
+        if key is not None and not is_openrouter_key(key.get_secret_value()):
+            raise ValueError(
+                f"not an OpenRouter key ({SHAPE_HELP}); the key the tenant's "
+                "clients send to helixq goes in HELIXQ_TENANT_<N>_CLIENT_KEY"
+            )
+        return key
+
+    @field_validator("client_key")
     @classmethod
     def _long_enough(cls, key: SecretStr | None) -> SecretStr | None:
         # Checked here, not when the key is stored, so that start-up fails in one
@@ -119,16 +139,25 @@ class TenantSeed(BaseModel):
         return tenant_variable(self.number, field)
 
 
+CLIENT_KEY_FIELD = "client_key"
+
+
 def tenant_variable(number: int | str, field: str) -> str:
-    """`OPENROUTER_TENANT_<N>_<FIELD>`, the name a person wrote."""
+    """`OPENROUTER_TENANT_<N>_<FIELD>` (`HELIXQ_TENANT_<N>_CLIENT_KEY` for the
+    helixq client key), the name a person wrote."""
+    if field == CLIENT_KEY_FIELD:
+        return f"HELIXQ_TENANT_{number}_{field.upper()}"
     return f"OPENROUTER_TENANT_{number}_{field.upper()}"
 
 
-_TENANT_VAR = re.compile(r"^OPENROUTER_TENANT_(\d+)_([A-Z_]+)$")
+_TENANT_VAR = re.compile(
+    r"^(?:OPENROUTER_TENANT_(\d+)_([A-Z_]+)|HELIXQ_TENANT_(\d+)_(CLIENT_KEY))$"
+)
 
 
 class _TenantVariablesSource(PydanticBaseSettingsSource):
-    """Collects `OPENROUTER_TENANT_<N>_<FIELD>` variables into a `tenants` list."""
+    """Collects `OPENROUTER_TENANT_<N>_<FIELD>` and `HELIXQ_TENANT_<N>_CLIENT_KEY`
+    variables into a `tenants` list."""
 
     def get_field_value(
         self,
@@ -142,8 +171,9 @@ class _TenantVariablesSource(PydanticBaseSettingsSource):
         for name, value in _environment().items():
             match = _TENANT_VAR.match(name)
             if match:
-                number = int(match[1])
-                found.setdefault(number, {})[match[2].lower()] = value
+                number = int(match[1] or match[3])
+                field = (match[2] or match[4]).lower()
+                found.setdefault(number, {})[field] = value
         seeds = {
             n: {"number": n, "name": fields.pop("name", f"tenant-{n}"), **fields}
             for n, fields in sorted(found.items())
@@ -250,3 +280,59 @@ class WebhookSettings(BaseSettings):
     def webhook_retry_delays_s(self) -> tuple[float, ...]:
         """The retry schedule in seconds."""
         return parse_duration_list(self.helixq_webhook_retry_schedule)
+
+
+class SealingSettings(BaseSettings):
+    """The key that seals tenants' OpenRouter keys at rest (shared.sealing)."""
+
+    model_config = _CONFIG
+
+    helixq_secret_key: SecretStr | None = None
+
+    @field_validator("helixq_secret_key")
+    @classmethod
+    def _check_secret_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            fernet_keys(value.get_secret_value())
+        return value
+
+    def box(self) -> SecretBox | None:
+        """The box of HELIXQ_SECRET_KEY; None when it is unset."""
+        if self.helixq_secret_key is None:
+            return None
+        return SecretBox(self.helixq_secret_key.get_secret_value())
+
+
+class FileStorage(StrEnum):
+    """Where uploaded files' bytes are kept (shared.object_store says why)."""
+
+    POSTGRES = "postgres"
+    S3 = "s3"
+
+
+class FileStorageSettings(BaseSettings):
+    """Where uploaded files' bytes go. The credentials may be left unset to use
+    boto3's own chain (environment, instance role)."""
+
+    model_config = _CONFIG
+
+    helixq_file_storage: FileStorage = FileStorage.POSTGRES
+    helixq_s3_bucket: str | None = Field(default=None, min_length=3, max_length=63)
+    helixq_s3_endpoint_url: str | None = None  # unset: AWS; set: MinIO, R2, ...
+    helixq_s3_region: str = "us-east-1"
+    helixq_s3_prefix: str = "helixq/files/"
+    helixq_s3_access_key_id: SecretStr | None = None
+    helixq_s3_secret_access_key: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _bucket_for_s3(self) -> "FileStorageSettings":
+        if self.helixq_file_storage is FileStorage.S3 and not self.helixq_s3_bucket:
+            raise ValueError("HELIXQ_FILE_STORAGE=s3 needs HELIXQ_S3_BUCKET")
+        return self
+
+    @property
+    def s3_bucket(self) -> str:
+        """The bucket; only for HELIXQ_FILE_STORAGE=s3, which requires it."""
+        if self.helixq_s3_bucket is None:
+            raise ValueError("HELIXQ_S3_BUCKET is not set")
+        return self.helixq_s3_bucket

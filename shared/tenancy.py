@@ -5,7 +5,7 @@ Plain functions over a sync Session; the API calls them through
 """
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 
 from pydantic import SecretStr
 from sqlalchemy import select
@@ -28,7 +28,9 @@ from shared.errors import (
     TenantExists,
     TenantNotFound,
 )
+from shared.openrouter_key_store import check_seed_sealing, set_openrouter_key
 from shared.routing.validation import check_known_models
+from shared.sealing import SecretBox
 from shared.settings import TenantSeed
 
 _SLUG_INVALID = re.compile(r"[^a-z0-9-]+")
@@ -102,11 +104,15 @@ def create_api_key(
     return issued
 
 
-def upsert_tenant_seeds(session: Session, seeds: list[TenantSeed]) -> list[Tenant]:
+def upsert_tenant_seeds(
+    session: Session, seeds: list[TenantSeed], *, box: SecretBox | None = None
+) -> list[Tenant]:
     """Create or update the tenants named in the environment (idempotent); raises
     SettingsError naming the variable at fault, before writing anything when a
-    default model is not in the catalog."""
+    default model is not in the catalog or a tenant's OpenRouter key has no
+    HELIXQ_SECRET_KEY (`box`) to seal it."""
     check_environment_models(session, seeds=seeds)
+    check_seed_sealing(seeds, box)
     tenants = []
     for seed in seeds:
         slug = _seed_slug(seed)
@@ -118,10 +124,18 @@ def upsert_tenant_seeds(session: Session, seeds: list[TenantSeed]) -> list[Tenan
         tenant.fallback_strategy = seed.fallback_strategy or tenant.fallback_strategy
         tenant.model_substitution = seed.model_substitution or tenant.model_substitution
         if seed.api_key is not None:
-            _ensure_key(session, tenant, seed.api_key, seed.variable("api_key"))
+            set_openrouter_key(
+                tenant, seed.api_key.get_secret_value(), box=box, now=_now()
+            )
+        if seed.client_key is not None:
+            _ensure_key(session, tenant, seed.client_key, seed.variable("client_key"))
         tenants.append(tenant)
     session.flush()
     return tenants
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _seed_slug(seed: TenantSeed) -> str:

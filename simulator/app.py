@@ -9,8 +9,9 @@ from simulator.batches.api import add_batch_api
 from simulator.catalog import Catalog
 from simulator.completions import create_completion
 from simulator.control import get_calls, get_health, queue_script, reset
-from simulator.embeddings import create_embeddings
+from simulator.embeddings import create_embeddings, list_embedding_models
 from simulator.errors import SimError, error_response
+from simulator.key_routes import add_key_routes
 from simulator.model_pages import list_endpoints, list_models
 from simulator.settings import SimulatorSettings
 from simulator.state import STATE, SimulatorState
@@ -50,6 +51,7 @@ def create_app(settings: SimulatorSettings | None = None) -> web.Application:
         [
             web.post("/api/v1/chat/completions", create_completion),
             web.post("/api/v1/embeddings", create_embeddings),
+            web.get("/api/v1/embeddings/models", list_embedding_models),
             web.get("/api/v1/models", list_models),
             web.get("/api/v1/models/{author}/{slug}/endpoints", list_endpoints),
             web.get("/api/v1/generation", get_generation),
@@ -63,4 +65,5 @@ def create_app(settings: SimulatorSettings | None = None) -> web.Application:
         ]
     )
     add_batch_api(app)
+    add_key_routes(app)
     return app

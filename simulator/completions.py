@@ -68,8 +68,10 @@ async def create_completion(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
     job_id = request.headers.get(JOB_ID_HEADER)
     chat: ChatRequest | None = None
+    key: str | None = None
     try:
-        authenticate(request, state.settings)
+        key = authenticate(request, state.settings)
+        state.keys.admit(key)
         forced = _forced_behaviour(request)
         chat = parse_chat_request(
             await request.read(), state.catalog, state.settings, job_id=job_id
@@ -78,9 +80,20 @@ async def create_completion(request: web.Request) -> web.StreamResponse:
     except SimError as error:
         model = None if chat is None else chat.primary
         record_refusal(state, error, model, job_id, app_title(request))
+        if key is not None:
+            state.keys.record(key, error.status)
         return error_response(error)
-    turn = start_turn(request, state, chat, plan_attempts(chat, state, forced))
-    return await _serve(request, state, turn)
+    sub_key = state.keys.sub_key_of(key)
+    turn = start_turn(
+        request,
+        state,
+        chat,
+        plan_attempts(chat, state, forced),
+        sub_key=None if sub_key is None else sub_key.hash,
+    )
+    response = await _serve(request, state, turn)
+    state.keys.record(key, response.status)
+    return response
 
 
 def _cached_tokens(state: SimulatorState, turn: Turn) -> int:

@@ -1,4 +1,6 @@
-"""POST /api/v1/embeddings: OpenAI's embeddings shape, as OpenRouter serves it.
+"""POST /api/v1/embeddings: OpenAI's embeddings shape, as OpenRouter serves it, and
+GET /api/v1/embeddings/models, where OpenRouter lists its embedding models apart
+from /models.
 
 Vectors are deterministic: the same model and text always give the same unit
 vector, so tests can compare them. `usage` carries the prompt tokens and the exact
@@ -9,6 +11,7 @@ as chat completions' scripted models do.
 """
 
 import hashlib
+import json
 import math
 import random
 import struct
@@ -56,6 +59,45 @@ EMBEDDING_MODELS = {
         ),
     )
 }
+
+
+_LISTED_AT = 1767225600  # a fixed date keeps the listing stable
+
+
+def _listing(model: EmbeddingModel) -> dict[str, Any]:
+    return {
+        "id": model.id,
+        "canonical_slug": model.id,
+        "name": f"{model.provider}: {model.id.split('/', 1)[1]}",
+        "created": _LISTED_AT,
+        "description": "",
+        "context_length": MAX_INPUT_TOKENS,
+        "architecture": {
+            "modality": "text->embeddings",
+            "input_modalities": ["text"],
+            "output_modalities": ["embeddings"],
+            "tokenizer": "Other",
+            "instruct_type": None,
+        },
+        "pricing": {"prompt": format(model.prompt_price, "f"), "completion": "0"},
+        "top_provider": {
+            "context_length": MAX_INPUT_TOKENS,
+            "max_completion_tokens": None,
+            "is_moderated": False,
+        },
+        "per_request_limits": None,
+        "supported_parameters": ["dimensions", "encoding_format", "user"],
+    }
+
+
+LISTING_BODY = json.dumps(
+    {"data": [_listing(model) for model in EMBEDDING_MODELS.values()]}
+).encode()
+
+
+async def list_embedding_models(_request: web.Request) -> web.Response:
+    """GET /embeddings/models: the embedding models; no auth needed, as /models."""
+    return web.Response(body=LISTING_BODY, content_type="application/json")
 
 
 @dataclass(frozen=True, slots=True)

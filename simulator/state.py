@@ -9,6 +9,7 @@ from simulator.batches.store import BatchStore
 from simulator.calls import CallLog
 from simulator.catalog import Catalog
 from simulator.generations import GenerationStore
+from simulator.keys import KeyBook
 from simulator.ledger import Ledger
 from simulator.limits import FreeModelLimiter
 from simulator.prompt_cache import PromptCache
@@ -31,6 +32,7 @@ class SimulatorState:
     free_limits: FreeModelLimiter = field(init=False)
     prompt_cache: PromptCache = field(init=False)
     batches: BatchStore = field(init=False)
+    keys: KeyBook = field(init=False)  # calls per key, storms, provisioned keys
     rng: random.Random = field(init=False)  # faults and jitter: seedable
     ids: random.Random = field(init=False)  # ids: never repeat across resets
 
@@ -53,6 +55,7 @@ class SimulatorState:
         )
         self.prompt_cache = PromptCache()
         self.batches = BatchStore()
+        self.keys = KeyBook()
         self.rng = random.Random(settings.seed)
         self.ids = random.Random()
 

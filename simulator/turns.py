@@ -34,6 +34,7 @@ class Turn:
     http_referer: str | None = None
     user_agent: str | None = None
     app: str | None = None
+    sub_key: str | None = None  # the hash of the provisioned key it was made with
 
     @property
     def final(self) -> Attempt:
@@ -56,6 +57,8 @@ def start_turn(
     state: SimulatorState,
     chat: ChatRequest,
     attempts: tuple[Attempt, ...],
+    *,
+    sub_key: str | None = None,
 ) -> Turn:
     """Open a turn, issuing its generation id."""
     now_s = time.time()
@@ -68,6 +71,7 @@ def start_turn(
         http_referer=request.headers.get("HTTP-Referer"),
         user_agent=request.headers.get("User-Agent"),
         app=app_title(request),
+        sub_key=sub_key,
     )
 
 
@@ -136,6 +140,10 @@ def settle(
         turn, reply, is_streamed=is_streamed, is_cancelled=is_cancelled
     )
     state.ledger.charge(generation.cost_usd, generation.created_at.date())
+    if turn.sub_key is not None:
+        state.keys.charge(
+            turn.sub_key, generation.cost_usd, generation.created_at.date()
+        )
     state.generations.add(generation, time.monotonic())
     state.calls.record(
         Call(

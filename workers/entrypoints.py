@@ -17,6 +17,7 @@ from workers.runtime.celery_app import (
     BROKER_MAX_CONNECTIONS,
     DISCOUNT_SCHEDULE_NAME,
     FOLLOW_SCHEDULE_NAME,
+    PROVISIONED_KEYS_SCHEDULE_NAME,
     SENT_AT_BEAT_START,
     SWEEP_SCHEDULE_NAME,
     VISIBILITY_TIMEOUT_S,
@@ -147,6 +148,9 @@ def run_beat(*, loglevel: str = "INFO") -> None:
     )
     schedule[DISCOUNT_SCHEDULE_NAME]["schedule"] = settings.helixq_discount_interval_s
     schedule[FOLLOW_SCHEDULE_NAME]["schedule"] = settings.helixq_discount_interval_s
+    schedule[PROVISIONED_KEYS_SCHEDULE_NAME]["schedule"] = (
+        settings.helixq_key_sync_interval_s
+    )
     for name in SENT_AT_BEAT_START:
         app.send_task(name.value)
     app.start(

@@ -1,10 +1,12 @@
 """Admin request and response bodies."""
 
 from datetime import UTC, datetime
+from decimal import Decimal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator
 
 from shared.db.models import Tenant
+from shared.openrouter_key_store import shown_key
 from shared.strategies import FallbackStrategy, RouteStrategy
 
 
@@ -62,3 +64,47 @@ class IssuedKeyView(BaseModel):
     tenant: TenantView
     key: str
     prefix: str
+
+
+class OpenRouterKeySet(BaseModel):
+    """A tenant's own OpenRouter key, as the operator sends it."""
+
+    key: SecretStr = Field(max_length=300, description="sk-or-v1-...")
+
+
+class OpenRouterKeyShown(BaseModel):
+    """What is ever shown of a tenant's OpenRouter key."""
+
+    hint: str = Field(description="its prefix and last four characters")
+    label: str = Field(description="a fingerprint; tenants with one key share it")
+    set_at: datetime
+    provisioned: bool = Field(description="made by helixq, its limit the budget")
+    limit_usd: Decimal | None = Field(description="OpenRouter's credit limit on it")
+
+
+class OpenRouterKeyView(BaseModel):
+    tenant: str
+    # None: the tenant's calls go out on OPENROUTER_API_KEY.
+    openrouter_key: OpenRouterKeyShown | None
+
+    @classmethod
+    def of(cls, tenant: Tenant) -> "OpenRouterKeyView":
+        shown = shown_key(tenant)
+        return cls(
+            tenant=tenant.slug,
+            openrouter_key=None
+            if shown is None
+            else OpenRouterKeyShown(
+                hint=shown.hint,
+                label=shown.label,
+                set_at=shown.set_at,
+                provisioned=shown.provisioned,
+                limit_usd=shown.limit_usd,
+            ),
+        )
+
+
+class ResealView(BaseModel):
+    resealed: int
+    # Tenants whose key no key of HELIXQ_SECRET_KEY opens (left as they were).
+    unreadable: list[str]

@@ -2,7 +2,6 @@
 are read from storage as they are validated, never the whole file at once."""
 
 from datetime import UTC, datetime
-from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -11,13 +10,19 @@ from broker_api.batches.ingest import Ingest, parse_jsonl
 from broker_api.batches.service import Submission
 from broker_api.deps import Caller
 from broker_api.files import queries as file_queries
-from broker_api.files.service import UPLOAD_PURPOSES, stream_content
+from broker_api.files.content import stream_content
+from broker_api.files.service import UPLOAD_PURPOSES
 from broker_api.files.views import parse_file_id
+from shared.db.models import StoredFile
+from shared.endpoints import Endpoint
 from shared.errors import FileNotFound, InvalidRequest
+from shared.object_store import ObjectStore
 from shared.schemas import BatchOptions, FileBatchCreate
 
 
-async def find_input_file(session: AsyncSession, caller: Caller, raw_id: str) -> UUID:
+async def find_input_file(
+    session: AsyncSession, caller: Caller, raw_id: str
+) -> StoredFile:
     """The id of the caller's live batch-input file; InvalidRequest naming the id
     otherwise (another tenant's file answers exactly as a missing one)."""
     try:
@@ -44,7 +49,7 @@ async def find_input_file(session: AsyncSession, caller: Caller, raw_id: str) ->
             "a file uploaded with purpose=batch",
             details={"field": "input_file_id"},
         )
-    return stored.id
+    return stored
 
 
 async def file_submission(
@@ -55,19 +60,22 @@ async def file_submission(
     *,
     ingest: Ingest,
     idempotency_key: str | None,
+    objects: ObjectStore | None = None,
 ) -> Submission:
-    file_id = await find_input_file(session, caller, body.input_file_id)
+    stored = await find_input_file(session, caller, body.input_file_id)
     options = BatchOptions.model_validate(
         body.model_dump(exclude={"input_file_id", "endpoint"})
     )
     body_hash = idempotency.request_hash(body.model_dump(mode="json"))
-    rows = parse_jsonl(ingest, stream_content(sessions, file_id))
+    ingest.endpoint = Endpoint(body.endpoint)
+    content = stream_content(sessions, objects, stored.id, stored.storage)
+    rows = parse_jsonl(ingest, content)
     return Submission(
         options,
         rows,
         ingest,
         lambda: body_hash,
         idempotency_key,
-        input_file_id=file_id,
+        input_file_id=stored.id,
         endpoint=body.endpoint,
     )

@@ -14,10 +14,16 @@ from pydantic import ValidationError
 
 from broker_api.errors import VALIDATION_ERROR
 from broker_api.json_guard import check_json
+from shared.endpoints import Endpoint, endpoint_of_url
 from shared.errors import DiscountLaneRefused, InvalidJson, InvalidRequest
 from shared.lanes import Lane, LanePolicy
 from shared.routing.validation import validate_route
-from shared.schemas import BATCH_MAX_REQUESTS, BatchItem, BatchLine
+from shared.schemas import (
+    BATCH_MAX_REQUESTS,
+    BatchItem,
+    EmbeddingsBatchLine,
+    batch_line_schema,
+)
 
 MAX_REPORTED_ERRORS = 100
 
@@ -35,9 +41,12 @@ class Ingest:
     """Rows accepted so far and the errors found; rows stop growing after an error."""
 
     catalog_ids: frozenset[str] = frozenset()  # empty: every model is accepted
+    # What an embeddings line's model is checked against; empty: every model.
+    embedding_ids: frozenset[str] = frozenset()
+    # A file batch's `endpoint`: every line's url must name it. None: any endpoint.
+    endpoint: Endpoint | None = None
     errors: list[LineError] = field(default_factory=list)
     error_count: int = 0
-    seen_custom_ids: set[str] = field(default_factory=set)
     total: int = 0
     # Set once the batch's options are known, before the first row is read.
     lanes: LanePolicy | None = None
@@ -53,12 +62,16 @@ class Ingest:
         if len(self.errors) < MAX_REPORTED_ERRORS:
             self.errors.append(LineError(line, custom_id, message, code))
 
-    def accept(self, line: int, item: BatchItem) -> dict[str, Any] | None:
-        """The job row for a valid item, or None (and an error) for a duplicate."""
-        if item.custom_id in self.seen_custom_ids:
-            self.reject(line, item.custom_id, "custom_id is not unique in this batch")
-            return None
-        self.seen_custom_ids.add(item.custom_id)
+    def sorted_errors(self) -> list[LineError]:
+        """The errors by line: a repeated custom_id is found a chunk later than
+        the line's other errors (broker_api.batches.service)."""
+        return sorted(self.errors, key=lambda error: error.line)
+
+    def accept(
+        self, line: int, item: BatchItem | EmbeddingsBatchLine
+    ) -> dict[str, Any] | None:
+        """The job row for a valid item (with its `line`, for the check of repeated
+        custom_ids as the rows are written), or None (and an error)."""
         self.total += 1
         if self.total > BATCH_MAX_REQUESTS:
             self.reject(
@@ -71,6 +84,7 @@ class Ingest:
             return None
         return {
             "id": uuid.uuid4(),
+            "line": line,
             "custom_id": item.custom_id,
             "request": request,
             "lane": lane.value,
@@ -100,10 +114,12 @@ def parse_item(
     """Validate one request (a JSONL line or an inline item) into a job row."""
     custom_id = raw.get("custom_id") if isinstance(raw, dict) else None
     try:
-        item = (BatchLine if jsonl else BatchItem).model_validate(raw)
+        if jsonl:
+            _check_endpoint(ingest, raw)
+        item = (batch_line_schema(raw) if jsonl else BatchItem).model_validate(raw)
         if item.body.model_extra and item.body.model_extra.get("stream"):
             raise ValueError("stream is not supported in batches")
-        validate_route(item.body.model_dump(exclude_none=True), ingest.catalog_ids)
+        _validate_models(ingest, item)
     except ValidationError as exc:
         ingest.reject(number, custom_id, _explain(exc), VALIDATION_ERROR)
         return None
@@ -114,6 +130,25 @@ def parse_item(
         ingest.reject(number, custom_id, str(exc))
         return None
     return ingest.accept(number, item)
+
+
+def _check_endpoint(ingest: Ingest, raw: Any) -> None:
+    """A file batch's line must be for the batch's endpoint, as OpenAI requires."""
+    url = raw.get("url") if isinstance(raw, dict) else None
+    if ingest.endpoint is None or not isinstance(url, str):
+        return  # no endpoint to match, or no url: the schema says what is wrong
+    if endpoint_of_url(url) is not ingest.endpoint:
+        raise ValueError(
+            f"url {url[:100]!r} is not the batch's endpoint {ingest.endpoint.value!r}"
+        )
+
+
+def _validate_models(ingest: Ingest, item: BatchItem | EmbeddingsBatchLine) -> None:
+    body = item.body.model_dump(exclude_none=True)
+    if isinstance(item, EmbeddingsBatchLine):
+        validate_route(body, ingest.embedding_ids, kind="embedding model")
+    else:
+        validate_route(body, ingest.catalog_ids)
 
 
 def parse_inline(ingest: Ingest, items: Iterable[Any]) -> Iterable[dict[str, Any]]:

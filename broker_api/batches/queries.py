@@ -4,12 +4,13 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import func, insert, select, tuple_, update
+from sqlalchemy import func, insert, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db.base import Base
 from shared.db.models import Batch, Job
 from shared.jobs import JobStatus
+from shared.lanes import Lane
 
 INSERT_CHUNK = 1000
 JOBS = Base.metadata.tables["jobs"]  # Core insert: column names, no unit of work
@@ -31,6 +32,45 @@ async def count_by_status(session: AsyncSession, batch_id: UUID) -> dict[str, in
         .group_by(Job.status)
     )
     return {str(row[0]): int(row[1]) for row in rows}
+
+
+async def start_custom_ids(session: AsyncSession) -> None:
+    """A table for the custom_ids of the batch being written, gone at the end of
+    the transaction: their uniqueness is checked in Postgres, so the API's memory
+    does not grow with the batch."""
+    await session.execute(
+        text(
+            "CREATE TEMPORARY TABLE batch_custom_ids"
+            " (custom_id text PRIMARY KEY, line integer NOT NULL) ON COMMIT DROP"
+        )
+    )
+
+
+async def first_lines(session: AsyncSession, lines: list[tuple[str, int]]) -> set[int]:
+    """Record `(custom_id, line)` pairs; the lines whose custom_id no earlier line
+    of the batch had (the first of repeats within `lines` too)."""
+    result = await session.execute(
+        text(
+            "INSERT INTO batch_custom_ids (custom_id, line)"
+            " SELECT * FROM unnest(CAST(:ids AS text[]), CAST(:lines AS integer[]))"
+            " ON CONFLICT DO NOTHING RETURNING line"
+        ),
+        {"ids": [pair[0] for pair in lines], "lines": [pair[1] for pair in lines]},
+    )
+    return set(result.scalars())
+
+
+async def realtime_job_ids(
+    session: AsyncSession, batch_id: UUID, *, after: UUID | None, limit: int
+) -> list[UUID]:
+    """A page of the batch's realtime-lane jobs, by id after `after`."""
+    query = select(Job.id).where(
+        Job.batch_id == batch_id, Job.lane == Lane.REALTIME.value
+    )
+    if after is not None:
+        query = query.where(Job.id > after)
+    result = await session.scalars(query.order_by(Job.id).limit(limit))
+    return list(result.all())
 
 
 async def insert_jobs(session: AsyncSession, rows: list[dict[str, Any]]) -> None:

@@ -20,6 +20,7 @@ from broker_api.deps import (
     Caller,
     CallerDep,
     CatalogIdsDep,
+    EmbeddingModelIdsDep,
     EnqueuerDep,
     IdempotencyKeyHeader,
     SessionDep,
@@ -115,6 +116,7 @@ async def _json_submission(
             file_batch,
             ingest=ingest,
             idempotency_key=key,
+            objects=request.app.state.object_store,
         )
     try:
         body = BatchCreate.model_validate_json(raw)
@@ -159,6 +161,7 @@ async def create_batch(
     caller: CallerDep,
     settings: SettingsDep,
     catalog_ids: CatalogIdsDep,
+    embedding_ids: EmbeddingModelIdsDep,
     idempotency_key: IdempotencyKeyHeader = None,
     completion_window: Annotated[str | None, Query(description="JSONL only")] = None,
     webhook_url: Annotated[str | None, Query(description="JSONL only")] = None,
@@ -170,7 +173,7 @@ async def create_batch(
 ) -> BatchView:
     """Queue up to 50,000 requests at once, as JSON or an OpenAI-style JSONL upload."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    ingest = Ingest(catalog_ids=catalog_ids)
+    ingest = Ingest(catalog_ids=catalog_ids, embedding_ids=embedding_ids)
     if content_type in JSONL_TYPES:
         options = _query_options(
             completion_window, webhook_url, strategy, fallback, lane

@@ -2,7 +2,7 @@
 
 import json
 from collections.abc import AsyncIterator, Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -23,12 +23,13 @@ from shared.errors import (
     InvalidRequest,
 )
 from shared.jobs import BatchStatus, JobStatus, batch_request_counts
-from shared.lanes import Lane, LanePolicy
+from shared.lanes import LanePolicy
 from shared.schemas import BatchOptions
 from shared.task_messages import Priority
 from shared.webhooks.outbox import record_batch_event
 
 MAX_WINDOW_S = 7 * 86400
+PUBLISH_PAGE = 8000  # job ids read back and published at a time (500 messages)
 
 
 def completion_window_s(text: str) -> int:
@@ -84,7 +85,7 @@ def _new_batch(caller: Caller, submission: Submission, window_s: int) -> Batch:
 
 def _job_values(batch: Batch, row: dict[str, Any]) -> dict[str, Any]:
     return {
-        **row,
+        **{name: value for name, value in row.items() if name != "line"},
         "tenant_id": batch.tenant_id,
         "batch_id": batch.id,
         "status": JobStatus.QUEUED.value,
@@ -94,49 +95,52 @@ def _job_values(batch: Batch, row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@dataclass
-class Written:
-    """The jobs written, and those of them the realtime lane runs (published)."""
-
-    total: int = 0
-    realtime: list[UUID] = field(default_factory=list)
-
-    def add(self, rows: list[dict[str, Any]]) -> None:
-        self.total += len(rows)
-        self.realtime.extend(
-            row["id"] for row in rows if row["lane"] == Lane.REALTIME.value
-        )
-
-
 async def _write_rows(
     session: AsyncSession,
     batch: Batch,
     ingest: Ingest,
     rows: AsyncIterator[dict[str, Any]],
-) -> Written:
-    """Insert valid rows in chunks as they are validated; none after an error."""
-    written = Written()
+) -> int:
+    """Insert valid rows a chunk at a time as they are validated, none after an
+    error; how many were written. Nothing is kept of a chunk once it is written:
+    the custom_ids seen so far are in Postgres (queries.start_custom_ids)."""
+    await queries.start_custom_ids(session)
+    total = 0
     chunk: list[dict[str, Any]] = []
     async for row in rows:
-        if ingest.error_count:
-            continue  # keep validating to report every bad line, write nothing more
-        chunk.append(_job_values(batch, row))
+        chunk.append(row)
         if len(chunk) >= queries.INSERT_CHUNK:
-            await queries.insert_jobs(session, chunk)
-            written.add(chunk)
+            total += await _write_chunk(session, batch, ingest, chunk)
             chunk = []
-    if chunk and not ingest.error_count:
-        await queries.insert_jobs(session, chunk)
-        written.add(chunk)
-    return written
+    if chunk:
+        total += await _write_chunk(session, batch, ingest, chunk)
+    return total
+
+
+async def _write_chunk(
+    session: AsyncSession, batch: Batch, ingest: Ingest, chunk: list[dict[str, Any]]
+) -> int:
+    # Repeats are checked even after an error, to report every bad line.
+    firsts = await queries.first_lines(
+        session, [(row["custom_id"], row["line"]) for row in chunk]
+    )
+    for row in chunk:
+        if row["line"] not in firsts:
+            ingest.reject(
+                row["line"], row["custom_id"], "custom_id is not unique in this batch"
+            )
+    if ingest.error_count:
+        return 0
+    await queries.insert_jobs(session, [_job_values(batch, row) for row in chunk])
+    return len(chunk)
 
 
 def _invalid(ingest: Ingest) -> InvalidRequest:
     errors = [
         {"line": e.line, "custom_id": e.custom_id, "code": e.code, "message": e.message}
-        for e in ingest.errors
+        for e in ingest.sorted_errors()
     ]
-    first = ingest.errors[0]
+    first = ingest.sorted_errors()[0]
     refused = all(e.code == DiscountLaneRefused.code for e in ingest.errors)
     kind = DiscountLaneRefused if refused else InvalidRequest
     return kind(
@@ -148,25 +152,25 @@ def _invalid(ingest: Ingest) -> InvalidRequest:
 
 async def _write_request_rows(
     session: AsyncSession, batch: Batch, submission: Submission
-) -> Written:
+) -> int:
     ingest = submission.ingest
     written = await _write_rows(session, batch, ingest, submission.rows)
     if ingest.error_count:
         raise _invalid(ingest)
-    if not written.total:
+    if not written:
         raise InvalidRequest("the batch has no requests", details={"field": "requests"})
     return written
 
 
 async def _write_file_rows(
     session: AsyncSession, batch: Batch, submission: Submission
-) -> Written:
+) -> int:
     """OpenAI's `validating`: every line is checked; one bad line fails the batch
     with each bad line named, and none of its rows is kept or queued."""
     savepoint = await session.begin_nested()
     written = await _write_rows(session, batch, submission.ingest, submission.rows)
     now = datetime.now(UTC)
-    if written.total and not submission.ingest.error_count:
+    if written and not submission.ingest.error_count:
         await savepoint.commit()
         batch.status, batch.in_progress_at = BatchStatus.IN_PROGRESS.value, now
         return written
@@ -175,7 +179,7 @@ async def _write_file_rows(
     batch.errors = _validation_errors(submission.ingest)
     batch.request_counts = batch_request_counts(0, {})
     await session.run_sync(lambda sync: record_batch_event(sync, batch, now=now))
-    return Written()
+    return 0
 
 
 def _validation_errors(ingest: Ingest) -> list[dict[str, Any]]:
@@ -185,7 +189,7 @@ def _validation_errors(ingest: Ingest) -> list[dict[str, Any]]:
         ]
     return [
         {"code": e.code, "message": e.message, "param": e.custom_id, "line": e.line}
-        for e in ingest.errors
+        for e in ingest.sorted_errors()
     ]
 
 
@@ -220,18 +224,34 @@ async def submit_batch(
                 written = await _write_request_rows(session, batch, submission)
             else:
                 written = await _write_file_rows(session, batch, submission)
-            batch.total = written.total
+            batch.total = written
             view = batch_view(batch, {})
             await _remember(session, caller, submission, view)
     except _Replay as replay:
         return BatchView.model_validate(replay.stored.body)
-    # Discount-lane lines are not published: the worker's upstream submission
-    # picks them up from Postgres (workers.maintenance).
-    if written.realtime:
-        await enqueuer.enqueue_completions(
-            written.realtime, caller.slug, Priority.BATCH
-        )
+    if written:
+        await _publish(session, enqueuer, caller, batch.id)
     return view
+
+
+async def _publish(
+    session: AsyncSession, enqueuer: Enqueuer, caller: Caller, batch_id: UUID
+) -> None:
+    """Publish the committed batch's realtime jobs, read back a page at a time
+    (each page its own short transaction), so no list of them grows with the batch.
+    Discount-lane lines are not published: the worker's upstream submission picks
+    them up from Postgres (workers.maintenance)."""
+    after: UUID | None = None
+    while True:
+        async with session.begin():
+            ids = await queries.realtime_job_ids(
+                session, batch_id, after=after, limit=PUBLISH_PAGE
+            )
+        if ids:
+            await enqueuer.enqueue_completions(ids, caller.slug, Priority.BATCH)
+        if len(ids) < PUBLISH_PAGE:
+            return
+        after = ids[-1]
 
 
 async def _remember(

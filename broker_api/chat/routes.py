@@ -90,6 +90,12 @@ async def chat_completions(
         catalog_ids=catalog_ids,
         idempotency_key=idempotency_key,
     )
+    return answer_of(view)
+
+
+def answer_of(view: JobView) -> JSONResponse:
+    """A waited-for job's answer: its result, or its failure in the house shape;
+    the job's id in a header either way."""
     headers = {"X-Helixq-Job-Id": str(view.id)}
     if view.status == "succeeded" and view.result is not None:
         result: dict[str, Any] = view.result

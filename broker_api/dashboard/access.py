@@ -1,14 +1,12 @@
 """Who may read the dashboard's data: the admin token (every tenant) or a tenant key."""
 
-import hmac
 from dataclasses import dataclass
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import Depends, Request
 
-from broker_api.deps import BearerDep, SettingsDep, get_caller
-from broker_api.settings import ApiSettings
+from broker_api.deps import BearerDep, SettingsDep, get_caller, is_admin_token
 
 
 @dataclass(frozen=True)
@@ -17,13 +15,6 @@ class Viewer:
 
     tenant_id: UUID | None
     scope: str  # "all tenants" or the tenant's slug, shown on the page
-
-
-def is_admin_token(settings: ApiSettings, token: str) -> bool:
-    admin = settings.helixq_admin_token
-    return admin is not None and hmac.compare_digest(
-        token.encode(), admin.get_secret_value().encode()
-    )
 
 
 async def get_viewer(

@@ -8,7 +8,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker_api.dashboard import queries
 from broker_api.dashboard.access import Viewer
-from broker_api.dashboard.queue_depth import waiting_messages
 from broker_api.dashboard.views import (
     DashboardData,
     ModelPoint,
@@ -18,6 +17,7 @@ from broker_api.dashboard.views import (
     Window,
 )
 from shared.jobs import JobStatus
+from shared.queue_depth import waiting_messages
 
 WINDOW_S: dict[Window, int] = {"15m": 900, "1h": 3600, "6h": 21600, "24h": 86400}
 POINTS = 60  # buckets per chart: a point a minute over the default hour

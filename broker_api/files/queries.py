@@ -64,14 +64,15 @@ async def list_files(
 
 async def delete_file(
     session: AsyncSession, tenant_id: UUID, file_id: UUID, *, now: datetime
-) -> bool:
-    """Its chunks go with it (ON DELETE CASCADE)."""
-    deleted = await session.scalar(
+) -> str | None:
+    """Where the deleted file's bytes were (`files.storage`); None when there was
+    no such file. Chunks in Postgres go with it (ON DELETE CASCADE)."""
+    storage: str | None = await session.scalar(
         delete(StoredFile)
         .where(StoredFile.id == file_id, StoredFile.tenant_id == tenant_id, _live(now))
-        .returning(StoredFile.id)
+        .returning(StoredFile.storage)
     )
-    return deleted is not None
+    return storage
 
 
 def content_query(file_id: UUID) -> Any:

@@ -5,8 +5,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import StreamingResponse
 
-from broker_api.deps import CallerDep, SessionDep, SettingsDep
+from broker_api.deps import CallerDep, ObjectStoreDep, SessionDep, SettingsDep
 from broker_api.files import service
+from broker_api.files.content import stream_content
 from broker_api.files.upload import MULTIPART, UploadForm
 from broker_api.files.views import FileDeleted, FileList, FileObject, file_object
 
@@ -42,7 +43,11 @@ _UPLOAD_DOC = {
 
 @router.post("", status_code=status.HTTP_200_OK, openapi_extra=_UPLOAD_DOC)
 async def upload_file(
-    request: Request, session: SessionDep, caller: CallerDep, settings: SettingsDep
+    request: Request,
+    session: SessionDep,
+    caller: CallerDep,
+    settings: SettingsDep,
+    objects: ObjectStoreDep,
 ) -> FileObject:
     """Upload a JSONL file for a batch (purpose=batch), up to 200 MB by default."""
     form = UploadForm(
@@ -51,7 +56,7 @@ async def upload_file(
         max_file_bytes=settings.helixq_max_file_bytes,
     )
     rules = service.UploadRules(retention_s=settings.helixq_file_retention_s)
-    return await service.upload_file(session, caller, form, rules)
+    return await service.upload_file(session, caller, form, rules, objects)
 
 
 @router.get("")
@@ -84,11 +89,17 @@ async def get_file(file_id: str, session: SessionDep, caller: CallerDep) -> File
 
 @router.get("/{file_id}/content", response_class=StreamingResponse)
 async def file_content(
-    file_id: str, request: Request, session: SessionDep, caller: CallerDep
+    file_id: str,
+    request: Request,
+    session: SessionDep,
+    caller: CallerDep,
+    objects: ObjectStoreDep,
 ) -> StreamingResponse:
     """The file's bytes, streamed."""
     stored = await service.read_file(session, caller, file_id)
-    body = service.stream_content(request.app.state.sessions, stored.id)
+    body = stream_content(
+        request.app.state.sessions, objects, stored.id, stored.storage
+    )
     return StreamingResponse(
         body,
         media_type="application/octet-stream",
@@ -98,7 +109,7 @@ async def file_content(
 
 @router.delete("/{file_id}")
 async def delete_file(
-    file_id: str, session: SessionDep, caller: CallerDep
+    file_id: str, session: SessionDep, caller: CallerDep, objects: ObjectStoreDep
 ) -> FileDeleted:
     """Delete the file and its content; batches made from it keep their items."""
-    return await service.delete_file(session, caller, file_id)
+    return await service.delete_file(session, caller, file_id, objects)

@@ -1,14 +1,20 @@
-"""File use cases: upload (streamed into Postgres), read, list, stream, delete."""
+"""File use cases: upload (streamed to storage: broker_api.files.content), read,
+list, delete."""
 
-from collections.abc import AsyncIterator
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from uuid import UUID
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker_api.deps import Caller
 from broker_api.files import queries
+from broker_api.files.content import (
+    ChunkRows,
+    ContentWriter,
+    ObjectParts,
+    delete_content,
+)
 from broker_api.files.upload import UploadForm
 from broker_api.files.views import (
     FileDeleted,
@@ -19,7 +25,8 @@ from broker_api.files.views import (
 )
 from shared.db.models import StoredFile
 from shared.errors import FileNotFound, InvalidRequest, InvalidUpload
-from shared.stored_files import CHUNK_BYTES, UPLOAD_PURPOSE
+from shared.object_store import ObjectStore
+from shared.stored_files import UPLOAD_PURPOSE
 
 UPLOAD_PURPOSES = (UPLOAD_PURPOSE,)
 MIN_EXPIRY_S = 3600
@@ -71,53 +78,78 @@ def _expiry_s(fields: dict[str, str], default_s: int) -> int:
     return int(seconds)
 
 
-async def _store_pieces(
-    session: AsyncSession, stored: StoredFile, form: UploadForm
-) -> None:
-    """Writes the file in rows of CHUNK_BYTES as it arrives, never holding more than
-    a row and the piece the client last sent."""
-    buffer = bytearray()
-    seq = 0
+async def _write_pieces(form: UploadForm, writer: ContentWriter) -> None:
+    """Hands the file's bytes on as they arrive, never holding the whole file."""
+    first = True
     async for piece in form.file_pieces():
-        if seq == 0 and not buffer and "purpose" in form.fields:
+        if first and "purpose" in form.fields:
             _check_purpose(form.fields)  # fail before storing a file nobody can use
-        buffer.extend(piece)
-        while len(buffer) >= CHUNK_BYTES:
-            await queries.insert_chunk(
-                session, stored.id, seq, bytes(buffer[:CHUNK_BYTES])
-            )
-            seq += 1
-            del buffer[:CHUNK_BYTES]
-    if buffer:
-        await queries.insert_chunk(session, stored.id, seq, bytes(buffer))
+        first = False
+        await writer.write(piece)
 
 
 async def upload_file(
-    session: AsyncSession, caller: Caller, form: UploadForm, rules: UploadRules
+    session: AsyncSession,
+    caller: Caller,
+    form: UploadForm,
+    rules: UploadRules,
+    objects: ObjectStore | None = None,
 ) -> FileObject:
-    """All or nothing: the file and its content commit together once the whole
-    upload has arrived and its fields are valid; anything else rolls back."""
+    """All or nothing: the file appears once the whole upload has arrived and its
+    fields are valid; anything else leaves nothing behind. In Postgres the row and
+    its chunks commit together; to an object store the bytes go first, with no
+    transaction open meanwhile, and the row commits once the object is complete."""
     now = datetime.now(UTC)
-    async with session.begin():
-        stored = StoredFile(
-            tenant_id=caller.tenant_id,
-            purpose=UPLOAD_PURPOSES[0],
-            filename="",
-            size_bytes=0,
-            created_at=now,
-        )
-        session.add(stored)
-        await session.flush()
-        await _store_pieces(session, stored, form)
-        stored.purpose = _check_purpose(form.fields)
-        stored.expires_at = now + timedelta(
-            seconds=_expiry_s(form.fields, rules.retention_s)
-        )
-        if form.size_bytes == 0:
-            raise InvalidRequest("the file is empty", details={"field": "file"})
-        stored.filename = _filename(form.filename)
-        stored.size_bytes = form.size_bytes
+    stored = StoredFile(
+        id=uuid.uuid4(),
+        tenant_id=caller.tenant_id,
+        purpose=UPLOAD_PURPOSES[0],
+        filename="",
+        size_bytes=0,
+        created_at=now,
+    )
+    if objects is None:
+        async with session.begin():
+            session.add(stored)
+            await session.flush()  # the chunks refer to the row
+            await _receive(form, rules, stored, ChunkRows(session, stored.id))
+        return file_object(stored)
+    await _receive(form, rules, stored, await ObjectParts.start(objects, stored.id))
+    try:
+        async with session.begin():
+            session.add(stored)
+    except BaseException:
+        await delete_content(objects, stored.id, stored.storage)
+        raise
     return file_object(stored)
+
+
+async def _receive(
+    form: UploadForm, rules: UploadRules, stored: StoredFile, writer: ContentWriter
+) -> None:
+    """The upload's bytes into `writer` and its fields onto `stored`; the bytes are
+    discarded when anything is wrong."""
+    stored.storage = writer.storage.value
+    try:
+        await _write_pieces(form, writer)
+        _finish_fields(stored, form, rules, stored.created_at)
+        await writer.finish()
+    except BaseException:
+        await writer.discard()
+        raise
+
+
+def _finish_fields(
+    stored: StoredFile, form: UploadForm, rules: UploadRules, now: datetime
+) -> None:
+    stored.purpose = _check_purpose(form.fields)
+    stored.expires_at = now + timedelta(
+        seconds=_expiry_s(form.fields, rules.retention_s)
+    )
+    if form.size_bytes == 0:
+        raise InvalidRequest("the file is empty", details={"field": "file"})
+    stored.filename = _filename(form.filename)
+    stored.size_bytes = form.size_bytes
 
 
 def _filename(name: str | None) -> str:
@@ -170,23 +202,19 @@ async def list_files(
 
 
 async def delete_file(
-    session: AsyncSession, caller: Caller, file_id: str
+    session: AsyncSession,
+    caller: Caller,
+    file_id: str,
+    objects: ObjectStore | None = None,
 ) -> FileDeleted:
-    """The file and its content; FileNotFound as for `read_file`."""
+    """The file and its content; FileNotFound as for `read_file`. The row goes
+    first: once it is gone nobody can read the file, whatever its bytes become."""
+    parsed = parse_file_id(file_id)
     async with session.begin():
-        deleted = await queries.delete_file(
-            session, caller.tenant_id, parse_file_id(file_id), now=datetime.now(UTC)
+        storage = await queries.delete_file(
+            session, caller.tenant_id, parsed, now=datetime.now(UTC)
         )
-    if not deleted:
+    if storage is None:
         raise FileNotFound(file_id)
+    await delete_content(objects, parsed, storage)
     return FileDeleted(id=file_id)
-
-
-async def stream_content(
-    sessions: async_sessionmaker[AsyncSession], file_id: UUID
-) -> AsyncIterator[bytes]:
-    """The file's bytes, a stored chunk at a time (never the whole file in memory)."""
-    async with sessions() as session, session.begin():
-        result = await session.stream(queries.content_query(file_id))
-        async for row in result:
-            yield bytes(row[0])

@@ -20,17 +20,20 @@ from broker_api.waiters import JobWaiters, wait_for
 from shared.errors import JobNotFound, JobNotStreamed
 from shared.jobs import JobStatus
 from shared.routing.validation import validate_route
-from shared.schemas import JobCreate
+from shared.schemas import EmbeddingsJob, JobCreate
 from shared.task_messages import Priority
 
 logger = logging.getLogger(__name__)
+
+# What a job can be made of: a chat completion or an embeddings request.
+JobRequest = JobCreate | EmbeddingsJob
 
 
 async def submit_job(
     writer: JobWriter,
     enqueuer: Enqueuer,
     caller: Caller,
-    request: JobCreate,
+    request: JobRequest,
     *,
     job_id: UUID | None = None,
     idempotency_key: str | None = None,
@@ -40,11 +43,13 @@ async def submit_job(
     """Commit the job row, then publish its id. The row is the job: if publishing
     fails, the sweeper sends it later, so the client still gets its id.
 
-    Unknown models or strategies are refused (422, with close matches) first.
+    Unknown models or strategies are refused (422, with close matches) first;
+    `catalog_ids` are the embedding models' for an embeddings request.
     Without an Idempotency-Key the row is inserted with those of concurrent
     submissions (broker_api.jobs.writer); with one, the key's reservation, the row
     and the stored answer commit together in a transaction of their own."""
-    validate_route(request.model_dump(exclude_none=True), catalog_ids)
+    kind = "embedding model" if isinstance(request, EmbeddingsJob) else "model"
+    validate_route(request.model_dump(exclude_none=True), catalog_ids, kind=kind)
     values = _job_values(job_id or uuid.uuid4(), caller, request, priority)
     if idempotency_key is None:
         accepted = _accepted(values, await writer.insert(values))
@@ -80,7 +85,7 @@ async def _insert_once(
 
 
 def _job_values(
-    job_id: UUID, caller: Caller, request: JobCreate, priority: Priority
+    job_id: UUID, caller: Caller, request: JobRequest, priority: Priority
 ) -> dict[str, Any]:
     return {
         "id": job_id,
@@ -177,7 +182,7 @@ async def submit_and_wait(
     enqueuer: Enqueuer,
     waiters: JobWaiters,
     caller: Caller,
-    request: JobCreate,
+    request: JobRequest,
     *,
     wait_s: float,
     catalog_ids: frozenset[str] = frozenset(),

@@ -6,7 +6,6 @@ counters from the Redis hash every worker adds to (shared.metrics). So the numbe
 are the same whichever API process Prometheus scrapes, and sum every worker.
 """
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,8 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import redis_keys
 from shared.metrics import Sample, parse_counters
-from shared.queues import tenant_queue
-from shared.task_messages import PRIORITY_STEPS, redis_list_key
+from shared.queue_depth import waiting_messages
 from shared.upstream_health import UpstreamCheck, parse_checks
 
 # Age of the oldest job that is due (queued and available), per tenant; and the
@@ -68,7 +66,7 @@ async def take_snapshot(
     }
     latest = parse_checks(await redis.lrange(redis_keys.upstream_health_checks(), 0, 0))
     return Snapshot(
-        queue_depth=await queue_depths(redis, slugs),
+        queue_depth=await waiting_messages(redis, slugs),
         oldest_due_age_s=oldest,
         jobs=[JobCount(row.slug, row.status, row.jobs) for row in job_rows],
         counters=parse_counters(await redis.hgetall(redis_keys.monitoring_counters())),
@@ -76,21 +74,6 @@ async def take_snapshot(
         upstream=latest[0] if latest else None,
         taken_at=now,
     )
-
-
-async def queue_depths(redis: Redis, slugs: Sequence[str]) -> dict[str, int]:
-    """Messages waiting in each tenant's Celery queue: its Redis list plus one list
-    per priority step (kombu's layout, see shared.task_messages)."""
-    pipe = redis.pipeline(transaction=False)
-    for slug in slugs:
-        for step in PRIORITY_STEPS:
-            pipe.llen(redis_list_key(tenant_queue(slug), step))
-    lengths = await pipe.execute()
-    steps = len(PRIORITY_STEPS)
-    return {
-        slug: sum(lengths[index * steps : (index + 1) * steps])
-        for index, slug in enumerate(slugs)
-    }
 
 
 async def count_live_workers(redis: Redis) -> int:

@@ -6,12 +6,13 @@ from uuid import UUID
 
 from pydantic import BaseModel
 from redis.asyncio import Redis
-from sqlalchemy import RowMapping
+from sqlalchemy import RowMapping, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker_api.periods import Period
 from broker_api.stats import performance_queries
 from shared import redis_keys
+from shared.db.models import Tenant
 from shared.upstream_health import UpstreamCheck, is_stale, parse_checks
 
 # The checks shown with the stats: the last 20 minutes at one a minute.
@@ -54,19 +55,28 @@ async def performance_report(
             )
             for by in ("model", "provider")
         ]
+        # A tenant on a key of its own sees that key's health.
+        label = None
+        if tenant_id is not None:
+            label = await session.scalar(
+                select(Tenant.openrouter_key_label).where(Tenant.id == tenant_id)
+            )
     return PerformanceReport(
         start=period.start,
         end=period.end,
         models=[_row_view(row) for row in by_model],
         providers=[_row_view(row) for row in by_provider],
-        upstream=await upstream_health(redis, now=period.end),
+        upstream=await upstream_health(redis, now=period.end, label=label),
     )
 
 
-async def upstream_health(redis: Redis, *, now: datetime) -> UpstreamHealth:
-    """The last upstream checks the workers stored, and what they say now."""
+async def upstream_health(
+    redis: Redis, *, now: datetime, label: str | None = None
+) -> UpstreamHealth:
+    """The last upstream checks the workers stored, and what they say now: of the
+    global key, or of the tenant OpenRouter key labelled `label`."""
     raw = await redis.lrange(
-        redis_keys.upstream_health_checks(), 0, UPSTREAM_CHECKS_SHOWN - 1
+        redis_keys.upstream_health_checks(label), 0, UPSTREAM_CHECKS_SHOWN - 1
     )
     checks = parse_checks(raw)
     if not checks or is_stale(checks[0], now):

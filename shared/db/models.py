@@ -53,9 +53,29 @@ class Tenant(Base):
     webhook_url: Mapped[str | None] = mapped_column(Text)
     # Quotas and the tenant's own rate limits (shared.rate_limits.TenantLimits).
     limits: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # The OpenRouter key the tenant's calls use (NULL: OPENROUTER_API_KEY), sealed
+    # with HELIXQ_SECRET_KEY (shared.sealing); its hint and label are not secret
+    # (shared.upstream_keys).
+    openrouter_key_sealed: Mapped[str | None] = mapped_column(Text)
+    openrouter_key_hint: Mapped[str | None] = mapped_column(String(40))
+    openrouter_key_label: Mapped[str | None] = mapped_column(String(32))
+    openrouter_key_set_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True)
+    )
+    # Set when helixq provisioned the key (OPENROUTER_MANAGEMENT_KEY): its id at
+    # OpenRouter, and the credit limit last given to it (the monthly budget).
+    openrouter_key_provisioned_hash: Mapped[str | None] = mapped_column(String(100))
+    openrouter_key_limit_usd: Mapped[Decimal | None] = mapped_column(Money)
     created_at: Mapped[datetime] = _now_column()
 
-    __table_args__ = (CheckConstraint("slug ~ '^[a-z0-9][a-z0-9-]*$'", name="slug"),)
+    __table_args__ = (
+        CheckConstraint("slug ~ '^[a-z0-9][a-z0-9-]*$'", name="slug"),
+        # The key, its hint and label are set and cleared together.
+        CheckConstraint(
+            "(openrouter_key_sealed IS NULL) = (openrouter_key_label IS NULL)",
+            name="openrouter_key_whole",
+        ),
+    )
 
 
 class CatalogModel(Base):
@@ -74,6 +94,9 @@ class CatalogModel(Base):
     pricing: Mapped[dict[str, Any]] = mapped_column(JSONB)
     supported_parameters: Mapped[list[str] | None] = mapped_column(JSONB)
     created: Mapped[int | None] = mapped_column(Integer)
+    # OpenRouter's `architecture.output_modalities`: ["embeddings"] for an
+    # embedding model.
+    output_modalities: Mapped[list[str] | None] = mapped_column(JSONB)
     is_listed: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
     updated_at: Mapped[datetime] = _now_column()
 
@@ -337,7 +360,8 @@ class WebhookDelivery(Base):
 
 
 class StoredFile(Base):
-    """An uploaded or produced file (OpenAI's Files API); its bytes are FileChunks."""
+    """An uploaded or produced file (OpenAI's Files API); its bytes are FileChunks,
+    or an object in the object store (`storage`)."""
 
     __tablename__ = "files"
 
@@ -350,6 +374,11 @@ class StoredFile(Base):
     size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = _now_column()
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Where the bytes are: `postgres` (its file_chunks) or `s3` (an object named by
+    # the id, shared.object_store), as HELIXQ_FILE_STORAGE was when it was written.
+    storage: Mapped[str] = mapped_column(
+        String(16), default="postgres", server_default="postgres"
+    )
 
     __table_args__ = (
         Index("ix_files_tenant_created", "tenant_id", "created_at"),

@@ -11,6 +11,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from shared.endpoints import EMBEDDINGS_MODALITY
 from shared.model_ids import upstream_model_id
 
 VARIABLE_PRICE = Decimal(-1)
@@ -34,6 +35,14 @@ class ModelInfo:
     pricing: Mapping[str, str] = field(default_factory=dict)
     supported_parameters: tuple[str, ...] | None = None  # None: not published
     created: int | None = None
+    # `architecture.output_modalities`: ("text",) for chat, ("embeddings",) for
+    # embedding models; None when the listing says nothing.
+    output_modalities: tuple[str, ...] | None = None
+
+    @property
+    def is_embedding(self) -> bool:
+        """True for a model served at `/embeddings`, not `/chat/completions`."""
+        return EMBEDDINGS_MODALITY in (self.output_modalities or ())
 
     @property
     def is_variable_price(self) -> bool:
@@ -67,6 +76,8 @@ def parse_model(raw: Mapping[str, Any]) -> ModelInfo:
     pricing = raw.get("pricing") or {}
     top = raw.get("top_provider") or {}
     parameters = raw.get("supported_parameters")
+    architecture = raw.get("architecture") or {}
+    modalities = architecture.get("output_modalities")
     return ModelInfo(
         id=upstream_model_id(model_id),
         name=str(raw.get("name") or model_id),
@@ -78,6 +89,9 @@ def parse_model(raw: Mapping[str, Any]) -> ModelInfo:
         pricing={str(key): str(value) for key, value in pricing.items()},
         supported_parameters=None if parameters is None else tuple(parameters),
         created=_int_or_none(raw.get("created")),
+        output_modalities=tuple(map(str, modalities))
+        if isinstance(modalities, list)
+        else None,
     )
 
 

@@ -25,6 +25,8 @@ UNFIXABLE_CODES = frozenset(
         "upstream_payment_required",
         "upstream_bad_request",
         "upstream_forbidden",
+        # A tenant's provisioned key at its credit limit refuses every model alike.
+        "budget_exceeded",
         # Part of the answer reached the client: nobody else may start over.
         "upstream_stream_error",
     }

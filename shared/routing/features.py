@@ -75,8 +75,32 @@ def estimate_prompt_tokens(messages: list[object]) -> int:
     return math.ceil(chars / CHARS_PER_TOKEN) + TOKENS_PER_MESSAGE * len(messages)
 
 
+def estimate_input_tokens(embedding_input: object) -> int:
+    """An embeddings `input`'s tokens: a token per 4 characters of its strings, or
+    its token ids counted as given."""
+    items = embedding_input if isinstance(embedding_input, list) else [embedding_input]
+    tokens = 0
+    for item in items:
+        if isinstance(item, str):
+            tokens += math.ceil(len(item) / CHARS_PER_TOKEN)
+        elif isinstance(item, list):
+            tokens += len(item)
+        elif isinstance(item, int):
+            tokens += 1
+    return tokens
+
+
+def estimate_request_tokens(request: Mapping[str, object]) -> int:
+    """The prompt tokens of a stored request: its messages, or an embeddings input."""
+    messages = request.get("messages")
+    if isinstance(messages, list):
+        return estimate_prompt_tokens(messages)
+    return estimate_input_tokens(request.get("input"))
+
+
 def extract_features(request: Mapping[str, object]) -> RequestFeatures:
-    """Read a chat-completion body (a dict as stored in `jobs.request`)."""
+    """Read a chat-completion or embeddings body (a dict as stored in
+    `jobs.request`)."""
     raw_messages = request.get("messages")
     messages = raw_messages if isinstance(raw_messages, list) else []
     text = "\n".join(
@@ -85,7 +109,7 @@ def extract_features(request: Mapping[str, object]) -> RequestFeatures:
         if isinstance(message, Mapping)
     )
     return RequestFeatures(
-        prompt_tokens=estimate_prompt_tokens(messages),
+        prompt_tokens=estimate_request_tokens(request),
         max_output_tokens=_output_limit(request),
         has_tools=bool(request.get("tools")),
         has_response_format=_wants_structured_output(request.get("response_format")),

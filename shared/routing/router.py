@@ -7,14 +7,17 @@ tenant's pool and default model after them, ordered by the fallback strategy;
 
 The candidate set is the request's `model` and `models` when it names `models`;
 otherwise its `model` (if any), the tenant's pool and the tenant's default model;
-with none of those, the deployment's default model. The strategy picks the first
-candidate, and the fallback strategy orders the rest.
+with none of those, the deployment's default model. An embeddings request's
+candidates are embedding models only (`embedding_candidates`). The strategy picks
+the first candidate, and the fallback strategy orders the rest.
 """
 
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from shared.endpoints import is_embeddings
+from shared.errors import InvalidRequest
 from shared.model_ids import upstream_model_id
 from shared.routing.catalog import ModelInfo
 from shared.routing.decision import FailureNote, RoutingDecision
@@ -229,10 +232,16 @@ def requested_models(request: Mapping[str, object]) -> tuple[str, ...]:
 
 
 def candidate_models(
-    request: Mapping[str, object], tenant: TenantRouting, defaults: RoutingDefaults
+    request: Mapping[str, object],
+    tenant: TenantRouting,
+    defaults: RoutingDefaults,
+    catalog: Mapping[str, ModelInfo],
 ) -> list[str]:
     """The candidate set's ids (see the module docstring), unordered by strategy:
-    what the worker reads performance stats for before routing."""
+    what the worker reads performance stats for before routing. An embeddings
+    request's set holds embedding models only (embedding_candidates)."""
+    if is_embeddings(request):
+        return embedding_candidates(request, tenant, catalog)
     ids = list(requested_models(request))
     if not request.get("models"):
         ids += [entry.model for entry in tenant.pool]
@@ -240,10 +249,39 @@ def candidate_models(
     return list(dict.fromkeys(ids or [defaults.default_model]))
 
 
+def embedding_candidates(
+    request: Mapping[str, object],
+    tenant: TenantRouting,
+    catalog: Mapping[str, ModelInfo],
+) -> list[str]:
+    """The request's models, then the embedding models of the tenant's pool; with
+    neither, every embedding model the catalog lists. Raises InvalidRequest when
+    there is none to choose from."""
+    ids = list(requested_models(request))
+    if not request.get("models"):
+        ids += [e.model for e in tenant.pool if _is_embedding(e.model, catalog)]
+    if not ids:
+        ids = sorted(model.id for model in catalog.values() if model.is_embedding)
+    if not ids:
+        raise InvalidRequest(
+            "no embedding model to route to: name one in `model`, or list one in "
+            "the tenant's model pool",
+            details={"field": "model"},
+        )
+    return list(dict.fromkeys(ids))
+
+
+def _is_embedding(model_id: str, catalog: Mapping[str, ModelInfo]) -> bool:
+    info = catalog.get(model_id)
+    return info is not None and info.is_embedding
+
+
 def candidate_entries(inputs: RoutingInputs) -> list[PoolEntry]:
     """The candidate set with the pool's weights and tiers."""
     pool = {entry.model: entry for entry in inputs.tenant.pool}
-    ids = candidate_models(inputs.request, inputs.tenant, inputs.defaults)
+    ids = candidate_models(
+        inputs.request, inputs.tenant, inputs.defaults, inputs.catalog
+    )
     return [pool.get(model, PoolEntry(model)) for model in ids]
 
 

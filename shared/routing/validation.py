@@ -25,9 +25,16 @@ from shared.routing.router import requested_models
 SHORTCUT_VARIANTS = frozenset({"nitro", "floor", "online"})
 
 
-def validate_route(request: Mapping[str, object], catalog_ids: Collection[str]) -> None:
+def validate_route(
+    request: Mapping[str, object],
+    catalog_ids: Collection[str],
+    *,
+    kind: str = "model",
+) -> None:
     """Check a submitted body (`JobCreate.model_dump()`): its `route` names and its
-    `model`/`models` ids; raises InvalidRequest (422) with suggestions."""
+    `model`/`models` ids, against `catalog_ids` (the embedding models' for an
+    embeddings body, `kind="embedding model"`); raises InvalidRequest (422) with
+    suggestions."""
     route = request.get("route")
     if isinstance(route, Mapping):
         if route.get("strategy"):
@@ -36,7 +43,7 @@ def validate_route(request: Mapping[str, object], catalog_ids: Collection[str]) 
             parse_fallback(str(route["fallback"]))
         if route.get("model_substitution"):
             parse_substitution(str(route["model_substitution"]))
-    check_known_models(requested_models(request), catalog_ids, field="model")
+    check_known_models(requested_models(request), catalog_ids, field="model", kind=kind)
 
 
 def validate_pool(
@@ -49,14 +56,18 @@ def validate_pool(
 
 
 def check_known_models(
-    model_ids: Iterable[str], catalog_ids: Collection[str], *, field: str
+    model_ids: Iterable[str],
+    catalog_ids: Collection[str],
+    *,
+    field: str,
+    kind: str = "model",
 ) -> None:
     """Raise InvalidRequest for the first id the catalog does not list."""
     if not catalog_ids:
         return
     for model_id in model_ids:
         if not is_known_model(model_id, catalog_ids):
-            raise unknown_name_error("model", field, model_id, catalog_ids)
+            raise unknown_name_error(kind, field, model_id, catalog_ids)
 
 
 def is_known_model(model_id: str, catalog_ids: Collection[str]) -> bool:

@@ -75,28 +75,20 @@ def _environment(services: Services, sim_port: int, api_port: int) -> dict[str, 
 
 @pytest.fixture(scope="session")
 def stack(services: Services) -> Iterator[Stack]:
-    with running_stack(services) as running:
-        yield running
-
-
-@contextmanager
-def running_stack(services: Services, prefix: str = "", **env: str) -> Iterator[Stack]:
-    """Simulator, API, beat and a worker on `services`, with `env` over the
-    stack's own environment, named (and logged) with `prefix`; stopped on leaving."""
     sim_port, api_port = free_port(), free_port()
     processes = Supervisor()
     stack = Stack(
         processes,
-        env={**_environment(services, sim_port, api_port), **env},
+        env=_environment(services, sim_port, api_port),
         api_url=f"http://127.0.0.1:{api_port}",
         simulator_url=f"http://127.0.0.1:{sim_port}",
     )
     try:
         simulator = [sys.executable, "-m", "simulator", "--host", "127.0.0.1"]
-        stack.start(f"{prefix}simulator", [*simulator, "--port", str(sim_port)])
-        stack.start(f"{prefix}api", [HELIXQ, "api", "--port", str(api_port)])
-        stack.start(f"{prefix}beat", [HELIXQ, "beat"])
-        stack.start_worker(f"{prefix}worker")
+        stack.start("simulator", [*simulator, "--port", str(sim_port)])
+        stack.start("api", [HELIXQ, "api", "--port", str(api_port)])
+        stack.start("beat", [HELIXQ, "beat"])
+        stack.start_worker()
         processes.wait_until_ready(
             lambda: answers(f"{stack.simulator_url}/_sim/health"),
             timeout_s=READY_TIMEOUT_S,
@@ -112,6 +104,41 @@ def running_stack(services: Services, prefix: str = "", **env: str) -> Iterator[
         processes.stop_all(STOP_GRACE_S)
 
 
+@contextmanager
+def own_stack(
+    services: Services, prefix: str, env: dict[str, str], *, beat: bool = False
+) -> Iterator[Stack]:
+    """A simulator, API and worker (and beat) of their own on `services`, with
+    `env` over the usual environment; their logs are `<prefix>-<process>.log`."""
+    sim_port, api_port = free_port(), free_port()
+    stack = Stack(
+        Supervisor(),
+        env=_environment(services, sim_port, api_port) | env,
+        api_url=f"http://127.0.0.1:{api_port}",
+        simulator_url=f"http://127.0.0.1:{sim_port}",
+    )
+    try:
+        simulator = [HELIXQ, "simulator", "--host", "127.0.0.1"]
+        stack.start(f"{prefix}-simulator", [*simulator, "--port", str(sim_port)])
+        stack.start(f"{prefix}-api", [HELIXQ, "api", "--port", str(api_port)])
+        stack.start_worker(f"{prefix}-worker")
+        if beat:
+            stack.start(f"{prefix}-beat", [HELIXQ, "beat"])
+        stack.processes.wait_until_ready(
+            lambda: answers(f"{stack.simulator_url}/_sim/health"),
+            timeout_s=READY_TIMEOUT_S,
+            what="the simulator",
+        )
+        stack.processes.wait_until_ready(
+            lambda: answers(f"{stack.api_url}/healthz"),
+            timeout_s=READY_TIMEOUT_S,
+            what="the API",
+        )
+        yield stack
+    finally:
+        stack.processes.stop_all(STOP_GRACE_S)
+
+
 @dataclass(frozen=True)
 class Client:
     """A tenant's HTTP client against the running API."""
@@ -121,8 +148,7 @@ class Client:
     http: httpx.Client
 
 
-def tenant_client_on(engine: Engine, stack: Stack) -> Client:
-    """A new tenant with a key, committed through `engine`, and its client."""
+def _tenant_client(engine: Engine, stack: Stack) -> Client:
     with Session(engine) as session, session.begin():
         tenant = create_tenant(session, unique_name())
         key = create_api_key(session, tenant).key
@@ -135,13 +161,13 @@ def tenant_client_on(engine: Engine, stack: Stack) -> Client:
 
 @pytest.fixture
 def tenant_client(engine: Engine, stack: Stack) -> Iterator[Client]:
-    client = tenant_client_on(engine, stack)
+    client = _tenant_client(engine, stack)
     yield client
     client.http.close()
 
 
 @pytest.fixture
 def second_tenant_client(engine: Engine, stack: Stack) -> Iterator[Client]:
-    client = tenant_client_on(engine, stack)
+    client = _tenant_client(engine, stack)
     yield client
     client.http.close()

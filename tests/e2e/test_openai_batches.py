@@ -1,8 +1,9 @@
 """OpenAI's batch flow with the official SDK and nothing else: upload a JSONL file,
-create a batch from it, poll, read the output file; list and delete."""
+create a batch from it, poll, read the output file; list and delete; embeddings."""
 
 import json
 import time
+from typing import Any
 
 import openai
 import pytest
@@ -13,6 +14,8 @@ from tests.e2e.conftest import Client, Stack
 pytestmark = pytest.mark.timeout(120)
 
 CHAT = "/v1/chat/completions"
+EMBEDDINGS = "/v1/embeddings"
+EMBEDDING_MODEL = "openai/text-embedding-3-small"
 ENDED = {"completed", "failed", "expired", "cancelled"}
 
 
@@ -34,14 +37,27 @@ def chat_line(custom_id: str, **body: object) -> dict[str, object]:
     }
 
 
+def embedding_line(custom_id: str) -> dict[str, object]:
+    return {
+        "custom_id": custom_id,
+        "method": "POST",
+        "url": EMBEDDINGS,
+        "body": {"model": EMBEDDING_MODEL, "input": [f"text of {custom_id}", "more"]},
+    }
+
+
 def jsonl(lines: list[dict[str, object]]) -> bytes:
     return "".join(json.dumps(line) + "\n" for line in lines).encode()
 
 
-def create_batch(api: openai.OpenAI, lines: list[dict[str, object]]) -> Batch:
+def create_batch(
+    api: openai.OpenAI, lines: list[dict[str, object]], endpoint: str = CHAT
+) -> Batch:
     uploaded = api.files.create(file=("input.jsonl", jsonl(lines)), purpose="batch")
     return api.batches.create(
-        input_file_id=uploaded.id, endpoint=CHAT, completion_window="24h"
+        input_file_id=uploaded.id,
+        endpoint=endpoint,  # type: ignore[arg-type]  # the SDK's Literal
+        completion_window="24h",
     )
 
 
@@ -55,25 +71,77 @@ def wait_ended(api: openai.OpenAI, batch_id: str, timeout_s: float = 90) -> Batc
     raise AssertionError(f"batch {batch_id} still {batch.status} after {timeout_s}s")
 
 
-def test_a_file_of_100_chat_lines_comes_back_as_an_output_file(
-    stack: Stack, tenant_client: Client
-) -> None:
-    api = sdk(stack, tenant_client)
-    custom_ids = [f"req-{n}" for n in range(100)]
-    created = create_batch(api, [chat_line(custom_id) for custom_id in custom_ids])
-    assert created.status == "in_progress"
-    batch = wait_ended(api, created.id)
+def output_responses(api: openai.OpenAI, batch: Batch) -> dict[str, dict[str, Any]]:
+    """Every line of a completed batch's output file, by custom_id."""
     assert batch.status == "completed"
-    assert batch.request_counts is not None
-    assert (batch.request_counts.total, batch.request_counts.completed) == (100, 100)
     assert batch.output_file_id is not None
     assert batch.error_file_id is None
     output = api.files.content(batch.output_file_id).text
     lines = [json.loads(text) for text in output.splitlines()]
-    answers = {line["custom_id"]: line["response"] for line in lines}
-    assert sorted(answers) == sorted(custom_ids)
+    return {line["custom_id"]: line["response"] for line in lines}
+
+
+def test_files_of_100_chat_lines_and_20_embedding_lines_come_back_as_output_files(
+    stack: Stack, tenant_client: Client
+) -> None:
+    api = sdk(stack, tenant_client)
+    chat_ids = [f"req-{n}" for n in range(100)]
+    embedding_ids = [f"emb-{n}" for n in range(20)]
+    chat = create_batch(api, [chat_line(custom_id) for custom_id in chat_ids])
+    embeddings = create_batch(
+        api, [embedding_line(custom_id) for custom_id in embedding_ids], EMBEDDINGS
+    )
+    assert (chat.status, embeddings.status) == ("in_progress", "in_progress")
+    assert (chat.endpoint, embeddings.endpoint) == (CHAT, EMBEDDINGS)
+
+    chat = wait_ended(api, chat.id)
+    assert chat.request_counts is not None
+    assert (chat.request_counts.total, chat.request_counts.completed) == (100, 100)
+    answers = output_responses(api, chat)
+    assert sorted(answers) == sorted(chat_ids)
     assert {response["status_code"] for response in answers.values()} == {200}
     assert all(r["body"]["choices"][0]["message"]["content"] for r in answers.values())
+
+    embeddings = wait_ended(api, embeddings.id)
+    assert embeddings.request_counts is not None
+    assert embeddings.request_counts.completed == 20
+    vectors = output_responses(api, embeddings)
+    assert sorted(vectors) == sorted(embedding_ids)
+    assert {response["status_code"] for response in vectors.values()} == {200}
+    for response in vectors.values():
+        body = response["body"]
+        assert (body["object"], body["model"]) == ("list", EMBEDDING_MODEL)
+        assert [item["index"] for item in body["data"]] == [0, 1]
+        assert {len(item["embedding"]) for item in body["data"]} == {1536}
+        assert body["usage"]["cost"] > 0
+
+
+def test_embeddings_create_answers_through_the_queue(
+    stack: Stack, tenant_client: Client
+) -> None:
+    api = sdk(stack, tenant_client)
+    # The SDK asks for base64 and decodes it: the encoding passes through.
+    answer = api.embeddings.create(
+        model=EMBEDDING_MODEL, input=["one", "two", "one"], dimensions=8
+    )
+    vectors = [item.embedding for item in answer.data]
+    assert [len(vector) for vector in vectors] == [8, 8, 8]
+    assert vectors[0] == vectors[2] != vectors[1]
+    assert abs(sum(v * v for v in vectors[0]) - 1.0) < 1e-5
+    assert answer.model == EMBEDDING_MODEL
+    assert answer.usage.prompt_tokens == 3
+
+
+def test_an_embeddings_file_for_the_chat_endpoint_fails_naming_its_lines(
+    stack: Stack, tenant_client: Client
+) -> None:
+    api = sdk(stack, tenant_client)
+    lines = [embedding_line("a"), embedding_line("b")]
+    batch = wait_ended(api, create_batch(api, lines, CHAT).id)
+    assert batch.status == "failed"
+    assert batch.errors is not None
+    assert batch.errors.data is not None
+    assert [error.line for error in batch.errors.data] == [1, 2]
 
 
 def test_a_file_with_one_bad_line_fails_naming_that_line(

@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 
 from shared.db.session import connect_options
 from shared.settings import DatabaseSettings
-from tests.e2e.conftest import Client, Stack, running_stack, tenant_client_on
+from tests.e2e.conftest import Client, Stack, _tenant_client, own_stack
 from tests.e2e.test_pipeline import submit, wait_terminal
 from tests.pgbouncer import Pgbouncer, pgbouncer, require_pgbouncer
 from tests.services import Services, engine_on, separate_services
@@ -53,12 +53,8 @@ def pooled_engine(pooled_services: Services) -> Iterator[Engine]:
 
 @pytest.fixture(scope="module")
 def pooled_stack(pooled_services: Services, bouncer: Pgbouncer) -> Iterator[Stack]:
-    with running_stack(
-        pooled_services,
-        prefix="pooled-",
-        DATABASE_URL=bouncer.url,
-        DATABASE_PREPARED_STATEMENTS="false",
-    ) as stack:
+    env = {"DATABASE_URL": bouncer.url, "DATABASE_PREPARED_STATEMENTS": "false"}
+    with own_stack(pooled_services, "pooled", env, beat=True) as stack:
         yield stack
 
 
@@ -105,7 +101,7 @@ def test_jobs_of_two_tenants_run_through_pgbouncer(
     pooled_stack: Stack, pooled_engine: Engine
 ) -> None:
     clients: list[Client] = [
-        tenant_client_on(pooled_engine, pooled_stack) for _ in range(2)
+        _tenant_client(pooled_engine, pooled_stack) for _ in range(2)
     ]
     try:
         submitted = [

@@ -16,7 +16,7 @@ import psycopg
 import pytest
 from sqlalchemy import Engine
 
-from tests.e2e.conftest import Client, Stack, running_stack, tenant_client_on
+from tests.e2e.conftest import Client, Stack, _tenant_client, own_stack
 from tests.factories import make_job_body
 from tests.polling import wait_until
 from tests.sentinel import SentinelGroup, require_sentinel, sentinel_group
@@ -52,9 +52,8 @@ def failover_engine(failover_database: str) -> Iterator[Engine]:
 
 @pytest.fixture(scope="module")
 def failover_stack(failover_database: str, group: SentinelGroup) -> Iterator[Stack]:
-    with running_stack(
-        Services(failover_database, group.url), prefix="sentinel-"
-    ) as stack:
+    services = Services(failover_database, group.url)
+    with own_stack(services, "sentinel", {}, beat=True) as stack:
         yield stack
 
 
@@ -94,7 +93,7 @@ def test_killing_the_master_loses_no_job(
     failover_database: str,
     group: SentinelGroup,
 ) -> None:
-    clients = [tenant_client_on(failover_engine, failover_stack) for _ in range(2)]
+    clients = [_tenant_client(failover_engine, failover_stack) for _ in range(2)]
     job_ids: list[str] = []
     killed = threading.Event()
 

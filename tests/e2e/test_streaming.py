@@ -7,21 +7,14 @@ from collections.abc import Iterator
 import httpx
 import openai
 import pytest
+import redis
 from pydantic import BaseModel
-from sqlalchemy import Engine
+from sqlalchemy import Engine, create_engine
 
-from helixq.processes import Supervisor, answers, free_port
-from tests.e2e.conftest import (
-    HELIXQ,
-    READY_TIMEOUT_S,
-    STOP_GRACE_S,
-    Client,
-    Stack,
-    _environment,
-    tenant_client_on,
-)
+from shared.db.session import psycopg_url
+from tests.e2e.conftest import Client, Stack, _tenant_client, own_stack
 from tests.polling import wait_until
-from tests.services import Services, engine_on, separate_services
+from tests.services import Services, separate_services
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -35,50 +28,28 @@ def paced_services(services: Services) -> Services:
     """Its own database and Redis index: the other stack's worker and sweeps, when
     running, must not take these jobs to their unpaced simulator."""
     paced = separate_services(services, "paced")
+    redis.Redis.from_url(paced.redis_url).flushdb()
     return paced
 
 
 @pytest.fixture(scope="module")
 def paced_engine(paced_services: Services) -> Iterator[Engine]:
-    with engine_on(paced_services.database_url) as engine:
-        yield engine
+    engine = create_engine(psycopg_url(paced_services.database_url))
+    yield engine
+    engine.dispose()
 
 
 @pytest.fixture(scope="module")
 def paced_stack(paced_services: Services) -> Iterator[Stack]:
     """Simulator, API and worker with OpenRouter's pacing: latency, then tokens."""
-    sim_port, api_port = free_port(), free_port()
-    env = _environment(paced_services, sim_port, api_port)
-    env |= {"HELIXQ_SIM_LATENCY_MS": "300", "HELIXQ_SIM_TOKEN_INTERVAL_MS": "40"}
-    stack = Stack(
-        Supervisor(),
-        env=env,
-        api_url=f"http://127.0.0.1:{api_port}",
-        simulator_url=f"http://127.0.0.1:{sim_port}",
-    )
-    try:
-        simulator = [HELIXQ, "simulator", "--host", "127.0.0.1"]
-        stack.start("paced-simulator", [*simulator, "--port", str(sim_port)])
-        stack.start("paced-api", [HELIXQ, "api", "--port", str(api_port)])
-        stack.start_worker("paced-worker")
-        stack.processes.wait_until_ready(
-            lambda: answers(f"{stack.simulator_url}/_sim/health"),
-            timeout_s=READY_TIMEOUT_S,
-            what="the simulator",
-        )
-        stack.processes.wait_until_ready(
-            lambda: answers(f"{stack.api_url}/healthz"),
-            timeout_s=READY_TIMEOUT_S,
-            what="the API",
-        )
+    env = {"HELIXQ_SIM_LATENCY_MS": "300", "HELIXQ_SIM_TOKEN_INTERVAL_MS": "40"}
+    with own_stack(paced_services, "paced", env) as stack:
         yield stack
-    finally:
-        stack.processes.stop_all(STOP_GRACE_S)
 
 
 @pytest.fixture
 def client(paced_engine: Engine, paced_stack: Stack) -> Iterator[Client]:
-    tenant = tenant_client_on(paced_engine, paced_stack)
+    tenant = _tenant_client(paced_engine, paced_stack)
     yield tenant
     tenant.http.close()
 

@@ -6,10 +6,13 @@ from shared.errors import SettingsError
 from shared.settings import (
     DatabaseSettings,
     RoutingSettings,
+    SealingSettings,
     TenantSeedSettings,
     load_settings,
 )
 from shared.strategies import RouteStrategy
+
+OPENROUTER_KEY = "sk-or-v1-" + "0e6f" * 16
 
 
 @pytest.fixture(autouse=True)
@@ -51,14 +54,20 @@ def test_cost_optimized_flag_selects_the_cost_strategy(monkeypatch) -> None:
 def test_tenants_are_read_from_numbered_variables(monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("OPENROUTER_TENANT_2_NAME", "Beta")
     monkeypatch.setenv("OPENROUTER_TENANT_1_NAME", "Acme")
-    monkeypatch.setenv("OPENROUTER_TENANT_1_API_KEY", "acme-secret-key-0123456789")
+    monkeypatch.setenv("OPENROUTER_TENANT_1_API_KEY", OPENROUTER_KEY)
+    monkeypatch.setenv("HELIXQ_TENANT_1_CLIENT_KEY", "acme-secret-key-0123456789")
     monkeypatch.setenv("OPENROUTER_TENANT_1_DEFAULT_MODEL", "openai/gpt-4o")
     (tmp_path / ".env").write_text("OPENROUTER_TENANT_3_NAME=Gamma\n")
     seeds = load_settings(TenantSeedSettings).tenants
     assert [seed.name for seed in seeds] == ["Acme", "Beta", "Gamma"]
     assert seeds[0].default_model == "openai/gpt-4o"
     assert seeds[0].api_key is not None
+    assert seeds[0].api_key.get_secret_value() == OPENROUTER_KEY
+    assert seeds[0].client_key is not None
+    assert seeds[0].client_key.get_secret_value() == "acme-secret-key-0123456789"
     assert "acme-secret" not in repr(seeds[0])
+    assert OPENROUTER_KEY not in repr(seeds[0])
+    assert seeds[1].api_key is None  # Beta's calls use OPENROUTER_API_KEY
 
 
 def test_bad_tenant_strategy_is_reported(monkeypatch) -> None:
@@ -83,14 +92,52 @@ def test_a_bad_tenant_variable_is_named_by_its_tenant_number(monkeypatch) -> Non
     assert "\n" not in message
 
 
-def test_a_short_tenant_api_key_is_named_and_never_echoed(monkeypatch) -> None:
+def test_a_short_tenant_client_key_is_named_and_never_echoed(monkeypatch) -> None:
     monkeypatch.setenv("OPENROUTER_TENANT_2_NAME", "Beta")
-    monkeypatch.setenv("OPENROUTER_TENANT_2_API_KEY", "hqk_short")
+    monkeypatch.setenv("HELIXQ_TENANT_2_CLIENT_KEY", "hqk_short")
     with pytest.raises(SettingsError) as caught:
         load_settings(TenantSeedSettings)
     message = caught.value.message
     assert message == (
-        "invalid OPENROUTER_TENANT_2_API_KEY: an API key needs at least 20 characters"
+        "invalid HELIXQ_TENANT_2_CLIENT_KEY: an API key needs at least 20 characters"
+    )
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "hqk_acme_change_me_to_something_long",  # a helixq key, as before
+        "sk-or-v1-short",
+        "sk-or-v2-0123456789abcdef0123456789abcdef",
+        "sk-or-v1-0123456789abcdef 0123456789abcdef",
+    ],
+)
+def test_a_tenant_api_key_that_is_not_an_openrouter_key_is_refused_in_one_line(
+    monkeypatch, value: str
+) -> None:
+    monkeypatch.setenv("OPENROUTER_TENANT_2_NAME", "Beta")
+    monkeypatch.setenv("OPENROUTER_TENANT_2_API_KEY", value)
+    with pytest.raises(SettingsError) as caught:
+        load_settings(TenantSeedSettings)
+    message = caught.value.message
+    assert message.startswith(
+        "invalid OPENROUTER_TENANT_2_API_KEY: not an OpenRouter key (an OpenRouter "
+        "key looks like sk-or-v1-<64 hex characters>); the key the tenant's clients "
+        "send to helixq goes in HELIXQ_TENANT_<N>_CLIENT_KEY"
+    )
+    assert value not in message
+    assert "\n" not in message
+
+
+def test_a_secret_key_too_short_to_seal_with_is_refused_without_echo(
+    monkeypatch,
+) -> None:
+    monkeypatch.setenv("HELIXQ_SECRET_KEY", "f" * 44 + ",too-short")
+    with pytest.raises(SettingsError) as caught:
+        load_settings(SealingSettings)
+    assert caught.value.message == (
+        "invalid HELIXQ_SECRET_KEY: key 2 is neither a Fernet key nor 32 "
+        "characters or more"
     )
 
 

@@ -23,6 +23,7 @@ from uuid import UUID
 
 from redis.asyncio.client import Pipeline as AsyncPipeline
 
+from shared.endpoints import is_embeddings
 from shared.errors import InvalidRequest
 from shared.jobs import AttemptOutcome
 from shared.logging_setup import log_context
@@ -52,7 +53,6 @@ logger = logging.getLogger(__name__)
 
 UPSTREAM_DISABLED = "upstream_disabled"
 INVALID_ROUTING = "invalid_routing"
-BUDGET_REFUSED = "the tenant's monthly budget cannot cover this job"
 FINAL = frozenset({OutcomeKind.SUCCEEDED, OutcomeKind.FAILED, OutcomeKind.CANCELLED})
 
 
@@ -161,7 +161,7 @@ class Completions:
             await self._endings.publish_retry(job, verdict.defer_s)
         elif verdict.refusal is not None:
             await self._endings.fail_unstarted(
-                job, code=verdict.refusal, message=BUDGET_REFUSED
+                job, code=verdict.refusal, message=verdict.refusal_message or ""
             )
         return verdict.ticket is not None
 
@@ -228,6 +228,8 @@ class Completions:
     async def _call(self, job: ClaimedJob, body: JsonObject) -> Completion:
         if is_streamed(job):
             return await self._streamed.complete(job, body)
+        if is_embeddings(job.request):
+            return await self._client.embed(job.id, body)
         return await self._client.complete(job.id, body)
 
     async def _fail_broken(

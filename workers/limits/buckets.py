@@ -4,7 +4,10 @@ Every worker process and host takes from the same buckets with one Lua call
 (shared.token_bucket), on the process's event loop, sent with the other jobs'
 Redis commands (workers.runtime.redis_batching). Global buckets (provider and model,
 HELIXQ_PROVIDER_LIMITS) follow the provider's adaptive factor; a tenant's own
-buckets do not (they are the tenant's caps, not the provider's capacity).
+buckets do not (they are the tenant's caps, not the provider's capacity). OpenRouter
+counts capacity per account, so the global buckets, cool-downs and factors are kept
+per OpenRouter key (named by its label, never the key): tenants sharing a key share
+them, and a 429 storm on one key slows no call on another.
 """
 
 from dataclasses import dataclass
@@ -52,17 +55,23 @@ class RateLimiter:
         tokens: int,
         tenant: str,
         tenant_table: LimitTable,
+        upstream: str = "",
         horizon_s: float | None = None,
     ) -> Grant:
         """Take one request and `tokens` tokens for a call to `model_id` from every
-        bucket that applies (all or none), reserving up to `horizon_s` ahead."""
+        bucket that applies (all or none), reserving up to `horizon_s` ahead.
+        `upstream` scopes the provider's capacity to the OpenRouter key the call
+        goes out on (UpstreamKey.scope)."""
         model = upstream_model_id(model_id)
-        buckets = self._buckets(model, tokens, tenant, tenant_table)
+        buckets = self._buckets(model, tokens, tenant, tenant_table, upstream)
         provider = provider_of(model)
         call = take_call(
             buckets,
-            cool_down_keys=[limit_cool_down(provider), limit_cool_down(model)],
-            factor_key=limit_factor(provider),
+            cool_down_keys=[
+                limit_cool_down(upstream + provider),
+                limit_cool_down(upstream + model),
+            ],
+            factor_key=limit_factor(upstream + provider),
             horizon_s=self._settings.helixq_limit_horizon_s
             if horizon_s is None
             else horizon_s,
@@ -79,6 +88,7 @@ class RateLimiter:
         used: int,
         tenant: str,
         tenant_table: LimitTable,
+        upstream: str = "",
     ) -> None:
         """Correct the token buckets once a call's usage is known: give back what
         the estimate (prompt estimate + max_tokens) took beyond it, or take what
@@ -87,7 +97,9 @@ class RateLimiter:
         model = upstream_model_id(model_id)
         buckets = [
             bucket
-            for bucket in self._buckets(model, used - estimated, tenant, tenant_table)
+            for bucket in self._buckets(
+                model, used - estimated, tenant, tenant_table, upstream
+            )
             if bucket[1].scope.endswith(TOKENS_SUFFIX)
         ]
         if not buckets or used == estimated:
@@ -95,20 +107,28 @@ class RateLimiter:
         call = take_call(
             buckets,
             cool_down_keys=[],
-            factor_key=limit_factor(provider_of(model)),
+            factor_key=limit_factor(upstream + provider_of(model)),
             horizon_s=SETTLE_HORIZON_S,  # a correction always applies
         )
         await self._redis.eval(TAKE_SCRIPT, call.keys, call.args)
 
     def _buckets(
-        self, model: str, tokens: int, tenant: str, tenant_table: LimitTable
+        self,
+        model: str,
+        tokens: int,
+        tenant: str,
+        tenant_table: LimitTable,
+        upstream: str,
     ) -> list[tuple[str, BucketSpec, bool]]:
         """(key, spec, adaptive) of every bucket a call to `model` takes from:
-        the global ones follow the provider's factor, the tenant's own do not."""
+        the global ones (one set per OpenRouter key) follow the provider's
+        factor, the tenant's own do not."""
         own = f"tenant:{tenant}:"
         return [
             (limit_bucket(spec.scope), spec, True)
-            for spec in bucket_specs(model, tokens=tokens, table=self._table)
+            for spec in bucket_specs(
+                model, tokens=tokens, table=self._table, prefix=upstream
+            )
         ] + [
             (limit_bucket(spec.scope), spec, False)
             for spec in bucket_specs(
@@ -116,10 +136,13 @@ class RateLimiter:
             )
         ]
 
-    async def cool_down(self, model_id: str, *, retry_after_s: float | None) -> float:
-        """After an upstream 429: no call to `model_id` for `retry_after_s` (from
-        Retry-After or X-RateLimit-Reset; the default cool-down when absent), and
-        the provider's rate lowered. Returns the provider's factor now."""
+    async def cool_down(
+        self, model_id: str, *, retry_after_s: float | None, upstream: str = ""
+    ) -> float:
+        """After an upstream 429: no call to `model_id` on the `upstream` key for
+        `retry_after_s` (from Retry-After or X-RateLimit-Reset; the default
+        cool-down when absent), and the provider's rate on that key lowered.
+        Returns the provider's factor now."""
         model = upstream_model_id(model_id)
         cool_s = self._settings.helixq_limit_cool_down_s
         if retry_after_s is not None:
@@ -127,7 +150,10 @@ class RateLimiter:
         settings = self._settings
         factor = await self._redis.eval(
             COOL_DOWN_SCRIPT,
-            [limit_factor(provider_of(model)), limit_cool_down(model)],
+            [
+                limit_factor(upstream + provider_of(model)),
+                limit_cool_down(upstream + model),
+            ],
             [
                 repr(cool_s * 1000),
                 repr(settings.helixq_limit_backoff),

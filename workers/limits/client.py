@@ -7,7 +7,14 @@ from typing import Protocol
 from uuid import UUID
 
 from workers.limits.gate import LimitsGate, Ticket
-from workers.openrouter.errors import UpstreamError, UpstreamRateLimited
+from workers.openrouter.errors import (
+    UpstreamBudgetExhausted,
+    UpstreamError,
+    UpstreamForbidden,
+    UpstreamPaymentRequired,
+    UpstreamRateLimited,
+)
+from workers.openrouter.keys import UpstreamKey
 from workers.openrouter.schemas import Completion, JsonObject
 from workers.openrouter.streaming import ChunkSink, StreamedCall
 
@@ -22,7 +29,13 @@ class NoCapacity(UpstreamRateLimited):
 class CompletionClient(Protocol):
     """What the completion loop needs of an OpenRouter client."""
 
-    async def complete(self, job_id: UUID, body: JsonObject) -> Completion: ...
+    async def complete(
+        self, job_id: UUID, body: JsonObject, *, key: UpstreamKey | None = None
+    ) -> Completion: ...
+
+    async def embed(
+        self, job_id: UUID, body: JsonObject, *, key: UpstreamKey | None = None
+    ) -> Completion: ...
 
     async def stream(
         self,
@@ -32,6 +45,7 @@ class CompletionClient(Protocol):
         sink: ChunkSink,
         call: StreamedCall,
         first_token_timeout_s: float,
+        key: UpstreamKey | None = None,
     ) -> Completion: ...
 
     async def aclose(self) -> None: ...
@@ -44,12 +58,30 @@ class RateLimitedClient:
         self._inner = inner
         self._gate = gate
 
-    async def complete(self, job_id: UUID, body: JsonObject) -> Completion:
+    async def complete(
+        self, job_id: UUID, body: JsonObject, *, key: UpstreamKey | None = None
+    ) -> Completion:
         """Wait for the call's tokens, make it, and account for it. A call whose
         tokens are further off than the horizon is not made: it fails as
-        NoCapacity (an UpstreamRateLimited), retryable after the wait."""
+        NoCapacity (an UpstreamRateLimited), retryable after the wait. The call
+        goes out on the job's OpenRouter key (its ticket's), or `key` when given
+        (a call made outside a job's admission)."""
         return await self._limited(
-            job_id, body, lambda: self._inner.complete(job_id, body)
+            job_id,
+            body,
+            lambda upstream: self._inner.complete(job_id, body, key=upstream),
+            key=key,
+        )
+
+    async def embed(
+        self, job_id: UUID, body: JsonObject, *, key: UpstreamKey | None = None
+    ) -> Completion:
+        """`complete`, for an embeddings request."""
+        return await self._limited(
+            job_id,
+            body,
+            lambda upstream: self._inner.embed(job_id, body, key=upstream),
+            key=key,
         )
 
     async def stream(
@@ -60,28 +92,36 @@ class RateLimitedClient:
         sink: ChunkSink,
         call: StreamedCall,
         first_token_timeout_s: float,
+        key: UpstreamKey | None = None,
     ) -> Completion:
         """`complete`, streamed (CompletionClient.stream)."""
         return await self._limited(
             job_id,
             body,
-            lambda: self._inner.stream(
+            lambda upstream: self._inner.stream(
                 job_id,
                 body,
                 sink=sink,
                 call=call,
                 first_token_timeout_s=first_token_timeout_s,
+                key=upstream,
             ),
+            key=key,
         )
 
     async def _limited(
         self,
         job_id: UUID,
         body: JsonObject,
-        make_call: Callable[[], Awaitable[Completion]],
+        make_call: Callable[[UpstreamKey], Awaitable[Completion]],
+        *,
+        key: UpstreamKey | None,
     ) -> Completion:
         model = str(body.get("model"))
         ticket = self._gate.ticket_of(job_id)
+        upstream = key or (
+            self._gate.parts.keys.default if ticket is None else ticket.upstream
+        )
         grant = await self._gate.take_for_call(ticket, model)
         if not grant.granted:
             raise NoCapacity(
@@ -90,13 +130,21 @@ class RateLimitedClient:
             )
         await self._gate.wait(grant, model)
         try:
-            completion = await make_call()
+            completion = await make_call(upstream)
+        except (UpstreamPaymentRequired, UpstreamForbidden) as error:
+            if not upstream.is_provisioned:
+                raise
+            raise UpstreamBudgetExhausted(
+                "the tenant's OpenRouter key is at its credit limit (the monthly "
+                f"budget): {error.message}",
+                http_status=error.http_status,
+            ) from None
         except UpstreamError as error:
             if ticket is not None and error.cost_usd is not None:
                 ticket.spent_usd += error.cost_usd
             if isinstance(error, UpstreamRateLimited):
                 await self._gate.parts.limiter.cool_down(
-                    model, retry_after_s=error.retry_after_s
+                    model, retry_after_s=error.retry_after_s, upstream=upstream.scope
                 )
             raise
         if ticket is not None:
@@ -117,6 +165,7 @@ class RateLimitedClient:
             used=completion.prompt_tokens + completion.completion_tokens,
             tenant=ticket.tenant,
             tenant_table=ticket.limits.provider_table,
+            upstream=ticket.upstream.scope,
         )
 
     async def aclose(self) -> None:

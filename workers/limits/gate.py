@@ -33,6 +33,7 @@ from shared.routing.catalog import ModelInfo
 from workers.limits.buckets import Grant, RateLimiter
 from workers.limits.running import RunningSlots
 from workers.limits.tenants import TenantLimitsCache
+from workers.openrouter.keys import TenantKeys, UnreadableTenantKey, UpstreamKey
 from workers.runtime.intake import Intake
 from workers.runtime.metrics import add_rate_limit_wait
 from workers.runtime.redis_batching import RedisBatcher
@@ -40,6 +41,8 @@ from workers.runtime.redis_batching import RedisBatcher
 logger = logging.getLogger(__name__)
 
 BUDGET_EXCEEDED = "budget_exceeded"
+BUDGET_REFUSED = "the tenant's monthly budget cannot cover this job"
+UPSTREAM_KEY_UNREADABLE = "upstream_key_unreadable"
 Catalog = Callable[[], Awaitable[Mapping[str, ModelInfo]]]
 
 
@@ -50,6 +53,7 @@ class Ticket:
     tenant: str
     limits: TenantLimits
     tokens: int
+    upstream: UpstreamKey  # the OpenRouter key the job's calls go out on
     prepaid_model: str | None = None  # tokens already taken for this model's call
     has_slot: bool = False
     month: str | None = None  # set when a budget reservation is held
@@ -64,6 +68,7 @@ class Verdict:
     ticket: Ticket | None = None
     defer_s: float | None = None
     refusal: str | None = None
+    refusal_message: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +77,7 @@ class GateParts:
 
     limiter: RateLimiter
     tenants: TenantLimitsCache
+    keys: TenantKeys  # the OpenRouter key of each tenant's calls
     running: RunningSlots
     redis: "Redis"
     batcher: RedisBatcher  # the per-call commands, sent with the other jobs'
@@ -95,7 +101,12 @@ class LimitsGate:
         """Hold the job's slot, budget and first tokens, or say why not."""
         prompt, completion = estimated_tokens(request)
         limits = await self.parts.tenants.get(tenant)
-        ticket = Ticket(tenant, limits, prompt + completion)
+        try:
+            upstream = await self.parts.keys.get(tenant)
+        except UnreadableTenantKey as error:
+            logger.error("%s", error)
+            return Verdict(refusal=UPSTREAM_KEY_UNREADABLE, refusal_message=str(error))
+        ticket = Ticket(tenant, limits, prompt + completion, upstream)
         if limits.max_running is not None:
             if not await self.parts.running.take(
                 tenant, job_id, limit=limits.max_running
@@ -104,7 +115,7 @@ class LimitsGate:
             ticket.has_slot = True
         if not await self._reserve(ticket, model, prompt, completion):
             await self._give_back(job_id, ticket)
-            return Verdict(refusal=BUDGET_EXCEEDED)
+            return Verdict(refusal=BUDGET_EXCEEDED, refusal_message=BUDGET_REFUSED)
         grant = await self._take(ticket, model)
         if not grant.granted:
             await self._give_back(job_id, ticket)
@@ -126,7 +137,9 @@ class LimitsGate:
             ticket.prepaid_model = None
             return Grant(granted=True, wait_s=0.0)
         if ticket is None:  # a job worked without admission (tests, tools)
-            ticket = Ticket("", TenantLimits(), sum(estimated_tokens({})))
+            ticket = Ticket(
+                "", TenantLimits(), sum(estimated_tokens({})), self.parts.keys.default
+            )
         return await self._take(ticket, model)
 
     async def wait(self, grant: Grant, model: str) -> None:
@@ -155,6 +168,7 @@ class LimitsGate:
             tokens=ticket.tokens,
             tenant=ticket.tenant,
             tenant_table=ticket.limits.provider_table,
+            upstream=ticket.upstream.scope,
         )
 
     async def _reserve(

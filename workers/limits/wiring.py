@@ -14,6 +14,7 @@ from workers.limits.buckets import RateLimiter
 from workers.limits.gate import GateParts, LimitsGate
 from workers.limits.running import RunningSlots
 from workers.limits.tenants import TenantLimitsCache
+from workers.openrouter.keys import TenantKeys, UpstreamKey
 from workers.routing.catalog import CatalogCache
 from workers.runtime.intake import Intake
 from workers.runtime.redis_batching import RedisBatcher
@@ -44,12 +45,19 @@ def build_gate(
     db: AsyncConnectionPool[AsyncConnection[TupleRow]],
     catalog: CatalogCache,
     intake: Intake,
+    global_key: UpstreamKey,
 ) -> LimitsGate:
     """The gate on `redis` (an asyncio client used on the worker's loop), its
     per-call commands sent through `batcher` (on the same client)."""
     parts = GateParts(
         limiter=RateLimiter(batcher, settings),
         tenants=TenantLimitsCache(db, ttl_s=settings.helixq_tenant_refresh_s),
+        keys=TenantKeys(
+            db,
+            default=global_key,
+            box=settings.box(),
+            ttl_s=settings.helixq_tenant_refresh_s,
+        ),
         running=RunningSlots(batcher, lease_s=settings.helixq_job_lease_s),
         redis=redis,
         batcher=batcher,

@@ -9,7 +9,7 @@ the original price strings in `pricing`.
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.db.models import CatalogModel
+from shared.endpoints import EMBEDDINGS_MODALITY
 from shared.errors import BrokerError
 from shared.routing.catalog import ModelInfo, by_id, load_snapshot, parse_model
 
@@ -36,6 +37,7 @@ _UPDATED_COLUMNS = (
     "pricing",
     "supported_parameters",
     "created",
+    "output_modalities",
     "is_listed",
     "updated_at",
 )
@@ -52,20 +54,33 @@ class SyncResult:
 
 
 def fetch_models(client: httpx.Client, base_url: str) -> list[ModelInfo]:
-    """GET `{base_url}/models` and parse it; entries without an id are skipped.
+    """GET `{base_url}/models` and `{base_url}/embeddings/models` (OpenRouter lists
+    embedding models apart) and parse them; entries without an id are skipped.
 
     Raises CatalogSyncFailed on a transport error, a non-2xx answer or a body
     that is not a listing.
     """
+    base = base_url.rstrip("/")
+    models = _fetch_listing(client, f"{base}/models")
+    embedding_models = [
+        model
+        if model.is_embedding
+        else replace(model, output_modalities=(EMBEDDINGS_MODALITY,))
+        for model in _fetch_listing(client, f"{base}/embeddings/models")
+    ]
+    return models + embedding_models
+
+
+def _fetch_listing(client: httpx.Client, url: str) -> list[ModelInfo]:
     try:
-        response = client.get(f"{base_url.rstrip('/')}/models", timeout=FETCH_TIMEOUT_S)
+        response = client.get(url, timeout=FETCH_TIMEOUT_S)
         response.raise_for_status()
         payload = response.json()
     except (httpx.HTTPError, ValueError) as exc:
         raise CatalogSyncFailed(f"cannot read the model listing: {exc}") from exc
     entries = payload.get("data") if isinstance(payload, dict) else None
     if not isinstance(entries, list):
-        raise CatalogSyncFailed("the model listing has no `data` list")
+        raise CatalogSyncFailed(f"the model listing at {url} has no `data` list")
     return _parse_entries(entries)
 
 
@@ -141,6 +156,9 @@ def model_info_of(row: CatalogModel) -> ModelInfo:
         if row.supported_parameters is None
         else tuple(row.supported_parameters),
         created=row.created,
+        output_modalities=None
+        if row.output_modalities is None
+        else tuple(row.output_modalities),
     )
 
 
@@ -168,6 +186,9 @@ def _row(model: ModelInfo, now: datetime) -> dict[str, Any]:
         if model.supported_parameters is None
         else list(model.supported_parameters),
         "created": model.created,
+        "output_modalities": None
+        if model.output_modalities is None
+        else list(model.output_modalities),
         "is_listed": True,
         "updated_at": now,
     }

@@ -28,17 +28,20 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
+from pydantic import SecretStr
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from shared.db.models import Job
+from shared.db.models import Job, Tenant
 from shared.db.upstream_batches import UpstreamBatch
 from shared.lanes import BATCH_VARIANT_SUFFIX, line_model
 from shared.model_ids import upstream_model_id
+from shared.openrouter_key_store import open_openrouter_key
 from shared.queues import tenant_queue
+from shared.sealing import SecretBox, Unreadable
 from workers.jobs import periodic_transitions
 from workers.openrouter.batches import BatchApi, create_body
-from workers.openrouter.errors import UpstreamError
+from workers.openrouter.errors import UpstreamError, UpstreamRejected
 from workers.runtime.job_sender import JobSender
 
 logger = logging.getLogger(__name__)
@@ -161,6 +164,24 @@ class DiscountDeps:
     api: BatchApi
     sender: JobSender
     config: DiscountConfig
+    box: SecretBox | None = None  # opens tenants' own OpenRouter keys
+
+    def api_of(self, session: Session, tenant_id: UUID) -> BatchApi:
+        """The Batch API on the tenant's own OpenRouter key (the global key when
+        it has none); UpstreamRejected when its key cannot be opened, so that its
+        lines are never sent on another account's key."""
+        sealed = session.scalar(
+            select(Tenant.openrouter_key_sealed).where(Tenant.id == tenant_id)
+        )
+        if sealed is None:
+            return self.api
+        try:
+            key = open_openrouter_key(sealed, self.box)
+        except Unreadable as error:
+            raise UpstreamRejected(
+                f"the tenant's OpenRouter key cannot be opened: {error}"
+            ) from None
+        return self.api.on_key(SecretStr(key))
 
 
 def submit_discount_lines(deps: DiscountDeps) -> int:
@@ -175,7 +196,7 @@ def submit_discount_lines(deps: DiscountDeps) -> int:
 
 
 def _submit(deps: DiscountDeps, row_id: UUID) -> int:
-    sessions, api = deps.sessions, deps.api
+    sessions = deps.sessions
     with sessions.begin() as session:
         row = session.scalar(
             select(UpstreamBatch)
@@ -184,13 +205,22 @@ def _submit(deps: DiscountDeps, row_id: UUID) -> int:
         )
         if row is None:
             return 0
-        if row.sent_at is not None:
-            found = _reconcile(session, api, row)
-            if found is not Reconciled.ABSENT:
-                return int(found is Reconciled.ADOPTED)
-        body = _body(session, row, deps.config)
-        row.sent_at = datetime.now(UTC)
-        row.send_count += 1
+        try:
+            api = deps.api_of(session, row.tenant_id)
+        except UpstreamRejected as error:
+            refusal: UpstreamError | None = error
+        else:
+            refusal = None
+            if row.sent_at is not None:
+                found = _reconcile(session, api, row)
+                if found is not Reconciled.ABSENT:
+                    return int(found is Reconciled.ADOPTED)
+            body = _body(session, row, deps.config)
+            row.sent_at = datetime.now(UTC)
+            row.send_count += 1
+    if refusal is not None:
+        _record_failed_send(deps, row_id, refusal)
+        return 0
     # Committed: from here a lost answer is found by reconciling, never resent blind.
     try:
         answer = api.create(body)

@@ -1,19 +1,23 @@
 """The periodic upstream health check: is OpenRouter reachable, is our key valid?
 
-A beat task calls OpenRouter's `GET /key` with the worker's key (the API has no key
-and never calls OpenRouter) and keeps the last checks in Redis for `/readyz`,
-`/metrics` and `GET /v1/stats` (see shared.upstream_health).
+A beat task calls OpenRouter's `GET /key` with the worker's key and with each
+tenant's own key (the API has no key and never calls OpenRouter) and keeps the last
+checks in Redis, per key, for `/readyz`, `/metrics` and `GET /v1/stats` (see
+shared.upstream_health).
 """
 
 import logging
 import time
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 import httpx
 import redis
+from pydantic import SecretStr
 
 from shared import redis_keys
 from shared.upstream_health import UpstreamCheck
+from workers.openrouter.keys import UpstreamKey
 from workers.runtime.settings import WorkerSettings
 
 logger = logging.getLogger(__name__)
@@ -25,29 +29,48 @@ def check_upstream(
     settings: WorkerSettings,
     client: redis.Redis,
     *,
+    tenant_keys: Iterable[UpstreamKey] = (),
     transport: httpx.BaseTransport | None = None,
 ) -> UpstreamCheck:
-    """Call `GET /key`, store the check (newest first, bounded) and return it."""
-    check = call_key_endpoint(settings, transport=transport)
-    key = redis_keys.upstream_health_checks()
-    pipe = client.pipeline(transaction=False)
-    pipe.lpush(key, check.model_dump_json())
-    pipe.ltrim(key, 0, redis_keys.UPSTREAM_HEALTH_HISTORY - 1)
-    pipe.execute()
+    """Call `GET /key` with the global key and with each of `tenant_keys`, store
+    each check under its key's label (newest first, bounded) and return the
+    global key's."""
+    check = call_key_endpoint(
+        settings, settings.openrouter_api_key, transport=transport
+    )
+    _store(client, redis_keys.upstream_health_checks(), check)
     if not check.ok:
         logger.warning("upstream check failed: %s", check.reason)
+    for tenant_key in tenant_keys:
+        own = call_key_endpoint(settings, tenant_key.secret, transport=transport)
+        _store(client, redis_keys.upstream_health_checks(tenant_key.label), own)
+        if not own.ok:
+            logger.warning(
+                "upstream check of key %s failed: %s", tenant_key.label, own.reason
+            )
     return check
 
 
+def _store(client: redis.Redis, key: str, check: UpstreamCheck) -> None:
+    pipe = client.pipeline(transaction=False)
+    pipe.lpush(key, check.model_dump_json())
+    pipe.ltrim(key, 0, redis_keys.UPSTREAM_HEALTH_HISTORY - 1)
+    pipe.expire(key, redis_keys.UPSTREAM_HEALTH_TTL_S)
+    pipe.execute()
+
+
 def call_key_endpoint(
-    settings: WorkerSettings, *, transport: httpx.BaseTransport | None = None
+    settings: WorkerSettings,
+    api_key: SecretStr | None,
+    *,
+    transport: httpx.BaseTransport | None = None,
 ) -> UpstreamCheck:
-    """One call to `GET /key` and what it showed; never raises for the upstream."""
+    """One call to `GET /key` with `api_key` and what it showed; never raises for
+    the upstream."""
     checked_at = datetime.now(UTC)
-    if not settings.openrouter_enabled or settings.openrouter_api_key is None:
+    if not settings.openrouter_enabled or api_key is None:
         return _no_answer(checked_at, "OPENROUTER_ENABLED=false or no key: not checked")
-    key = settings.openrouter_api_key.get_secret_value()
-    headers = {"Authorization": f"Bearer {key}"}
+    headers = {"Authorization": f"Bearer {api_key.get_secret_value()}"}
     started = time.monotonic()
     try:
         with httpx.Client(timeout=CHECK_TIMEOUT_S, transport=transport) as http:

@@ -74,9 +74,14 @@ def _follow(
 ) -> int:
     # Network calls happen outside any transaction; the row is locked only to store.
     try:
-        batch = deps.api.get(upstream_id)
+        with deps.sessions() as session:
+            tenant_id = session.scalar(
+                select(UpstreamBatch.tenant_id).where(UpstreamBatch.id == row_id)
+            )
+            api = deps.api if tenant_id is None else deps.api_of(session, tenant_id)
+        batch = api.get(upstream_id)
         status = str(batch.get("status"))
-        lines = deps.api.results(batch) if status == "completed" else []
+        lines = api.results(batch) if status == "completed" else []
     except UpstreamError as error:
         _wait(deps, schedule, row_id, error=f"{error.code}: {error.message}"[:2000])
         return 0

@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import httpx
+from pydantic import SecretStr
 
 from workers.openrouter.errors import (
     UpstreamBadRequest,
@@ -74,15 +75,28 @@ def _object(response: httpx.Response) -> JsonObject:
 class BatchApi:
     """Calls OpenRouter's Batch API at `base_url` (…/batches is appended)."""
 
-    def __init__(self, client: httpx.Client, base_url: str) -> None:
+    def __init__(
+        self, client: httpx.Client, base_url: str, *, key: SecretStr | None = None
+    ) -> None:
         self._client = client
+        self._base_url = base_url
         self._url = base_url.rstrip("/") + "/batches"
+        # Sent with each request, over the client's own (the global key's).
+        self._headers = (
+            {} if key is None else {"Authorization": f"Bearer {key.get_secret_value()}"}
+        )
+
+    def on_key(self, key: SecretStr | None) -> "BatchApi":
+        """The same API called with `key` (a tenant's own; None: the client's)."""
+        return BatchApi(self._client, self._base_url, key=key)
 
     def create(self, body: bytes) -> JsonObject:
         """POST a batch; raises BatchAnswerLost when the answer is lost in transit."""
         try:
             response = self._client.post(
-                self._url, content=body, headers={"Content-Type": "application/json"}
+                self._url,
+                content=body,
+                headers={**self._headers, "Content-Type": "application/json"},
             )
         except httpx.TransportError as error:
             raise BatchAnswerLost(f"no answer to the batch POST: {error!r}") from None
@@ -140,6 +154,6 @@ class BatchApi:
         self, url: str, params: dict[str, str | int] | None = None
     ) -> httpx.Response:
         try:
-            return self._client.get(url, params=params)
+            return self._client.get(url, params=params, headers=self._headers)
         except httpx.TransportError as error:
             raise UpstreamUnavailable(f"Batch API unreachable: {error!r}") from None

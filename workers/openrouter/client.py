@@ -1,4 +1,4 @@
-"""The call to OpenRouter's chat completions.
+"""The calls to OpenRouter's chat completions and embeddings.
 
 One httpx transport per worker process, aiohttp's (httpx's own async pool stops
 scaling at hundreds of concurrent calls), used only on the process's event loop
@@ -10,7 +10,7 @@ and it runs on the loop that drives every other call.
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from uuid import UUID
 
 import aiohttp
@@ -18,13 +18,13 @@ import httpx
 from httpx_aiohttp import AiohttpTransport
 from pydantic import SecretStr
 
-from shared.redaction import Redactor
 from workers.openrouter.errors import (
     UpstreamBadResponse,
     UpstreamError,
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from workers.openrouter.keys import UpstreamKey
 from workers.openrouter.responses import read_reply
 from workers.openrouter.schemas import Completion, JsonObject
 from workers.openrouter.streaming import (
@@ -46,25 +46,23 @@ class ClientConfig:
     """Where and how to call OpenRouter."""
 
     base_url: str
-    api_key: SecretStr
+    api_key: SecretStr  # the global key: calls that name no key of their own
     timeout_s: float
     max_connections: int
     app_title: str = "helixq"
     http_referer: str | None = None
 
     def headers(self) -> dict[str, str]:
-        """Headers sent on every call: auth and OpenRouter's app attribution."""
-        headers = {
-            "Authorization": f"Bearer {self.api_key.get_secret_value()}",
-            "X-OpenRouter-Title": self.app_title,
-        }
+        """Headers sent on every call: OpenRouter's app attribution (the key is
+        each call's own)."""
+        headers = {"X-OpenRouter-Title": self.app_title}
         if self.http_referer:
             headers["HTTP-Referer"] = self.http_referer
         return headers
 
 
 class OpenRouterClient:
-    """Chat completions against OpenRouter, on one event loop."""
+    """Chat completions and embeddings against OpenRouter, on one event loop."""
 
     def __init__(
         self, config: ClientConfig, *, transport: httpx.AsyncBaseTransport | None = None
@@ -77,24 +75,47 @@ class OpenRouterClient:
         self._completions_url = httpx.URL(
             config.base_url.rstrip("/") + "/chat/completions"
         )
+        self._embeddings_url = httpx.URL(config.base_url.rstrip("/") + "/embeddings")
         self._headers = {**config.headers(), "Accept": "application/json"}
         # The transport's own timeouts (per phase); the call's bound is the asyncio
         # timeout around it.
         self._extensions = {"timeout": dict.fromkeys(_TIMEOUTS, config.timeout_s)}
         self._transport = transport or AiohttpTransport(limits=limits)
-        # The key this client sends is the one an upstream could quote back.
-        self._redactor = Redactor([config.api_key.get_secret_value()])
+        # Calls go out on the tenant's key when the caller names one, else on
+        # this (global) key.
+        self.default_key = UpstreamKey.of(config.api_key, is_global=True)
 
-    async def complete(self, job_id: UUID, body: JsonObject) -> Completion:
-        """Send one chat completion; raises UpstreamError when it fails."""
+    async def complete(
+        self, job_id: UUID, body: JsonObject, *, key: UpstreamKey | None = None
+    ) -> Completion:
+        """Send one chat completion on `key` (the global key when None); raises
+        UpstreamError when it fails."""
+        return await self._post(self._completions_url, job_id, body, key)
+
+    async def embed(
+        self, job_id: UUID, body: JsonObject, *, key: UpstreamKey | None = None
+    ) -> Completion:
+        """Send one embeddings request on `key` (the global key when None); raises
+        UpstreamError when it fails. Its answer counts no completion tokens."""
+        answer = await self._post(self._embeddings_url, job_id, body, key)
+        return replace(answer, completion_tokens=answer.completion_tokens or 0)
+
+    async def _post(
+        self, url: httpx.URL, job_id: UUID, body: JsonObject, key: UpstreamKey | None
+    ) -> Completion:
+        key = key or self.default_key
         started = time.monotonic()
         try:
             async with asyncio.timeout(self._timeout_s):
                 response = await self._transport.handle_async_request(
                     httpx.Request(
                         "POST",
-                        self._completions_url,
-                        headers={**self._headers, JOB_ID_HEADER: str(job_id)},
+                        url,
+                        headers={
+                            **self._headers,
+                            "Authorization": key.authorization(),
+                            JOB_ID_HEADER: str(job_id),
+                        },
                         json=body,
                         extensions=self._extensions,
                     )
@@ -116,7 +137,7 @@ class OpenRouterClient:
             content,
             latency_ms=round((time.monotonic() - started) * 1000),
             now_s=time.time(),
-            redactor=self._redactor,
+            redactor=key.redactor,
         )
 
     async def stream(
@@ -127,11 +148,14 @@ class OpenRouterClient:
         sink: ChunkSink,
         call: StreamedCall,
         first_token_timeout_s: float,
+        key: UpstreamKey | None = None,
     ) -> Completion:
-        """Send one chat completion with `stream: true`, handing each chunk to
+        """Send one chat completion with `stream: true` on `key` (the global key
+        when None), handing each chunk to
         `sink` as it arrives; `call` holds the answer so far. Raises UpstreamError:
         UpstreamFirstTokenTimeout when no chunk came within `first_token_timeout_s`,
         UpstreamStreamBroken when the call failed after a chunk was handed on."""
+        key = key or self.default_key
         timeouts = StreamTimeouts(
             first_token_s=min(first_token_timeout_s, self._timeout_s),
             total_s=self._timeout_s,
@@ -141,6 +165,7 @@ class OpenRouterClient:
             self._completions_url,
             headers={
                 **self._headers,
+                "Authorization": key.authorization(),
                 "Accept": "text/event-stream",
                 JOB_ID_HEADER: str(job_id),
             },
@@ -152,14 +177,14 @@ class OpenRouterClient:
                 response = await self._transport.handle_async_request(request)
                 try:
                     if response.status_code != 200:
-                        raise self._refusal(response, await response.aread())
+                        raise _refusal(response, await response.aread(), key)
                     return await read_stream(
                         call,
                         response,
                         sink,
                         deadline=deadline,
                         timeouts=timeouts,
-                        redactor=self._redactor,
+                        redactor=key.redactor,
                     )
                 finally:
                     await response.aclose()
@@ -170,27 +195,30 @@ class OpenRouterClient:
         except (httpx.TransportError, aiohttp.ClientError, OSError) as exc:
             raise broken(call, _transport_failure(exc, self._timeout_s)) from None
 
-    def _refusal(self, response: httpx.Response, content: bytes) -> UpstreamError:
-        """The error a streamed call answered instead of its stream."""
-        try:
-            read_reply(
-                response.status_code,
-                response.headers,
-                content,
-                latency_ms=0,
-                now_s=time.time(),
-                redactor=self._redactor,
-            )
-        except UpstreamError as error:
-            return error
-        return UpstreamBadResponse(
-            f"OpenRouter answered {response.status_code} without a stream",
-            http_status=response.status_code,
-        )
-
     async def aclose(self) -> None:
         """Close the connections (on the loop that opened them)."""
         await self._transport.aclose()
+
+
+def _refusal(
+    response: httpx.Response, content: bytes, key: UpstreamKey
+) -> UpstreamError:
+    """The error a streamed call answered instead of its stream."""
+    try:
+        read_reply(
+            response.status_code,
+            response.headers,
+            content,
+            latency_ms=0,
+            now_s=time.time(),
+            redactor=key.redactor,
+        )
+    except UpstreamError as error:
+        return error
+    return UpstreamBadResponse(
+        f"OpenRouter answered {response.status_code} without a stream",
+        http_status=response.status_code,
+    )
 
 
 def _transport_failure(error: BaseException, timeout_s: float) -> UpstreamError:

@@ -15,6 +15,8 @@ BrokerError (shared.errors)
         ├── UpstreamUnauthorized        401
         ├── UpstreamPaymentRequired     402
         ├── UpstreamForbidden           403 (moderation, guardrails, permissions)
+        ├── UpstreamBudgetExhausted     402/403 on a tenant's provisioned key: its
+        │                               credit limit (the budget) is spent
         ├── UpstreamModelNotFound       404, or 400 "is not a valid model ID"
         └── UpstreamStreamBroken        a stream failed after chunks reached the
                                         client: no other candidate can take over
@@ -91,6 +93,12 @@ class UpstreamPaymentRequired(UpstreamRejected):
 
 class UpstreamForbidden(UpstreamRejected):
     code = "upstream_forbidden"
+
+
+class UpstreamBudgetExhausted(UpstreamRejected):
+    """The tenant's provisioned key is at its credit limit (its budget)."""
+
+    code = "budget_exceeded"
 
 
 class UpstreamModelNotFound(UpstreamRejected):

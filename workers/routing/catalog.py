@@ -17,7 +17,8 @@ Loader = Callable[[], Awaitable[dict[str, ModelInfo]]]
 
 _LISTED = """
 SELECT id, name, context_length, max_completion_tokens, prompt_price,
-    completion_price, request_price, pricing, supported_parameters, created
+    completion_price, request_price, pricing, supported_parameters, created,
+    output_modalities
 FROM models WHERE is_listed
 """
 
@@ -34,7 +35,7 @@ async def load_listed_models(
 
 def _model_info(row: tuple[Any, ...]) -> ModelInfo:
     model_id, name, context, max_completion, prompt, completion, request, *rest = row
-    pricing, parameters, created = rest
+    pricing, parameters, created, modalities = rest
     return ModelInfo(
         id=model_id,
         name=name,
@@ -46,6 +47,7 @@ def _model_info(row: tuple[Any, ...]) -> ModelInfo:
         pricing={str(key): str(value) for key, value in (pricing or {}).items()},
         supported_parameters=None if parameters is None else tuple(parameters),
         created=created,
+        output_modalities=None if modalities is None else tuple(modalities),
     )
 
 

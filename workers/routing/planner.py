@@ -112,7 +112,9 @@ class RoutePlanner:
         """The decision for one job; raises InvalidRequest on a corrupt config."""
         inputs = self._inputs(request, tenant, override, await self._catalog.get())
         if not PERFORMANCE_AWARE.isdisjoint(strategies_in_use(inputs)):
-            candidates = candidate_models(request, inputs.tenant, self._defaults)
+            candidates = candidate_models(
+                request, inputs.tenant, self._defaults, inputs.catalog
+            )
             stats = await self._performance.snapshot(candidates)
             inputs = replace(inputs, performance=stats)
         turns = _Turns()

@@ -47,6 +47,8 @@ FOLLOW_SCHEDULE_NAME = "follow-upstream-batches"
 DUE_WEBHOOKS_INTERVAL_S = 15.0
 # Often enough that /readyz reads a check younger than its 3 min staleness limit.
 UPSTREAM_CHECK_INTERVAL_S = 60.0
+PROVISIONED_KEYS_SCHEDULE_NAME = "sync-provisioned-keys"
+DEFAULT_KEY_SYNC_INTERVAL_S = 30.0
 CATALOG_SYNC_INTERVAL_S = 3600.0  # prices change rarely
 # Expired files are already invisible to the API; this only reclaims their space.
 EXPIRED_FILES_INTERVAL_S = 600.0
@@ -121,6 +123,10 @@ def create_app() -> HelixqCelery:
             "sync-model-catalog": {
                 "task": TaskName.SYNC_MODEL_CATALOG.value,
                 "schedule": CATALOG_SYNC_INTERVAL_S,
+            },
+            PROVISIONED_KEYS_SCHEDULE_NAME: {
+                "task": TaskName.SYNC_PROVISIONED_KEYS.value,
+                "schedule": DEFAULT_KEY_SYNC_INTERVAL_S,
             },
             "delete-expired-files": {
                 "task": TaskName.DELETE_EXPIRED_FILES.value,

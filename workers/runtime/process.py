@@ -29,6 +29,7 @@ from shared.db.session import (
     make_sessions,
     psycopg_url,
 )
+from shared.object_store import ObjectStore
 from shared.redis_servers import async_redis_client, redis_client
 from workers.jobs.claims import Claims
 from workers.jobs.completion import Completions
@@ -84,6 +85,8 @@ class WorkerProcess:
     openrouter: CompletionClient  # behind the rate limits
     intake: Intake  # how many messages the consumer holds
     completions: Completions
+    # Uploaded files' bytes when HELIXQ_FILE_STORAGE=s3 (the expired-file sweep).
+    object_store: ObjectStore | None = None
 
     def close(self) -> None:
         """Let the jobs in flight end within the stop grace (the messages not yet
@@ -130,6 +133,7 @@ def build_process(
         quiet_s=settings.helixq_limit_horizon_s,
     )
     catalog = CatalogCache.on(db)
+    openrouter = OpenRouterClient(_client_config(settings), transport=transport)
     limits = build_gate(
         settings,
         redis=redis_async,
@@ -137,10 +141,9 @@ def build_process(
         db=db,
         catalog=catalog,
         intake=intake,
+        global_key=openrouter.default_key,
     )
-    client = RateLimitedClient(
-        OpenRouterClient(_client_config(settings), transport=transport), limits
-    )
+    client = RateLimitedClient(openrouter, limits)
     rng = random.Random()
     endings = JobEndings(
         db=db,
@@ -188,6 +191,7 @@ def build_process(
         openrouter=client,
         intake=intake,
         completions=completions,
+        object_store=ObjectStore.of(settings),
     )
 
 

@@ -12,8 +12,10 @@ from shared.rate_limits import RateLimitSettings
 from shared.settings import (
     DatabaseSettings,
     DurationS,
+    FileStorageSettings,
     RedisSettings,
     RoutingSettings,
+    SealingSettings,
     WebhookSettings,
 )
 
@@ -51,6 +53,8 @@ class WorkerSettings(
     WebhookSettings,
     RateLimitSettings,
     DiscountLaneSettings,
+    SealingSettings,
+    FileStorageSettings,
 ):
     openrouter_api_key: SecretStr | None = None
     openrouter_base_url: str = Field(
@@ -63,6 +67,10 @@ class WorkerSettings(
     # candidate (a request may set its own: `route.first_token_timeout_s`).
     helixq_first_token_timeout_s: DurationS = Field(default=30.0, gt=0)
     openrouter_app_title: str = "helixq"
+    # With it, tenants with a budget get an OpenRouter key limited to it
+    # (workers.maintenance.provisioned_keys), checked this often.
+    openrouter_management_key: SecretStr | None = None
+    helixq_key_sync_interval_s: DurationS = Field(default=30.0, gt=0)
     openrouter_http_referer: str | None = None
 
     helixq_worker_concurrency: int = Field(default=DEFAULT_CONCURRENCY, ge=1, le=256)

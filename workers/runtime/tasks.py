@@ -15,11 +15,14 @@ from workers.maintenance.discount_submission import (
     DiscountDeps,
     submit_discount_lines,
 )
+from workers.maintenance.provisioned_keys import sync_provisioned_keys
 from workers.maintenance.upstream_polling import (
     PollSchedule,
     follow_upstream_batches,
 )
 from workers.openrouter.batches import BatchApi
+from workers.openrouter.key_provisioning import ProvisioningApi
+from workers.openrouter.keys import open_tenant_keys
 from workers.runtime.celery_app import app
 from workers.runtime.process import WorkerProcess, provider_of
 from workers.webhooks import delivery
@@ -102,7 +105,10 @@ def finish_batches(self: BrokerTask) -> int:
 @app.task(bind=True, base=BrokerTask, name=TaskName.DELETE_EXPIRED_FILES.value)
 def delete_expired_files(self: BrokerTask) -> int:
     """Reclaim the space of files past their expiry."""
-    return expired_files.delete_expired_files(self.process.sessions)
+    process = self.process
+    return expired_files.delete_expired_files(
+        process.sessions, objects=process.object_store
+    )
 
 
 @app.task(bind=True, base=BrokerTask, name=TaskName.SYNC_MODEL_CATALOG.value)
@@ -119,7 +125,28 @@ def sync_model_catalog(self: BrokerTask) -> int:
 def check_upstream(self: BrokerTask) -> bool:
     """Check OpenRouter is reachable and the key valid; keep the result in Redis."""
     process = self.process
-    return upstream_check.check_upstream(process.settings, process.redis).ok
+    with process.sessions() as session:
+        tenant_keys = open_tenant_keys(session, process.settings.box())
+    return upstream_check.check_upstream(
+        process.settings, process.redis, tenant_keys=tenant_keys
+    ).ok
+
+
+@app.task(bind=True, base=BrokerTask, name=TaskName.SYNC_PROVISIONED_KEYS.value)
+def sync_provisioned_keys_task(self: BrokerTask) -> int:
+    """Keep tenants' provisioned OpenRouter keys in step with their budgets; a
+    no-op without OPENROUTER_MANAGEMENT_KEY (and HELIXQ_SECRET_KEY)."""
+    process = self.process
+    settings = process.settings
+    box = settings.box()
+    if settings.openrouter_management_key is None or box is None:
+        return 0
+    with httpx.Client(timeout=settings.openrouter_timeout) as client:
+        api = ProvisioningApi(
+            client, settings.openrouter_base_url, settings.openrouter_management_key
+        )
+        done = sync_provisioned_keys(process.sessions, api, box)
+    return done.created + done.updated
 
 
 @app.task(bind=True, base=BrokerTask, name=TaskName.SUBMIT_DISCOUNT_LINES.value)
@@ -153,7 +180,9 @@ def _discount_deps(process: WorkerProcess, client: httpx.Client) -> DiscountDeps
     api = BatchApi(
         client, settings.helixq_batch_api_url or settings.openrouter_base_url
     )
-    return DiscountDeps(process.sessions, api, process.sender, config)
+    return DiscountDeps(
+        process.sessions, api, process.sender, config, box=process.settings.box()
+    )
 
 
 def _batch_http(process: WorkerProcess) -> httpx.Client:

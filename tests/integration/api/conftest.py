@@ -18,6 +18,7 @@ from tests.recording_enqueuer import RecordingEnqueuer
 from tests.services import Services
 
 ADMIN_TOKEN = "admin-token-for-tests-0123456789"
+SECRET_KEY = "a sealing key for the integration tests of the API"
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ def api_settings(services: Services) -> ApiSettings:
         database_url=services.database_url,
         redis_url=services.redis_url,
         helixq_admin_token=ADMIN_TOKEN,
+        helixq_secret_key=SECRET_KEY,
         helixq_seed_tenants=False,
         helixq_max_body_bytes=64 * 1024,
     )

@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
+from broker_api.batches import service as batch_service
 from shared.db.models import Batch, Job
 from tests.factories import make_messages
 from tests.integration.api.conftest import TenantCredentials
@@ -279,3 +280,45 @@ async def test_private_webhook_url_is_refused(api, tenant: TenantCredentials) ->
         headers=tenant.headers,
     )
     assert response.status_code == 422
+
+
+async def test_a_custom_id_repeated_chunks_apart_is_named_at_its_line(
+    api, tenant: TenantCredentials, enqueuer: RecordingEnqueuer
+) -> None:
+    # The repeats are checked in Postgres as the rows are written, a chunk at a
+    # time: a repeat far from its first use is found all the same.
+    lines = [jsonl_line(f"r{n}") for n in range(1, 1501)]
+    lines[1399] = jsonl_line("r3")  # line 1400
+    lines[1499] = jsonl_line("r3")  # line 1500
+    lines[1200] = jsonl_line("r1201", temperature=9)  # line 1201
+    response = await api.post(
+        "/v1/batches",
+        content=jsonl(lines),
+        headers={**tenant.headers, "Content-Type": "application/jsonl"},
+    )
+    assert response.status_code == 422
+    errors = response.json()["error"]["details"]["errors"]
+    assert [(e["line"], e["custom_id"]) for e in errors] == [
+        (1201, "r1201"),
+        (1400, "r3"),
+        (1500, "r3"),
+    ]
+    assert "not unique" in errors[1]["message"]
+    assert enqueuer.sent == []
+
+
+async def test_every_job_is_published_once_whatever_the_page_size(
+    api,
+    tenant: TenantCredentials,
+    enqueuer: RecordingEnqueuer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(batch_service, "PUBLISH_PAGE", 2)
+    response = await api.post(
+        "/v1/batches",
+        content=jsonl([jsonl_line(f"p{n}") for n in range(5)]),
+        headers={**tenant.headers, "Content-Type": "application/jsonl"},
+    )
+    assert response.status_code == 201, response.text
+    sent = [job_id for job_id, _ in enqueuer.sent]
+    assert len(sent) == len(set(sent)) == 5

@@ -13,25 +13,9 @@ from broker_api.enqueue import MESSAGE_GROUP, CeleryEnqueuer, make_sender
 from shared.queues import TaskName
 from shared.task_messages import Priority, completion_message, redis_list_key
 from tests.services import Services
+from tests.task_message_shapes import message_shape
 
 pytestmark = pytest.mark.anyio
-
-# Fields that differ between any two messages (ids, tags, the sending host).
-VARYING = {
-    "origin",
-    "delivery_tag",
-    "reply_to",
-    "ignore_result",
-    "stamped_headers",
-    "replaced_task_nesting",
-    "stamps",
-}
-
-
-def _shape(message: dict) -> dict:
-    headers = {k: v for k, v in message["headers"].items() if k not in VARYING}
-    properties = {k: v for k, v in message["properties"].items() if k not in VARYING}
-    return {**message, "headers": headers, "properties": properties}
 
 
 @pytest.fixture
@@ -43,7 +27,7 @@ def _same_shape(
     written: dict, job_id: uuid.UUID, expected: dict, expected_id: uuid.UUID
 ) -> None:
     shapes = [
-        json.loads(json.dumps(_shape(message)).replace(str(one_id), "ID"))
+        json.loads(json.dumps(message_shape(message)).replace(str(one_id), "ID"))
         for message, one_id in ((written, job_id), (expected, expected_id))
     ]
     for shape in shapes:

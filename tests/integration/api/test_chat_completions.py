@@ -95,11 +95,24 @@ async def test_streams_the_result_as_openai_chunks(
     assert chunks[-1]["usage"]["cost"] == 0.00001
 
 
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/chat/completions", make_job_body()),
+        ("/v1/embeddings", {"input": "x"}),
+    ],
+)
 async def test_a_failed_job_answers_the_matching_status(
-    api, tenant: TenantCredentials, enqueuer: RecordingEnqueuer, engine, services
+    api,
+    tenant: TenantCredentials,
+    enqueuer: RecordingEnqueuer,
+    engine,
+    services,
+    path,
+    body,
 ) -> None:
     response, _ = await asyncio.gather(
-        api.post("/v1/chat/completions", json=make_job_body(), headers=tenant.headers),
+        api.post(path, json=body, headers=tenant.headers),
         finish_first_job(
             enqueuer,
             engine,

@@ -194,3 +194,82 @@ async def test_cancel_with_nothing_running_is_cancelled_at_once(
     assert {line["error"]["code"] for line in lines} == {"batch_cancelled"}
     listed = await api.get("/v1/files?purpose=batch_output", headers=tenant.headers)
     assert [f["id"] for f in listed.json()["data"]] == [batch["error_file_id"]]
+
+
+EMBEDDINGS = "/v1/embeddings"
+
+
+def embedding_line(custom_id: str, url: str = EMBEDDINGS) -> dict[str, object]:
+    return {
+        "custom_id": custom_id,
+        "method": "POST",
+        "url": url,
+        "body": {"model": "openai/text-embedding-3-small", "input": [custom_id]},
+    }
+
+
+@pytest.mark.parametrize("lane", ["realtime", "auto"])
+async def test_a_file_of_embedding_lines_queues_embeddings_jobs_on_the_realtime_lane(
+    api, tenant: TenantCredentials, enqueuer: RecordingEnqueuer, engine: Engine, lane
+) -> None:
+    lines = [embedding_line("e-1"), embedding_line("e-2", url="/api/v1/embeddings")]
+    file_id = await upload_lines(api, tenant, lines)
+    response = await create_from_file(
+        api, tenant, file_id, endpoint=EMBEDDINGS, lane=lane
+    )
+    assert response.status_code == 201, response.text
+    batch = response.json()
+    assert (batch["status"], batch["endpoint"]) == ("in_progress", EMBEDDINGS)
+    assert batch["request_counts"]["total"] == 2
+    assert len(enqueuer.sent) == 2
+    with Session(engine) as session:
+        jobs = session.execute(
+            select(Job.custom_id, Job.request, Job.lane)
+            .where(Job.batch_id == uuid.UUID(batch["id"]))
+            .order_by(Job.custom_id)
+        ).all()
+    assert [tuple(job) for job in jobs] == [
+        (
+            "e-1",
+            {"model": "openai/text-embedding-3-small", "input": ["e-1"]},
+            "realtime",
+        ),
+        (
+            "e-2",
+            {"model": "openai/text-embedding-3-small", "input": ["e-2"]},
+            "realtime",
+        ),
+    ]
+
+
+async def test_embedding_lines_cannot_ask_for_the_discount_lane(
+    api, tenant: TenantCredentials, enqueuer: RecordingEnqueuer
+) -> None:
+    file_id = await upload_lines(api, tenant, [embedding_line("e-1")])
+    response = await create_from_file(
+        api, tenant, file_id, endpoint=EMBEDDINGS, lane="discount"
+    )
+    batch = response.json()
+    assert batch["status"] == "failed"
+    [error] = batch["errors"]["data"]
+    assert (error["line"], error["code"]) == (1, "discount_lane_refused")
+    assert "realtime lane only" in error["message"]
+    assert enqueuer.sent == []
+
+
+async def test_an_embeddings_batch_names_each_line_for_another_endpoint_or_shape(
+    api, tenant: TenantCredentials, enqueuer: RecordingEnqueuer
+) -> None:
+    lines = [
+        embedding_line("fine"),
+        line("chat-line"),
+        {**embedding_line("no-input"), "body": {"model": "a/b"}},
+    ]
+    file_id = await upload_lines(api, tenant, lines)
+    batch = (await create_from_file(api, tenant, file_id, endpoint=EMBEDDINGS)).json()
+    assert batch["status"] == "failed"
+    errors = batch["errors"]["data"]
+    assert [e["line"] for e in errors] == [2, 3]
+    assert EMBEDDINGS in errors[0]["message"]
+    assert "input" in errors[1]["message"]
+    assert enqueuer.sent == []

@@ -14,6 +14,7 @@ from shared.api_keys import key_prefix
 from shared.db.models import ApiKey, CatalogModel, Tenant
 from shared.errors import SettingsError
 from shared.routing.catalog import ModelInfo
+from shared.sealing import SecretBox
 from shared.settings import TenantSeed
 from shared.strategies import ModelSubstitution
 from shared.tenancy import (
@@ -192,11 +193,46 @@ def test_a_seed_key_that_starts_like_another_is_named_by_its_variable(
     first = f"hqk_same_start_{uuid4().hex}"
     second = first[:12] + "-but-another-key-entirely"
     seeds = [
-        TenantSeed(number=1, name=f"one-{uuid4().hex[:8]}", api_key=first),
-        TenantSeed(number=2, name=f"two-{uuid4().hex[:8]}", api_key=second),
+        TenantSeed(number=1, name=f"one-{uuid4().hex[:8]}", client_key=first),
+        TenantSeed(number=2, name=f"two-{uuid4().hex[:8]}", client_key=second),
     ]
     with pytest.raises(SettingsError) as caught:
         upsert_tenant_seeds(db_session, seeds)
     message = caught.value.message
-    assert message.startswith("invalid OPENROUTER_TENANT_2_API_KEY: ")
+    assert message.startswith("invalid HELIXQ_TENANT_2_CLIENT_KEY: ")
     assert first[:12] not in message
+
+
+def test_a_seed_openrouter_key_is_sealed_apart_from_its_client_key(
+    db_session: Session,
+) -> None:
+    box = SecretBox("the sealing key of this bootstrap test and long enough")
+    openrouter_key = "sk-or-v1-" + uuid4().hex + uuid4().hex
+    client_key = f"hqk_seeded_{uuid4().hex}"
+    seed = TenantSeed(
+        number=1,
+        name=f"byok-{uuid4().hex[:8]}",
+        api_key=openrouter_key,
+        client_key=client_key,
+    )
+    (tenant,) = upsert_tenant_seeds(db_session, [seed], box=box)
+    assert box.open(tenant.openrouter_key_sealed or "") == openrouter_key
+    assert tenant.openrouter_key_hint == f"sk-or-v1-...{openrouter_key[-4:]}"
+    now = datetime.now(UTC)
+    assert is_active_key(db_session, tenant, client_key, now=now)
+    # The OpenRouter key is never a key clients may send to helixq.
+    assert not is_active_key(db_session, tenant, openrouter_key, now=now)
+    set_at = tenant.openrouter_key_set_at
+    upsert_tenant_seeds(db_session, [seed], box=box)  # the next start: unchanged
+    assert tenant.openrouter_key_set_at == set_at
+
+
+def test_a_seed_openrouter_key_without_a_secret_key_writes_nothing(
+    db_session: Session,
+) -> None:
+    name = f"byok-{uuid4().hex[:8]}"
+    seed = TenantSeed(number=4, name=name, api_key="sk-or-v1-" + uuid4().hex)
+    with pytest.raises(SettingsError) as caught:
+        upsert_tenant_seeds(db_session, [seed])
+    assert caught.value.message.endswith("; OPENROUTER_TENANT_4_API_KEY needs it")
+    assert db_session.scalar(select(Tenant).where(Tenant.slug == name)) is None

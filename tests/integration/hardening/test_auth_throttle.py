@@ -4,18 +4,26 @@ guesses only: a valid key always passes."""
 import httpx
 import pytest
 import redis
+from pydantic import SecretStr
 
 from broker_api import auth_throttle
 from broker_api.settings import ApiSettings
-from tests.integration.api.conftest import TenantCredentials
+from tests.integration.api.conftest import ADMIN_TOKEN, TenantCredentials
 
 pytestmark = pytest.mark.anyio
+
+METRICS_TOKEN = "metrics-token-for-tests"
 
 
 @pytest.fixture
 def api_settings(api_settings: ApiSettings, redis_client: redis.Redis) -> ApiSettings:
     # redis_client flushes the test Redis db, so earlier failures do not count.
-    return api_settings.model_copy(update={"helixq_auth_failures_per_minute": 3})
+    return api_settings.model_copy(
+        update={
+            "helixq_auth_failures_per_minute": 3,
+            "helixq_metrics_token": SecretStr(METRICS_TOKEN),
+        }
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -60,3 +68,28 @@ async def test_valid_keys_and_missing_keys_do_not_count(
         assert (await api.get("/v1/jobs/x", headers=tenant.headers)).status_code == 404
         assert (await api.get("/v1/jobs/x")).status_code == 401
     assert (await _guess(api)).status_code == 401
+
+
+async def test_admin_token_guesses_are_throttled_too(api: httpx.AsyncClient) -> None:
+    wrong = {"Authorization": "Bearer not-the-admin-token"}
+    statuses = [
+        (await api.get("/admin/tenants", headers=wrong)).status_code for _ in range(3)
+    ]
+    throttled = await api.get("/admin/tenants", headers=wrong)
+    assert statuses == [401, 401, 401]
+    assert throttled.status_code == 429
+    assert throttled.json()["error"]["code"] == "too_many_auth_failures"
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    assert (await api.get("/admin/tenants", headers=admin)).status_code == 200
+
+
+async def test_metrics_token_guesses_are_throttled_too(api: httpx.AsyncClient) -> None:
+    wrong = {"Authorization": "Bearer not-the-metrics-token"}
+    statuses = [
+        (await api.get("/metrics", headers=wrong)).status_code for _ in range(3)
+    ]
+    throttled = await api.get("/metrics", headers=wrong)
+    assert statuses == [401, 401, 401]
+    assert throttled.status_code == 429
+    right = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+    assert (await api.get("/metrics", headers=right)).status_code == 200

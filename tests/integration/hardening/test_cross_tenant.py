@@ -42,6 +42,7 @@ ROUTE_KINDS = {
     "GET /v1/jobs/{job_id}": OWNED,
     "GET /v1/jobs/{job_id}/stream": OWNED,
     "POST /v1/chat/completions": TENANT,
+    "POST /v1/embeddings": TENANT,
     "POST /v1/batches": TENANT,
     "GET /v1/batches": TENANT,
     "GET /v1/batches/{batch_id}": OWNED,
@@ -73,6 +74,10 @@ ROUTE_KINDS = {
     "PUT /admin/tenants/{slug}/routing": ADMIN,
     "GET /admin/tenants/{slug}/limits": ADMIN,
     "PUT /admin/tenants/{slug}/limits": ADMIN,
+    "GET /admin/tenants/{slug}/openrouter-key": ADMIN,
+    "PUT /admin/tenants/{slug}/openrouter-key": ADMIN,
+    "DELETE /admin/tenants/{slug}/openrouter-key": ADMIN,
+    "POST /admin/secrets/reseal": ADMIN,
     "GET /admin/usage": ADMIN,
     "GET /admin/stats": ADMIN,
 }
@@ -135,6 +140,11 @@ async def tenant_a(
         files={"file": ("a-file-name.jsonl", SECRET_PROMPT.encode())},
         headers=tenant.headers,
     )
+    # No worker runs: the embeddings job is left queued, its input A's secret.
+    embedding = await api.post(
+        "/v1/embeddings", json={"input": [SECRET_PROMPT]}, headers=tenant.headers
+    )
+    assert embedding.status_code == 504, embedding.text
     assert (job.status_code, batch.status_code) == (202, 201), batch.text
     assert uploaded.status_code == 200, uploaded.text
     with Session(engine) as session:
@@ -166,7 +176,13 @@ async def _call(
     json_body: object = None
     if method in {"POST", "PUT"}:
         # B's own body: an echo of A's prompt would prove nothing.
-        json_body = {"url": None} if path.endswith("/endpoint") else make_job_body()
+        json_body = (
+            {"url": None}
+            if path.endswith("/endpoint")
+            else {"input": "b's own text"}
+            if path == "/v1/embeddings"
+            else make_job_body()
+        )
     return await api.request(method, path, json=json_body, headers=headers)
 
 

@@ -119,6 +119,8 @@ def test_no_input_makes_the_api_answer_5xx(services: Services, engine: Engine) -
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             _fuzz(operation, mode, token, found)
     assert len(operations) > 20
+    fuzzed = {(o.method.upper(), o.path) for o in operations}
+    assert {("POST", "/v1/embeddings"), ("POST", "/v1/files")} <= fuzzed
     explicit = {(o.method.upper(), o.path) for o in operations} & set(EXPLICIT_QUERIES)
     assert explicit == set(EXPLICIT_QUERIES)  # a renamed route must not drop its cases
     assert found == []

@@ -9,6 +9,7 @@ from tests.integration.api.conftest import (  # noqa: F401  (fixtures)
 from tests.integration.api.conftest import tenant as api_tenant  # noqa: F401
 from tests.integration.workers.conftest import (  # noqa: F401  (fixtures)
     deliveries,
+    make_context,
     make_job,
     make_tenant,
     openrouter_mock,

@@ -15,8 +15,6 @@ from shared.metrics import Counter, counter_field
 from shared.queues import tenant_queue
 from tests.factories import make_job_body
 from tests.integration.workers.conftest import (
-    ListDeliverySender,
-    ListPublisher,
     ListSender,
     fetch_attempts,
     fetch_job,
@@ -24,33 +22,8 @@ from tests.integration.workers.conftest import (
 )
 from tests.unit.workers.payloads import completion_body, error_body
 from workers.jobs.endings import OutcomeKind
-from workers.runtime.process import build_process
 
 pytestmark = pytest.mark.timeout(30)
-
-
-@pytest.fixture
-def make_context(worker_settings, openrouter_mock, redis_client):
-    """Independent worker contexts (as separate processes have) on one Redis."""
-    contexts = []
-
-    def build(sender=None, **overrides):
-        settings = worker_settings.model_copy(update=overrides)
-        transport = httpx.MockTransport(openrouter_mock.async_handler)
-        sender, deliveries = sender or ListSender(), ListDeliverySender()
-        context = build_process(
-            settings,
-            sender=sender,
-            deliveries=deliveries,
-            transport=transport,
-            publisher=ListPublisher(sender, deliveries),
-        )
-        contexts.append(context)
-        return context
-
-    yield build
-    for context in contexts:
-        context.close()
 
 
 def _run(ctx, job_id):

@@ -5,11 +5,15 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from broker_api.app import create_app
+from shared import redis_keys
 from shared.settings import load_settings
+from shared.upstream_health import parse_checks
 from tests.integration.workers.conftest import BASE_URL
 from workers.maintenance.upstream_check import check_upstream
+from workers.openrouter.keys import UpstreamKey
 from workers.runtime import heartbeat
 from workers.runtime.settings import WorkerSettings
 
@@ -109,3 +113,31 @@ def test_heartbeat_expires_with_its_ttl(redis_client) -> None:
     heartbeat.beat(redis_client, "worker9@host")
     ttl = redis_client.ttl("broker:worker:worker9@host:heartbeat")
     assert 0 < ttl <= 30
+
+
+def test_each_tenant_key_is_checked_apart_under_its_label(services, redis_client):
+    tenant_key = UpstreamKey.of(SecretStr("sk-or-v1-" + "ab" * 32))
+    sent: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request.headers["Authorization"])
+        if request.headers["Authorization"] == tenant_key.authorization():
+            return httpx.Response(401, json={"error": {"code": 401}})
+        return httpx.Response(200, json={"data": {}})
+
+    check = check_upstream(
+        _worker_settings(services),
+        redis_client,
+        tenant_keys=[tenant_key],
+        transport=httpx.MockTransport(answer),
+    )
+
+    assert check.ok  # the global key's
+    assert sent == ["Bearer sk-or-v1-health", tenant_key.authorization()]
+    own = parse_checks(
+        redis_client.lrange(redis_keys.upstream_health_checks(tenant_key.label), 0, -1)
+    )
+    assert [c.reason for c in own] == ["OpenRouter rejected the key (HTTP 401)"]
+    stored = redis_client.lrange(redis_keys.upstream_health_checks(), 0, -1)
+    assert [c.ok for c in parse_checks(stored)] == [True]
+    assert "ab" * 32 not in str(stored + own)

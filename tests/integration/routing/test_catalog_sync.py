@@ -73,22 +73,27 @@ def test_seed_loads_the_bundled_snapshot_without_unlisting(db_session: Session):
 @respx.mock
 def test_sync_fetches_then_upserts(db_session: Session):
     respx.get(f"{BASE}/models").respond(json={"data": [_entry("openrouter/y/z")]})
+    respx.get(f"{BASE}/embeddings/models").respond(json={"data": [_entry("e/m")]})
     sessions = sessionmaker(
         bind=db_session.connection(), join_transaction_mode="create_savepoint"
     )
     with httpx.Client() as client:
         result = sync_catalog(sessions, client, BASE)
-    assert result.listed == 1
-    ids = db_session.scalars(
-        select(CatalogModel.id).where(CatalogModel.is_listed)
+    assert result.listed == 2
+    rows = db_session.execute(
+        select(CatalogModel.id, CatalogModel.output_modalities)
+        .where(CatalogModel.is_listed)
+        .order_by(CatalogModel.id)
     ).all()
-    assert ids == ["y/z"]
+    assert [tuple(row) for row in rows] == [("e/m", ["embeddings"]), ("y/z", None)]
+    assert load_catalog(db_session)["e/m"].is_embedding
 
 
 @respx.mock
 def test_empty_listing_changes_nothing(db_session: Session):
     upsert_catalog(db_session, [parse_model(_entry("x/a"))], now=NOW)
     respx.get(f"{BASE}/models").respond(json={"data": []})
+    respx.get(f"{BASE}/embeddings/models").respond(json={"data": []})
     sessions = sessionmaker(
         bind=db_session.connection(), join_transaction_mode="create_savepoint"
     )

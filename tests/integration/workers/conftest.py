@@ -103,16 +103,43 @@ def worker_process(
     redis_client: "redis.Redis[bytes]",  # flushed: no cool-down or bucket leaks in
 ) -> Iterator[WorkerProcess]:
     """A real WorkerProcess whose HTTP goes to `openrouter_mock`."""
-    transport = httpx.MockTransport(openrouter_mock.async_handler)
-    context = build_process(
-        worker_settings,
-        sender=sender,
-        deliveries=deliveries,
-        transport=transport,
-        publisher=ListPublisher(sender, deliveries),
-    )
+    context = _process(worker_settings, openrouter_mock, sender, deliveries)
     yield context
     context.close()
+
+
+def _process(
+    settings: WorkerSettings,
+    openrouter_mock: respx.MockRouter,
+    sender: ListSender,
+    deliveries: ListDeliverySender,
+) -> WorkerProcess:
+    return build_process(
+        settings,
+        sender=sender,
+        deliveries=deliveries,
+        transport=httpx.MockTransport(openrouter_mock.async_handler),
+        publisher=ListPublisher(sender, deliveries),
+    )
+
+
+@pytest.fixture
+def make_context(worker_settings, openrouter_mock, redis_client):
+    """Independent worker contexts (as separate processes have) on one Redis:
+    `make_context(sender=None, **settings_overrides)`."""
+    contexts = []
+
+    def build(sender=None, **overrides):
+        settings = worker_settings.model_copy(update=overrides)
+        context = _process(
+            settings, openrouter_mock, sender or ListSender(), ListDeliverySender()
+        )
+        contexts.append(context)
+        return context
+
+    yield build
+    for context in contexts:
+        context.close()
 
 
 @pytest.fixture

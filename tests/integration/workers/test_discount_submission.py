@@ -4,6 +4,7 @@ before they are sent, and a lost POST answer is reconciled before any resend."""
 import json
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,9 +14,11 @@ import respx
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from shared.db.models import Job
+from shared.db.models import Job, Tenant
 from shared.db.upstream_batches import UpstreamBatch
+from shared.openrouter_key_store import set_openrouter_key
 from shared.queues import tenant_queue
+from shared.sealing import SecretBox
 from tests.factories import make_job_body
 from tests.integration.workers.conftest import ListSender
 from workers.maintenance.discount_submission import (
@@ -238,3 +241,63 @@ def test_a_refused_submission_runs_its_lines_realtime(
         assert job is not None
         assert (job.lane, job.status) == ("realtime", "queued")
     assert (jobs[0], tenant_queue(tenant["slug"]), None) in sender.sent
+
+
+def test_a_tenant_on_its_own_key_sends_its_batches_with_it(
+    worker_process, batch_api, engine, discount_batch, tenant
+):
+    box = SecretBox("the sealing key of the discount lane tests")
+    own_key = "sk-or-v1-" + uuid.uuid4().hex + uuid.uuid4().hex
+    with Session(engine) as session, session.begin():
+        row = session.scalar(select(Tenant).where(Tenant.id == tenant["id"]))
+        assert row is not None
+        set_openrouter_key(row, own_key, box=box, now=datetime.now(UTC))
+    model = f"k-{uuid.uuid4().hex[:6]}/m"
+    batch_id, _jobs = discount_batch(model)
+    keys_by_model: dict[str, str] = {}
+
+    def accept(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        keys_by_model[body["model"]] = request.headers["Authorization"]
+        upstream_id = f"batch-{uuid.uuid4().hex}"
+        return httpx.Response(202, json=_accepted(upstream_id, body["model"], 1))
+
+    batch_api.post("/batches").mock(side_effect=accept)
+    deps = _deps(worker_process, batch_api, ListSender())
+
+    submit_discount_lines(replace(deps, box=box))
+
+    assert keys_by_model[model] == f"Bearer {own_key}"
+    assert [r.status for r in _rows(engine, batch_id)] == ["validating"]
+
+
+def test_a_tenant_key_no_secret_key_opens_is_never_sent_on_the_global_key(
+    worker_process, batch_api, engine, discount_batch, tenant
+):
+    with Session(engine) as session, session.begin():
+        row = session.scalar(select(Tenant).where(Tenant.id == tenant["id"]))
+        assert row is not None
+        set_openrouter_key(
+            row,
+            "sk-or-v1-" + uuid.uuid4().hex + uuid.uuid4().hex,
+            box=SecretBox("a sealing key this worker was never given"),
+            now=datetime.now(UTC),
+        )
+    model = f"u-{uuid.uuid4().hex[:6]}/m"
+    _batch_id, jobs = discount_batch(model)
+    sent: list[str] = []
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        sent.append(json.loads(request.content)["model"])
+        return httpx.Response(500)
+
+    batch_api.post("/batches").mock(side_effect=refuse)
+    sender = ListSender()
+
+    submit_discount_lines(_deps(worker_process, batch_api, sender))
+
+    assert model not in sent
+    with Session(engine) as session:
+        job = session.get(Job, jobs[0])
+        assert job is not None
+        assert job.lane == "realtime"  # where its key's refusal is told

@@ -32,8 +32,15 @@ async def test_concurrent_requests_of_stale_ids_read_them_once(
         await asyncio.sleep(0.05)
         return {"openai/gpt-4o-mini"}
 
+    async def embedding(_session: object) -> set[str]:
+        return {"openai/text-embedding-3-small"}
+
     monkeypatch.setattr(catalog_ids, "listed_model_ids", listed)
+    monkeypatch.setattr(catalog_ids, "listed_embedding_model_ids", embedding)
     cache = CatalogIds(ttl_s=60)
     found = await asyncio.gather(*(cache.get(_sessions) for _ in range(30)))  # type: ignore[arg-type]
     assert found == [frozenset({"openai/gpt-4o-mini"})] * 30
     assert reads == 1
+    embedding_ids = await cache.embedding_ids(_sessions)  # type: ignore[arg-type]
+    assert embedding_ids == frozenset({"openai/text-embedding-3-small"})
+    assert reads == 1  # read with the others

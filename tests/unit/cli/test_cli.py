@@ -3,7 +3,7 @@ from sqlalchemy.exc import OperationalError
 
 from helixq import cli, cli_admin
 from helixq.cli import describe_database_error, main
-from helixq.cli_admin import positive_duration_s
+from helixq.cli_admin import duration_up_to_days
 from shared.errors import InvalidRequest, TenantNotFound
 
 
@@ -109,7 +109,7 @@ def test_ctrl_c_exits_130_quietly(
     ("text", "seconds"), [("30d", 2_592_000.0), ("12h", 43_200.0), ("90", 90.0)]
 )
 def test_expires_in_accepts_durations(text: str, seconds: float) -> None:
-    assert positive_duration_s(text) == seconds
+    assert duration_up_to_days(365)(text) == seconds
 
 
 def test_tenant_create_options_reach_the_handler(
@@ -128,3 +128,22 @@ def test_tenant_create_options_reach_the_handler(
     assert seen["name"] == "Acme Corp"
     assert seen["default_model"] == "openai/gpt-4o"
     assert (seen["strategy"], seen["fallback"]) == ("cost_optimized", "none")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["keys", "create", "--tenant", "acme", "--expires-in", "99999999999d"],
+        ["usage", "--window", "99999999d"],
+        ["webhooks", "rotate", "--tenant", "acme", "--overlap", "99999999999d"],
+    ],
+)
+def test_a_duration_past_the_calendar_is_refused_with_a_sentence(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "at most" in err
+    assert "Traceback" not in err

@@ -64,22 +64,41 @@ def test_a_dying_child_stops_the_stack_and_cleans_up(
     assert (isolated_cwd / ".helixq" / "admin-token").exists()
 
 
-def test_a_short_tenant_key_stops_up_in_one_line_before_anything_starts(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("variables", "line"),
+    [
+        (
+            {"HELIXQ_TENANT_2_CLIENT_KEY": "hqk_too_short"},
+            "invalid HELIXQ_TENANT_2_CLIENT_KEY: "
+            "an API key needs at least 20 characters",
+        ),
+        (
+            {"OPENROUTER_TENANT_2_API_KEY": "sk-or-v1-" + "ab12" * 16},
+            "HELIXQ_SECRET_KEY is not set: it seals tenants' OpenRouter keys "
+            "at rest (`helixq secrets generate` makes one); "
+            "OPENROUTER_TENANT_2_API_KEY needs it",
+        ),
+    ],
+)
+def test_a_bad_tenant_setting_stops_up_in_one_line_before_anything_starts(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    variables: dict[str, str],
+    line: str,
 ) -> None:
     prepared = []
     monkeypatch.setattr(stack, "prepare_database", lambda *a, **k: prepared.append(a))
     _only_child(monkeypatch, "raise SystemExit(3)")
     monkeypatch.setenv("DATABASE_URL", "postgresql://db/helixq")
     monkeypatch.setenv("REDIS_URL", "redis://r:1/0")
+    monkeypatch.delenv("HELIXQ_SECRET_KEY", raising=False)
     monkeypatch.setenv("OPENROUTER_TENANT_2_NAME", "beta")
-    monkeypatch.setenv("OPENROUTER_TENANT_2_API_KEY", "hqk_too_short")
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
     assert main(["up"]) == USAGE
     err = capsys.readouterr().err
-    assert err == (
-        "helixq: invalid OPENROUTER_TENANT_2_API_KEY: "
-        "an API key needs at least 20 characters\n"
-    )
+    assert err == f"helixq: {line}\n"
+    assert "ab12" not in err  # a key is never echoed
     assert prepared == []
 
 

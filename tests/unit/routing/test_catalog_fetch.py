@@ -33,9 +33,21 @@ def test_fetch_parses_prices_exactly_and_skips_broken_entries(client):
             ]
         }
     )
+    respx.get(f"{BASE}/embeddings/models").respond(
+        json={"data": [{"id": "e/mbed", "pricing": {"prompt": "0.00000002"}}]}
+    )
     models = fetch_models(client, BASE + "/")
-    assert [m.id for m in models] == ["a/b", "openrouter/auto"]
+    assert [m.id for m in models] == ["a/b", "openrouter/auto", "e/mbed"]
     assert models[0].prompt_price == Decimal("0.0000001")
+    assert [m.is_embedding for m in models] == [False, False, True]
+
+
+@respx.mock
+def test_fetch_fails_when_the_embedding_listing_fails(client):
+    respx.get(f"{BASE}/models").respond(json={"data": [{"id": "a/b"}]})
+    respx.get(f"{BASE}/embeddings/models").respond(503, json={"error": {}})
+    with pytest.raises(CatalogSyncFailed):
+        fetch_models(client, BASE)
 
 
 @respx.mock

@@ -285,10 +285,54 @@ def test_remaining_candidates_are_reordered_by_the_fallback_strategy():
 
 def test_candidate_models_are_what_the_worker_reads_stats_for():
     inputs = make_inputs(chat(model="z/asked"), pool=POOL, default_model="d/default")
-    assert candidate_models(inputs.request, inputs.tenant, inputs.defaults) == [
+    assert candidate_models(
+        inputs.request, inputs.tenant, inputs.defaults, inputs.catalog
+    ) == [
         "z/asked",
         "a/one",
         "b/two",
         "c/three",
         "d/default",
     ]
+
+
+EMBEDDING_CATALOG = (
+    model(
+        "e/cheap",
+        prompt="0.00000002",
+        completion="0",
+        output_modalities=("embeddings",),
+    ),
+    model(
+        "e/dear", prompt="0.0000002", completion="0", output_modalities=("embeddings",)
+    ),
+    model("a/one", output_modalities=("text",)),
+)
+
+
+def test_an_embeddings_request_is_routed_among_embedding_models_only():
+    inputs = make_inputs(
+        {"input": "hello"},
+        pool=(PoolEntry("a/one"), PoolEntry("e/dear")),
+        default_model="a/one",
+        strategy=RouteStrategy.COST_OPTIMIZED,
+        catalog=EMBEDDING_CATALOG,
+    )
+    assert route(inputs).candidates == ("e/dear",)  # the pool's embedding model
+
+
+def test_without_pool_embedding_models_the_strategy_chooses_among_the_catalogs():
+    inputs = make_inputs(
+        {"input": "hello"},
+        default_model="a/one",
+        strategy=RouteStrategy.COST_OPTIMIZED,
+        catalog=EMBEDDING_CATALOG,
+    )
+    assert route(inputs).candidates[0] == "e/cheap"
+    assert set(route(inputs).candidates) == {"e/cheap", "e/dear"}
+
+
+def test_an_embeddings_request_with_no_embedding_model_to_choose_is_refused():
+    inputs = make_inputs({"input": "hello"}, default_model="a/one", catalog=())
+    with pytest.raises(InvalidRequest, match="no embedding model"):
+        route(inputs)

@@ -91,3 +91,17 @@ async def test_no_credits_is_402(settings: SimulatorSettings) -> None:
     status, answer, _ = await _embed(poor, {"model": SMALL, "input": "x"})
     assert status == 402
     assert "credits" in answer["error"]["message"]
+
+
+async def test_embedding_models_are_listed_apart_with_their_modality_and_price(
+    settings: SimulatorSettings,
+) -> None:
+    async with running(settings) as client:
+        response = await client.session.get("/api/v1/embeddings/models")
+        listing = await response.json()
+        models = await (await client.session.get("/api/v1/models")).json()
+    assert response.status == 200
+    entries = {entry["id"]: entry for entry in listing["data"]}
+    assert entries[SMALL]["architecture"]["output_modalities"] == ["embeddings"]
+    assert Decimal(entries[SMALL]["pricing"]["prompt"]) == Decimal("2e-8")
+    assert SMALL not in {entry["id"] for entry in models["data"]}

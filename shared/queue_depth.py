@@ -1,4 +1,5 @@
-"""Messages waiting in each tenant's Celery queue, read from Redis."""
+"""Messages waiting in each tenant's Celery queue, read from Redis: its list plus
+one list per priority step (kombu's layout, see shared.task_messages)."""
 
 from collections.abc import Sequence
 
