@@ -16,7 +16,7 @@ import argparse
 import asyncio
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import aiohttp
@@ -30,6 +30,9 @@ from bench.proc_cpu import ended_children_cpu_s, tree_cpu_s
 CONCURRENCY = 32
 RATES = (100, 1_000, 10_000)
 TOP_COMMANDS = 6
+# A busy backend reports its counters at most once a second, an idle one within
+# ten seconds (pg_stat_database lags by up to that much).
+STATS_FLUSH_S = 11
 _DATABASE_COUNTERS = (
     "SELECT xact_commit + xact_rollback, tup_inserted + tup_updated + tup_deleted"
     " FROM pg_stat_database WHERE datname = current_database()"
@@ -40,8 +43,7 @@ _DATABASE_COUNTERS = (
 class Snapshot:
     cpu_s: dict[str, float]
     redis_calls: dict[str, int]
-    transactions: int
-    rows_written: int
+    database: tuple[int, int]  # transactions, rows written
 
 
 def main() -> None:
@@ -52,11 +54,15 @@ def main() -> None:
     with running_stack(Path(tempfile.mkdtemp(prefix="helixq-costs-"))) as stack:
         _, key = create_tenant(stack.api_url, ADMIN_TOKEN, "costs")
         _run_jobs(stack, key, args.warmup)
-        before = _snapshot(stack)
+        time.sleep(STATS_FLUSH_S)
+        before = _snapshot(stack, _database_counters(stack))
         started = time.monotonic()
         _run_jobs(stack, key, args.jobs)
         elapsed = time.monotonic() - started
-        after = _snapshot(stack)
+        # CPU and Redis now; Postgres's counters once every backend has reported.
+        after = _snapshot(stack, None)
+        time.sleep(STATS_FLUSH_S)
+        after = replace(after, database=_database_counters(stack))
     _report(before, after, args.jobs, elapsed)
 
 
@@ -89,12 +95,17 @@ def _ended(stack: Stack) -> int:
     return int(row[0]) if row else 0
 
 
-def _snapshot(stack: Stack) -> Snapshot:
-    client = redis.Redis.from_url(stack.redis_url, decode_responses=True)
-    stats = client.info("commandstats")
+def _database_counters(stack: Stack) -> tuple[int, int]:
+    """(transactions, rows written) of the database so far."""
     with psycopg.connect(stack.database_url) as connection:
         row = connection.execute(_DATABASE_COUNTERS).fetchone()
     assert row is not None
+    return int(row[0]), int(row[1])
+
+
+def _snapshot(stack: Stack, database: tuple[int, int] | None) -> Snapshot:
+    client = redis.Redis.from_url(stack.redis_url, decode_responses=True)
+    stats = client.info("commandstats")
     return Snapshot(
         cpu_s={
             "API": tree_cpu_s(stack.processes.pid("api")),
@@ -107,8 +118,7 @@ def _snapshot(stack: Stack) -> Snapshot:
             name.removeprefix("cmdstat_"): int(values["calls"])
             for name, values in stats.items()
         },
-        transactions=int(row[0]),
-        rows_written=int(row[1]),
+        database=database or (0, 0),
     )
 
 
@@ -137,8 +147,8 @@ def _report(before: Snapshot, after: Snapshot, jobs: int, elapsed_s: float) -> N
     top = sorted(calls.items(), key=lambda item: -item[1])[:TOP_COMMANDS]
     print(f"Redis commands per job: {total / jobs:.1f}")
     print("  " + ", ".join(f"{name} {count / jobs:.2f}" for name, count in top))
-    transactions = (after.transactions - before.transactions) / jobs
-    rows = (after.rows_written - before.rows_written) / jobs
+    transactions = (after.database[0] - before.database[0]) / jobs
+    rows = (after.database[1] - before.database[1]) / jobs
     print(f"Postgres transactions per job: {transactions:.1f}")
     print(f"Postgres rows written per job: {rows:.1f}")
     redis_ms = per_job_ms["Redis"]
