@@ -21,6 +21,8 @@ BENCHMARKS = [
     "fairness",
     "submit_api",
     "sync_path",
+    "streaming",
+    "statement_export",
     "component_costs",
 ]
 

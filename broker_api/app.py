@@ -8,11 +8,14 @@ from functools import partial
 
 from fastapi import FastAPI
 
+from broker_api.admin.allowed_models_routes import router as admin_models_router
+from broker_api.admin.key_routes import router as admin_keys_router
 from broker_api.admin.limits_routes import router as admin_limits_router
 from broker_api.admin.openrouter_key_routes import router as admin_openrouter_key_router
 from broker_api.admin.routes import router as admin_router
 from broker_api.admin.routing_routes import router as admin_routing_router
 from broker_api.api_docs import router as api_docs_router
+from broker_api.audit.routes import router as audit_router
 from broker_api.auth_throttle import AuthThrottle
 from broker_api.batches.routes import router as batches_router
 from broker_api.body_limit import BodyLimitMiddleware
@@ -31,11 +34,13 @@ from broker_api.jobs.routes import router as jobs_router
 from broker_api.jobs.writer import JobWriter
 from broker_api.json_guard import JsonGuardMiddleware
 from broker_api.key_cache import KeyCache
+from broker_api.keys.routes import router as keys_router
 from broker_api.limits.routes import router as limits_router
 from broker_api.log_context import LogContextMiddleware
 from broker_api.metrics.routes import router as metrics_router
 from broker_api.models.routes import router as models_router
 from broker_api.notices import Notices
+from broker_api.reconciliation.routes import router as reconciliation_router
 from broker_api.settings import ApiSettings
 from broker_api.stats.performance_routes import router as performance_stats_router
 from broker_api.stats.routes import router as stats_router
@@ -67,7 +72,9 @@ def create_app(
         app.state.sessions = make_async_sessions(engine)
         app.state.pool = await open_pool(settings)
         app.state.job_writer = JobWriter(app.state.pool)
-        app.state.redis = async_redis_client(settings.redis_url)
+        app.state.redis = async_redis_client(
+            settings.redis_url, max_connections=settings.helixq_api_redis_connections
+        )
         # Typed, so that the checker holds CeleryEnqueuer to the Protocol the
         # routes call (app.state itself is untyped).
         publisher: Enqueuer = enqueuer or CeleryEnqueuer(settings.redis_url)
@@ -119,12 +126,17 @@ def create_app(
     app.include_router(models_router)
     app.include_router(stats_router)
     app.include_router(admin_router)
+    app.include_router(admin_keys_router)
+    app.include_router(admin_models_router)
+    app.include_router(keys_router)
+    app.include_router(audit_router)
     app.include_router(admin_routing_router)
     app.include_router(limits_router)
     app.include_router(admin_limits_router)
     app.include_router(admin_openrouter_key_router)
     app.include_router(dashboard_router)
     app.include_router(usage_router)
+    app.include_router(reconciliation_router)
     app.include_router(performance_stats_router)
     app.include_router(metrics_router)
     # Added first, so it runs inside the size limit and never buffers an oversize body.

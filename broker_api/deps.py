@@ -6,7 +6,8 @@ function in a worker thread, a hop that costs more than what it returns.
 
 import hmac
 from collections.abc import AsyncIterator
-from typing import Annotated
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -18,12 +19,15 @@ from broker_api.catalog_ids import CatalogIds
 from broker_api.db_pool import Pool
 from broker_api.enqueue import Enqueuer
 from broker_api.jobs.writer import JobWriter
+from broker_api.key_access import check_scope, count_key_request
 from broker_api.key_cache import KeyCache, StoredKey, is_expired
 from broker_api.settings import ApiSettings
 from broker_api.waiters import JobWaiters
-from shared.api_keys import key_prefix
+from shared.api_keys import ALL_SCOPES, key_prefix, matches
+from shared.audit import ADMIN, Actor
 from shared.errors import Forbidden, Unauthenticated
 from shared.logging_setup import bind_tenant
+from shared.model_access import effective_allowed
 from shared.object_store import ObjectStore
 
 __all__ = ["Caller"]  # re-exported: routes and services take it from here
@@ -114,10 +118,20 @@ JobWriterDep = Annotated[JobWriter, Depends(get_job_writer)]
 
 _KEY_ROW = """
 SELECT api_keys.key_hash, api_keys.revoked_at, api_keys.expires_at,
-    tenants.id, tenants.slug, tenants.default_model, tenants.limits
+    api_keys.scopes, api_keys.allowed_models AS key_models,
+    api_keys.requests_per_minute, api_keys.last_used_at,
+    tenants.id, tenants.slug, tenants.default_model, tenants.limits,
+    tenants.allowed_models AS tenant_models
 FROM api_keys JOIN tenants ON tenants.id = api_keys.tenant_id
 WHERE api_keys.prefix = %s
 """
+# last_used_at is kept to the minute: one write a minute at most, not one a request.
+_TOUCH_KEY = """
+UPDATE api_keys SET last_used_at = now()
+WHERE prefix = %s
+    AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')
+"""
+_LAST_USED_STEP = timedelta(minutes=1)
 
 
 async def get_caller(request: Request, credentials: BearerDep) -> Caller:
@@ -133,6 +147,9 @@ async def get_caller(request: Request, credentials: BearerDep) -> Caller:
         await throttle_of(request).record_failure(client_address(request))
         raise
     bind_tenant(caller.slug)  # the request's remaining log lines name the tenant
+    check_scope(caller, request.method, request.url.path)
+    if caller.requests_per_minute is not None:
+        await count_key_request(state.redis, caller, caller.requests_per_minute)
     return caller
 
 
@@ -143,9 +160,22 @@ async def authenticate(pool: Pool, cache: KeyCache, key: str) -> Caller:
         async with pool.connection() as connection:
             cursor = await connection.execute(_KEY_ROW, [key_prefix(presented)])
             row = await cursor.fetchone()
+            if row is not None and _is_used_now(presented, row):
+                await connection.execute(_TOUCH_KEY, [key_prefix(presented)])
         if row is None:
             return None
-        caller = Caller(row["id"], row["slug"], row["default_model"], row["limits"])
+        caller = Caller(
+            row["id"],
+            row["slug"],
+            row["default_model"],
+            row["limits"],
+            key_prefix=key_prefix(presented),
+            scopes=frozenset(row["scopes"])
+            if row["scopes"] is not None
+            else ALL_SCOPES,
+            allowed_models=effective_allowed(row["tenant_models"], row["key_models"]),
+            requests_per_minute=row["requests_per_minute"],
+        )
         return StoredKey(row["key_hash"], row["revoked_at"], row["expires_at"], caller)
 
     stored = await cache.find(key, load)
@@ -156,6 +186,14 @@ async def authenticate(pool: Pool, cache: KeyCache, key: str) -> Caller:
     if is_expired(stored):
         raise Unauthenticated("this API key has expired")
     return stored.caller
+
+
+def _is_used_now(presented: str, row: dict[str, Any]) -> bool:
+    """Whether this read should move the key's last use: the key is the stored
+    one (not a guess at its prefix) and its last use is a minute old or more."""
+    last_used_at: datetime | None = row["last_used_at"]
+    stale = last_used_at is None or last_used_at < datetime.now(UTC) - _LAST_USED_STEP
+    return stale and matches(presented, row["key_hash"])
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]
@@ -185,3 +223,20 @@ def is_admin_token(settings: ApiSettings, token: str) -> bool:
 
 
 AdminDep = Depends(require_admin)
+
+
+async def get_admin_actor(request: Request) -> Actor:
+    """The admin token's holder, as the audit trail names it (routes also guarded
+    by AdminDep)."""
+    return Actor(ADMIN, client_address(request))
+
+
+AdminActorDep = Annotated[Actor, Depends(get_admin_actor)]
+
+
+async def get_key_actor(request: Request, caller: CallerDep) -> Actor:
+    """The calling key, as the audit trail names it: its prefix."""
+    return Actor(caller.key_prefix, client_address(request))
+
+
+KeyActorDep = Annotated[Actor, Depends(get_key_actor)]

@@ -34,6 +34,7 @@ from broker_api.deps import IDEMPOTENCY_KEY_MAX_CHARS, Caller, authenticate
 from broker_api.errors import error_body, reply_for
 from broker_api.jobs import service
 from broker_api.json_guard import check_json, is_json_type
+from broker_api.key_access import takes_hot_path
 from broker_api.quotas import check_submit_quotas
 from broker_api.webhooks.service import check_webhook_url
 from shared.errors import BrokerError, Unauthenticated
@@ -112,7 +113,7 @@ class HotPath:
         replay = _replaying(body, more, receive)
         state: State = scope["app"].state
         try:
-            caller = await _caller(state, headers) if not more else None
+            caller = await _caller(state, headers, scope) if not more else None
         except Exception as exc:  # Postgres away: a 503, as the routes answer
             return await _error_answer(exc, scope).send(send)
         if caller is None:
@@ -140,7 +141,7 @@ class HotPath:
             return await self.app(scope, receive, send)
         state: State = scope["app"].state
         try:
-            caller = await _caller(state, dict(scope["headers"]))
+            caller = await _caller(state, dict(scope["headers"]), scope)
         except Exception as exc:  # Postgres away: a 503, as the routes answer
             return await _error_answer(exc, scope).send(send)
         if caller is None:
@@ -217,16 +218,18 @@ def _error_answer(exc: Exception, scope: Scope) -> Answer:
     return Answer(reply.status, reply.body, reply.headers)
 
 
-async def _caller(state: State, headers: Headers) -> Caller | None:
-    """The tenant of a valid `Authorization: Bearer` key; None for anything else
-    (the routes then refuse it, counting the failure against the address)."""
+async def _caller(state: State, headers: Headers, scope: Scope) -> Caller | None:
+    """The tenant of a valid `Authorization: Bearer` key that may take this path;
+    None for anything else (the routes then refuse it, counting the failure
+    against the address, or check the key's scope and rate)."""
     scheme, _, key = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
     if scheme.lower() != "bearer" or not key:
         return None
     try:
-        return await authenticate(state.pool, state.key_cache, key)
+        caller = await authenticate(state.pool, state.key_cache, key)
     except Unauthenticated:
         return None
+    return caller if takes_hot_path(caller, scope["method"], scope["path"]) else None
 
 
 def _idempotency_key(headers: Headers) -> str | None:

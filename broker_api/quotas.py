@@ -1,6 +1,6 @@
 """A tenant's submit quotas, checked before a submission is accepted.
 
-- monthly budget already spent: 402 `budget_exceeded` (the worker refuses a job
+- budget of the period already spent: 402 `budget_exceeded` (the worker refuses a job
   the remaining budget cannot cover: shared.budget);
 - max queued jobs reached: 429 `queue_full`;
 - submit rate: a Redis token bucket per tenant, shared by every API process:
@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broker_api.deps import Caller, CallerDep
 from shared import budget
+from shared.budget_periods import period_of
 from shared.errors import BudgetExceeded, QueueFull, SubmitRateLimited
 from shared.rate_limits import BucketSpec, TenantLimits, tenant_limits
 from shared.redis_keys import limit_factor, tenant_submit_bucket
@@ -73,10 +74,12 @@ async def _check_budget_and_queue(
     redis: Redis, session: AsyncSession, caller: Caller, limits: TenantLimits
 ) -> None:
     if limits.monthly_budget_usd is not None:
-        month = budget.month_of(datetime.now(UTC))
-        spent, _ = await budget.spent_usd(redis, session, caller.slug, month=month)
+        period = period_of(datetime.now(UTC), limits.period)
+        spent, _ = await budget.spent_usd(redis, session, caller.slug, month=period)
         if spent >= limits.monthly_budget_usd:
-            raise BudgetExceeded(str(limits.monthly_budget_usd), str(spent))
+            raise BudgetExceeded(
+                str(limits.monthly_budget_usd), str(spent), period=limits.period
+            )
     max_queued = limits.max_queued
     if max_queued is not None and await count_queued(session, caller) >= max_queued:
         raise QueueFull(max_queued, QUEUE_FULL_RETRY_AFTER_S)

@@ -39,6 +39,10 @@ class ApiSettings(
     helixq_sync_timeout_s: float = Field(default=300.0, gt=0, le=3600)
     # How often a stream whose job waits sends `: OPENROUTER PROCESSING`.
     helixq_stream_keepalive_s: float = Field(default=1.0, gt=0, le=60)
+    # Redis connections of one API process. Each client of a stream holds one while
+    # it waits for the job's next event (redis-py's default of 100 broke streams
+    # past 100 at once).
+    helixq_api_redis_connections: int = Field(default=2000, ge=16, le=100_000)
     helixq_seed_tenants: bool = True
     # Failed authentications one client address may make per minute before its
     # further failures answer 429 (a valid key always passes).

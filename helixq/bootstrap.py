@@ -21,9 +21,13 @@ from shared.settings import (
     load_settings,
 )
 from shared.tenancy import (
+    ENVIRONMENT_ACTOR,
     create_api_key,
     create_tenant,
+    find_api_key,
     is_active_key,
+    record_key_change,
+    record_tenant_created,
     upsert_tenant_seeds,
 )
 from simulator.catalog import Catalog
@@ -79,9 +83,14 @@ def ensure_demo_key(session: Session, key_file: Path, *, now: datetime) -> bool:
     tenant = session.scalar(select(Tenant).where(Tenant.slug == DEMO_TENANT))
     if tenant is None:
         tenant = create_tenant(session, DEMO_TENANT)
+        record_tenant_created(session, ENVIRONMENT_ACTOR, tenant)
     stored = read_secret(key_file)
     if stored is not None and is_active_key(session, tenant, stored, now=now):
         return False
     issued = create_api_key(session, tenant, name=DEMO_KEY_NAME)
+    api_key = find_api_key(session, tenant, issued.prefix)
+    record_key_change(
+        session, ENVIRONMENT_ACTOR, "key.create", api_key, tenant=tenant.slug
+    )
     write_secret(key_file, issued.key)
     return True

@@ -6,10 +6,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from helixq.cli_services import SubParsers
 from helixq.console import format_table
+from shared import audit
 from shared.db.models import ApiKey, Tenant
 from shared.db.session import make_engine, make_sessions
 from shared.durations import DAY_S, parse_duration_s
@@ -20,13 +22,18 @@ from shared.strategies import FallbackStrategy, RouteStrategy
 from shared.tenancy import (
     create_api_key,
     create_tenant,
+    find_api_key,
     find_tenant,
+    key_record,
     list_api_keys,
     list_tenants,
+    record_key_change,
+    record_tenant_created,
     revoke_api_key,
 )
 
 NOTICE_TIMEOUT_S = 5
+CLI_ACTOR = audit.Actor(audit.ADMIN, audit.CLI_SOURCE)
 
 
 def add_admin_commands(commands: SubParsers) -> None:
@@ -114,6 +121,7 @@ def create_tenant_command(args: argparse.Namespace) -> int:
             fallback_strategy=args.fallback,
         )
         slug = tenant.slug
+        record_tenant_created(session, CLI_ACTOR, tenant)
     print(slug)  # after commit: a printed slug exists
     return 0
 
@@ -144,6 +152,8 @@ def create_key_command(args: argparse.Namespace) -> int:
     with database_session() as session:
         tenant = find_tenant(session, args.tenant)
         issued = create_api_key(session, tenant, name=args.name, expires_at=expires_at)
+        api_key = find_api_key(session, tenant, issued.prefix)
+        record_key_change(session, CLI_ACTOR, "key.create", api_key, tenant=tenant.slug)
     print(issued.key)  # alone, so that `KEY=$(helixq keys create ...)` works
     return 0
 
@@ -170,8 +180,18 @@ def _key_row(api_key: ApiKey) -> tuple[str, ...]:
 
 def revoke_key_command(args: argparse.Namespace) -> int:
     with database_session() as session:
+        before = key_record_of(session, args.prefix)
         api_key = revoke_api_key(session, args.prefix, now=datetime.now(UTC))
         revoked_at = format_time(api_key.revoked_at)
+        tenant = session.get(Tenant, api_key.tenant_id)
+        record_key_change(
+            session,
+            CLI_ACTOR,
+            "key.revoke",
+            api_key,
+            tenant=tenant.slug if tenant else None,
+            before=before,
+        )
     print(f"revoked {args.prefix} at {revoked_at}")
     client = redis_client(
         load_settings(RedisSettings).redis_url, socket_timeout=NOTICE_TIMEOUT_S
@@ -184,6 +204,12 @@ def revoke_key_command(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
     return 0
+
+
+def key_record_of(session: Session, prefix: str) -> dict[str, object] | None:
+    """The key's audit record before a change (None when no key has the prefix)."""
+    api_key = session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+    return key_record(api_key) if api_key is not None else None
 
 
 def format_time(moment: datetime | None, *, missing: str = "-") -> str:

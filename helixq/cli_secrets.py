@@ -2,10 +2,10 @@
 
 import argparse
 
-from helixq.cli_admin import database_session
+from helixq.cli_admin import CLI_ACTOR, database_session
 from helixq.cli_services import SubParsers
 from shared.errors import SettingsError
-from shared.openrouter_key_store import SECRET_KEY_MISSING, reseal_openrouter_keys
+from shared.openrouter_key_store import SECRET_KEY_MISSING, reseal_on_record
 from shared.sealing import generate_secret_key
 from shared.settings import SealingSettings, load_settings
 
@@ -37,7 +37,7 @@ def reseal_command(_args: argparse.Namespace) -> int:
     if box is None:
         raise SettingsError(SECRET_KEY_MISSING)
     with database_session() as session:
-        done = reseal_openrouter_keys(session, box)
+        done = reseal_on_record(session, box, CLI_ACTOR)
     print(f"resealed {done.resealed} OpenRouter keys")
     if done.unreadable:
         print(f"not opened by any key given: {', '.join(done.unreadable)}")

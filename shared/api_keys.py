@@ -4,10 +4,30 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from enum import StrEnum
 
 KEY_PREFIX = "hqk_"
 PREFIX_CHARS = 12  # what is stored in clear and used to find the row
 MIN_KEY_CHARS = 20
+
+
+class KeyScope(StrEnum):
+    """What a key may do; a key stored without scopes may do all three."""
+
+    READ = "read"  # GET and HEAD on the tenant's resources
+    SUBMIT = "submit"  # every other method: jobs, batches, files, cancels, webhooks
+    KEYS = "keys"  # the tenant's own keys and audit trail (/v1/keys, /v1/audit)
+
+
+ALL_SCOPES = frozenset(KeyScope)
+_KEY_PATHS = ("/v1/keys", "/v1/audit")
+
+
+def scope_for(method: str, path: str) -> KeyScope:
+    """The scope a request needs."""
+    if any(path == root or path.startswith(root + "/") for root in _KEY_PATHS):
+        return KeyScope.KEYS
+    return KeyScope.READ if method in {"GET", "HEAD"} else KeyScope.SUBMIT
 
 
 @dataclass(frozen=True)

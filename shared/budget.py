@@ -1,18 +1,21 @@
-"""A tenant's monthly budget ledger in Redis: reserve at dispatch, settle after.
+"""A tenant's budget ledger in Redis: reserve at dispatch, settle after.
+
+The budget covers a day, a week or (by default) a month (shared.budget_periods);
+the functions' `month` is the label of whichever period it is.
 
 Why Redis and not Postgres: every worker process reserves before every call of a
 budgeted tenant, and the check-and-reserve must be atomic across processes; one
 Lua call does that in microseconds, where a row lock would serialise the tenant's
 calls on Postgres. Postgres stays the truth of what was spent (attempts.cost_usd):
 the ledger only gates. Amounts are integer nano-USD (exact, and far below 2^53
-for any budget). One hash per tenant and UTC month: `spent`, `reserved`, `seeded`.
+for any budget). One hash per tenant and period: `spent`, `reserved`, `seeded`.
 
 A ledger Redis does not have (a new month, or Redis lost it) is seeded from
 Postgres first: what the tenant's calls of the month cost. Jobs that settle while
 the seed is read may be counted twice, which errs on the side of refusing.
 """
 
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import ROUND_CEILING, Decimal
 
 from redis.asyncio import Redis
@@ -20,6 +23,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from shared.budget_periods import BudgetPeriod, period_bounds, period_of
 from shared.redis_keys import TENANT_BUDGET_TTL_S, tenant_budget
 
 NANO = Decimal("1e9")
@@ -64,7 +68,7 @@ class UnseededLedger(Exception):
 
 def month_of(now: datetime) -> str:
     """The UTC month a moment belongs to, as `YYYY-MM`."""
-    return now.strftime("%Y-%m")
+    return period_of(now, BudgetPeriod.MONTH)
 
 
 def to_nano(usd: Decimal) -> int:
@@ -74,14 +78,13 @@ def to_nano(usd: Decimal) -> int:
 
 def month_bounds(month: str) -> tuple[datetime, datetime]:
     """[start, end) of a `YYYY-MM` month, in UTC."""
-    start = datetime.strptime(month, "%Y-%m").replace(tzinfo=UTC)
-    end = start.replace(year=start.year + start.month // 12, month=start.month % 12 + 1)
-    return start, end
+    return period_bounds(month)
 
 
 def recorded_spend(session: Session, slug: str, month: str) -> Decimal:
-    """What Postgres says the tenant's calls of `month` cost."""
-    start, end = month_bounds(month)
+    """What Postgres says the tenant's calls of the period `month` (any period
+    label: shared.budget_periods) cost."""
+    start, end = period_bounds(month)
     params = {"slug": slug, "start": start, "end": end}
     return Decimal(session.execute(RECORDED_SPEND, params).scalar_one())
 

@@ -12,8 +12,10 @@ first call before it runs and settles with what its calls reported when it ends
 decimal text and never pass through a float.
 """
 
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from shared.jobs import CostSource
 from shared.routing.catalog import ModelInfo
 
 # The job's cost, in the statement that ends it. A statement does not see what its
@@ -56,13 +58,125 @@ def reported_cost_usd(usage: object) -> Decimal | None:
     """The cost an answer's `usage` reports, exact; None when it reports none."""
     if not isinstance(usage, dict):
         return None
-    value = usage.get("cost")
+    return usd(usage.get("cost"))
+
+
+def usd(value: object) -> Decimal | None:
+    """A JSON number (or decimal text) of USD, exact; None for anything else."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         return None
     try:
-        return Decimal(str(value))  # str() keeps the decimal digits JSON carried
+        amount = Decimal(str(value))  # str() keeps the decimal digits JSON carried
     except InvalidOperation:
         return None
+    return amount if amount.is_finite() else None
+
+
+@dataclass(frozen=True, slots=True)
+class UsageDetails:
+    """What OpenRouter reports of a call beside its tokens and cost."""
+
+    cached_tokens: int | None = None  # prompt tokens read from the provider's cache
+    cache_write_tokens: int | None = None
+    reasoning_tokens: int | None = None  # counted inside completion_tokens
+    is_byok: bool | None = None  # billed on the account's own provider key
+    upstream_inference_cost: Decimal | None = None  # what the provider charged
+
+
+NO_DETAILS = UsageDetails()
+
+
+def usage_details(usage: object) -> UsageDetails:
+    """The details of an answer's `usage` (chat completion or its last chunk)."""
+    if not isinstance(usage, dict):
+        return NO_DETAILS
+    prompt = usage.get("prompt_tokens_details")
+    completion = usage.get("completion_tokens_details")
+    costs = usage.get("cost_details")
+    prompt = prompt if isinstance(prompt, dict) else {}
+    completion = completion if isinstance(completion, dict) else {}
+    costs = costs if isinstance(costs, dict) else {}
+    byok = usage.get("is_byok")
+    return UsageDetails(
+        cached_tokens=whole(prompt.get("cached_tokens")),
+        cache_write_tokens=whole(prompt.get("cache_write_tokens")),
+        reasoning_tokens=whole(completion.get("reasoning_tokens")),
+        is_byok=byok if isinstance(byok, bool) else None,
+        upstream_inference_cost=usd(costs.get("upstream_inference_cost")),
+    )
+
+
+def whole(value: object) -> int | None:
+    """A JSON whole number, or None."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerCost:
+    """An attempt's cost as the ledger holds it: the figure, where it comes from,
+    and, unless OpenRouter reported it, why it is what it is."""
+
+    usd: Decimal | None
+    source: CostSource
+    note: str | None = None
+
+
+IN_FLIGHT_NOTE = (
+    "no answer recorded: the call's reserved estimate (list price x the prompt"
+    " estimate and max_tokens) until OpenRouter's figure replaces it"
+)
+NO_COST_NOTE = (
+    "the answer reported no usage.cost: list price x the tokens it reported, until"
+    " OpenRouter's figure replaces it"
+)
+REFUSED_NOTE = "OpenRouter answered an error status: nothing generated, nothing billed"
+UNPRICED_NOTE = (
+    "no cost reported and the model has no list price to estimate it with; the"
+    " reconciler looks it up by generation id or in the account's activity"
+)
+
+
+def reserve_cost(reserve_usd: Decimal | None) -> LedgerCost:
+    """The cost of a call in flight: its reserved estimate."""
+    if reserve_usd is None:
+        return LedgerCost(None, CostSource.UNKNOWN, UNPRICED_NOTE)
+    return LedgerCost(reserve_usd, CostSource.ESTIMATED, IN_FLIGHT_NOTE)
+
+
+def answered_cost(
+    reported: Decimal | None,
+    *,
+    model: ModelInfo | None,
+    prompt_tokens: int | None,
+    completion_tokens: int | None,
+    reserve_usd: Decimal | None,
+) -> LedgerCost:
+    """The cost of a call that was answered (in full or in part): the reported
+    cost, else list price x the tokens it reported, else the reserve."""
+    if reported is not None:
+        return LedgerCost(reported, CostSource.REPORTED)
+    if model is not None and completion_tokens is not None:
+        estimate = estimated_cost_usd(
+            model,
+            prompt_tokens=prompt_tokens or 0,
+            completion_tokens=completion_tokens,
+        )
+        if estimate is not None:
+            return LedgerCost(estimate, CostSource.ESTIMATED, NO_COST_NOTE)
+    return reserve_cost(reserve_usd)
+
+
+def failed_cost(
+    reported: Decimal | None, *, http_status: int | None, reserve_usd: Decimal | None
+) -> LedgerCost:
+    """The cost of a failed call: what it reported; nothing for an error status
+    (OpenRouter bills no refused request); else, with no answer or a stream that
+    broke, the reserve (the call may have been billed)."""
+    if reported is not None:
+        return LedgerCost(reported, CostSource.REPORTED)
+    if http_status is not None and http_status >= 400:
+        return LedgerCost(Decimal(0), CostSource.UNBILLED, REFUSED_NOTE)
+    return reserve_cost(reserve_usd)
 
 
 LEDGER_QUANTUM = Decimal("1e-12")  # the ledger's Numeric(20, 12)

@@ -5,13 +5,17 @@ BrokerError
 │   ├── JobNotFound
 │   ├── BatchNotFound
 │   ├── FileNotFound         a missing, expired or deleted file (or another tenant's)
-│   └── TenantNotFound
+│   ├── TenantNotFound
+│   └── KeyNotFound          no key of this tenant has that prefix
 ├── Unauthenticated          missing, unknown, revoked or expired API key
 ├── Forbidden                a valid credential that may not do this
-│   └── MetricsClosed        /metrics with neither a token nor an open setting
+│   ├── MetricsClosed        /metrics with neither a token nor an open setting
+│   ├── ScopeMissing         a key without the scope the route needs (read-only)
+│   └── ModelNotAllowed      a model outside the tenant's or the key's allow-list
 ├── Conflict
 │   ├── JobNotStreamed        following the tokens of a job submitted without stream
 │   ├── TenantExists
+│   ├── KeyRevoked           rotating a key that was revoked
 │   ├── SecretKeyNotSet      an OpenRouter key to seal, no HELIXQ_SECRET_KEY
 │   └── BatchNotCancellable
 │       └── NothingLeftToCancel  every item had ended: the batch ended instead
@@ -32,12 +36,15 @@ BrokerError
 ├── QuotaExceeded            a tenant quota (shared.rate_limits.TenantLimits)
 │   ├── SubmitRateLimited    submitting faster than the tenant's submit rate
 │   ├── QueueFull            the tenant already has its most queued jobs
-│   └── BudgetExceeded       the tenant's monthly budget is spent
+│   ├── KeyRateLimited       a key past its own requests per minute
+│   └── BudgetExceeded       the tenant's budget of the period is spent
 └── SettingsError            a bad environment value; stops the process at start
 """
 
 from typing import ClassVar
 from uuid import UUID
+
+from shared.budget_periods import BudgetPeriod
 
 
 class BrokerError(Exception):
@@ -87,6 +94,16 @@ class TenantNotFound(NotFound):
         self.slug = slug
 
 
+class KeyNotFound(NotFound):
+    code = "key_not_found"
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__(
+            f"no API key of this tenant has the prefix {prefix!r}",
+            details={"prefix": prefix},
+        )
+
+
 class Unauthenticated(BrokerError):
     code = "invalid_api_key"
 
@@ -102,6 +119,28 @@ class MetricsClosed(Forbidden):
         super().__init__(
             "metrics are closed: set HELIXQ_METRICS_TOKEN and scrape with it as a "
             "bearer token (or HELIXQ_METRICS_OPEN=true on a trusted network)"
+        )
+
+
+class ScopeMissing(Forbidden):
+    code = "insufficient_scope"
+
+    def __init__(self, required: str, scopes: list[str]) -> None:
+        super().__init__(
+            f"this API key may not do this: it needs the {required!r} scope and has "
+            f"{', '.join(repr(s) for s in scopes) or 'none'}",
+            details={"required_scope": required, "scopes": scopes},
+        )
+
+
+class ModelNotAllowed(Forbidden):
+    code = "model_not_allowed"
+
+    def __init__(self, model: str, allowed: list[str]) -> None:
+        super().__init__(
+            f"model {model!r} is not allowed for this API key; allowed: "
+            + ", ".join(allowed),
+            details={"model": model, "allowed_models": allowed},
         )
 
 
@@ -126,6 +165,16 @@ class TenantExists(Conflict):
 
     def __init__(self, slug: str) -> None:
         super().__init__(f"tenant {slug!r} already exists", details={"tenant": slug})
+
+
+class KeyRevoked(Conflict):
+    code = "key_revoked"
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__(
+            f"API key {prefix!r} is revoked and cannot be rotated; create a new key",
+            details={"prefix": prefix},
+        )
 
 
 class SecretKeyNotSet(Conflict):
@@ -300,14 +349,36 @@ class QueueFull(QuotaExceeded):
         )
 
 
+class KeyRateLimited(QuotaExceeded):
+    code = "key_rate_limited"
+
+    def __init__(self, per_minute: int, retry_after_s: int) -> None:
+        super().__init__(
+            f"this API key is limited to {per_minute} requests per minute; "
+            f"retry in {retry_after_s} s",
+            retry_after_s=retry_after_s,
+            details={"requests_per_minute": per_minute},
+        )
+
+
 class BudgetExceeded(QuotaExceeded):
     code = "budget_exceeded"
 
-    def __init__(self, budget_usd: str, spent_usd: str) -> None:
+    def __init__(
+        self,
+        budget_usd: str,
+        spent_usd: str,
+        *,
+        period: BudgetPeriod = BudgetPeriod.MONTH,
+    ) -> None:
         super().__init__(
-            f"this tenant's monthly budget of ${budget_usd} is spent",
+            f"this tenant's {period.adjective} budget of ${budget_usd} is spent",
             retry_after_s=None,
-            details={"monthly_budget_usd": budget_usd, "spent_usd": spent_usd},
+            details={
+                "monthly_budget_usd": budget_usd,
+                "spent_usd": spent_usd,
+                "budget_period": period.value,
+            },
         )
 
 

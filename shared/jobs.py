@@ -29,6 +29,17 @@ TERMINAL_STATUSES = frozenset(
 )
 
 
+class CostSource(StrEnum):
+    """Where an attempt's `cost_usd` comes from (docs/ledger.md)."""
+
+    REPORTED = "reported"  # `usage.cost` of the answer
+    ESTIMATED = "estimated"  # catalog price x tokens, or the call's reserve
+    RECONCILED = "reconciled"  # OpenRouter's `GET /generation` for its id
+    ATTRIBUTED = "attributed"  # a share of an account-level difference
+    UNBILLED = "unbilled"  # OpenRouter refused the call: nothing generated
+    UNKNOWN = "unknown"  # no figure at all; `cost_note` says why
+
+
 class AttemptOutcome(StrEnum):
     """What one upstream call ended as."""
 

@@ -12,9 +12,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-# Upper bounds (seconds) of the attempt latency histogram: LLM calls take 0.1 s to
-# minutes, so the buckets are wider than prometheus_client's defaults.
-LATENCY_BUCKETS_S = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0)
 INFINITY = "+Inf"
 
 
@@ -24,22 +21,29 @@ class Counter(StrEnum):
     ATTEMPTS = "attempts"
     LATENCY_BUCKET = "latency_bucket"  # per bucket, not cumulative
     LATENCY_SUM_S = "latency_sum_s"
+    FIRST_TOKEN_BUCKET = "first_token_bucket"  # per bucket, not cumulative
+    FIRST_TOKEN_SUM_S = "first_token_sum_s"
     COST_USD = "cost_usd"
     TOKENS = "tokens"
     RATE_LIMIT_WAITS = "rate_limit_waits"
     RATE_LIMIT_WAIT_S = "rate_limit_wait_s"
     WEBHOOK_DELIVERIES = "webhook_deliveries"
+    BUDGET_ALERTS = "budget_alerts"
 
 
 LABELS: dict[Counter, tuple[str, ...]] = {
     Counter.ATTEMPTS: ("model", "provider", "outcome"),
     Counter.LATENCY_BUCKET: ("model", "provider", "le"),
     Counter.LATENCY_SUM_S: ("model", "provider"),
-    Counter.COST_USD: ("model", "provider"),
-    Counter.TOKENS: ("model", "provider", "kind"),
+    Counter.FIRST_TOKEN_BUCKET: ("model", "provider", "le"),
+    Counter.FIRST_TOKEN_SUM_S: ("model", "provider"),
+    # Per tenant: what each tenant spends is the point of the ledger.
+    Counter.COST_USD: ("tenant", "model", "provider"),
+    Counter.TOKENS: ("tenant", "model", "provider", "kind"),
     Counter.RATE_LIMIT_WAITS: ("scope",),
     Counter.RATE_LIMIT_WAIT_S: ("scope",),
     Counter.WEBHOOK_DELIVERIES: ("outcome",),
+    Counter.BUDGET_ALERTS: ("tenant", "threshold"),
 }
 
 UNKNOWN_PROVIDER = "unknown"
@@ -52,14 +56,39 @@ def counter_field(counter: Counter, *labels: str) -> str:
     return json.dumps([counter.value, *labels], separators=(",", ":"))
 
 
-def latency_bucket(latency_s: float) -> str:
-    """The `le` label of the one bucket `latency_s` falls in."""
-    index = bisect.bisect_left(LATENCY_BUCKETS_S, latency_s)
-    return INFINITY if index == len(LATENCY_BUCKETS_S) else bucket_label(index)
+@dataclass(frozen=True, slots=True)
+class Histogram:
+    """A histogram kept as two counters: one per bucket (not cumulative, so each
+    observation is one HINCRBY) and the sum of the observations."""
+
+    bucket_counter: Counter
+    sum_counter: Counter
+    bounds_s: tuple[float, ...]  # upper bounds, ascending; +Inf is implied
+
+    def bucket(self, value_s: float) -> str:
+        """The `le` label of the one bucket `value_s` falls in."""
+        index = bisect.bisect_left(self.bounds_s, value_s)
+        return INFINITY if index == len(self.bounds_s) else repr(self.bounds_s[index])
+
+    def labels(self) -> list[str]:
+        """Every `le` label, ascending, +Inf last."""
+        return [repr(bound) for bound in self.bounds_s] + [INFINITY]
 
 
-def bucket_label(index: int) -> str:
-    return repr(LATENCY_BUCKETS_S[index])
+# LLM calls take 0.1 s to minutes, so the buckets are wider than
+# prometheus_client's defaults.
+LATENCY = Histogram(
+    Counter.LATENCY_BUCKET,
+    Counter.LATENCY_SUM_S,
+    (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0),
+)
+# A streamed call's first chunk comes in tens of milliseconds to tens of seconds
+# (reasoning models think before they write).
+FIRST_TOKEN = Histogram(
+    Counter.FIRST_TOKEN_BUCKET,
+    Counter.FIRST_TOKEN_SUM_S,
+    (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0),
+)
 
 
 @dataclass(frozen=True, slots=True)

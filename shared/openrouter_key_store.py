@@ -14,6 +14,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from shared import audit
 from shared.db.models import Tenant
 from shared.errors import InvalidOpenRouterKey, SecretKeyNotSet, SettingsError
 from shared.sealing import SecretBox, Unreadable
@@ -158,3 +159,13 @@ def reseal_openrouter_keys(session: Session, box: SecretBox) -> Resealed:
         count += 1
     session.flush()
     return Resealed(resealed=count, unreadable=unreadable)
+
+
+def reseal_on_record(session: Session, box: SecretBox, actor: audit.Actor) -> Resealed:
+    """`reseal_openrouter_keys`, with its audit entry in the same transaction."""
+    done = reseal_openrouter_keys(session, box)
+    after = {"resealed": done.resealed, "unreadable": done.unreadable}
+    audit.record(
+        session, actor, "secrets.reseal", target="secrets", tenant=None, after=after
+    )
+    return done

@@ -21,7 +21,9 @@ class TaskName(StrEnum):
     DELETE_EXPIRED_FILES = "workers.delete_expired_files"
     SUBMIT_DISCOUNT_LINES = "workers.submit_discount_lines"
     FOLLOW_UPSTREAM_BATCHES = "workers.follow_upstream_batches"
+    CHECK_BUDGET_ALERTS = "workers.check_budget_alerts"
     SYNC_PROVISIONED_KEYS = "workers.sync_provisioned_keys"
+    RECONCILE_COSTS = "workers.reconcile_costs"
 
 
 TASK_QUEUE: dict[TaskName, Queue] = {
@@ -34,7 +36,9 @@ TASK_QUEUE: dict[TaskName, Queue] = {
     TaskName.DELETE_EXPIRED_FILES: Queue.MAINTENANCE,
     TaskName.SUBMIT_DISCOUNT_LINES: Queue.MAINTENANCE,
     TaskName.FOLLOW_UPSTREAM_BATCHES: Queue.MAINTENANCE,
+    TaskName.CHECK_BUDGET_ALERTS: Queue.MAINTENANCE,
     TaskName.SYNC_PROVISIONED_KEYS: Queue.MAINTENANCE,
+    TaskName.RECONCILE_COSTS: Queue.MAINTENANCE,
 }
 
 

@@ -19,6 +19,7 @@ from decimal import Decimal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.budget_periods import DEFAULT_ALERT_THRESHOLDS, BudgetPeriod
 from shared.endpoints import is_embeddings
 from shared.model_ids import upstream_model_id
 from shared.routing.features import estimate_request_tokens
@@ -37,6 +38,8 @@ MAX_SUBMIT_BURST = 1_000_000
 # The largest monthly budget: the ledger counts nano-USD in Redis's Lua numbers,
 # exact up to 2^53 (shared.budget); far larger ones overflow the conversion.
 MAX_MONTHLY_BUDGET_USD = Decimal(9_000_000)
+MAX_BUDGET_ALERTS = 10
+MAX_ALERT_PERCENT = 1000  # a tenant may want to hear of overruns past the budget
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,11 +179,39 @@ class TenantLimits(BaseModel):
     # The tenant's share when tenants with work compete for the workers: messages
     # in a row it takes in the round robin between tenant queues (None: 1).
     weight: int | None = Field(default=None, ge=1, le=100)
+    # The budget of one budget_period (the name predates daily and weekly budgets).
     monthly_budget_usd: Decimal | None = Field(
         default=None, ge=0, le=MAX_MONTHLY_BUDGET_USD
     )
+    budget_period: BudgetPeriod | None = None  # None: month
+    # Percentages of the budget whose crossing fires `budget.threshold_reached`
+    # once per period; None: 50, 80, 100.
+    budget_alerts: list[int] | None = Field(default=None, max_length=MAX_BUDGET_ALERTS)
     # Extra buckets for this tenant only, in the HELIXQ_PROVIDER_LIMITS text form.
     providers: str | None = Field(default=None, max_length=2000)
+
+    @field_validator("budget_alerts")
+    @classmethod
+    def _check_alerts(cls, value: list[int] | None) -> list[int] | None:
+        if value is None:
+            return None
+        if any(not 1 <= pct <= MAX_ALERT_PERCENT for pct in value):
+            raise ValueError(
+                f"each threshold is a percentage from 1 to {MAX_ALERT_PERCENT}"
+            )
+        return sorted(set(value))
+
+    @property
+    def period(self) -> BudgetPeriod:
+        """The period the budget covers."""
+        return self.budget_period or BudgetPeriod.MONTH
+
+    @property
+    def alert_thresholds(self) -> tuple[int, ...]:
+        """The budget alert thresholds, in percent, ascending."""
+        if self.budget_alerts is None:
+            return DEFAULT_ALERT_THRESHOLDS
+        return tuple(self.budget_alerts)
 
     @field_validator("providers")
     @classmethod

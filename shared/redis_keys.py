@@ -10,6 +10,10 @@ def worker_heartbeat(hostname: str) -> str:
 
 WORKER_HEARTBEAT_TTL_S = 30
 
+# The beats' shared schedule (each entry's last run) and their leader lock, kept by
+# RedBeat under this prefix (workers.runtime.scheduler).
+BEAT_KEY_PREFIX = f"{PREFIX}:beat:"
+
 # Workers publish a job's id here once its final state is committed; API processes
 # wake their long-poll and synchronous waiters with it.
 JOBS_FINISHED_CHANNEL = f"{PREFIX}:jobs:finished"
@@ -45,6 +49,11 @@ MODEL_PERFORMANCE_TTL_S = 7 * 24 * 3600
 def auth_failures(source: str, window: int) -> str:
     """Failed authentications from one client address in one minute window."""
     return f"{PREFIX}:auth:{source}:failures:{window}"
+
+
+def key_requests(prefix: str, window: int) -> str:
+    """Requests one API key made in one minute window (its own rate limit)."""
+    return f"{PREFIX}:key:{prefix}:requests:{window}"
 
 
 def limit_bucket(scope: str) -> str:

@@ -6,6 +6,7 @@ entry point (`load_settings(ApiSettings)`) and pass them down.
 
 import os
 import re
+import tempfile
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -112,6 +113,8 @@ class TenantSeed(BaseModel):
     route_strategy: RouteStrategy | None = None
     fallback_strategy: FallbackStrategy | None = None
     model_substitution: ModelSubstitution | None = None
+    # Comma-separated model ids: the only models the tenant may use.
+    allowed_models: str | None = None
 
     @field_validator("api_key")
     @classmethod
@@ -280,6 +283,22 @@ class WebhookSettings(BaseSettings):
     def webhook_retry_delays_s(self) -> tuple[float, ...]:
         """The retry schedule in seconds."""
         return parse_duration_list(self.helixq_webhook_retry_schedule)
+
+
+def _default_alive_dir() -> Path:
+    return Path(tempfile.gettempdir()) / "helixq-alive"
+
+
+class LivenessSettings(BaseSettings):
+    """Where worker and beat processes leave their liveness marks (shared.liveness),
+    and how old a mark may be before `helixq-alive` calls its process stuck."""
+
+    model_config = _CONFIG
+
+    helixq_alive_dir: Path = Field(default_factory=_default_alive_dir)
+    # Marks are rewritten every 10 s (a worker's may lag one more round): this
+    # leaves two missed rounds before a probe fails.
+    helixq_alive_max_age_s: DurationS = Field(default=60.0, ge=30)
 
 
 class SealingSettings(BaseSettings):

@@ -4,7 +4,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from simulator.account import get_credits, get_generation, get_key
+from simulator.account import get_activity, get_credits, get_generation, get_key
 from simulator.batches.api import add_batch_api
 from simulator.catalog import Catalog
 from simulator.completions import create_completion
@@ -58,6 +58,7 @@ def create_app(settings: SimulatorSettings | None = None) -> web.Application:
             web.get("/api/v1/key", get_key),
             web.get("/api/v1/auth/key", get_key),
             web.get("/api/v1/credits", get_credits),
+            web.get("/api/v1/activity", get_activity),
             web.get("/_sim/health", get_health),
             web.get("/_sim/calls", get_calls),
             web.post("/_sim/reset", reset),

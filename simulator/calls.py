@@ -19,6 +19,10 @@ class Call:
     streamed: bool = False
     cancelled: bool = False  # the client closed the stream before it ended
     completion_tokens: int | None = None  # generated, hence billed; None: refused
+    # A stream's schedule, unix seconds: its first token was due then, and each
+    # later one a token interval after the one before (benchmarks time chunks by it).
+    first_token_ts: float | None = None
+    cost_usd: str | None = None  # what it was billed, exact decimal text
 
 
 class CallLog:

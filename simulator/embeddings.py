@@ -28,6 +28,7 @@ from simulator.auth import authenticate
 from simulator.billing import available_credits, json_number
 from simulator.calls import Call
 from simulator.errors import SimError, json_response
+from simulator.ledger import Usage
 from simulator.state import STATE, SimulatorState
 
 CHARS_PER_TOKEN = 4
@@ -181,7 +182,9 @@ def _encoded(vector: list[float], *, is_base64: bool) -> list[float] | str:
     return b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
 
 
-def _charge(state: SimulatorState, request: EmbeddingRequest) -> tuple[int, Decimal]:
+def _charge(
+    state: SimulatorState, request: EmbeddingRequest, key: str
+) -> tuple[int, Decimal]:
     tokens = sum(_tokens(text) for text in request.texts)
     cost = tokens * request.model.prompt_price
     available, source = available_credits(
@@ -193,7 +196,13 @@ def _charge(state: SimulatorState, request: EmbeddingRequest) -> tuple[int, Deci
             "Insufficient credits. Add more using https://openrouter.ai/credits",
             metadata={"limit_source": source},
         )
-    state.ledger.charge(cost, datetime.now(UTC).date())
+    state.ledger.charge(
+        cost,
+        datetime.now(UTC).date(),
+        model=request.model.id,
+        key=key,
+        usage=Usage(prompt_tokens=tokens),
+    )
     return tokens, cost
 
 
@@ -218,7 +227,7 @@ def _log(
 async def create_embeddings(request: web.Request) -> web.Response:
     """Answer an embeddings request with a vector per input, in input order."""
     state = request.app[STATE]
-    authenticate(request, state.settings)
+    key = authenticate(request, state.settings)
     model_id: object = None
     try:
         try:
@@ -227,7 +236,7 @@ async def create_embeddings(request: web.Request) -> web.Response:
             raise SimError(400, "the body is not valid JSON") from None
         model_id = body.get("model") if isinstance(body, dict) else None
         parsed = parse_embedding_request(body)
-        tokens, cost = _charge(state, parsed)
+        tokens, cost = _charge(state, parsed, key)
     except SimError as error:
         _log(state, request, error.status, model_id)
         raise

@@ -9,21 +9,19 @@ from typing import Any
 
 from aiohttp import web
 
-from simulator.auth import authenticate
+from simulator.auth import MANAGEMENT_ONLY, authenticate_management
 from simulator.errors import SimError, json_response
 from simulator.keys import LIMIT_RESETS
 from simulator.state import STATE, SimulatorState
 
-_MANAGEMENT_ONLY = "Only management keys can perform this operation"
 _MAX_STORM_S = 3600.0
 
 
 def _manager(request: web.Request, state: SimulatorState) -> None:
     """Refuse a caller whose key may not manage keys (403, as OpenRouter does)."""
-    key = authenticate(request, state.settings)
-    allowed = state.settings.management_keys
-    if (allowed and key not in allowed) or state.keys.sub_key_of(key) is not None:
-        raise SimError(403, _MANAGEMENT_ONLY)
+    key = authenticate_management(request, state.settings)
+    if state.keys.sub_key_of(key) is not None:
+        raise SimError(403, MANAGEMENT_ONLY)
 
 
 async def _json_object(request: web.Request) -> dict[str, Any]:

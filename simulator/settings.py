@@ -74,8 +74,9 @@ class SimulatorSettings(BatchSettings):
     credit_limit_usd: Decimal | None = None
     completion_tokens: int = Field(default=32, ge=1)
     api_keys: KeyList = ()
-    # Keys that may use the key provisioning API (/api/v1/keys); none set: any
-    # accepted key that was not itself provisioned.
+    # OpenRouter's management keys: they may use the key provisioning API
+    # (/api/v1/keys) and read `/credits` and `/activity`; none set: any accepted
+    # key may (for provisioning, one that was not itself provisioned).
     management_keys: KeyList = ()
     free_requests_per_minute: int = Field(default=20, ge=0)
     free_requests_per_day: int = Field(default=1000, ge=0)

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
+from simulator.auth import bearer_key
 from simulator.billing import Cost, price_usage
 from simulator.calls import Call
 from simulator.catalog import ModelEntry
@@ -17,6 +18,7 @@ from simulator.generations import (
     new_generation_id,
     upstream_id,
 )
+from simulator.ledger import Usage
 from simulator.replies import Reply
 from simulator.routing import Attempt
 from simulator.state import SimulatorState
@@ -35,6 +37,7 @@ class Turn:
     user_agent: str | None = None
     app: str | None = None
     sub_key: str | None = None  # the hash of the provisioned key it was made with
+    key: str | None = None  # the key that pays for it
 
     @property
     def final(self) -> Attempt:
@@ -72,6 +75,7 @@ def start_turn(
         user_agent=request.headers.get("User-Agent"),
         app=app_title(request),
         sub_key=sub_key,
+        key=bearer_key(request),
     )
 
 
@@ -139,7 +143,17 @@ def settle(
     generation = _generation(
         turn, reply, is_streamed=is_streamed, is_cancelled=is_cancelled
     )
-    state.ledger.charge(generation.cost_usd, generation.created_at.date())
+    state.ledger.charge(
+        generation.cost_usd,
+        generation.created_at.date(),
+        model=generation.model,
+        key=turn.key,
+        usage=Usage(
+            prompt_tokens=generation.tokens_prompt,
+            completion_tokens=generation.tokens_completion,
+            reasoning_tokens=generation.tokens_reasoning,
+        ),
+    )
     if turn.sub_key is not None:
         state.keys.charge(
             turn.sub_key, generation.cost_usd, generation.created_at.date()
@@ -157,8 +171,16 @@ def settle(
             streamed=is_streamed,
             cancelled=is_cancelled,
             completion_tokens=reply.completion_tokens,
+            first_token_ts=_first_token_ts(turn) if is_streamed else None,
+            cost_usd=str(generation.cost_usd),
         )
     )
+
+
+def _first_token_ts(turn: Turn) -> float:
+    """When the turn's first token was due, on the wall clock."""
+    due_in_s = turn.started_s + turn.latency_s - time.monotonic()
+    return time.time() + due_in_s
 
 
 def record_refusal(

@@ -13,18 +13,13 @@ from shared.errors import SettingsError
 from shared.queues import Queue
 from shared.settings import load_settings
 from workers.runtime.celery_app import (
-    BATCH_SWEEP_SCHEDULE_NAME,
     BROKER_MAX_CONNECTIONS,
-    DISCOUNT_SCHEDULE_NAME,
-    FOLLOW_SCHEDULE_NAME,
-    PROVISIONED_KEYS_SCHEDULE_NAME,
-    SENT_AT_BEAT_START,
-    SWEEP_SCHEDULE_NAME,
     VISIBILITY_TIMEOUT_S,
     app,
 )
 from workers.runtime.job_sender import CeleryJobSender
 from workers.runtime.process import build_process
+from workers.runtime.scheduler import configure_beat
 from workers.runtime.settings import (
     WorkerSettings,
     check_worker_settings,
@@ -138,30 +133,10 @@ def _supervise(children: Sequence[BaseProcess]) -> None:
 
 
 def run_beat(*, loglevel: str = "INFO") -> None:
-    """Run the scheduler of periodic tasks (sweepers of stale jobs, batches and
-    due webhooks)."""
-    settings = load_settings(WorkerSettings)
-    schedule = app.conf.beat_schedule
-    schedule[SWEEP_SCHEDULE_NAME]["schedule"] = settings.helixq_sweep_interval_s
-    schedule[BATCH_SWEEP_SCHEDULE_NAME]["schedule"] = (
-        settings.helixq_batch_sweep_interval_s
-    )
-    schedule[DISCOUNT_SCHEDULE_NAME]["schedule"] = settings.helixq_discount_interval_s
-    schedule[FOLLOW_SCHEDULE_NAME]["schedule"] = settings.helixq_discount_interval_s
-    schedule[PROVISIONED_KEYS_SCHEDULE_NAME]["schedule"] = (
-        settings.helixq_key_sync_interval_s
-    )
-    for name in SENT_AT_BEAT_START:
-        app.send_task(name.value)
-    app.start(
-        [
-            "beat",
-            f"--loglevel={loglevel}",
-            # Every entry is an interval sweep, so last-run times need no file:
-            # the in-memory scheduler leaves nothing in the working directory.
-            "--scheduler=celery.beat:Scheduler",
-        ]
-    )
+    """Run the scheduler of periodic tasks (sweeps of stale jobs, batches and due
+    webhooks, ...); any number may run, one sends (workers.runtime.scheduler)."""
+    configure_beat(app, load_settings(WorkerSettings))
+    app.start(["beat", f"--loglevel={loglevel}"])
 
 
 def load_worker_settings(

@@ -1,5 +1,6 @@
 """The chaos table, on the terminal and in docs/reliability.md."""
 
+from decimal import Decimal
 from pathlib import Path
 
 from bench.chaos.scenarios import Row
@@ -8,6 +9,11 @@ HEADER = (
     "| fault | jobs accepted | terminal | jobs with 2 successes | attempt rows "
     "| of which interrupted | simulator calls | calls without an attempt row "
     "| recovery | ok |"
+)
+LEDGER_HEADER = (
+    "| fault | simulator billed | ledger at the end of the jobs "
+    "| ledger after reconciliation | largest gap of a model | attributed attempts "
+    "| still estimated | unknown without a reason |"
 )
 
 
@@ -20,7 +26,25 @@ def table(rows: list[Row]) -> str:
             f"| {row.calls_without_attempt} | {row.recovery_s:.1f} s "
             f"| {'yes' if row.ok else 'NO'} |"
         )
+    lines += ["", LEDGER_HEADER, "|" + "---|" * 8]
+    for row in rows:
+        check = row.ledger
+        lines.append(
+            f"| {row.scenario} | {_usd(check.billed_usd)} | {_usd(check.before_usd)} "
+            f"({_share(check.before_usd, check.billed_usd)}) | {_usd(check.after_usd)} "
+            f"| {_usd(check.worst_model_gap_usd)} | {check.attributed} "
+            f"| {check.open_costs} | {check.silent} |"
+        )
     return "\n".join(lines)
+
+
+def _usd(amount: Decimal) -> str:
+    text = format(amount.normalize(), "f")
+    return f"${'0' if text in {'-0', ''} else text}"
+
+
+def _share(part: Decimal, whole: Decimal) -> str:
+    return "n/a" if not whole else f"{float(part / whole):.1%} of the bill"
 
 
 def write_report(path: Path, rows: list[Row], jobs: int) -> None:
@@ -41,8 +65,18 @@ fault to the last job terminal. Lease 10 s, stale-queued threshold 5 s, sweep ev
 - *jobs with 2 successes*: jobs with more than one succeeded attempt (must be 0).
 - *attempt rows*: the ledger. A row is written (`started`) before each call and
   the answer is written onto it; a row still `started` once its lease has run out
-  lost its worker mid-call, and the sweeper marks it `interrupted` (answer and cost
-  unknown: OpenRouter may have billed the call).
+  lost its worker mid-call, and the sweeper marks it `interrupted` (answer
+  unknown; its cost stays at the call's estimate until the reconciler prices it:
+  OpenRouter may have billed the call).
+- *simulator billed*: what the simulator charged for the tenant's calls (its call
+  log, each call's cost); *ledger*: the sum of the tenant's attempts' `cost_usd`
+  when every job was terminal, then after the cost reconciler ran (every
+  generation id looked up on `GET /generation`, through its 404 window, then the
+  day's `GET /activity` per model attributed to the calls with no id). *largest
+  gap of a model*: the largest |ledger - billed| of one model after
+  reconciliation (must be at most $0.000000001); *still estimated*: attempts
+  whose cost is still an estimate; *unknown without a reason*: attempts with no
+  cost and no stated reason (must be 0; docs/ledger.md).
 - *calls without an attempt row*: per job, calls the simulator answered beyond the
   job's attempt rows (must be 0: the ledger holds every call made). Attempt rows
   may exceed calls by the few calls whose worker died between writing the row and
@@ -52,7 +86,11 @@ What the table shows, scenario by scenario:
 
 - **SIGKILL of the whole worker node**: the calls in flight at each kill reach
   OpenRouter but their answers never reach Postgres; their rows stay in the ledger
-  and become `interrupted`, and the jobs run again once their lease expires.
+  and become `interrupted`, and the jobs run again once their lease expires. Those
+  rows hold the calls' estimates, so the ledger at the end of the jobs is off the
+  bill by what the killed calls really cost; with no generation id (the calls were
+  not streamed) the day's activity for the model is what prices them, and after
+  reconciliation the ledger equals the bill.
 - **The same with a batch**: its items travel 16 to a message and are claimed in
   one statement; a kill leaves each claimed item's lease to expire like any job's.
 - **SIGKILL of a worker process**: the node stops as a whole and is restarted (as

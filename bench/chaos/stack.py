@@ -37,6 +37,8 @@ WORKER_ENV = {
     "HELIXQ_WORKER_INFLIGHT": "100",
     "DATABASE_POOL_SIZE": "4",
     "DATABASE_MAX_OVERFLOW": "4",
+    # OpenRouter's /generation answers 404 for about a second after a call.
+    "HELIXQ_SIM_GENERATION_DELAY_MS": "1000",
 }
 
 

@@ -8,8 +8,9 @@ limit); workers pick a change up within HELIXQ_TENANT_REFRESH_S, the API at once
 from fastapi import APIRouter, Request
 from sqlalchemy.orm import Session
 
-from broker_api.deps import AdminDep, SessionDep
+from broker_api.deps import AdminActorDep, AdminDep, SessionDep
 from broker_api.key_cache import announce_change
+from shared import audit
 from shared.rate_limits import TenantLimits, tenant_limits
 from shared.tenancy import find_tenant
 
@@ -26,13 +27,28 @@ async def get_limits(slug: str, session: SessionDep) -> TenantLimits:
 
 @router.put("/tenants/{slug}/limits")
 async def put_limits(
-    slug: str, body: TenantLimits, session: SessionDep, request: Request
+    slug: str,
+    body: TenantLimits,
+    session: SessionDep,
+    request: Request,
+    actor: AdminActorDep,
 ) -> TenantLimits:
     """Replace the tenant's quotas and own rate limits (checked by the schema)."""
     stored = body.model_dump(mode="json", exclude_none=True) or None
 
     def work(sync: Session) -> None:
-        find_tenant(sync, slug).limits = stored
+        tenant = find_tenant(sync, slug)
+        before = tenant.limits
+        tenant.limits = stored
+        audit.record(
+            sync,
+            actor,
+            "tenant.limits.update",
+            target=f"tenant:{slug}",
+            tenant=slug,
+            before={"limits": before},
+            after={"limits": stored},
+        )
 
     async with session.begin():
         await session.run_sync(work)

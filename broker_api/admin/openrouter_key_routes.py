@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 
 from broker_api.admin import openrouter_key_service as service
 from broker_api.admin.views import OpenRouterKeySet, OpenRouterKeyView, ResealView
-from broker_api.deps import AdminDep, SessionDep
+from broker_api.deps import AdminActorDep, AdminDep, SessionDep
 
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[AdminDep])
 
@@ -24,21 +24,30 @@ async def get_openrouter_key(slug: str, session: SessionDep) -> OpenRouterKeyVie
 
 @router.put("/tenants/{slug}/openrouter-key")
 async def put_openrouter_key(
-    slug: str, body: OpenRouterKeySet, session: SessionDep, request: Request
+    slug: str,
+    body: OpenRouterKeySet,
+    session: SessionDep,
+    request: Request,
+    actor: AdminActorDep,
 ) -> OpenRouterKeyView:
     """Set or rotate the tenant's OpenRouter key (sealed at rest)."""
+    box = request.app.state.settings.box()
     return await service.set_key(
-        session, slug, body.key.get_secret_value(), box=request.app.state.settings.box()
+        session, actor, slug, body.key.get_secret_value(), box=box
     )
 
 
 @router.delete("/tenants/{slug}/openrouter-key")
-async def delete_openrouter_key(slug: str, session: SessionDep) -> OpenRouterKeyView:
+async def delete_openrouter_key(
+    slug: str, session: SessionDep, actor: AdminActorDep
+) -> OpenRouterKeyView:
     """Send the tenant's calls with OPENROUTER_API_KEY again."""
-    return await service.clear_key(session, slug)
+    return await service.clear_key(session, actor, slug)
 
 
 @router.post("/secrets/reseal")
-async def reseal_secrets(session: SessionDep, request: Request) -> ResealView:
+async def reseal_secrets(
+    session: SessionDep, request: Request, actor: AdminActorDep
+) -> ResealView:
     """Seal every stored OpenRouter key with the first key of HELIXQ_SECRET_KEY."""
-    return await service.reseal(session, box=request.app.state.settings.box())
+    return await service.reseal(session, actor, box=request.app.state.settings.box())

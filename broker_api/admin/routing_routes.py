@@ -12,9 +12,10 @@ from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from broker_api.deps import AdminDep, SessionDep
+from broker_api.deps import AdminActorDep, AdminDep, SessionDep
 from broker_api.key_cache import announce_change
 from broker_api.models.queries import listed_model_ids
+from shared import audit
 from shared.db.models import Tenant
 from shared.model_ids import upstream_model_id
 from shared.routing.names import parse_fallback, parse_strategy, parse_substitution
@@ -57,17 +58,21 @@ async def get_routing(slug: str, session: SessionDep) -> RoutingConfig:
 
 @router.put("/tenants/{slug}/routing")
 async def put_routing(
-    slug: str, body: RoutingConfig, session: SessionDep, request: Request
+    slug: str,
+    body: RoutingConfig,
+    session: SessionDep,
+    request: Request,
+    actor: AdminActorDep,
 ) -> RoutingConfig:
     """Replace the tenant's routing configuration after checking every name."""
-    stored = await set_routing(session, slug, body)
+    stored = await set_routing(session, actor, slug, body)
     # Requests read the tenant's default model from the authenticated key.
     await announce_change(request.app.state.redis, f"tenant {slug}")
     return stored
 
 
 async def set_routing(
-    session: AsyncSession, slug: str, body: RoutingConfig
+    session: AsyncSession, actor: audit.Actor, slug: str, body: RoutingConfig
 ) -> RoutingConfig:
     """Validate `body` (strategies, pool shape, models in the catalog) and store it."""
     pool = parse_pool(body.model_pool)
@@ -92,13 +97,24 @@ async def set_routing(
 
     def work(sync: Session) -> RoutingConfig:
         tenant = find_tenant(sync, slug)
+        before = RoutingConfig.of(tenant).model_dump(mode="json")
         tenant.default_model = default_model
         tenant.route_strategy = strategy.value if strategy else None
         tenant.fallback_strategy = fallback.value if fallback else None
         tenant.model_substitution = substitution.value if substitution else None
         tenant.model_pool = [entry.to_json() for entry in pool] or None
         sync.flush()
-        return RoutingConfig.of(tenant)
+        after = RoutingConfig.of(tenant)
+        audit.record(
+            sync,
+            actor,
+            "tenant.routing.update",
+            target=f"tenant:{slug}",
+            tenant=slug,
+            before=before,
+            after=after.model_dump(mode="json"),
+        )
+        return after
 
     async with session.begin():
         validate_pool(pool, default_model, await listed_model_ids(session))

@@ -1,17 +1,25 @@
 """Operator use cases: tenants and their keys (shared.tenancy, through run_sync)."""
 
-from datetime import datetime
-
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from broker_api.admin.views import IssuedKeyView, TenantCreate, TenantView
+from broker_api.keys import service as keys
+from broker_api.keys.views import KeyCreate, KeyView
+from shared import audit
 from shared.db.models import Tenant
-from shared.tenancy import create_api_key, create_tenant, find_tenant
+from shared.tenancy import (
+    create_api_key,
+    create_tenant,
+    find_api_key,
+    record_tenant_created,
+)
 
 
-async def add_tenant(session: AsyncSession, body: TenantCreate) -> IssuedKeyView:
+async def add_tenant(
+    session: AsyncSession, actor: audit.Actor, body: TenantCreate
+) -> IssuedKeyView:
     """Create a tenant and its first key; the key is in this answer and nowhere else."""
 
     def work(sync: Session) -> IssuedKeyView:
@@ -23,8 +31,14 @@ async def add_tenant(session: AsyncSession, body: TenantCreate) -> IssuedKeyView
             fallback_strategy=body.fallback_strategy,
         )
         issued = create_api_key(sync, tenant)
+        stored = find_api_key(sync, tenant, issued.prefix)
+        api_key = KeyView.of(stored)
+        record_tenant_created(sync, actor, tenant, first_key=stored)
         return IssuedKeyView(
-            tenant=TenantView.of(tenant), key=issued.key, prefix=issued.prefix
+            tenant=TenantView.of(tenant),
+            key=issued.key,
+            prefix=issued.prefix,
+            api_key=api_key,
         )
 
     async with session.begin():
@@ -32,17 +46,18 @@ async def add_tenant(session: AsyncSession, body: TenantCreate) -> IssuedKeyView
 
 
 async def add_key(
-    session: AsyncSession, slug: str, name: str, expires_at: datetime | None
+    session: AsyncSession, actor: audit.Actor, slug: str, body: KeyCreate
 ) -> IssuedKeyView:
-    def work(sync: Session) -> IssuedKeyView:
-        tenant = find_tenant(sync, slug)
-        issued = create_api_key(sync, tenant, name=name, expires_at=expires_at)
-        return IssuedKeyView(
-            tenant=TenantView.of(tenant), key=issued.key, prefix=issued.prefix
-        )
+    """Issue another key for the tenant `slug` on the body's terms (shown once)."""
 
+    tenant_of = keys.tenant_named(slug)
+    issued = await keys.issue_key(session, actor, tenant_of, body)
     async with session.begin():
-        return await session.run_sync(work)
+        tenant = await session.run_sync(tenant_of)
+        view = TenantView.of(tenant)
+    return IssuedKeyView(
+        tenant=view, key=issued.key, prefix=issued.prefix, api_key=issued.api_key
+    )
 
 
 async def list_tenants(session: AsyncSession) -> list[TenantView]:

@@ -1,10 +1,11 @@
 """Admin request and response bodies."""
 
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr
 
+from broker_api.keys.views import KeyView
 from shared.db.models import Tenant
 from shared.openrouter_key_store import shown_key
 from shared.strategies import FallbackStrategy, RouteStrategy
@@ -15,27 +16,6 @@ class TenantCreate(BaseModel):
     default_model: str | None = Field(default=None, max_length=200)
     route_strategy: RouteStrategy | None = None
     fallback_strategy: FallbackStrategy | None = None
-
-
-class KeyCreate(BaseModel):
-    name: str = Field(default="default", min_length=1, max_length=200)
-    expires_at: datetime | None = Field(
-        default=None, description="UTC unless it carries an offset"
-    )
-
-    @field_validator("expires_at")
-    @classmethod
-    def _in_utc_calendar(cls, moment: datetime | None) -> datetime | None:
-        """In UTC, where Postgres stores it and every read brings it back: an
-        offset that pushes it past year 1 or 9999 would make the key unreadable."""
-        if moment is None:
-            return None
-        if moment.tzinfo is None:
-            return moment.replace(tzinfo=UTC)
-        try:
-            return moment.astimezone(UTC)
-        except OverflowError:
-            raise ValueError("must fall within the years 1 to 9999 in UTC") from None
 
 
 class TenantView(BaseModel):
@@ -64,6 +44,7 @@ class IssuedKeyView(BaseModel):
     tenant: TenantView
     key: str
     prefix: str
+    api_key: KeyView
 
 
 class OpenRouterKeySet(BaseModel):

@@ -15,9 +15,14 @@ from pydantic import ValidationError
 from broker_api.errors import VALIDATION_ERROR
 from broker_api.json_guard import check_json
 from shared.endpoints import Endpoint, endpoint_of_url
-from shared.errors import DiscountLaneRefused, InvalidJson, InvalidRequest
+from shared.errors import (
+    DiscountLaneRefused,
+    InvalidJson,
+    InvalidRequest,
+    ModelNotAllowed,
+)
 from shared.lanes import Lane, LanePolicy
-from shared.routing.validation import validate_route
+from shared.routing.validation import check_allowed_models, validate_route
 from shared.schemas import (
     BATCH_MAX_REQUESTS,
     BatchItem,
@@ -45,6 +50,7 @@ class Ingest:
     embedding_ids: frozenset[str] = frozenset()
     # A file batch's `endpoint`: every line's url must name it. None: any endpoint.
     endpoint: Endpoint | None = None
+    allowed_models: tuple[str, ...] | None = None  # the caller's; None: any
     errors: list[LineError] = field(default_factory=list)
     error_count: int = 0
     total: int = 0
@@ -123,7 +129,7 @@ def parse_item(
     except ValidationError as exc:
         ingest.reject(number, custom_id, _explain(exc), VALIDATION_ERROR)
         return None
-    except InvalidRequest as exc:
+    except (InvalidRequest, ModelNotAllowed) as exc:
         ingest.reject(number, custom_id, exc.message, exc.code)
         return None
     except ValueError as exc:
@@ -149,6 +155,7 @@ def _validate_models(ingest: Ingest, item: BatchItem | EmbeddingsBatchLine) -> N
         validate_route(body, ingest.embedding_ids, kind="embedding model")
     else:
         validate_route(body, ingest.catalog_ids)
+    check_allowed_models(body, ingest.allowed_models)
 
 
 def parse_inline(ingest: Ingest, items: Iterable[Any]) -> Iterable[dict[str, Any]]:

@@ -173,7 +173,11 @@ async def create_batch(
 ) -> BatchView:
     """Queue up to 50,000 requests at once, as JSON or an OpenAI-style JSONL upload."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    ingest = Ingest(catalog_ids=catalog_ids, embedding_ids=embedding_ids)
+    ingest = Ingest(
+        catalog_ids=catalog_ids,
+        embedding_ids=embedding_ids,
+        allowed_models=caller.allowed_models,
+    )
     if content_type in JSONL_TYPES:
         options = _query_options(
             completion_window, webhook_url, strategy, fallback, lane

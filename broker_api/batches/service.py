@@ -24,6 +24,7 @@ from shared.errors import (
 )
 from shared.jobs import BatchStatus, JobStatus, batch_request_counts
 from shared.lanes import LanePolicy
+from shared.model_access import with_allowed
 from shared.schemas import BatchOptions
 from shared.task_messages import Priority
 from shared.webhooks.outbox import record_batch_event
@@ -70,7 +71,10 @@ def _new_batch(caller: Caller, submission: Submission, window_s: int) -> Batch:
         # committed batch is never seen `validating`.
         status=(BatchStatus.VALIDATING if from_file else BatchStatus.IN_PROGRESS).value,
         lane=options.lane.value,
-        route=options.route.model_dump(exclude_none=True) if options.route else None,
+        route=with_allowed(
+            options.route.model_dump(exclude_none=True) if options.route else None,
+            caller.allowed_models,
+        ),
         webhook_url=options.webhook_url,
         metadata_=options.metadata,
         endpoint=submission.endpoint,

@@ -14,11 +14,12 @@ from sqlalchemy import BigInteger, ColumnElement, Select, cast, func, literal_co
 from sqlalchemy import select as sql_select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from broker_api.dashboard.views import FailureView
-from shared.db.models import Attempt, Job, Tenant
+from broker_api.dashboard.views import BudgetAlertView, FailureView
+from shared.db.models import Attempt, BudgetAlert, Job, Tenant
 from shared.jobs import AttemptOutcome, JobStatus
 
 MAX_FAILURES = 20
+MAX_BUDGET_ALERTS = 10
 Columns = TypeVarTuple("Columns")
 UNFINISHED = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
 
@@ -27,7 +28,7 @@ UNFINISHED = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
 class AttemptStats:
     """Attempts of one model, in one bucket (`t`) or over the whole window.
     The percentiles are None while none of those attempts has a latency (every
-    call still in flight)."""
+    call still in flight); the first-token one while none of them streamed."""
 
     model: str
     t: int | None
@@ -35,6 +36,7 @@ class AttemptStats:
     failed: int
     p50_ms: float | None
     p95_ms: float | None
+    first_token_p50_ms: float | None
     cost_usd: Decimal
 
 
@@ -84,8 +86,9 @@ async def attempt_stats(
     since: datetime,
     bucket_s: int | None,
 ) -> list[AttemptStats]:
-    """Latency percentiles and cost per model, per bucket (or for the whole window
-    when `bucket_s` is None). Failed and fallback attempts count: each one cost."""
+    """Latency percentiles, time to first token and cost per model, per bucket (or
+    for the whole window when `bucket_s` is None). Failed and fallback attempts
+    count: each one cost."""
     keys: list[ColumnElement[Any]] = [Attempt.model.expression]
     if bucket_s is not None:
         keys.append(bucket_of(Attempt.created_at, bucket_s))
@@ -96,6 +99,7 @@ async def attempt_stats(
             func.count().filter(Attempt.outcome.in_(_FAILED)),
             func.percentile_cont(0.5).within_group(Attempt.latency_ms),
             func.percentile_cont(0.95).within_group(Attempt.latency_ms),
+            func.percentile_cont(0.5).within_group(Attempt.first_token_ms),
             func.coalesce(func.sum(Attempt.cost_usd), 0),
         )
         .where(Attempt.created_at >= since)
@@ -110,7 +114,7 @@ async def attempt_stats(
 def _attempt_stats(row: Any, *, is_bucketed: bool) -> AttemptStats:
     model, *rest = row
     t = int(rest.pop(0)) if is_bucketed else None
-    attempts, failed, p50, p95, cost = rest
+    attempts, failed, p50, p95, first_token_p50, cost = rest
     return AttemptStats(
         model=str(model),
         t=t,
@@ -118,6 +122,7 @@ def _attempt_stats(row: Any, *, is_bucketed: bool) -> AttemptStats:
         failed=int(failed),
         p50_ms=None if p50 is None else float(p50),
         p95_ms=None if p95 is None else float(p95),
+        first_token_p50_ms=None if first_token_p50 is None else float(first_token_p50),
         cost_usd=Decimal(cost),
     )
 
@@ -175,3 +180,29 @@ async def tenant_slugs(session: AsyncSession, tenant_id: UUID | None) -> list[st
     if tenant_id is not None:
         query = query.where(Tenant.id == tenant_id)
     return [str(slug) for slug in await session.scalars(query)]
+
+
+async def recent_budget_alerts(
+    session: AsyncSession, tenant_id: UUID | None
+) -> list[BudgetAlertView]:
+    """The newest budget thresholds reached, highest first within a period."""
+    query = (
+        sql_select(BudgetAlert, Tenant.slug)
+        .join(Tenant, Tenant.id == BudgetAlert.tenant_id)
+        .order_by(BudgetAlert.fired_at.desc(), BudgetAlert.threshold_pct.desc())
+        .limit(MAX_BUDGET_ALERTS)
+    )
+    if tenant_id is not None:
+        query = query.where(BudgetAlert.tenant_id == tenant_id)
+    rows = await session.execute(query)
+    return [
+        BudgetAlertView(
+            tenant=slug,
+            period=alert.period,
+            threshold_percent=alert.threshold_pct,
+            spent_usd=alert.spent_usd,
+            budget_usd=alert.budget_usd,
+            fired_at=alert.fired_at,
+        )
+        for alert, slug in rows
+    ]

@@ -48,6 +48,7 @@ async def dashboard_data(
             session, tenant_id, since=since, bucket_s=None
         )
         failures = await queries.recent_failures(session, tenant_id, since=since)
+        alerts = await queries.recent_budget_alerts(session, tenant_id)
         unfinished = await queries.unfinished_counts(session, tenant_id)
         slugs = await queries.tenant_slugs(session, tenant_id)
     waiting = await waiting_messages(redis, slugs)  # not inside the transaction
@@ -62,6 +63,7 @@ async def dashboard_data(
         throughput=throughput_points(finished, first=first, bucket_s=bucket_s),
         models=model_series(totals, points),
         failures=failures,
+        budget_alerts=alerts,
     )
 
 
@@ -116,6 +118,7 @@ def model_series(
                 attempts=point.attempts,
                 p50_ms=point.p50_ms,
                 p95_ms=point.p95_ms,
+                first_token_p50_ms=point.first_token_p50_ms,
                 cost_usd=float(point.cost_usd),
             )
         )
@@ -127,6 +130,7 @@ def model_series(
             failed=total.failed,
             p50_ms=total.p50_ms,
             p95_ms=total.p95_ms,
+            first_token_p50_ms=total.first_token_p50_ms,
             cost_usd=total.cost_usd,
             points=by_model[total.model],
         )

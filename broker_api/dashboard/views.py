@@ -31,6 +31,7 @@ class ModelPoint(BaseModel):
     attempts: int
     p50_ms: float | None  # null while every attempt of the bucket is in flight
     p95_ms: float | None
+    first_token_p50_ms: float | None  # null while no call of the bucket streamed
     cost_usd: float  # a float is exact enough to draw; totals stay decimal
 
 
@@ -40,6 +41,7 @@ class ModelSeries(BaseModel):
     failed: int  # attempts that did not succeed, retried or not
     p50_ms: float | None  # null while every attempt of the window is in flight
     p95_ms: float | None
+    first_token_p50_ms: float | None  # of streamed calls; null while none streamed
     cost_usd: Decimal
     points: list[ModelPoint]
 
@@ -53,6 +55,17 @@ class FailureView(BaseModel):
     finished_at: datetime | None
 
 
+class BudgetAlertView(BaseModel):
+    """A budget threshold a tenant reached (marked on the page)."""
+
+    tenant: str
+    period: str  # 2026-12, 2026-W49 or 2026-12-06
+    threshold_percent: int
+    spent_usd: Decimal
+    budget_usd: Decimal
+    fired_at: datetime
+
+
 class DashboardData(BaseModel):
     scope: str  # "all tenants" or a tenant's slug
     window: Window
@@ -64,3 +77,4 @@ class DashboardData(BaseModel):
     throughput: list[ThroughputPoint]
     models: list[ModelSeries]
     failures: list[FailureView]
+    budget_alerts: list[BudgetAlertView]  # the newest, whatever the window

@@ -19,7 +19,8 @@ from broker_api.jobs.writer import JobWriter
 from broker_api.waiters import JobWaiters, wait_for
 from shared.errors import JobNotFound, JobNotStreamed
 from shared.jobs import JobStatus
-from shared.routing.validation import validate_route
+from shared.model_access import with_allowed
+from shared.routing.validation import check_allowed_models, validate_route
 from shared.schemas import EmbeddingsJob, JobCreate
 from shared.task_messages import Priority
 
@@ -49,7 +50,9 @@ async def submit_job(
     submissions (broker_api.jobs.writer); with one, the key's reservation, the row
     and the stored answer commit together in a transaction of their own."""
     kind = "embedding model" if isinstance(request, EmbeddingsJob) else "model"
-    validate_route(request.model_dump(exclude_none=True), catalog_ids, kind=kind)
+    body = request.model_dump(exclude_none=True)
+    validate_route(body, catalog_ids, kind=kind)
+    check_allowed_models(body, caller.allowed_models)
     values = _job_values(job_id or uuid.uuid4(), caller, request, priority)
     if idempotency_key is None:
         accepted = _accepted(values, await writer.insert(values))
@@ -92,7 +95,10 @@ def _job_values(
         "tenant_id": caller.tenant_id,
         "status": JobStatus.QUEUED.value,
         "request": request.completion_body(),
-        "route": request.route.model_dump(exclude_none=True) if request.route else None,
+        "route": with_allowed(
+            request.route.model_dump(exclude_none=True) if request.route else None,
+            caller.allowed_models,
+        ),
         "custom_id": request.custom_id,
         "metadata": request.metadata,
         "webhook_url": request.webhook_url,

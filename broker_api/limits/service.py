@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from broker_api.deps import Caller
 from broker_api.quotas import count_queued, limits_of
 from shared import budget
+from shared.budget_periods import period_of
 from shared.rate_limits import Rate, ScopeLimit, TenantLimits, parse_limits
 from shared.redis_keys import tenant_running
 
@@ -26,7 +27,7 @@ class ScopeView(BaseModel):
 
 
 class UsageView(BaseModel):
-    month: str
+    month: str  # the budget period's label: 2026-12, 2026-W49 or 2026-12-06
     spent_usd: Decimal
     reserved_usd: Decimal
     queued: int
@@ -60,7 +61,7 @@ async def limits_view(
     session: AsyncSession, redis: Redis, caller: Caller, *, shared_limits: str
 ) -> LimitsView:
     """The caller's limits and current usage."""
-    month = budget.month_of(datetime.now(UTC))
+    month = period_of(datetime.now(UTC), limits_of(caller).period)
     spent, reserved = await budget.spent_usd(redis, session, caller.slug, month=month)
     running = await redis.zcard(tenant_running(caller.slug))
     usage = UsageView(

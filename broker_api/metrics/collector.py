@@ -14,20 +14,28 @@ from prometheus_client.registry import Collector
 
 from broker_api.metrics.snapshot import Snapshot
 from shared.metrics import (
-    INFINITY,
+    FIRST_TOKEN,
     LABELS,
-    LATENCY_BUCKETS_S,
+    LATENCY,
     Counter,
+    Histogram,
     Sample,
-    bucket_label,
     of_counter,
 )
 
 # Counters shown as they are stored: (name, help, shared counter).
 _PLAIN_COUNTERS = (
     ("helixq_attempts", "Calls to OpenRouter.", Counter.ATTEMPTS),
-    ("helixq_cost_usd", "Cost reported by OpenRouter, USD.", Counter.COST_USD),
-    ("helixq_tokens", "Tokens by kind (prompt, completion).", Counter.TOKENS),
+    (
+        "helixq_cost_usd",
+        "Cost of calls as first recorded (reported, else estimated), USD.",
+        Counter.COST_USD,
+    ),
+    (
+        "helixq_tokens",
+        "Tokens by kind (prompt, completion, cached, cache_write, reasoning).",
+        Counter.TOKENS,
+    ),
     (
         "helixq_rate_limit_waits",
         "Waits for a rate-limit token.",
@@ -43,6 +51,11 @@ _PLAIN_COUNTERS = (
         "Webhook delivery tries by resulting status.",
         Counter.WEBHOOK_DELIVERIES,
     ),
+    (
+        "helixq_budget_alerts",
+        "Budget thresholds reached, by tenant and percent (once per period each).",
+        Counter.BUDGET_ALERTS,
+    ),
 )
 
 
@@ -55,8 +68,20 @@ class SnapshotCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         yield from _queue_families(self._snapshot)
         yield from _counter_families(self._snapshot.counters)
-        yield _latency_histogram(self._snapshot.counters)
+        yield _histogram(
+            "helixq_attempt_latency_seconds",
+            "Latency of calls to OpenRouter.",
+            LATENCY,
+            self._snapshot.counters,
+        )
+        yield _histogram(
+            "helixq_attempt_first_token_seconds",
+            "Time to the first chunk of streamed calls to OpenRouter.",
+            FIRST_TOKEN,
+            self._snapshot.counters,
+        )
         yield from _health_families(self._snapshot)
+        yield from _ledger_families(self._snapshot)
 
 
 def _queue_families(snapshot: Snapshot) -> Iterator[Metric]:
@@ -90,21 +115,18 @@ def _counter_families(samples: list[Sample]) -> Iterator[Metric]:
         yield family
 
 
-def _latency_histogram(samples: list[Sample]) -> Metric:
-    family = HistogramMetricFamily(
-        "helixq_attempt_latency_seconds",
-        "Latency of calls to OpenRouter.",
-        labels=["model", "provider"],
-    )
+def _histogram(
+    name: str, documentation: str, histogram: Histogram, samples: list[Sample]
+) -> Metric:
+    family = HistogramMetricFamily(name, documentation, labels=["model", "provider"])
     per_bucket: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
-    for sample in of_counter(samples, Counter.LATENCY_BUCKET):
+    for sample in of_counter(samples, histogram.bucket_counter):
         model, provider, le = sample.labels
         per_bucket[(model, provider)][le] = sample.value
-    sums = {s.labels: s.value for s in of_counter(samples, Counter.LATENCY_SUM_S)}
-    bounds = [bucket_label(i) for i in range(len(LATENCY_BUCKETS_S))] + [INFINITY]
+    sums = {s.labels: s.value for s in of_counter(samples, histogram.sum_counter)}
     for labels, counts in sorted(per_bucket.items()):
         cumulative, buckets = 0.0, []
-        for le in bounds:  # stored per bucket: Prometheus wants running totals
+        for le in histogram.labels():  # stored per bucket: Prometheus wants totals
             cumulative += counts.get(le, 0.0)
             buckets.append((le, cumulative))
         family.add_metric(list(labels), buckets, sum_value=sums.get(labels, 0.0))
@@ -136,3 +158,22 @@ def _health_families(snapshot: Snapshot) -> Iterator[Metric]:
             "Latency of the last OpenRouter check.",
             value=check.latency_ms / 1000,
         )
+
+
+def _ledger_families(snapshot: Snapshot) -> Iterator[Metric]:
+    unattributed = GaugeMetricFamily(
+        "helixq_cost_unattributed_usd",
+        "OpenRouter's activity minus the ledger, per model over the last 30 days,"
+        " that no attempt could take (docs/ledger.md).",
+        labels=["model"],
+    )
+    for model, usd in sorted(snapshot.unattributed_usd.items()):
+        unattributed.add_metric([model], usd)
+    open_costs = GaugeMetricFamily(
+        "helixq_ledger_open_attempts",
+        "Calls whose cost is still estimated or unknown.",
+        labels=["cost_source"],
+    )
+    for source in ("estimated", "unknown"):
+        open_costs.add_metric([source], snapshot.open_costs.get(source, 0))
+    yield from (unattributed, open_costs)

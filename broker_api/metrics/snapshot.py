@@ -6,7 +6,7 @@ counters from the Redis hash every worker adds to (shared.metrics). So the numbe
 are the same whichever API process Prometheus scrapes, and sum every worker.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from redis.asyncio import Redis
@@ -29,6 +29,17 @@ FROM jobs JOIN tenants ON tenants.id = jobs.tenant_id
 GROUP BY tenants.slug, jobs.status
 """)
 _TENANTS = text("SELECT slug FROM tenants ORDER BY slug")
+# The ledger against OpenRouter's account (workers.maintenance.cost_reconciliation):
+# what no attempt took, per model over the days OpenRouter keeps; and the calls
+# whose cost is still estimated or unknown (a partial index holds exactly those).
+_UNATTRIBUTED = text("""
+SELECT model, sum(difference_usd - attributed_usd) AS usd FROM cost_differences
+WHERE day >= current_date - 30 GROUP BY model
+""")
+_OPEN_COSTS = text("""
+SELECT cost_source, count(*) AS attempts FROM attempts
+WHERE cost_source IN ('estimated', 'unknown') GROUP BY cost_source
+""")
 HEARTBEAT_SCAN_COUNT = 500
 
 
@@ -50,6 +61,8 @@ class Snapshot:
     workers_alive: int
     upstream: UpstreamCheck | None  # the latest check, if any
     taken_at: datetime
+    unattributed_usd: dict[str, float] = field(default_factory=dict)  # by model
+    open_costs: dict[str, int] = field(default_factory=dict)  # by cost source
 
 
 async def take_snapshot(
@@ -59,6 +72,8 @@ async def take_snapshot(
     async with session.begin():
         slugs = list((await session.scalars(_TENANTS)).all())
         job_rows = (await session.execute(_JOBS)).all()
+        unattributed = (await session.execute(_UNATTRIBUTED)).all()
+        open_costs = (await session.execute(_OPEN_COSTS)).all()
     oldest = {
         row.slug: float(row.oldest_due_s)
         for row in job_rows
@@ -73,6 +88,8 @@ async def take_snapshot(
         workers_alive=await count_live_workers(redis),
         upstream=latest[0] if latest else None,
         taken_at=now,
+        unattributed_usd={row.model: float(row.usd) for row in unattributed},
+        open_costs={row.cost_source: row.attempts for row in open_costs},
     )
 
 

@@ -28,6 +28,10 @@ class PerformanceRow(BaseModel):
     latency_ms_p95: float | None
     latency_ms_p99: float | None
     tokens_per_s: float | None  # completion tokens / seconds of successful calls
+    streamed: int  # answered calls that streamed: what the first-token figures read
+    first_token_ms_p50: float | None  # time to the first chunk of streamed calls
+    first_token_ms_p95: float | None
+    first_token_ms_p99: float | None
 
 
 class UpstreamHealth(BaseModel):
@@ -96,4 +100,8 @@ def _row_view(row: RowMapping) -> PerformanceRow:
         latency_ms_p95=row["p95_ms"],
         latency_ms_p99=row["p99_ms"],
         tokens_per_s=int(row["tokens"]) / seconds if seconds > 0 else None,
+        streamed=row["streamed"],
+        first_token_ms_p50=row["first_token_p50_ms"],
+        first_token_ms_p95=row["first_token_p95_ms"],
+        first_token_ms_p99=row["first_token_p99_ms"],
     )

@@ -1,5 +1,6 @@
 """SQL of the provider performance comparison: attempts over a window, per model
-or per provider, with exact percentiles (`percentile_cont`)."""
+or per provider, with exact percentiles (`percentile_cont`) of latency and of the
+time to first token."""
 
 from collections.abc import Sequence
 from typing import Any
@@ -26,13 +27,19 @@ _ANSWERED = Attempt.outcome.not_in(
 _TIMED = _SUCCEEDED & Attempt.completion_tokens.is_not(None) & (Attempt.latency_ms > 0)
 
 
-def _latency_percentile(fraction: float) -> ColumnElement[Any]:
-    # Latency of answers only: failures end early (4xx) or at the timeout.
+# Time to first token of every answered call that streamed: a call that broke
+# after its first chunk still says how soon the model started.
+_STREAMED = Attempt.first_token_ms.is_not(None)
+
+
+def _percentile(
+    column: Any, among: ColumnElement[bool], fraction: float, *, prefix: str
+) -> ColumnElement[Any]:
     return (
         func.percentile_cont(fraction)
-        .within_group(Attempt.latency_ms)
-        .filter(_SUCCEEDED)
-        .label(f"p{round(fraction * 100)}_ms")
+        .within_group(column)
+        .filter(among)
+        .label(f"{prefix}p{round(fraction * 100)}_ms")
     )
 
 
@@ -47,20 +54,32 @@ async def performance_rows(
     session: AsyncSession, *, by: str, period: Period, tenant_id: UUID | None
 ) -> Sequence[RowMapping]:
     """Per `by` (model or provider): key, requests, succeeded, p50_ms, p95_ms,
-    p99_ms, tokens, seconds (summed over answers with a token count)."""
+    p99_ms, tokens, seconds (summed over answers with a token count), streamed,
+    first_token_p50_ms, first_token_p95_ms, first_token_p99_ms."""
     key = group_key(by).label("key")
     query = (
         select(
             key,
             func.count().label("requests"),
             func.count().filter(_SUCCEEDED).label("succeeded"),
-            *(_latency_percentile(fraction) for fraction in PERCENTILES),
+            # Latency of answers only: failures end early (4xx) or at the timeout.
+            *(
+                _percentile(Attempt.latency_ms, _SUCCEEDED, fraction, prefix="")
+                for fraction in PERCENTILES
+            ),
             func.coalesce(func.sum(Attempt.completion_tokens).filter(_TIMED), 0).label(
                 "tokens"
             ),
             func.coalesce(
                 func.sum(cast(Attempt.latency_ms, Float) / 1000).filter(_TIMED), 0.0
             ).label("seconds"),
+            func.count().filter(_STREAMED).label("streamed"),
+            *(
+                _percentile(
+                    Attempt.first_token_ms, _STREAMED, fraction, prefix="first_token_"
+                )
+                for fraction in PERCENTILES
+            ),
         )
         .where(
             Attempt.started_at >= period.start,

@@ -23,8 +23,9 @@ WindowQuery = Annotated[
 async def tenant_stats(
     session: SessionDep, redis: RedisDep, caller: CallerDep, window: WindowQuery = "24h"
 ) -> PerformanceReport:
-    """Requests, success rate, p50/p95/p99 latency and tokens per second, per model
-    and per provider, of the caller's attempts; with the upstream health checks."""
+    """Requests, success rate, p50/p95/p99 latency, time to first token (of
+    streamed calls) and tokens per second, per model and per provider, of the
+    caller's attempts; with the upstream health checks."""
     period = period_from_window(window, now=datetime.now(UTC))
     return await performance.performance_report(
         session, redis, period=period, tenant_id=caller.tenant_id

@@ -2,7 +2,7 @@
 of record."""
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -10,8 +10,10 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     ForeignKey,
+    Identity,
     Index,
     Integer,
     LargeBinary,
@@ -27,7 +29,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db.base import Base
 from shared.db.upstream_batches import UpstreamBatch
-from shared.jobs import AttemptOutcome, BatchStatus, JobStatus
+from shared.jobs import AttemptOutcome, BatchStatus, CostSource, JobStatus
 
 Money = Numeric(20, 12)  # USD; prices are per token, so costs need many decimals
 
@@ -53,6 +55,8 @@ class Tenant(Base):
     webhook_url: Mapped[str | None] = mapped_column(Text)
     # Quotas and the tenant's own rate limits (shared.rate_limits.TenantLimits).
     limits: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # The only models its requests may name and routing may pick; NULL: any.
+    allowed_models: Mapped[list[str] | None] = mapped_column(JSONB)
     # The OpenRouter key the tenant's calls use (NULL: OPENROUTER_API_KEY), sealed
     # with HELIXQ_SECRET_KEY (shared.sealing); its hint and label are not secret
     # (shared.upstream_keys).
@@ -116,10 +120,59 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = _now_column()
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # What the key may do (shared.api_keys.KeyScope values); NULL: everything.
+    scopes: Mapped[list[str] | None] = mapped_column(JSONB)
+    # Narrows the tenant's allowed models for this key; NULL: the tenant's.
+    allowed_models: Mapped[list[str] | None] = mapped_column(JSONB)
+    requests_per_minute: Mapped[int | None] = mapped_column(Integer)
+    # Refreshed at most once a minute (broker_api.deps), not on every request.
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AuditEvent(Base):
+    """One admin or key action; rows are never changed or removed (a trigger
+    refuses UPDATE, DELETE and TRUNCATE). No foreign key: the trail outlives what
+    it names."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    actor: Mapped[str] = mapped_column(String(64))  # `admin` or a key's prefix
+    action: Mapped[str] = mapped_column(String(64))
+    tenant: Mapped[str | None] = mapped_column(String(63))  # the tenant's slug
+    target: Mapped[str] = mapped_column(String(300))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    source: Mapped[str | None] = mapped_column(String(100))  # client address, `cli`
+
+    __table_args__ = (Index("ix_audit_events_tenant_id", "tenant", "id"),)
+
+
+class BudgetAlert(Base):
+    """A budget threshold a tenant reached in one period: at most one row each, so
+    its `budget.threshold_reached` event fires once per period."""
+
+    __tablename__ = "budget_alerts"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True, default=uuid.uuid4)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE")
+    )
+    period: Mapped[str] = mapped_column(String(16))  # shared.budget_periods label
+    threshold_pct: Mapped[int] = mapped_column(Integer)
+    budget_usd: Mapped[Decimal] = mapped_column(Money)
+    spent_usd: Mapped[Decimal] = mapped_column(Money)
+    fired_at: Mapped[datetime] = _now_column()
+
+    __table_args__ = (UniqueConstraint("tenant_id", "period", "threshold_pct"),)
 
 
 _STATUSES = ", ".join(f"'{status.value}'" for status in JobStatus)
 _OUTCOMES = ", ".join(f"'{outcome.value}'" for outcome in AttemptOutcome)
+_COST_SOURCES = ", ".join(f"'{source.value}'" for source in CostSource)
 
 
 class Job(Base):
@@ -212,6 +265,19 @@ class Attempt(Base):
     prompt_tokens: Mapped[int | None] = mapped_column(Integer)
     completion_tokens: Mapped[int | None] = mapped_column(Integer)
     cost_usd: Mapped[Decimal | None] = mapped_column(Money)
+    # What OpenRouter reports beside the cost (usage, or GET /generation).
+    cached_tokens: Mapped[int | None] = mapped_column(Integer)
+    cache_write_tokens: Mapped[int | None] = mapped_column(Integer)
+    reasoning_tokens: Mapped[int | None] = mapped_column(Integer)
+    is_byok: Mapped[bool | None] = mapped_column(Boolean)
+    upstream_inference_cost: Mapped[Decimal | None] = mapped_column(Money)
+    # What `cost_usd` is (shared.jobs.CostSource); NULL only on rows written before
+    # the ledger kept it. `cost_note` says why a cost is unknown or still estimated.
+    cost_source: Mapped[str | None] = mapped_column(String(16))
+    cost_note: Mapped[str | None] = mapped_column(Text)
+    # The reconciler's schedule for GET /generation (404 for a while after a call).
+    cost_checks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    cost_check_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     latency_ms: Mapped[int | None] = mapped_column(Integer)  # None until answered
     # A streamed call's time to its first chunk; None for a call not streamed.
     first_token_ms: Mapped[int | None] = mapped_column(Integer)
@@ -220,6 +286,18 @@ class Attempt(Base):
 
     __table_args__ = (
         CheckConstraint(f"outcome IN ({_OUTCOMES})", name="outcome"),
+        CheckConstraint(f"cost_source IN ({_COST_SOURCES})", name="cost_source"),
+        # An unknown cost always says why.
+        CheckConstraint(
+            "cost_usd IS NOT NULL OR cost_source IS NULL OR cost_note IS NOT NULL",
+            name="cost_stated",
+        ),
+        # The reconciler looks for costs it may still learn.
+        Index(
+            "ix_attempts_cost_due",
+            "cost_check_at",
+            postgresql_where=text("cost_source IN ('estimated', 'unknown')"),
+        ),
         # The sweeper looks for calls a dead worker left without an answer.
         Index(
             "ix_attempts_started",
@@ -397,3 +475,24 @@ class FileChunk(Base):
     )
     seq: Mapped[int] = mapped_column(Integer, primary_key=True)
     data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class CostDifference(Base):
+    """OpenRouter's figure for a model and UTC day (`GET /activity`) beside the
+    ledger's, after the per-call reconciliation; what could not be priced per call
+    is attributed from here (workers.maintenance.cost_reconciliation)."""
+
+    __tablename__ = "cost_differences"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    model: Mapped[str] = mapped_column(String(200), primary_key=True)
+    # Which upstream key's account figures these are ("default": the workers' key).
+    upstream_key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    upstream_usd: Mapped[Decimal] = mapped_column(Money)
+    ledger_usd: Mapped[Decimal] = mapped_column(Money)  # before attribution
+    difference_usd: Mapped[Decimal] = mapped_column(Money)  # upstream - ledger
+    attributed_usd: Mapped[Decimal] = mapped_column(Money, server_default="0")
+    attributed_attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    upstream_requests: Mapped[int | None] = mapped_column(Integer)
+    ledger_requests: Mapped[int] = mapped_column(Integer, server_default="0")
+    checked_at: Mapped[datetime] = _now_column()

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 
 from shared.endpoints import is_embeddings
 from shared.errors import InvalidRequest
+from shared.model_access import allowed_of, only_allowed
 from shared.model_ids import upstream_model_id
 from shared.routing.catalog import ModelInfo
 from shared.routing.decision import FailureNote, RoutingDecision
@@ -66,7 +67,7 @@ class RoutingInputs:
     performance: Mapping[str, ModelStats]  # decayed to now
     rotation: Rotation
     rng: random.Random
-    # `jobs.route`: {strategy, fallback, model_substitution}
+    # `jobs.route`: {strategy, fallback, model_substitution, allowed_models}
     override: Mapping[str, object] | None = None
 
 
@@ -236,17 +237,38 @@ def candidate_models(
     tenant: TenantRouting,
     defaults: RoutingDefaults,
     catalog: Mapping[str, ModelInfo],
+    allowed: Sequence[str] | None = None,
 ) -> list[str]:
     """The candidate set's ids (see the module docstring), unordered by strategy:
     what the worker reads performance stats for before routing. An embeddings
-    request's set holds embedding models only (embedding_candidates)."""
+    request's set holds embedding models only (embedding_candidates). With an
+    allow-list, only its models: when none of the set is on it, the list itself
+    (its embedding models, for an embeddings request)."""
     if is_embeddings(request):
-        return embedding_candidates(request, tenant, catalog)
+        ids = embedding_candidates(request, tenant, catalog)
+        return ids if allowed is None else _allowed_embeddings(ids, allowed, catalog)
     ids = list(requested_models(request))
     if not request.get("models"):
         ids += [entry.model for entry in tenant.pool]
         ids += [tenant.default_model] if tenant.default_model else []
-    return list(dict.fromkeys(ids or [defaults.default_model]))
+    ids = list(dict.fromkeys(ids or [defaults.default_model]))
+    if allowed is None:
+        return ids
+    return only_allowed(ids, allowed) or list(allowed)
+
+
+def _allowed_embeddings(
+    ids: list[str], allowed: Sequence[str], catalog: Mapping[str, ModelInfo]
+) -> list[str]:
+    kept = only_allowed(ids, allowed) or [
+        model for model in allowed if _is_embedding(model, catalog)
+    ]
+    if not kept:
+        raise InvalidRequest(
+            "no embedding model to route to: the models this key or tenant may use "
+            f"({', '.join(allowed)}) hold none"
+        )
+    return kept
 
 
 def embedding_candidates(
@@ -279,8 +301,9 @@ def _is_embedding(model_id: str, catalog: Mapping[str, ModelInfo]) -> bool:
 def candidate_entries(inputs: RoutingInputs) -> list[PoolEntry]:
     """The candidate set with the pool's weights and tiers."""
     pool = {entry.model: entry for entry in inputs.tenant.pool}
+    allowed = allowed_of(inputs.override)
     ids = candidate_models(
-        inputs.request, inputs.tenant, inputs.defaults, inputs.catalog
+        inputs.request, inputs.tenant, inputs.defaults, inputs.catalog, allowed
     )
     return [pool.get(model, PoolEntry(model)) for model in ids]
 

@@ -9,7 +9,8 @@ word, and an unknown id fails the job as `upstream_model_not_found`.
 
 from collections.abc import Collection, Iterable, Mapping
 
-from shared.errors import SettingsError
+from shared.errors import ModelNotAllowed, SettingsError
+from shared.model_access import check_model_allowed
 from shared.model_ids import upstream_model_id
 from shared.routing.names import (
     close_matches,
@@ -44,6 +45,19 @@ def validate_route(
         if route.get("model_substitution"):
             parse_substitution(str(route["model_substitution"]))
     check_known_models(requested_models(request), catalog_ids, field="model", kind=kind)
+
+
+def check_allowed_models(
+    request: Mapping[str, object], allowed: Collection[str] | None
+) -> None:
+    """ModelNotAllowed when the body names a model outside `allowed` (None: any);
+    a body naming none is routed among the allowed models."""
+    if allowed is None:
+        return
+    if not allowed:
+        raise ModelNotAllowed(str(request.get("model") or "any model"), [])
+    for model in requested_models(request):
+        check_model_allowed(model, tuple(allowed))
 
 
 def validate_pool(

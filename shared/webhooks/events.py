@@ -17,6 +17,7 @@ class EventType(StrEnum):
     BATCH_FAILED = "batch.failed"
     BATCH_CANCELLED = "batch.cancelled"
     BATCH_EXPIRED = "batch.expired"
+    BUDGET_THRESHOLD_REACHED = "budget.threshold_reached"
 
 
 _JOB_EVENTS = {
@@ -109,4 +110,25 @@ def batch_data(batch: Batch) -> dict[str, Any]:
         "request_counts": batch.request_counts,
         "created_at": _iso(batch.created_at),
         "ended_at": _iso(ended_at),
+    }
+
+
+def budget_alert_data(
+    *,
+    alert_id: UUID,
+    tenant: str,
+    period: str,
+    threshold_pct: int,
+    budget_usd: Decimal,
+    spent_usd: Decimal,
+) -> dict[str, Any]:
+    """What a budget alert tells: the threshold, the period and the spend."""
+    return {
+        "id": str(alert_id),
+        "object": "budget_alert",
+        "tenant": tenant,
+        "period": period,
+        "threshold_percent": threshold_pct,
+        "budget_usd": str(budget_usd),
+        "spent_usd": str(spent_usd),
     }

@@ -31,7 +31,9 @@ def check_submit_credits(state: SimulatorState) -> None:
 
 def _charge(batch: Batch, state: SimulatorState, at: float) -> None:
     cost = batch.usage.cost if batch.usage else Decimal(0)
-    state.ledger.charge(cost, datetime.fromtimestamp(at, UTC).date())
+    state.ledger.charge(
+        cost, datetime.fromtimestamp(at, UTC).date(), model=batch.served.id
+    )
     state.batches.billed_usd += cost
 
 

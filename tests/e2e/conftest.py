@@ -67,6 +67,8 @@ def _environment(services: Services, sim_port: int, api_port: int) -> dict[str, 
         "HELIXQ_SWEEP_INTERVAL_S": "1",
         "HELIXQ_QUEUED_STALE_S": "3",
         "HELIXQ_BATCH_SWEEP_INTERVAL_S": "1",
+        # A beat started after one was killed takes the lead once its lease lapses.
+        "HELIXQ_BEAT_LEASE_S": "3",
         # The test's webhook receiver listens on 127.0.0.1.
         "HELIXQ_WEBHOOK_ALLOW_PRIVATE": "true",
         "PYTHONUNBUFFERED": "1",

@@ -1,5 +1,6 @@
 """The dashboard in headless Chromium against the running stack: it loads, signs in
-from the URL fragment, and draws every chart from real jobs; a screenshot is kept."""
+from the URL fragment, and draws every chart from real jobs, streamed ones
+included; a screenshot is kept."""
 
 import shutil
 import subprocess
@@ -38,6 +39,8 @@ class ChartElements(HTMLParser):
         self.points: dict[str, int] = {}
         self.shapes: dict[str, Counter[str]] = {}
         self.body: dict[str, str | None] = {}
+        self.table: str | None = None
+        self.rows: dict[str, list[list[str]]] = {}
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         found = dict(attrs)
@@ -52,6 +55,21 @@ class ChartElements(HTMLParser):
             self.shapes[chart] = Counter()
         elif self.current and tag in {"path", "rect", "circle"}:
             self.shapes[self.current][tag] += 1
+        if tag == "table" and found.get("id"):
+            self.table = found["id"]
+            self.rows[self.table] = []
+        elif tag == "tr" and self.table:
+            self.rows[self.table].append([])
+        elif tag == "td" and self.table:
+            self.rows[self.table][-1].append("")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "table":
+            self.table = None
+
+    def handle_data(self, data: str) -> None:
+        if self.table and self.rows[self.table] and self.rows[self.table][-1]:
+            self.rows[self.table][-1][-1] += data
 
 
 def chromium(url: str, profile: Path, *extra: str) -> str:
@@ -67,7 +85,8 @@ def chromium(url: str, profile: Path, *extra: str) -> str:
 def test_dashboard_draws_every_chart_in_headless_chromium(
     stack: Stack, tenant_client: Client, tmp_path: Path
 ) -> None:
-    jobs = [submit(tenant_client) for _ in range(6)]
+    jobs = [submit(tenant_client) for _ in range(4)]
+    jobs += [submit(tenant_client, stream=True) for _ in range(2)]
     jobs += [submit(tenant_client, model="sim/400")]
     views = [wait_terminal(tenant_client, job_id) for job_id in jobs]
     assert sorted(v["status"] for v in views) == ["failed"] + ["succeeded"] * 6
@@ -90,10 +109,14 @@ def test_dashboard_draws_every_chart_in_headless_chromium(
     assert tenant_client.key not in dom  # the fragment is dropped once read
     assert parsed.points["throughput"] >= 1
     assert parsed.shapes["throughput"]["rect"] >= 2  # succeeded and failed
-    for chart in ("latency", "cost"):
+    for chart in ("latency", "first-token", "cost"):
         assert parsed.points[chart] >= 1
         assert parsed.shapes[chart]["path"] >= 1
         assert parsed.shapes[chart]["circle"] >= 1
     assert parsed.shapes["queues"]["rect"] >= 1  # the tenant's bar, even when idle
     assert "openai/gpt-4o-mini" in dom
+    rows = {cells[0]: cells for cells in parsed.rows["models"] if cells}
+    _, attempts, _, _, _, first_token_p50, _ = rows["openai/gpt-4o-mini"]
+    assert int(attempts) >= 6
+    assert int(first_token_p50) > 0  # the median of the streamed calls
     assert "upstream_bad_request" in dom

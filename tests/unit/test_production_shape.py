@@ -1,9 +1,14 @@
 """docker-compose.yml and deploy/env.example: what the production shape requires."""
 
+import re
+import tomllib
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from helixq.cli import build_parser
+from shared.liveness import ROLES
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,6 +48,51 @@ def test_env_example_sets_no_metrics_value_and_documents_both() -> None:
 
 def test_the_api_runs_more_than_one_process() -> None:
     """One API process is bound to one core by the GIL."""
-    environment = _compose()["services"]["api"]["environment"]
-    default = environment["HELIXQ_API_WORKERS"].removeprefix("${HELIXQ_API_WORKERS:-")
-    assert int(default.removesuffix("}")) >= 2
+    command = _compose()["services"]["api"]["command"]
+    workers = _interpolated(command[command.index("--workers") + 1])
+    assert int(workers) >= 2
+
+
+def _interpolated(value: str) -> str:
+    """A compose value with each `${NAME:-default}` read as its default."""
+    return re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", value)
+
+
+def _helixq_services() -> dict[str, Any]:
+    """The services running helixq's image."""
+    return {
+        name: service
+        for name, service in _compose()["services"].items()
+        if service.get("image") == "helixq:local"
+    }
+
+
+def test_every_long_running_service_has_a_healthcheck() -> None:
+    for name, service in _compose()["services"].items():
+        if service.get("restart") == "no":
+            continue  # a one-shot (the migration): it exits, it is not watched
+        assert "healthcheck" in service, name
+        assert service["healthcheck"]["test"][0] in ("CMD", "CMD-SHELL"), name
+
+
+def test_every_helixq_command_and_healthcheck_exists_in_the_cli() -> None:
+    parser = build_parser()
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    for name, service in _helixq_services().items():
+        parser.parse_args([_interpolated(part) for part in service["command"]])
+        if "healthcheck" in service:
+            program = service["healthcheck"]["test"][1]
+            assert program in {*scripts, "python"}, (name, program)
+
+
+def test_workers_and_beat_are_checked_on_their_own_heartbeat() -> None:
+    services = _compose()["services"]
+    for role in ROLES:
+        assert services[role]["healthcheck"]["test"] == ["CMD", "helixq-alive", role]
+
+
+def test_workers_and_beat_run_replicas() -> None:
+    services = _compose()["services"]
+    for name in ("worker", "beat"):
+        replicas = _interpolated(str(services[name]["deploy"]["replicas"]))
+        assert int(replicas) >= 2, name

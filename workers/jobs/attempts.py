@@ -5,8 +5,9 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import NamedTuple
 
+from shared.cost import answered_cost, failed_cost
 from shared.jobs import AttemptOutcome
-from workers.jobs.records import AttemptRecord, Call, ClaimedJob
+from workers.jobs.records import AttemptRecord, Call, ClaimedJob, priced
 from workers.openrouter.errors import UpstreamError
 from workers.openrouter.schemas import Completion
 
@@ -19,24 +20,29 @@ class Succeeded(NamedTuple):
 
 
 def succeeded_attempt(job: ClaimedJob, call: Call, completion: Completion) -> Succeeded:
-    return Succeeded(
-        AttemptRecord(
-            id=call.id,
-            job_id=job.id,
-            model=completion.model or call.model,
-            outcome=AttemptOutcome.SUCCEEDED,
-            started_at=call.started_at,
-            latency_ms=completion.latency_ms,
-            http_status=completion.http_status,
-            generation_id=completion.generation_id,
-            provider=completion.provider,
-            prompt_tokens=completion.prompt_tokens,
-            completion_tokens=completion.completion_tokens,
-            cost_usd=completion.cost_usd,
-            first_token_ms=completion.first_token_ms,
-        ),
-        completion.body_json,
+    cost = answered_cost(
+        completion.cost_usd,
+        model=call.pricing,
+        prompt_tokens=completion.prompt_tokens,
+        completion_tokens=completion.completion_tokens,
+        reserve_usd=call.reserve_usd,
     )
+    record = AttemptRecord(
+        id=call.id,
+        job_id=job.id,
+        model=completion.model or call.model,
+        outcome=AttemptOutcome.SUCCEEDED,
+        started_at=call.started_at,
+        latency_ms=completion.latency_ms,
+        http_status=completion.http_status,
+        generation_id=completion.generation_id,
+        provider=completion.provider,
+        prompt_tokens=completion.prompt_tokens,
+        completion_tokens=completion.completion_tokens,
+        first_token_ms=completion.first_token_ms,
+        details=completion.details,
+    )
+    return Succeeded(priced(record, cost), completion.body_json)
 
 
 CLIENT_LEFT = "client_disconnected"
@@ -65,7 +71,10 @@ def failed_attempt(job: ClaimedJob, call: Call, error: UpstreamError) -> Attempt
     outcome = (
         AttemptOutcome.RETRYABLE if error.is_retryable else AttemptOutcome.PERMANENT
     )
-    return AttemptRecord(
+    cost = failed_cost(
+        error.cost_usd, http_status=error.http_status, reserve_usd=call.reserve_usd
+    )
+    record = AttemptRecord(
         id=call.id,
         job_id=job.id,
         model=call.model,
@@ -75,5 +84,5 @@ def failed_attempt(job: ClaimedJob, call: Call, error: UpstreamError) -> Attempt
         http_status=error.http_status,
         error_code=error.code,
         error_message=error.message,
-        cost_usd=error.cost_usd,
     )
+    return priced(record, cost)

@@ -189,16 +189,19 @@ class Completions:
     async def _call_and_record(self, job: ClaimedJob, plan: Plan) -> Outcome:
         endings = self._endings
         while (model := plan.decision.next_model()) is not None:
-            call = Call(model)
+            pricing, reserve = await self.limits.pricing(job.request, model)
+            call = Call(model, reserve_usd=reserve, pricing=pricing)
             if not await endings.begin(job, call):
                 return Outcome(OutcomeKind.CLAIM_LOST)
             try:
-                completion = await self._call(job, upstream_body(job.request, model))
+                completion = await self._call(
+                    job, call, upstream_body(job.request, model)
+                )
             except ClientCancelled as left:
                 cancelled = cancelled_attempt(job, call, left.partial)
                 decision = plan.decision.with_model_used(model)
                 outcome = await endings.cancel(job, cancelled, decision)
-                await self._report(cancelled.attempt, outcome)
+                await self._report(job, cancelled.attempt, outcome)
                 return outcome
             except UpstreamError as error:
                 attempt = failed_attempt(job, call, error)
@@ -211,9 +214,9 @@ class Completions:
                     outcome = await endings.settle_failure(
                         job, attempt, error, plan.decision
                     )
-                    await self._report(attempt, outcome)
+                    await self._report(job, attempt, outcome)
                     return outcome
-                await self._report(attempt)
+                await self._report(job, attempt)
                 if not await endings.record_and_renew(job, attempt):
                     return Outcome(OutcomeKind.CLAIM_LOST)
                 continue  # another candidate may answer
@@ -221,13 +224,13 @@ class Completions:
             outcome = await endings.finish(
                 job, succeeded, plan.decision.with_model_used(model)
             )
-            await self._report(succeeded.attempt, outcome)
+            await self._report(job, succeeded.attempt, outcome)
             return outcome
         raise ValueError(f"job {job.id}: no candidate model")
 
-    async def _call(self, job: ClaimedJob, body: JsonObject) -> Completion:
+    async def _call(self, job: ClaimedJob, call: Call, body: JsonObject) -> Completion:
         if is_streamed(job):
-            return await self._streamed.complete(job, body)
+            return await self._streamed.complete(job, body, attempt_id=call.id)
         if is_embeddings(job.request):
             return await self._client.embed(job.id, body)
         return await self._client.complete(job.id, body)
@@ -248,11 +251,11 @@ class Completions:
             routing=routing_json(plan.decision),
             result_json=error.partial.body_json,
         )
-        await self._report(attempt, outcome)
+        await self._report(job, attempt, outcome)
         return outcome
 
     async def _report(
-        self, attempt: AttemptRecord, outcome: Outcome | None = None
+        self, job: ClaimedJob, attempt: AttemptRecord, outcome: Outcome | None = None
     ) -> None:
         """Count the attempt in the metrics, fold it into the performance cache and,
         once the job is finished or failed, queue the finished notice: sent with the
@@ -271,7 +274,7 @@ class Completions:
         finished = outcome is not None and outcome.kind in FINAL
 
         def fill(pipe: AsyncPipeline) -> None:
-            add_attempt(pipe, attempt)
+            add_attempt(pipe, attempt, job.tenant_slug)
             self._routes.add_record(pipe, attempt.model, sample)
             if finished:
                 add_finished_notice(pipe, attempt.job_id)

@@ -146,6 +146,15 @@ class JobEndings:
             job, lambda conn: transitions.begin_attempt(conn, job, call)
         )
 
+    async def note_generation_id(self, attempt_id: UUID, generation_id: str) -> None:
+        """Keep a call's generation id on its row while the call goes on. One try:
+        the answer writes it again, and only a worker dying before that needs it."""
+        try:
+            async with self._db.connection() as conn:
+                await transitions.note_generation_id(conn, attempt_id, generation_id)
+        except (psycopg.Error, psycopg_pool.PoolTimeout) as error:
+            logger.warning("attempt %s: generation id not kept: %r", attempt_id, error)
+
     async def record_and_renew(self, job: ClaimedJob, attempt: AttemptRecord) -> bool:
         """Record a failed call's answer and renew the lease for the next candidate;
         False: the claim was lost."""

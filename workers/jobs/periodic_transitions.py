@@ -95,15 +95,20 @@ def move_discount_jobs_to_realtime(
 
 # A Batch API result line is an attempt like any call, on the discount lane, kept
 # even when its job ended meanwhile (cancelled or expired): the line was billed.
+# Its cost is the upstream batch's, apportioned by line; a line with none says so.
 _RECORD_DISCOUNT_ATTEMPT = text("""
 INSERT INTO attempts (id, job_id, number, model, provider, generation_id, lane,
     upstream_batch_id, outcome, http_status, error_code, error_message,
-    prompt_tokens, completion_tokens, cost_usd, latency_ms, started_at)
+    prompt_tokens, completion_tokens, cost_usd, latency_ms, started_at,
+    cost_source, cost_note)
 SELECT gen_random_uuid(), jobs.id,
     (SELECT coalesce(max(number), 0) + 1 FROM attempts WHERE job_id = jobs.id),
     :model, :provider, :generation_id, 'discount', :upstream_batch_id, :outcome,
     :http_status, :error_code, :error_message, :prompt_tokens, :completion_tokens,
-    :cost_usd, :latency_ms, :started_at
+    :cost_usd, :latency_ms, :started_at,
+    CASE WHEN CAST(:cost_usd AS numeric) IS NULL THEN 'unknown' ELSE 'reported' END,
+    CASE WHEN CAST(:cost_usd AS numeric) IS NULL
+         THEN 'the upstream batch reported no cost for this line' END
 FROM jobs WHERE jobs.id = :job_id AND jobs.upstream_batch_id = :upstream_batch_id
 """)
 

@@ -1,12 +1,14 @@
 """What a worker knows of a job it holds, and of the calls it makes for it."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
 
-from shared.jobs import AttemptOutcome
+from shared.cost import NO_DETAILS, LedgerCost, UsageDetails
+from shared.jobs import AttemptOutcome, CostSource
+from shared.routing.catalog import ModelInfo
 from workers.openrouter.schemas import JsonObject
 
 
@@ -44,6 +46,10 @@ class Call:
     model: str
     id: UUID = field(default_factory=uuid4)
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # The ledger's figure until the answer: list price x the prompt estimate and
+    # max_tokens (shared.cost); None for a model the catalog cannot price.
+    reserve_usd: Decimal | None = None
+    pricing: ModelInfo | None = None  # the catalog's prices, for estimates
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,5 +70,15 @@ class AttemptRecord:
     completion_tokens: int | None = None
     cost_usd: Decimal | None = None
     first_token_ms: int | None = None  # a streamed call's time to its first chunk
+    details: UsageDetails = NO_DETAILS
+    cost_source: CostSource = CostSource.REPORTED
+    cost_note: str | None = None
     # The row begin_attempt wrote before the call (Call.id); the answer goes onto it.
     id: UUID = field(default_factory=uuid4)
+
+
+def priced(record: AttemptRecord, cost: LedgerCost) -> AttemptRecord:
+    """`record` with the ledger's cost, its source and note."""
+    return replace(
+        record, cost_usd=cost.usd, cost_source=cost.source, cost_note=cost.note
+    )

@@ -8,12 +8,15 @@ prompt as routing estimates it, the characters generated at four to a token,
 priced from the catalog, and the stored `usage` says `"is_estimate": true`.
 """
 
+import asyncio
+import functools
 import json
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
+from uuid import UUID
 
 from shared.cost import estimated_cost_usd
 from shared.job_streams import JobEnd
@@ -57,6 +60,9 @@ class StreamingConfig:
     first_token_timeout_s: float
 
 
+GenerationIds = Callable[[UUID, str], Coroutine[Any, Any, None]]
+
+
 class StreamedCalls:
     """Makes a streaming job's call, relaying its chunks."""
 
@@ -67,17 +73,27 @@ class StreamedCalls:
         streams: JobStreams,
         config: StreamingConfig,
         catalog: CatalogSource,
+        generation_ids: GenerationIds,
     ) -> None:
         self._client = client
         self.streams = streams
         self._config = config
         self._catalog = catalog
+        self._generation_ids = generation_ids
+        self._noting: set[asyncio.Task[None]] = set()
 
-    async def complete(self, job: ClaimedJob, body: JsonObject) -> Completion:
+    async def complete(
+        self, job: ClaimedJob, body: JsonObject, *, attempt_id: UUID
+    ) -> Completion:
         """Stream one call; raises UpstreamError, or ClientCancelled once the
-        client left (the call closed)."""
+        client left (the call closed). The generation id goes onto the attempt's
+        row as soon as it is known, beside the relay."""
         await self.streams.status(job.id, "running")
-        call = StreamedCall(StreamAssembly(), started_s=time.monotonic())
+        call = StreamedCall(
+            StreamAssembly(),
+            started_s=time.monotonic(),
+            on_generation_id=functools.partial(self._note, attempt_id),
+        )
         work = self._client.stream(
             job.id,
             body,
@@ -91,6 +107,12 @@ class StreamedCalls:
             chars = call.assembly.completion_chars
             partial = await self._with_usage(job, call.completion(), chars)
             raise ClientCancelled(partial) from None
+
+    def _note(self, attempt_id: UUID, generation_id: str) -> None:
+        # Not awaited on the relay's path: the first chunk goes on at once.
+        task = asyncio.create_task(self._generation_ids(attempt_id, generation_id))
+        self._noting.add(task)
+        task.add_done_callback(self._noting.discard)
 
     async def announce(self, job: ClaimedJob, outcome: Outcome) -> None:
         """Tell the job's readers how its run ended: over (`end`, whose details
@@ -143,6 +165,6 @@ class StreamedCalls:
             provider=partial.provider,
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
-            cost_usd=cost,
+            cost_usd=None,  # an estimate: the ledger marks it so (shared.cost)
             first_token_ms=partial.first_token_ms,
         )

@@ -23,7 +23,7 @@ from psycopg import AsyncConnection
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
 
-from shared.cost import LEDGER_COST_SQL
+from shared.cost import LEDGER_COST_SQL, reserve_cost
 from shared.redaction import redact
 from workers.jobs.records import AttemptRecord, Call, ClaimedJob, Ended
 from workers.webhooks.job_events import ENDED_JOB_RETURNING, EndedJob, record_job_event
@@ -61,26 +61,42 @@ RETURNING jobs.id, jobs.claim_token, jobs.request, jobs.route, jobs.retries,
 """
 
 # Written before the call, guarded by the claim: a worker that lost its claim makes
-# no call, and a worker that dies mid-call still leaves the call in the ledger.
+# no call, and a worker that dies mid-call still leaves the call in the ledger, at
+# its reserved estimate (shared.cost) until OpenRouter's figure replaces it.
 _BEGIN_ATTEMPT = """
-INSERT INTO attempts (id, job_id, number, model, outcome, started_at)
+INSERT INTO attempts (id, job_id, number, model, outcome, started_at, cost_usd,
+    cost_source, cost_note)
 SELECT %(attempt_id)s, jobs.id,
     (SELECT coalesce(max(number), 0) + 1 FROM attempts WHERE job_id = jobs.id),
-    %(model)s, 'started', %(started_at)s
+    %(model)s, 'started', %(started_at)s, %(cost_usd)s, %(cost_source)s,
+    %(cost_note)s
 FROM jobs
 WHERE jobs.id = %(job_id)s AND jobs.claim_token = %(token)s AND jobs.status = 'running'
 """
 
 # The call's answer, onto the row written before it. Updating by id makes a retried
-# write a no-op, and the answer lands even when the claim was lost meanwhile.
+# write a no-op, and the answer lands even when the claim was lost meanwhile. A
+# failure keeps the generation id its stream already gave (note_generation_id).
 _RECORD_ATTEMPT = """
 UPDATE attempts SET model = %(model)s, provider = %(provider)s,
-    generation_id = %(generation_id)s, outcome = %(outcome)s,
+    generation_id = coalesce(%(generation_id)s, attempts.generation_id),
+    outcome = %(outcome)s,
     http_status = %(http_status)s, error_code = %(attempt_error_code)s,
     error_message = %(attempt_error_message)s, prompt_tokens = %(prompt_tokens)s,
     completion_tokens = %(completion_tokens)s, cost_usd = %(cost_usd)s,
-    latency_ms = %(latency_ms)s, first_token_ms = %(first_token_ms)s
+    latency_ms = %(latency_ms)s, first_token_ms = %(first_token_ms)s,
+    cached_tokens = %(cached_tokens)s, cache_write_tokens = %(cache_write_tokens)s,
+    reasoning_tokens = %(reasoning_tokens)s, is_byok = %(is_byok)s,
+    upstream_inference_cost = %(upstream_inference_cost)s,
+    cost_source = %(cost_source)s, cost_note = %(cost_note)s
 WHERE id = %(attempt_id)s
+"""
+
+# A streamed call's generation id, as soon as its first bytes carry it: a call
+# whose worker dies afterwards can still be priced by OpenRouter's figure.
+_NOTE_GENERATION_ID = """
+UPDATE attempts SET generation_id = %(generation_id)s
+WHERE id = %(attempt_id)s AND generation_id IS NULL
 """
 # The attempt and the job's new state go in one statement: one round trip, atomic
 # without a transaction block.
@@ -197,14 +213,26 @@ def _claimed(row: tuple[Any, ...]) -> ClaimedJob:
 async def begin_attempt(conn: Connection, job: ClaimedJob, call: Call) -> bool:
     """Write the `started` row of a call about to be made; False (and nothing
     written) when the claim was lost: the call must not be made."""
+    cost = reserve_cost(call.reserve_usd)
     params = {
         "attempt_id": call.id,
         "job_id": job.id,
         "token": job.claim_token,
         "model": call.model,
         "started_at": call.started_at,
+        "cost_usd": cost.usd,
+        "cost_source": cost.source.value,
+        "cost_note": cost.note,
     }
     return await _changed(conn, _BEGIN_ATTEMPT, params)
+
+
+async def note_generation_id(
+    conn: Connection, attempt_id: UUID, generation_id: str
+) -> None:
+    """Keep a call's generation id on its row while the call goes on."""
+    params = {"attempt_id": attempt_id, "generation_id": generation_id}
+    await conn.execute(_NOTE_GENERATION_ID, params, prepare=True)
 
 
 async def record_attempt_and_renew(
@@ -330,6 +358,7 @@ async def defer_job(conn: Connection, job: ClaimedJob, *, delay_s: float) -> boo
 
 
 def _attempt_params(attempt: AttemptRecord) -> dict[str, Any]:
+    details = attempt.details
     return {
         "attempt_id": attempt.id,
         "job_id": attempt.job_id,
@@ -345,6 +374,13 @@ def _attempt_params(attempt: AttemptRecord) -> dict[str, Any]:
         "cost_usd": attempt.cost_usd,
         "latency_ms": attempt.latency_ms,
         "first_token_ms": attempt.first_token_ms,
+        "cached_tokens": details.cached_tokens,
+        "cache_write_tokens": details.cache_write_tokens,
+        "reasoning_tokens": details.reasoning_tokens,
+        "is_byok": details.is_byok,
+        "upstream_inference_cost": details.upstream_inference_cost,
+        "cost_source": attempt.cost_source.value,
+        "cost_note": attempt.cost_note,
     }
 
 

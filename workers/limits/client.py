@@ -3,9 +3,11 @@ settles the token estimate with the usage it reports, adds its cost to the job's
 budget ticket, and an upstream 429 cools its model down for every worker."""
 
 from collections.abc import Awaitable, Callable
+from decimal import Decimal
 from typing import Protocol
 from uuid import UUID
 
+from shared.cost import answered_cost
 from workers.limits.gate import LimitsGate, Ticket
 from workers.openrouter.errors import (
     UpstreamBudgetExhausted,
@@ -148,10 +150,26 @@ class RateLimitedClient:
                 )
             raise
         if ticket is not None:
-            if completion.cost_usd is not None:
-                ticket.spent_usd += completion.cost_usd
+            ticket.spent_usd += await self._ledger_cost(body, model, completion)
             await self._settle_tokens(ticket, model, completion)
         return completion
+
+    async def _ledger_cost(
+        self, body: JsonObject, model: str, completion: Completion
+    ) -> Decimal:
+        """What the budget counts for an answer: its reported cost, else the
+        ledger's estimate (shared.cost), never a silent zero."""
+        if completion.cost_usd is not None:
+            return completion.cost_usd
+        pricing, reserve = await self._gate.pricing(body, model)
+        cost = answered_cost(
+            None,
+            model=pricing,
+            prompt_tokens=completion.prompt_tokens,
+            completion_tokens=completion.completion_tokens,
+            reserve_usd=reserve,
+        )
+        return cost.usd or Decimal(0)
 
     async def _settle_tokens(
         self, ticket: Ticket, model: str, completion: Completion

@@ -2,7 +2,7 @@
 
 `admit` runs right after the claim, while the job's message is still unacked (see
 workers.jobs.completion): a running slot if the tenant caps them, a budget reservation
-if it has a monthly budget, then tokens for its first candidate model. Tokens up
+if it has a budget, then tokens for its first candidate model. Tokens up
 to HELIXQ_LIMIT_HORIZON_S ahead are waited for there, so the worker fetches no
 more messages meanwhile and the jobs behind stay in their tenant queues, in order,
 for Celery's round robin to hand out fairly. Anything longer defers the job
@@ -21,7 +21,8 @@ from uuid import UUID
 from redis.asyncio import Redis
 
 from shared import budget
-from shared.cost import budget_estimate_usd
+from shared.budget_periods import period_of
+from shared.cost import budget_estimate_usd, estimated_cost_usd
 from shared.model_ids import upstream_model_id
 from shared.rate_limits import (
     RateLimitSettings,
@@ -41,7 +42,7 @@ from workers.runtime.redis_batching import RedisBatcher
 logger = logging.getLogger(__name__)
 
 BUDGET_EXCEEDED = "budget_exceeded"
-BUDGET_REFUSED = "the tenant's monthly budget cannot cover this job"
+BUDGET_REFUSED = "the tenant's budget for this period cannot cover this job"
 UPSTREAM_KEY_UNREADABLE = "upstream_key_unreadable"
 Catalog = Callable[[], Awaitable[Mapping[str, ModelInfo]]]
 
@@ -178,7 +179,7 @@ class LimitsGate:
         if budget_usd is None:
             return True
         estimate = await self._estimate_usd(model, prompt, completion)
-        month = budget.month_of(datetime.now(UTC))
+        month = period_of(datetime.now(UTC), ticket.limits.period)
         reserve = partial(
             budget.reserve,
             self.parts.redis,
@@ -200,6 +201,20 @@ class LimitsGate:
     async def _seed(self, tenant: str, month: str) -> None:
         recorded = await self.parts.recorded_spend(tenant, month)
         await budget.seed(self.parts.redis, tenant, month=month, spent_usd=recorded)
+
+    async def pricing(
+        self, request: Mapping[str, object], model: str
+    ) -> tuple[ModelInfo | None, Decimal | None]:
+        """The catalog's prices of `model` and what one call of `request` to it
+        is reserved at (None when the catalog cannot price it)."""
+        info = (await self.parts.catalog()).get(upstream_model_id(model))
+        if info is None:
+            return None, None
+        prompt, completion = estimated_tokens(request)
+        reserve = estimated_cost_usd(
+            info, prompt_tokens=prompt, completion_tokens=completion
+        )
+        return info, reserve
 
     async def _estimate_usd(self, model: str, prompt: int, completion: int) -> Decimal:
         catalog = await self.parts.catalog()

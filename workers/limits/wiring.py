@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 
 from shared import budget
+from shared.budget_periods import period_bounds
 from workers.limits.buckets import RateLimiter
 from workers.limits.gate import GateParts, LimitsGate
 from workers.limits.running import RunningSlots
@@ -28,7 +29,7 @@ _RECORDED_SPEND = str(budget.RECORDED_SPEND.compile(dialect=_PSYCOPG))
 async def _recorded_spend(
     db: AsyncConnectionPool[AsyncConnection[TupleRow]], slug: str, month: str
 ) -> Decimal:
-    start, end = budget.month_bounds(month)
+    start, end = period_bounds(month)
     async with db.connection() as conn:
         cursor = await conn.execute(
             _RECORDED_SPEND, {"slug": slug, "start": start, "end": end}

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from shared.budget_periods import BudgetPeriod
 from shared.db.models import Tenant
 from shared.openrouter_key_store import record_provisioned_limit, store_provisioned_key
 from shared.rate_limits import tenant_limits
@@ -73,9 +74,14 @@ def sync_provisioned_keys(
 
 def _wanted(tenant: Tenant) -> _Wanted:
     try:
-        budget = tenant_limits(tenant.limits).monthly_budget_usd
+        limits = tenant_limits(tenant.limits)
     except ValidationError:
-        budget = None  # a row edited by hand: left as it is
+        limits = None  # a row edited by hand: left as it is
+    budget = None
+    # The upstream limit resets monthly: a daily or weekly budget is kept by
+    # helixq's own ledger alone, or a day's budget would be the month's.
+    if limits is not None and limits.period is BudgetPeriod.MONTH:
+        budget = limits.monthly_budget_usd
     return _Wanted(
         slug=tenant.slug,
         budget_usd=budget,

@@ -178,6 +178,7 @@ class OpenRouterClient:
                 try:
                     if response.status_code != 200:
                         raise _refusal(response, await response.aread(), key)
+                    call.note_generation_id(response.headers.get("x-generation-id"))
                     return await read_stream(
                         call,
                         response,

@@ -11,7 +11,7 @@ import json
 from collections.abc import Mapping
 from typing import cast
 
-from shared.cost import reported_cost_usd
+from shared.cost import reported_cost_usd, usage_details
 from shared.redaction import Redactor
 from workers.openrouter.errors import (
     UpstreamBadRequest,
@@ -251,6 +251,7 @@ def _completion(
         prompt_tokens=_whole(usage.get("prompt_tokens")),
         completion_tokens=_whole(usage.get("completion_tokens")),
         cost_usd=reported_cost_usd(usage),
+        details=usage_details(usage),
     )
 
 

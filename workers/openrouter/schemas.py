@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TypedDict
 
+from shared.cost import NO_DETAILS, UsageDetails
+
 JsonObject = dict[str, object]
 
 
@@ -57,3 +59,4 @@ class Completion:
     # Milliseconds from sending the call to its first streamed chunk; None when the
     # answer was not streamed.
     first_token_ms: int | None = None
+    details: UsageDetails = NO_DETAILS  # cached and reasoning tokens, BYOK, ...

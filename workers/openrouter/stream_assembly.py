@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass, field
 from typing import cast
 
-from shared.cost import reported_cost_usd
+from shared.cost import reported_cost_usd, usage_details
 from workers.openrouter.schemas import Completion, JsonObject
 
 
@@ -131,6 +131,7 @@ class StreamAssembly:
             completion_tokens=_whole(usage.get("completion_tokens")),
             cost_usd=reported_cost_usd(usage),
             first_token_ms=first_token_ms,
+            details=usage_details(usage),
         )
 
 

@@ -10,6 +10,7 @@ part of the answer, so a failure is UpstreamStreamBroken, carrying what arrived.
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -52,6 +53,18 @@ class StreamedCall:
     assembly: StreamAssembly
     started_s: float  # time.monotonic() when the call went out
     first_token_ms: int | None = None
+    # Told the generation id once, as soon as the answer's headers or first chunk
+    # carry it, so the ledger can keep it while the call goes on.
+    on_generation_id: Callable[[str], None] | None = None
+    generation_id: str | None = None
+
+    def note_generation_id(self, value: object) -> None:
+        """Keep the call's generation id the first time it is seen."""
+        if self.generation_id is not None or not isinstance(value, str) or not value:
+            return
+        self.generation_id = value
+        if self.on_generation_id is not None:
+            self.on_generation_id(value)
 
     def completion(self, http_status: int = 200) -> Completion:
         """What arrived, as the ledger keeps it."""
@@ -80,6 +93,7 @@ async def read_stream(
             if data == DONE:
                 return call.completion()
             chunk = _chunk(data)
+            call.note_generation_id(chunk.get("id"))
             if call.first_token_ms is None:
                 call.first_token_ms = round((time.monotonic() - call.started_s) * 1000)
                 _reschedule(deadline, call, timeouts)

@@ -13,6 +13,7 @@ from typing import Any
 
 from redis.asyncio.client import Pipeline as AsyncPipeline
 
+from shared.model_access import allowed_of
 from shared.routing.catalog import ModelInfo
 from shared.routing.decision import RoutingDecision
 from shared.routing.performance import AttemptSample
@@ -113,7 +114,11 @@ class RoutePlanner:
         inputs = self._inputs(request, tenant, override, await self._catalog.get())
         if not PERFORMANCE_AWARE.isdisjoint(strategies_in_use(inputs)):
             candidates = candidate_models(
-                request, inputs.tenant, self._defaults, inputs.catalog
+                request,
+                inputs.tenant,
+                self._defaults,
+                inputs.catalog,
+                allowed_of(override),
             )
             stats = await self._performance.snapshot(candidates)
             inputs = replace(inputs, performance=stats)

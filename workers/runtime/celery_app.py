@@ -31,18 +31,22 @@ VISIBILITY_TIMEOUT_S = 3600
 # Kombu's default of 10 Redis connections is too few once many threads publish at
 # once (messages were lost and repeated): allow at least one per task thread.
 BROKER_MAX_CONNECTIONS = 2 * DEFAULT_CONCURRENCY
-# run_beat replaces it with HELIXQ_SWEEP_INTERVAL_S.
+# The beat replaces it with HELIXQ_SWEEP_INTERVAL_S (workers.runtime.scheduler).
 DEFAULT_SWEEP_INTERVAL_S = 30.0
 SWEEP_SCHEDULE_NAME = "requeue-stale-jobs"
-# run_beat replaces it with HELIXQ_BATCH_SWEEP_INTERVAL_S.
+# The beat replaces it with HELIXQ_BATCH_SWEEP_INTERVAL_S.
 DEFAULT_BATCH_SWEEP_INTERVAL_S = 5.0
 BATCH_SWEEP_SCHEDULE_NAME = "finish-batches"
-# run_beat replaces it with HELIXQ_DISCOUNT_INTERVAL_S.
+# The beat replaces it with HELIXQ_DISCOUNT_INTERVAL_S.
 DEFAULT_DISCOUNT_INTERVAL_S = 5.0
 DISCOUNT_SCHEDULE_NAME = "submit-discount-lines"
 # Each upstream batch keeps its own backoff (HELIXQ_DISCOUNT_POLL_*): this only
 # looks for the ones that are due.
 FOLLOW_SCHEDULE_NAME = "follow-upstream-batches"
+# run_beat replaces it with HELIXQ_COST_RECONCILE_INTERVAL_S. Each attempt keeps
+# its own backoff (HELIXQ_COST_CHECK_*): this only looks for the ones that are due.
+DEFAULT_RECONCILE_INTERVAL_S = 30.0
+RECONCILE_SCHEDULE_NAME = "reconcile-costs"
 # A delivery whose message was lost is re-sent within this long plus the sweep's grace.
 DUE_WEBHOOKS_INTERVAL_S = 15.0
 # Often enough that /readyz reads a check younger than its 3 min staleness limit.
@@ -52,10 +56,11 @@ DEFAULT_KEY_SYNC_INTERVAL_S = 30.0
 CATALOG_SYNC_INTERVAL_S = 3600.0  # prices change rarely
 # Expired files are already invisible to the API; this only reclaims their space.
 EXPIRED_FILES_INTERVAL_S = 600.0
-# An interval entry first runs one interval after beat starts; these are sent at
-# start too, so that prices are known and /readyz reads a fresh upstream check
-# from the first seconds instead of after a minute (or an hour).
-SENT_AT_BEAT_START = (TaskName.SYNC_MODEL_CATALOG, TaskName.CHECK_UPSTREAM)
+BUDGET_ALERTS_INTERVAL_S = 30.0  # how late a budget alert may be
+# Sent as a beat takes the lead too (workers.runtime.scheduler), so that prices
+# are known and /readyz reads a fresh upstream check from the first seconds
+# instead of after a minute (or an hour).
+SENT_AT_LEADERSHIP = (TaskName.SYNC_MODEL_CATALOG, TaskName.CHECK_UPSTREAM)
 
 
 class HelixqCelery(Celery):
@@ -112,6 +117,10 @@ def create_app() -> HelixqCelery:
                 "task": TaskName.FOLLOW_UPSTREAM_BATCHES.value,
                 "schedule": DEFAULT_DISCOUNT_INTERVAL_S,
             },
+            RECONCILE_SCHEDULE_NAME: {
+                "task": TaskName.RECONCILE_COSTS.value,
+                "schedule": DEFAULT_RECONCILE_INTERVAL_S,
+            },
             "deliver-due-webhooks": {
                 "task": TaskName.DELIVER_DUE_WEBHOOKS.value,
                 "schedule": DUE_WEBHOOKS_INTERVAL_S,
@@ -131,6 +140,10 @@ def create_app() -> HelixqCelery:
             "delete-expired-files": {
                 "task": TaskName.DELETE_EXPIRED_FILES.value,
                 "schedule": EXPIRED_FILES_INTERVAL_S,
+            },
+            "check-budget-alerts": {
+                "task": TaskName.CHECK_BUDGET_ALERTS.value,
+                "schedule": BUDGET_ALERTS_INTERVAL_S,
             },
         },
     )

@@ -1,14 +1,26 @@
-"""Worker heartbeats: each worker process says it is alive, in Redis, with a TTL.
+"""Worker heartbeats: each worker process says it is alive, in Redis and in a local
+liveness mark.
 
-A consumer bootstep writes `redis_keys.worker_heartbeat(hostname)` every third of
-WORKER_HEARTBEAT_TTL_S on the consumer's timer; the key expires when the process
-stops or hangs, so the API's `/readyz` counts live workers by the keys it finds.
+A consumer bootstep beats every BEAT_INTERVAL_S on the consumer's timer, which the
+consumer's own event hub runs: a consumer that stops turning stops beating.
+
+- Redis: `redis_keys.worker_heartbeat(hostname)`, expiring after
+  WORKER_HEARTBEAT_TTL_S, so the API's `/readyz` counts live workers by the keys
+  it finds.
+- The liveness mark (shared.liveness), rewritten only while the process's event
+  loop also answers: each beat posts a no-op to the loop and the next beat writes
+  the mark if it has run. `helixq-alive worker` reads it, so a worker whose
+  consumer or event loop is stuck fails its orchestrator's liveness probe.
 """
 
+import asyncio
 import json
 import logging
 import os
 import time
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import redis
@@ -16,11 +28,14 @@ import redis.exceptions
 from celery import bootsteps
 
 from shared import redis_keys
+from shared.liveness import MARK_INTERVAL_S, write_mark
+from workers.runtime.event_loop import EventLoopThread
 from workers.runtime.process import provider_of
 
 logger = logging.getLogger(__name__)
 
-BEAT_INTERVAL_S = redis_keys.WORKER_HEARTBEAT_TTL_S / 3
+BEAT_INTERVAL_S = min(redis_keys.WORKER_HEARTBEAT_TTL_S / 3, MARK_INTERVAL_S)
+ROLE = "worker"
 
 
 def beat(client: redis.Redis, hostname: str, *, now_s: float | None = None) -> None:
@@ -34,6 +49,33 @@ def beat(client: redis.Redis, hostname: str, *, now_s: float | None = None) -> N
     )
 
 
+@dataclass
+class LivenessMark:
+    """The process's liveness mark, written while its event loop answers."""
+
+    directory: Path
+    hostname: str
+    loop: EventLoopThread
+    _probe: "Future[None] | None" = field(default=None, init=False)
+
+    def renew(self) -> None:
+        """Write the mark if the loop ran the last probe, then post another."""
+        if self._probe is None or self._probe.done():
+            try:
+                write_mark(self.directory, ROLE, self.hostname)
+            except OSError as error:
+                logger.warning("liveness mark not written: %r", error)
+            try:
+                self._probe = self.loop.submit(asyncio.sleep(0))
+            except RuntimeError:  # the loop is closed: no more marks
+                self._probe = Future()
+        else:
+            logger.warning(
+                "the event loop has not answered for %.0f s: liveness mark not renewed",
+                BEAT_INTERVAL_S,
+            )
+
+
 class HeartbeatStep(bootsteps.StartStopStep):
     """Consumer bootstep beating on the consumer's timer while it consumes."""
 
@@ -45,11 +87,12 @@ class HeartbeatStep(bootsteps.StartStopStep):
 
     def start(self, parent: Any) -> None:
         """Beat now, then every BEAT_INTERVAL_S."""
-        client = provider_of(parent.app).get().redis
+        process = provider_of(parent.app).get()
         hostname = str(parent.hostname)
-        _beat_quietly(client, hostname)
+        mark = LivenessMark(process.settings.helixq_alive_dir, hostname, process.loop)
+        _beat_quietly(process.redis, hostname, mark)
         self._timer_entry = parent.timer.call_repeatedly(
-            BEAT_INTERVAL_S, _beat_quietly, (client, hostname)
+            BEAT_INTERVAL_S, _beat_quietly, (process.redis, hostname, mark)
         )
 
     def stop(self, parent: Any) -> None:  # noqa: ARG002 (Celery's signature)
@@ -59,8 +102,9 @@ class HeartbeatStep(bootsteps.StartStopStep):
             self._timer_entry = None
 
 
-def _beat_quietly(client: redis.Redis, hostname: str) -> None:
+def _beat_quietly(client: redis.Redis, hostname: str, mark: LivenessMark) -> None:
     # A timer callback that raises would stop the consumer: log and try next tick.
+    mark.renew()
     try:
         beat(client, hostname)
     except (redis.exceptions.RedisError, OSError) as error:

@@ -175,6 +175,7 @@ def build_process(
                 first_token_timeout_s=settings.helixq_first_token_timeout_s
             ),
             catalog=catalog,
+            generation_ids=endings.note_generation_id,
         ),
     )
     return WorkerProcess(

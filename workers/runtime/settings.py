@@ -13,6 +13,7 @@ from shared.settings import (
     DatabaseSettings,
     DurationS,
     FileStorageSettings,
+    LivenessSettings,
     RedisSettings,
     RoutingSettings,
     SealingSettings,
@@ -46,6 +47,25 @@ class DiscountLaneSettings(BaseSettings):
     helixq_discount_poll_max_s: DurationS = Field(default=300.0, gt=0)
 
 
+class LedgerSettings(BaseSettings):
+    """The cost reconciler (docs/ledger.md)."""
+
+    # OpenRouter's `/activity` answers only a management key; without one the
+    # per-model, per-day check against the account is skipped.
+    openrouter_management_key: SecretStr | None = None
+    helixq_cost_reconcile_interval_s: DurationS = Field(default=30.0, gt=0)
+    # `/generation` answers 404 for a while after a call: first look after this
+    # long, doubling up to the max, at most this many times.
+    helixq_cost_check_first_s: DurationS = Field(default=2.0, gt=0)
+    helixq_cost_check_max_s: DurationS = Field(default=600.0, gt=0)
+    helixq_cost_check_tries: int = Field(default=12, ge=1, le=100)
+    helixq_cost_reconcile_batch: int = Field(default=200, ge=1, le=10_000)
+    # Completed UTC days checked against `/activity` (OpenRouter keeps 30).
+    helixq_cost_activity_days: int = Field(default=2, ge=0, le=30)
+    # Also compare today's figures so far (OpenRouter documents completed days).
+    helixq_cost_activity_today: bool = False
+
+
 class WorkerSettings(
     DatabaseSettings,
     RedisSettings,
@@ -53,8 +73,10 @@ class WorkerSettings(
     WebhookSettings,
     RateLimitSettings,
     DiscountLaneSettings,
+    LivenessSettings,
     SealingSettings,
     FileStorageSettings,
+    LedgerSettings,
 ):
     openrouter_api_key: SecretStr | None = None
     openrouter_base_url: str = Field(
@@ -93,6 +115,10 @@ class WorkerSettings(
     # How long a stopping worker lets its calls in flight run on; None: up to
     # OPENROUTER_TIMEOUT, so that every call can end.
     helixq_worker_stop_grace_s: DurationS | None = Field(default=None, ge=0)
+    # One beat of any number sends the periodic tasks, holding a lock in Redis that
+    # it renews as it ticks; when its holder dies, another beat takes over after
+    # this long (whole seconds: the lock is renewed by the second).
+    helixq_beat_lease_s: DurationS = Field(default=30.0, ge=2, le=600)
 
 
 class BrokerSettings(RedisSettings):

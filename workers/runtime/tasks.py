@@ -8,7 +8,14 @@ import httpx
 from celery import Task
 
 from shared.queues import TaskName
-from workers.maintenance import batches, expired_files, sweeper, upstream_check
+from workers.maintenance import (
+    batches,
+    budget_alerts,
+    cost_reconciliation,
+    expired_files,
+    sweeper,
+    upstream_check,
+)
 from workers.maintenance.catalog_sync import sync_catalog
 from workers.maintenance.discount_submission import (
     DiscountConfig,
@@ -111,6 +118,16 @@ def delete_expired_files(self: BrokerTask) -> int:
     )
 
 
+@app.task(bind=True, base=BrokerTask, name=TaskName.CHECK_BUDGET_ALERTS.value)
+def check_budget_alerts(self: BrokerTask) -> int:
+    """Fire the budget thresholds tenants reached this period (once each)."""
+    process = self.process
+    fired = budget_alerts.check_budget_alerts(
+        process.sessions, process.redis, process.deliveries
+    )
+    return len(fired)
+
+
 @app.task(bind=True, base=BrokerTask, name=TaskName.SYNC_MODEL_CATALOG.value)
 def sync_model_catalog(self: BrokerTask) -> int:
     """Refresh the model catalog and its prices from OpenRouter's `/models`."""
@@ -147,6 +164,21 @@ def sync_provisioned_keys_task(self: BrokerTask) -> int:
         )
         done = sync_provisioned_keys(process.sessions, api, box)
     return done.created + done.updated
+
+
+@app.task(bind=True, base=BrokerTask, name=TaskName.RECONCILE_COSTS.value)
+def reconcile_costs_task(self: BrokerTask) -> int:
+    """Price estimated calls by OpenRouter's figures; check days against the account."""
+    process = self.process
+    settings = process.settings
+    with httpx.Client(timeout=settings.openrouter_timeout) as client:
+        report = cost_reconciliation.reconcile_costs(
+            process.sessions,
+            client,
+            cost_reconciliation.config_from(settings),
+            cost_reconciliation.workers_key(settings),
+        )
+    return report.reconciled + report.attributed
 
 
 @app.task(bind=True, base=BrokerTask, name=TaskName.SUBMIT_DISCOUNT_LINES.value)

@@ -72,7 +72,8 @@
   const ms = (v) => (v >= 1000 ? `${(v / 1000).toFixed(1)} s` : `${Math.round(v)} ms`);
   const usd = (v) => (v === 0 ? "$0" : v < 0.01 ? `$${Number(v.toPrecision(2))}` : `$${v.toFixed(2)}`);
   const decimal = (text) => (text.includes(".") ? text.replace(/\.?0+$/, "") : text);
-  const latency = (v) => (v === null ? "-" : String(Math.round(v)));  // null: calls in flight
+  // null: calls in flight, or (time to first token) no call streamed
+  const latency = (v) => (v === null ? "-" : String(Math.round(v)));
 
   function render(data) {
     $("#login").hidden = true;
@@ -85,6 +86,7 @@
     drawModels(data);
     fillModelTable(data.models);
     fillFailures(data.failures);
+    fillBudgetAlerts(data.budget_alerts);
     setStatus("updated " + new Date(data.now * 1000).toLocaleTimeString());
     document.body.dataset.ready = "true";
   }
@@ -127,6 +129,8 @@
       name: m.model, points: m.points.filter((p) => p[field] !== null).map((p) => [p.t, p[field]]),
     }));
     charts.lineChart($('[data-chart="latency"]'), Object.assign({ series: series("p50_ms"), yFormat: ms }, range));
+    charts.lineChart($('[data-chart="first-token"]'), Object.assign(
+      { series: series("first_token_p50_ms"), yFormat: ms, emptyText: "no streamed call in this window" }, range));
     charts.lineChart($('[data-chart="cost"]'), Object.assign({ series: series("cost_usd"), yFormat: usd }, range));
   }
 
@@ -150,9 +154,10 @@
   function fillModelTable(models) {
     const rows = models.map((m) => row([
       [m.model], [String(m.attempts), "num"], [String(m.failed), "num"],
-      [latency(m.p50_ms), "num"], [latency(m.p95_ms), "num"], [decimal(m.cost_usd), "num"],
+      [latency(m.p50_ms), "num"], [latency(m.p95_ms), "num"], [latency(m.first_token_p50_ms), "num"],
+      [decimal(m.cost_usd), "num"],
     ]));
-    fillTable("#models", rows, "no attempt in this window", 6);
+    fillTable("#models", rows, "no attempt in this window", 7);
   }
 
   function fillFailures(failures) {
@@ -161,6 +166,19 @@
       [f.error_code || "-"], [f.error_message || "", "message"], [f.job_id.slice(0, 8)],
     ]));
     fillTable("#failures", rows, "no failed job in this window", 6);
+  }
+
+  function fillBudgetAlerts(alerts) {
+    const rows = alerts.map((a) => {
+      const tr = row([
+        [new Date(a.fired_at).toLocaleString()], [a.tenant], [a.period],
+        [a.threshold_percent + "%", "num"], [decimal(a.spent_usd), "num"], [decimal(a.budget_usd), "num"],
+      ]);
+      // The mark: a spent budget stands out from an early warning.
+      tr.className = a.threshold_percent >= 100 ? "budget-spent" : "budget-warning";
+      return tr;
+    });
+    fillTable("#budget-alerts", rows, "no budget threshold reached", 6);
   }
 
   function start() {

@@ -4,6 +4,7 @@ import asyncio
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
@@ -18,6 +19,7 @@ from tests.recording_enqueuer import RecordingEnqueuer
 from tests.services import Services
 
 ADMIN_TOKEN = "admin-token-for-tests-0123456789"
+ADMIN_HEADERS = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 SECRET_KEY = "a sealing key for the integration tests of the API"
 
 
@@ -114,3 +116,13 @@ def other_tenant(engine: Engine) -> Iterator[TenantCredentials]:
     credentials = _new_tenant(engine)
     yield credentials
     _delete_tenant(engine, credentials)
+
+
+async def admin_creates_tenant(api: httpx.AsyncClient) -> dict[str, Any]:
+    """A new tenant made through the admin API: its view, first key and prefix."""
+    created = await api.post(
+        "/admin/tenants", json={"name": unique_name()}, headers=ADMIN_HEADERS
+    )
+    assert created.status_code == 201, created.text
+    issued: dict[str, Any] = created.json()
+    return issued

@@ -139,3 +139,36 @@ async def test_a_failure_after_keepalives_is_the_midstream_error_event(
     (error,) = [json.loads(e.removeprefix("data: ")) for e in events]
     assert error["error"]["message"] == "down"
     assert error["choices"][0]["finish_reason"] == "error"
+
+
+STREAMS_AT_ONCE = 120  # past redis-py's default pool of 100 connections
+
+
+async def test_more_streams_at_once_than_a_default_redis_pool_all_end_cleanly(
+    api, tenant: TenantCredentials, enqueuer: RecordingEnqueuer, services
+) -> None:
+    async def play_every_worker():
+        while len(enqueuer.sent) < STREAMS_AT_ONCE:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.3)  # every client now waits on its job's stream
+        client = redis.Redis.from_url(services.redis_url)
+        for job_id, *_ in enqueuer.sent:
+            key = job_stream(str(job_id))
+            client.xadd(key, entry(EntryKind.STATUS, b"running"))
+            for data in CHUNKS:
+                client.xadd(key, entry(EntryKind.CHUNK, data))
+            client.xadd(key, entry(EntryKind.END, JobEnd("succeeded").encode()))
+        client.close()
+
+    def stream():
+        return api.post(
+            "/v1/chat/completions",
+            json=make_job_body(stream=True),
+            headers=tenant.headers,
+        )
+
+    *responses, _ = await asyncio.gather(
+        *(stream() for _ in range(STREAMS_AT_ONCE)), play_every_worker()
+    )
+    assert [r.status_code for r in responses] == [200] * STREAMS_AT_ONCE
+    assert all(r.text.endswith("data: [DONE]\n\n") for r in responses)

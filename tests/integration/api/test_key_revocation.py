@@ -107,3 +107,26 @@ async def test_new_limits_apply_at_once_in_everyapi_process(
             return await _submit(second, tenant) == 429
 
         assert await _eventually(queue_full, NOTICE_WAIT_S)
+
+
+@pytest.mark.parametrize("by", ["admin", "tenant"])
+async def test_a_key_revoked_over_the_api_stops_in_every_api_process_at_once(
+    services: Services, tenant: TenantCredentials, by: str
+) -> None:
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    prefix = tenant.key[:12]
+    async with (
+        api_process(services, cache_s=10) as first,
+        api_process(services, cache_s=10) as second,
+    ):
+        assert await _submit(first, tenant) == await _submit(second, tenant) == 202
+        if by == "admin":
+            path, headers = f"/admin/tenants/{tenant.slug}/keys/{prefix}", admin
+        else:
+            path, headers = f"/v1/keys/{prefix}", tenant.headers
+        assert (await first.delete(path, headers=headers)).status_code == 200
+
+        async def refused() -> bool:
+            return await _submit(second, tenant) == 401
+
+        assert await _eventually(refused, NOTICE_WAIT_S)

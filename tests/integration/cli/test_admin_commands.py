@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session
 
 from helixq.cli import FAILED, USAGE, main
 from shared.api_keys import KEY_PREFIX, hash_api_key, key_prefix
-from shared.db.models import ApiKey, Tenant
+from shared.db.models import ApiKey, AuditEvent, Tenant
 
 pytestmark = pytest.mark.usefixtures("cli_database")
 
@@ -137,3 +137,27 @@ def test_an_unreachable_database_is_one_line(
 
 def test_migrate_on_a_current_database_is_a_no_op() -> None:
     assert main(["migrate"]) == 0
+
+
+def test_cli_tenant_and_key_commands_write_the_audit_trail(
+    capsys: pytest.CaptureFixture[str], tenant_name: str, engine: Engine
+) -> None:
+    slug = _run(capsys, "tenants", "create", tenant_name).strip()
+    key = _run(capsys, "keys", "create", "--tenant", slug).strip()
+    prefix = key_prefix(key)
+    _run(capsys, "keys", "revoke", prefix)
+    with Session(engine) as session:
+        entries = session.scalars(
+            select(AuditEvent).where(AuditEvent.tenant == slug).order_by(AuditEvent.id)
+        ).all()
+    assert [(e.actor, e.source, e.action, e.target) for e in entries] == [
+        ("admin", "cli", "tenant.create", f"tenant:{slug}"),
+        ("admin", "cli", "key.create", f"key:{prefix}"),
+        ("admin", "cli", "key.revoke", f"key:{prefix}"),
+    ]
+    revoke = entries[-1]
+    assert revoke.before is not None
+    assert revoke.before["revoked_at"] is None
+    assert revoke.after is not None
+    assert revoke.after["revoked_at"] is not None
+    assert key not in str([(e.before, e.after) for e in entries])

@@ -11,11 +11,11 @@ from sqlalchemy.orm import Session
 
 from helixq.bootstrap import DEMO_TENANT, ensure_demo_key, prepare_database
 from shared.api_keys import key_prefix
-from shared.db.models import ApiKey, CatalogModel, Tenant
+from shared.db.models import ApiKey, AuditEvent, CatalogModel, Tenant
 from shared.errors import SettingsError
 from shared.routing.catalog import ModelInfo
 from shared.sealing import SecretBox
-from shared.settings import TenantSeed
+from shared.settings import TenantSeed, TenantSeedSettings
 from shared.strategies import ModelSubstitution
 from shared.tenancy import (
     find_tenant,
@@ -201,6 +201,56 @@ def test_a_seed_key_that_starts_like_another_is_named_by_its_variable(
     message = caught.value.message
     assert message.startswith("invalid HELIXQ_TENANT_2_CLIENT_KEY: ")
     assert first[:12] not in message
+
+
+def test_a_seed_allow_list_is_stored_and_an_empty_one_named_by_its_variable(
+    db_session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name = f"allow-{uuid4().hex[:8]}"
+    monkeypatch.setenv("OPENROUTER_TENANT_4_NAME", name)
+    monkeypatch.setenv(
+        "OPENROUTER_TENANT_4_ALLOWED_MODELS",
+        "openrouter/openai/gpt-4o-mini, anthropic/claude-3.5-sonnet",
+    )
+    [seed] = [s for s in TenantSeedSettings().tenants if s.number == 4]
+    [tenant] = upsert_tenant_seeds(db_session, [seed])
+    assert tenant.allowed_models == [
+        "openai/gpt-4o-mini",
+        "anthropic/claude-3.5-sonnet",
+    ]
+    empty = TenantSeed(number=5, name=f"empty-{uuid4().hex[:8]}", allowed_models=" , ")
+    with pytest.raises(SettingsError) as caught:
+        upsert_tenant_seeds(db_session, [empty])
+    assert caught.value.message.startswith(
+        "invalid OPENROUTER_TENANT_5_ALLOWED_MODELS: "
+    )
+
+
+def test_tenants_and_keys_from_the_environment_are_in_the_audit_trail(
+    db_session: Session, tmp_path: Path
+) -> None:
+    name = f"seeded-{uuid4().hex[:8]}"
+    key = f"hqk_seeded_{uuid4().hex}"
+    [tenant] = upsert_tenant_seeds(
+        db_session, [TenantSeed(number=6, name=name, client_key=key)]
+    )
+    upsert_tenant_seeds(db_session, [TenantSeed(number=6, name=name, client_key=key)])
+    ensure_demo_key(db_session, tmp_path / "demo-api-key", now=NOW)
+    db_session.flush()
+    seeded = db_session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.tenant == tenant.slug)
+        .order_by(AuditEvent.id)
+    ).all()
+    assert [(e.actor, e.source, e.action) for e in seeded] == [
+        ("admin", "environment", "tenant.create"),
+        ("admin", "environment", "key.create"),
+    ]  # once: a second start changes nothing
+    assert key not in str([(e.before, e.after) for e in seeded])
+    demo = db_session.scalars(
+        select(AuditEvent.action).where(AuditEvent.tenant == DEMO_TENANT)
+    ).all()
+    assert "key.create" in demo
 
 
 def test_a_seed_openrouter_key_is_sealed_apart_from_its_client_key(

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from broker_api.app import create_app
 from broker_api.settings import ApiSettings
+from shared.api_keys import key_prefix
 from shared.db.models import Tenant
 from tests.factories import make_job_body
 from tests.integration.api.conftest import TenantCredentials
@@ -63,6 +64,7 @@ ROUTE_KINDS = {
     "GET /v1/stats/models": PUBLIC,
     "GET /v1/limits": TENANT,
     "GET /v1/usage": TENANT,
+    "GET /v1/usage/export": TENANT,
     "GET /v1/stats": TENANT,
     "GET /dashboard": PUBLIC,
     "GET /dashboard/assets/{name}": PUBLIC,
@@ -70,6 +72,17 @@ ROUTE_KINDS = {
     "POST /admin/tenants": ADMIN,
     "GET /admin/tenants": ADMIN,
     "POST /admin/tenants/{slug}/keys": ADMIN,
+    "GET /admin/tenants/{slug}/keys": ADMIN,
+    "POST /admin/tenants/{slug}/keys/{prefix}/rotate": ADMIN,
+    "DELETE /admin/tenants/{slug}/keys/{prefix}": ADMIN,
+    "GET /admin/tenants/{slug}/allowed-models": ADMIN,
+    "PUT /admin/tenants/{slug}/allowed-models": ADMIN,
+    "GET /admin/audit": ADMIN,
+    "GET /v1/keys": TENANT,
+    "POST /v1/keys": TENANT,
+    "POST /v1/keys/{prefix}/rotate": OWNED,
+    "DELETE /v1/keys/{prefix}": OWNED,
+    "GET /v1/audit": TENANT,
     "GET /admin/tenants/{slug}/routing": ADMIN,
     "PUT /admin/tenants/{slug}/routing": ADMIN,
     "GET /admin/tenants/{slug}/limits": ADMIN,
@@ -79,6 +92,8 @@ ROUTE_KINDS = {
     "DELETE /admin/tenants/{slug}/openrouter-key": ADMIN,
     "POST /admin/secrets/reseal": ADMIN,
     "GET /admin/usage": ADMIN,
+    "GET /admin/tenants/{slug}/usage/export": ADMIN,
+    "GET /admin/reconciliation": ADMIN,
     "GET /admin/stats": ADMIN,
 }
 SECRET_PROMPT = "tenant-a-secret-prompt-7f3c"
@@ -157,6 +172,7 @@ async def tenant_a(
         "batch_id": batch.json()["id"],
         "delivery_id": str(delivery),
         "file_id": uploaded.json()["id"],
+        "prefix": key_prefix(tenant.key),
     }
     return TenantA(tenant, ids)
 

@@ -9,6 +9,7 @@ Hypothesis.
 
 from typing import Any
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
@@ -23,6 +24,9 @@ from tests.recording_enqueuer import RecordingEnqueuer
 from tests.services import Services
 
 EXAMPLES_PER_OPERATION = 20
+# Twice the suite's bound: the run makes 2 x 20 calls for every operation, so it
+# grows with the API, and a slow machine must not cut it short.
+pytestmark = pytest.mark.timeout(240)
 SYNC_TIMEOUT_CODE = "timeout"  # /v1/chat/completions when no worker finishes the job
 FUZZ_SETTINGS = settings(
     max_examples=EXAMPLES_PER_OPERATION,

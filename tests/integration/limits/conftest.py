@@ -13,6 +13,7 @@ from tests.integration.workers.conftest import (  # noqa: F401  (fixtures)
     make_job,
     make_tenant,
     openrouter_mock,
+    priced_model,
     sender,
     tenant,
     worker_settings,

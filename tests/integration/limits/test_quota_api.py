@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 
 from shared import budget
+from shared.budget_periods import BudgetPeriod, period_of
 from tests.factories import make_job_body
 from tests.integration.api.conftest import ADMIN_TOKEN
 from tests.integration.workers.conftest import insert_attempt
@@ -60,6 +61,25 @@ async def test_a_spent_budget_is_402_budget_exceeded(api, api_tenant, redis_clie
 
     assert refused.status_code == 402
     assert refused.json()["error"]["code"] == "budget_exceeded"
+
+
+async def test_a_daily_budget_counts_the_day_and_says_so(api, api_tenant, redis_client):
+    limits = {"monthly_budget_usd": "1.00", "budget_period": "day"}
+    await _set_limits(api, api_tenant.slug, limits)
+    month = budget.month_of(datetime.now(UTC))
+    redis_client.hset(f"broker:tenant:{api_tenant.slug}:budget:{month}", "spent", 10**9)
+    assert (await _submit(api, api_tenant)).status_code == 202  # the month's spend
+
+    day = period_of(datetime.now(UTC), BudgetPeriod.DAY)
+    redis_client.hset(f"broker:tenant:{api_tenant.slug}:budget:{day}", "spent", 10**9)
+    refused = await _submit(api, api_tenant)
+    usage = (await api.get("/v1/limits", headers=api_tenant.headers)).json()["usage"]
+
+    assert refused.status_code == 402
+    error = refused.json()["error"]
+    assert error["message"].startswith("this tenant's daily budget of $1.00")
+    assert error["details"]["budget_period"] == "day"
+    assert usage["month"] == day
 
 
 async def test_a_ledger_redis_lost_is_rebuilt_from_the_attempts(

@@ -125,6 +125,26 @@ def test_a_job_the_budget_cannot_cover_fails_with_budget_exceeded(
     assert spent == (Decimal("0.0000036"), Decimal(0))
 
 
+def test_an_answer_without_cost_counts_in_the_budget_at_its_estimate(
+    make_context, openrouter_mock, make_job, engine, tenant, priced_model
+):
+    usage = {"prompt_tokens": 12, "completion_tokens": 3, "total_tokens": 15}
+    openrouter_mock.post("/chat/completions").mock(
+        return_value=httpx.Response(
+            200, json=completion_body(model=priced_model, usage=usage)
+        )
+    )
+    _set_limits(engine, tenant, {"monthly_budget_usd": "1"})
+    ctx = make_context()
+    job_id = make_job(request=json.dumps(make_job_body(model=priced_model)))
+
+    assert _run(ctx, job_id).kind is OutcomeKind.SUCCEEDED
+
+    # $1 per million prompt tokens, $2 per million completion tokens: not $0.
+    expected = Decimal("0.000012") + Decimal("0.000006")
+    assert ctx.loop.run(_spent(ctx, tenant["slug"])) == (expected, Decimal(0))
+
+
 async def _spent(ctx, slug):
     month = budget.month_of(datetime.now(UTC))
     key = f"broker:tenant:{slug}:budget:{month}"

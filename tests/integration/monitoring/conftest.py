@@ -1,5 +1,6 @@
-"""Monitoring fixtures: the in-process API (tests.integration.api) and a builder of
-committed jobs with attempts."""
+"""Monitoring fixtures: the in-process API (tests.integration.api), the paced
+simulator process (tests.integration.simulator) and a builder of committed jobs
+with attempts."""
 
 import json
 import uuid
@@ -21,6 +22,7 @@ from tests.integration.api.conftest import (  # noqa: F401 (fixtures)
     other_tenant,
     tenant,
 )
+from tests.integration.simulator.conftest import simulator_url  # noqa: F401 (fixture)
 
 ADMIN_HEADERS = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 

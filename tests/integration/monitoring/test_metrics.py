@@ -93,7 +93,7 @@ async def test_counters_from_two_processes_add_up(api, services, redis_client) -
             (second, _attempt(3000, "0.5")),
         ):
             pipe = client.pipeline(transaction=False)
-            add_attempt(pipe, attempt)
+            add_attempt(pipe, attempt, "acme")
             await pipe.execute()
         for client, wait_s in ((first, 1.5), (second, 0.5)):
             pipe = client.pipeline(transaction=False)
@@ -106,8 +106,9 @@ async def test_counters_from_two_processes_add_up(api, services, redis_client) -
     samples = await _scrape(api)
     labels = {"model": MODEL, "provider": "OpenAI"}
     assert _value(samples, "helixq_attempts_total", outcome="succeeded", **labels) == 2
-    assert _value(samples, "helixq_cost_usd_total", **labels) == pytest.approx(0.75)
-    assert _value(samples, "helixq_tokens_total", kind="prompt", **labels) == 20
+    spent = {**labels, "tenant": "acme"}
+    assert _value(samples, "helixq_cost_usd_total", **spent) == pytest.approx(0.75)
+    assert _value(samples, "helixq_tokens_total", kind="prompt", **spent) == 20
     assert (
         _value(samples, "helixq_attempt_latency_seconds_bucket", le="0.5", **labels)
         == 1
@@ -209,3 +210,36 @@ async def test_a_metrics_token_is_asked_for_even_when_open(
     assert (await _get_metrics(settings, enqueuer)).status_code == 401
     answer = await _get_metrics(settings, enqueuer, METRICS_HEADERS)
     assert answer.status_code == 200
+
+
+async def test_metrics_show_the_ledgers_open_costs_and_unattributed_differences(
+    api, tenant, add_attempt, engine
+) -> None:
+    job_id = add_attempt(tenant.slug, started_at=datetime.now(UTC))
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "UPDATE attempts SET cost_source = 'unknown',"
+                " cost_note = 'no price' WHERE job_id = :job"
+            ),
+            {"job": job_id},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO cost_differences (day, model, upstream_key,"
+                " upstream_usd, ledger_usd, difference_usd, attributed_usd)"
+                " VALUES (current_date, 'test/metrics', 'default', 2, 1.5, 0.5,"
+                " 0.125)"
+            )
+        )
+    try:
+        samples = await _scrape(api)
+    finally:
+        with engine.begin() as connection:
+            connection.execute(
+                text("DELETE FROM cost_differences WHERE model = 'test/metrics'")
+            )
+    assert _value(samples, "helixq_cost_unattributed_usd", model="test/metrics") == (
+        0.375
+    )
+    assert _value(samples, "helixq_ledger_open_attempts", cost_source="unknown") >= 1

@@ -205,6 +205,24 @@ def make_job(engine: Engine, tenant: dict[str, Any]) -> Callable[..., uuid.UUID]
 
 
 @pytest.fixture
+def priced_model(engine: Engine) -> Iterator[str]:
+    """A committed catalog model at $1 per million prompt and $2 per million
+    completion tokens, removed afterwards."""
+    model_id = f"{unique_name('author')}/priced"
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO models (id, name, prompt_price, completion_price, pricing)"
+                " VALUES (:id, :id, 0.000001, 0.000002, CAST('{}' AS jsonb))"
+            ),
+            {"id": model_id},
+        )
+    yield model_id
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM models WHERE id = :id"), {"id": model_id})
+
+
+@pytest.fixture
 def make_batch(engine: Engine, tenant: dict[str, Any]) -> Callable[..., uuid.UUID]:
     """Insert a committed in-progress batch for `tenant` (`total` and `expires_at`
     as given); its items are `make_job(batch_id=...)`."""

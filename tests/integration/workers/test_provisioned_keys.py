@@ -133,3 +133,26 @@ def test_an_operator_key_is_left_alone_and_a_refusal_is_skipped(
     assert f"helixq tenant {operator_keyed['slug']}" not in names
     assert _row(engine, refused).openrouter_key_sealed is None
     assert _row(engine, operator_keyed).openrouter_key_provisioned_hash is None
+
+
+def test_a_daily_or_weekly_budget_gets_no_monthly_upstream_limit(
+    worker_process, make_tenant: Callable[[], dict[str, Any]], engine: Engine
+) -> None:
+    """OpenRouter's limit would reset monthly: a day's budget must not become the
+    month's, so such a budget is kept by helixq's own ledger alone."""
+    fake = FakeKeysApi()
+    slugs, ids = [], []
+    for period in ("day", "week"):
+        tenant = make_tenant()
+        slugs.append(tenant["slug"])
+        ids.append(tenant["id"])
+        limits = {"monthly_budget_usd": "5", "budget_period": period}
+        with engine.begin() as connection:
+            connection.execute(
+                text("UPDATE tenants SET limits = CAST(:l AS jsonb) WHERE id = :id"),
+                {"l": json.dumps(limits), "id": tenant["id"]},
+            )
+    sync_provisioned_keys(worker_process.sessions, _api(fake), BOX)
+    named = [body.get("name", "") for _, _, body in fake.requests]
+    assert [name for name in named if name.endswith(tuple(slugs))] == []
+    assert all(_row(engine, {"id": t}).openrouter_key_sealed is None for t in ids)

@@ -113,3 +113,21 @@ def test_a_named_model_is_called_as_named_whatever_the_strategy(plan, tenant):
     decision = plan(request, tenant).decision
 
     assert decision.candidates == ("anthropic/claude-3.5-haiku",)
+
+
+@pytest.mark.parametrize(
+    "strategy", ["round_robin", "weighted", "performance_optimized", "cost_optimized"]
+)
+def test_the_worker_routes_only_among_the_models_the_job_was_allowed(plan, strategy):
+    """The list a job was accepted under travels in its route (the submitting key's
+    and tenant's): the pool's other models are never candidates."""
+    tenant = _tenant(
+        route_strategy=strategy, model_pool=POOL, default_model="openai/gpt-4o"
+    )
+    allowed = {"allowed_models": ["anthropic/claude-3.5-haiku"]}
+
+    for _ in range(4):
+        decision = plan(_unnamed(), tenant, allowed).decision
+        assert decision.candidates == ("anthropic/claude-3.5-haiku",)
+    unbounded = {plan(_unnamed(), tenant).decision.candidates for _ in range(4)}
+    assert any(len(candidates) > 1 for candidates in unbounded)

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from shared import redis_keys
 from shared.job_streams import EntryKind, JobEnd, read_entry
 from shared.jobs import AttemptOutcome, JobStatus
-from tests.factories import make_job_body, unique_name
+from tests.factories import make_job_body
 from tests.integration.workers.conftest import fetch_attempts, fetch_job
 from workers.jobs.endings import OutcomeKind
 
@@ -207,24 +207,6 @@ def test_an_error_after_the_first_chunk_ends_the_stream_and_fails_with_the_parti
     assert job.status == JobStatus.FAILED
     assert job.error_code == "upstream_stream_error"
     assert job.result["choices"][0]["message"]["content"] == "Hello"
-
-
-@pytest.fixture
-def priced_model(engine):
-    """A committed catalog model at $1 per million prompt and $2 per million
-    completion tokens, removed afterwards."""
-    model_id = f"{unique_name('author')}/priced"
-    with engine.begin() as connection:
-        connection.execute(
-            text(
-                "INSERT INTO models (id, name, prompt_price, completion_price, pricing)"
-                " VALUES (:id, :id, 0.000001, 0.000002, CAST('{}' AS jsonb))"
-            ),
-            {"id": model_id},
-        )
-    yield model_id
-    with engine.begin() as connection:
-        connection.execute(text("DELETE FROM models WHERE id = :id"), {"id": model_id})
 
 
 def test_a_client_that_leaves_closes_the_call_and_cancels_the_job(

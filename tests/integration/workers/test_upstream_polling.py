@@ -181,6 +181,7 @@ def test_results_end_jobs_with_discount_attempts_at_exact_apportioned_cost(
     assert attempt.generation_id is not None
     assert attempt.generation_id.startswith("gen-batch-")
     assert attempt.upstream_batch_id == first.upstream_batch_id
+    assert (attempt.cost_source, attempt.cost_note) == ("reported", None)
     # The failed line runs realtime, published after the commit.
     third = _job(engine, jobs[2])
     assert (third.status, third.lane) == ("queued", "realtime")

@@ -32,7 +32,7 @@ def test_admin_queues_hide_idle_tenants_and_put_the_busiest_first() -> None:
 
 
 def _stats(model: str, t: int | None, attempts: int) -> AttemptStats:
-    return AttemptStats(model, t, attempts, 0, 100.0, 200.0, Decimal("0.01"))
+    return AttemptStats(model, t, attempts, 0, 100.0, 200.0, 40.0, Decimal("0.01"))
 
 
 def test_model_series_are_ordered_by_use_with_points_in_time_order() -> None:
@@ -43,3 +43,4 @@ def test_model_series_are_ordered_by_use_with_points_in_time_order() -> None:
     assert [p.t for p in series[0].points] == [60, 120]
     assert series[0].cost_usd == Decimal("0.01")
     assert series[0].points[0].cost_usd == 0.01
+    assert series[0].first_token_p50_ms == series[0].points[0].first_token_p50_ms == 40

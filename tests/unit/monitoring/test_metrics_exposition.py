@@ -9,10 +9,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from broker_api.metrics.collector import SnapshotCollector
 from broker_api.metrics.snapshot import JobCount, Snapshot
 from shared.metrics import (
+    FIRST_TOKEN,
+    LATENCY,
     Counter,
     Sample,
     counter_field,
-    latency_bucket,
     parse_counters,
 )
 from shared.upstream_health import UpstreamCheck
@@ -22,7 +23,17 @@ from shared.upstream_health import UpstreamCheck
     ("latency_s", "bucket"), [(0.05, "0.1"), (0.1, "0.1"), (0.3, "0.5"), (500, "+Inf")]
 )
 def test_latency_falls_in_the_first_bucket_that_holds_it(latency_s, bucket) -> None:
-    assert latency_bucket(latency_s) == bucket
+    assert LATENCY.bucket(latency_s) == bucket
+
+
+@pytest.mark.parametrize(
+    ("first_token_s", "bucket"),
+    [(0.01, "0.05"), (0.05, "0.05"), (0.3, "0.5"), (45, "60.0"), (61, "+Inf")],
+)
+def test_first_token_falls_in_the_first_bucket_that_holds_it(
+    first_token_s, bucket
+) -> None:
+    assert FIRST_TOKEN.bucket(first_token_s) == bucket
 
 
 def test_fields_round_trip_and_unknown_ones_are_skipped() -> None:
@@ -60,6 +71,9 @@ def test_collector_renders_cumulative_buckets_and_health() -> None:
             Sample(Counter.LATENCY_BUCKET, (*labels, "0.25"), 2),
             Sample(Counter.LATENCY_BUCKET, (*labels, "+Inf"), 1),
             Sample(Counter.LATENCY_SUM_S, labels, 200.4),
+            Sample(Counter.FIRST_TOKEN_BUCKET, (*labels, "0.05"), 1),
+            Sample(Counter.FIRST_TOKEN_BUCKET, (*labels, "0.5"), 2),
+            Sample(Counter.FIRST_TOKEN_SUM_S, labels, 0.84),
         ],
         workers_alive=3,
         upstream=UpstreamCheck(
@@ -77,6 +91,13 @@ def test_collector_renders_cumulative_buckets_and_health() -> None:
         found[("helixq_attempt_latency_seconds_bucket", (("le", "+Inf"), *hist))] == 3
     )
     assert found[("helixq_attempt_latency_seconds_count", hist)] == 3
+    first = "helixq_attempt_first_token_seconds"
+    assert found[(f"{first}_bucket", (("le", "0.05"), *hist))] == 1
+    assert found[(f"{first}_bucket", (("le", "0.25"), *hist))] == 1
+    assert found[(f"{first}_bucket", (("le", "0.5"), *hist))] == 3
+    assert found[(f"{first}_bucket", (("le", "+Inf"), *hist))] == 3
+    assert found[(f"{first}_count", hist)] == 3
+    assert found[(f"{first}_sum", hist)] == pytest.approx(0.84)
     assert found[("helixq_queue_depth", (("tenant", "acme"),))] == 4
     assert found[("helixq_workers_alive", ())] == 3
     assert found[("helixq_upstream_up", ())] == 0

@@ -1,5 +1,6 @@
 """GET /generation, /key, /auth/key and /credits."""
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from simulator.settings import SimulatorSettings
@@ -94,3 +95,59 @@ async def test_key_limit_binds_the_preflight(settings: SimulatorSettings) -> Non
         body = await response.json()
     assert response.status == 402
     assert body["error"]["metadata"]["limit_source"] == "openrouter_key_limit"
+
+
+OTHER_KEY = "sk-or-v1-" + "7" * 64
+OTHER = {"Authorization": f"Bearer {OTHER_KEY}"}
+
+
+async def _data(client, path: str, headers=AUTH, **params):
+    response = await client.session.get(path, headers=headers, params=params)
+    return response.status, (await response.json()).get("data")
+
+
+async def test_activity_key_usage_and_credits_agree(
+    settings: SimulatorSettings,
+) -> None:
+    async with running(settings) as client:
+        costs = {}
+        for model, headers in (
+            ("openai/gpt-4o", AUTH),
+            ("openai/gpt-4o", OTHER),
+            ("anthropic/claude-sonnet-4.5", AUTH),
+        ):
+            body = await (await client.complete(chat(model), headers=headers)).json()
+            costs.setdefault(model, []).append(Decimal(str(body["usage"]["cost"])))
+        today = datetime.now(UTC).date().isoformat()
+        status, rows = await _data(client, "/api/v1/activity", date=today)
+        _, mine = await _data(client, "/api/v1/key")
+        _, theirs = await _data(client, "/api/v1/key", headers=OTHER)
+        _, credits = await _data(client, "/api/v1/credits")
+        _, completed = await _data(client, "/api/v1/activity")
+    assert status == 200
+    by_model = {row["model"]: row for row in rows}
+    assert {row["date"] for row in rows} == {today}
+    for model, spent in costs.items():
+        assert Decimal(str(by_model[model]["usage"])) == sum(spent)
+        assert by_model[model]["requests"] == len(spent)
+    assert Decimal(str(theirs["usage"])) == costs["openai/gpt-4o"][1]
+    assert Decimal(str(mine["usage"])) + Decimal(str(theirs["usage"])) == Decimal(
+        str(credits["total_usage"])
+    )
+    assert sum(Decimal(str(row["usage"])) for row in rows) == Decimal(
+        str(credits["total_usage"])
+    )
+    assert completed == []  # without `date`: completed days only
+
+
+async def test_activity_and_credits_need_a_management_key_when_configured(
+    settings: SimulatorSettings,
+) -> None:
+    managed = settings.model_copy(update={"management_keys": (OTHER_KEY,)})
+    async with running(managed) as client:
+        refused, _ = await _data(client, "/api/v1/activity")
+        refused_credits, _ = await _data(client, "/api/v1/credits")
+        allowed, rows = await _data(client, "/api/v1/activity", headers=OTHER)
+        bad_date, _ = await _data(client, "/api/v1/activity", headers=OTHER, date="x")
+    assert (refused, refused_credits, allowed, rows) == (403, 403, 200, [])
+    assert bad_date == 400

@@ -27,6 +27,16 @@ async def _timed_events(response: aiohttp.ClientResponse) -> list[tuple[float, s
     return events
 
 
+async def _streamed(client: Any) -> list[tuple[float, str]]:
+    """The timed events of one streamed completion."""
+    response = await client.session.post(
+        "/api/v1/chat/completions",
+        json=chat("openai/gpt-4o-mini", stream=True),
+        headers=AUTH,
+    )
+    return await _timed_events(response)
+
+
 def _content_times(events: list[tuple[float, str]]) -> list[float]:
     """When each chunk that carries content arrived."""
     times = []
@@ -62,12 +72,7 @@ async def test_first_token_after_latency_then_one_per_token_interval(
     )
     async with running(paced) as client:
         started = time.monotonic()
-        response = await client.session.post(
-            "/api/v1/chat/completions",
-            json=chat("openai/gpt-4o-mini", stream=True),
-            headers=AUTH,
-        )
-        events = await _timed_events(response)
+        events = await _streamed(client)
     times = _content_times(events)
     assert len(times) == 6
     # No token before its time: the latency, then one interval per token.
@@ -116,3 +121,23 @@ async def test_processing_comments_repeat_while_the_model_thinks(
     assert first_data >= 3
     assert set(events[:first_data]) == {PROCESSING}
     assert PROCESSING not in events[first_data:]
+
+
+async def test_the_call_log_gives_the_time_the_first_token_was_due(
+    settings: SimulatorSettings,
+) -> None:
+    paced = settings.model_copy(
+        update={"latency_ms": 100, "token_interval_ms": 30, "completion_tokens": 4}
+    )
+    async with running(paced) as client:
+        sent_ts = time.time()
+        events = await _streamed(client)
+        arrived_ts = time.time() - (time.monotonic() - _content_times(events)[0])
+        log = await (await client.session.get("/_sim/calls?detail=1")).json()
+        plain = await client.complete(chat("openai/gpt-4o-mini"))
+        assert plain.status == 200
+        after = await (await client.session.get("/_sim/calls?detail=1")).json()
+    (call,) = log["calls"]
+    assert sent_ts + 0.1 <= call["first_token_ts"] <= arrived_ts
+    assert arrived_ts - call["first_token_ts"] < 0.05
+    assert after["calls"][-1]["first_token_ts"] is None  # not streamed
