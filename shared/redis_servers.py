@@ -144,3 +144,25 @@ def celery_broker(url: str) -> tuple[str, dict[str, Any]]:
     if found.sentinel_password is not None:
         options["sentinel_kwargs"] = {"password": found.sentinel_password}
     return broker, options
+
+
+def redbeat_settings(url: str) -> tuple[str, dict[str, Any]]:
+    """RedBeat's `redbeat_redis_url` and `redbeat_redis_options` for `url`.
+
+    RedBeat reads Sentinels from its options (`sentinels`, `service_name`) when
+    its URL starts with `redis-sentinel`; the URL itself is then only shown."""
+    if not is_sentinel(url):
+        return url, {}
+    found = parse_sentinel_url(url)
+    host, port = found.sentinels[0]
+    options: dict[str, Any] = {
+        "sentinels": list(found.sentinels),
+        "service_name": found.master,
+        "db": found.db,
+        "password": found.password,
+    }
+    if found.username is not None:
+        options["username"] = found.username
+    if found.sentinel_password is not None:
+        options["sentinel_kwargs"] = {"password": found.sentinel_password}
+    return f"redis-sentinel://{host}:{port}/{found.db}", options

@@ -9,6 +9,7 @@ from shared.redis_servers import (
     async_redis_client,
     celery_broker,
     parse_sentinel_url,
+    redbeat_settings,
     redis_client,
 )
 from shared.settings import RedisSettings, load_settings
@@ -76,3 +77,18 @@ def test_a_refused_url_with_a_password_is_not_echoed(
     with pytest.raises(SettingsError) as caught:
         load_settings(RedisSettings)
     assert "s3cret" not in str(caught.value)
+
+
+def test_redbeat_gets_the_sentinels_in_its_options() -> None:
+    url, options = redbeat_settings(URL)
+    assert url == "redis-sentinel://10.0.0.1:26379/3"
+    assert options == {
+        "sentinels": [("10.0.0.1", 26379), ("10.0.0.2", 26380)],
+        "service_name": "helixq",
+        "db": 3,
+        "password": "s3cret",
+    }
+    assert redbeat_settings("redis://127.0.0.1:6379/0") == (
+        "redis://127.0.0.1:6379/0",
+        {},
+    )
