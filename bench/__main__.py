@@ -23,6 +23,7 @@ BENCHMARKS = [
     "sync_path",
     "streaming",
     "statement_export",
+    "discount_lane",
     "component_costs",
 ]
 

@@ -23,6 +23,7 @@ from broker_api.catalog_ids import CatalogIds
 from broker_api.chat.routes import router as chat_router
 from broker_api.dashboard.routes import router as dashboard_router
 from broker_api.db_pool import open_pool
+from broker_api.discount.routes import router as discount_router
 from broker_api.embeddings.routes import router as embeddings_router
 from broker_api.enqueue import CeleryEnqueuer, Enqueuer
 from broker_api.errors import install_error_handlers
@@ -122,6 +123,7 @@ def create_app(
     app.include_router(embeddings_router)
     app.include_router(batches_router)
     app.include_router(files_router)
+    app.include_router(discount_router)
     app.include_router(webhooks_router)
     app.include_router(models_router)
     app.include_router(stats_router)

@@ -47,6 +47,9 @@ class CatalogIds:
                 self._embedding_ids = frozenset(
                     await listed_embedding_model_ids(session)
                 )
-            self._read_at = time.monotonic()
+            # An empty catalog is one not synced yet: read it again next time, so
+            # the first sync is seen at once (lanes and validation depend on it).
+            if self._ids:
+                self._read_at = time.monotonic()
         finally:
             self._reading = None

@@ -41,6 +41,8 @@ class Enqueuer(Protocol):
 
     async def enqueue_webhook(self, delivery_id: UUID) -> None: ...
 
+    async def enqueue_upstream_poll(self) -> None: ...
+
     async def close(self) -> None: ...
 
 
@@ -133,6 +135,13 @@ class CeleryEnqueuer:
         self._app.send_task(
             TaskName.DELIVER_WEBHOOK.value, args=[delivery_id], retry=False
         )
+
+    async def enqueue_upstream_poll(self) -> None:
+        """Ask a worker to poll the discount lane's due upstream batches now."""
+        await anyio.to_thread.run_sync(self._send_upstream_poll)
+
+    def _send_upstream_poll(self) -> None:
+        self._app.send_task(TaskName.FOLLOW_UPSTREAM_BATCHES.value, retry=False)
 
     async def close(self) -> None:
         self._app.close()

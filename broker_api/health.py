@@ -43,6 +43,7 @@ async def readyz(request: Request, strict: bool = False) -> JSONResponse:
         "redis": await _check("redis", state.redis.ping()),
         "workers": await _check("workers", _check_workers(state.redis)),
         "upstream": await _check("upstream", _check_upstream(state.redis)),
+        "batch_api": await _check("batch_api", _check_batch_api(state.engine)),
     }
     failing = {name for name, check in checks.items() if not check["ok"]}
     required_failing = failing if strict else failing.intersection(REQUIRED)
@@ -68,6 +69,26 @@ async def _check(name: str, probe: Awaitable[object]) -> dict[str, Any]:
 async def _ping_postgres(engine: AsyncEngine) -> None:
     async with engine.connect() as connection:
         await connection.execute(text("SELECT 1"))
+
+
+# Upstream batches whose results OpenRouter holds back until credits are added.
+_CREDITS_SHORT = text("""
+SELECT count(*) FROM upstream_batches
+WHERE payment_required_at IS NOT NULL AND results_stored_at IS NULL
+""")
+
+
+async def _check_batch_api(engine: AsyncEngine) -> dict[str, Any]:
+    async with engine.connect() as connection:
+        waiting = int((await connection.execute(_CREDITS_SHORT)).scalar_one())
+    if waiting:
+        return {
+            "ok": False,
+            "payment_required": waiting,
+            "reason": f"OpenRouter answers 402 (credits short) for {waiting} "
+            "upstream batches; their results wait until credits are added",
+        }
+    return {"ok": True, "payment_required": 0}
 
 
 async def _check_workers(redis: Redis) -> dict[str, Any]:

@@ -29,6 +29,10 @@ class ApiSettings(
     # helixq_metrics_open (tenant slugs are labels: keep them off untrusted networks).
     helixq_metrics_token: SecretStr | None = None
     helixq_metrics_open: bool = False
+    # The signing secret of OpenRouter's Batch API webhooks (the workspace's): set,
+    # a callback must carry a valid X-OpenRouter-Signature; unset, callbacks only
+    # make helixq poll sooner, which OpenRouter's own answer then confirms.
+    helixq_batch_callback_secret: SecretStr | None = None
     helixq_max_body_bytes: int = Field(default=1_048_576, ge=1024)
     helixq_max_batch_bytes: int = Field(default=200 * 1024 * 1024, ge=1024)
     # POST /v1/files: the largest file one upload takes, and how long an uploaded

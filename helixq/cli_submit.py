@@ -47,10 +47,10 @@ def add_submit_command(commands: SubParsers) -> None:
     submit.add_argument(
         "--lane",
         choices=("auto", "discount", "realtime"),
-        default="realtime",
-        help="realtime (default): at once, at list price; discount: OpenRouter's "
-        "Batch API, about half price, within 24h; auto: discount where a line can "
-        "go there",
+        default="auto",
+        help="discount: OpenRouter's Batch API, about half price, within 24h; "
+        "realtime: at once, at list price; auto (default): discount where a line "
+        "can go there",
     )
     submit.add_argument("--model", help="the model of lines that name none")
     submit.add_argument(

@@ -112,6 +112,13 @@ class Forbidden(BrokerError):
     code = "forbidden"
 
 
+class CallbackSignatureInvalid(Unauthenticated):
+    code = "invalid_callback_signature"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"the Batch API callback is not signed as expected: {reason}")
+
+
 class MetricsClosed(Forbidden):
     code = "metrics_closed"
 

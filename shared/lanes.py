@@ -19,6 +19,8 @@ from shared.model_ids import upstream_model_id
 # OpenRouter's Batch API runs within 24 hours: a batch in a hurry runs realtime.
 DISCOUNT_MIN_WINDOW_S = 24 * 3600
 BATCH_VARIANT_SUFFIX = ":batch"
+# Where OpenRouter's Batch API webhooks reach helixq's API, under HELIXQ_PUBLIC_URL.
+CALLBACK_PATH = "/v1/discount/callbacks"
 _REFUSED_PARTS = {
     "input_audio": "audio content parts",
     "audio_url": "audio content parts",

@@ -233,7 +233,7 @@ class BatchOptions(BaseModel):
     metadata: dict[str, str] | None = Field(default=None, max_length=16)
     completion_window: str = Field(default="24h", description="e.g. 1h, 24h")
     lane: Lane = Field(
-        default=Lane.REALTIME,
+        default=Lane.AUTO,
         description="auto: the discount lane (Batch API, about half price, within"
         " 24h) where a line can go, else realtime; discount: every line or a 422;"
         " realtime: every line at once, at list price",

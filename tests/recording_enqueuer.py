@@ -15,6 +15,7 @@ class RecordingEnqueuer:
     sent: list[tuple[UUID, str]] = field(default_factory=list)
     priorities: list[int] = field(default_factory=list)
     webhooks: list[UUID] = field(default_factory=list)
+    upstream_polls: int = 0
     fail: bool = False  # every publish raises, as with Redis away
 
     async def enqueue_completion(
@@ -32,6 +33,10 @@ class RecordingEnqueuer:
     async def enqueue_webhook(self, delivery_id: UUID) -> None:
         self._raise_if_failing()
         self.webhooks.append(delivery_id)
+
+    async def enqueue_upstream_poll(self) -> None:
+        self._raise_if_failing()
+        self.upstream_polls += 1
 
     async def close(self) -> None:
         pass

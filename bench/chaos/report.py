@@ -3,6 +3,7 @@
 from decimal import Decimal
 from pathlib import Path
 
+from bench.chaos.discount import DiscountRow, discount_table
 from bench.chaos.scenarios import Row
 
 HEADER = (
@@ -47,7 +48,13 @@ def _share(part: Decimal, whole: Decimal) -> str:
     return "n/a" if not whole else f"{float(part / whole):.1%} of the bill"
 
 
-def write_report(path: Path, rows: list[Row], jobs: int) -> None:
+def write_report(
+    path: Path,
+    rows: list[Row],
+    jobs: int,
+    discount_rows: list[DiscountRow],
+    lines: int,
+) -> None:
     path.write_text(
         f"""# Reliability under faults
 
@@ -105,5 +112,30 @@ What the table shows, scenario by scenario:
   expired, and the claim keeps each job to one execution.
 - **Every message twice**: each job is sent once more besides the API's message;
   the second delivery finds the job claimed or finished and returns without a call.
+
+## The discount lane
+
+Each scenario submits one batch of {lines} lines on lane `discount` over two models
+(`openai/gpt-4o-mini`, `anthropic/claude-3.5-haiku`), upstream batches of at most 100
+lines, the simulator's Batch API answering in about 4 s; upstream batches are sent
+and polled every second and a lost POST answer is looked for after 3 s.
+
+{discount_table(discount_rows)}
+
+- *lines with 2 results*: lines with more than one succeeded attempt (must be 0).
+- *lines sent twice*: custom_ids the simulator received in more than one upstream
+  batch (must be 0: helixq never pays twice for a line).
+- *realtime attempts*: lines of an upstream batch that failed or expired run on the
+  realtime lane.
+- *recovery*: from the batch's POST to its last line terminal, faults included.
+- **SIGKILL during submission**: an upstream batch's row is committed before its
+  POST; one whose answer died with the worker is looked for upstream before any
+  resend, and found.
+- **SIGKILL during result ingestion**: the results of an upstream batch are stored
+  in one transaction under its row lock; a killed transaction stores nothing and
+  the next poll stores everything once.
+- **An upstream batch fails / expires**: its lines run realtime at once.
+- **A lost POST answer**: the upstream batch is found in OpenRouter's list and
+  adopted; nothing is sent again.
 """
     )

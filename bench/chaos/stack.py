@@ -41,6 +41,20 @@ WORKER_ENV = {
     "HELIXQ_SIM_GENERATION_DELAY_MS": "1000",
 }
 
+# The discount lane's and the simulator's Batch API pace (bench.chaos.discount).
+DISCOUNT_ENV = {
+    "HELIXQ_DISCOUNT_INTERVAL_S": "1s",
+    "HELIXQ_DISCOUNT_POLL_FIRST_S": "1s",
+    "HELIXQ_DISCOUNT_POLL_MAX_S": "2s",
+    "HELIXQ_DISCOUNT_RECONCILE_AFTER_S": "3s",
+    # Many upstream batches per helixq batch, so the faults land mid-way.
+    "HELIXQ_DISCOUNT_MAX_REQUESTS": "100",
+    "HELIXQ_SIM_BATCH_VALIDATING_S": "1",
+    "HELIXQ_SIM_BATCH_IN_PROGRESS_S": "3",
+    # An upstream batch scripted to expire does so this long after its creation.
+    "HELIXQ_SIM_BATCH_WINDOW_S": "10",
+}
+
 
 def wait_until(check: Callable[[], bool], *, timeout_s: float, what: str) -> None:
     deadline = time.monotonic() + timeout_s
@@ -70,6 +84,7 @@ class Stack:
         return {
             **os.environ,
             **WORKER_ENV,
+            **DISCOUNT_ENV,
             "DATABASE_URL": self.database_url,
             "REDIS_URL": self.redis_url,
             "OPENROUTER_BASE_URL": f"{self.sim_url}/api/v1",

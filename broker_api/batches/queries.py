@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db.base import Base
 from shared.db.models import Batch, Job
+from shared.db.upstream_batches import UpstreamBatch
 from shared.jobs import JobStatus
 from shared.lanes import Lane
 
@@ -32,6 +33,18 @@ async def count_by_status(session: AsyncSession, batch_id: UUID) -> dict[str, in
         .group_by(Job.status)
     )
     return {str(row[0]): int(row[1]) for row in rows}
+
+
+async def upstream_batches(
+    session: AsyncSession, batch_id: UUID
+) -> Sequence[UpstreamBatch]:
+    """The batch's upstream batches, in the order they were written."""
+    rows = await session.scalars(
+        select(UpstreamBatch)
+        .where(UpstreamBatch.batch_id == batch_id)
+        .order_by(UpstreamBatch.created_at, UpstreamBatch.id)
+    )
+    return rows.all()
 
 
 async def start_custom_ids(session: AsyncSession) -> None:

@@ -169,7 +169,7 @@ async def create_batch(
     fallback: Annotated[
         FallbackStrategy | None, Query(description="JSONL only")
     ] = None,
-    lane: Annotated[Lane, Query(description="JSONL only")] = Lane.REALTIME,
+    lane: Annotated[Lane, Query(description="JSONL only")] = Lane.AUTO,
 ) -> BatchView:
     """Queue up to 50,000 requests at once, as JSON or an OpenAI-style JSONL upload."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()

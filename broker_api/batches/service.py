@@ -12,7 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from broker_api import idempotency
 from broker_api.batches import queries
 from broker_api.batches.ingest import Ingest
-from broker_api.batches.views import BatchList, BatchView, batch_view, result_line
+from broker_api.batches.views import (
+    BatchList,
+    BatchView,
+    batch_view,
+    result_line,
+    upstream_batch_view,
+)
 from broker_api.deps import Caller
 from broker_api.enqueue import Enqueuer
 from shared.db.models import Batch
@@ -23,7 +29,7 @@ from shared.errors import (
     InvalidRequest,
 )
 from shared.jobs import BatchStatus, JobStatus, batch_request_counts
-from shared.lanes import LanePolicy
+from shared.lanes import Lane, LanePolicy
 from shared.model_access import with_allowed
 from shared.schemas import BatchOptions
 from shared.task_messages import Priority
@@ -291,7 +297,11 @@ async def read_batch(
             if batch.request_counts
             else await queries.count_by_status(session, batch_id)
         )
-        return batch_view(batch, counts)
+        view = batch_view(batch, counts)
+        if batch.lane != Lane.REALTIME.value:
+            rows = await queries.upstream_batches(session, batch_id)
+            view.upstream_batches = [upstream_batch_view(row) for row in rows]
+        return view
 
 
 async def list_batches(

@@ -2,6 +2,7 @@
 fields (route, per-status counts, completion window) beside OpenAI's."""
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -9,6 +10,7 @@ from pydantic import BaseModel, PlainSerializer, model_validator
 
 from broker_api.files.views import file_id_text
 from shared.db.models import Batch
+from shared.db.upstream_batches import UpstreamBatch
 from shared.jobs import batch_request_counts
 from shared.redaction import redact
 
@@ -48,6 +50,37 @@ class BatchErrors(BaseModel):
     data: list[BatchError]
 
 
+class UpstreamBatchView(BaseModel):
+    """One OpenRouter Batch API batch carrying some of a batch's discount lines."""
+
+    id: str | None  # OpenRouter's id; null until OpenRouter answered the POST
+    model: str
+    # submitting, then OpenRouter's status; refused (its lines ran realtime) or
+    # withdrawn (the batch was cancelled before it was sent)
+    status: str
+    request_count: int
+    cost_usd: Decimal | None
+    error: str | None
+    # OpenRouter answered 402 (credits short): the results wait upstream.
+    payment_required: bool
+    sent_at: UnixTime | None
+    results_stored_at: UnixTime | None
+
+
+def upstream_batch_view(row: UpstreamBatch) -> UpstreamBatchView:
+    return UpstreamBatchView(
+        id=row.upstream_id,
+        model=row.model,
+        status=row.status,
+        request_count=row.request_count,
+        cost_usd=row.cost_usd,
+        error=row.error,
+        payment_required=row.payment_required_at is not None,
+        sent_at=row.sent_at,
+        results_stored_at=row.results_stored_at,
+    )
+
+
 class BatchView(BaseModel):
     id: UUID
     object: Literal["batch"] = "batch"
@@ -73,6 +106,8 @@ class BatchView(BaseModel):
     cancelling_at: UnixTime | None = None
     cancelled_at: UnixTime | None
     expired_at: UnixTime | None
+    # The discount lane's upstream batches (GET /v1/batches/{id} only).
+    upstream_batches: list[UpstreamBatchView] | None = None
 
 
 class BatchList(BaseModel):

@@ -53,6 +53,19 @@ class UpstreamBatch(Base):
     cost_usd: Mapped[Decimal | None] = mapped_column(Numeric(20, 12))
     error: Mapped[str | None] = mapped_column(Text)
     results_stored_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The tenant's budget reservation for its lines at batch prices, settled once
+    # its results are stored (or released when it never runs): shared.budget.
+    reserved_usd: Mapped[Decimal | None] = mapped_column(Numeric(20, 12))
+    budget_month: Mapped[str | None] = mapped_column(String(7))
+    # OpenRouter answered 402 (credits short) since this time: its results wait
+    # upstream until credits are added; polled again meanwhile.
+    payment_required_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True)
+    )
+    # The helixq batch was cancelled: the cancel was asked upstream at this time.
+    cancel_sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Deleted upstream once its results were stored (HELIXQ_DISCOUNT_DELETE_STORED).
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )

@@ -69,6 +69,13 @@ def _environment(services: Services, sim_port: int, api_port: int) -> dict[str, 
         "HELIXQ_BATCH_SWEEP_INTERVAL_S": "1",
         # A beat started after one was killed takes the lead once its lease lapses.
         "HELIXQ_BEAT_LEASE_S": "3",
+        # The discount lane at test pace: sent and polled every second, and the
+        # simulator's Batch API answering within a few seconds.
+        "HELIXQ_DISCOUNT_INTERVAL_S": "1",
+        "HELIXQ_DISCOUNT_POLL_FIRST_S": "0.5",
+        "HELIXQ_DISCOUNT_POLL_MAX_S": "1",
+        "HELIXQ_SIM_BATCH_VALIDATING_S": "0.5",
+        "HELIXQ_SIM_BATCH_IN_PROGRESS_S": "2",
         # The test's webhook receiver listens on 127.0.0.1.
         "HELIXQ_WEBHOOK_ALLOW_PRIVATE": "true",
         "PYTHONUNBUFFERED": "1",

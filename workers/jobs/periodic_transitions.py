@@ -93,6 +93,25 @@ def move_discount_jobs_to_realtime(
     return [(row.id, row.slug) for row in rows]
 
 
+# A waiting discount-lane line that cannot be sent (its tenant's routing is corrupt,
+# its budget cannot take it) fails as a realtime line refused before its call.
+_FAIL_WAITING = text("""
+UPDATE jobs SET status = 'failed', error_code = :code, error_message = :message,
+    finished_at = now()
+WHERE id = ANY(:job_ids) AND status = 'queued' AND lane = 'discount'
+  AND upstream_batch_id IS NULL
+""")
+
+
+def fail_waiting_discount_jobs(
+    session: Session, job_ids: list[UUID], *, code: str, message: str
+) -> int:
+    """Fail discount-lane lines not yet in an upstream batch; how many."""
+    params = {"job_ids": job_ids, "code": code, "message": message}
+    result = session.execute(_FAIL_WAITING, params)
+    return int(result.rowcount)  # type: ignore[attr-defined]  # an UPDATE's result
+
+
 # A Batch API result line is an attempt like any call, on the discount lane, kept
 # even when its job ended meanwhile (cancelled or expired): the line was billed.
 # Its cost is the upstream batch's, apportioned by line; a line with none says so.

@@ -2,11 +2,12 @@
 
 Each pass of the `submit_discount_lines` sweep (celery beat):
 
-1. **Group.** Lines waiting for an upstream batch are routed (the model the line
-   names, else the tenant's default) and grouped per helixq batch and model into
-   upstream batches within OpenRouter's limits (HELIXQ_DISCOUNT_MAX_REQUESTS,
-   HELIXQ_DISCOUNT_MAX_BYTES). Each group's `upstream_batches` row (`submitting`)
-   and its jobs' link to it commit before anything is sent.
+1. **Group.** Lines waiting for an upstream batch are routed by the tenant's
+   strategy at batch prices and grouped per helixq batch and model into upstream
+   batches, within OpenRouter's limits, the in-flight caps and the tenants' budgets
+   (workers.maintenance.discount_grouping). Each group's `upstream_batches` row
+   (`submitting`) and its jobs' link to it commit before anything is sent. A row
+   whose helixq batch was cancelled before it was sent is never sent (`withdrawn`).
 2. **Send.** `sent_at` is committed, then the POST goes out with `custom_id` = the
    job id; OpenRouter's answer records its batch id.
 3. **Reconcile.** OpenRouter takes no idempotency key, so a row sent whose answer
@@ -19,125 +20,41 @@ Rows are taken with FOR UPDATE SKIP LOCKED, so concurrent sweeps never send a ro
 twice.
 """
 
-import json
 import logging
-from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from pydantic import SecretStr
-from sqlalchemy import select, text, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
 
-from shared.db.models import Job, Tenant
+from shared.db.models import Job
 from shared.db.upstream_batches import UpstreamBatch
-from shared.lanes import BATCH_VARIANT_SUFFIX, line_model
-from shared.model_ids import upstream_model_id
-from shared.openrouter_key_store import open_openrouter_key
 from shared.queues import tenant_queue
-from shared.sealing import SecretBox, Unreadable
 from workers.jobs import periodic_transitions
+from workers.maintenance.discount_budget import release_reservation
+from workers.maintenance.discount_grouping import group_waiting_lines, line_body
+from workers.maintenance.discount_lane import (
+    REFUSED,
+    SUBMITTING,
+    WITHDRAWN,
+    DiscountConfig,
+    DiscountDeps,
+)
 from workers.openrouter.batches import BatchApi, create_body
 from workers.openrouter.errors import UpstreamError, UpstreamRejected
-from workers.runtime.job_sender import JobSender
 
 logger = logging.getLogger(__name__)
 
-SUBMITTING = "submitting"
-REFUSED = "refused"  # OpenRouter refused the POST: its lines ran realtime
-WAITING_LIMIT = 50_000
-# Room for a line's JSON around its body in the create request.
-LINE_OVERHEAD_BYTES = 64
+# The advisory lock that keeps submission passes one at a time.
+PASS_LOCK = 0x68656C6978710001
+_TAKE_PASS = text("SELECT pg_try_advisory_lock(:key)")
+_GIVE_PASS = text("SELECT pg_advisory_unlock(:key)")
 # OpenRouter's clock and ours may differ: look a little before the send.
 CLOCK_SLACK_S = 120
-
-_WAITING = text("""
-SELECT jobs.id, jobs.batch_id, jobs.tenant_id, jobs.request, tenants.default_model
-FROM jobs JOIN tenants ON tenants.id = jobs.tenant_id
-WHERE jobs.lane = 'discount' AND jobs.status = 'queued' AND jobs.batch_id IS NOT NULL
-  AND jobs.upstream_batch_id IS NULL
-ORDER BY jobs.batch_id, jobs.created_at, jobs.id
-LIMIT :limit
-FOR UPDATE OF jobs SKIP LOCKED
-""")
-
-
-@dataclass(frozen=True)
-class DiscountConfig:
-    max_requests: int
-    max_bytes: int
-    reconcile_after_s: float
-    batch_slug: bool = False
-    callback_url: str | None = None
-
-
-@dataclass
-class _Group:
-    batch_id: UUID
-    tenant_id: UUID
-    model: str
-    job_ids: list[UUID]
-    body_bytes: int = 0
-
-
-def upstream_model(model: str, *, batch_slug: bool) -> str:
-    base = upstream_model_id(model).removesuffix(BATCH_VARIANT_SUFFIX)
-    return base + BATCH_VARIANT_SUFFIX if batch_slug else base
-
-
-def line_body(request: dict[str, Any]) -> dict[str, Any]:
-    """A job's request as a batch line's body: the batch names the model."""
-    return {k: v for k, v in request.items() if k not in ("model", "models")}
-
-
-def _groups(rows: Iterable[Any], config: DiscountConfig) -> list[_Group]:
-    groups: list[_Group] = []
-    open_groups: dict[tuple[UUID, str], _Group] = {}
-    for row in rows:
-        named = line_model(row.request, row.default_model)
-        if named is None:
-            continue  # the API refuses such lines; nothing to send
-        model = upstream_model(named, batch_slug=config.batch_slug)
-        size = len(json.dumps(line_body(row.request))) + LINE_OVERHEAD_BYTES
-        group = open_groups.get((row.batch_id, model))
-        full = group is not None and (
-            len(group.job_ids) >= config.max_requests
-            or group.body_bytes + size > config.max_bytes
-        )
-        if group is None or full:
-            group = _Group(row.batch_id, row.tenant_id, model, [])
-            open_groups[(row.batch_id, model)] = group
-            groups.append(group)
-        group.job_ids.append(row.id)
-        group.body_bytes += size
-    return groups
-
-
-def group_waiting_lines(session: Session, config: DiscountConfig) -> int:
-    """Write an upstream batch row per group of waiting lines and link its jobs;
-    how many rows were written."""
-    rows = session.execute(_WAITING, {"limit": WAITING_LIMIT}).all()
-    groups = _groups(rows, config)
-    for group in groups:
-        upstream = UpstreamBatch(
-            batch_id=group.batch_id,
-            tenant_id=group.tenant_id,
-            model=group.model,
-            status=SUBMITTING,
-            request_count=len(group.job_ids),
-            body_bytes=group.body_bytes,
-        )
-        session.add(upstream)
-        session.flush()
-        session.execute(
-            update(Job)
-            .where(Job.id.in_(group.job_ids))
-            .values(upstream_batch_id=upstream.id)
-        )
-    return len(groups)
+__all__ = ["DiscountConfig", "DiscountDeps", "submit_discount_lines"]
 
 
 def _due_submissions(
@@ -155,43 +72,35 @@ def _due_submissions(
     )
 
 
-@dataclass(frozen=True)
-class DiscountDeps:
-    """What the discount lane's sweeps use: real transactions, the Batch API, the
-    sender that publishes lines moved to the realtime lane, the settings."""
-
-    sessions: sessionmaker[Session]
-    api: BatchApi
-    sender: JobSender
-    config: DiscountConfig
-    box: SecretBox | None = None  # opens tenants' own OpenRouter keys
-
-    def api_of(self, session: Session, tenant_id: UUID) -> BatchApi:
-        """The Batch API on the tenant's own OpenRouter key (the global key when
-        it has none); UpstreamRejected when its key cannot be opened, so that its
-        lines are never sent on another account's key."""
-        sealed = session.scalar(
-            select(Tenant.openrouter_key_sealed).where(Tenant.id == tenant_id)
-        )
-        if sealed is None:
-            return self.api
-        try:
-            key = open_openrouter_key(sealed, self.box)
-        except Unreadable as error:
-            raise UpstreamRejected(
-                f"the tenant's OpenRouter key cannot be opened: {error}"
-            ) from None
-        return self.api.on_key(SecretStr(key))
-
-
 def submit_discount_lines(deps: DiscountDeps) -> int:
     """Group waiting lines, send new upstream batches and reconcile lost answers;
-    how many upstream batches are now known upstream."""
+    how many upstream batches are now known upstream. One pass at a time across the
+    deployment: a reconciliation must never see the batch of a POST another pass
+    has in flight, which it could take for its own lost one."""
+    with deps.sessions() as guard:
+        # Autocommit: the lock is the connection's, no transaction stays open; a
+        # worker that dies drops its connection and the lock with it.
+        connection = guard.connection(
+            execution_options={"isolation_level": "AUTOCOMMIT"}
+        )
+        if not connection.scalar(_TAKE_PASS, {"key": PASS_LOCK}):
+            return 0
+        try:
+            return _pass(deps)
+        finally:
+            connection.execute(_GIVE_PASS, {"key": PASS_LOCK})
+
+
+def _pass(deps: DiscountDeps) -> int:
     with deps.sessions.begin() as session:
-        grouped = group_waiting_lines(session, deps.config)
+        grouped = group_waiting_lines(session, deps.config, deps.redis)
         due = _due_submissions(session, now=datetime.now(UTC), config=deps.config)
-    if grouped:
-        logger.info("discount lane: %d upstream batches to send", grouped)
+    if grouped.upstream_batches or grouped.failed:
+        logger.info(
+            "discount lane: %d upstream batches to send, %d lines failed",
+            grouped.upstream_batches,
+            grouped.failed,
+        )
     return sum(_submit(deps, row_id) for row_id in due)
 
 
@@ -211,13 +120,10 @@ def _submit(deps: DiscountDeps, row_id: UUID) -> int:
             refusal: UpstreamError | None = error
         else:
             refusal = None
-            if row.sent_at is not None:
-                found = _reconcile(session, api, row)
-                if found is not Reconciled.ABSENT:
-                    return int(found is Reconciled.ADOPTED)
-            body = _body(session, row, deps.config)
-            row.sent_at = datetime.now(UTC)
-            row.send_count += 1
+            prepared = _prepare(deps, session, api, row)
+            if isinstance(prepared, int):
+                return prepared
+            body = prepared
     if refusal is not None:
         _record_failed_send(deps, row_id, refusal)
         return 0
@@ -230,6 +136,24 @@ def _submit(deps: DiscountDeps, row_id: UUID) -> int:
     with sessions.begin() as session:
         _record_answer(session, row_id, answer)
     return 1
+
+
+def _prepare(
+    deps: DiscountDeps, session: Session, api: BatchApi, row: UpstreamBatch
+) -> bytes | int:
+    """The body to send (its sending recorded first); or, when nothing is to be
+    sent, what the pass counts: 1 for a lost answer found upstream, else 0."""
+    if row.sent_at is not None:
+        found = _reconcile(session, api, row)
+        if found is not Reconciled.ABSENT:
+            return int(found is Reconciled.ADOPTED)
+    if not _has_waiting_lines(session, row):
+        _withdraw(deps, session, row)
+        return 0
+    body = _body(session, row, deps.config)
+    row.sent_at = datetime.now(UTC)
+    row.send_count += 1
+    return body
 
 
 class Reconciled(StrEnum):
@@ -276,6 +200,21 @@ def _body(session: Session, row: UpstreamBatch, config: DiscountConfig) -> bytes
     return create_body(row.model, lines, callback_url=config.callback_url)
 
 
+def _has_waiting_lines(session: Session, row: UpstreamBatch) -> bool:
+    waiting = select(Job.id).where(
+        Job.upstream_batch_id == row.id, Job.status == "queued"
+    )
+    return session.scalar(waiting.limit(1)) is not None
+
+
+def _withdraw(deps: DiscountDeps, session: Session, row: UpstreamBatch) -> None:
+    """Its lines were cancelled before it went out: it is never sent."""
+    row.status = WITHDRAWN
+    row.results_stored_at = datetime.now(UTC)
+    release_reservation(deps.redis, session, row, actual_usd=Decimal(0))
+    logger.info("upstream batch %s: its lines were cancelled; not sent", row.id)
+
+
 def _apply(row: UpstreamBatch, answer: dict[str, Any]) -> None:
     row.upstream_id = str(answer["id"])
     row.status = str(answer.get("status") or "validating")
@@ -306,6 +245,7 @@ def _record_failed_send(deps: DiscountDeps, row_id: UUID, error: UpstreamError) 
         row.status = REFUSED
         row.error = _error_text(error)
         row.results_stored_at = datetime.now(UTC)
+        release_reservation(deps.redis, session, row, actual_usd=Decimal(0))
         moved = periodic_transitions.move_discount_jobs_to_realtime(session, row_id)
     logger.warning("upstream batch %s refused (%s): realtime", row_id, error.code)
     for job_id, slug in moved:

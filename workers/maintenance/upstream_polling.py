@@ -31,12 +31,12 @@ from shared.db.upstream_batches import UpstreamBatch
 from shared.lanes import BATCH_VARIANT_SUFFIX
 from shared.queues import tenant_queue
 from workers.jobs import periodic_transitions
-from workers.maintenance.discount_submission import REFUSED, SUBMITTING, DiscountDeps
-from workers.openrouter.errors import UpstreamError
+from workers.maintenance.discount_budget import release_reservation
+from workers.maintenance.discount_lane import TERMINAL, DiscountDeps
+from workers.openrouter.errors import UpstreamError, UpstreamPaymentRequired
 
 logger = logging.getLogger(__name__)
 
-TERMINAL = frozenset({"completed", "failed", "expired", "cancelled"})
 POLL_LIMIT = 100
 LINE_FAILED = "upstream_batch_line_failed"
 
@@ -60,7 +60,6 @@ def follow_upstream_batches(deps: DiscountDeps, schedule: PollSchedule) -> int:
             .where(
                 UpstreamBatch.upstream_id.is_not(None),
                 UpstreamBatch.results_stored_at.is_(None),
-                UpstreamBatch.status.not_in((SUBMITTING, REFUSED)),
                 UpstreamBatch.next_poll_at <= datetime.now(UTC),
             )
             .order_by(UpstreamBatch.next_poll_at)
@@ -83,7 +82,13 @@ def _follow(
         status = str(batch.get("status"))
         lines = api.results(batch) if status == "completed" else []
     except UpstreamError as error:
-        _wait(deps, schedule, row_id, error=f"{error.code}: {error.message}"[:2000])
+        _wait(
+            deps,
+            schedule,
+            row_id,
+            error=f"{error.code}: {error.message}"[:2000],
+            payment_required=isinstance(error, UpstreamPaymentRequired),
+        )
         return 0
     if status not in TERMINAL:
         _wait(deps, schedule, row_id, status=status)
@@ -99,6 +104,9 @@ def _follow(
         if row is None:
             return 0
         _store(session, row, batch, lines)
+        release_reservation(
+            deps.redis, session, row, actual_usd=row.cost_usd or Decimal(0)
+        )
         moved = periodic_transitions.move_discount_jobs_to_realtime(session, row_id)
     for job_id, slug in moved:  # after the commit; a lost send is re-sent by the sweep
         deps.sender.send(job_id, tenant_queue(slug))
@@ -115,6 +123,7 @@ def _wait(
     *,
     status: str | None = None,
     error: str | None = None,
+    payment_required: bool = False,
 ) -> None:
     with deps.sessions.begin() as session:
         row = session.get(UpstreamBatch, row_id)
@@ -122,6 +131,10 @@ def _wait(
             return
         row.status = status or row.status
         row.error = error
+        if not payment_required:
+            row.payment_required_at = None
+        elif row.payment_required_at is None:
+            row.payment_required_at = datetime.now(UTC)
         row.poll_count += 1
         delay_s = schedule.delay_s(row.poll_count)
         row.next_poll_at = datetime.now(UTC) + timedelta(seconds=delay_s)
@@ -136,6 +149,7 @@ def _store(
     row.cost_usd = reported_cost_usd(usage)
     row.error = _batch_error(batch)
     row.results_stored_at = datetime.now(UTC)
+    row.payment_required_at = None
     successes = [line for line in lines if _response_body(line) is not None]
     costs = _line_costs(session, row, successes)
     started_at = row.sent_at or row.created_at

@@ -1,4 +1,5 @@
-"""OpenRouter's Batch API, for the discount lane: create, list, get, results.
+"""OpenRouter's Batch API, for the discount lane: create, list, get, results,
+cancel, delete.
 
 A blocking httpx client: the submission and polling sweeps run on Celery's task
 threads (workers.maintenance), not on the job path's event loop. OpenRouter has
@@ -109,6 +110,23 @@ class BatchApi:
         _raise_for(response)
         return _object(response)
 
+    def cancel(self, upstream_id: str) -> int:
+        """Ask OpenRouter to stop a batch; the answer's status. 403 (cancel not
+        enabled for the organisation), 404 (no cancel route, or an unknown batch)
+        and 409 (already final) are answers, not errors: polling follows it."""
+        response = self._send("POST", f"{self._url}/{upstream_id}/cancel")
+        if response.status_code not in (403, 404, 409):
+            _raise_for(response)
+        return response.status_code
+
+    def delete(self, upstream_id: str) -> int:
+        """Purge an ended batch's stored requests and results upstream; the
+        answer's status (404: already gone; 409: not ended yet)."""
+        response = self._send("DELETE", f"{self._url}/{upstream_id}")
+        if response.status_code not in (404, 409):
+            _raise_for(response)
+        return response.status_code
+
     def recent(self, *, created_after: int) -> Iterator[JsonObject]:
         """Batches created after `created_after` (Unix seconds), newest first."""
         params: dict[str, str | int] = {
@@ -153,7 +171,14 @@ class BatchApi:
     def _get(
         self, url: str, params: dict[str, str | int] | None = None
     ) -> httpx.Response:
+        return self._send("GET", url, params=params)
+
+    def _send(
+        self, method: str, url: str, params: dict[str, str | int] | None = None
+    ) -> httpx.Response:
         try:
-            return self._client.get(url, params=params, headers=self._headers)
+            return self._client.request(
+                method, url, params=params, headers=self._headers
+            )
         except httpx.TransportError as error:
             raise UpstreamUnavailable(f"Batch API unreachable: {error!r}") from None

@@ -10,6 +10,8 @@ from typing import Any
 from psycopg import AsyncConnection
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
+from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from shared.routing.catalog import ModelInfo
 
@@ -31,6 +33,12 @@ async def load_listed_models(
         cursor = await conn.execute(_LISTED, prepare=True)
         rows = await cursor.fetchall()
     return {row[0]: _model_info(row) for row in rows}
+
+
+def load_listed_models_blocking(session: Session) -> dict[str, ModelInfo]:
+    """The listed models, by id, read in a periodic task's transaction."""
+    rows = session.execute(text(_LISTED)).all()
+    return {row[0]: _model_info(tuple(row)) for row in rows}
 
 
 def _model_info(row: tuple[Any, ...]) -> ModelInfo:

@@ -45,6 +45,17 @@ class DiscountLaneSettings(BaseSettings):
     # Polling an upstream batch: first after this long, doubling up to the max.
     helixq_discount_poll_first_s: DurationS = Field(default=5.0, gt=0)
     helixq_discount_poll_max_s: DurationS = Field(default=300.0, gt=0)
+    # Upstream batches (and their lines) in flight at once, overall and per tenant:
+    # past a cap, new upstream batches wait (docs/limits.md).
+    helixq_discount_max_batches_in_flight: int = Field(default=1000, ge=1)
+    helixq_discount_max_lines_in_flight: int = Field(default=2_000_000, ge=1)
+    helixq_discount_tenant_max_batches_in_flight: int = Field(default=200, ge=1)
+    helixq_discount_tenant_max_lines_in_flight: int = Field(default=500_000, ge=1)
+    # Delete an upstream batch at OpenRouter once its results are stored here.
+    helixq_discount_delete_stored: bool = True
+    # helixq's public base URL: upstream batches are sent with a callback_url under
+    # it, and a callback triggers an immediate poll (None: polling only).
+    helixq_public_url: str | None = Field(default=None, pattern=r"^https?://")
 
 
 class LedgerSettings(BaseSettings):

@@ -8,6 +8,7 @@ import httpx
 from celery import Task
 
 from shared.queues import TaskName
+from shared.routing.router import RoutingDefaults
 from workers.maintenance import (
     batches,
     budget_alerts,
@@ -15,13 +16,16 @@ from workers.maintenance import (
     expired_files,
     sweeper,
     upstream_check,
+    upstream_cleanup,
 )
 from workers.maintenance.catalog_sync import sync_catalog
-from workers.maintenance.discount_submission import (
+from workers.maintenance.discount_lane import (
     DiscountConfig,
     DiscountDeps,
-    submit_discount_lines,
+    InFlightCaps,
+    callback_url,
 )
+from workers.maintenance.discount_submission import submit_discount_lines
 from workers.maintenance.provisioned_keys import sync_provisioned_keys
 from workers.maintenance.upstream_polling import (
     PollSchedule,
@@ -191,14 +195,19 @@ def submit_discount_lines_task(self: BrokerTask) -> int:
 
 @app.task(bind=True, base=BrokerTask, name=TaskName.FOLLOW_UPSTREAM_BATCHES.value)
 def follow_upstream_batches_task(self: BrokerTask) -> int:
-    """Poll the due upstream batches; store the results of those that ended."""
+    """Cancel the upstream batches of cancelled batches, poll the due ones, store
+    the results of those that ended and delete them upstream."""
     process = self.process
     settings = process.settings
     schedule = PollSchedule(
         settings.helixq_discount_poll_first_s, settings.helixq_discount_poll_max_s
     )
     with _batch_http(process) as client:
-        return follow_upstream_batches(_discount_deps(process, client), schedule)
+        deps = _discount_deps(process, client)
+        upstream_cleanup.cancel_upstream_batches(deps)
+        ended = follow_upstream_batches(deps, schedule)
+        upstream_cleanup.delete_stored_upstream_batches(deps)
+        return ended
 
 
 def _discount_deps(process: WorkerProcess, client: httpx.Client) -> DiscountDeps:
@@ -208,12 +217,26 @@ def _discount_deps(process: WorkerProcess, client: httpx.Client) -> DiscountDeps
         max_bytes=settings.helixq_discount_max_bytes,
         reconcile_after_s=settings.helixq_discount_reconcile_after_s,
         batch_slug=settings.helixq_discount_batch_slug,
+        callback_url=callback_url(settings.helixq_public_url),
+        routing=RoutingDefaults.of(settings),
+        caps=InFlightCaps(
+            batches=settings.helixq_discount_max_batches_in_flight,
+            lines=settings.helixq_discount_max_lines_in_flight,
+            tenant_batches=settings.helixq_discount_tenant_max_batches_in_flight,
+            tenant_lines=settings.helixq_discount_tenant_max_lines_in_flight,
+        ),
+        delete_stored=settings.helixq_discount_delete_stored,
     )
     api = BatchApi(
         client, settings.helixq_batch_api_url or settings.openrouter_base_url
     )
     return DiscountDeps(
-        process.sessions, api, process.sender, config, box=process.settings.box()
+        process.sessions,
+        api,
+        process.sender,
+        config,
+        process.redis,
+        box=process.settings.box(),
     )
 
 

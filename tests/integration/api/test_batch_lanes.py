@@ -4,12 +4,14 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
+from uuid import UUID, uuid4
 
 import pytest
 from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session
 
 from shared.db.models import Batch, CatalogModel, Job
+from shared.db.upstream_batches import UpstreamBatch
 from shared.routing.catalog import ModelInfo
 from tests.factories import make_messages, unique_name
 from tests.integration.api.conftest import TenantCredentials
@@ -179,13 +181,50 @@ async def test_an_unknown_lane_is_a_422_naming_the_field(
     assert "lane" in response.text
 
 
-async def test_a_batch_that_asks_for_no_lane_runs_realtime(
+async def test_a_batch_that_asks_for_no_lane_takes_auto(
     api, tenant: TenantCredentials, engine: Engine, enqueuer: RecordingEnqueuer, models
 ) -> None:
-    body = {"requests": [line("a", models["batchable"])]}
+    body = {"requests": [line("a", models["batchable"]), line("b", models["realtime"])]}
     response = await api.post("/v1/batches", json=body, headers=tenant.headers)
 
     assert response.status_code == 201, response.text
-    assert response.json()["lane"] == "realtime"
-    assert lanes_of(engine, response.json()["id"]) == {"a": "realtime"}
+    assert response.json()["lane"] == "auto"
+    assert lanes_of(engine, response.json()["id"]) == {
+        "a": "discount",
+        "b": "realtime",
+    }
     assert len(enqueuer.sent) == 1
+
+
+async def test_the_batch_view_lists_its_upstream_batches(
+    api, tenant: TenantCredentials, engine: Engine, models
+) -> None:
+    body = {"requests": [line("a", models["batchable"])], "lane": "discount"}
+    created = (await api.post("/v1/batches", json=body, headers=tenant.headers)).json()
+    with Session(engine) as session, session.begin():
+        batch = session.get(Batch, UUID(created["id"]))
+        assert batch is not None
+        session.add(
+            UpstreamBatch(
+                batch_id=batch.id,
+                tenant_id=batch.tenant_id,
+                model=models["batchable"],
+                upstream_id=f"batch-{uuid4().hex}",
+                status="in_progress",
+                request_count=1,
+                body_bytes=100,
+                error="upstream_payment_required: 402: Insufficient credits",
+                payment_required_at=datetime.now(UTC),
+            )
+        )
+
+    view = (
+        await api.get(f"/v1/batches/{created['id']}", headers=tenant.headers)
+    ).json()
+
+    [upstream] = view["upstream_batches"]
+    assert upstream["status"] == "in_progress"
+    assert upstream["model"] == models["batchable"]
+    assert upstream["request_count"] == 1
+    assert upstream["payment_required"] is True
+    assert upstream["id"].startswith("batch-")

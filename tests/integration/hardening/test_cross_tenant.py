@@ -67,6 +67,8 @@ ROUTE_KINDS = {
     "GET /v1/usage/export": TENANT,
     "GET /v1/stats": TENANT,
     "GET /dashboard": PUBLIC,
+    # OpenRouter's Batch API webhooks: a hint to poll, answered alike for every id.
+    "POST /v1/discount/callbacks": PUBLIC,
     "GET /dashboard/assets/{name}": PUBLIC,
     "GET /dashboard/data": TENANT,
     "POST /admin/tenants": ADMIN,

@@ -1,11 +1,13 @@
 """/healthz and /readyz: every dependency with a reason, never a stack trace."""
 
 import socket
+import uuid
 from datetime import UTC, datetime
 
 import httpx
 import pytest
 from pydantic import SecretStr
+from sqlalchemy import text
 
 from broker_api.app import create_app
 from shared import redis_keys
@@ -141,3 +143,41 @@ def test_each_tenant_key_is_checked_apart_under_its_label(services, redis_client
     stored = redis_client.lrange(redis_keys.upstream_health_checks(), 0, -1)
     assert [c.ok for c in parse_checks(stored)] == [True]
     assert "ab" * 32 not in str(stored + own)
+
+
+async def test_readyz_shows_upstream_batches_held_back_by_a_402(
+    api, engine, tenant
+) -> None:
+    batch_id = uuid.uuid4()
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO batches (id, tenant_id, status, completion_window_s, "
+                "total, expires_at, lane) SELECT :id, id, 'in_progress', "
+                "86400, 1, now() + interval '1 day', 'discount' FROM tenants "
+                "WHERE slug = :slug"
+            ),
+            {"id": batch_id, "slug": tenant.slug},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO upstream_batches (id, batch_id, tenant_id, model, "
+                "status, request_count, body_bytes, payment_required_at) SELECT "
+                ":id, id, tenant_id, 'x/m', 'in_progress', 1, 10, now() "
+                "FROM batches WHERE id = :batch"
+            ),
+            {"id": uuid.uuid4(), "batch": batch_id},
+        )
+    try:
+        check = (await api.get("/readyz")).json()["checks"]["batch_api"]
+    finally:
+        with engine.begin() as connection:
+            connection.execute(
+                text("DELETE FROM batches WHERE id = :id"), {"id": batch_id}
+            )
+
+    assert check["ok"] is False
+    assert check["payment_required"] >= 1
+    assert "402" in check["reason"]
+    after = (await api.get("/readyz")).json()["checks"]["batch_api"]
+    assert after == {"ok": True, "payment_required": 0}

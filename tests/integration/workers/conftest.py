@@ -21,12 +21,24 @@ from workers.runtime.process import WorkerProcess, build_process
 from workers.runtime.settings import WorkerSettings
 
 BASE_URL = "https://openrouter.test/api/v1"
+BATCH_API_URL = "http://batch-api.test/api/v1"
 
 
 @pytest.fixture
 def openrouter_mock() -> respx.MockRouter:
     """Routes standing in for OpenRouter."""
     return respx.MockRouter(base_url=BASE_URL, assert_all_called=False)
+
+
+@pytest.fixture
+def batch_api() -> Iterator[respx.MockRouter]:
+    """Routes standing in for OpenRouter's Batch API at BATCH_API_URL. Rows other
+    tests committed are polled too: unmocked calls get an empty 200, which the
+    client reads as an outage and leaves for later."""
+    with respx.mock(
+        base_url=BATCH_API_URL, assert_all_called=False, assert_all_mocked=False
+    ) as router:
+        yield router
 
 
 @pytest.fixture

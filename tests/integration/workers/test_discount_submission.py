@@ -3,7 +3,7 @@ before they are sent, and a lost POST answer is reconciled before any resend."""
 
 import json
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 import respx
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
 from shared.db.models import Job, Tenant
@@ -20,25 +20,15 @@ from shared.openrouter_key_store import set_openrouter_key
 from shared.queues import tenant_queue
 from shared.sealing import SecretBox
 from tests.factories import make_job_body
-from tests.integration.workers.conftest import ListSender
+from tests.integration.workers.conftest import BATCH_API_URL, ListSender
+from workers.maintenance.discount_lane import callback_url
 from workers.maintenance.discount_submission import (
+    PASS_LOCK,
     DiscountConfig,
     DiscountDeps,
     submit_discount_lines,
 )
 from workers.openrouter.batches import BatchApi
-
-BASE = "http://batch-api.test/api/v1"
-
-
-@pytest.fixture
-def batch_api() -> Iterator[respx.MockRouter]:
-    # Rows other tests committed are polled too: unmocked calls get an empty 200,
-    # which the client reads as an outage and leaves for later.
-    with respx.mock(
-        base_url=BASE, assert_all_called=False, assert_all_mocked=False
-    ) as router:
-        yield router
 
 
 def _deps(
@@ -48,7 +38,7 @@ def _deps(
     client = httpx.Client(transport=httpx.MockTransport(router.handler))
     return DiscountDeps(
         worker_process.sessions,
-        BatchApi(client, BASE),
+        BatchApi(client, BATCH_API_URL),
         sender,
         DiscountConfig(**{**settings, **config}),
     )
@@ -241,6 +231,57 @@ def test_a_refused_submission_runs_its_lines_realtime(
         assert job is not None
         assert (job.lane, job.status) == ("realtime", "queued")
     assert (jobs[0], tenant_queue(tenant["slug"]), None) in sender.sent
+
+
+def test_a_pass_waits_while_another_one_holds_the_submission(
+    worker_process, batch_api, engine, discount_batch
+):
+    model = f"solo-{uuid.uuid4().hex[:6]}/m"
+    batch_id, _ = discount_batch(model)
+    batch_api.post("/batches").mock(
+        side_effect=lambda request: httpx.Response(
+            202, json=_accepted(f"batch-{uuid.uuid4().hex}", model, 1)
+        )
+    )
+    deps = _deps(worker_process, batch_api, ListSender())
+    with engine.connect() as other_pass:
+        other_pass.execute(text("SELECT pg_advisory_lock(:key)"), {"key": PASS_LOCK})
+        assert submit_discount_lines(deps) == 0
+        assert _rows(engine, batch_id) == []
+        other_pass.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": PASS_LOCK})
+        other_pass.commit()
+
+    submit_discount_lines(deps)
+
+    assert len(_rows(engine, batch_id)) == 1
+
+
+def test_with_a_public_url_the_callback_points_at_helixq_before_the_requests(
+    worker_process, batch_api, discount_batch
+):
+    model = f"hook-{uuid.uuid4().hex[:6]}/m"
+    discount_batch(model)
+    bodies: list[dict[str, Any]] = []
+
+    def accept(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        if body["model"] == model:
+            bodies.append(body)
+        return httpx.Response(
+            202, json=_accepted(uuid.uuid4().hex, body["model"], len(body["requests"]))
+        )
+
+    batch_api.post("/batches").mock(side_effect=accept)
+    url = callback_url("https://helixq.example.com/")
+
+    submit_discount_lines(
+        _deps(worker_process, batch_api, ListSender(), callback_url=url)
+    )
+
+    [body] = bodies
+    assert body["callback_url"] == "https://helixq.example.com/v1/discount/callbacks"
+    keys = list(body)
+    assert keys.index("callback_url") < keys.index("requests")
 
 
 def test_a_tenant_on_its_own_key_sends_its_batches_with_it(

@@ -17,29 +17,20 @@ from shared.db.models import Attempt, Job
 from shared.db.upstream_batches import UpstreamBatch
 from shared.queues import tenant_queue
 from tests.factories import make_job_body
-from tests.integration.workers.conftest import ListSender
+from tests.integration.workers.conftest import BATCH_API_URL, ListSender
 from workers.maintenance.discount_submission import DiscountConfig, DiscountDeps
 from workers.maintenance.upstream_polling import PollSchedule, follow_upstream_batches
 from workers.openrouter.batches import BatchApi
 
-BASE = "http://batch-api.test/api/v1"
 SCHEDULE = PollSchedule(first_s=5, max_s=300)
-
-
-@pytest.fixture
-def batch_api():
-    # Rows other tests committed are polled too: unmocked calls get an empty 200,
-    # which the client reads as an outage and leaves for later.
-    with respx.mock(
-        base_url=BASE, assert_all_called=False, assert_all_mocked=False
-    ) as router:
-        yield router
 
 
 def _deps(worker_process, router: respx.MockRouter, sender: ListSender) -> DiscountDeps:
     client = httpx.Client(transport=httpx.MockTransport(router.handler))
     config = DiscountConfig(max_requests=10, max_bytes=10**6, reconcile_after_s=30)
-    return DiscountDeps(worker_process.sessions, BatchApi(client, BASE), sender, config)
+    return DiscountDeps(
+        worker_process.sessions, BatchApi(client, BATCH_API_URL), sender, config
+    )
 
 
 @pytest.fixture
@@ -269,3 +260,23 @@ def test_a_402_is_shown_and_polled_again(
         assert row.results_stored_at is None
         assert "Insufficient credits" in (row.error or "")
         assert row.poll_count == 1
+        assert row.payment_required_at is not None
+        session.execute(
+            update(UpstreamBatch)
+            .where(UpstreamBatch.id == row.id)
+            .values(next_poll_at=datetime.now(UTC))
+        )
+        session.commit()
+    # Credits were added: the next poll clears it.
+    batch_api.get(f"/batches/{upstream_id}").respond(
+        200, json=_batch(upstream_id, "in_progress")
+    )
+
+    follow_upstream_batches(_deps(worker_process, batch_api, ListSender()), SCHEDULE)
+
+    with Session(engine) as session:
+        row = session.scalar(
+            select(UpstreamBatch).where(UpstreamBatch.upstream_id == upstream_id)
+        )
+        assert row is not None
+        assert row.payment_required_at is None

@@ -44,3 +44,23 @@ async def test_concurrent_requests_of_stale_ids_read_them_once(
     embedding_ids = await cache.embedding_ids(_sessions)  # type: ignore[arg-type]
     assert embedding_ids == frozenset({"openai/text-embedding-3-small"})
     assert reads == 1  # read with the others
+
+
+@pytest.mark.anyio
+async def test_an_empty_catalog_is_read_again_until_the_first_sync(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    listings = iter([set(), {"openai/gpt-4o-mini", "openai/gpt-4o-mini:batch"}])
+
+    async def listed(_session: object) -> set[str]:
+        return next(listings)
+
+    async def no_embeddings(_session: object) -> set[str]:
+        return set()
+
+    monkeypatch.setattr(catalog_ids, "listed_model_ids", listed)
+    monkeypatch.setattr(catalog_ids, "listed_embedding_model_ids", no_embeddings)
+    cache = CatalogIds(ttl_s=60)
+
+    assert await cache.get(_sessions) == frozenset()  # type: ignore[arg-type]
+    assert "openai/gpt-4o-mini:batch" in await cache.get(_sessions)  # type: ignore[arg-type]

@@ -64,12 +64,12 @@ def test_submit_prints_the_batch_id_alone(api, prompts, capsys) -> None:
     assert [line["custom_id"] for line in lines] == ["line-1", "line-2"]
 
 
-def test_submit_sends_the_lane_asked_for_and_realtime_by_default(api, prompts) -> None:
+def test_submit_sends_the_lane_asked_for_and_auto_by_default(api, prompts) -> None:
     create = api.post("/v1/batches").respond(201, json=batch_view("in_progress"))
     assert main(["submit", str(prompts), "--lane", "discount"]) == cli.OK
     assert create.calls.last.request.url.params["lane"] == "discount"
     assert main(["submit", str(prompts)]) == cli.OK
-    assert create.calls.last.request.url.params["lane"] == "realtime"
+    assert create.calls.last.request.url.params["lane"] == "auto"
 
 
 def _finishing_batch(api, *statuses: tuple[str, str]) -> None:
