@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PYTEST := $(BIN)/pytest
 UNIT_FLAGS := --disable-socket --allow-unix-socket
 
-.PHONY: install fmt lint test test-unit test-int test-e2e run migrate migration bench chaos up down clean
+.PHONY: install fmt lint test test-unit test-int test-e2e run migrate migration bench chaos multinode up down clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -52,6 +52,9 @@ bench: $(STAMP)
 
 chaos: $(STAMP)
 	$(BIN)/python -m bench.chaos
+
+multinode: $(STAMP)
+	$(BIN)/python -m bench.multinode
 
 up:
 	docker compose up -d --build

@@ -24,6 +24,7 @@ BENCHMARKS = [
     "streaming",
     "statement_export",
     "discount_lane",
+    "component_costs",
 ]
 
 

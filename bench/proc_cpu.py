@@ -41,3 +41,12 @@ def tree_cpu_s(pid: int) -> float:
         if fields is not None:
             total += int(fields[11]) + int(fields[12])  # utime, stime
     return total / TICKS_S
+
+
+def ended_children_cpu_s(pid: int) -> float:
+    """User + system seconds of the children `pid` has waited for (cutime,
+    cstime): a server's connection processes that have already ended."""
+    fields = _stat_fields(pid)
+    if fields is None:
+        return 0.0
+    return (int(fields[13]) + int(fields[14])) / TICKS_S

@@ -7,7 +7,6 @@ from contextlib import asynccontextmanager
 from functools import partial
 
 from fastapi import FastAPI
-from redis.asyncio import Redis
 
 from broker_api.admin.allowed_models_routes import router as admin_models_router
 from broker_api.admin.key_routes import router as admin_keys_router
@@ -53,6 +52,7 @@ from shared.db.session import make_async_engine, make_async_sessions
 from shared.logging_setup import LoggingSettings, configure_logging
 from shared.object_store import ObjectStore
 from shared.redis_keys import JOBS_FINISHED_CHANNEL, KEYS_CHANGED_CHANNEL
+from shared.redis_servers import async_redis_client
 from shared.settings import TenantSeedSettings, load_settings
 from shared.tenancy import upsert_tenant_seeds
 
@@ -73,7 +73,7 @@ def create_app(
         app.state.sessions = make_async_sessions(engine)
         app.state.pool = await open_pool(settings)
         app.state.job_writer = JobWriter(app.state.pool)
-        app.state.redis = Redis.from_url(
+        app.state.redis = async_redis_client(
             settings.redis_url, max_connections=settings.helixq_api_redis_connections
         )
         # Typed, so that the checker holds CeleryEnqueuer to the Protocol the

@@ -11,7 +11,7 @@ from psycopg import AsyncConnection
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from shared.db.session import libpq_url
+from shared.db.session import connect_options, libpq_url
 from shared.settings import DatabaseSettings
 
 Pool = AsyncConnectionPool[AsyncConnection[DictRow]]
@@ -26,7 +26,11 @@ async def open_pool(settings: DatabaseSettings) -> Pool:
         libpq_url(settings.database_url),
         min_size=1,
         max_size=settings.database_pool_size,
-        kwargs={"autocommit": True, "row_factory": dict_row},
+        kwargs={
+            "autocommit": True,
+            "row_factory": dict_row,
+            **connect_options(settings),
+        },
         connection_class=AsyncConnection[DictRow],
         open=False,
         timeout=POOL_TIMEOUT_S,

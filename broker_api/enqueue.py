@@ -10,10 +10,10 @@ from uuid import UUID
 
 import anyio.to_thread
 from celery import Celery
-from redis.asyncio import Redis
 
 from shared.coalescing import Coalescer
 from shared.queues import TaskName, task_routes, tenant_queue
+from shared.redis_servers import async_redis_client, celery_broker
 from shared.task_messages import (
     TRANSPORT_OPTIONS,
     Priority,
@@ -48,7 +48,8 @@ class Enqueuer(Protocol):
 
 def make_sender(broker_url: str) -> Celery:
     """A send-only Celery app: no worker code is ever imported by the API."""
-    app = Celery("helixq-api", broker=broker_url, set_as_current=False)
+    broker, server_options = celery_broker(broker_url)
+    app = Celery("helixq-api", broker=broker, set_as_current=False)
     app.conf.update(
         task_routes=task_routes(),
         task_serializer="json",
@@ -58,6 +59,7 @@ def make_sender(broker_url: str) -> Celery:
         # Publishing must not hang a request when Redis is away; the sweeper re-sends.
         broker_transport_options={
             **TRANSPORT_OPTIONS,
+            **server_options,
             "max_retries": 1,
             "socket_timeout": 5,
         },
@@ -70,7 +72,7 @@ class CeleryEnqueuer:
         self._app = make_sender(broker_url)
         # Publishing must not hang a request when Redis is away; the sweeper
         # re-sends what was not published.
-        self._redis = Redis.from_url(
+        self._redis = async_redis_client(
             broker_url,
             socket_timeout=PUBLISH_TIMEOUT_S,
             socket_connect_timeout=PUBLISH_TIMEOUT_S,

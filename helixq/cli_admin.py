@@ -6,7 +6,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
-import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -17,6 +16,7 @@ from shared.db.models import ApiKey, Tenant
 from shared.db.session import make_engine, make_sessions
 from shared.durations import DAY_S, parse_duration_s
 from shared.key_notices import announce_keys_changed
+from shared.redis_servers import redis_client
 from shared.settings import DatabaseSettings, RedisSettings, load_settings
 from shared.strategies import FallbackStrategy, RouteStrategy
 from shared.tenancy import (
@@ -193,7 +193,7 @@ def revoke_key_command(args: argparse.Namespace) -> int:
             before=before,
         )
     print(f"revoked {args.prefix} at {revoked_at}")
-    client = redis.Redis.from_url(
+    client = redis_client(
         load_settings(RedisSettings).redis_url, socket_timeout=NOTICE_TIMEOUT_S
     )
     with client:

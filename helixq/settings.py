@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from shared.settings import DatabaseSettings, DurationS
+from shared.settings import DatabaseSettings, DurationS, checked_redis_url
 
 
 class StackSettings(BaseSettings):
@@ -17,7 +17,9 @@ class StackSettings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
     database_url: str | None = Field(default=None, pattern=r"^postgres(ql)?(\+\w+)?://")
-    redis_url: str | None = Field(default=None, pattern=r"^(redis|rediss|unix)://")
+    redis_url: str | None = Field(
+        default=None, pattern=r"^(redis|rediss|unix|sentinel)://"
+    )
     openrouter_api_key: SecretStr | None = None
     helixq_admin_token: SecretStr | None = None
 
@@ -53,6 +55,11 @@ class StackSettings(BaseSettings):
     def _blank_is_unset(cls, value: object) -> object:
         # `.env` files copied from env.example carry `NAME=` lines.
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str | None) -> str | None:
+        return None if value is None else checked_redis_url(value)
 
 
 class FlowerSettings(DatabaseSettings):

@@ -30,6 +30,7 @@ from pydantic_settings import (
 from shared.api_keys import MIN_KEY_CHARS
 from shared.durations import DURATION_HELP, parse_duration_list, parse_duration_s
 from shared.errors import SettingsError
+from shared.redis_servers import is_sentinel, parse_sentinel_url
 from shared.sealing import SecretBox, fernet_keys
 from shared.strategies import FallbackStrategy, ModelSubstitution, RouteStrategy
 from shared.upstream_keys import SHAPE_HELP, is_openrouter_key
@@ -49,14 +50,32 @@ class DatabaseSettings(BaseSettings):
     database_url: str = Field(pattern=r"^postgres(ql)?(\+\w+)?://")
     database_pool_size: int = Field(default=10, ge=1, le=500)
     database_max_overflow: int = Field(default=20, ge=0, le=1000)
+    # Off behind a pooler that hands each transaction any server connection
+    # (pgbouncer's transaction mode before 1.21): a statement prepared on one
+    # server connection is unknown, or taken, on the next (shared.db.session).
+    database_prepared_statements: bool = True
 
 
 class RedisSettings(BaseSettings):
     model_config = _CONFIG
 
     redis_url: str = Field(
-        default="redis://127.0.0.1:6379/0", pattern=r"^(redis|rediss|unix)://"
+        default="redis://127.0.0.1:6379/0",
+        pattern=r"^(redis|rediss|unix|sentinel)://",
     )
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str) -> str:
+        return checked_redis_url(value)
+
+
+def checked_redis_url(url: str) -> str:
+    """`url` if helixq can open it; a sentinel:// URL is read whole at start, so
+    that a missing master name fails there and not at the first command."""
+    if is_sentinel(url):
+        parse_sentinel_url(url)
+    return url
 
 
 class RoutingSettings(BaseSettings):
@@ -222,8 +241,11 @@ def _describe(error: Any) -> str:
     message = str(error["msg"]).removeprefix("Value error, ")
     if "duration" in message:
         message = f"expected {DURATION_HELP}"
-    # Never echo the value of a secret back.
-    shown = "" if "KEY" in variable or "TOKEN" in variable else _value_of(error)
+    # Never echo the value of a secret back, nor a URL that may carry a password.
+    secret = (
+        "KEY" in variable or "TOKEN" in variable or "@" in str(error.get("input", ""))
+    )
+    shown = "" if secret else _value_of(error)
     return f"invalid {variable}{shown}: {message}"
 
 

@@ -8,12 +8,11 @@ from decimal import Decimal
 
 import pytest
 import redis
-from sqlalchemy import Engine, create_engine, delete
+from sqlalchemy import Engine, delete
 from sqlalchemy.orm import Session
 
 from shared.db.models import CatalogModel
-from shared.db.session import psycopg_url
-from tests.services import Services, test_services
+from tests.services import Services, engine_on, test_services
 
 
 @pytest.fixture(scope="session")
@@ -24,9 +23,8 @@ def services() -> Iterator[Services]:
 
 @pytest.fixture(scope="session")
 def engine(services: Services) -> Iterator[Engine]:
-    engine = create_engine(psycopg_url(services.database_url))
-    yield engine
-    engine.dispose()
+    with engine_on(services.database_url) as engine:
+        yield engine
 
 
 @pytest.fixture

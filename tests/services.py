@@ -12,8 +12,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import redis
+from sqlalchemy import Engine, create_engine
+
 from helixq.embedded import embedded_servers
 from helixq.scratch_services import fresh_database, redis_database
+from shared.db.session import psycopg_url
 
 # Overridable so that two test runs on one machine do not share a database.
 TEST_DATABASE = os.environ.get("HELIXQ_TEST_DATABASE", "helixq_test")
@@ -45,9 +49,23 @@ def _prepare(server_url: str, redis_url: str) -> Services:
 
 
 def separate_services(services: Services, name: str) -> Services:
-    """Another freshly migrated database and Redis index on the same servers, for a
-    second stack whose workers and sweeps must not take the first stack's jobs."""
-    return Services(
+    """Another freshly migrated database and a flushed Redis index on the same
+    servers, for a second stack whose workers and sweeps must not take the first
+    stack's jobs."""
+    separate = Services(
         fresh_database(services.database_url, f"{TEST_DATABASE}_{name}"),
         redis_database(services.redis_url, (TEST_REDIS_DB - 1) % 16),
     )
+    with redis.Redis.from_url(separate.redis_url) as client:
+        client.flushdb()
+    return separate
+
+
+@contextmanager
+def engine_on(database_url: str) -> Iterator[Engine]:
+    """A SQLAlchemy engine on `database_url`, disposed on leaving."""
+    engine = create_engine(psycopg_url(database_url))
+    try:
+        yield engine
+    finally:
+        engine.dispose()

@@ -21,6 +21,7 @@ from celery import Celery
 
 from bench.chaos.ledger import LedgerCheck, check_ledger
 from bench.chaos.stack import ADMIN_TOKEN, Stack, wait_until
+from bench.job_clients import create_tenant
 from shared.queues import TaskName, tenant_queue
 
 BODY = {
@@ -124,14 +125,7 @@ def run_scenario(stack: Stack, name: str, jobs: int) -> Row:
 
 def _create_tenant(stack: Stack) -> tuple[str, str]:
     """A fresh tenant per scenario, through the admin API: (slug, API key)."""
-    answer = httpx.post(
-        f"{stack.api_url}/admin/tenants",
-        json={"name": f"chaos {uuid.uuid4().hex[:8]}"},
-        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
-    )
-    answer.raise_for_status()
-    issued = answer.json()
-    return issued["tenant"]["slug"], issued["key"]
+    return create_tenant(stack.api_url, ADMIN_TOKEN, f"chaos {uuid.uuid4().hex[:8]}")
 
 
 async def _submit(api_url: str, api_key: str, count: int) -> list[str]:

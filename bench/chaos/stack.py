@@ -92,9 +92,10 @@ class Stack:
             "HELIXQ_ADMIN_TOKEN": ADMIN_TOKEN,
         }
 
-    def start_process(self, name: str, argv: list[str]) -> None:
+    def start_process(self, name: str, argv: list[str], **env: str) -> int:
+        """Start `argv` as `name` with `env` over the stack's; its pid."""
         log = self.work_dir / f"{name}.log"
-        self.processes.start(name, argv, self.env(), log=log)
+        return self.processes.start(name, argv, {**self.env(), **env}, log=log)
 
     def kill(self, name: str, signum: signal.Signals = signal.SIGKILL) -> None:
         """Signal a process and everything it started (its process group)."""

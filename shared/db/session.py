@@ -1,5 +1,7 @@
 """Engine and session factories; callers create them once per process."""
 
+from typing import Any
+
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -26,6 +28,18 @@ def libpq_url(database_url: str) -> str:
     return f"postgresql://{rest}" if scheme.startswith("postgres") else database_url
 
 
+def connect_options(settings: DatabaseSettings) -> dict[str, Any]:
+    """psycopg's options for every connection helixq opens to Postgres.
+
+    psycopg prepares a statement on the server once a connection has run it five
+    times, and the worker's job path asks for it at once (`prepare=True`);
+    `prepare_threshold=None` turns both off, so that each statement goes as one
+    unnamed extended-protocol statement that any server connection can run."""
+    if settings.database_prepared_statements:
+        return {}
+    return {"prepare_threshold": None}
+
+
 def make_engine(settings: DatabaseSettings) -> Engine:
     """A sync engine (workers, migrations, CLI)."""
     return create_engine(
@@ -33,6 +47,7 @@ def make_engine(settings: DatabaseSettings) -> Engine:
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_max_overflow,
         pool_pre_ping=True,
+        connect_args=connect_options(settings),
     )
 
 
@@ -47,6 +62,7 @@ def make_async_engine(settings: DatabaseSettings) -> AsyncEngine:
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_max_overflow,
         pool_pre_ping=True,
+        connect_args=connect_options(settings),
     )
 
 

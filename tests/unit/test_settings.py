@@ -1,8 +1,10 @@
 import pytest
 
 from broker_api.settings import ApiSettings
+from shared.db.session import connect_options
 from shared.errors import SettingsError
 from shared.settings import (
+    DatabaseSettings,
     RoutingSettings,
     SealingSettings,
     TenantSeedSettings,
@@ -154,3 +156,12 @@ def test_model_substitution_is_read_per_tenant_and_for_the_deployment(
         caught.value
     )
     assert "'on_failure'" in str(caught.value)
+
+
+def test_prepared_statements_are_on_unless_turned_off(monkeypatch) -> None:
+    assert connect_options(load_settings(DatabaseSettings)) == {}
+    monkeypatch.setenv("DATABASE_PREPARED_STATEMENTS", "false")
+    # psycopg then prepares nothing, not even statements run with prepare=True.
+    assert connect_options(load_settings(DatabaseSettings)) == {
+        "prepare_threshold": None
+    }

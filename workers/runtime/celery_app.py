@@ -12,6 +12,7 @@ from kombu import Exchange
 from kombu import Queue as KombuQueue
 
 from shared.queues import Queue, TaskName, task_routes
+from shared.redis_servers import celery_broker
 from shared.settings import load_settings
 from shared.task_messages import TRANSPORT_OPTIONS
 from workers.runtime.heartbeat import HeartbeatStep
@@ -71,9 +72,8 @@ class HelixqCelery(Celery):
 def create_app() -> HelixqCelery:
     """The worker-side Celery app: explicit queues, late acks, JSON only."""
     broker = load_settings(BrokerSettings)
-    app = HelixqCelery(
-        "helixq", broker=broker.redis_url, include=["workers.runtime.tasks"]
-    )
+    broker_url, server_options = celery_broker(broker.redis_url)
+    app = HelixqCelery("helixq", broker=broker_url, include=["workers.runtime.tasks"])
     app.worker_process = ProcessProvider(lambda: _process_from_environment(app))
     app.conf.update(
         task_queues=[
@@ -91,6 +91,7 @@ def create_app() -> HelixqCelery:
         accept_content=["json"],
         broker_transport_options={
             **TRANSPORT_OPTIONS,  # the priority lists the API writes to
+            **server_options,  # the master's name, with Sentinels
             "visibility_timeout": VISIBILITY_TIMEOUT_S,
             "max_connections": BROKER_MAX_CONNECTIONS,
             # Round robin between tenant queues, by the tenants' weights.

@@ -23,8 +23,14 @@ from redis.asyncio import Redis as AsyncRedis
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from shared.db.session import make_sessions, psycopg_url
+from shared.db.session import (
+    connect_options,
+    libpq_url,
+    make_sessions,
+    psycopg_url,
+)
 from shared.object_store import ObjectStore
+from shared.redis_servers import async_redis_client, redis_client
 from workers.jobs.claims import Claims
 from workers.jobs.completion import Completions
 from workers.jobs.endings import JobEndings, RetryPolicy
@@ -120,7 +126,7 @@ def build_process(
     loop = EventLoopThread()
     engine = _engine(settings)
     db = loop.run(_open_pool(settings))
-    redis_async = AsyncRedis.from_url(settings.redis_url)
+    redis_async = async_redis_client(settings.redis_url)
     redis_batch = RedisBatcher(redis_async)
     intake = Intake(
         extra=(WIDE_INTAKE - 1) * settings.helixq_worker_concurrency,
@@ -177,7 +183,7 @@ def build_process(
         loop=loop,
         engine=engine,
         sessions=make_sessions(engine),
-        redis=redis.Redis.from_url(settings.redis_url),
+        redis=redis_client(settings.redis_url),
         sender=sender,
         deliveries=deliveries,
         db=db,
@@ -209,7 +215,7 @@ async def _open_pool(settings: WorkerSettings) -> ConnectionPool:
         libpq_url(settings.database_url),
         min_size=settings.database_pool_size,
         max_size=settings.database_pool_size + settings.database_max_overflow,
-        kwargs={"autocommit": True},
+        kwargs={"autocommit": True, **connect_options(settings)},
         max_lifetime=POOL_RECYCLE_S,
         open=False,
         name="helixq-worker",
@@ -227,13 +233,8 @@ def _engine(settings: WorkerSettings) -> Engine:
         max_overflow=settings.database_max_overflow,
         pool_recycle=POOL_RECYCLE_S,
         isolation_level="READ COMMITTED",
+        connect_args=connect_options(settings),
     )
-
-
-def libpq_url(database_url: str) -> str:
-    """The URL as libpq takes it: `postgresql+psycopg://` loses its driver part."""
-    scheme, separator, rest = database_url.partition("://")
-    return f"{scheme.split('+', 1)[0]}{separator}{rest}"
 
 
 class ProcessProvider:

@@ -31,6 +31,7 @@ from redbeat.schedulers import (
 
 from shared import redis_keys
 from shared.liveness import MARK_INTERVAL_S, write_mark
+from shared.redis_servers import redbeat_settings
 from workers.runtime.celery_app import (
     BATCH_SWEEP_SCHEDULE_NAME,
     DISCOUNT_SCHEDULE_NAME,
@@ -69,14 +70,15 @@ def configure_beat(app: Celery, settings: WorkerSettings) -> None:
     schedule[RECONCILE_SCHEDULE_NAME]["schedule"] = (
         settings.helixq_cost_reconcile_interval_s
     )
+    redbeat_url, redbeat_options = redbeat_settings(settings.redis_url)
     app.conf.update(
         beat_scheduler=SCHEDULER,
         beat_max_loop_interval=min(
             settings.helixq_beat_lease_s / TICKS_PER_LEASE, MARK_INTERVAL_S
         ),
-        redbeat_redis_url=settings.redis_url,
-        # Its own (none), not the broker's transport options.
-        redbeat_redis_options={},
+        # Its own options (Sentinel's, or none), not the broker's transport options.
+        redbeat_redis_url=redbeat_url,
+        redbeat_redis_options=redbeat_options,
         redbeat_key_prefix=redis_keys.BEAT_KEY_PREFIX,
         redbeat_lock_timeout=int(settings.helixq_beat_lease_s),
     )

@@ -5,16 +5,23 @@ from sqlalchemy import Connection, create_engine, pool
 
 from shared.db import models  # noqa: F401  (registers every table on the metadata)
 from shared.db.base import Base
-from shared.db.session import psycopg_url
+from shared.db.session import connect_options, psycopg_url
 from shared.settings import DatabaseSettings, load_settings
 
 config = context.config
 
 
-def _url() -> str:
-    """The caller's URL (`helixq migrate`, tests) or DATABASE_URL."""
+def _settings() -> DatabaseSettings:
+    """The caller's URL (`helixq migrate`, tests) or DATABASE_URL, and the rest of
+    the database settings from the environment."""
     given = config.attributes.get("database_url")
-    return psycopg_url(given or load_settings(DatabaseSettings).database_url)
+    if given:
+        return load_settings(DatabaseSettings, database_url=given)
+    return load_settings(DatabaseSettings)
+
+
+def _url() -> str:
+    return psycopg_url(_settings().database_url)
 
 
 def run_offline() -> None:
@@ -28,7 +35,12 @@ def run_online() -> None:
     if connectable is not None:
         _run(connectable)
         return
-    engine = create_engine(_url(), poolclass=pool.NullPool)
+    settings = _settings()
+    engine = create_engine(
+        psycopg_url(settings.database_url),
+        poolclass=pool.NullPool,
+        connect_args=connect_options(settings),
+    )
     with engine.connect() as connection:
         _run(connection)
 
