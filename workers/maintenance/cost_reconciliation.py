@@ -28,10 +28,13 @@ from uuid import UUID
 
 import httpx
 from pydantic import SecretStr
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.cost import apportion_usd
+from shared.db.models import Tenant
+from shared.openrouter_key_store import open_openrouter_key
+from shared.sealing import SecretBox, Unreadable
 from workers.openrouter.accounting import (
     AccountError,
     GenerationFigures,
@@ -385,3 +388,39 @@ def workers_key(settings: WorkerSettings) -> KeyFor:
     key = settings.openrouter_api_key
     upstream = None if key is None else UpstreamKey(DEFAULT_KEY_LABEL, key)
     return lambda _tenant_id: upstream
+
+
+def tenants_keys(settings: WorkerSettings, sessions: sessionmaker[Session]) -> KeyFor:
+    """Each tenant's calls made with its own OpenRouter key, else with the workers'
+    OPENROUTER_API_KEY: a generation is looked up on the account that paid for it.
+    A tenant's key that HELIXQ_SECRET_KEY cannot open is not looked up (its calls
+    keep their estimates); each tenant's key is read once a pass."""
+    default = workers_key(settings)
+    box = settings.box()
+    known: dict[UUID, UpstreamKey | None] = {}
+
+    def key_for(tenant_id: UUID) -> UpstreamKey | None:
+        if tenant_id not in known:
+            with sessions() as session:
+                row = session.execute(
+                    select(
+                        Tenant.openrouter_key_label, Tenant.openrouter_key_sealed
+                    ).where(Tenant.id == tenant_id)
+                ).one_or_none()
+            if row is None or row.openrouter_key_sealed is None:
+                known[tenant_id] = default(tenant_id)
+            else:
+                known[tenant_id] = _opened(
+                    row.openrouter_key_label, row.openrouter_key_sealed, box
+                )
+        return known[tenant_id]
+
+    return key_for
+
+
+def _opened(label: str, sealed: str, box: SecretBox | None) -> UpstreamKey | None:
+    try:
+        return UpstreamKey(label, SecretStr(open_openrouter_key(sealed, box)))
+    except Unreadable:
+        logger.warning("cost reconciler: OpenRouter key %s cannot be opened", label)
+        return None

@@ -180,7 +180,7 @@ def reconcile_costs_task(self: BrokerTask) -> int:
             process.sessions,
             client,
             cost_reconciliation.config_from(settings),
-            cost_reconciliation.workers_key(settings),
+            cost_reconciliation.tenants_keys(settings, process.sessions),
         )
     return report.reconciled + report.attributed
 

@@ -12,10 +12,14 @@ from decimal import Decimal
 import httpx
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import text
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
 
 from shared.cost import IN_FLIGHT_NOTE, NO_COST_NOTE
+from shared.db.models import Tenant
 from shared.jobs import CostSource
+from shared.openrouter_key_store import set_openrouter_key
+from shared.sealing import SecretBox
 from tests.factories import make_job_body
 from tests.integration.workers.conftest import (
     BASE_URL,
@@ -29,6 +33,7 @@ from workers.maintenance.cost_reconciliation import (
     ReconcileReport,
     check_activity,
     reconcile_costs,
+    tenants_keys,
     workers_key,
 )
 
@@ -36,6 +41,8 @@ pytestmark = pytest.mark.timeout(30)
 
 STREAM_HEAD = {"id": "gen-1-early", "object": "chat.completion.chunk", "created": 1}
 STREAM_HEAD |= {"model": "openai/gpt-4o-mini", "provider": "OpenAI"}
+TENANT_KEY = "sk-or-v1-" + "7e" * 32
+SEALING = "the sealing key of the ledger's integration tests"
 USAGE_WITHOUT_COST = {"prompt_tokens": 12, "completion_tokens": 3, "total_tokens": 15}
 
 
@@ -390,3 +397,48 @@ def test_a_stream_that_breaks_keeps_its_generation_id_and_its_estimate(
     assert attempt.generation_id == STREAM_HEAD["id"]  # for the reconciler
     assert attempt.cost_source in (CostSource.ESTIMATED, CostSource.UNKNOWN)
     assert attempt.cost_note
+
+
+def _give_own_key(engine, tenant, *, sealed_with: str) -> None:
+    with Session(engine) as session, session.begin():
+        row = session.scalar(select(Tenant).where(Tenant.id == tenant["id"]))
+        box = SecretBox(sealed_with)
+        set_openrouter_key(row, TENANT_KEY, box=box, now=datetime.now(UTC))
+
+
+@pytest.mark.parametrize("sealed_with", [SEALING, "a key the workers were never given"])
+def test_a_tenants_own_key_looks_up_the_generations_its_calls_made(
+    worker_process,
+    worker_settings,
+    openrouter_mock,
+    make_job,
+    engine,
+    priced_model,
+    tenant,
+    sealed_with,
+):
+    """Its account paid: the global key's account does not know its generations.
+    A key the workers cannot open is not looked up: the estimate stays."""
+    job_id = _answered_without_cost(
+        worker_process, openrouter_mock, make_job, priced_model
+    )
+    _give_own_key(engine, tenant, sealed_with=sealed_with)
+    lookups = openrouter_mock.get("/generation").mock(
+        return_value=_generation(total_cost=0.0000201, provider_name="OpenAI")
+    )
+    settings = worker_settings.model_copy(
+        update={"helixq_secret_key": SecretStr(SEALING)}
+    )
+    keys = tenants_keys(settings, worker_process.sessions)
+    with _http(openrouter_mock) as http:
+        report = reconcile_costs(worker_process.sessions, http, _reconciler(), keys)
+
+    (attempt,) = fetch_attempts(engine, job_id)
+    if sealed_with == SEALING:
+        assert report.reconciled == 1
+        auth = lookups.calls[0].request.headers["authorization"]
+        assert auth == f"Bearer {TENANT_KEY}"
+        assert attempt.cost_source == CostSource.RECONCILED
+    else:
+        assert (report.reconciled, lookups.call_count) == (0, 0)
+        assert attempt.cost_source == CostSource.ESTIMATED
