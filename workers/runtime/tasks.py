@@ -88,6 +88,7 @@ def requeue_stale_jobs(self: BrokerTask) -> int:
     return sweeper.requeue_stale_jobs(
         process.sessions,
         process.sender,
+        process.redis,
         queued_stale_s=settings.helixq_queued_stale_s,
         lease_s=settings.helixq_job_lease_s,
         batch=settings.helixq_sweep_batch,
