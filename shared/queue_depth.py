@@ -2,7 +2,9 @@
 one list per priority step (kombu's layout, see shared.task_messages)."""
 
 from collections.abc import Sequence
+from typing import Any
 
+import redis
 from redis.asyncio import Redis
 
 from shared.queues import tenant_queue
@@ -12,12 +14,29 @@ from shared.task_messages import PRIORITY_STEPS, redis_list_key
 async def waiting_messages(redis: Redis, slugs: Sequence[str]) -> dict[str, int]:
     """{slug: messages} over every priority list, in one pipelined round trip."""
     pipe = redis.pipeline(transaction=False)
+    _ask_lengths(pipe, slugs)
+    return _by_slug(await pipe.execute(), slugs)
+
+
+def waiting_messages_blocking(
+    client: redis.Redis, slugs: Sequence[str]
+) -> dict[str, int]:
+    """`waiting_messages` for a blocking client (the periodic tasks)."""
+    pipe = client.pipeline(transaction=False)
+    _ask_lengths(pipe, slugs)
+    return _by_slug(pipe.execute(), slugs)
+
+
+def _ask_lengths(pipe: Any, slugs: Sequence[str]) -> None:
     for slug in slugs:
         for step in PRIORITY_STEPS:
             pipe.llen(redis_list_key(tenant_queue(slug), step))
-    lengths = [int(length) for length in await pipe.execute()]
+
+
+def _by_slug(lengths: Sequence[Any], slugs: Sequence[str]) -> dict[str, int]:
     steps = len(PRIORITY_STEPS)
+    counts = [int(length) for length in lengths]
     return {
-        slug: sum(lengths[index * steps : (index + 1) * steps])
+        slug: sum(counts[index * steps : (index + 1) * steps])
         for index, slug in enumerate(slugs)
     }

@@ -102,6 +102,11 @@ def monitoring_counters() -> str:
     return f"{PREFIX}:metrics:counters"
 
 
+def catalog_synced() -> str:
+    """Set for as long as the model catalog counts as fresh after a sync."""
+    return f"{PREFIX}:catalog:synced"
+
+
 def upstream_health_checks(label: str | None = None) -> str:
     """The latest upstream health checks, newest first (a list of JSON): of the
     global key, or of the tenant OpenRouter key with this label."""

@@ -108,8 +108,12 @@ What the table shows, scenario by scenario:
   token), so no call is repeated; no call starts while the row before it cannot be
   written.
 - **FLUSHALL + Redis restart**: every message is lost; the sweeper re-sends every job
-  still `queued` past HELIXQ_QUEUED_STALE_S and every `running` job whose lease
-  expired, and the claim keeps each job to one execution.
+  still `queued` past HELIXQ_QUEUED_STALE_S whose tenant's queue is now empty (a
+  queue that still holds messages is being drained, and its jobs are re-sent only
+  after ten stale periods) and every `running` job whose lease expired, and the
+  claim keeps each job to one execution. Beat's lock and schedule go with the
+  rest: beat finds its lock gone at its next tick, takes it again and installs its
+  schedule anew, so the sweeps go on.
 - **Every message twice**: each job is sent once more besides the API's message;
   the second delivery finds the job claimed or finished and returns without a call.
 

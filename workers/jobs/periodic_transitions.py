@@ -6,6 +6,7 @@ guarded by the status it leaves (shared.jobs draws them). The job's own path is 
 workers.jobs.transitions.
 """
 
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
@@ -17,23 +18,41 @@ from shared.jobs import JobStatus
 
 # Expired leases go back to `queued` (a stale worker's writes are refused by the
 # claim token anyway), and re-sent jobs get a fresh `available_at`, so one job is
-# re-sent at most once per stale period however often the sweep runs. A queued
+# re-sent at most once per stale period however often the sweep runs. A queued job
+# is re-sent only when its tenant's queue holds no message (`quiet`): a backlog
+# that drains slower than the stale period still has its messages, and re-sending
+# them would copy the backlog into Redis at every period. A job queued past
+# `overdue_s` is re-sent even so: a message lost while the tenant's queue never
+# empties (a failed publish, a failover) waits that long at most. A queued
 # discount-lane job waits for OpenRouter's Batch API, not for a message.
 _TAKE_STALE = text("""
 WITH stale AS (
-    SELECT id FROM jobs
-    WHERE (status = 'queued' AND available_at < now() - make_interval(secs => :stale_s)
-           AND lane = 'realtime')
-       OR (status = 'running' AND lease_expires_at < now())
-    ORDER BY available_at
+    SELECT jobs.id FROM jobs JOIN tenants ON tenants.id = jobs.tenant_id
+    WHERE (jobs.status = 'queued' AND jobs.lane = 'realtime'
+           AND jobs.available_at < now() - make_interval(secs => :stale_s)
+           AND (tenants.slug = ANY(:quiet)
+                OR jobs.available_at < now() - make_interval(secs => :overdue_s)))
+       OR (jobs.status = 'running' AND jobs.lease_expires_at < now())
+    ORDER BY jobs.available_at
     LIMIT :batch
-    FOR UPDATE SKIP LOCKED
+    FOR UPDATE OF jobs SKIP LOCKED
 )
 UPDATE jobs SET status = 'queued', claim_token = NULL, lease_expires_at = NULL,
     available_at = now()
 FROM stale, tenants
 WHERE jobs.id = stale.id AND tenants.id = jobs.tenant_id
 RETURNING jobs.id, tenants.slug
+""")
+
+# Tenants with a realtime job queued past the stale period (their queues are read
+# before any is re-sent).
+_TENANTS_WITH_STALE = text("""
+SELECT tenants.slug FROM tenants
+WHERE EXISTS (
+    SELECT 1 FROM jobs
+    WHERE jobs.tenant_id = tenants.id AND jobs.status = 'queued'
+      AND jobs.lane = 'realtime'
+      AND jobs.available_at < now() - make_interval(secs => :stale_s))
 """)
 
 # Queued only: a running job past its deadline finishes and keeps its result.
@@ -48,12 +67,32 @@ WHERE id IN (
 """)
 
 
+def tenants_with_stale_jobs(session: Session, *, queued_stale_s: float) -> list[str]:
+    """The slugs of the tenants with a realtime job queued past the stale period."""
+    return list(session.scalars(_TENANTS_WITH_STALE, {"stale_s": queued_stale_s}))
+
+
 def take_stale_jobs(
-    session: Session, *, queued_stale_s: float, batch: int
+    session: Session,
+    *,
+    queued_stale_s: float,
+    overdue_s: float,
+    quiet: Sequence[str],
+    batch: int,
 ) -> list[tuple[UUID, str]]:
-    """Mark up to `batch` stale jobs (queued too long, or their lease expired) as
-    freshly queued; (job id, tenant slug) each, to re-send after the commit."""
-    rows = session.execute(_TAKE_STALE, {"stale_s": queued_stale_s, "batch": batch})
+    """Mark up to `batch` stale jobs as freshly queued: those queued past the stale
+    period whose tenant's queue is `quiet` (empty) or past `overdue_s` whatever
+    their queue holds, and those whose lease expired; (job id, tenant slug) each,
+    to re-send after the commit."""
+    rows = session.execute(
+        _TAKE_STALE,
+        {
+            "stale_s": queued_stale_s,
+            "overdue_s": overdue_s,
+            "quiet": list(quiet),
+            "batch": batch,
+        },
+    )
     return [(row.id, row.slug) for row in rows]
 
 

@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import redis
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, sessionmaker
 
+from shared import redis_keys
 from shared.db.models import CatalogModel
 from shared.endpoints import EMBEDDINGS_MODALITY
 from shared.errors import BrokerError
@@ -127,6 +129,25 @@ def sync_catalog(
     with sessions.begin() as session:
         result = upsert_catalog(session, models, now=datetime.now(UTC))
     logger.info("model catalog: %d listed, %d unlisted", result.listed, result.unlisted)
+    return result
+
+
+def sync_catalog_when_due(
+    sessions: sessionmaker[Session],
+    client: httpx.Client,
+    base_url: str,
+    redis_client: redis.Redis,
+    *,
+    max_age_s: float,
+) -> SyncResult | None:
+    """Sync unless a sync succeeded within `max_age_s` (None then). Beat asks far
+    more often than that, so a sync that failed or whose message was lost with a
+    worker is tried again at the next ask, not a whole `max_age_s` later."""
+    if redis_client.exists(redis_keys.catalog_synced()):
+        return None
+    result = sync_catalog(sessions, client, base_url)
+    if result.listed:
+        redis_client.set(redis_keys.catalog_synced(), "1", ex=max(1, round(max_age_s)))
     return result
 
 

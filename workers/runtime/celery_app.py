@@ -53,7 +53,11 @@ DUE_WEBHOOKS_INTERVAL_S = 15.0
 UPSTREAM_CHECK_INTERVAL_S = 60.0
 PROVISIONED_KEYS_SCHEDULE_NAME = "sync-provisioned-keys"
 DEFAULT_KEY_SYNC_INTERVAL_S = 30.0
-CATALOG_SYNC_INTERVAL_S = 3600.0  # prices change rarely
+# Prices change rarely: the catalog is synced once an hour. Beat asks every
+# minute, so that a failed sync, or one whose message a dead worker took with it,
+# is tried again within the minute (workers.maintenance.catalog_sync).
+CATALOG_MAX_AGE_S = 3600.0
+CATALOG_SYNC_INTERVAL_S = 60.0
 # Expired files are already invisible to the API; this only reclaims their space.
 EXPIRED_FILES_INTERVAL_S = 600.0
 BUDGET_ALERTS_INTERVAL_S = 30.0  # how late a budget alert may be

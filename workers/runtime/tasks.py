@@ -18,7 +18,7 @@ from workers.maintenance import (
     upstream_check,
     upstream_cleanup,
 )
-from workers.maintenance.catalog_sync import sync_catalog
+from workers.maintenance.catalog_sync import sync_catalog_when_due
 from workers.maintenance.discount_lane import (
     DiscountConfig,
     DiscountDeps,
@@ -34,7 +34,7 @@ from workers.maintenance.upstream_polling import (
 from workers.openrouter.batches import BatchApi
 from workers.openrouter.key_provisioning import ProvisioningApi
 from workers.openrouter.keys import open_tenant_keys
-from workers.runtime.celery_app import app
+from workers.runtime.celery_app import CATALOG_MAX_AGE_S, app
 from workers.runtime.process import WorkerProcess, provider_of
 from workers.webhooks import delivery
 
@@ -88,6 +88,7 @@ def requeue_stale_jobs(self: BrokerTask) -> int:
     return sweeper.requeue_stale_jobs(
         process.sessions,
         process.sender,
+        process.redis,
         queued_stale_s=settings.helixq_queued_stale_s,
         lease_s=settings.helixq_job_lease_s,
         batch=settings.helixq_sweep_batch,
@@ -134,12 +135,19 @@ def check_budget_alerts(self: BrokerTask) -> int:
 
 @app.task(bind=True, base=BrokerTask, name=TaskName.SYNC_MODEL_CATALOG.value)
 def sync_model_catalog(self: BrokerTask) -> int:
-    """Refresh the model catalog and its prices from OpenRouter's `/models`."""
+    """Refresh the model catalog and its prices from OpenRouter's `/models`, unless
+    it was refreshed within CATALOG_MAX_AGE_S; how many models are listed."""
     process = self.process
     settings = process.settings
     with httpx.Client(timeout=settings.openrouter_timeout) as client:
-        result = sync_catalog(process.sessions, client, settings.openrouter_base_url)
-    return result.listed
+        result = sync_catalog_when_due(
+            process.sessions,
+            client,
+            settings.openrouter_base_url,
+            process.redis,
+            max_age_s=CATALOG_MAX_AGE_S,
+        )
+    return 0 if result is None else result.listed
 
 
 @app.task(bind=True, base=BrokerTask, name=TaskName.CHECK_UPSTREAM.value)

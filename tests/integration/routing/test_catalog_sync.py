@@ -6,16 +6,21 @@ from decimal import Decimal
 from pathlib import Path
 
 import httpx
+import pytest
 import respx
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from shared import redis_keys
 from shared.db.models import CatalogModel
 from shared.routing.catalog import parse_model
 from workers.maintenance.catalog_sync import (
+    CatalogSyncFailed,
+    SyncResult,
     load_catalog,
     seed_catalog,
     sync_catalog,
+    sync_catalog_when_due,
     upsert_catalog,
 )
 from workers.routing.catalog import CatalogCache
@@ -114,3 +119,40 @@ def test_catalog_cache_reloads_after_its_ttl(db_session: Session):
     assert "x/new" not in asyncio.run(cache.get())
     now[0] = 61.0
     assert "x/new" in asyncio.run(cache.get())
+
+
+@respx.mock
+def test_a_sync_is_made_when_none_succeeded_within_the_max_age(
+    db_session: Session, redis_client
+):
+    """Beat asks often: a failed sync is tried again at the next ask, a good one
+    holds for the max age."""
+    listing = respx.get(f"{BASE}/models")
+    listing.side_effect = [
+        httpx.Response(503),
+        httpx.Response(200, json={"data": [_entry("x/a")]}),
+        httpx.Response(200, json={"data": [_entry("x/a")]}),
+    ]
+    respx.get(f"{BASE}/embeddings/models").respond(json={"data": []})
+    sessions = sessionmaker(
+        bind=db_session.connection(), join_transaction_mode="create_savepoint"
+    )
+
+    def ask() -> SyncResult | None:
+        return sync_catalog_when_due(
+            sessions, client, BASE, redis_client, max_age_s=3600
+        )
+
+    with httpx.Client() as client:
+        with pytest.raises(CatalogSyncFailed):
+            ask()
+        synced = ask()
+        held = ask()
+        redis_client.delete(redis_keys.catalog_synced())  # the hour has passed
+        again = ask()
+
+    assert synced is not None
+    assert synced.listed == 1
+    assert held is None
+    assert again is not None
+    assert listing.call_count == 3

@@ -4,22 +4,25 @@ from datetime import UTC, datetime, timedelta
 
 from shared.jobs import JobStatus
 from shared.queues import tenant_queue
+from shared.task_messages import Priority, redis_list_key
 from tests.integration.workers.conftest import (
     ListSender,
     fetch_attempts,
     fetch_job,
     insert_attempt,
 )
-from workers.maintenance.sweeper import requeue_stale_jobs
+from workers.maintenance.sweeper import OVERDUE_STALE_PERIODS, requeue_stale_jobs
 
 LEASE_S = 60
+STALE_S = 60
 
 
 def _sweep(worker_process, sender: ListSender) -> int:
     return requeue_stale_jobs(
         worker_process.sessions,
         sender,
-        queued_stale_s=60,
+        worker_process.redis,
+        queued_stale_s=STALE_S,
         lease_s=LEASE_S,
         batch=100,
     )
@@ -92,3 +95,44 @@ def test_a_discount_lane_job_waiting_upstream_is_never_re_sent(
 
     assert _sweep(worker_process, sender) == 0
     assert sender.sent == []
+
+
+def _mine(sender: ListSender, tenant) -> list:
+    return [sent[0] for sent in sender.sent if sent[1] == tenant_queue(tenant["slug"])]
+
+
+def test_a_backlog_still_in_its_queue_is_not_re_sent_until_the_queue_empties(
+    worker_process, make_job, tenant, redis_client
+):
+    """Workers draining a backlog slower than the stale period will reach these
+    jobs' messages: re-sending them would copy the backlog into Redis each period."""
+    waiting = make_job(available_at=_ago(STALE_S * 3))
+    queue = redis_list_key(tenant_queue(tenant["slug"]), int(Priority.JOB))
+    redis_client.lpush(queue, b"a message still waiting")
+
+    first = ListSender()
+    _sweep(worker_process, first)
+    redis_client.delete(queue)
+    second = ListSender()
+    _sweep(worker_process, second)
+
+    assert _mine(first, tenant) == []
+    assert _mine(second, tenant) == [waiting]
+
+
+def test_a_job_queued_for_many_stale_periods_is_re_sent_whatever_its_queue_holds(
+    worker_process, make_job, tenant, redis_client
+):
+    """A message lost while the tenant's queue never empties waits this long."""
+    overdue = make_job(available_at=_ago(STALE_S * OVERDUE_STALE_PERIODS + 5))
+    make_job(available_at=_ago(STALE_S * 3))
+    queue = redis_list_key(tenant_queue(tenant["slug"]), int(Priority.JOB))
+    redis_client.lpush(queue, b"a message still waiting")
+    sender = ListSender()
+
+    try:
+        _sweep(worker_process, sender)
+    finally:
+        redis_client.delete(queue)
+
+    assert _mine(sender, tenant) == [overdue]
