@@ -9,10 +9,10 @@ decides who goes next (docs/limits.md): the consumer then holds only its prefetc
 count (HELIXQ_WORKER_CONCURRENCY), which bounds how long a small tenant's job waits
 behind a flooding one's reservations. When no job of the process has waited for
 HELIXQ_LIMIT_HORIZON_S (so no reservation it made is still ahead), holding more
-lets more messages share a claim and keeps the consumer from waiting for the loop
-(docs/benchmarks.md measures the gain). The first wait narrows the count again at
-once; messages already in hand stay, so a flood that starts while it is wide gets
-at most the extra messages ahead of the rotation.
+lets more messages share a claim and keeps the consumer from waiting for the
+loop. The first wait narrows the count again at once; messages already in hand
+stay, so a flood that starts while it is wide gets at most the extra messages
+ahead of the rotation.
 """
 
 import math

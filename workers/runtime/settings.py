@@ -109,9 +109,9 @@ class WorkerSettings(
     helixq_worker_concurrency: int = Field(default=DEFAULT_CONCURRENCY, ge=1, le=256)
     helixq_worker_inflight: int = Field(default=DEFAULT_INFLIGHT, ge=1, le=10_000)
     helixq_worker_processes: int = Field(default=1, ge=1, le=64)
-    # Redis's emulated acks write an unacked hash on every delivery and ack; Postgres
-    # and the sweepers already re-send whatever a dead worker held, so they are off
-    # unless asked for (docs/benchmarks.md measures what they cost).
+    # Redis's emulated acks write an unacked hash on every delivery and ack (two
+    # Redis transactions a message); Postgres and the sweepers already re-send
+    # whatever a dead worker held, so they are off unless asked for.
     helixq_broker_ack_emulation: bool = False
     # A claimed job whose worker vanished is picked up again after this long.
     helixq_job_lease_s: DurationS = Field(default=180.0, gt=0)
