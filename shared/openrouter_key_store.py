@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from uuid import UUID
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -127,6 +128,17 @@ def open_openrouter_key(sealed: str, box: SecretBox | None) -> str:
     if box is None:
         raise Unreadable(SECRET_KEY_MISSING)
     return box.open(sealed)
+
+
+def tenant_openrouter_key(
+    session: Session, tenant_id: UUID, box: SecretBox | None
+) -> str | None:
+    """The tenant's own OpenRouter key in clear, in memory only; None when it has
+    none (its calls use the global key). Unreadable when it cannot be opened."""
+    sealed = session.scalar(
+        select(Tenant.openrouter_key_sealed).where(Tenant.id == tenant_id)
+    )
+    return None if sealed is None else open_openrouter_key(sealed, box)
 
 
 @dataclass(frozen=True, slots=True)

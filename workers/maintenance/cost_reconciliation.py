@@ -28,13 +28,13 @@ from uuid import UUID
 
 import httpx
 from pydantic import SecretStr
-from sqlalchemy import select, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.cost import apportion_usd
-from shared.db.models import Tenant
-from shared.openrouter_key_store import open_openrouter_key
+from shared.openrouter_key_store import tenant_openrouter_key
 from shared.sealing import SecretBox, Unreadable
+from shared.upstream_keys import key_label
 from workers.openrouter.accounting import (
     AccountError,
     GenerationFigures,
@@ -401,26 +401,29 @@ def tenants_keys(settings: WorkerSettings, sessions: sessionmaker[Session]) -> K
 
     def key_for(tenant_id: UUID) -> UpstreamKey | None:
         if tenant_id not in known:
-            with sessions() as session:
-                row = session.execute(
-                    select(
-                        Tenant.openrouter_key_label, Tenant.openrouter_key_sealed
-                    ).where(Tenant.id == tenant_id)
-                ).one_or_none()
-            if row is None or row.openrouter_key_sealed is None:
-                known[tenant_id] = default(tenant_id)
-            else:
-                known[tenant_id] = _opened(
-                    row.openrouter_key_label, row.openrouter_key_sealed, box
-                )
+            known[tenant_id] = _key_of(sessions, tenant_id, box, default)
         return known[tenant_id]
 
     return key_for
 
 
-def _opened(label: str, sealed: str, box: SecretBox | None) -> UpstreamKey | None:
+def _key_of(
+    sessions: sessionmaker[Session],
+    tenant_id: UUID,
+    box: SecretBox | None,
+    default: KeyFor,
+) -> UpstreamKey | None:
+    """The key the tenant's calls were made with: its own, else the workers';
+    None when its own cannot be opened."""
     try:
-        return UpstreamKey(label, SecretStr(open_openrouter_key(sealed, box)))
+        with sessions() as session:
+            key = tenant_openrouter_key(session, tenant_id, box)
     except Unreadable:
-        logger.warning("cost reconciler: OpenRouter key %s cannot be opened", label)
+        logger.warning(
+            "cost reconciler: the OpenRouter key of tenant %s cannot be opened",
+            tenant_id,
+        )
         return None
+    if key is None:
+        return default(tenant_id)
+    return UpstreamKey(key_label(key), SecretStr(key))

@@ -11,12 +11,10 @@ from uuid import UUID
 
 from pydantic import SecretStr
 from redis import Redis
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from shared.db.models import Tenant
 from shared.lanes import CALLBACK_PATH
-from shared.openrouter_key_store import open_openrouter_key
+from shared.openrouter_key_store import tenant_openrouter_key
 from shared.routing.router import RoutingDefaults
 from shared.sealing import SecretBox, Unreadable
 from workers.openrouter.batches import BatchApi
@@ -72,18 +70,13 @@ class DiscountDeps:
         """The Batch API on the tenant's own OpenRouter key (the global key when
         it has none); UpstreamRejected when its key cannot be opened, so that its
         lines are never sent on another account's key."""
-        sealed = session.scalar(
-            select(Tenant.openrouter_key_sealed).where(Tenant.id == tenant_id)
-        )
-        if sealed is None:
-            return self.api
         try:
-            key = open_openrouter_key(sealed, self.box)
+            key = tenant_openrouter_key(session, tenant_id, self.box)
         except Unreadable as error:
             raise UpstreamRejected(
                 f"the tenant's OpenRouter key cannot be opened: {error}"
             ) from None
-        return self.api.on_key(SecretStr(key))
+        return self.api if key is None else self.api.on_key(SecretStr(key))
 
 
 def callback_url(public_url: str | None) -> str | None:
