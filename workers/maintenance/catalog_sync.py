@@ -142,13 +142,27 @@ def sync_catalog_when_due(
 ) -> SyncResult | None:
     """Sync unless a sync succeeded within `max_age_s` (None then). Beat asks far
     more often than that, so a sync that failed or whose message was lost with a
-    worker is tried again at the next ask, not a whole `max_age_s` later."""
-    if redis_client.exists(redis_keys.catalog_synced()):
+    worker is tried again at the next ask, not a whole `max_age_s` later. The mark
+    of the last sync is in Redis and the catalog in Postgres: an empty catalog is
+    synced whatever the mark says (a new database beside an old Redis)."""
+    if redis_client.exists(redis_keys.catalog_synced()) and _has_listed_models(
+        sessions
+    ):
         return None
     result = sync_catalog(sessions, client, base_url)
     if result.listed:
         redis_client.set(redis_keys.catalog_synced(), "1", ex=max(1, round(max_age_s)))
     return result
+
+
+def _has_listed_models(sessions: sessionmaker[Session]) -> bool:
+    with sessions() as session:
+        return (
+            session.scalar(
+                select(CatalogModel.id).where(CatalogModel.is_listed).limit(1)
+            )
+            is not None
+        )
 
 
 def seed_catalog(session: Session, snapshot: Path) -> SyncResult:

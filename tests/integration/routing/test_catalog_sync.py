@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 import respx
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared import redis_keys
@@ -156,3 +156,24 @@ def test_a_sync_is_made_when_none_succeeded_within_the_max_age(
     assert held is None
     assert again is not None
     assert listing.call_count == 3
+
+
+@respx.mock
+def test_an_empty_catalog_is_synced_whatever_redis_remembers(
+    db_session: Session, redis_client
+):
+    """A new database beside an old Redis: the mark of a sync made for another
+    database does not hold an empty catalog back."""
+    redis_client.set(redis_keys.catalog_synced(), "1", ex=3600)
+    db_session.execute(update(CatalogModel).values(is_listed=False))
+    respx.get(f"{BASE}/models").respond(json={"data": [_entry("x/a")]})
+    respx.get(f"{BASE}/embeddings/models").respond(json={"data": []})
+    sessions = sessionmaker(
+        bind=db_session.connection(), join_transaction_mode="create_savepoint"
+    )
+    with httpx.Client() as client:
+        synced = sync_catalog_when_due(
+            sessions, client, BASE, redis_client, max_age_s=3600
+        )
+    assert synced is not None
+    assert "x/a" in load_catalog(db_session)
