@@ -22,7 +22,7 @@ PGBOUNCER = shutil.which("pgbouncer") or (
 )
 # pgbouncer refuses to run as root; it switches to this user when started by root.
 UNPRIVILEGED_USER = "nobody"
-READY_TIMEOUT_S = 10
+READY_TIMEOUT_S = 30  # a loaded machine can be slow to start it and let it connect
 
 
 def require_pgbouncer() -> str:
