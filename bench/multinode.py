@@ -283,7 +283,7 @@ def _check_doubles(run: Run) -> list[str]:
 
 def _check_rate(run: Run, args: argparse.Namespace) -> list[str]:
     detail = httpx.get(f"{run.stack.sim_url}/_sim/calls?detail=1", timeout=60).json()
-    calls = sorted(call["ts"] for call in detail["calls"] if call["model"])
+    calls = sorted(call["received_ts"] for call in detail["calls"] if call["model"])
     starts = sorted(
         float(str(row[0]))
         for row in _query(run, "SELECT extract(epoch FROM started_at) FROM attempts")

@@ -48,7 +48,7 @@ def main() -> None:
             time.sleep(5)  # let the processes start and consume the queue
             started, ended = _offer(Publisher(services), tenant_id, args)
         calls = [
-            call["ts"]
+            call["received_ts"]
             for call in sim_calls(base_url)
             if call["model"] and provider_of(call["model"]) == provider
         ]

@@ -1,11 +1,13 @@
 """create_app: the simulated OpenRouter as an aiohttp application."""
 
+import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
 from simulator.account import get_activity, get_credits, get_generation, get_key
 from simulator.batches.api import add_batch_api
+from simulator.calls import RECEIVED_AT
 from simulator.catalog import Catalog
 from simulator.completions import create_completion
 from simulator.control import get_calls, get_health, queue_script, reset
@@ -18,6 +20,13 @@ from simulator.state import STATE, SimulatorState
 
 _MAX_BODY_BYTES = 32 * 1024 * 1024  # long prompts are the point of some tests
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def stamp_arrival(request: web.Request, handler: _Handler) -> web.StreamResponse:
+    """Note when each request arrived, before its body is read or it is served."""
+    request[RECEIVED_AT] = time.time()
+    return await handler(request)
 
 
 @web.middleware
@@ -45,7 +54,9 @@ def create_app(settings: SimulatorSettings | None = None) -> web.Application:
     settings = settings or SimulatorSettings()
     catalog = Catalog.load()
     _check_models(settings, catalog)
-    app = web.Application(middlewares=[answer_errors], client_max_size=_MAX_BODY_BYTES)
+    app = web.Application(
+        middlewares=[stamp_arrival, answer_errors], client_max_size=_MAX_BODY_BYTES
+    )
     app[STATE] = SimulatorState(settings, catalog)
     app.add_routes(
         [

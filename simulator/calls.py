@@ -4,12 +4,19 @@ from collections import Counter, deque
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from aiohttp import web
+
+# The request key under which the app notes when a request arrived.
+RECEIVED_AT = web.RequestKey("received_at", float)
+
 
 @dataclass(frozen=True, slots=True)
 class Call:
     """One request to /chat/completions and how it was answered."""
 
-    ts: float  # unix seconds
+    ts: float  # unix seconds: when it was answered
+    # When the request arrived, unix seconds: what an upstream's rate limit counts.
+    received_ts: float
     model: str | None
     provider: str | None
     status: int
@@ -23,6 +30,11 @@ class Call:
     # later one a token interval after the one before (benchmarks time chunks by it).
     first_token_ts: float | None = None
     cost_usd: str | None = None  # what it was billed, exact decimal text
+
+
+def received_ts(request: web.Request) -> float:
+    """When `request` arrived (simulator.app.stamp_arrival), unix seconds."""
+    return request[RECEIVED_AT]
 
 
 class CallLog:

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from simulator.auth import authenticate
 from simulator.billing import check_credits
+from simulator.calls import received_ts
 from simulator.chat_request import ChatRequest, parse_chat_request
 from simulator.echoes import echo_error, echo_response
 from simulator.errors import SimError, error_response, json_response
@@ -79,7 +80,14 @@ async def create_completion(request: web.Request) -> web.StreamResponse:
         _preflight(chat, state)
     except SimError as error:
         model = None if chat is None else chat.primary
-        record_refusal(state, error, model, job_id, app_title(request))
+        record_refusal(
+            state,
+            error,
+            model,
+            job_id,
+            app_title(request),
+            received=received_ts(request),
+        )
         if key is not None:
             state.keys.record(key, error.status)
         return error_response(error)
@@ -111,12 +119,26 @@ async def _serve(
     if final.effect is Effect.ECHO:
         await asyncio.sleep(turn.latency_s)
         error = echo_error(final.status, request)
-        record_refusal(state, error, final.model, turn.chat.job_id, turn.app)
+        record_refusal(
+            state,
+            error,
+            final.model,
+            turn.chat.job_id,
+            turn.app,
+            received=turn.received_ts,
+        )
         return echo_response(error)
     if final.failure is not None:
         await asyncio.sleep(turn.latency_s)
         error = upstream_error(final.failure, turn.chat, final.model)
-        record_refusal(state, error, final.model, turn.chat.job_id, turn.app)
+        record_refusal(
+            state,
+            error,
+            final.model,
+            turn.chat.job_id,
+            turn.app,
+            received=turn.received_ts,
+        )
         return error_response(error)
     reply = compose_reply(
         turn.chat,

@@ -26,7 +26,7 @@ from aiohttp import web
 
 from simulator.auth import authenticate
 from simulator.billing import available_credits, json_number
-from simulator.calls import Call
+from simulator.calls import Call, received_ts
 from simulator.errors import SimError, json_response
 from simulator.ledger import Usage
 from simulator.state import STATE, SimulatorState
@@ -214,6 +214,7 @@ def _log(
     state.calls.record(
         Call(
             ts=time.time(),
+            received_ts=received_ts(request),
             model=model if isinstance(model, str) else None,
             provider=None if known is None else known.provider,
             status=status,

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from simulator.auth import bearer_key
 from simulator.billing import Cost, price_usage
-from simulator.calls import Call
+from simulator.calls import Call, received_ts
 from simulator.catalog import ModelEntry
 from simulator.chat_request import ChatRequest
 from simulator.errors import SimError
@@ -33,6 +33,7 @@ class Turn:
     generation_id: str
     created: int  # unix seconds
     started_s: float  # monotonic
+    received_ts: float  # unix seconds: when the request arrived
     http_referer: str | None = None
     user_agent: str | None = None
     app: str | None = None
@@ -71,6 +72,7 @@ def start_turn(
         generation_id=new_generation_id(state.ids, now_s),
         created=int(now_s),
         started_s=time.monotonic(),
+        received_ts=received_ts(request),
         http_referer=request.headers.get("HTTP-Referer"),
         user_agent=request.headers.get("User-Agent"),
         app=app_title(request),
@@ -162,6 +164,7 @@ def settle(
     state.calls.record(
         Call(
             ts=time.time(),
+            received_ts=turn.received_ts,
             model=turn.model.id,
             provider=turn.model.provider.name,
             status=200,
@@ -189,11 +192,14 @@ def record_refusal(
     model: ModelEntry | None,
     job_id: str | None,
     app: str | None,
+    *,
+    received: float,
 ) -> None:
-    """Log a call answered with an error status."""
+    """Log a call answered with an error status (`received`: when it arrived)."""
     state.calls.record(
         Call(
             ts=time.time(),
+            received_ts=received,
             model=None if model is None else model.id,
             provider=None if model is None else model.provider.name,
             status=error.status,

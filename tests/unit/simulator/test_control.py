@@ -1,5 +1,7 @@
 """The /_sim control endpoints: health, calls, reset."""
 
+import time
+
 from simulator.settings import SimulatorSettings
 from tests.unit.simulator.harness import chat, running
 
@@ -34,6 +36,25 @@ async def test_calls_detail_lists_each_call(settings: SimulatorSettings) -> None
     assert call["provider"] == "Simulator"
     assert call["status"] == 200
     assert isinstance(call["ts"], float)
+
+
+async def test_a_call_is_logged_with_when_it_arrived_and_when_it_was_answered(
+    settings: SimulatorSettings,
+) -> None:
+    # An upstream's rate limit counts requests as they arrive, whatever their latency.
+    slow = settings.model_copy(update={"latency_ms": 200})
+    async with running(slow) as client:
+        sent = time.time()
+        await client.complete(chat("sim/ok"))
+        refused = await client.complete(chat("no/such-model"))
+        summary = await (
+            await client.session.get("/_sim/calls", params={"detail": "1"})
+        ).json()
+    answered, unknown = summary["calls"]
+    assert refused.status == 400
+    assert sent <= answered["received_ts"] < sent + 0.1
+    assert answered["ts"] - answered["received_ts"] >= 0.2
+    assert answered["received_ts"] <= unknown["received_ts"] <= unknown["ts"]
 
 
 async def test_reset_clears_calls_generations_and_scripts(
