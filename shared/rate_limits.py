@@ -259,6 +259,9 @@ class RateLimitSettings(BaseSettings):
     # Held back from every burst: a slot is reserved on Redis's clock but the call
     # leaves on a worker's a few ms late, so calls can bunch by that much.
     helixq_limit_burst_margin: float = Field(default=1.0, ge=0)
+    # A job waiting for its slot wakes this long before it to write its attempt
+    # row, then waits the rest right before the call: calls leave at their slots.
+    helixq_limit_send_lead_s: DurationS = Field(default=0.25, ge=0, le=5)
     # A job refused a running slot or tokens for longer is re-queued after it.
     helixq_limit_retry_s: DurationS = Field(default=1.0, gt=0)
 

@@ -7,10 +7,16 @@ to HELIXQ_LIMIT_HORIZON_S ahead are waited for there, so the worker fetches no
 more messages meanwhile and the jobs behind stay in their tenant queues, in order,
 for Celery's round robin to hand out fairly. Anything longer defers the job
 (re-queued, no retry counted); a budget that cannot take the job refuses it.
+
+The upstream counts calls as they arrive, so a call must leave at its slot, not a
+ledger write later: admission wakes the job HELIXQ_LIMIT_SEND_LEAD_S before its
+slot, the attempt row is written meanwhile, and the rest of the wait is slept
+right before the call goes out (`take_for_call`).
 """
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -56,6 +62,7 @@ class Ticket:
     tokens: int
     upstream: UpstreamKey  # the OpenRouter key the job's calls go out on
     prepaid_model: str | None = None  # tokens already taken for this model's call
+    slot_at: float = 0.0  # when that call may go (time.monotonic())
     has_slot: bool = False
     month: str | None = None  # set when a budget reservation is held
     reserved_usd: Decimal = Decimal(0)
@@ -122,8 +129,9 @@ class LimitsGate:
             await self._give_back(job_id, ticket)
             horizon_s = self._settings.helixq_limit_horizon_s
             return Verdict(defer_s=max(grant.wait_s - horizon_s, 0.05))
-        await self.wait(grant, model)
-        ticket.prepaid_model = upstream_model_id(model)
+        slot_at = time.monotonic() + grant.wait_s
+        await self.wait(grant, model, early_s=self._settings.helixq_limit_send_lead_s)
+        ticket.prepaid_model, ticket.slot_at = upstream_model_id(model), slot_at
         self._tickets[job_id] = ticket
         return Verdict(ticket=ticket)
 
@@ -132,10 +140,12 @@ class LimitsGate:
         return self._tickets.get(job_id)
 
     async def take_for_call(self, ticket: Ticket | None, model: str) -> Grant:
-        """Tokens for a later call (a fallback candidate): prepaid ones first."""
+        """Tokens for a call: the ones admission took, once their slot has come,
+        else new ones (a fallback candidate)."""
         model = upstream_model_id(model)
         if ticket is not None and ticket.prepaid_model == model:
             ticket.prepaid_model = None
+            await asyncio.sleep(max(0.0, ticket.slot_at - time.monotonic()))
             return Grant(granted=True, wait_s=0.0)
         if ticket is None:  # a job worked without admission (tests, tools)
             ticket = Ticket(
@@ -143,9 +153,10 @@ class LimitsGate:
             )
         return await self._take(ticket, model)
 
-    async def wait(self, grant: Grant, model: str) -> None:
-        """Wait until a granted call to `model` may go, counted in the monitoring
-        counters (helixq_rate_limit_wait*) under the model's provider."""
+    async def wait(self, grant: Grant, model: str, *, early_s: float = 0.0) -> None:
+        """Wait until `early_s` before a granted call to `model` may go, the whole
+        wait counted in the monitoring counters (helixq_rate_limit_wait*) under the
+        model's provider."""
         if grant.wait_s <= 0:
             return
         count = partial(
@@ -153,7 +164,7 @@ class LimitsGate:
         )
         with self.parts.intake.waiting():
             await asyncio.gather(
-                asyncio.sleep(grant.wait_s),
+                asyncio.sleep(max(0.0, grant.wait_s - early_s)),
                 self.parts.batcher.send(count, what="rate-limit wait counters"),
             )
 

@@ -2,6 +2,7 @@
 processes, budgets and running caps, on real Postgres and Redis."""
 
 import json
+import time
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -219,3 +220,29 @@ def test_a_wait_for_tokens_is_counted_for_the_metrics(
     assert outcomes == [OutcomeKind.SUCCEEDED] * 2
     assert int(redis_client.hget(key, waits) or 0) == before + 1
     assert float(redis_client.hget(key, waited_s)) > 0.2
+
+
+def test_a_waiting_job_writes_its_attempt_before_its_slot_and_calls_at_it(
+    make_context, openrouter_mock, make_job, engine
+):
+    # The upstream counts calls as they arrive: a call whose attempt row were
+    # written after its slot would leave that write's latency late, and calls
+    # late by different amounts bunch. Two calls a second, one at once.
+    arrived: list[float] = []
+
+    def answer(_request: httpx.Request) -> httpx.Response:
+        arrived.append(time.time())
+        return httpx.Response(200, json=completion_body())
+
+    openrouter_mock.post("/chat/completions").mock(side_effect=answer)
+    ctx = make_context(
+        helixq_provider_limits="openai=2rps/burst=1", helixq_limit_send_lead_s=0.4
+    )
+    first, second = make_job(), make_job()
+
+    outcomes = [_run(ctx, job_id).kind for job_id in (first, second)]
+
+    assert outcomes == [OutcomeKind.SUCCEEDED] * 2
+    assert arrived[1] - arrived[0] >= 0.45  # the second call waited for its slot
+    [attempt] = fetch_attempts(engine, second)
+    assert arrived[1] - attempt.started_at.timestamp() >= 0.2  # begun before it
