@@ -50,7 +50,7 @@ from bench.job_clients import create_tenant, submit_batch
 from bench.limits_harness import MODEL
 from helixq.processes import answers, free_port
 from shared.rate_limits import provider_of
-from shared.token_bucket import worst_window_excess
+from shared.token_bucket import worst_window
 from workers.runtime.celery_app import BATCH_SWEEP_SCHEDULE_NAME, SWEEP_SCHEDULE_NAME
 
 API_HOSTS = ("127.0.0.2", "127.0.0.3")
@@ -283,38 +283,56 @@ def _check_doubles(run: Run) -> list[str]:
 
 def _check_rate(run: Run, args: argparse.Namespace) -> list[str]:
     detail = httpx.get(f"{run.stack.sim_url}/_sim/calls?detail=1", timeout=60).json()
-    arrivals = [call for call in detail["calls"] if call["model"]]
-    calls = sorted(call["received_ts"] for call in arrivals)
+    arrivals = sorted(
+        (call for call in detail["calls"] if call["model"]),
+        key=lambda call: float(call["received_ts"]),
+    )
+    calls = [float(call["received_ts"]) for call in arrivals]
     span = calls[-1] - calls[0] if len(calls) > 1 else 0.0
     rate = f"{len(calls) / span:.1f}" if span else "-"
     _line("calls / s over the run", rate, f"<= R = {args.rate:g}")
-    worst = worst_window_excess(calls, args.rate)
+    worst = worst_window(calls, args.rate)
     _line("worst window: calls - R*t, as they reached the simulator",
-          f"{worst:.2f}", f"<= B = {args.burst}")  # fmt: skip
-    _line("attempt start to arrival, ms p50 / p99 / max", _delays(run, arrivals), "")
-    return ["the provider limit was exceeded"] if worst > args.burst else []
+          f"{worst.excess:.2f}", f"<= B = {args.burst}")  # fmt: skip
+    delays = _delays_ms(run, arrivals)
+    _line("attempt start to arrival, ms p50 / p99 / max", _spread(delays), "")
+    if worst.excess > 0:
+        inside = arrivals[worst.first : worst.last + 1]
+        _line(
+            "that window: s into the run, ms long, calls; their start to arrival, ms",
+            f"{calls[worst.first] - calls[0]:.1f}, "
+            f"{(calls[worst.last] - calls[worst.first]) * 1000:.0f}, {len(inside)}; "
+            + _spread(_delays_ms(run, inside)),
+            "",
+        )
+    return ["the provider limit was exceeded"] if worst.excess > args.burst else []
 
 
-def _delays(run: Run, arrivals: list[dict[str, object]]) -> str:
+def _delays_ms(run: Run, arrivals: list[dict[str, object]]) -> list[float]:
     """How long calls took from their attempt's start (a worker's clock, before the
-    attempt row is written) to the simulator (jobs called once)."""
+    attempt row is written) to the simulator, for the jobs called once."""
     started = {
         str(job): float(str(at))
         for job, at in _query(
             run,
             "SELECT job_id::text, extract(epoch FROM min(started_at)) FROM attempts"
-            " GROUP BY job_id HAVING count(*) = 1",
+            " WHERE job_id = ANY(%s::uuid[]) GROUP BY job_id HAVING count(*) = 1",
+            [str(call["job_id"]) for call in arrivals],
         )
     }
-    delays = sorted(
+    return sorted(
         (float(str(call["received_ts"])) - started[str(call["job_id"])]) * 1000
         for call in arrivals
         if str(call["job_id"]) in started
     )
-    if not delays:
+
+
+def _spread(values: list[float]) -> str:
+    """p50 / p99 / max of sorted values."""
+    if not values:
         return "-"
-    p50, p99 = (delays[int(q * (len(delays) - 1))] for q in (0.5, 0.99))
-    return f"{p50:.1f} / {p99:.1f} / {delays[-1]:.1f}"
+    p50, p99 = (values[int(q * (len(values) - 1))] for q in (0.5, 0.99))
+    return f"{p50:.1f} / {p99:.1f} / {values[-1]:.1f}"
 
 
 def _check_fairness(run: Run) -> list[str]:

@@ -22,7 +22,7 @@ from bench.limits_harness import (
     worker_node,
 )
 from shared.rate_limits import provider_of
-from shared.token_bucket import worst_window_excess
+from shared.token_bucket import worst_window
 
 LATENCY_MS = 50
 TICK_S = 0.1
@@ -73,7 +73,7 @@ def _offer(
 def _report(
     calls: list[float], started: float, ended: float, args: argparse.Namespace
 ) -> None:
-    worst = worst_window_excess(calls, args.rate)
+    worst = worst_window(calls, args.rate).excess
     during = [ts for ts in calls if started <= ts <= ended]
     share = len(during) / (args.rate * (ended - started))
     print(f"limit R={args.rate:g}/s B={args.burst}, {args.processes} worker processes,")

@@ -112,12 +112,28 @@ def take_call(
     return TakeCall(keys, args)
 
 
-def worst_window_excess(times_s: Sequence[float], per_s: float) -> float:
-    """max over every window [a, b] of (calls in it) - per_s·(b - a), for sorted
-    call times: a bucket of burst B admitted them iff this is at most B."""
-    worst = 0.0
-    best_start = float("-inf")  # max over i ≤ j of (per_s·t_i - i)
+@dataclass(frozen=True, slots=True)
+class Window:
+    """The densest stretch of a sorted list of call times: calls `first`..`last`
+    (indexes), and their count less what the rate allows over their span."""
+
+    excess: float
+    first: int = 0
+    last: int = -1
+
+
+def worst_window(times_s: Sequence[float], per_s: float) -> Window:
+    """The window [a, b] of sorted call times with the greatest (calls in it) -
+    per_s·(b - a): a bucket of burst B admitted the calls iff its excess is at
+    most B."""
+    worst = Window(0.0)
+    # max over i ≤ j of (per_s·t_i - i), and the latest i that reaches it, so
+    # that of equal windows the shortest is named
+    best, best_at = float("-inf"), 0
     for index, time_s in enumerate(times_s):
-        best_start = max(best_start, per_s * time_s - index)
-        worst = max(worst, index + 1 - per_s * time_s + best_start)
+        if per_s * time_s - index >= best:
+            best, best_at = per_s * time_s - index, index
+        excess = index + 1 - per_s * time_s + best
+        if excess > worst.excess:
+            worst = Window(excess, best_at, index)
     return worst

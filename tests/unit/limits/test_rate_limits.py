@@ -16,7 +16,7 @@ from shared.rate_limits import (
     parse_limits,
     provider_of,
 )
-from shared.token_bucket import worst_window_excess
+from shared.token_bucket import worst_window
 
 
 def test_parse_limits_reads_rates_bursts_and_models():
@@ -108,12 +108,16 @@ def test_submit_rate_defaults_its_burst_to_one_second():
     assert TenantLimits().submit_rate is None
 
 
-def test_worst_window_excess_finds_the_densest_window():
+def test_worst_window_finds_the_densest_window():
     evenly = [i * 0.1 for i in range(100)]  # 10/s
-    assert worst_window_excess(evenly, per_s=10) == pytest.approx(1.0)
+    assert worst_window(evenly, per_s=10).excess == pytest.approx(1.0)
     burst_then_even = [0.0] * 5 + [0.1 * i for i in range(1, 50)]
-    assert worst_window_excess(burst_then_even, per_s=10) == pytest.approx(5.0)
-    assert worst_window_excess([], per_s=10) == 0.0
+    assert worst_window(burst_then_even, per_s=10).excess == pytest.approx(5.0)
+    # Eight a second, then four at once: those four are the window named.
+    bunched = [i / 8 for i in range(40)] + [5.0] * 4 + [5 + i / 8 for i in range(1, 9)]
+    window = worst_window(bunched, per_s=8)
+    assert (window.excess, window.first, window.last) == (4.0, 40, 43)
+    assert worst_window([], per_s=10).excess == 0.0
 
 
 @pytest.mark.parametrize(
