@@ -4,7 +4,9 @@ the batch ends (partial results of a cancelled or expired batch included).
 Each line is `{"id", "custom_id", "response", "error"}`: items that succeeded go to
 the output file with `response: {status_code: 200, request_id, body}`; the others
 (failed, cancelled, expired) go to the error file with `error: {code, message}`.
-A file with no line is not created, and its id stays null, as with OpenAI.
+A file with no line is not created, and its id stays null, as with OpenAI. The
+bytes go where the deployment keeps files: Postgres rows, or the object store when
+one is configured (shared.stored_files).
 """
 
 import json
@@ -18,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from shared.db.models import Batch, Job
 from shared.jobs import JobStatus
+from shared.object_store import ObjectStore
 from shared.redaction import redact
 from shared.stored_files import FileWriter
 
@@ -35,25 +38,32 @@ _NOT_RUN = {
 }
 
 
-def write_result_files(session: Session, batch: Batch, *, now: datetime) -> None:
-    """Set the batch's output_file_id and error_file_id from its ended items."""
-    output = FileWriter(
-        session,
-        tenant_id=batch.tenant_id,
-        filename=f"batch_{batch.id.hex}_output.jsonl",
-        now=now,
+def write_result_files(
+    session: Session, batch: Batch, *, now: datetime, objects: ObjectStore | None
+) -> None:
+    """Set the batch's output_file_id and error_file_id from its ended items, the
+    bytes in `objects` when given (else in Postgres). On any error the uploads are
+    dropped and the error raised: the caller's rollback leaves the batch unended."""
+    output, errors = (
+        FileWriter(
+            session,
+            tenant_id=batch.tenant_id,
+            filename=f"batch_{batch.id.hex}_{kind}.jsonl",
+            now=now,
+            objects=objects,
+        )
+        for kind in ("output", "error")
     )
-    errors = FileWriter(
-        session,
-        tenant_id=batch.tenant_id,
-        filename=f"batch_{batch.id.hex}_error.jsonl",
-        now=now,
-    )
-    for row in _items(session, batch.id):
-        writer = output if row.status == JobStatus.SUCCEEDED.value else errors
-        writer.write((json.dumps(result_line(row)) + "\n").encode())
-    batch.output_file_id = output.finish()
-    batch.error_file_id = errors.finish()
+    try:
+        for row in _items(session, batch.id):
+            writer = output if row.status == JobStatus.SUCCEEDED.value else errors
+            writer.write((json.dumps(result_line(row)) + "\n").encode())
+        batch.output_file_id = output.finish()
+        batch.error_file_id = errors.finish()
+    except BaseException:
+        output.abort()
+        errors.abort()
+        raise
 
 
 def result_line(row: Row[Any]) -> dict[str, Any]:

@@ -5,7 +5,9 @@ The `files` row stays in Postgres either way (owner, name, size, expiry) and say
 where its bytes are (`files.storage`), so files written before the setting changed
 are still read from where they were written. An upload is a multipart upload of
 `PART_BYTES` parts sent as they fill, so no more than a part is held; it is
-completed before the row commits and aborted when the upload fails. An object whose
+completed before the row commits and aborted when the upload fails. A batch's
+output and error files are written the same way (shared.stored_files.FileWriter),
+by the worker's `finish_batches` sweep only. An object whose
 row never committed (a crash between the two) is left behind: a bucket lifecycle
 rule for incomplete uploads and old objects cleans up what the sweeps cannot see.
 

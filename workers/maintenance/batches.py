@@ -9,6 +9,11 @@ own `deadline_at` are expired too.
 
 Safe to run concurrently: a batch is settled under its row lock (SKIP LOCKED) and
 only while still unsettled, so two sweeps never end a batch or record its event twice.
+
+With an object store configured the result files are uploaded there while the
+batch's row lock is held (the object completes before the file's row commits, as
+for an upload); the API leaves every such ending to this sweep (see
+broker_api/batches/cancel.py).
 """
 
 import logging
@@ -21,7 +26,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shared.batch_endings import count_items, end_batch, end_cancelled_batch
 from shared.db.models import Batch, Job
+from shared.errors import Unavailable
 from shared.jobs import BatchStatus, JobStatus, batch_request_counts
+from shared.object_store import ObjectStore
 from workers.jobs import periodic_transitions
 from workers.webhooks.sender import DeliverySender
 
@@ -45,18 +52,21 @@ class Settled:
 
 
 def finish_batches(
-    sessions: sessionmaker[Session], sender: DeliverySender, *, limit: int = BATCH_LIMIT
+    sessions: sessionmaker[Session],
+    sender: DeliverySender,
+    *,
+    limit: int = BATCH_LIMIT,
+    objects: ObjectStore | None = None,
 ) -> int:
-    """Expire overdue single jobs, settle every batch that can end, then send the
-    batches' deliveries; how many batches were settled. `sessions` must open real
-    transactions."""
+    """Expire overdue single jobs, settle every batch that can end (its result
+    files in `objects` when given), then send the batches' deliveries; how many
+    batches were settled. `sessions` must open real transactions."""
     with sessions.begin() as session:
         expired = periodic_transitions.expire_overdue_jobs(session, limit=limit * 10)
         candidates = settleable_batches(session, limit=limit)
     settled: list[Settled] = []
     for batch_id in candidates:
-        with sessions.begin() as session:
-            outcome = settle_batch(session, batch_id, now=datetime.now(UTC))
+        outcome = _settle_one(sessions, batch_id, objects)
         if outcome is not None:
             settled.append(outcome)
             logger.info("batch %s: %s", batch_id, outcome.status)
@@ -66,6 +76,22 @@ def finish_batches(
     if expired:
         logger.info("expired %d jobs past their deadline", expired)
     return len(settled)
+
+
+def _settle_one(
+    sessions: sessionmaker[Session], batch_id: UUID, objects: ObjectStore | None
+) -> Settled | None:
+    """One batch in its own transaction. A store that does not answer while its
+    files are written leaves it unended (rolled back) for a later sweep, and the
+    other batches are settled meanwhile."""
+    try:
+        with sessions.begin() as session:
+            return settle_batch(
+                session, batch_id, now=datetime.now(UTC), objects=objects
+            )
+    except Unavailable as error:
+        logger.warning("batch %s: not ended this sweep: %s", batch_id, error)
+        return None
 
 
 def _is_unsettled() -> ColumnElement[bool]:
@@ -87,10 +113,17 @@ def settleable_batches(session: Session, *, limit: int) -> list[UUID]:
     return list(session.scalars(query))
 
 
-def settle_batch(session: Session, batch_id: UUID, *, now: datetime) -> Settled | None:
+def settle_batch(
+    session: Session,
+    batch_id: UUID,
+    *,
+    now: datetime,
+    objects: ObjectStore | None = None,
+) -> Settled | None:
     """End the batch (or freeze a cancelled one's counts) if none of its items is
-    left to run, recording its event; None when it is not ready, already settled,
-    or being settled by another sweep."""
+    left to run, recording its event and writing its result files (to `objects`
+    when given); None when it is not ready, already settled, or being settled by
+    another sweep. Raises Unavailable when the store does not answer."""
     batch = session.scalar(
         select(Batch)
         .where(Batch.id == batch_id, _is_unsettled())
@@ -107,7 +140,9 @@ def settle_batch(session: Session, batch_id: UUID, *, now: datetime) -> Settled 
         batch.request_counts = batch_request_counts(batch.total, items.by_status)
         return Settled(batch.status, None)  # the API recorded `batch.cancelled`
     if batch.status == BatchStatus.CANCELLING:
-        delivery_id = end_cancelled_batch(session, batch, items, now=now)
+        delivery_id = end_cancelled_batch(
+            session, batch, items, now=now, objects=objects
+        )
         return Settled(batch.status, delivery_id)
-    delivery_id = end_batch(session, batch, items, now=now)
+    delivery_id = end_batch(session, batch, items, now=now, objects=objects)
     return Settled(batch.status, delivery_id)
