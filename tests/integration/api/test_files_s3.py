@@ -454,22 +454,28 @@ async def test_a_store_out_of_reach_leaves_the_batch_to_a_later_sweep(
     assert await stored_lines(api, tenant, engine, objects, batch.output_file_id)
 
 
-class FirstCompletionFails:
-    """A store client whose first completed upload is refused as if the store did
-    not answer; every other call goes through."""
+class CompletionFails:
+    """A store client that refuses the `failing`-th completed upload as if the
+    store did not answer; every other call goes through."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, *, failing: int) -> None:
         self._client = client
-        self._failed = False
+        self._completions = 0
+        self._failing = failing
 
     def __getattr__(self, name: str) -> object:
         return getattr(self._client, name)
 
     def complete_multipart_upload(self, **params: object) -> object:
-        if not self._failed:
-            self._failed = True
+        self._completions += 1
+        if self._completions == self._failing:
             raise EndpointConnectionError(endpoint_url="http://127.0.0.1:1")
         return self._client.complete_multipart_upload(**params)
+
+
+def failing_completion(objects: ObjectStore, failing: int) -> ObjectStore:
+    client = CompletionFails(objects.client, failing=failing)
+    return dataclasses.replace(objects, client=client)
 
 
 async def test_a_batch_the_store_fails_does_not_keep_the_sweep_from_others(
@@ -477,12 +483,25 @@ async def test_a_batch_the_store_fails_does_not_keep_the_sweep_from_others(
 ) -> None:
     first, _ = await ended_batch(api, tenant, engine)
     second, _ = await ended_batch(api, tenant, engine)
-    flaky = dataclasses.replace(objects, client=FirstCompletionFails(objects.client))
-
-    assert sweep(engine, flaky) == 1
+    assert sweep(engine, failing_completion(objects, 1)) == 1
     assert fetch_batch(engine, first).status == "in_progress"
     assert fetch_batch(engine, second).status == "completed"
     assert pending_uploads(objects) == []  # the failed batch's uploads were aborted
 
     assert sweep(engine, objects) == 1
     assert fetch_batch(engine, first).status == "completed"
+
+
+async def test_a_failed_error_file_takes_the_completed_output_file_with_it(
+    api, tenant: TenantCredentials, engine: Engine, objects: ObjectStore
+) -> None:
+    batch_id, _ = await ended_batch(api, tenant, engine)
+    input_key = objects.key(fetch_batch(engine, batch_id).input_file_id)
+    before = files_count(engine)
+
+    # The output file's upload completes, the error file's does not.
+    assert sweep(engine, failing_completion(objects, 2)) == 0
+    assert fetch_batch(engine, batch_id).status == "in_progress"
+    assert files_count(engine) == before
+    assert object_keys(objects) == [input_key]  # no object without its row
+    assert pending_uploads(objects) == []
