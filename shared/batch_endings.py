@@ -4,8 +4,8 @@ The `finish_batches` sweep ends batches this way, and so does a cancel that find
 every item already ended: a batch whose items all ended has the same outcome
 whoever notices first. Plain functions over a sync Session; the API calls them
 through `AsyncSession.run_sync`, and only when files are kept in Postgres: with an
-object store the result files are uploads, which the API leaves to the sweep
-rather than block its event loop on.
+object store the result files are uploaded before the ending transaction
+(shared.result_uploads), which the sweep does and the API leaves to it.
 """
 
 from dataclasses import dataclass
@@ -15,10 +15,9 @@ from uuid import UUID
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from shared.batch_output import write_result_files
+from shared.batch_output import UploadedResults, write_result_files
 from shared.db.models import Batch, Job
 from shared.jobs import BatchStatus, JobStatus, batch_request_counts
-from shared.object_store import ObjectStore
 from shared.webhooks.outbox import record_batch_event
 
 _UNFINISHED = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
@@ -55,14 +54,15 @@ def end_batch(
     items: BatchItems,
     *,
     now: datetime,
-    objects: ObjectStore | None,
+    uploaded: UploadedResults | None = None,
 ) -> UUID | None:
     """End a batch whose items are all finished: its status, timestamps and frozen
-    counts, and its event in the outbox (the delivery's id, None without a URL).
-    The caller holds the batch's row lock."""
+    counts, its result files (the `uploaded` ones, else written to Postgres here),
+    and its event in the outbox (the delivery's id, None without a URL). The caller
+    holds the batch's row lock."""
     batch.request_counts = batch_request_counts(batch.total, items.by_status)
     _set_outcome(batch, items, now=now)
-    write_result_files(session, batch, now=now, objects=objects)
+    write_result_files(session, batch, now=now, uploaded=uploaded)
     session.flush()
     return record_batch_event(session, batch, now=now)
 
@@ -73,13 +73,14 @@ def end_cancelled_batch(
     items: BatchItems,
     *,
     now: datetime,
-    objects: ObjectStore | None,
+    uploaded: UploadedResults | None = None,
 ) -> UUID | None:
     """A cancelled batch whose last running item has ended: `cancelled`, its counts
-    frozen, its event recorded. The caller holds the batch's row lock."""
+    frozen, its result files as in `end_batch`, its event recorded. The caller holds
+    the batch's row lock."""
     batch.request_counts = batch_request_counts(batch.total, items.by_status)
     batch.status, batch.cancelled_at = BatchStatus.CANCELLED.value, now
-    write_result_files(session, batch, now=now, objects=objects)
+    write_result_files(session, batch, now=now, uploaded=uploaded)
     session.flush()
     return record_batch_event(session, batch, now=now)
 

@@ -6,10 +6,11 @@ where its bytes are (`files.storage`), so files written before the setting chang
 are still read from where they were written. An upload is a multipart upload of
 `PART_BYTES` parts sent as they fill, so no more than a part is held; it is
 completed before the row commits and aborted when the upload fails. A batch's
-output and error files are written the same way (shared.stored_files.FileWriter),
-by the worker's `finish_batches` sweep only. An object whose
-row never committed (a crash between the two) is left behind: a bucket lifecycle
-rule for incomplete uploads and old objects cleans up what the sweeps cannot see.
+output and error files are uploaded the same way by the worker's `finish_batches`
+sweep, before the transaction that ends the batch (shared.result_uploads). An
+object whose row never committed (a crash between the two) is left behind: a
+bucket lifecycle rule for incomplete uploads and old objects cleans up what the
+sweeps cannot see.
 
 Blocking calls (boto3 is synchronous): the API runs them on a thread, the worker's
 periodic tasks call them as they are. boto3 is an optional dependency (the `s3`

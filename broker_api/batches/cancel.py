@@ -54,9 +54,7 @@ async def cancel_batch(
         if not items.is_finished:
             return await _cancel(session, batch, now=now, objects=objects)
         if objects is None:
-            await session.run_sync(
-                lambda sync: end_batch(sync, batch, items, now=now, objects=None)
-            )
+            await session.run_sync(lambda sync: end_batch(sync, batch, items, now=now))
     ended_as = ending_status(batch, items).value
     raise NothingLeftToCancel(batch_id, ended_as)  # after the commit
 
@@ -75,7 +73,7 @@ async def _cancel(
     items = await session.run_sync(lambda sync: count_items(sync, batch.id))
     if items.is_finished and objects is None:
         await session.run_sync(
-            lambda sync: end_cancelled_batch(sync, batch, items, now=now, objects=None)
+            lambda sync: end_cancelled_batch(sync, batch, items, now=now)
         )
     else:
         batch.status = BatchStatus.CANCELLING.value

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from botocore.exceptions import EndpointConnectionError
 from moto.server import ThreadedMotoServer
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, func, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from broker_api.app import create_app
@@ -31,6 +31,7 @@ from tests.factories import make_messages
 from tests.integration.api.conftest import TenantCredentials
 from tests.integration.workers.conftest import ListDeliverySender
 from tests.recording_enqueuer import RecordingEnqueuer
+from workers.maintenance import batches as batch_sweep
 from workers.maintenance.batches import finish_batches
 from workers.maintenance.expired_files import delete_expired_files
 
@@ -505,3 +506,50 @@ async def test_a_failed_error_file_takes_the_completed_output_file_with_it(
     assert files_count(engine) == before
     assert object_keys(objects) == [input_key]  # no object without its row
     assert pending_uploads(objects) == []
+
+
+def transactions_open(engine: Engine) -> int:
+    """Connections to the test database inside a transaction, this one aside."""
+    with engine.connect() as connection:
+        return int(
+            connection.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    " AND state LIKE 'idle in transaction%'"
+                )
+            )
+            or 0
+        )
+
+
+async def test_an_upload_holds_no_transaction_and_a_lost_race_leaves_no_object(
+    api,
+    tenant: TenantCredentials,
+    engine: Engine,
+    objects: ObjectStore,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    batch_id, _ = await ended_batch(api, tenant, engine)
+    upload = batch_sweep.upload_result_files
+    seen: list[int] = []
+
+    def upload_while_another_sweep_ends_it(*args: Any, **kwargs: Any) -> Any:
+        uploaded = upload(*args, **kwargs)
+        if not seen:  # the first upload: the other sweep runs meanwhile
+            seen.append(transactions_open(engine))
+            assert sweep(engine, objects) == 1
+        return uploaded
+
+    monkeypatch.setattr(
+        batch_sweep, "upload_result_files", upload_while_another_sweep_ends_it
+    )
+    assert sweep(engine, objects) == 0  # the other one ended it first
+
+    assert seen == [0]  # no transaction was open while the files were uploaded
+    batch = fetch_batch(engine, batch_id)
+    assert batch.status == "completed"
+    assert sorted(object_keys(objects)) == sorted(
+        objects.key(file_id)
+        for file_id in (batch.input_file_id, batch.output_file_id, batch.error_file_id)
+    )  # the losing sweep's objects were deleted
