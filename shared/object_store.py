@@ -5,9 +5,12 @@ The `files` row stays in Postgres either way (owner, name, size, expiry) and say
 where its bytes are (`files.storage`), so files written before the setting changed
 are still read from where they were written. An upload is a multipart upload of
 `PART_BYTES` parts sent as they fill, so no more than a part is held; it is
-completed before the row commits and aborted when the upload fails. An object whose
-row never committed (a crash between the two) is left behind: a bucket lifecycle
-rule for incomplete uploads and old objects cleans up what the sweeps cannot see.
+completed before the row commits and aborted when the upload fails. A batch's
+output and error files are uploaded the same way by the worker's `finish_batches`
+sweep, before the transaction that ends the batch (shared.result_uploads). An
+object whose row never committed (a crash between the two) is left behind: a
+bucket lifecycle rule for incomplete uploads and old objects cleans up what the
+sweeps cannot see.
 
 Blocking calls (boto3 is synchronous): the API runs them on a thread, the worker's
 periodic tasks call them as they are. boto3 is an optional dependency (the `s3`

@@ -1,5 +1,6 @@
-"""Files kept in Postgres (the `files` row and its `file_chunks`): what the API's
-uploads and the batch endings that write result files share."""
+"""Files helixq keeps: the `files` row in Postgres, and the bytes in its
+`file_chunks` rows or in the object store (shared.object_store), as `files.storage`
+says. What the API's uploads and the batch endings that write result files share."""
 
 import uuid
 from datetime import datetime, timedelta
@@ -8,6 +9,7 @@ from sqlalchemy import insert, update
 from sqlalchemy.orm import Session
 
 from shared.db.models import FileChunk, StoredFile
+from shared.settings import FileStorage
 
 CHUNK_BYTES = 1024 * 1024  # a stored row: large enough to be few, small to stream
 UPLOAD_PURPOSE = "batch"  # the one purpose a client uploads for
@@ -24,14 +26,7 @@ class FileWriter:
         self, session: Session, *, tenant_id: uuid.UUID, filename: str, now: datetime
     ) -> None:
         self._session = session
-        self._values = {
-            "tenant_id": tenant_id,
-            "purpose": OUTPUT_PURPOSE,
-            "filename": filename,
-            "size_bytes": 0,
-            "created_at": now,
-            "expires_at": now + timedelta(seconds=OUTPUT_RETENTION_S),
-        }
+        self._values = output_file_values(tenant_id, filename, now=now)
         self.file_id = uuid.uuid4()
         self._buffer = bytearray()
         self._seq = 0
@@ -67,3 +62,34 @@ class FileWriter:
             insert(FileChunk).values(file_id=self.file_id, seq=self._seq, data=data)
         )
         self._seq += 1
+
+
+def output_file_values(
+    tenant_id: uuid.UUID, filename: str, *, now: datetime
+) -> dict[str, object]:
+    """The `files` row of a file helixq writes, before its size is known."""
+    return {
+        "tenant_id": tenant_id,
+        "purpose": OUTPUT_PURPOSE,
+        "filename": filename,
+        "size_bytes": 0,
+        "created_at": now,
+        "expires_at": now + timedelta(seconds=OUTPUT_RETENTION_S),
+    }
+
+
+def insert_object_row(
+    session: Session,
+    file_id: uuid.UUID,
+    values: dict[str, object],
+    *,
+    size_bytes: int,
+) -> None:
+    """The `files` row of a file whose bytes are already an object in the store."""
+    session.execute(
+        insert(StoredFile).values(
+            id=file_id,
+            **{**values, "size_bytes": size_bytes},
+            storage=FileStorage.S3.value,
+        )
+    )

@@ -23,6 +23,7 @@ from broker_api.deps import (
     EmbeddingModelIdsDep,
     EnqueuerDep,
     IdempotencyKeyHeader,
+    ObjectStoreDep,
     SessionDep,
     SettingsDep,
 )
@@ -226,10 +227,10 @@ async def get_batch(batch_id: str, session: SessionDep, caller: CallerDep) -> Ba
 
 @router.post("/{batch_id}/cancel")
 async def cancel_batch(
-    batch_id: str, session: SessionDep, caller: CallerDep
+    batch_id: str, session: SessionDep, caller: CallerDep, objects: ObjectStoreDep
 ) -> BatchView:
     """Cancel queued items; running items finish and keep their results."""
-    return await cancel.cancel_batch(session, caller, _parse_id(batch_id))
+    return await cancel.cancel_batch(session, caller, _parse_id(batch_id), objects)
 
 
 @router.get("/{batch_id}/results", response_class=StreamingResponse)

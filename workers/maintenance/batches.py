@@ -9,6 +9,13 @@ own `deadline_at` are expired too.
 
 Safe to run concurrently: a batch is settled under its row lock (SKIP LOCKED) and
 only while still unsettled, so two sweeps never end a batch or record its event twice.
+
+With an object store configured, the result files are uploaded between two
+transactions (no transaction stays open across the store's calls): the first finds
+the batch ready to end, the upload follows (shared.result_uploads), and the second
+ends it with rows for those objects, or deletes them when another sweep ended it
+meanwhile. The API leaves every such ending to this sweep
+(broker_api/batches/cancel.py).
 """
 
 import logging
@@ -19,9 +26,13 @@ from uuid import UUID
 from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from shared.batch_endings import count_items, end_batch, end_cancelled_batch
+from shared.batch_endings import BatchItems, count_items, end_batch, end_cancelled_batch
+from shared.batch_output import UploadedResults
 from shared.db.models import Batch, Job
+from shared.errors import Unavailable
 from shared.jobs import BatchStatus, JobStatus, batch_request_counts
+from shared.object_store import ObjectStore
+from shared.result_uploads import delete_uploaded, upload_result_files
 from workers.jobs import periodic_transitions
 from workers.webhooks.sender import DeliverySender
 
@@ -45,18 +56,25 @@ class Settled:
 
 
 def finish_batches(
-    sessions: sessionmaker[Session], sender: DeliverySender, *, limit: int = BATCH_LIMIT
+    sessions: sessionmaker[Session],
+    sender: DeliverySender,
+    *,
+    limit: int = BATCH_LIMIT,
+    objects: ObjectStore | None = None,
 ) -> int:
-    """Expire overdue single jobs, settle every batch that can end, then send the
-    batches' deliveries; how many batches were settled. `sessions` must open real
-    transactions."""
+    """Expire overdue single jobs, settle every batch that can end (its result
+    files in `objects` when given), then send the batches' deliveries; how many
+    batches were settled. `sessions` must open real transactions."""
     with sessions.begin() as session:
         expired = periodic_transitions.expire_overdue_jobs(session, limit=limit * 10)
         candidates = settleable_batches(session, limit=limit)
     settled: list[Settled] = []
     for batch_id in candidates:
-        with sessions.begin() as session:
-            outcome = settle_batch(session, batch_id, now=datetime.now(UTC))
+        if objects is None:
+            with sessions.begin() as session:
+                outcome = settle_batch(session, batch_id, now=datetime.now(UTC))
+        else:
+            outcome = _settle_with_uploads(sessions, batch_id, objects)
         if outcome is not None:
             settled.append(outcome)
             logger.info("batch %s: %s", batch_id, outcome.status)
@@ -66,6 +84,28 @@ def finish_batches(
     if expired:
         logger.info("expired %d jobs past their deadline", expired)
     return len(settled)
+
+
+def _settle_with_uploads(
+    sessions: sessionmaker[Session], batch_id: UUID, objects: ObjectStore
+) -> Settled | None:
+    """Settle one batch whose result files go to the object store. A store that
+    does not answer leaves the batch for a later sweep, and the others go on."""
+    with sessions.begin() as session:
+        if _ready_to_settle(session, batch_id, now=datetime.now(UTC)) is None:
+            return None
+    try:
+        uploaded = upload_result_files(sessions, batch_id, objects)
+    except Unavailable as error:
+        logger.warning("batch %s: not ended this sweep: %s", batch_id, error)
+        return None
+    with sessions.begin() as session:
+        outcome = settle_batch(
+            session, batch_id, now=datetime.now(UTC), uploaded=uploaded
+        )
+    if outcome is None:
+        delete_uploaded(objects, uploaded)
+    return outcome
 
 
 def _is_unsettled() -> ColumnElement[bool]:
@@ -87,10 +127,35 @@ def settleable_batches(session: Session, *, limit: int) -> list[UUID]:
     return list(session.scalars(query))
 
 
-def settle_batch(session: Session, batch_id: UUID, *, now: datetime) -> Settled | None:
+def settle_batch(
+    session: Session,
+    batch_id: UUID,
+    *,
+    now: datetime,
+    uploaded: UploadedResults | None = None,
+) -> Settled | None:
     """End the batch (or freeze a cancelled one's counts) if none of its items is
-    left to run, recording its event; None when it is not ready, already settled,
-    or being settled by another sweep."""
+    left to run, recording its event and its result files (the `uploaded` ones,
+    else written to Postgres); None when it is not ready, already settled, or
+    being settled by another sweep."""
+    ready = _ready_to_settle(session, batch_id, now=now)
+    if ready is None:
+        return None
+    batch, items = ready
+    if batch.status == BatchStatus.CANCELLED:  # cancelled before `cancelling` existed
+        batch.request_counts = batch_request_counts(batch.total, items.by_status)
+        return Settled(batch.status, None)  # the API recorded `batch.cancelled`
+    end = end_cancelled_batch if batch.status == BatchStatus.CANCELLING else end_batch
+    delivery_id = end(session, batch, items, now=now, uploaded=uploaded)
+    return Settled(batch.status, delivery_id)
+
+
+def _ready_to_settle(
+    session: Session, batch_id: UUID, *, now: datetime
+) -> tuple[Batch, BatchItems] | None:
+    """The unsettled batch under its row lock, with its items once none is left
+    to run (queued ones are expired first when its window has closed); None when
+    it is not ready, settled, or locked by another sweep."""
     batch = session.scalar(
         select(Batch)
         .where(Batch.id == batch_id, _is_unsettled())
@@ -101,13 +166,4 @@ def settle_batch(session: Session, batch_id: UUID, *, now: datetime) -> Settled 
     if batch.status != BatchStatus.CANCELLED and batch.expires_at <= now:
         periodic_transitions.expire_queued_batch_items(session, batch_id)
     items = count_items(session, batch_id)
-    if not items.is_finished:
-        return None
-    if batch.status == BatchStatus.CANCELLED:  # cancelled before `cancelling` existed
-        batch.request_counts = batch_request_counts(batch.total, items.by_status)
-        return Settled(batch.status, None)  # the API recorded `batch.cancelled`
-    if batch.status == BatchStatus.CANCELLING:
-        delivery_id = end_cancelled_batch(session, batch, items, now=now)
-        return Settled(batch.status, delivery_id)
-    delivery_id = end_batch(session, batch, items, now=now)
-    return Settled(batch.status, delivery_id)
+    return (batch, items) if items.is_finished else None

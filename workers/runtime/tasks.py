@@ -111,7 +111,9 @@ def deliver_due_webhooks(self: BrokerTask) -> int:
 def finish_batches(self: BrokerTask) -> int:
     """Expire overdue jobs and end the batches that can end."""
     process = self.process
-    return batches.finish_batches(process.sessions, process.deliveries)
+    return batches.finish_batches(
+        process.sessions, process.deliveries, objects=process.object_store
+    )
 
 
 @app.task(bind=True, base=BrokerTask, name=TaskName.DELETE_EXPIRED_FILES.value)
