@@ -98,7 +98,7 @@ async def _take_submit_token(redis: Redis, slug: str, limits: TenantLimits) -> N
         horizon_s=0.0,
     )
     result: Any = await redis.eval(TAKE_SCRIPT, len(call.keys), *call.keys, *call.args)
-    granted, wait_ms = result
+    granted, wait_ms, _ = result
     if not int(granted):
         raise SubmitRateLimited(rate.per_s, max(1, math.ceil(float(wait_ms) / 1000)))
 

@@ -16,7 +16,8 @@ from shared.rate_limits import BucketSpec
 
 # KEYS: n buckets, m cool-down keys, 1 factor key.
 # ARGV: n, m, horizon_ms, then per bucket: rate per ms, burst, cost, adaptive (0|1).
-# Returns {granted (0|1), wait_ms as text}: granted means "call after wait_ms".
+# Returns {granted (0|1), wait_ms as text, Redis's clock in unix ms as text}:
+# granted means "call after wait_ms", i.e. at that clock + wait_ms.
 # A negative cost gives tokens back (never above the burst): settling an estimate.
 TAKE_SCRIPT = """
 local n, m, horizon = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
@@ -46,13 +47,13 @@ for i = 1, n do
   if tokens < cost then wait = math.max(wait, (cost - tokens) / rate) end
   levels[i], rates[i], bursts[i], costs[i] = tokens, rate, burst, cost
 end
-if wait > horizon then return {0, tostring(wait)} end
+if wait > horizon then return {0, tostring(wait), tostring(now)} end
 for i = 1, n do
   local left = math.min(bursts[i], levels[i] - costs[i])
   redis.call('HSET', KEYS[i], 'tokens', tostring(left), 'ts', tostring(now))
   redis.call('PEXPIRE', KEYS[i], math.ceil((bursts[i] - left) / rates[i]) + 1000)
 end
-return {1, tostring(wait)}
+return {1, tostring(wait), tostring(now)}
 """
 
 # KEYS: factor key, cool-down key. ARGV: cool_ms, multiplier, min_factor,

@@ -10,6 +10,7 @@ per OpenRouter key (named by its label, never the key): tenants sharing a key sh
 them, and a 429 storm on one key slows no call on another.
 """
 
+import time
 from dataclasses import dataclass
 
 from shared.model_ids import upstream_model_id
@@ -29,15 +30,32 @@ from workers.runtime.redis_batching import RedisBatcher
 # report the same overload.
 QUIET_MS = 1000
 SETTLE_HORIZON_S = 86_400.0
+# A host whose clock runs ahead of Redis's would send its calls early by as much:
+# a slot is moved earlier than the reply's arrival says by at most this.
+CLOCK_TOLERANCE_S = 0.1
 
 
 @dataclass(frozen=True, slots=True)
 class Grant:
-    """The buckets' answer: `granted` means "call after `wait_s`"; otherwise
-    nothing was taken and capacity frees in `wait_s`."""
+    """The buckets' answer: `granted` means "call after `wait_s`", at `slot_s`
+    (time.monotonic()); otherwise nothing was taken and capacity frees in `wait_s`."""
 
     granted: bool
     wait_s: float
+    slot_s: float
+
+
+def local_slot(wait_s: float, redis_clock_s: float) -> float:
+    """When a call granted `wait_s` after Redis's `redis_clock_s` may go, on this
+    process's monotonic clock. Every worker reads the same clock, so the slot is
+    Redis's; a reply read late (a busy event loop) then moves no slot, while one
+    measured from the reply's arrival would move it, and slots moved by different
+    amounts bunch calls. A host clock ahead of Redis's moves it by
+    CLOCK_TOLERANCE_S at most."""
+    now_s, wall_s = time.monotonic(), time.time()
+    by_reply = now_s + wait_s
+    by_clock = now_s + redis_clock_s + wait_s - wall_s
+    return min(by_reply, max(by_clock, by_reply - CLOCK_TOLERANCE_S))
 
 
 class RateLimiter:
@@ -77,8 +95,15 @@ class RateLimiter:
             else horizon_s,
             burst_margin=self._settings.helixq_limit_burst_margin,
         )
-        granted, wait_ms = await self._redis.eval(TAKE_SCRIPT, call.keys, call.args)
-        return Grant(granted=bool(int(granted)), wait_s=float(wait_ms) / 1000)
+        granted, wait_ms, clock_ms = await self._redis.eval(
+            TAKE_SCRIPT, call.keys, call.args
+        )
+        wait_s = float(wait_ms) / 1000
+        return Grant(
+            granted=bool(int(granted)),
+            wait_s=wait_s,
+            slot_s=local_slot(wait_s, float(clock_ms) / 1000),
+        )
 
     async def settle_tokens(
         self,

@@ -62,7 +62,7 @@ class Ticket:
     tokens: int
     upstream: UpstreamKey  # the OpenRouter key the job's calls go out on
     prepaid_model: str | None = None  # tokens already taken for this model's call
-    slot_at: float = 0.0  # when that call may go (time.monotonic())
+    slot_s: float = 0.0  # when that call may go (time.monotonic())
     has_slot: bool = False
     month: str | None = None  # set when a budget reservation is held
     reserved_usd: Decimal = Decimal(0)
@@ -129,9 +129,8 @@ class LimitsGate:
             await self._give_back(job_id, ticket)
             horizon_s = self._settings.helixq_limit_horizon_s
             return Verdict(defer_s=max(grant.wait_s - horizon_s, 0.05))
-        slot_at = time.monotonic() + grant.wait_s
         await self.wait(grant, model, early_s=self._settings.helixq_limit_send_lead_s)
-        ticket.prepaid_model, ticket.slot_at = upstream_model_id(model), slot_at
+        ticket.prepaid_model, ticket.slot_s = upstream_model_id(model), grant.slot_s
         self._tickets[job_id] = ticket
         return Verdict(ticket=ticket)
 
@@ -145,8 +144,8 @@ class LimitsGate:
         model = upstream_model_id(model)
         if ticket is not None and ticket.prepaid_model == model:
             ticket.prepaid_model = None
-            await asyncio.sleep(max(0.0, ticket.slot_at - time.monotonic()))
-            return Grant(granted=True, wait_s=0.0)
+            await asyncio.sleep(max(0.0, ticket.slot_s - time.monotonic()))
+            return Grant(granted=True, wait_s=0.0, slot_s=ticket.slot_s)
         if ticket is None:  # a job worked without admission (tests, tools)
             ticket = Ticket(
                 "", TenantLimits(), sum(estimated_tokens({})), self.parts.keys.default
@@ -154,9 +153,9 @@ class LimitsGate:
         return await self._take(ticket, model)
 
     async def wait(self, grant: Grant, model: str, *, early_s: float = 0.0) -> None:
-        """Wait until `early_s` before a granted call to `model` may go, the whole
-        wait counted in the monitoring counters (helixq_rate_limit_wait*) under the
-        model's provider."""
+        """Wait until `early_s` before a granted call to `model` may go (its
+        slot), the whole wait counted in the monitoring counters
+        (helixq_rate_limit_wait*) under the model's provider."""
         if grant.wait_s <= 0:
             return
         count = partial(
@@ -164,7 +163,7 @@ class LimitsGate:
         )
         with self.parts.intake.waiting():
             await asyncio.gather(
-                asyncio.sleep(max(0.0, grant.wait_s - early_s)),
+                asyncio.sleep(max(0.0, grant.slot_s - early_s - time.monotonic())),
                 self.parts.batcher.send(count, what="rate-limit wait counters"),
             )
 

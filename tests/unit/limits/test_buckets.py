@@ -2,13 +2,14 @@
 reservation within the horizon, cool-downs and the adaptive factor."""
 
 import asyncio
+import time
 
 import fakeredis
 import pytest
 
 from shared.rate_limits import RateLimitSettings, parse_limits
 from shared.redis_keys import limit_cool_down
-from workers.limits.buckets import RateLimiter
+from workers.limits.buckets import CLOCK_TOLERANCE_S, RateLimiter, local_slot
 from workers.runtime.redis_batching import RedisBatcher
 
 MODEL = "openai/gpt-4o"
@@ -189,3 +190,28 @@ def test_settling_leaves_the_request_buckets_alone(client):
     _settle(limiter, estimated=500, used=10)
 
     assert not _take(limiter, tokens=10).granted  # the one request is spent
+
+
+def test_a_slot_is_on_redis_clock_so_a_reply_read_late_does_not_move_it():
+    # The reply was read 50 ms after Redis granted a call half a second ahead.
+    slot_s = local_slot(0.5, time.time() - 0.05)
+    assert slot_s == pytest.approx(time.monotonic() + 0.45, abs=0.01)
+
+
+def test_a_host_clock_ahead_of_redis_moves_a_slot_by_the_tolerance_at_most():
+    by_reply = time.monotonic() + 0.5
+    # Redis's clock reads 5 s behind this host's: the slot comes no earlier than
+    # the tolerance before what the reply's arrival says.
+    assert local_slot(0.5, time.time() - 5) == pytest.approx(
+        by_reply - CLOCK_TOLERANCE_S, abs=0.01
+    )
+    # 5 s ahead: the reply's arrival says the slot has come sooner.
+    assert local_slot(0.5, time.time() + 5) == pytest.approx(by_reply, abs=0.01)
+
+
+def test_a_grant_carries_its_slot_on_this_process_clock(client):
+    limiter = _limiter(client, "openai=2rps/burst=1")
+    first, second = _take(limiter), _take(limiter, horizon_s=1.0)
+    assert first.slot_s == pytest.approx(time.monotonic(), abs=0.05)
+    assert second.slot_s == pytest.approx(time.monotonic() + second.wait_s, abs=0.05)
+    assert second.wait_s == pytest.approx(0.5, abs=0.05)
