@@ -11,7 +11,10 @@ for Celery's round robin to hand out fairly. Anything longer defers the job
 The upstream counts calls as they arrive, so a call must leave at its slot, not a
 ledger write later: admission wakes the job HELIXQ_LIMIT_SEND_LEAD_S before its
 slot, the attempt row is written meanwhile, and the rest of the wait is slept
-right before the call goes out (`take_for_call`).
+right before the call goes out (`take_for_call`). A call that is late all the same
+(its slot was at once, and the write took longer than LATE_S) takes its tokens
+again as of then: counted at its slot, it would reach the upstream together with
+the calls whose slots came after.
 """
 
 import asyncio
@@ -50,6 +53,10 @@ logger = logging.getLogger(__name__)
 BUDGET_EXCEEDED = "budget_exceeded"
 BUDGET_REFUSED = "the tenant's budget for this period cannot cover this job"
 UPSTREAM_KEY_UNREADABLE = "upstream_key_unreadable"
+# A call this much later than its slot takes its tokens again. Reservations reach
+# at most one horizon ahead, so a retake waits at most about that long.
+LATE_S = 0.01
+RETAKE_HORIZONS = 2
 Catalog = Callable[[], Awaitable[Mapping[str, ModelInfo]]]
 
 
@@ -145,7 +152,10 @@ class LimitsGate:
         if ticket is not None and ticket.prepaid_model == model:
             ticket.prepaid_model = None
             await asyncio.sleep(max(0.0, ticket.slot_s - time.monotonic()))
-            return Grant(granted=True, wait_s=0.0, slot_s=ticket.slot_s)
+            if time.monotonic() - ticket.slot_s <= LATE_S:
+                return Grant(granted=True, wait_s=0.0, slot_s=ticket.slot_s)
+            horizon_s = self._settings.helixq_limit_horizon_s * RETAKE_HORIZONS
+            return await self._take(ticket, model, retake_within_s=horizon_s)
         if ticket is None:  # a job worked without admission (tests, tools)
             ticket = Ticket(
                 "", TenantLimits(), sum(estimated_tokens({})), self.parts.keys.default
@@ -173,13 +183,17 @@ class LimitsGate:
         if ticket is not None:
             await self._give_back(job_id, ticket)
 
-    async def _take(self, ticket: Ticket, model: str) -> Grant:
+    async def _take(
+        self, ticket: Ticket, model: str, *, retake_within_s: float | None = None
+    ) -> Grant:
         return await self.parts.limiter.take(
             model,
             tokens=ticket.tokens,
             tenant=ticket.tenant,
             tenant_table=ticket.limits.provider_table,
             upstream=ticket.upstream.scope,
+            horizon_s=retake_within_s,
+            retake=retake_within_s is not None,
         )
 
     async def _reserve(

@@ -1,6 +1,7 @@
 """The worker side of the limits: deferral without a retry, cool-downs shared by
 processes, budgets and running caps, on real Postgres and Redis."""
 
+import asyncio
 import json
 import time
 from datetime import UTC, datetime
@@ -246,3 +247,33 @@ def test_a_waiting_job_writes_its_attempt_before_its_slot_and_calls_at_it(
     assert arrived[1] - arrived[0] >= 0.45  # the second call waited for its slot
     [attempt] = fetch_attempts(engine, second)
     assert arrived[1] - attempt.started_at.timestamp() >= 0.2  # begun before it
+
+
+def test_a_call_late_for_its_slot_takes_its_tokens_again(
+    make_context, openrouter_mock, make_job
+):
+    # Slow attempt-row writes make the first call (tokens at once) leave 0.2 s
+    # after its slot. Counted at its slot, it would let the second call go
+    # 0.3 s after it, where two calls a second (one at once) allow 0.5 s.
+    arrived: list[float] = []
+
+    def answer(_request: httpx.Request) -> httpx.Response:
+        arrived.append(time.time())
+        return httpx.Response(200, json=completion_body())
+
+    openrouter_mock.post("/chat/completions").mock(side_effect=answer)
+    ctx = make_context(
+        helixq_provider_limits="openai=2rps/burst=1", helixq_limit_send_lead_s=0.25
+    )
+    endings = ctx.completions._endings
+    begin = endings.begin
+
+    async def slow_begin(*args, **kwargs):
+        await asyncio.sleep(0.2)
+        return await begin(*args, **kwargs)
+
+    endings.begin = slow_begin
+    outcomes = [_run(ctx, make_job()).kind for _ in range(2)]
+
+    assert outcomes == [OutcomeKind.SUCCEEDED] * 2
+    assert arrived[1] - arrived[0] >= 0.45
