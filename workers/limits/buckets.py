@@ -30,9 +30,9 @@ from workers.runtime.redis_batching import RedisBatcher
 # report the same overload.
 QUIET_MS = 1000
 SETTLE_HORIZON_S = 86_400.0
-# A host whose clock runs ahead of Redis's would send its calls early by as much:
-# a slot is moved earlier than the reply's arrival says by at most this.
-CLOCK_TOLERANCE_S = 0.1
+# How long a measure of where Redis's clock stands is kept before it is learnt again
+# (a host clock stepped or slewed meanwhile is followed).
+CLOCK_WINDOW_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,17 +45,29 @@ class Grant:
     slot_s: float
 
 
-def local_slot(wait_s: float, redis_clock_s: float) -> float:
-    """When a call granted `wait_s` after Redis's `redis_clock_s` may go, on this
-    process's monotonic clock. Every worker reads the same clock, so the slot is
-    Redis's; a reply read late (a busy event loop) then moves no slot, while one
-    measured from the reply's arrival would move it, and slots moved by different
-    amounts bunch calls. A host clock ahead of Redis's moves it by
-    CLOCK_TOLERANCE_S at most."""
-    now_s, wall_s = time.monotonic(), time.time()
-    by_reply = now_s + wait_s
-    by_clock = now_s + redis_clock_s + wait_s - wall_s
-    return min(by_reply, max(by_clock, by_reply - CLOCK_TOLERANCE_S))
+class RedisClock:
+    """Slots on Redis's clock, which every worker shares, placed on this process's.
+
+    A slot counted from when the reply was read moves with the event loop's delays,
+    and slots moved by different amounts bunch calls. Redis says when it granted;
+    a reply is read some delay after, so the least (host clock - Redis's) seen is
+    the clocks' offset plus the shortest delay: the best estimate there is (as NTP
+    keeps the sample with the shortest round trip), and one that holds across hosts
+    whose clocks differ."""
+
+    def __init__(self) -> None:
+        self._offset_s: float | None = None
+        self._learnt_at = 0.0
+
+    def slot(self, wait_s: float, redis_clock_s: float) -> float:
+        """When a call granted `wait_s` after Redis's `redis_clock_s` may go, on
+        time.monotonic()."""
+        now_s, wall_s = time.monotonic(), time.time()
+        sample = wall_s - redis_clock_s
+        stale = now_s - self._learnt_at > CLOCK_WINDOW_S
+        if self._offset_s is None or sample < self._offset_s or stale:
+            self._offset_s, self._learnt_at = sample, now_s
+        return now_s + redis_clock_s + self._offset_s + wait_s - wall_s
 
 
 class RateLimiter:
@@ -65,6 +77,7 @@ class RateLimiter:
         self._redis = redis
         self._settings = settings
         self._table = settings.provider_table
+        self._clock = RedisClock()
 
     async def take(
         self,
@@ -105,7 +118,7 @@ class RateLimiter:
         return Grant(
             granted=bool(int(granted)),
             wait_s=wait_s,
-            slot_s=local_slot(wait_s, float(clock_ms) / 1000),
+            slot_s=self._clock.slot(wait_s, float(clock_ms) / 1000),
         )
 
     async def settle_tokens(

@@ -9,7 +9,7 @@ import pytest
 
 from shared.rate_limits import RateLimitSettings, parse_limits
 from shared.redis_keys import limit_cool_down
-from workers.limits.buckets import CLOCK_TOLERANCE_S, RateLimiter, local_slot
+from workers.limits.buckets import RateLimiter, RedisClock
 from workers.runtime.redis_batching import RedisBatcher
 
 MODEL = "openai/gpt-4o"
@@ -196,20 +196,25 @@ def test_settling_leaves_the_request_buckets_alone(client):
 
 
 def test_a_slot_is_on_redis_clock_so_a_reply_read_late_does_not_move_it():
-    # The reply was read 50 ms after Redis granted a call half a second ahead.
-    slot_s = local_slot(0.5, time.time() - 0.05)
+    clock = RedisClock()
+    clock.slot(0.0, time.time())  # a reply read at once: the clocks agree
+    # Granted half a second ahead, the reply read 50 ms late: the slot stays.
+    slot_s = clock.slot(0.5, time.time() - 0.05)
     assert slot_s == pytest.approx(time.monotonic() + 0.45, abs=0.01)
 
 
-def test_a_host_clock_ahead_of_redis_moves_a_slot_by_the_tolerance_at_most():
-    by_reply = time.monotonic() + 0.5
-    # Redis's clock reads 5 s behind this host's: the slot comes no earlier than
-    # the tolerance before what the reply's arrival says.
-    assert local_slot(0.5, time.time() - 5) == pytest.approx(
-        by_reply - CLOCK_TOLERANCE_S, abs=0.01
+def test_a_host_clock_off_redis_is_learnt_from_the_quickest_reply():
+    clock = RedisClock()
+    # Redis's clock reads 5 s behind this host's; the first reply took 80 ms, the
+    # second 1 ms: from then on slots are placed by the quicker one.
+    clock.slot(0.0, time.time() - 5.08)
+    clock.slot(0.0, time.time() - 5.001)
+    late = clock.slot(0.5, time.time() - 5.2)  # read 200 ms after Redis granted
+    assert late == pytest.approx(time.monotonic() + 0.3, abs=0.01)
+    # A reply no quicker than the best does not move the clock back.
+    assert clock.slot(0.5, time.time() - 5.05) == pytest.approx(
+        time.monotonic() + 0.45, abs=0.01
     )
-    # 5 s ahead: the reply's arrival says the slot has come sooner.
-    assert local_slot(0.5, time.time() + 5) == pytest.approx(by_reply, abs=0.01)
 
 
 def test_a_grant_carries_its_slot_on_this_process_clock(client):
