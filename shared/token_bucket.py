@@ -15,15 +15,12 @@ from dataclasses import dataclass
 from shared.rate_limits import BucketSpec
 
 # KEYS: n buckets, m cool-down keys, 1 factor key.
-# ARGV: n, m, horizon_ms, refund (0|1), then per bucket: rate per ms, burst, cost,
-# adaptive (0|1). With refund, each bucket first gets the cost back (never above
-# its burst): a call late for its slot takes its tokens again, as of now.
+# ARGV: n, m, horizon_ms, then per bucket: rate per ms, burst, cost, adaptive (0|1).
 # Returns {granted (0|1), wait_ms as text, Redis's clock in unix ms as text}:
 # granted means "call after wait_ms", i.e. at that clock + wait_ms.
 # A negative cost gives tokens back (never above the burst): settling an estimate.
 TAKE_SCRIPT = """
 local n, m, horizon = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local refund = ARGV[4] == '1'
 local clock = redis.call('TIME')
 local now = clock[1] * 1000 + clock[2] / 1000
 local wait = 0
@@ -37,7 +34,7 @@ if f[1] then
 end
 local levels, rates, bursts, costs = {}, {}, {}, {}
 for i = 1, n do
-  local at = 4 + (i - 1) * 4
+  local at = 3 + (i - 1) * 4
   local rate, burst = tonumber(ARGV[at + 1]), tonumber(ARGV[at + 2])
   if ARGV[at + 4] == '1' then rate = rate * factor end
   local cost = math.min(tonumber(ARGV[at + 3]), burst)
@@ -47,7 +44,6 @@ for i = 1, n do
     local elapsed = math.max(0, now - tonumber(state[2]))
     tokens = math.min(burst, tonumber(state[1]) + elapsed * rate)
   end
-  if refund then tokens = math.min(burst, tokens + cost) end
   if tokens < cost then wait = math.max(wait, (cost - tokens) / rate) end
   levels[i], rates[i], bursts[i], costs[i] = tokens, rate, burst, cost
 end
@@ -102,17 +98,10 @@ def take_call(
     factor_key: str,
     horizon_s: float,
     burst_margin: float = 0.0,
-    refund: bool = False,
 ) -> TakeCall:
     """TAKE_SCRIPT's keys and arguments for `buckets` (key, spec, adaptive), each
-    burst lowered by `burst_margin` (never below one call); `refund` takes the
-    tokens of a call again, as of now (TAKE_SCRIPT)."""
-    args = [
-        str(len(buckets)),
-        str(len(cool_down_keys)),
-        repr(horizon_s * 1000),
-        "1" if refund else "0",
-    ]
+    burst lowered by `burst_margin` (never below one call)."""
+    args = [str(len(buckets)), str(len(cool_down_keys)), repr(horizon_s * 1000)]
     for _, spec, adaptive in buckets:
         args += [
             repr(spec.rate.per_s / 1000),

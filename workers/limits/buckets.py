@@ -88,13 +88,11 @@ class RateLimiter:
         tenant_table: LimitTable,
         upstream: str = "",
         horizon_s: float | None = None,
-        retake: bool = False,
     ) -> Grant:
         """Take one request and `tokens` tokens for a call to `model_id` from every
         bucket that applies (all or none), reserving up to `horizon_s` ahead.
         `upstream` scopes the provider's capacity to the OpenRouter key the call
-        goes out on (UpstreamKey.scope). `retake`: the call took them already but
-        is late for its slot, so it gives them back and takes them as of now."""
+        goes out on (UpstreamKey.scope)."""
         model = upstream_model_id(model_id)
         buckets = self._buckets(model, tokens, tenant, tenant_table, upstream)
         provider = provider_of(model)
@@ -109,7 +107,6 @@ class RateLimiter:
             if horizon_s is None
             else horizon_s,
             burst_margin=self._settings.helixq_limit_burst_margin,
-            refund=retake,
         )
         granted, wait_ms, clock_ms = await self._redis.eval(
             TAKE_SCRIPT, call.keys, call.args

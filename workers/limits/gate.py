@@ -12,9 +12,11 @@ The upstream counts calls as they arrive, so a call must leave at its slot, not 
 ledger write later: admission wakes the job HELIXQ_LIMIT_SEND_LEAD_S before its
 slot, the attempt row is written meanwhile, and the rest of the wait is slept
 right before the call goes out (`take_for_call`). A call that is late all the same
-(its slot was at once, and the write took longer than LATE_S) takes its tokens
-again as of then: counted at its slot, it would reach the upstream together with
-the calls whose slots came after.
+(its slot was at once, and the write took longer than LATE_S) takes new tokens for
+a slot of its own and leaves the first ones unused: counted at its slot, it would
+reach the upstream together with the calls whose slots came after. Giving the first
+ones back would not do: while many calls are late, the bucket would hand out more
+than the calls that did not go could have left in it.
 """
 
 import asyncio
@@ -53,8 +55,8 @@ logger = logging.getLogger(__name__)
 BUDGET_EXCEEDED = "budget_exceeded"
 BUDGET_REFUSED = "the tenant's budget for this period cannot cover this job"
 UPSTREAM_KEY_UNREADABLE = "upstream_key_unreadable"
-# A call this much later than its slot takes its tokens again. Reservations reach
-# at most one horizon ahead, so a retake waits at most about that long.
+# A call this much later than its slot takes new tokens. Reservations reach at most
+# one horizon ahead, so its new slot is at most about that far off.
 LATE_S = 0.01
 RETAKE_HORIZONS = 2
 Catalog = Callable[[], Awaitable[Mapping[str, ModelInfo]]]
@@ -155,7 +157,7 @@ class LimitsGate:
             if time.monotonic() - ticket.slot_s <= LATE_S:
                 return Grant(granted=True, wait_s=0.0, slot_s=ticket.slot_s)
             horizon_s = self._settings.helixq_limit_horizon_s * RETAKE_HORIZONS
-            return await self._take(ticket, model, retake_within_s=horizon_s)
+            return await self._take(ticket, model, horizon_s=horizon_s)
         if ticket is None:  # a job worked without admission (tests, tools)
             ticket = Ticket(
                 "", TenantLimits(), sum(estimated_tokens({})), self.parts.keys.default
@@ -184,7 +186,7 @@ class LimitsGate:
             await self._give_back(job_id, ticket)
 
     async def _take(
-        self, ticket: Ticket, model: str, *, retake_within_s: float | None = None
+        self, ticket: Ticket, model: str, *, horizon_s: float | None = None
     ) -> Grant:
         return await self.parts.limiter.take(
             model,
@@ -192,8 +194,7 @@ class LimitsGate:
             tenant=ticket.tenant,
             tenant_table=ticket.limits.provider_table,
             upstream=ticket.upstream.scope,
-            horizon_s=retake_within_s,
-            retake=retake_within_s is not None,
+            horizon_s=horizon_s,
         )
 
     async def _reserve(

@@ -249,7 +249,7 @@ def test_a_waiting_job_writes_its_attempt_before_its_slot_and_calls_at_it(
     assert arrived[1] - attempt.started_at.timestamp() >= 0.2  # begun before it
 
 
-def test_a_call_late_for_its_slot_takes_its_tokens_again(
+def test_a_call_late_for_its_slot_takes_new_tokens(
     make_context, openrouter_mock, make_job
 ):
     # Slow attempt-row writes make the first call (tokens at once) leave 0.2 s

@@ -28,9 +28,7 @@ def client():
     return fakeredis.FakeAsyncRedis()
 
 
-def _take(
-    limiter, *, tokens=1, tenant="t", tenant_table=None, horizon_s=0.0, retake=False
-):
+def _take(limiter, *, tokens=1, tenant="t", tenant_table=None, horizon_s=0.0):
     return asyncio.run(
         limiter.take(
             MODEL,
@@ -38,7 +36,6 @@ def _take(
             tenant=tenant,
             tenant_table=tenant_table or {},
             horizon_s=horizon_s,
-            retake=retake,
         )
     )
 
@@ -223,31 +220,3 @@ def test_a_grant_carries_its_slot_on_this_process_clock(client):
     assert first.slot_s == pytest.approx(time.monotonic(), abs=0.05)
     assert second.slot_s == pytest.approx(time.monotonic() + second.wait_s, abs=0.05)
     assert second.wait_s == pytest.approx(0.5, abs=0.05)
-
-
-def test_a_late_call_retakes_behind_the_slots_reserved_meanwhile(client):
-    limiter = _limiter(client, "openai=1rps/burst=1")
-    late = _take(limiter, horizon_s=10.0)  # at once: its slot has come
-    waiting = _take(limiter, horizon_s=10.0)  # a second later
-
-    retaken = _take(limiter, horizon_s=10.0, retake=True)
-
-    assert (late.wait_s, waiting.wait_s) == (0, pytest.approx(1.0, abs=0.1))
-    # Its token comes back and is taken again after the one reserved meanwhile.
-    assert retaken.granted
-    assert retaken.wait_s == pytest.approx(1.0, abs=0.1)
-
-
-def test_a_late_call_in_a_full_bucket_is_charged_as_of_now(client):
-    # The bucket refilled while the call was late: the token it took at its slot
-    # comes back no higher than the burst, so the call costs one from the full
-    # bucket and the next call waits for it.
-    limiter = _limiter(client, "openai=2rps/burst=1")
-    _take(limiter)
-    time.sleep(0.6)  # full again
-
-    retaken = _take(limiter, retake=True)
-    after = _take(limiter, horizon_s=10.0)
-
-    assert (retaken.granted, retaken.wait_s) == (True, 0)
-    assert after.wait_s == pytest.approx(0.5, abs=0.05)
