@@ -27,6 +27,7 @@ from simulator.turns import (
     Turn,
     app_title,
     record_refusal,
+    record_turn_refusal,
     settle,
     start_turn,
     turn_cost,
@@ -119,26 +120,12 @@ async def _serve(
     if final.effect is Effect.ECHO:
         await asyncio.sleep(turn.latency_s)
         error = echo_error(final.status, request)
-        record_refusal(
-            state,
-            error,
-            final.model,
-            turn.chat.job_id,
-            turn.app,
-            received=turn.received_ts,
-        )
+        record_turn_refusal(state, turn, error)
         return echo_response(error)
     if final.failure is not None:
         await asyncio.sleep(turn.latency_s)
         error = upstream_error(final.failure, turn.chat, final.model)
-        record_refusal(
-            state,
-            error,
-            final.model,
-            turn.chat.job_id,
-            turn.app,
-            received=turn.received_ts,
-        )
+        record_turn_refusal(state, turn, error)
         return error_response(error)
     reply = compose_reply(
         turn.chat,

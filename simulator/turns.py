@@ -208,3 +208,15 @@ def record_refusal(
             app=app,
         )
     )
+
+
+def record_turn_refusal(state: SimulatorState, turn: Turn, error: SimError) -> None:
+    """Log a turn answered with an error status."""
+    record_refusal(
+        state,
+        error,
+        turn.final.model,
+        turn.chat.job_id,
+        turn.app,
+        received=turn.received_ts,
+    )

@@ -223,12 +223,8 @@ def test_a_wait_for_tokens_is_counted_for_the_metrics(
     assert float(redis_client.hget(key, waited_s)) > 0.2
 
 
-def test_a_waiting_job_writes_its_attempt_before_its_slot_and_calls_at_it(
-    make_context, openrouter_mock, make_job, engine
-):
-    # The upstream counts calls as they arrive: a call whose attempt row were
-    # written after its slot would leave that write's latency late, and calls
-    # late by different amounts bunch. Two calls a second, one at once.
+def _arrivals(openrouter_mock) -> list[float]:
+    """When each chat completion reached the mocked upstream, as it answers."""
     arrived: list[float] = []
 
     def answer(_request: httpx.Request) -> httpx.Response:
@@ -236,6 +232,16 @@ def test_a_waiting_job_writes_its_attempt_before_its_slot_and_calls_at_it(
         return httpx.Response(200, json=completion_body())
 
     openrouter_mock.post("/chat/completions").mock(side_effect=answer)
+    return arrived
+
+
+def test_a_waiting_job_writes_its_attempt_before_its_slot_and_calls_at_it(
+    make_context, openrouter_mock, make_job, engine
+):
+    # The upstream counts calls as they arrive: a call whose attempt row were
+    # written after its slot would leave that write's latency late, and calls
+    # late by different amounts bunch. Two calls a second, one at once.
+    arrived = _arrivals(openrouter_mock)
     ctx = make_context(
         helixq_provider_limits="openai=2rps/burst=1", helixq_limit_send_lead_s=0.4
     )
@@ -255,13 +261,7 @@ def test_a_call_late_for_its_slot_takes_new_tokens(
     # Slow attempt-row writes make the first call (tokens at once) leave 0.2 s
     # after its slot. Counted at its slot, it would let the second call go
     # 0.3 s after it, where two calls a second (one at once) allow 0.5 s.
-    arrived: list[float] = []
-
-    def answer(_request: httpx.Request) -> httpx.Response:
-        arrived.append(time.time())
-        return httpx.Response(200, json=completion_body())
-
-    openrouter_mock.post("/chat/completions").mock(side_effect=answer)
+    arrived = _arrivals(openrouter_mock)
     ctx = make_context(
         helixq_provider_limits="openai=2rps/burst=1", helixq_limit_send_lead_s=0.25
     )
