@@ -92,8 +92,11 @@ def _settle_with_uploads(
     """Settle one batch whose result files go to the object store. A store that
     does not answer leaves the batch for a later sweep, and the others go on."""
     with sessions.begin() as session:
-        if _ready_to_settle(session, batch_id, now=datetime.now(UTC)) is None:
+        ready = _ready_to_settle(session, batch_id, now=datetime.now(UTC))
+        if ready is None:
             return None
+        if ready[0].status == BatchStatus.CANCELLED:  # no files: settled here
+            return _settle_ready(session, *ready, now=datetime.now(UTC))
     try:
         uploaded = upload_result_files(sessions, batch_id, objects)
     except Unavailable as error:
@@ -141,7 +144,18 @@ def settle_batch(
     ready = _ready_to_settle(session, batch_id, now=now)
     if ready is None:
         return None
-    batch, items = ready
+    return _settle_ready(session, *ready, now=now, uploaded=uploaded)
+
+
+def _settle_ready(
+    session: Session,
+    batch: Batch,
+    items: BatchItems,
+    *,
+    now: datetime,
+    uploaded: UploadedResults | None = None,
+) -> Settled:
+    """`settle_batch` once the batch is locked and none of its items is left."""
     if batch.status == BatchStatus.CANCELLED:  # cancelled before `cancelling` existed
         batch.request_counts = batch_request_counts(batch.total, items.by_status)
         return Settled(batch.status, None)  # the API recorded `batch.cancelled`

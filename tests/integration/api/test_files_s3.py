@@ -21,7 +21,7 @@ from broker_api.app import create_app
 from broker_api.files.views import file_id_text, parse_file_id
 from broker_api.settings import ApiSettings
 from helixq.processes import free_port
-from shared.db.models import FileChunk, Job, StoredFile
+from shared.db.models import Batch, FileChunk, Job, StoredFile
 from shared.logging_setup import LoggingSettings
 from shared.object_store import PART_BYTES, ObjectStore
 from shared.redaction import RedactionFilter
@@ -553,3 +553,25 @@ async def test_an_upload_holds_no_transaction_and_a_lost_race_leaves_no_object(
         objects.key(file_id)
         for file_id in (batch.input_file_id, batch.output_file_id, batch.error_file_id)
     )  # the losing sweep's objects were deleted
+
+
+async def test_a_batch_cancelled_before_cancelling_existed_gets_no_objects(
+    api, tenant: TenantCredentials, engine: Engine, objects: ObjectStore
+) -> None:
+    # Such a batch only has its counts frozen, in Postgres or beside a store.
+    batch_id, items = await batch_with_items(api, tenant, engine, ["done", "dropped"])
+    succeed_item(engine, items["done"])
+    end_item(engine, items["dropped"], "cancelled")
+    with Session(engine) as session, session.begin():
+        session.execute(
+            update(Batch)
+            .where(Batch.id == batch_id)
+            .values(status="cancelled", cancelled_at=datetime.now(UTC))
+        )
+    input_key = objects.key(fetch_batch(engine, batch_id).input_file_id)
+
+    assert sweep(engine, objects) == 1
+    batch = fetch_batch(engine, batch_id)
+    assert batch.request_counts["completed"] == 1
+    assert batch.output_file_id is None
+    assert object_keys(objects) == [input_key]
